@@ -1,0 +1,216 @@
+# FlatRPC top-level build. `make help` lists the targets.
+# Every rule lives here; each part only lists its sources.
+
+SPECS    ?= specs/kv.anf
+BUILD    ?= build
+V        ?= 0
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+ARCH     := $(shell uname -m)
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Iinclude -I$(BUILD)
+BPF_CFLAGS := -O2 -g -target bpf -Wall -Wno-unused-function -Iinclude -Ikern \
+	      -I/usr/include/$(ARCH)-linux-gnu
+LIBBPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+LIBXDP_LIBS := $(shell pkg-config --libs libxdp 2>/dev/null || echo -lxdp)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all clean test test-unit test-bpf test-selftests test-vm demo bench help install-deps
+
+# ---- codegen ---------------------------------------------------------------
+GEN_LIB_SRCS := $(filter-out codegen/main.c,$(wildcard codegen/*.c))
+GEN_LIB_OBJS := $(GEN_LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+GEN          := $(BUILD)/flatrpc-gen
+
+# ---- per-spec generated code -----------------------------------------------
+# service name = spec file name without .anf; everything for it lands in
+# $(BUILD)/gen/<service>/ and is never committed.
+SERVICES := $(basename $(notdir $(SPECS)))
+spec_of   = $(filter %/$(1).anf,$(SPECS))
+
+# ---- library -----------------------------------------------------------------
+LIB_SRCS := $(wildcard user/lib/*.c)
+LIB_PIC_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/pic/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_VERSION := 0.1.0
+LIB_A  := $(BUILD)/libflatrpc-user.a
+LIB_SO := $(BUILD)/libflatrpc-user.so
+
+LOAD := $(BUILD)/flatrpc-load
+
+EXAMPLES := $(BUILD)/kv-server $(BUILD)/kv-client
+BENCHES  := $(BUILD)/kv-bench
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+BPF_TESTS  := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test_*.c))
+SELFTEST_BPF := $(patsubst selftests/bpf/%.bpf.c,$(BUILD)/selftests/%.bpf.o,$(wildcard selftests/bpf/*.bpf.c))
+
+all: $(GEN) $(foreach s,$(SERVICES),$(BUILD)/gen/$(s)/flatrpc.bpf.o) $(LIB_A) $(LIB_SO) \
+     $(BUILD)/libflatrpc-user.pc $(LOAD) $(EXAMPLES) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) \
+     $(SELFTEST_BPF)
+
+help:
+	@echo 'make             build everything into $(BUILD)/ (SPECS="$(SPECS)")'
+	@echo 'make test        unit tests, BPF table tests and netns selftests (root)'
+	@echo 'make test-vm     the same BPF and netns tests under virtme-ng on Debian 6.1'
+	@echo 'make demo        the KV demo in two network namespaces (root)'
+	@echo 'make bench       the KV benchmark against UDP sockets (root)'
+	@echo 'make install-deps  apt/pip packages for Debian 12'
+	@echo 'make V=1         show full commands'
+
+install-deps:
+	scripts/install-deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/pic/%.o: %.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c $< -o $@
+
+$(BUILD)/libflatrpc-spec.a: $(GEN_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(GEN): $(BUILD)/obj/codegen/main.o $(BUILD)/libflatrpc-spec.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
+# flatrpc-gen --emit-dir writes: <svc>.abi.h anf.bpf.h init.h <svc>_stubs.h <svc>_stubs.c
+define SPEC_RULES
+$(BUILD)/gen/$(1)/.stamp: $(call spec_of,$(1)) $(wildcard specs/elements/*.anf) $(GEN)
+	$$(call msg,GEN,$(BUILD)/gen/$(1))
+	$(Q)mkdir -p $(BUILD)/gen/$(1)
+	$(Q)$(GEN) --emit-dir $(BUILD)/gen/$(1) $(call spec_of,$(1))
+	$(Q)touch $$@
+
+$(BUILD)/gen/$(1)/flatrpc.bpf.o: kern/flatrpc.bpf.c $(wildcard kern/*.h) include/flatrpc_abi.h $(BUILD)/gen/$(1)/.stamp
+	$$(call msg,BPF,$$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -I$(BUILD)/gen/$(1) -c $$< -o $$@
+
+$(BUILD)/gen/$(1)/flatrpc.skel.h: $(BUILD)/gen/$(1)/flatrpc.bpf.o
+	$$(call msg,SKEL,$$@)
+	$(Q)$(BPFTOOL) gen skeleton $$< name flatrpc_bpf > $$@
+
+$(BUILD)/obj/gen/$(1)/loader.o: user/load/spec_adapter.c user/load/loader.h $(BUILD)/gen/$(1)/flatrpc.skel.h
+	$$(call msg,CC,$$@)
+	$(Q)mkdir -p $$(@D)
+	$(Q)$(CC) $(CFLAGS) -I$(BUILD)/gen/$(1) -Iuser/load -DFLATRPC_LOADER_SYM=flatrpc_loader_$(subst -,_,$(1)) -c $$< -o $$@
+
+$(BUILD)/obj/gen/$(1)/stubs.o: $(BUILD)/gen/$(1)/.stamp
+	$$(call msg,CC,$$@)
+	$(Q)mkdir -p $$(@D)
+	$(Q)$(CC) $(CFLAGS) -I$(BUILD)/gen/$(1) -c $(BUILD)/gen/$(1)/$(1)_stubs.c -o $$@
+endef
+$(foreach s,$(SERVICES),$(eval $(call SPEC_RULES,$(s))))
+
+# ---- libflatrpc-user -----------------------------------------------------------
+$(LIB_A): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIB_SO): $(LIB_PIC_OBJS) user/lib/libflatrpc-user.map
+	$(call msg,LINK,$@)
+	$(Q)$(CC) -shared -Wl,-soname,libflatrpc-user.so.0 \
+		-Wl,--version-script=user/lib/libflatrpc-user.map \
+		$(LIB_PIC_OBJS) -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
+
+$(BUILD)/libflatrpc-user.pc: user/lib/libflatrpc-user.pc.in
+	$(call msg,GEN,$@)
+	$(Q)sed -e 's|@PREFIX@|/usr/local|' -e 's|@VERSION@|$(LIB_VERSION)|' $< > $@
+
+# ---- flatrpc-load ----------------------------------------------------------------
+$(BUILD)/registry.c: Makefile
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q){ echo '/* generated by make from SPECS; do not edit */'; \
+	  echo '#include "loader.h"'; \
+	  for s in $(subst -,_,$(SERVICES)); do echo "extern const struct flatrpc_loader flatrpc_loader_$$s;"; done; \
+	  echo 'const struct flatrpc_loader *const flatrpc_loaders[] = {'; \
+	  for s in $(subst -,_,$(SERVICES)); do echo "	&flatrpc_loader_$$s,"; done; \
+	  echo '	NULL,'; echo '};'; } > $@
+
+$(BUILD)/obj/registry.o: $(BUILD)/registry.c user/load/loader.h
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Iuser/load -c $< -o $@
+
+LOAD_SRCS := $(wildcard user/load/*.c)
+LOAD_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out user/load/spec_adapter.c,$(LOAD_SRCS)))
+$(LOAD): $(LOAD_OBJS) $(BUILD)/obj/registry.o $(foreach s,$(SERVICES),$(BUILD)/obj/gen/$(s)/loader.o) $(BUILD)/libflatrpc-spec.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBBPF_LIBS)
+
+# ---- examples and benchmarks ----------------------------------------------------
+$(BUILD)/obj/examples/kv/%.o: CFLAGS += -I$(BUILD)/gen/kv
+$(BUILD)/obj/examples/kv/%.o: $(BUILD)/gen/kv/.stamp
+$(BUILD)/obj/bench/%.o: CFLAGS += -I$(BUILD)/gen/kv
+$(BUILD)/obj/bench/%.o: $(BUILD)/gen/kv/.stamp
+
+$(BUILD)/kv-%: $(BUILD)/obj/examples/kv/kv_%.o $(BUILD)/obj/gen/kv/stubs.o $(LIB_A)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS) -lm
+
+$(BUILD)/kv-bench: $(BUILD)/obj/bench/kv_bench.o $(BUILD)/obj/gen/kv/stubs.o $(LIB_A)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS) -lm
+
+# ---- tests -----------------------------------------------------------------------
+$(BUILD)/obj/tests/%.o: CFLAGS += -Icodegen -Iuser/lib -I$(BUILD)/gen/kv
+$(BUILD)/obj/tests/%.o: $(BUILD)/gen/kv/.stamp
+
+# unit tests link the pure modules only: no root, no sockets
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(BUILD)/libflatrpc-spec.a $(LIB_A)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(CMOCKA_LIBS) $(LIBXDP_LIBS) $(LIBBPF_LIBS) -lm
+
+$(BUILD)/tests/test_bpf_%: $(BUILD)/obj/tests/bpf/test_bpf_%.o $(BUILD)/gen/kv/flatrpc.skel.h
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(filter %.o,$^) -o $@ $(CMOCKA_LIBS) $(LIBBPF_LIBS)
+$(BUILD)/obj/tests/bpf/%.o: $(BUILD)/gen/kv/flatrpc.skel.h
+
+$(BUILD)/selftests/%.bpf.o: selftests/bpf/%.bpf.c include/flatrpc_abi.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+test: test-unit test-bpf test-selftests
+
+test-unit: $(UNIT_TESTS)
+	scripts/run-unit-tests.sh $(UNIT_TESTS)
+
+test-bpf: $(BPF_TESTS)
+	scripts/run-bpf-tests.sh $(BPF_TESTS)
+
+test-selftests: all
+	selftests/run.sh
+
+test-vm: all
+	scripts/vm-test.sh
+
+demo: all
+	scripts/demo.sh
+
+bench: all
+	bench/run.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

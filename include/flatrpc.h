@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * flatrpc.h - the public API of libflatrpc-user.
+ *
+ * A flatrpc_sock is one AF_XDP socket on one interface queue, bound to the
+ * XSKMAP that flatrpc-load pinned for that interface. Clients call methods by
+ * id and get responses matched by RPC ID; servers run a serve loop that
+ * dispatches to per-method handlers. Generated stubs (<service>_stubs.h) wrap
+ * these calls with typed request/response structs.
+ *
+ * Errors are negative codes: -errno for system errors, or FLATRPC_E_*.
+ * flatrpc_strerror() names both. There is no hidden clock: the protocol core
+ * (flatrpc_proto.h) takes `now`; this socket layer reads CLOCK_MONOTONIC.
+ */
+#ifndef FLATRPC_H
+#define FLATRPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include "flatrpc_abi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct flatrpc_method_desc {
+	const char	*name;
+	uint8_t		id;
+	uint8_t		flags;		/* FLATRPC_M_* */
+	uint16_t	req_fixed;	/* bytes of the request's fixed part */
+	uint16_t	resp_fixed;
+	uint16_t	req_max;	/* largest encoded request body */
+	uint16_t	resp_max;
+	uint32_t	timeout_us;	/* per attempt */
+	uint8_t		retries;	/* extra attempts for reliable methods */
+};
+
+/* Emitted by flatrpc-gen as `<service>_service`. */
+struct flatrpc_service_desc {
+	const char				*name;
+	uint64_t				spec_hash;
+	uint16_t				port;
+	unsigned int				n_methods;
+	const struct flatrpc_method_desc	*methods;	/* indexed by id */
+	unsigned int				n_errors;
+	const char *const			*errors;	/* errors[code - 1] */
+};
+
+enum flatrpc_error {
+	FLATRPC_E_TIMEOUT	= -1001,	/* no response after all attempts */
+	FLATRPC_E_ANF		= -1002,	/* an ANF denied the call; see status */
+	FLATRPC_E_REMOTE	= -1003,	/* the server answered with an error */
+	FLATRPC_E_PROTO		= -1004,	/* malformed message */
+	FLATRPC_E_NOTLOADED	= -1005,	/* no flatrpc-load pins for the interface */
+	FLATRPC_E_SPEC		= -1006,	/* pinned spec differs from the service */
+	FLATRPC_E_NOROUTE	= -1007,	/* no route or neighbour to the peer */
+	FLATRPC_E_BUSY		= -1008,	/* too many calls outstanding */
+	FLATRPC_E_TOOBIG	= -1009,	/* message larger than one frame */
+};
+
+const char *flatrpc_strerror(int err);
+
+enum flatrpc_poll_mode {
+	FLATRPC_POLL_BLOCKING = 0,	/* poll(2) on the socket; sleeps */
+	FLATRPC_POLL_BUSY     = 1,	/* spin on the rings; one core per socket */
+};
+
+/* NULL or zeroed fields mean defaults. */
+struct flatrpc_sock_opts {
+	const char	*ifname;	/* required */
+	uint32_t	queue;		/* default 0 */
+	enum flatrpc_poll_mode mode;
+	const char	*bpffs;		/* default $FLATRPC_BPFFS or /sys/fs/bpf */
+	uint16_t	local_port;	/* client: 0 = ephemeral (reserved via a UDP socket);
+					 * server: 0 = the service port */
+	int		skb_mode;	/* bind with XDP_COPY in SKB mode (else DRV copy) */
+};
+
+struct flatrpc_sock;
+
+/* Opens the socket and registers it in the interface's pinned XSKMAP.
+ * Returns NULL and sets *err on failure. The caller owns the result. */
+struct flatrpc_sock *flatrpc_sock_new(const struct flatrpc_service_desc *svc,
+				      const struct flatrpc_sock_opts *opts, int *err);
+void flatrpc_sock_del(struct flatrpc_sock *s);
+int flatrpc_sock_fd(const struct flatrpc_sock *s);
+
+struct flatrpc_peer {
+	struct in_addr	addr;
+	uint16_t	port;		/* host order; 0 = the service port */
+};
+
+/* --- client --- */
+
+/* Sends a request body (already encoded in the method's layout) and
+ * returns its RPC ID in *rpc_id. Reliable methods keep a copy for
+ * retransmission until a response arrives or retries run out. */
+int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
+		 uint8_t method, const void *body, size_t len, uint32_t *rpc_id);
+
+struct flatrpc_completion {
+	uint32_t	rpc_id;
+	uint8_t		method;
+	int		err;		/* 0, FLATRPC_E_TIMEOUT, _ANF or _REMOTE */
+	uint8_t		status;		/* FLATRPC_ERR status */
+	uint16_t	len;
+	const void	*body;		/* valid until the next flatrpc_poll() */
+};
+
+/* Drives RX, retransmissions and timeouts; fills up to max completions.
+ * Waits up to timeout_ms (-1 forever) in blocking mode; in busy mode it spins
+ * for at most that long. Returns the number of completions or an error. */
+int flatrpc_poll(struct flatrpc_sock *s, struct flatrpc_completion *out,
+		 int max, int timeout_ms);
+
+/* send + poll until this RPC completes. resp/resp_len: in = capacity,
+ * out = bytes copied. On FLATRPC_E_ANF/_REMOTE, *status holds the code. */
+int flatrpc_call(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
+		 uint8_t method, const void *body, size_t len,
+		 void *resp, size_t *resp_len, uint8_t *status);
+
+/* Name of an error status from the service's table, or a transport name. */
+const char *flatrpc_status_str(const struct flatrpc_service_desc *svc, uint8_t status);
+
+/* --- server --- */
+
+/* Handler: decode req, encode the response body into resp (capacity
+ * *resp_len, set it to the bytes written). Return 0, or a status >= 128 to
+ * answer with FLATRPC_ERR. */
+typedef int (*flatrpc_handler_fn)(void *ctx, uint8_t method,
+				  const void *req, size_t req_len,
+				  void *resp, size_t *resp_len);
+
+/* Serves until *stop becomes non-zero (checked between batches). */
+int flatrpc_serve(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
+		  volatile int *stop);
+
+/* --- counters of this socket, for tests and benchmarks --- */
+struct flatrpc_sock_stats {
+	uint64_t	tx;		/* frames sent */
+	uint64_t	rx;		/* frames received */
+	uint64_t	retransmits;
+	uint64_t	timeouts;
+	uint64_t	dup_answered;	/* DUP requests answered from cache */
+	uint64_t	dup_dropped;	/* DUP requests with no cached response */
+	uint64_t	stale;		/* responses for unknown RPC IDs */
+};
+void flatrpc_sock_stats(const struct flatrpc_sock *s, struct flatrpc_sock_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FLATRPC_H */

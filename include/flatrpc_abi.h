@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * flatrpc_abi.h - the one header shared by kern/, user/ and generated code.
+ *
+ * Everything that crosses the kernel/user boundary or the wire is defined
+ * here exactly once: the FlatRPC header, drop reasons (which double as
+ * metric keys), counters, pinned map names and the in-order state key.
+ * Never copy a struct from this file; include it.
+ */
+#ifndef FLATRPC_ABI_H
+#define FLATRPC_ABI_H
+
+#ifdef __bpf__
+#include <linux/types.h>
+#else
+#include <linux/types.h>
+#include <stddef.h>
+#endif
+
+#define FLATRPC_MAGIC		0xF1	/* 'F' nibble + wire version 1 */
+#define FLATRPC_DEFAULT_PORT	7447
+#define FLATRPC_MAX_METHODS	64
+#define FLATRPC_MAX_QUEUES	64
+#define FLATRPC_MAX_ERRORS	127	/* ANF error codes are 1..127 */
+
+/* Method properties, from the spec's transport chain (generated tables). */
+#define FLATRPC_M_RELIABLE	0x1	/* retransmit on timeout, dedup at server */
+#define FLATRPC_M_INORDER	0x2	/* per-(client, method) sequence numbers */
+
+/* Low two bits of flatrpc_hdr.flags. */
+enum flatrpc_kind {
+	FLATRPC_REQ  = 0,
+	FLATRPC_RESP = 1,
+	FLATRPC_ERR  = 2,	/* a response whose status says why */
+	FLATRPC_ACK  = 3,	/* reserved for explicit ACK/BUSY */
+};
+#define FLATRPC_KIND_MASK	0x03
+/* First in-order message of a (client, method) stream: it may create the
+ * receiver's sequence state. Later messages never do, so a stale duplicate
+ * cannot rewind it. */
+#define FLATRPC_F_FIRST		0x04
+/* Set by the sender on a retransmission; informational only. */
+#define FLATRPC_F_RETX		0x08
+/* Set by the receiver's XDP program: this request was already delivered.
+ * The library must answer it from its response cache and never execute it. */
+#define FLATRPC_F_DUP		0x10
+
+/*
+ * On the wire after Ethernet/IPv4/UDP. Header fields are big-endian so that
+ * tcpdump/tshark read them naturally; the per-method body that follows uses
+ * little-endian fixed offsets (see the generated <service>.abi.h).
+ */
+struct flatrpc_hdr {
+	__u8	magic;		/* FLATRPC_MAGIC */
+	__u8	flags;		/* enum flatrpc_kind | FLATRPC_F_* */
+	__u8	method;		/* method id, assigned by flatrpc-gen */
+	__u8	status;		/* 0, or an error code when kind == FLATRPC_ERR */
+	__be32	rpc_id;		/* unique per client socket; echoed in the response */
+	__be16	seq;		/* per (client, method) sequence, in-order methods only */
+	__be16	len;		/* body bytes after this header */
+} __attribute__((packed));
+_Static_assert(sizeof(struct flatrpc_hdr) == 12, "flatrpc_hdr is 12 bytes on the wire");
+
+/* Status codes of FLATRPC_ERR responses. 1..127 are the spec's ANF errors,
+ * numbered by flatrpc-gen in the generated error table. */
+enum flatrpc_status {
+	FLATRPC_ST_OK		= 0,
+	FLATRPC_ST_NO_METHOD	= 128,	/* server has no handler */
+	FLATRPC_ST_BAD_REQUEST	= 129,	/* body failed to decode */
+	FLATRPC_ST_APP		= 130,	/* handler returned an error */
+};
+
+/*
+ * Drop reasons, named and counted per reason in the pinned "drops" map.
+ * Append only: the numbers are map keys that tools read.
+ */
+#define FLATRPC_DROP_REASONS(X)						\
+	X(NONE,		"none")						\
+	X(TRUNCATED,	"truncated")	/* shorter than the headers */	\
+	X(BAD_MAGIC,	"bad_magic")	/* not FlatRPC v1 */		\
+	X(BAD_LEN,	"bad_length")	/* IP/UDP/FlatRPC lengths disagree */ \
+	X(UNKNOWN_METHOD, "unknown_method")				\
+	X(SHORT_BODY,	"short_body")	/* body < method's fixed layout */ \
+	X(BAD_KIND,	"bad_kind")	/* ACK or unknown kind */	\
+	X(SEQ_AHEAD,	"seq_ahead")	/* in-order gap: wait for retransmission */ \
+	X(SEQ_NOSTATE,	"seq_nostate")	/* in-order, no stream and not FIRST */ \
+	X(NO_SOCKET,	"no_socket")	/* no AF_XDP socket on this queue */ \
+	X(IP_FRAG,	"ip_fragment")	/* fragmented or optioned IPv4 */
+
+enum flatrpc_drop {
+#define FLATRPC_X_ENUM(n, s) FLATRPC_DROP_##n,
+	FLATRPC_DROP_REASONS(FLATRPC_X_ENUM)
+#undef FLATRPC_X_ENUM
+	FLATRPC_DROP__MAX
+};
+
+/* Per-method counters: a per-CPU array keyed by method id, summed by tools. */
+struct flatrpc_method_stats {
+	__u64	rx_req;		/* requests delivered to the local socket */
+	__u64	rx_resp;	/* responses (incl. errors) delivered */
+	__u64	anf_err;	/* requests answered with an ANF error in XDP */
+	__u64	dup;		/* retransmitted requests marked FLATRPC_F_DUP */
+	__u64	tx_stack;	/* FlatRPC messages leaving through the kernel stack (TC) */
+};
+
+/* Key of the in-order state map: one stream per (client, method). */
+struct flatrpc_seq_key {
+	__be32	addr;
+	__be16	port;
+	__u8	method;
+	__u8	pad;
+};
+_Static_assert(sizeof(struct flatrpc_seq_key) == 8, "no hidden padding");
+
+struct flatrpc_seq_state {
+	__u16	expected;	/* next sequence number to deliver */
+	__u16	pad;
+};
+
+/* Pinned objects, under <bpffs>/flatrpc/<ifname>/. */
+#define FLATRPC_PIN_SUBDIR	"flatrpc"
+#define FLATRPC_PIN_XSKS	"xsks"
+#define FLATRPC_PIN_STATS	"stats"
+#define FLATRPC_PIN_DROPS	"drops"
+#define FLATRPC_PIN_SEQS	"seqs"
+#define FLATRPC_PIN_META	"meta"
+#define FLATRPC_PIN_PROG_XDP	"prog_xdp"
+#define FLATRPC_PIN_PROG_TC	"prog_tc"
+
+/* What flatrpc-load records about an attachment (a one-entry array). */
+struct flatrpc_meta {
+	__u64	spec_hash;	/* identifies the compiled spec */
+	char	service[32];
+	__u32	ifindex;
+	__u16	port;		/* UDP port of the service */
+	__u8	xdp_mode;	/* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE */
+	__u8	created_clsact;	/* 1 if flatrpc-load created the clsact qdisc */
+};
+
+#endif /* FLATRPC_ABI_H */
