@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * kv-bench - the KV mix (80% get / 20% set, ~100 B) over FlatRPC and over
+ * plain UDP sockets, so bench/run.sh can run both side by side and print
+ * ratios. The UDP baseline does the same store work per request and carries
+ * the same encoded body behind a 5-byte header, with no ANFs.
+ *
+ *   kv-bench udp-server --port P [--busy-poll]
+ *   kv-bench client --proto udp|flatrpc --server ADDR [--iface IF] [--port P]
+ *                   [--busy-poll] [--count N] [--outstanding K] [--warmup W]
+ * The client prints one line: proto= mode= outstanding= count= p50_us= p99_us= rate_per_s=
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <flatrpc.h>
+#include "kv_stubs.h"
+#include "../examples/kv/kv_store.h"
+
+#define MAX_OUTSTANDING	64
+#define UDP_HDR		5	/* le32 id + u8 method (or status in replies) */
+
+static volatile int stop;
+static void on_signal(int sig) { stop = 1; }
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* --- UDP baseline server ---------------------------------------------------- */
+
+static int udp_server(uint16_t port, int busy)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct kv_store st;
+	uint8_t in[2048], out[2048];
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin))) {
+		perror("kv-bench: udp socket");
+		return 1;
+	}
+	if (kv_store_init(&st, 1 << 16))
+		return 1;
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	while (!stop) {
+		struct sockaddr_in from;
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(fd, in, sizeof(in), busy ? MSG_DONTWAIT : 0,
+				     (struct sockaddr *)&from, &fl);
+		int rlen = 0;
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			perror("kv-bench: recvfrom");
+			return 1;
+		}
+		if (n < UDP_HDR)
+			continue;
+		memcpy(out, in, 4);
+		out[4] = 0;
+		if (in[4] == KV_GET) {
+			struct kv_get_req r;
+			struct kv_get_resp p = { 0 };
+
+			if (kv_get_req_decode(&r, in + UDP_HDR, (size_t)n - UDP_HDR) == 0) {
+				const struct kv_slot *s = kv_store_get(&st, r.key);
+
+				p.value.len = s ? s->len : 0;
+				if (s)
+					memcpy(p.value.data, s->val, s->len);
+				rlen = kv_get_resp_encode(&p, out + UDP_HDR, sizeof(out) - UDP_HDR);
+			}
+		} else {
+			struct kv_set_req r;
+			struct kv_set_resp p = { 0 };
+
+			if (kv_set_req_decode(&r, in + UDP_HDR, (size_t)n - UDP_HDR) == 0) {
+				p.ok = kv_store_set(&st, r.key, r.value.data, r.value.len) != NULL;
+				rlen = kv_set_resp_encode(&p, out + UDP_HDR, sizeof(out) - UDP_HDR);
+			}
+		}
+		if (rlen < 0) {
+			out[4] = 1;
+			rlen = 0;
+		}
+		sendto(fd, out, UDP_HDR + (size_t)rlen, 0, (struct sockaddr *)&from, fl);
+	}
+	close(fd);
+	return 0;
+}
+
+/* --- the request mix --------------------------------------------------------- */
+
+static int encode_mix(unsigned long i, uint8_t *method, uint8_t *buf, size_t cap)
+{
+	/* 1 in 5 is a set; keys cycle over 1000 so gets mostly hit */
+	char key[24];
+	int is_set = i % 5 == 0;
+
+	snprintf(key, sizeof(key), "key-%lu", i % 1000);
+	if (is_set) {
+		struct kv_set_req r = { .session_id = 7 };
+
+		strcpy(r.username, "Kevin");
+		strcpy(r.key, key);
+		r.value.len = 64;
+		memset(r.value.data, 'v', 64);
+		*method = KV_SET;
+		return kv_set_req_encode(&r, buf, cap);
+	}
+	struct kv_get_req r = { .session_id = 7 };
+
+	strcpy(r.username, "Kevin");
+	strcpy(r.key, key);
+	*method = KV_GET;
+	return kv_get_req_encode(&r, buf, cap);
+}
+
+/* --- clients ------------------------------------------------------------------- */
+
+struct run {
+	unsigned long	count, warmup;
+	unsigned	outstanding;
+	int		busy;
+	uint64_t	*lat;		/* ns, one per measured call */
+	unsigned long	n_lat;
+	uint64_t	t_start, t_end;	/* measured window */
+	unsigned long	errors;
+};
+
+static void record(struct run *r, unsigned long seq, uint64_t sent, uint64_t now)
+{
+	if (seq == r->warmup)
+		r->t_start = sent;
+	if (seq >= r->warmup)
+		r->lat[r->n_lat++] = now - sent;
+}
+
+static int udp_client(struct run *r, struct in_addr server, uint16_t port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr = server };
+	uint64_t sent_at[MAX_OUTSTANDING];
+	unsigned long seq_of[MAX_OUTSTANDING];
+	unsigned long total = r->count + r->warmup, sent = 0, done = 0;
+	unsigned inflight = 0;
+	uint8_t buf[2048];
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin))) {
+		perror("kv-bench: udp client socket");
+		return 1;
+	}
+	while (done < total) {
+		while (sent < total && inflight < r->outstanding) {
+			uint32_t slot = (uint32_t)(sent % MAX_OUTSTANDING);
+			uint8_t m;
+			int n = encode_mix(sent, &m, buf + UDP_HDR, sizeof(buf) - UDP_HDR);
+
+			memcpy(buf, &slot, 4);
+			buf[4] = m;
+			sent_at[slot] = now_ns();
+			seq_of[slot] = sent;
+			if (send(fd, buf, UDP_HDR + (size_t)n, 0) < 0) {
+				perror("kv-bench: send");
+				return 1;
+			}
+			sent++;
+			inflight++;
+		}
+		ssize_t n = recv(fd, buf, sizeof(buf), r->busy ? MSG_DONTWAIT : 0);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			perror("kv-bench: recv");
+			return 1;
+		}
+		uint32_t slot;
+
+		memcpy(&slot, buf, 4);
+		if (n < UDP_HDR || slot >= MAX_OUTSTANDING)
+			continue;
+		if (buf[4])
+			r->errors++;
+		record(r, seq_of[slot], sent_at[slot], now_ns());
+		done++;
+		inflight--;
+	}
+	r->t_end = now_ns();
+	close(fd);
+	return 0;
+}
+
+static int flatrpc_client(struct run *r, const char *ifname, struct in_addr server)
+{
+	struct flatrpc_sock_opts so = { .ifname = ifname,
+					.mode = r->busy ? FLATRPC_POLL_BUSY : FLATRPC_POLL_BLOCKING };
+	struct flatrpc_peer peer = { .addr = server };
+	struct flatrpc_completion comp[MAX_OUTSTANDING];
+	struct { uint32_t id; unsigned long seq; uint64_t at; } slot[MAX_OUTSTANDING];
+	unsigned long total = r->count + r->warmup, sent = 0, done = 0;
+	unsigned inflight = 0;
+	uint8_t buf[2048];
+	int err;
+	struct flatrpc_sock *s = flatrpc_sock_new(&kv_service, &so, &err);
+
+	if (!s) {
+		fprintf(stderr, "kv-bench: flatrpc socket on %s: %s\n", ifname, flatrpc_strerror(err));
+		return 1;
+	}
+	memset(slot, 0xff, sizeof(slot));
+	while (done < total) {
+		while (sent < total && inflight < r->outstanding) {
+			uint8_t m;
+			int n = encode_mix(sent, &m, buf, sizeof(buf));
+			uint32_t id;
+			uint64_t t = now_ns();
+
+			n = flatrpc_send(s, &peer, m, buf, (size_t)n, &id);
+			if (n < 0) {
+				fprintf(stderr, "kv-bench: send: %s\n", flatrpc_strerror(n));
+				return 1;
+			}
+			slot[id % MAX_OUTSTANDING].id = id;
+			slot[id % MAX_OUTSTANDING].seq = sent;
+			slot[id % MAX_OUTSTANDING].at = t;
+			sent++;
+			inflight++;
+		}
+		int n = flatrpc_poll(s, comp, MAX_OUTSTANDING, 1000);
+
+		if (n < 0) {
+			fprintf(stderr, "kv-bench: poll: %s\n", flatrpc_strerror(n));
+			return 1;
+		}
+		uint64_t t = now_ns();
+
+		for (int i = 0; i < n; i++) {
+			unsigned k = comp[i].rpc_id % MAX_OUTSTANDING;
+
+			if (comp[i].err)
+				r->errors++;
+			if (slot[k].id == comp[i].rpc_id)
+				record(r, slot[k].seq, slot[k].at, t);
+			done++;
+			inflight--;
+		}
+	}
+	r->t_end = now_ns();
+	flatrpc_sock_del(s);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: kv-bench udp-server --port P [--busy-poll]\n"
+		"       kv-bench client --proto udp|flatrpc --server ADDR [--iface IF] [--port P]\n"
+		"                       [--busy-poll] [--count N] [--outstanding K] [--warmup W]\n"
+		"bench/run.sh runs both protocols side by side and prints the ratios.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "proto", required_argument, NULL, 'p' },
+		{ "server", required_argument, NULL, 'S' },
+		{ "iface", required_argument, NULL, 'i' },
+		{ "port", required_argument, NULL, 'P' },
+		{ "busy-poll", no_argument, NULL, 'b' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "outstanding", required_argument, NULL, 'o' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct run r = { .count = 20000, .warmup = 2000, .outstanding = 1 };
+	const char *proto = NULL, *server = NULL, *ifname = NULL;
+	uint16_t port = 9447;
+	struct in_addr addr;
+	int c, rc;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "p:S:i:P:bc:o:w:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': proto = optarg; break;
+		case 'S': server = optarg; break;
+		case 'i': ifname = optarg; break;
+		case 'P': port = (uint16_t)strtoul(optarg, NULL, 0); break;
+		case 'b': r.busy = 1; break;
+		case 'c': r.count = strtoul(optarg, NULL, 0); break;
+		case 'o': r.outstanding = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'w': r.warmup = strtoul(optarg, NULL, 0); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (strcmp(cmd, "udp-server") == 0)
+		return udp_server(port, r.busy);
+	if (strcmp(cmd, "client") != 0 || !proto || !server || !r.count ||
+	    !r.outstanding || r.outstanding > MAX_OUTSTANDING ||
+	    inet_pton(AF_INET, server, &addr) != 1 ||
+	    (strcmp(proto, "flatrpc") == 0 && !ifname)) {
+		usage(stderr);
+		return 2;
+	}
+	r.lat = calloc(r.count, sizeof(*r.lat));
+	if (!r.lat)
+		return 1;
+	if (strcmp(proto, "udp") == 0)
+		rc = udp_client(&r, addr, port);
+	else if (strcmp(proto, "flatrpc") == 0)
+		rc = flatrpc_client(&r, ifname, addr);
+	else {
+		usage(stderr);
+		return 2;
+	}
+	if (rc)
+		return rc;
+	qsort(r.lat, r.n_lat, sizeof(*r.lat), cmp_u64);
+	double secs = (double)(r.t_end - r.t_start) / 1e9;
+
+	printf("proto=%s mode=%s outstanding=%u count=%lu p50_us=%.2f p99_us=%.2f rate_per_s=%.0f errors=%lu\n",
+	       proto, r.busy ? "busy" : "blocking", r.outstanding, r.n_lat,
+	       r.n_lat ? r.lat[r.n_lat / 2] / 1e3 : 0.0,
+	       r.n_lat ? r.lat[(r.n_lat * 99) / 100] / 1e3 : 0.0,
+	       secs > 0 ? (double)r.n_lat / secs : 0.0, r.errors);
+	return r.errors ? 1 : 0;
+}

@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * spec.h - internals of flatrpc-gen: lexer, AST, checker, layout, emitters.
+ *
+ * The pipeline is  source -> tokens -> AST (per file, imports merged into
+ * one struct fr_spec) -> checker (names, types, transport) -> layout (per
+ * method and direction) -> emitters (text buffers). Every stage reports
+ * through struct fr_diag and keeps going, so one run shows many errors.
+ *
+ * All AST memory comes from the spec's arena and is released at once by
+ * fr_spec_free(); nodes are never freed one by one.
+ */
+#ifndef FLATRPC_GEN_SPEC_H
+#define FLATRPC_GEN_SPEC_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- buffers and arena --------------------------------------------------- */
+
+struct fr_buf {
+	char	*p;
+	size_t	len, cap;
+};
+void fr_buf_printf(struct fr_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void fr_buf_put(struct fr_buf *b, const char *s, size_t n);
+void fr_buf_free(struct fr_buf *b);
+
+struct fr_arena {
+	struct fr_arena_blk *head;
+};
+void *fr_arena_alloc(struct fr_arena *a, size_t n);	/* zeroed; aborts on OOM */
+char *fr_arena_strndup(struct fr_arena *a, const char *s, size_t n);
+void fr_arena_free(struct fr_arena *a);
+
+/* ---- sources and diagnostics ------------------------------------------- */
+
+struct fr_src {
+	const char	*name;		/* as shown in diagnostics */
+	const char	*text;		/* NUL-terminated */
+	size_t		len;
+	struct fr_src	*next;
+};
+
+struct fr_loc {
+	const struct fr_src *src;
+	int line, col;			/* 1-based; col counts bytes */
+};
+
+struct fr_diag {
+	FILE	*out;			/* NULL: count only */
+	int	n_errors;
+};
+void fr_error(struct fr_diag *d, struct fr_loc loc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void fr_verror(struct fr_diag *d, struct fr_loc loc, const char *fmt, va_list ap);
+
+/* ---- lexer ---------------------------------------------------------------- */
+
+enum fr_tok_kind {
+	T_EOF, T_NEWLINE, T_INDENT, T_DEDENT,
+	T_IDENT, T_INT, T_STRING,
+	T_LPAREN, T_RPAREN, T_COMMA, T_COLON, T_DOT,
+	T_LT, T_GT, T_LE, T_GE, T_EQ, T_EQEQ, T_NE,
+	T_PLUS, T_MINUS, T_STAR, T_SLASH,
+	T_ARROW,	/* -> */
+	T_FATARROW,	/* => */
+	T_ERROR,	/* an invalid character; already reported */
+};
+const char *fr_tok_name(enum fr_tok_kind k);
+
+struct fr_tok {
+	enum fr_tok_kind kind;
+	struct fr_loc	loc;
+	const char	*text;		/* IDENT: name; STRING: decoded value */
+	size_t		len;
+	uint64_t	ival;		/* INT */
+};
+
+struct fr_toks {
+	struct fr_tok	*v;
+	size_t		n;
+};
+/* Always ends with NEWLINE? DEDENT* EOF. Errors go to d; tokens are still
+ * produced so the parser can go on. Token text lives in arena a. */
+int fr_lex(const struct fr_src *src, struct fr_arena *a, struct fr_diag *d,
+	   struct fr_toks *out);
+
+/* ---- AST -------------------------------------------------------------------- */
+
+enum fr_type_kind {
+	TY_NONE = 0,		/* unknown/erroneous: compatible with everything */
+	TY_U8, TY_U16, TY_U32, TY_U64, TY_I64, TY_BOOL,
+	TY_STRING, TY_BYTES,
+	TY_MAP,
+};
+
+struct fr_type {
+	enum fr_type_kind kind;
+	unsigned	n;		/* string<N>/bytes<N> */
+	struct fr_type	*key, *val;	/* Map<K, V> */
+	struct fr_loc	loc;
+};
+
+struct fr_field {
+	const char	*name;
+	struct fr_type	type;
+	struct fr_loc	loc;
+	int		is_meta;	/* from the service's metadata: */
+};
+
+struct fr_fields {
+	struct fr_field	*v;
+	unsigned	n, cap;
+};
+
+enum fr_expr_kind { E_INT, E_STR, E_NAME, E_CALL, E_ADD, E_SUB };
+
+struct fr_state;
+struct fr_expr {
+	enum fr_expr_kind kind;
+	struct fr_loc	loc;
+	const char	*s;		/* NAME / CALL name / STR value */
+	size_t		slen;		/* STR length */
+	uint64_t	ival;
+	struct fr_expr	**args;		/* CALL args; ADD/SUB: args[0], args[1] */
+	unsigned	nargs;
+};
+
+enum fr_stmt_kind { S_MATCH, S_SEND, S_SET, S_CALL };
+enum fr_arm_kind { A_SOME, A_NONE, A_CONST, A_WILD };
+
+struct fr_stmt;
+struct fr_block {
+	struct fr_stmt	**v;
+	unsigned	n, cap;
+};
+
+struct fr_arm {
+	enum fr_arm_kind kind;
+	struct fr_loc	loc;
+	const char	*bind;		/* A_SOME binder */
+	struct fr_expr	*value;		/* A_CONST */
+	struct fr_block	body;
+};
+
+struct fr_stmt {
+	enum fr_stmt_kind kind;
+	struct fr_loc	loc;
+	struct fr_expr	*e;		/* MATCH scrutinee; SEND/SET/CALL: the call */
+	struct fr_arm	*arms;
+	unsigned	narms, armcap;
+};
+
+struct fr_state {
+	const char	*name;
+	struct fr_type	type;		/* TY_MAP */
+	struct fr_loc	loc;
+	struct fr_element *elem;
+};
+
+struct fr_handler {
+	int		present;
+	struct fr_loc	loc;
+	const char	*param;		/* "rpc" in req(rpc) */
+	struct fr_block	body;
+};
+
+/* Fields an element reads through get(rpc, 'f'), per handler. */
+struct fr_reads {
+	const char	**v;
+	struct fr_loc	*loc;
+	unsigned	n, cap;
+};
+
+struct fr_element {
+	const char	*name;
+	struct fr_loc	loc;
+	struct fr_state	*states;
+	unsigned	nstates, scap;
+	struct fr_handler init, req, resp;
+	struct fr_reads	req_reads, resp_reads;	/* filled by the checker */
+};
+
+struct fr_chain_ref {
+	const char	*name;
+	struct fr_loc	loc;
+	unsigned	nargs;
+	struct fr_element *elem;	/* resolved by the checker */
+};
+
+struct fr_param {
+	const char	*key;
+	struct fr_loc	loc;
+	int		is_str;
+	const char	*s;
+	uint64_t	ival;
+	struct fr_loc	vloc;
+};
+
+struct fr_prop {
+	const char	*name;
+	struct fr_loc	loc;
+	struct fr_param	*params;
+	unsigned	nparams, pcap;
+};
+
+struct fr_slot {
+	struct fr_field	*f;
+	int		fixed;		/* in the fixed part */
+	int		anf_read;
+	unsigned	off;		/* fixed: offset in the body */
+	unsigned	size;		/* fixed: bytes; var: max payload bytes */
+	const char	*readers;	/* "firewall, session-tracker" or "-" */
+};
+
+struct fr_layout {
+	struct fr_slot	*v;		/* fixed slots in offset order, then var */
+	unsigned	n;
+	unsigned	fixed;		/* bytes of the fixed part */
+	unsigned	max;		/* largest encoded body */
+};
+
+struct fr_method {
+	const char	*name;
+	struct fr_loc	loc;
+	unsigned	id;
+	struct fr_fields req, resp;	/* req includes the metadata first */
+	struct fr_chain_ref *chain;
+	unsigned	nchain, ccap;
+	int		chain_side;	/* 0 client:, 1 server: */
+	struct fr_loc	chain_loc;
+	struct fr_prop	*props;
+	unsigned	nprops, prcap;
+	/* derived by the checker */
+	unsigned	flags;		/* FLATRPC_M_* */
+	uint32_t	timeout_us;
+	unsigned	retries;
+	/* derived by layout */
+	struct fr_layout lreq, lresp;
+};
+
+struct fr_service {
+	const char	*name;
+	struct fr_loc	loc;
+	uint16_t	port;
+	int		has_port;
+	struct fr_fields meta;
+	struct fr_method *methods;
+	unsigned	nmethods, mcap;
+};
+
+struct fr_error_code {
+	const char	*msg;
+	unsigned	code;
+};
+
+struct fr_spec {
+	struct fr_arena	arena;
+	struct fr_src	*srcs;		/* every file read, for diagnostics */
+	const char	*main_name;	/* the spec's basename, for banners */
+	struct fr_element **elems;
+	unsigned	nelems, ecap;
+	struct fr_service *svc;		/* the (single) service */
+	struct fr_error_code *errs;
+	unsigned	nerrs, errcap;
+	uint64_t	hash;
+};
+
+/* ---- parser / driver -------------------------------------------------------- */
+
+/* Parses one buffer into spec; imports are resolved relative to the
+ * source's name (read from disk) unless follow_imports is 0. */
+int fr_parse_src(struct fr_spec *spec, const struct fr_src *src,
+		 struct fr_diag *d, int follow_imports);
+struct fr_src *fr_spec_add_src(struct fr_spec *spec, const char *name,
+			       const char *text, size_t len);
+
+/* Whole pipeline up to layout and hash. Returns the spec (never NULL) and
+ * the number of errors in d->n_errors. read_err: -errno if the main file
+ * cannot be read. */
+struct fr_spec *fr_spec_load_file(const char *path, struct fr_diag *d, int *read_err);
+struct fr_spec *fr_spec_load_string(const char *name, const char *text,
+				    struct fr_diag *d);
+void fr_spec_free(struct fr_spec *spec);
+
+/* ---- checker and layout ----------------------------------------------------- */
+
+void fr_check(struct fr_spec *spec, struct fr_diag *d);
+void fr_layout(struct fr_spec *spec);
+const struct fr_slot *fr_layout_find(const struct fr_layout *l, const char *field);
+int fr_type_is_fixed_int(enum fr_type_kind k);
+unsigned fr_type_size(const struct fr_type *t);
+const char *fr_type_str(const struct fr_type *t, char *buf, size_t n);
+struct fr_element *fr_spec_element(const struct fr_spec *spec, const char *name);
+unsigned fr_spec_error_code(const struct fr_spec *spec, const char *msg);
+
+/* ---- emitters ------------------------------------------------------------------- */
+
+/* C identifier from a spec name: '-' -> '_' (lower), or upper-cased. */
+const char *fr_cname(char *buf, size_t n, const char *name);
+const char *fr_cname_upper(char *buf, size_t n, const char *name);
+
+void fr_emit_abi(const struct fr_spec *spec, uint64_t hash, struct fr_buf *b);
+void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b);
+void fr_emit_init(const struct fr_spec *spec, struct fr_buf *b);
+void fr_emit_stubs_h(const struct fr_spec *spec, struct fr_buf *b);
+void fr_emit_stubs_c(const struct fr_spec *spec, struct fr_buf *b);
+/* FNV-1a 64 over abi (with hash 0) + anf.bpf.h + init.h. */
+uint64_t fr_spec_compute_hash(const struct fr_spec *spec);
+/* Writes all files into dir; returns 0 or -errno (reported to diag). */
+int fr_emit_dir(const struct fr_spec *spec, const char *dir, FILE *diag);
+void fr_print_layout(const struct fr_spec *spec, FILE *out);
+
+uint64_t fr_fnv1a64(uint64_t h, const void *p, size_t n);
+#define FR_FNV_OFFSET 0xcbf29ce484222325ULL
+
+#endif

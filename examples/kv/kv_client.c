@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * kv-client - calls the KV store over FlatRPC.
+ *
+ * `get` and `set` are one call each through the generated stubs; `load`
+ * keeps several calls outstanding with flatrpc_send/flatrpc_poll, which is
+ * what the selftests use to check loss handling.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <flatrpc.h>
+#include "kv_stubs.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_DENIED = 3, EXIT_TIMEOUT = 4 };
+
+struct client {
+	struct flatrpc_sock	*s;
+	struct flatrpc_peer	peer;
+	const char		*user;
+	uint64_t		session;
+};
+
+static void usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+		"usage: %s --iface IFACE --server ADDR [--user NAME] [--session N] COMMAND\n"
+		"\n"
+		"commands:\n"
+		"  get KEY            print the value stored under KEY\n"
+		"  set KEY VALUE      store VALUE under KEY, print ok\n"
+		"  load --count N [--set-ratio PCT] [--outstanding K]\n"
+		"                     N calls, PCT%% of them sets to unique keys, K in flight\n"
+		"options:\n"
+		"  --busy-poll        spin instead of sleeping\n"
+		"  --skb              bind the AF_XDP socket in SKB mode\n"
+		"exit: 0 ok, 1 failure, 2 usage, 3 denied by an ANF, 4 timed out\n"
+		"example:\n"
+		"  %s --iface eth0 --server 10.0.0.2 --user Kevin set color blue\n",
+		prog, prog);
+}
+
+static int report(const struct client *c, int err, uint8_t status)
+{
+	if (err == FLATRPC_E_ANF) {
+		fprintf(stderr, "error: denied by %s\n", flatrpc_status_str(&kv_service, status));
+		return EXIT_DENIED;
+	}
+	if (err == FLATRPC_E_TIMEOUT) {
+		fprintf(stderr, "error: no response from %s\n", inet_ntoa(c->peer.addr));
+		return EXIT_TIMEOUT;
+	}
+	if (err == FLATRPC_E_REMOTE) {
+		fprintf(stderr, "error: server answered %s\n", flatrpc_status_str(&kv_service, status));
+		return EXIT_FAIL;
+	}
+	fprintf(stderr, "error: %s\n", flatrpc_strerror(err));
+	return EXIT_FAIL;
+}
+
+static int fill_common(const struct client *c, char *user, uint64_t *session,
+		       char *key, const char *k)
+{
+	if (strlen(c->user) > 16 || strlen(k) > 64) {
+		fprintf(stderr, "error: username is at most 16 bytes and key at most 64\n");
+		return -1;
+	}
+	strcpy(user, c->user);
+	*session = c->session;
+	strcpy(key, k);
+	return 0;
+}
+
+static int cmd_get(struct client *c, const char *key)
+{
+	struct kv_get_req req = { 0 };
+	struct kv_get_resp resp = { 0 };
+	uint8_t status = 0;
+	int err;
+
+	if (fill_common(c, req.username, &req.session_id, req.key, key))
+		return EXIT_USAGE;
+	err = kv_get(c->s, &c->peer, &req, &resp, &status);
+	if (err)
+		return report(c, err, status);
+	printf("%.*s\n", (int)resp.value.len, (const char *)resp.value.data);
+	return EXIT_OK;
+}
+
+static int cmd_set(struct client *c, const char *key, const char *val)
+{
+	struct kv_set_req req = { 0 };
+	struct kv_set_resp resp = { 0 };
+	uint8_t status = 0;
+	size_t n = strlen(val);
+	int err;
+
+	if (fill_common(c, req.username, &req.session_id, req.key, key))
+		return EXIT_USAGE;
+	if (n > sizeof(req.value.data)) {
+		fprintf(stderr, "error: value is at most %zu bytes\n", sizeof(req.value.data));
+		return EXIT_USAGE;
+	}
+	memcpy(req.value.data, val, n);
+	req.value.len = (uint16_t)n;
+	err = kv_set(c->s, &c->peer, &req, &resp, &status);
+	if (err)
+		return report(c, err, status);
+	if (!resp.ok) {
+		fprintf(stderr, "error: the server refused the set (store full)\n");
+		return EXIT_FAIL;
+	}
+	printf("ok\n");
+	return EXIT_OK;
+}
+
+/* Encodes call i of a load run: sets go to unique keys so the server's log
+ * shows whether any was executed twice. */
+static int encode_call(const struct client *c, unsigned long i, int is_set,
+		       uint8_t *buf, size_t cap)
+{
+	char key[32];
+
+	snprintf(key, sizeof(key), "key-%lu", i);
+	if (is_set) {
+		struct kv_set_req r = { 0 };
+
+		fill_common(c, r.username, &r.session_id, r.key, key);
+		r.value.len = (uint16_t)snprintf((char *)r.value.data, sizeof(r.value.data),
+						 "value-%lu-%s", i,
+						 "padded-to-about-one-hundred-bytes-like-the-paper");
+		return kv_set_req_encode(&r, buf, cap);
+	}
+	struct kv_get_req r = { 0 };
+
+	fill_common(c, r.username, &r.session_id, r.key, key);
+	return kv_get_req_encode(&r, buf, cap);
+}
+
+static int cmd_load(struct client *c, unsigned long count, unsigned set_pct, unsigned outstanding)
+{
+	struct flatrpc_completion comp[64];
+	struct flatrpc_sock_stats st;
+	unsigned long sent = 0, done = 0, ok = 0, denied = 0, timeouts = 0, failed = 0;
+	unsigned long get_ok = 0, set_ok = 0, get_tx = 0, set_tx = 0;
+	unsigned inflight = 0;
+	uint8_t buf[1024];
+
+	if (strlen(c->user) > 16) {
+		fprintf(stderr, "error: username is at most 16 bytes\n");
+		return EXIT_USAGE;
+	}
+	while (done < count) {
+		while (sent < count && inflight < outstanding) {
+			/* spread sets evenly rather than in a burst */
+			int is_set = (sent * set_pct) / 100 != ((sent + 1) * set_pct) / 100;
+			uint8_t m = is_set ? KV_SET : KV_GET;
+			uint32_t id;
+			int n = encode_call(c, sent, is_set, buf, sizeof(buf));
+
+			if (n < 0)
+				return report(c, n, 0);
+			n = flatrpc_send(c->s, &c->peer, m, buf, (size_t)n, &id);
+			if (n == FLATRPC_E_BUSY)
+				break;
+			if (n < 0)
+				return report(c, n, 0);
+			is_set ? set_tx++ : get_tx++;
+			sent++;
+			inflight++;
+		}
+		int n = flatrpc_poll(c->s, comp, 64, 1000);
+
+		if (n < 0)
+			return report(c, n, 0);
+		for (int i = 0; i < n; i++) {
+			done++;
+			inflight--;
+			switch (comp[i].err) {
+			case 0:
+				ok++;
+				comp[i].method == KV_SET ? set_ok++ : get_ok++;
+				break;
+			case FLATRPC_E_ANF: denied++; break;
+			case FLATRPC_E_TIMEOUT: timeouts++; break;
+			default: failed++; break;
+			}
+		}
+	}
+	flatrpc_sock_stats(c->s, &st);
+	printf("load ok=%lu denied=%lu timeouts=%lu failed=%lu get_ok=%lu set_ok=%lu "
+	       "get_tx=%lu set_tx=%lu retransmits=%" PRIu64 "\n",
+	       ok, denied, timeouts, failed, get_ok, set_ok, get_tx, set_tx, st.retransmits);
+	return failed ? EXIT_FAIL : EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "iface", required_argument, NULL, 'i' },
+		{ "server", required_argument, NULL, 'S' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "session", required_argument, NULL, 'n' },
+		{ "busy-poll", no_argument, NULL, 'b' },
+		{ "skb", no_argument, NULL, 's' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "set-ratio", required_argument, NULL, 'r' },
+		{ "outstanding", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct flatrpc_sock_opts so = { 0 };
+	struct client c = { .user = "Kevin", .session = 1 };
+	const char *server = NULL;
+	unsigned long count = 0;
+	unsigned set_pct = 20, outstanding = 1;
+	int ch, err, rc;
+
+	while ((ch = getopt_long(argc, argv, "+i:S:u:n:bsc:r:o:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'i': so.ifname = optarg; break;
+		case 'S': server = optarg; break;
+		case 'u': c.user = optarg; break;
+		case 'n': c.session = strtoull(optarg, NULL, 0); break;
+		case 'b': so.mode = FLATRPC_POLL_BUSY; break;
+		case 's': so.skb_mode = 1; break;
+		case 'c': count = strtoul(optarg, NULL, 0); break;
+		case 'r': set_pct = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'o': outstanding = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'h': usage(stdout, argv[0]); return EXIT_OK;
+		default: usage(stderr, argv[0]); return EXIT_USAGE;
+		}
+	}
+	/* options may also follow the `load` command */
+	if (optind < argc && strcmp(argv[optind], "load") == 0) {
+		int sub = optind;
+
+		optind = sub + 1;
+		while ((ch = getopt_long(argc, argv, "c:r:o:", opts, NULL)) != -1) {
+			switch (ch) {
+			case 'c': count = strtoul(optarg, NULL, 0); break;
+			case 'r': set_pct = (unsigned)strtoul(optarg, NULL, 0); break;
+			case 'o': outstanding = (unsigned)strtoul(optarg, NULL, 0); break;
+			default: usage(stderr, argv[0]); return EXIT_USAGE;
+			}
+		}
+		if (optind != argc || !count || set_pct > 100 || !outstanding) {
+			usage(stderr, argv[0]);
+			return EXIT_USAGE;
+		}
+		optind = sub;
+	}
+	if (!so.ifname || !server || optind >= argc) {
+		usage(stderr, argv[0]);
+		return EXIT_USAGE;
+	}
+	if (inet_pton(AF_INET, server, &c.peer.addr) != 1) {
+		fprintf(stderr, "error: --server wants an IPv4 address, got '%s'\n", server);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[optind];
+	int nargs = argc - optind - 1;
+
+	if (!((strcmp(cmd, "get") == 0 && nargs == 1) || (strcmp(cmd, "set") == 0 && nargs == 2) ||
+	      strcmp(cmd, "load") == 0)) {
+		usage(stderr, argv[0]);
+		return EXIT_USAGE;
+	}
+	c.s = flatrpc_sock_new(&kv_service, &so, &err);
+	if (!c.s) {
+		fprintf(stderr, "error: cannot open a FlatRPC socket on %s: %s\n",
+			so.ifname, flatrpc_strerror(err));
+		return EXIT_FAIL;
+	}
+	if (strcmp(cmd, "get") == 0)
+		rc = cmd_get(&c, argv[optind + 1]);
+	else if (strcmp(cmd, "set") == 0)
+		rc = cmd_set(&c, argv[optind + 1], argv[optind + 2]);
+	else
+		rc = cmd_load(&c, count, set_pct, outstanding);
+	flatrpc_sock_del(c.s);
+	return rc;
+}

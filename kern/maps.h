@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * maps.h - every core map of the FlatRPC object, in one place.
+ *
+ * All maps are pinned by name under <bpffs>/flatrpc/<ifname>/ (the loader
+ * sets the pin root), so that a reload keeps in-order state and counters,
+ * and so that libflatrpc-user can find `xsks` and `meta` by interface name.
+ * The ANF state maps live in the generated anf.bpf.h and follow the same rule.
+ */
+#ifndef FLATRPC_KERN_MAPS_H
+#define FLATRPC_KERN_MAPS_H
+
+/* AF_XDP sockets by RX queue; filled by the library, one socket per queue. */
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, FLATRPC_MAX_QUEUES);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xsks SEC(".maps");
+
+/* Per-method counters. Per-CPU so the fast path never contends; tools sum. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FLATRPC_MAX_METHODS);
+	__type(key, __u32);
+	__type(value, struct flatrpc_method_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} stats SEC(".maps");
+
+/* Drop counters keyed by enum flatrpc_drop, so every drop has a name. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FLATRPC_DROP__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} drops SEC(".maps");
+
+/*
+ * In-order receive state per (client addr, client port, method). LRU so that
+ * clients that vanish without a goodbye cannot exhaust it; an evicted stream
+ * resumes only with FLATRPC_F_FIRST (the sender retransmits until then).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct flatrpc_seq_key);
+	__type(value, struct flatrpc_seq_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} seqs SEC(".maps");
+
+/* What flatrpc-load attached; the BPF side never reads it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct flatrpc_meta);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} meta SEC(".maps");
+
+#endif

@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * proto.c - the FlatRPC protocol core. See proto.h for the contract.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "proto.h"
+
+#define DEF_CALLS	256
+#define DEF_FRAME	2048
+#define DEF_CACHE	1024
+
+static bool is_pow2(unsigned int v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* ---------------------------------------------------------------- client */
+
+int proto_cli_init(struct proto_cli *c, const struct proto_cli_cfg *cfg)
+{
+	unsigned int cap = cfg->capacity ? cfg->capacity : DEF_CALLS;
+	unsigned int fs = cfg->frame_size ? cfg->frame_size : DEF_FRAME;
+
+	memset(c, 0, sizeof(*c));
+	if (!cfg->svc || !is_pow2(cap) || fs < cfg->hdr_off + sizeof(struct flatrpc_hdr) ||
+	    fs > UINT16_MAX)
+		return -EINVAL;
+	c->calls = calloc(cap, sizeof(*c->calls));
+	c->slab = malloc((size_t)cap * fs);
+	if (!c->calls || !c->slab) {
+		proto_cli_fini(c);
+		return -ENOMEM;
+	}
+	c->svc = cfg->svc;
+	c->mask = cap - 1;
+	c->frame_size = fs;
+	c->hdr_off = cfg->hdr_off;
+	c->next_id = cfg->first_rpc_id;
+	for (unsigned int m = 0; m < FLATRPC_MAX_METHODS; m++)
+		c->seq_next[m] = cfg->first_seq;
+	return 0;
+}
+
+void proto_cli_fini(struct proto_cli *c)
+{
+	free(c->calls);
+	free(c->slab);
+	c->calls = NULL;
+	c->slab = NULL;
+}
+
+static const struct flatrpc_method_desc *method_of(const struct proto_cli *c, uint8_t m)
+{
+	if (m >= c->svc->n_methods || m >= FLATRPC_MAX_METHODS)
+		return NULL;
+	return &c->svc->methods[m];
+}
+
+static uint8_t *slot_frame(const struct proto_cli *c, const struct proto_call *k)
+{
+	return c->slab + (size_t)(k - c->calls) * c->frame_size;
+}
+
+int proto_cli_send(struct proto_cli *c, uint8_t method, void *frame, size_t len,
+		   uint64_t now, uint32_t *rpc_id)
+{
+	const struct flatrpc_method_desc *md = method_of(c, method);
+	struct flatrpc_hdr *h;
+	struct proto_call *k = NULL;
+	uint32_t id;
+	bool reliable;
+
+	if (!md)
+		return -EINVAL;
+	if (len < c->hdr_off + sizeof(*h))
+		return FLATRPC_E_PROTO;
+	reliable = md->flags & FLATRPC_M_RELIABLE;
+	if (reliable && len > c->frame_size)
+		return FLATRPC_E_TOOBIG;
+	if (c->outstanding > c->mask)
+		return FLATRPC_E_BUSY;
+
+	/* IDs stay sequential (wrapping at 2^32) but skip over slots still held
+	 * by slow calls, so one stuck call does not block the whole table. */
+	for (uint32_t i = 0; i <= c->mask; i++) {
+		id = c->next_id + i;
+		if (!c->calls[id & c->mask].in_use) {
+			k = &c->calls[id & c->mask];
+			c->next_id = id + 1;
+			break;
+		}
+	}
+	if (!k)
+		return FLATRPC_E_BUSY;
+
+	h = (struct flatrpc_hdr *)((uint8_t *)frame + c->hdr_off);
+	h->magic = FLATRPC_MAGIC;
+	h->flags = FLATRPC_REQ;
+	h->method = method;
+	h->status = 0;
+	h->rpc_id = htonl(id);
+	h->seq = 0;
+	if (md->flags & FLATRPC_M_INORDER) {
+		h->seq = htons(c->seq_next[method]++);
+		/* Only the opening message may create the receiver's stream
+		 * state; its retransmissions reuse the stored copy and so keep
+		 * the flag, later messages never carry it. */
+		if (!c->seq_started[method]) {
+			h->flags |= FLATRPC_F_FIRST;
+			c->seq_started[method] = 1;
+		}
+	}
+
+	k->rpc_id = id;
+	k->method = method;
+	k->deadline = now + (uint64_t)md->timeout_us * 1000;
+	k->retries_left = reliable ? md->retries : 0;
+	k->frame_len = 0;
+	if (reliable) {
+		memcpy(slot_frame(c, k), frame, len);
+		k->frame_len = (uint16_t)len;
+	}
+	k->in_use = 1;
+	c->outstanding++;
+	*rpc_id = id;
+	return 0;
+}
+
+static void release(struct proto_cli *c, struct proto_call *k)
+{
+	k->in_use = 0;
+	c->outstanding--;
+}
+
+void proto_cli_cancel(struct proto_cli *c, uint32_t rpc_id)
+{
+	struct proto_call *k = &c->calls[rpc_id & c->mask];
+
+	if (k->in_use && k->rpc_id == rpc_id)
+		release(c, k);
+}
+
+int proto_cli_on_response(struct proto_cli *c, const struct flatrpc_hdr *hdr,
+			  uint64_t now, struct proto_done *done)
+{
+	uint8_t kind = hdr->flags & FLATRPC_KIND_MASK;
+	uint32_t id = ntohl(hdr->rpc_id);
+	struct proto_call *k = &c->calls[id & c->mask];
+
+	if (hdr->magic != FLATRPC_MAGIC || (kind != FLATRPC_RESP && kind != FLATRPC_ERR))
+		return FLATRPC_E_PROTO;
+	/* A late answer to a call that already timed out, or to an attempt
+	 * whose twin answer already arrived, lands here. */
+	if (!k->in_use || k->rpc_id != id || k->method != hdr->method) {
+		c->stale++;
+		return 0;
+	}
+	done->rpc_id = id;
+	done->method = k->method;
+	done->status = 0;
+	done->err = 0;
+	if (kind == FLATRPC_ERR) {
+		done->status = hdr->status;
+		/* 1..127 come from the spec's ANFs; 128+ from the server itself.
+		 * An ERR without a status is still a failure, not a success. */
+		done->err = (hdr->status >= 1 && hdr->status <= FLATRPC_MAX_ERRORS) ?
+			    FLATRPC_E_ANF : FLATRPC_E_REMOTE;
+	}
+	release(c, k);
+	return 1;
+}
+
+int proto_cli_expire(struct proto_cli *c, uint64_t now, struct proto_event *ev, int max)
+{
+	int n = 0;
+
+	if (!c->outstanding)
+		return 0;
+	for (uint32_t i = 0; i <= c->mask && n < max; i++) {
+		struct proto_call *k = &c->calls[i];
+		const struct flatrpc_method_desc *md;
+
+		if (!k->in_use || k->deadline > now)
+			continue;
+		md = method_of(c, k->method);
+		ev[n].rpc_id = k->rpc_id;
+		ev[n].method = k->method;
+		if (k->retries_left && k->frame_len) {
+			uint8_t *f = slot_frame(c, k);
+			struct flatrpc_hdr *h = (struct flatrpc_hdr *)(f + c->hdr_off);
+
+			h->flags |= FLATRPC_F_RETX;
+			k->retries_left--;
+			/* Measured from now, not the old deadline: a caller
+			 * that polls late must not fire a burst of attempts. */
+			k->deadline = now + (uint64_t)md->timeout_us * 1000;
+			ev[n].kind = PROTO_EV_RETX;
+			ev[n].frame = f;
+			ev[n].len = k->frame_len;
+			c->retransmits++;
+		} else {
+			ev[n].kind = PROTO_EV_TIMEOUT;
+			ev[n].frame = NULL;
+			ev[n].len = 0;
+			release(c, k);
+			c->timeouts++;
+		}
+		n++;
+	}
+	return n;
+}
+
+uint64_t proto_cli_next_expiry(const struct proto_cli *c, uint64_t now)
+{
+	uint64_t best = PROTO_NO_EXPIRY;
+
+	if (!c->outstanding)
+		return best;
+	for (uint32_t i = 0; i <= c->mask; i++)
+		if (c->calls[i].in_use && c->calls[i].deadline < best)
+			best = c->calls[i].deadline;
+	return best;
+}
+
+/* ---------------------------------------------------------------- server */
+
+int proto_srv_init(struct proto_srv *s, const struct proto_srv_cfg *cfg)
+{
+	unsigned int cap = cfg && cfg->capacity ? cfg->capacity : DEF_CACHE;
+	unsigned int fs = cfg && cfg->frame_size ? cfg->frame_size : DEF_FRAME;
+	uint32_t nb = 1;
+
+	memset(s, 0, sizeof(*s));
+	if (fs > UINT16_MAX || cap > (1u << 24))
+		return -EINVAL;
+	/* Two buckets per entry keeps chains short without resizing. */
+	while (nb < 2 * cap)
+		nb <<= 1;
+	s->ent = calloc(cap, sizeof(*s->ent));
+	s->bucket = malloc(nb * sizeof(*s->bucket));
+	s->slab = malloc((size_t)cap * fs);
+	if (!s->ent || !s->bucket || !s->slab) {
+		proto_srv_fini(s);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < nb; i++)
+		s->bucket[i] = -1;
+	s->capacity = cap;
+	s->bucket_mask = nb - 1;
+	s->frame_size = fs;
+	s->ttl_ns = cfg ? cfg->ttl_ns : 0;
+	return 0;
+}
+
+void proto_srv_fini(struct proto_srv *s)
+{
+	free(s->ent);
+	free(s->bucket);
+	free(s->slab);
+	s->ent = NULL;
+	s->bucket = NULL;
+	s->slab = NULL;
+}
+
+static uint32_t srv_hash(const struct proto_srv *s, uint32_t addr, uint16_t port, uint32_t id)
+{
+	uint64_t x = ((uint64_t)addr << 32 | id) ^ ((uint64_t)port << 17);
+
+	/* A 64-bit multiplicative mix: rpc_ids are sequential per client, so
+	 * low bits alone would pile one client into neighbouring buckets. */
+	x *= 0x9E3779B97F4A7C15ull;
+	return (uint32_t)(x >> 32) & s->bucket_mask;
+}
+
+static int32_t srv_find(const struct proto_srv *s, uint32_t addr, uint16_t port, uint32_t id)
+{
+	for (int32_t i = s->bucket[srv_hash(s, addr, port, id)]; i >= 0; i = s->ent[i].next) {
+		const struct proto_srv_entry *e = &s->ent[i];
+
+		if (e->rpc_id == id && e->addr == addr && e->port == port)
+			return i;
+	}
+	return -1;
+}
+
+static void srv_unlink(struct proto_srv *s, int32_t idx)
+{
+	struct proto_srv_entry *e = &s->ent[idx];
+	int32_t *pp = &s->bucket[srv_hash(s, e->addr, e->port, e->rpc_id)];
+
+	while (*pp >= 0 && *pp != idx)
+		pp = &s->ent[*pp].next;
+	if (*pp == idx)
+		*pp = e->next;
+	e->in_use = 0;
+}
+
+const void *proto_srv_lookup(struct proto_srv *s, uint32_t addr, uint16_t port,
+			     uint32_t rpc_id, uint64_t now, uint16_t *len)
+{
+	int32_t i = srv_find(s, addr, port, rpc_id);
+
+	if (i < 0 || (s->ttl_ns && now - s->ent[i].stored_at > s->ttl_ns)) {
+		s->misses++;
+		return NULL;
+	}
+	s->hits++;
+	*len = s->ent[i].len;
+	return s->slab + (size_t)i * s->frame_size;
+}
+
+int proto_srv_store(struct proto_srv *s, uint32_t addr, uint16_t port, uint32_t rpc_id,
+		    const void *frame, size_t len, uint64_t now)
+{
+	int32_t i;
+	struct proto_srv_entry *e;
+	uint32_t h;
+
+	if (len > s->frame_size)
+		return FLATRPC_E_TOOBIG;
+	i = srv_find(s, addr, port, rpc_id);
+	if (i < 0) {
+		i = (int32_t)s->head;
+		s->head = (s->head + 1) % s->capacity;
+		if (s->ent[i].in_use) {
+			srv_unlink(s, i);
+			s->evictions++;
+		}
+		e = &s->ent[i];
+		e->addr = addr;
+		e->port = port;
+		e->rpc_id = rpc_id;
+		h = srv_hash(s, addr, port, rpc_id);
+		e->next = s->bucket[h];
+		s->bucket[h] = i;
+		e->in_use = 1;
+	}
+	e = &s->ent[i];
+	e->stored_at = now;
+	e->len = (uint16_t)len;
+	memcpy(s->slab + (size_t)i * s->frame_size, frame, len);
+	return 0;
+}
+
+enum proto_srv_verdict proto_srv_on_request(struct proto_srv *s, const struct flatrpc_hdr *hdr,
+					    bool reliable, uint32_t addr, uint16_t port,
+					    uint64_t now, const void **frame, uint16_t *len)
+{
+	bool dup = hdr->flags & FLATRPC_F_DUP;
+	const void *f = NULL;
+
+	if (dup || reliable)
+		f = proto_srv_lookup(s, addr, port, ntohl(hdr->rpc_id), now, len);
+	if (f) {
+		*frame = f;
+		s->dup_answered++;
+		return PROTO_SRV_CACHED;
+	}
+	if (dup) {
+		s->dup_dropped++;
+		return PROTO_SRV_DROP;
+	}
+	return PROTO_SRV_EXECUTE;
+}

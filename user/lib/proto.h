@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * proto.h - the FlatRPC protocol core (internal to libflatrpc-user).
+ *
+ * Pure state machines: no syscalls, no clock, no allocation after
+ * proto_cli_init()/proto_srv_init(). Every entry point takes `now` in
+ * nanoseconds of any monotonic clock, so the unit tests drive time by hand.
+ *
+ * The client side owns the outstanding-call table, RPC ID and sequence
+ * allocation and the retransmission copies of reliable requests. The server
+ * side owns the response cache that makes reliable methods at-most-once.
+ * Frames are opaque to the core except for the flatrpc_hdr at a fixed offset.
+ */
+#ifndef FLATRPC_PROTO_H
+#define FLATRPC_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "flatrpc.h"
+
+#define PROTO_NO_EXPIRY		UINT64_MAX
+
+/* ---------------------------------------------------------------- client */
+
+struct proto_call {
+	uint64_t	deadline;	/* end of the current attempt */
+	uint32_t	rpc_id;
+	uint16_t	frame_len;	/* bytes kept in the slab (reliable only) */
+	uint8_t		method;
+	uint8_t		in_use;
+	uint8_t		retries_left;
+};
+
+struct proto_cli_cfg {
+	const struct flatrpc_service_desc *svc;
+	uint32_t	first_rpc_id;
+	uint16_t	first_seq;	/* initial sequence of every in-order stream */
+	unsigned int	capacity;	/* power of two; 0 = 256 */
+	unsigned int	frame_size;	/* largest frame kept for retransmission; 0 = 2048 */
+	size_t		hdr_off;	/* offset of flatrpc_hdr inside a frame */
+};
+
+struct proto_cli {
+	const struct flatrpc_service_desc *svc;
+	struct proto_call *calls;	/* indexed by rpc_id & mask */
+	uint8_t		*slab;		/* capacity * frame_size retransmission copies */
+	uint32_t	mask;
+	uint32_t	frame_size;
+	size_t		hdr_off;
+	uint32_t	next_id;
+	uint32_t	outstanding;
+	uint16_t	seq_next[FLATRPC_MAX_METHODS];
+	uint8_t		seq_started[FLATRPC_MAX_METHODS];
+	/* counters */
+	uint64_t	retransmits;
+	uint64_t	timeouts;
+	uint64_t	stale;
+};
+
+/* What proto_cli_expire() asks the caller to do. */
+enum proto_ev_kind {
+	PROTO_EV_RETX = 1,	/* send frame/len again (F_RETX already set) */
+	PROTO_EV_TIMEOUT,	/* the call is over: FLATRPC_E_TIMEOUT */
+};
+
+struct proto_event {
+	enum proto_ev_kind kind;
+	uint32_t	rpc_id;
+	uint8_t		method;
+	uint16_t	len;
+	const void	*frame;		/* RETX: the stored copy, valid until the next call into the core */
+};
+
+struct proto_done {
+	uint32_t	rpc_id;
+	uint8_t		method;
+	uint8_t		status;
+	int		err;		/* 0, FLATRPC_E_ANF, FLATRPC_E_REMOTE */
+};
+
+/* Allocates the table and slab. Returns 0 or -errno. */
+int proto_cli_init(struct proto_cli *c, const struct proto_cli_cfg *cfg);
+void proto_cli_fini(struct proto_cli *c);
+
+/*
+ * Registers a new request. `frame` holds the complete message with room for
+ * the flatrpc_hdr at cfg->hdr_off; the core writes magic, flags, method,
+ * rpc_id and seq there (the caller has written len and everything else), and
+ * keeps a copy when the method is reliable. The attempt's deadline starts at
+ * `now`. Returns 0 with *rpc_id set, FLATRPC_E_BUSY when the table is full,
+ * FLATRPC_E_TOOBIG when a reliable frame exceeds the slab slot, -EINVAL for an
+ * unknown method.
+ */
+int proto_cli_send(struct proto_cli *c, uint8_t method, void *frame, size_t len,
+		   uint64_t now, uint32_t *rpc_id);
+
+/*
+ * Matches a response (or ERR) header. Returns 1 and fills *done when it
+ * completes a call, 0 when it is stale (counted), FLATRPC_E_PROTO when the
+ * header is not a response.
+ */
+int proto_cli_on_response(struct proto_cli *c, const struct flatrpc_hdr *hdr,
+			  uint64_t now, struct proto_done *done);
+
+/*
+ * Runs the timers: fills up to `max` events for calls whose attempt ended at
+ * or before `now`. A reliable call with retries left becomes a RETX (its
+ * deadline moves on by one timeout); anything else becomes a TIMEOUT and its
+ * slot is freed. Events that did not fit are returned by the next call.
+ */
+int proto_cli_expire(struct proto_cli *c, uint64_t now, struct proto_event *ev, int max);
+
+/* Earliest deadline of any outstanding call, or PROTO_NO_EXPIRY. */
+uint64_t proto_cli_next_expiry(const struct proto_cli *c, uint64_t now);
+
+/* Forgets a call without completing it (e.g. the caller could not send it). */
+void proto_cli_cancel(struct proto_cli *c, uint32_t rpc_id);
+
+static inline bool proto_cli_pending(const struct proto_cli *c, uint32_t rpc_id)
+{
+	const struct proto_call *k = &c->calls[rpc_id & c->mask];
+
+	return k->in_use && k->rpc_id == rpc_id;
+}
+
+/* Serial-number comparison (RFC 1982) of 16-bit sequences: a is before b. */
+static inline bool proto_seq_before(uint16_t a, uint16_t b)
+{
+	return (int16_t)(uint16_t)(a - b) < 0;
+}
+
+/* ---------------------------------------------------------------- server */
+
+struct proto_srv_entry {
+	uint64_t	stored_at;
+	uint32_t	addr;		/* peer IPv4, network order */
+	uint32_t	rpc_id;
+	uint16_t	port;		/* peer UDP port, network order */
+	uint16_t	len;
+	int32_t		next;		/* hash chain, -1 ends it */
+	uint8_t		in_use;
+};
+
+struct proto_srv_cfg {
+	unsigned int	capacity;	/* entries; 0 = 1024 */
+	unsigned int	frame_size;	/* largest cached frame; 0 = 2048 */
+	uint64_t	ttl_ns;		/* 0 = entries live until evicted */
+};
+
+struct proto_srv {
+	struct proto_srv_entry *ent;
+	int32_t		*bucket;
+	uint8_t		*slab;
+	uint32_t	capacity;
+	uint32_t	bucket_mask;
+	uint32_t	frame_size;
+	uint32_t	head;		/* next ring slot to (re)use: FIFO eviction */
+	uint64_t	ttl_ns;
+	/* counters */
+	uint64_t	hits;
+	uint64_t	misses;
+	uint64_t	evictions;
+	uint64_t	dup_answered;
+	uint64_t	dup_dropped;
+};
+
+int proto_srv_init(struct proto_srv *s, const struct proto_srv_cfg *cfg);
+void proto_srv_fini(struct proto_srv *s);
+
+/* The cached response frame for (addr, port, rpc_id) or NULL. */
+const void *proto_srv_lookup(struct proto_srv *s, uint32_t addr, uint16_t port,
+			     uint32_t rpc_id, uint64_t now, uint16_t *len);
+
+/* Copies a response frame into the cache, evicting the oldest entry when
+ * full. Returns 0 or FLATRPC_E_TOOBIG. */
+int proto_srv_store(struct proto_srv *s, uint32_t addr, uint16_t port, uint32_t rpc_id,
+		    const void *frame, size_t len, uint64_t now);
+
+enum proto_srv_verdict {
+	PROTO_SRV_EXECUTE = 0,	/* run the handler (then store if reliable) */
+	PROTO_SRV_CACHED,	/* send *frame/*len from the cache */
+	PROTO_SRV_DROP,		/* a DUP with nothing cached: never execute */
+};
+
+/*
+ * Decides what to do with one request. DUP requests are never executed;
+ * requests of reliable methods are answered from the cache when present
+ * (a retransmission the kernel did not mark, e.g. of an unordered method).
+ */
+enum proto_srv_verdict proto_srv_on_request(struct proto_srv *s, const struct flatrpc_hdr *hdr,
+					    bool reliable, uint32_t addr, uint16_t port,
+					    uint64_t now, const void **frame, uint16_t *len);
+
+#endif /* FLATRPC_PROTO_H */

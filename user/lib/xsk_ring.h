@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * xsk_ring.h - one AF_XDP socket with its own UMEM (internal).
+ *
+ * The UMEM is split in two fixed pools so neither can starve the other:
+ * the lower half cycles fill ring -> RX ring -> caller -> fill ring, the
+ * upper half cycles free list -> TX ring -> completion ring -> free list.
+ */
+#ifndef FLATRPC_XSK_RING_H
+#define FLATRPC_XSK_RING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <xdp/xsk.h>
+
+#define FX_NUM_FRAMES	4096
+#define FX_FRAME_SIZE	2048
+#define FX_RX_FRAMES	(FX_NUM_FRAMES / 2)
+#define FX_TX_FRAMES	(FX_NUM_FRAMES - FX_RX_FRAMES)
+#define FX_RING_SIZE	2048
+#define FX_NO_FRAME	UINT64_MAX
+
+struct fx {
+	void			*area;
+	struct xsk_umem		*umem;
+	struct xsk_socket	*xsk;
+	struct xsk_ring_prod	fq;
+	struct xsk_ring_cons	cq;
+	struct xsk_ring_cons	rx;
+	struct xsk_ring_prod	tx;
+	uint64_t		free_tx[FX_TX_FRAMES];
+	uint32_t		n_free_tx;
+	uint32_t		tx_unkicked;	/* descriptors submitted since the last kick */
+	int			fd;
+	int			xsks_fd;	/* pinned XSKMAP, -1 when not registered */
+	uint32_t		queue;
+	int			ifindex;
+};
+
+struct fx_cfg {
+	const char	*ifname;
+	uint32_t	queue;
+	bool		skb_mode;
+	const char	*bpffs;		/* NULL: $FLATRPC_BPFFS or /sys/fs/bpf */
+	uint64_t	spec_hash;
+};
+
+/* Checks the pins, creates the socket and registers it in the XSKMAP.
+ * Returns 0, -errno, FLATRPC_E_NOTLOADED or FLATRPC_E_SPEC. */
+int fx_open(struct fx *x, const struct fx_cfg *cfg);
+void fx_close(struct fx *x);
+
+/* A TX frame from the free list (reaping completions if it is empty). */
+uint64_t fx_tx_alloc(struct fx *x);
+void fx_tx_free(struct fx *x, uint64_t addr);
+/* Queues one frame on the TX ring; 0 or -EAGAIN when the ring is full. */
+int fx_tx_push(struct fx *x, uint64_t addr, uint32_t len);
+/* Wakes the kernel for everything pushed since the last kick. */
+void fx_kick(struct fx *x);
+void fx_reap(struct fx *x);
+/* Gives received frames back to the fill ring. */
+void fx_rx_release(struct fx *x, const uint64_t *addrs, uint32_t n);
+
+static inline void *fx_data(const struct fx *x, uint64_t addr)
+{
+	return xsk_umem__get_data(x->area, addr);
+}
+
+/* Where the pins of an interface live: <bpffs>/flatrpc/<ifname>. */
+int fx_pin_dir(char *buf, size_t sz, const char *bpffs, const char *ifname);
+
+#endif /* FLATRPC_XSK_RING_H */
