@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * parse.h - FlatRPC frame parsing and validation, shared by XDP and TC.
+ *
+ * Both hooks hand over plain data/data_end pointers plus the frame length
+ * the hook believes in (XDP: the buffer; TC: skb->len, since the linear part
+ * may be shorter than the packet). Everything here is __always_inline, so
+ * each program gets its own copy and the verifier sees the packet pointers
+ * of the hook it is checking.
+ */
+#ifndef FLATRPC_KERN_PARSE_H
+#define FLATRPC_KERN_PARSE_H
+
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/in.h>
+#include <linux/udp.h>
+
+#define FR_IP_MF	0x2000
+#define FR_IP_OFFSET	0x1fff
+
+/* Returned by fr_parse() for frames that are not FlatRPC: leave them alone. */
+#define FR_PASS		(-1)
+
+/* The longest header prefix fr_parse() reads: IPv4 options included. */
+#define FR_HDRS_MAX	(sizeof(struct ethhdr) + 60 + sizeof(struct udphdr) + \
+			 sizeof(struct flatrpc_hdr))
+/* The size of a FlatRPC frame with an empty body. */
+#define FR_HDRS_LEN	(sizeof(struct ethhdr) + sizeof(struct iphdr) + \
+			 sizeof(struct udphdr) + sizeof(struct flatrpc_hdr))
+
+/* A bounds-checked cursor: every pull is checked against the end first. */
+struct fr_cursor {
+	void	*pos;
+	void	*end;
+};
+
+static __always_inline void *fr_pull(struct fr_cursor *c, __u32 n)
+{
+	void *p = c->pos;
+
+	if (p + n > c->end)
+		return NULL;
+	c->pos = p + n;
+	return p;
+}
+
+struct fr_pkt {
+	struct ethhdr		*eth;
+	struct iphdr		*ip;
+	struct udphdr		*udp;
+	struct flatrpc_hdr	*hdr;
+	void			*body;
+	__u32			method;
+	__u32			kind;
+	__u32			body_len;
+};
+
+/*
+ * Returns FR_PASS for anything that is not FlatRPC on `port` (host order),
+ * 0 for a valid frame (p filled in), or an enum flatrpc_drop reason.
+ * Requests are recognised by destination port, responses by source port, so
+ * the same rule holds at ingress and egress.
+ */
+static __always_inline int fr_parse(void *data, void *data_end, __u32 frame_len,
+				    __u16 port, struct fr_pkt *p)
+{
+	struct fr_cursor c = { .pos = data, .end = data_end };
+	__be16 nport = bpf_htons(port);
+	__u32 ihl, ip_len, udp_len, body_len;
+	struct flatrpc_hdr *h;
+	struct udphdr *udp;
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	int fixed;
+
+	eth = fr_pull(&c, sizeof(*eth));
+	if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
+		return FR_PASS;
+	ip = fr_pull(&c, sizeof(*ip));
+	if (!ip || ip->version != 4 || ip->protocol != IPPROTO_UDP)
+		return FR_PASS;
+	ihl = ip->ihl * 4;
+	if (ihl < sizeof(*ip))
+		return FR_PASS;
+	/* A later fragment carries no UDP header, so it cannot be matched to
+	 * the port; the stack's reassembly deals with it. */
+	if (ip->frag_off & bpf_htons(FR_IP_OFFSET))
+		return FR_PASS;
+	/* Step over options anyway so an optioned FlatRPC frame is still
+	 * recognised and its drop gets a name. */
+	c.pos = (void *)ip + ihl;
+	udp = fr_pull(&c, sizeof(*udp));
+	if (!udp)
+		return FR_PASS;
+	if (udp->dest != nport && udp->source != nport)
+		return FR_PASS;
+	if (ihl != sizeof(*ip) || (ip->frag_off & bpf_htons(FR_IP_MF)))
+		return FLATRPC_DROP_IP_FRAG;
+
+	h = fr_pull(&c, sizeof(*h));
+	if (!h)
+		return FLATRPC_DROP_TRUNCATED;
+	if (h->magic != FLATRPC_MAGIC)
+		return FLATRPC_DROP_BAD_MAGIC;
+
+	/* IP total length must fit the frame (Ethernet may pad beyond it);
+	 * UDP and FlatRPC lengths must match it exactly. The u32 arithmetic
+	 * makes an IP length below 20 wrap and fail the UDP comparison. */
+	ip_len = bpf_ntohs(ip->tot_len);
+	udp_len = bpf_ntohs(udp->len);
+	body_len = bpf_ntohs(h->len);
+	if (ip_len + sizeof(*eth) > frame_len ||
+	    udp_len != ip_len - sizeof(*ip) ||
+	    body_len + sizeof(*h) + sizeof(*udp) != udp_len)
+		return FLATRPC_DROP_BAD_LEN;
+
+	p->kind = h->flags & FLATRPC_KIND_MASK;
+	if (p->kind == FLATRPC_ACK)
+		return FLATRPC_DROP_BAD_KIND;
+	/* A request travels to the service port, a response from it; a frame
+	 * that merely shares the port the other way round is someone else's. */
+	if (p->kind == FLATRPC_REQ ? udp->dest != nport : udp->source != nport)
+		return FR_PASS;
+
+	p->method = h->method;
+	if (p->method >= FR_N_METHODS)
+		return FLATRPC_DROP_UNKNOWN_METHOD;
+	fixed = p->kind == FLATRPC_REQ ? fr_req_fixed(p->method)
+				       : fr_resp_fixed(p->method);
+	if (fixed < 0)
+		return FLATRPC_DROP_UNKNOWN_METHOD;
+	/* An ERR carries a status, not the method's response layout. */
+	if (p->kind != FLATRPC_ERR && body_len < (__u32)fixed)
+		return FLATRPC_DROP_SHORT_BODY;
+
+	p->eth = eth;
+	p->ip = ip;
+	p->udp = udp;
+	p->hdr = h;
+	p->body = c.pos;
+	p->body_len = body_len;
+	return 0;
+}
+
+#endif

@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * xsk.c - AF_XDP socket, UMEM and rings, registered in flatrpc-load's pins.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+#include <bpf/bpf.h>
+
+#include "flatrpc.h"
+#include "xsk_ring.h"
+
+/* The kernel releases a queue asynchronously after the previous socket on
+ * it closed (FACTS.md), so a bind right after a restart may see EBUSY. */
+#define BIND_ATTEMPTS	50
+#define BIND_BACKOFF_NS	20000000L
+
+int fx_pin_dir(char *buf, size_t sz, const char *bpffs, const char *ifname)
+{
+	int n;
+
+	if (!bpffs || !*bpffs)
+		bpffs = getenv("FLATRPC_BPFFS");
+	if (!bpffs || !*bpffs)
+		bpffs = "/sys/fs/bpf";
+	n = snprintf(buf, sz, "%s/%s/%s", bpffs, FLATRPC_PIN_SUBDIR, ifname);
+	return n < 0 || (size_t)n >= sz ? -ENAMETOOLONG : 0;
+}
+
+static int open_pin(const char *dir, const char *name)
+{
+	char path[512];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno == ENOENT ? FLATRPC_E_NOTLOADED : -errno;
+	return fd;
+}
+
+static int check_meta(const char *dir, uint64_t spec_hash)
+{
+	struct flatrpc_meta meta;
+	__u32 key = 0;
+	int fd, err = 0;
+
+	fd = open_pin(dir, FLATRPC_PIN_META);
+	if (fd < 0)
+		return fd;
+	memset(&meta, 0, sizeof(meta));
+	if (bpf_map_lookup_elem(fd, &key, &meta))
+		err = -errno;
+	else if (meta.spec_hash != spec_hash)
+		err = FLATRPC_E_SPEC;
+	close(fd);
+	return err;
+}
+
+static int create_socket(struct fx *x, const struct fx_cfg *cfg)
+{
+	struct xsk_umem_config ucfg = {
+		.fill_size = FX_RING_SIZE,
+		.comp_size = FX_RING_SIZE,
+		.frame_size = FX_FRAME_SIZE,
+		.frame_headroom = 0,
+	};
+	struct xsk_socket_config scfg = {
+		.rx_size = FX_RING_SIZE,
+		.tx_size = FX_RING_SIZE,
+		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+		.xdp_flags = cfg->skb_mode ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE,
+		.bind_flags = XDP_COPY,
+	};
+	struct timespec backoff = { 0, BIND_BACKOFF_NS };
+	int err = 0;
+
+	for (int attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {
+		/* A failed bind leaves the UMEM's rings half-consumed inside
+		 * libxdp, so every attempt starts from a fresh UMEM. */
+		err = xsk_umem__create(&x->umem, x->area, (uint64_t)FX_NUM_FRAMES * FX_FRAME_SIZE,
+				       &x->fq, &x->cq, &ucfg);
+		if (err)
+			return err;
+		err = xsk_socket__create(&x->xsk, cfg->ifname, cfg->queue, x->umem,
+					 &x->rx, &x->tx, &scfg);
+		if (!err)
+			return 0;
+		xsk_umem__delete(x->umem);
+		x->umem = NULL;
+		if (err != -EBUSY)
+			return err;
+		nanosleep(&backoff, NULL);
+	}
+	return err;
+}
+
+int fx_open(struct fx *x, const struct fx_cfg *cfg)
+{
+	char dir[384];
+	__u32 idx, key = cfg->queue;
+	int err;
+
+	memset(x, 0, sizeof(*x));
+	x->fd = -1;
+	x->xsks_fd = -1;
+	x->queue = cfg->queue;
+	x->ifindex = if_nametoindex(cfg->ifname);
+	if (!x->ifindex)
+		return -ENODEV;
+
+	err = fx_pin_dir(dir, sizeof(dir), cfg->bpffs, cfg->ifname);
+	if (err)
+		return err;
+	err = check_meta(dir, cfg->spec_hash);
+	if (err)
+		return err;
+	x->xsks_fd = open_pin(dir, FLATRPC_PIN_XSKS);
+	if (x->xsks_fd < 0) {
+		err = x->xsks_fd;
+		x->xsks_fd = -1;
+		return err;
+	}
+
+	x->area = mmap(NULL, (size_t)FX_NUM_FRAMES * FX_FRAME_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (x->area == MAP_FAILED) {
+		x->area = NULL;
+		err = -errno;
+		goto fail;
+	}
+	err = create_socket(x, cfg);
+	if (err)
+		goto fail;
+	x->fd = xsk_socket__fd(x->xsk);
+
+	/* Lower half of the UMEM feeds the fill ring, upper half is for TX. */
+	if (xsk_ring_prod__reserve(&x->fq, FX_RX_FRAMES, &idx) != FX_RX_FRAMES) {
+		err = -ENOSPC;
+		goto fail;
+	}
+	for (uint32_t i = 0; i < FX_RX_FRAMES; i++)
+		*xsk_ring_prod__fill_addr(&x->fq, idx + i) = (uint64_t)i * FX_FRAME_SIZE;
+	xsk_ring_prod__submit(&x->fq, FX_RX_FRAMES);
+	for (uint32_t i = 0; i < FX_TX_FRAMES; i++)
+		x->free_tx[i] = (uint64_t)(FX_RX_FRAMES + i) * FX_FRAME_SIZE;
+	x->n_free_tx = FX_TX_FRAMES;
+
+	if (bpf_map_update_elem(x->xsks_fd, &key, &x->fd, BPF_ANY)) {
+		err = -errno;
+		goto fail;
+	}
+	return 0;
+fail:
+	fx_close(x);
+	return err;
+}
+
+void fx_close(struct fx *x)
+{
+	__u32 key = x->queue;
+
+	if (x->xsks_fd >= 0) {
+		/* Closing the socket would drop the entry too; deleting first
+		 * makes XDP count no_socket instead of racing a dying socket. */
+		if (x->xsk)
+			bpf_map_delete_elem(x->xsks_fd, &key);
+		close(x->xsks_fd);
+		x->xsks_fd = -1;
+	}
+	if (x->xsk)
+		xsk_socket__delete(x->xsk);
+	if (x->umem)
+		xsk_umem__delete(x->umem);
+	if (x->area)
+		munmap(x->area, (size_t)FX_NUM_FRAMES * FX_FRAME_SIZE);
+	x->xsk = NULL;
+	x->umem = NULL;
+	x->area = NULL;
+	x->fd = -1;
+}
+
+void fx_reap(struct fx *x)
+{
+	uint32_t idx, n;
+
+	n = xsk_ring_cons__peek(&x->cq, FX_RING_SIZE, &idx);
+	for (uint32_t i = 0; i < n; i++)
+		x->free_tx[x->n_free_tx++] = *xsk_ring_cons__comp_addr(&x->cq, idx + i) &
+					     ~(uint64_t)(FX_FRAME_SIZE - 1);
+	if (n)
+		xsk_ring_cons__release(&x->cq, n);
+}
+
+uint64_t fx_tx_alloc(struct fx *x)
+{
+	if (!x->n_free_tx) {
+		fx_reap(x);
+		if (!x->n_free_tx && x->tx_unkicked) {
+			fx_kick(x);
+			fx_reap(x);
+		}
+		if (!x->n_free_tx)
+			return FX_NO_FRAME;
+	}
+	return x->free_tx[--x->n_free_tx];
+}
+
+void fx_tx_free(struct fx *x, uint64_t addr)
+{
+	x->free_tx[x->n_free_tx++] = addr;
+}
+
+int fx_tx_push(struct fx *x, uint64_t addr, uint32_t len)
+{
+	struct xdp_desc *d;
+	uint32_t idx;
+
+	if (xsk_ring_prod__reserve(&x->tx, 1, &idx) != 1) {
+		fx_kick(x);
+		fx_reap(x);
+		if (xsk_ring_prod__reserve(&x->tx, 1, &idx) != 1)
+			return -EAGAIN;
+	}
+	d = xsk_ring_prod__tx_desc(&x->tx, idx);
+	d->addr = addr;
+	d->len = len;
+	d->options = 0;
+	xsk_ring_prod__submit(&x->tx, 1);
+	x->tx_unkicked++;
+	return 0;
+}
+
+void fx_kick(struct fx *x)
+{
+	if (!x->tx_unkicked)
+		return;
+	/* Copy mode transmits only inside sendmsg, and at most a small budget
+	 * (32 by default) per call, answering EAGAIN while more is queued. */
+	for (int i = 0; i < FX_RING_SIZE / 32 + 1; i++) {
+		if (sendto(x->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
+			break;
+		if (errno != EAGAIN)
+			break;
+	}
+	x->tx_unkicked = 0;
+}
+
+void fx_rx_release(struct fx *x, const uint64_t *addrs, uint32_t n)
+{
+	uint32_t idx;
+
+	if (!n)
+		return;
+	/* RX frames never leave their pool, so the fill ring always has room
+	 * for every frame taken out of the RX ring. */
+	if (xsk_ring_prod__reserve(&x->fq, n, &idx) != n)
+		return;
+	for (uint32_t i = 0; i < n; i++)
+		*xsk_ring_prod__fill_addr(&x->fq, idx + i) = addrs[i] & ~(uint64_t)(FX_FRAME_SIZE - 1);
+	xsk_ring_prod__submit(&x->fq, n);
+}
