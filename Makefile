@@ -27,7 +27,7 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test test-unit test-bpf test-selftests test-vm demo bench help install-deps
+.PHONY: all clean test test-unit test-bpf test-selftests test-bench-smoke test-vm demo bench help install-deps
 
 # ---- codegen ---------------------------------------------------------------
 GEN_LIB_SRCS := $(filter-out codegen/main.c,$(wildcard codegen/*.c))
@@ -190,7 +190,7 @@ $(BUILD)/selftests/%.bpf.o: selftests/bpf/%.bpf.c include/flatrpc_abi.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-test: test-unit test-bpf test-selftests
+test: test-unit test-bpf test-selftests test-bench-smoke
 
 test-unit: $(UNIT_TESTS)
 	scripts/run-unit-tests.sh $(UNIT_TESTS)
@@ -200,6 +200,9 @@ test-bpf: $(BPF_TESTS)
 
 test-selftests: all
 	selftests/run.sh
+
+test-bench-smoke: all
+	bench/run.sh --smoke
 
 test-vm: all
 	scripts/vm-test.sh
