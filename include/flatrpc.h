@@ -10,7 +10,7 @@
  *
  * Errors are negative codes: -errno for system errors, or FLATRPC_E_*.
  * flatrpc_strerror() names both. There is no hidden clock: the protocol core
- * (flatrpc_proto.h) takes `now`; this socket layer reads CLOCK_MONOTONIC.
+ * (user/lib/proto.h) takes `now`; this socket layer reads CLOCK_MONOTONIC.
  */
 #ifndef FLATRPC_H
 #define FLATRPC_H

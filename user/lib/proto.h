@@ -179,7 +179,7 @@ int proto_srv_store(struct proto_srv *s, uint32_t addr, uint16_t port, uint32_t 
 
 enum proto_srv_verdict {
 	PROTO_SRV_EXECUTE = 0,	/* run the handler (then store if reliable) */
-	PROTO_SRV_CACHED,	/* send *frame/*len from the cache */
+	PROTO_SRV_CACHED,	/* send the cached frame */
 	PROTO_SRV_DROP,		/* a DUP with nothing cached: never execute */
 };
 

@@ -33,11 +33,16 @@ int route_reserve_port(uint16_t port, uint16_t *bound);
 
 #define ROUTE_CACHE_SIZE	64
 #define ROUTE_CACHE_TTL_NS	(5ull * 1000000000ull)
+#define ROUTE_NEGATIVE_TTL_NS	(1ull * 1000000000ull)
+#define ROUTE_RESOLVE_MS	1000
+
+enum { ROUTE_EMPTY = 0, ROUTE_OK, ROUTE_NEGATIVE };
 
 struct route_entry {
 	uint64_t	checked_at;
 	uint32_t	dst;
-	uint8_t		valid;
+	uint8_t		valid;		/* ROUTE_* */
+	int		err;		/* why, when ROUTE_NEGATIVE */
 	struct route_nh	nh;
 };
 
@@ -47,7 +52,8 @@ struct route_cache {
 };
 
 /* Cached next hop for dst; refreshed from the kernel when older than the TTL
- * or when `force` is set. */
+ * or when `force` is set. A failed lookup is remembered for
+ * ROUTE_NEGATIVE_TTL_NS so callers do not block on ARP at every send. */
 int route_cache_get(struct route_cache *rc, uint32_t dst, uint64_t now, int force,
 		    const struct route_nh **nh);
 

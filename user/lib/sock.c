@@ -1,0 +1,621 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * sock.c - the public API of libflatrpc-user (include/flatrpc.h).
+ *
+ * Glues the pure protocol core to one AF_XDP socket: builds and parses
+ * Ethernet/IPv4/UDP around flatrpc_hdr, reads CLOCK_MONOTONIC, and waits.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+#include <sys/random.h>
+
+#include "flatrpc.h"
+#include "proto.h"
+#include "route.h"
+#include "xsk_ring.h"
+
+#define FLATRPC_EXPORT	__attribute__((visibility("default")))
+
+#define L2L4_LEN	(sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct udphdr))
+#define MSG_OFF		(L2L4_LEN + sizeof(struct flatrpc_hdr))
+#define BODY_MAX	(FX_FRAME_SIZE - MSG_OFF)
+#define RX_BATCH	64
+#define SERVE_IDLE_MS	100	/* how often a blocked serve loop looks at *stop */
+#define FRAME_TTL		64
+
+struct flatrpc_sock {
+	const struct flatrpc_service_desc *svc;
+	struct fx		x;
+	struct proto_cli	cli;
+	struct proto_srv	srv;
+	int			srv_ready;
+	struct route_cache	routes;
+	enum flatrpc_poll_mode	mode;
+	int			port_fd;	/* keeps local_port ours in the kernel */
+	uint16_t		local_port;	/* network order */
+	uint16_t		ip_id;
+	uint8_t			mac[6];
+	uint32_t		n_held;
+	uint64_t		held[FX_RX_FRAMES];	/* RX frames lent to completions */
+	uint64_t		tx;
+	uint64_t		rx;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint16_t ip_csum(const void *data, size_t len)
+{
+	const uint16_t *p = data;
+	uint32_t sum = 0;
+
+	for (; len > 1; len -= 2)
+		sum += *p++;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void fill_l3l4(uint8_t *f, uint32_t saddr, uint32_t daddr, uint16_t sport,
+		      uint16_t dport, uint16_t body_len, uint16_t ip_id)
+{
+	struct iphdr *ip = (struct iphdr *)(f + sizeof(struct ethhdr));
+	struct udphdr *udp = (struct udphdr *)(ip + 1);
+	uint16_t udp_len = sizeof(*udp) + sizeof(struct flatrpc_hdr) + body_len;
+
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->tos = 0;
+	ip->tot_len = htons(sizeof(*ip) + udp_len);
+	ip->id = htons(ip_id);
+	ip->frag_off = htons(0x4000);	/* DF: FlatRPC never fragments */
+	ip->ttl = FRAME_TTL;
+	ip->protocol = IPPROTO_UDP;
+	ip->check = 0;
+	ip->saddr = saddr;
+	ip->daddr = daddr;
+	ip->check = ip_csum(ip, sizeof(*ip));
+	udp->source = sport;
+	udp->dest = dport;
+	udp->len = htons(udp_len);
+	/* Zero is legal for IPv4 and saves touching the body twice. */
+	udp->check = 0;
+}
+
+/* The FlatRPC header of a frame that carries well-formed headers, or NULL. */
+static struct flatrpc_hdr *parse(uint8_t *f, uint32_t len)
+{
+	const struct ethhdr *eth = (const struct ethhdr *)f;
+	const struct iphdr *ip = (const struct iphdr *)(eth + 1);
+	const struct udphdr *udp = (const struct udphdr *)(ip + 1);
+	struct flatrpc_hdr *h = (struct flatrpc_hdr *)(udp + 1);
+	uint32_t ip_len, udp_len;
+
+	if (len < MSG_OFF || eth->h_proto != htons(ETH_P_IP) || ip->version != 4 ||
+	    ip->ihl != 5 || ip->protocol != IPPROTO_UDP)
+		return NULL;
+	ip_len = ntohs(ip->tot_len);
+	udp_len = ntohs(udp->len);
+	if (ip_len > len - sizeof(*eth) || udp_len != ip_len - sizeof(*ip) ||
+	    udp_len != sizeof(*udp) + sizeof(*h) + ntohs(h->len) || h->magic != FLATRPC_MAGIC)
+		return NULL;
+	return h;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+FLATRPC_EXPORT
+struct flatrpc_sock *flatrpc_sock_new(const struct flatrpc_service_desc *svc,
+				      const struct flatrpc_sock_opts *opts, int *err)
+{
+	struct proto_cli_cfg ccfg = { 0 };
+	struct fx_cfg xcfg = { 0 };
+	struct flatrpc_sock *s;
+	uint32_t rnd[2] = { 0, 0 };
+	uint16_t port;
+	int e;
+
+	if (!svc || !opts || !opts->ifname || !svc->methods ||
+	    svc->n_methods > FLATRPC_MAX_METHODS) {
+		e = -EINVAL;
+		goto fail_early;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		e = -ENOMEM;
+		goto fail_early;
+	}
+	s->svc = svc;
+	s->mode = opts->mode;
+	s->port_fd = -1;
+	s->x.fd = -1;
+	s->x.xsks_fd = -1;
+
+	e = route_reserve_port(opts->local_port, &port);
+	if (e < 0)
+		goto fail;
+	s->port_fd = e;
+	s->local_port = htons(port);
+
+	/* Random starting points keep a restarted client from colliding with
+	 * its predecessor's cached responses and sequence state. */
+	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd)) {
+		rnd[0] = (uint32_t)mono_ns() ^ (uint32_t)getpid();
+		rnd[1] = rnd[0] * 2654435761u;
+	}
+	ccfg.svc = svc;
+	ccfg.first_rpc_id = rnd[0];
+	ccfg.first_seq = (uint16_t)rnd[1];
+	ccfg.frame_size = FX_FRAME_SIZE;
+	ccfg.hdr_off = L2L4_LEN;
+	e = proto_cli_init(&s->cli, &ccfg);
+	if (e)
+		goto fail;
+	s->ip_id = (uint16_t)(rnd[1] >> 16);
+
+	xcfg.ifname = opts->ifname;
+	xcfg.queue = opts->queue;
+	xcfg.skb_mode = opts->skb_mode;
+	xcfg.bpffs = opts->bpffs;
+	xcfg.spec_hash = svc->spec_hash;
+	e = fx_open(&s->x, &xcfg);
+	if (e)
+		goto fail;
+	e = route_if_mac(opts->ifname, s->mac);
+	if (e)
+		goto fail;
+	if (err)
+		*err = 0;
+	return s;
+fail:
+	flatrpc_sock_del(s);
+fail_early:
+	if (err)
+		*err = e;
+	return NULL;
+}
+
+FLATRPC_EXPORT
+void flatrpc_sock_del(struct flatrpc_sock *s)
+{
+	if (!s)
+		return;
+	fx_close(&s->x);
+	proto_cli_fini(&s->cli);
+	if (s->srv_ready)
+		proto_srv_fini(&s->srv);
+	if (s->port_fd >= 0)
+		close(s->port_fd);
+	free(s);
+}
+
+FLATRPC_EXPORT
+int flatrpc_sock_fd(const struct flatrpc_sock *s)
+{
+	return s->x.fd;
+}
+
+/* ------------------------------------------------------------ client */
+
+static int tx_frame(struct flatrpc_sock *s, uint64_t addr, uint32_t len)
+{
+	int err = fx_tx_push(&s->x, addr, len);
+
+	if (err) {
+		fx_tx_free(&s->x, addr);
+		return err;
+	}
+	s->tx++;
+	return 0;
+}
+
+FLATRPC_EXPORT
+int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
+		 uint8_t method, const void *body, size_t len, uint32_t *rpc_id)
+{
+	const struct route_nh *nh;
+	struct flatrpc_hdr *h;
+	struct ethhdr *eth;
+	uint64_t now = mono_ns(), addr;
+	uint32_t id;
+	uint8_t *f;
+	int err;
+
+	if (!peer || (len && !body) || method >= s->svc->n_methods)
+		return -EINVAL;
+	if (len > BODY_MAX)
+		return FLATRPC_E_TOOBIG;
+	err = route_cache_get(&s->routes, peer->addr.s_addr, now, 0, &nh);
+	if (err)
+		return err;
+	/* The socket can only emit on its own interface. */
+	if (nh->ifindex != s->x.ifindex)
+		return FLATRPC_E_NOROUTE;
+
+	addr = fx_tx_alloc(&s->x);
+	if (addr == FX_NO_FRAME)
+		return FLATRPC_E_BUSY;
+	f = fx_data(&s->x, addr);
+	eth = (struct ethhdr *)f;
+	memcpy(eth->h_dest, nh->mac, ETH_ALEN);
+	memcpy(eth->h_source, s->mac, ETH_ALEN);
+	eth->h_proto = htons(ETH_P_IP);
+	fill_l3l4(f, nh->src, peer->addr.s_addr, s->local_port,
+		  htons(peer->port ? peer->port : s->svc->port), (uint16_t)len, s->ip_id++);
+	h = (struct flatrpc_hdr *)(f + L2L4_LEN);
+	h->len = htons((uint16_t)len);
+	if (len)
+		memcpy(f + MSG_OFF, body, len);
+
+	err = proto_cli_send(&s->cli, method, f, MSG_OFF + len, now, &id);
+	if (err) {
+		fx_tx_free(&s->x, addr);
+		return err;
+	}
+	/* A full TX ring is treated like a lost frame: the call stays
+	 * registered and the retransmission timer (or the deadline) handles it. */
+	tx_frame(s, addr, MSG_OFF + len);
+	fx_kick(&s->x);
+	if (rpc_id)
+		*rpc_id = id;
+	return 0;
+}
+
+static void release_held(struct flatrpc_sock *s)
+{
+	fx_rx_release(&s->x, s->held, s->n_held);
+	s->n_held = 0;
+}
+
+/* Reads responses from the RX ring; never takes more descriptors than it can
+ * report, so nothing is lost when `max` is small. */
+static int rx_responses(struct flatrpc_sock *s, struct flatrpc_completion *out, int max,
+			uint64_t now)
+{
+	uint64_t drop[RX_BATCH];
+	uint32_t idx, got, n_drop = 0;
+	int n = 0;
+
+	got = xsk_ring_cons__peek(&s->x.rx, max < RX_BATCH ? (uint32_t)max : RX_BATCH, &idx);
+	for (uint32_t i = 0; i < got; i++) {
+		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&s->x.rx, idx + i);
+		uint8_t *f = fx_data(&s->x, d->addr);
+		struct flatrpc_hdr *h = parse(f, d->len);
+		const struct udphdr *udp = (const struct udphdr *)(f + L2L4_LEN - sizeof(struct udphdr));
+		struct proto_done done;
+
+		s->rx++;
+		if (!h || udp->dest != s->local_port ||
+		    proto_cli_on_response(&s->cli, h, now, &done) != 1) {
+			drop[n_drop++] = d->addr;
+			continue;
+		}
+		out[n].rpc_id = done.rpc_id;
+		out[n].method = done.method;
+		out[n].err = done.err;
+		out[n].status = done.status;
+		out[n].len = ntohs(h->len);
+		out[n].body = f + MSG_OFF;
+		s->held[s->n_held++] = d->addr;
+		n++;
+	}
+	if (got)
+		xsk_ring_cons__release(&s->x.rx, got);
+	fx_rx_release(&s->x, drop, n_drop);
+	return n;
+}
+
+static int run_timers(struct flatrpc_sock *s, struct flatrpc_completion *out, int max,
+		      uint64_t now)
+{
+	struct proto_event ev[RX_BATCH];
+	int n = 0, got;
+
+	got = proto_cli_expire(&s->cli, now, ev, max < RX_BATCH ? max : RX_BATCH);
+	for (int i = 0; i < got; i++) {
+		if (ev[i].kind == PROTO_EV_RETX) {
+			uint64_t addr = fx_tx_alloc(&s->x);
+
+			/* No frame now means this attempt is lost; the next
+			 * deadline tries again. */
+			if (addr == FX_NO_FRAME)
+				continue;
+			memcpy(fx_data(&s->x, addr), ev[i].frame, ev[i].len);
+			tx_frame(s, addr, ev[i].len);
+			continue;
+		}
+		out[n].rpc_id = ev[i].rpc_id;
+		out[n].method = ev[i].method;
+		out[n].err = FLATRPC_E_TIMEOUT;
+		out[n].status = 0;
+		out[n].len = 0;
+		out[n].body = NULL;
+		n++;
+	}
+	return n;
+}
+
+static int ms_until(uint64_t when, uint64_t now)
+{
+	uint64_t d;
+
+	if (when <= now)
+		return 0;
+	d = (when - now + 999999) / 1000000;
+	return d > INT32_MAX ? INT32_MAX : (int)d;
+}
+
+FLATRPC_EXPORT
+int flatrpc_poll(struct flatrpc_sock *s, struct flatrpc_completion *out, int max,
+		 int timeout_ms)
+{
+	uint64_t now = mono_ns();
+	uint64_t end = timeout_ms < 0 ? PROTO_NO_EXPIRY : now + (uint64_t)timeout_ms * 1000000;
+
+	if (max <= 0 || !out)
+		return -EINVAL;
+	release_held(s);
+	for (;;) {
+		int n;
+
+		n = rx_responses(s, out, max, now);
+		if (n < max)
+			n += run_timers(s, out + n, max - n, now);
+		fx_kick(&s->x);
+		fx_reap(&s->x);
+		if (n)
+			return n;
+		if (now >= end)
+			return 0;
+		if (s->mode == FLATRPC_POLL_BLOCKING) {
+			struct pollfd pfd = { .fd = s->x.fd, .events = POLLIN };
+			uint64_t wake = proto_cli_next_expiry(&s->cli, now);
+
+			if (end < wake)
+				wake = end;
+			if (wake == PROTO_NO_EXPIRY ? poll(&pfd, 1, -1) < 0 :
+			    poll(&pfd, 1, ms_until(wake, now)) < 0) {
+				if (errno != EINTR)
+					return -errno;
+			}
+		}
+		now = mono_ns();
+	}
+}
+
+FLATRPC_EXPORT
+int flatrpc_call(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
+		 uint8_t method, const void *body, size_t len,
+		 void *resp, size_t *resp_len, uint8_t *status)
+{
+	struct flatrpc_completion c[16];
+	uint32_t id;
+	int err;
+
+	err = flatrpc_send(s, peer, method, body, len, &id);
+	if (err)
+		return err;
+	for (;;) {
+		int n = flatrpc_poll(s, c, 16, -1);
+
+		if (n < 0) {
+			proto_cli_cancel(&s->cli, id);
+			return n;
+		}
+		/* Completions of other outstanding calls are dropped here: mixing
+		 * flatrpc_call with flatrpc_send on one socket is not supported. */
+		for (int i = 0; i < n; i++) {
+			size_t cap;
+
+			if (c[i].rpc_id != id)
+				continue;
+			if (status)
+				*status = c[i].status;
+			if (c[i].err)
+				return c[i].err;
+			cap = resp_len ? *resp_len : 0;
+			if (c[i].len > cap)
+				return FLATRPC_E_TOOBIG;
+			if (c[i].len)
+				memcpy(resp, c[i].body, c[i].len);
+			if (resp_len)
+				*resp_len = c[i].len;
+			return 0;
+		}
+	}
+}
+
+/* ------------------------------------------------------------ server */
+
+/* Turns the request frame's addressing around into a response frame. */
+static void build_reply(struct flatrpc_sock *s, uint8_t *rf, const uint8_t *qf,
+			uint8_t kind, uint8_t status, uint16_t body_len)
+{
+	const struct ethhdr *qeth = (const struct ethhdr *)qf;
+	const struct iphdr *qip = (const struct iphdr *)(qeth + 1);
+	const struct udphdr *qudp = (const struct udphdr *)(qip + 1);
+	const struct flatrpc_hdr *qh = (const struct flatrpc_hdr *)(qudp + 1);
+	struct ethhdr *eth = (struct ethhdr *)rf;
+	struct flatrpc_hdr *h = (struct flatrpc_hdr *)(rf + L2L4_LEN);
+
+	memcpy(eth->h_dest, qeth->h_source, ETH_ALEN);
+	memcpy(eth->h_source, qeth->h_dest, ETH_ALEN);
+	eth->h_proto = htons(ETH_P_IP);
+	fill_l3l4(rf, qip->daddr, qip->saddr, qudp->dest, qudp->source, body_len, s->ip_id++);
+	h->magic = FLATRPC_MAGIC;
+	h->flags = kind;
+	h->method = qh->method;
+	h->status = status;
+	h->rpc_id = qh->rpc_id;
+	h->seq = qh->seq;
+	h->len = htons(body_len);
+}
+
+static void serve_one(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
+		      uint8_t *qf, uint32_t qlen, uint64_t now)
+{
+	const struct iphdr *qip = (const struct iphdr *)(qf + sizeof(struct ethhdr));
+	const struct udphdr *qudp = (const struct udphdr *)(qip + 1);
+	struct flatrpc_hdr *qh = parse(qf, qlen);
+	const struct flatrpc_method_desc *md = NULL;
+	enum proto_srv_verdict v;
+	const void *cached = NULL;
+	uint16_t clen = 0, body_len = 0;
+	uint8_t kind = FLATRPC_RESP, st = 0;
+	uint64_t addr;
+	uint8_t *rf;
+	bool reliable;
+
+	if (!qh || (qh->flags & FLATRPC_KIND_MASK) != FLATRPC_REQ)
+		return;
+	if (qh->method < s->svc->n_methods)
+		md = &s->svc->methods[qh->method];
+	reliable = md && (md->flags & FLATRPC_M_RELIABLE);
+	v = proto_srv_on_request(&s->srv, qh, reliable, qip->saddr, qudp->source, now,
+				 &cached, &clen);
+	if (v == PROTO_SRV_DROP)
+		return;
+	addr = fx_tx_alloc(&s->x);
+	if (addr == FX_NO_FRAME)
+		return;	/* the client retransmits (reliable) or times out */
+	rf = fx_data(&s->x, addr);
+	if (v == PROTO_SRV_CACHED) {
+		memcpy(rf, cached, clen);
+		tx_frame(s, addr, clen);
+		return;
+	}
+
+	if (!md || !fn) {
+		kind = FLATRPC_ERR;
+		st = FLATRPC_ST_NO_METHOD;
+	} else {
+		size_t rlen = BODY_MAX;
+		int rc = fn(ctx, qh->method, qf + MSG_OFF, ntohs(qh->len), rf + MSG_OFF, &rlen);
+
+		if (rc == 0 && rlen <= BODY_MAX) {
+			body_len = (uint16_t)rlen;
+		} else {
+			kind = FLATRPC_ERR;
+			st = (rc >= 128 && rc <= 255) ? (uint8_t)rc : FLATRPC_ST_APP;
+		}
+	}
+	build_reply(s, rf, qf, kind, st, body_len);
+	if (reliable)
+		proto_srv_store(&s->srv, qip->saddr, qudp->source, ntohl(qh->rpc_id), rf,
+				MSG_OFF + body_len, now);
+	tx_frame(s, addr, MSG_OFF + body_len);
+}
+
+FLATRPC_EXPORT
+int flatrpc_serve(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
+		  volatile int *stop)
+{
+	uint64_t done[RX_BATCH];
+	int err;
+
+	if (!s->srv_ready) {
+		struct proto_srv_cfg cfg = { .frame_size = FX_FRAME_SIZE };
+
+		err = proto_srv_init(&s->srv, &cfg);
+		if (err)
+			return err;
+		s->srv_ready = 1;
+	}
+	release_held(s);
+	while (!stop || !*stop) {
+		uint64_t now = mono_ns();
+		uint32_t idx, got;
+
+		got = xsk_ring_cons__peek(&s->x.rx, RX_BATCH, &idx);
+		if (!got) {
+			fx_reap(&s->x);
+			if (s->mode == FLATRPC_POLL_BLOCKING) {
+				struct pollfd pfd = { .fd = s->x.fd, .events = POLLIN };
+
+				if (poll(&pfd, 1, SERVE_IDLE_MS) < 0 && errno != EINTR)
+					return -errno;
+			}
+			continue;
+		}
+		for (uint32_t i = 0; i < got; i++) {
+			const struct xdp_desc *d = xsk_ring_cons__rx_desc(&s->x.rx, idx + i);
+
+			s->rx++;
+			serve_one(s, fn, ctx, fx_data(&s->x, d->addr), d->len, now);
+			done[i] = d->addr;
+		}
+		xsk_ring_cons__release(&s->x.rx, got);
+		/* One kick per batch: in copy mode each sendto costs a syscall. */
+		fx_kick(&s->x);
+		fx_rx_release(&s->x, done, got);
+		fx_reap(&s->x);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ names, stats */
+
+FLATRPC_EXPORT
+const char *flatrpc_strerror(int err)
+{
+	switch (err) {
+	case 0:			return "success";
+	case FLATRPC_E_TIMEOUT:	return "timeout: no response after all attempts";
+	case FLATRPC_E_ANF:	return "denied by an ANF";
+	case FLATRPC_E_REMOTE:	return "the server answered with an error";
+	case FLATRPC_E_PROTO:	return "malformed message";
+	case FLATRPC_E_NOTLOADED: return "no flatrpc-load pins for the interface";
+	case FLATRPC_E_SPEC:	return "pinned spec differs from the service";
+	case FLATRPC_E_NOROUTE:	return "no route or neighbour to the peer";
+	case FLATRPC_E_BUSY:	return "too many calls outstanding";
+	case FLATRPC_E_TOOBIG:	return "message larger than one frame";
+	}
+	if (err < 0 && err > -4096)
+		return strerror(-err);
+	return "unknown error";
+}
+
+FLATRPC_EXPORT
+const char *flatrpc_status_str(const struct flatrpc_service_desc *svc, uint8_t status)
+{
+	switch (status) {
+	case FLATRPC_ST_OK:		return "ok";
+	case FLATRPC_ST_NO_METHOD:	return "no_method";
+	case FLATRPC_ST_BAD_REQUEST:	return "bad_request";
+	case FLATRPC_ST_APP:		return "app_error";
+	}
+	if (status <= FLATRPC_MAX_ERRORS) {
+		if (svc && svc->errors && status <= svc->n_errors && svc->errors[status - 1])
+			return svc->errors[status - 1];
+		return "anf_error";
+	}
+	return "remote_error";
+}
+
+FLATRPC_EXPORT
+void flatrpc_sock_stats(const struct flatrpc_sock *s, struct flatrpc_sock_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->tx = s->tx;
+	st->rx = s->rx;
+	st->retransmits = s->cli.retransmits;
+	st->timeouts = s->cli.timeouts;
+	st->stale = s->cli.stale;
+	if (s->srv_ready) {
+		st->dup_answered = s->srv.dup_answered;
+		st->dup_dropped = s->srv.dup_dropped;
+	}
+}
