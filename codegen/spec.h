@@ -315,6 +315,14 @@ uint64_t fr_spec_compute_hash(const struct fr_spec *spec);
 int fr_emit_dir(const struct fr_spec *spec, const char *dir, FILE *diag);
 void fr_print_layout(const struct fr_spec *spec, FILE *out);
 
+void fr_emit_banner(const struct fr_spec *spec, struct fr_buf *b);
+const char *fr_error_ident(const struct fr_spec *spec, unsigned code, char *buf, size_t n);
+const char *fr_bpf_int_type(enum fr_type_kind k);
+#define FR_MAX_INIT_BYTES 4096
+/* mirrors FLATRPC_M_* without pulling the ABI header into every module */
+#define FR_M_RELIABLE 0x1
+#define FR_M_INORDER 0x2
+
 uint64_t fr_fnv1a64(uint64_t h, const void *p, size_t n);
 #define FR_FNV_OFFSET 0xcbf29ce484222325ULL
 

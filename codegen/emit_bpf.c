@@ -1,0 +1,589 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * emit_bpf.c - anf.bpf.h: element state maps and the ANF chains in BPF C.
+ *
+ * Each (method, element, direction) becomes one always-inline function
+ * with the method's offsets baked in: after a single bounds check against
+ * the fixed part every field read is at a constant offset, which is what
+ * the verifier can follow. The generated code has no loops at all: string
+ * compares are unrolled over the (small, constant) slot size.
+ *
+ * Return convention of the instance functions: 0 = continue down the chain
+ * (send(rpc, Down) or falling off the end), 1..127 = answer with that error.
+ */
+#include <string.h>
+
+#include "spec.h"
+
+struct bind {
+	const char *name;
+	char var[16];			/* C pointer to the map value */
+	const struct fr_state *st;	/* map it was looked up in */
+	const struct fr_expr *key;	/* ... with this key */
+};
+
+struct gen {
+	const struct fr_spec *spec;
+	const struct fr_method *m;
+	const struct fr_element *el;
+	const struct fr_layout *l;
+	struct fr_buf *b;
+	int tmp;
+	struct bind binds[32];
+	int nbinds;
+};
+
+static void ind(struct gen *g, int depth)
+{
+	for (int i = 0; i < depth; i++)
+		fr_buf_put(g->b, "\t", 1);
+}
+
+static const char *map_name(const struct fr_state *st, char *buf, size_t n)
+{
+	char e[64], s[64];
+
+	snprintf(buf, n, "fr_%s_%s", fr_cname(e, sizeof(e), st->elem->name),
+		 fr_cname(s, sizeof(s), st->name));
+	return buf;
+}
+
+/* C type of a map key/value: strings are wrapped so they copy by value */
+static const char *ctype(const struct fr_type *t, char *buf, size_t n)
+{
+	if (t->kind == TY_STRING)
+		snprintf(buf, n, "struct fr_str%u", t->n);
+	else
+		snprintf(buf, n, "%s", fr_bpf_int_type(t->kind));
+	return buf;
+}
+
+static const struct fr_state *find_state(const struct fr_element *el, const char *name)
+{
+	for (unsigned i = 0; i < el->nstates; i++)
+		if (!strcmp(el->states[i].name, name))
+			return &el->states[i];
+	return NULL;
+}
+
+static const struct bind *find_bind(const struct gen *g, const char *name)
+{
+	for (int i = g->nbinds - 1; i >= 0; i--)
+		if (!strcmp(g->binds[i].name, name))
+			return &g->binds[i];
+	return NULL;
+}
+
+static int is_rpc_get(const struct fr_expr *e)
+{
+	return e->kind == E_CALL && !strcmp(e->s, "get") && e->nargs == 2 &&
+	       e->args[1]->kind == E_STR && e->args[0]->kind == E_NAME;
+}
+
+static int expr_equal(const struct fr_expr *a, const struct fr_expr *b)
+{
+	if (a->kind != b->kind)
+		return 0;
+	switch (a->kind) {
+	case E_INT: return a->ival == b->ival;
+	case E_STR: return a->slen == b->slen && !memcmp(a->s, b->s, a->slen);
+	case E_NAME: return !strcmp(a->s, b->s);
+	default:
+		if ((a->kind == E_CALL && strcmp(a->s, b->s)) || a->nargs != b->nargs)
+			return 0;
+		for (unsigned i = 0; i < a->nargs; i++)
+			if (!expr_equal(a->args[i], b->args[i]))
+				return 0;
+		return 1;
+	}
+}
+
+/* A value as C sees it: an integer expression, or N bytes at a pointer. */
+struct cval {
+	int is_bytes;
+	char c[160];		/* int expression, or pointer to the bytes */
+	unsigned n;		/* bytes: how many */
+	const char *lit;	/* bytes: string constant (c unused) */
+	size_t litlen;
+	enum fr_type_kind kind;	/* int: source type, for the read width */
+};
+
+static const struct fr_slot *rpc_slot(struct gen *g, const struct fr_expr *e)
+{
+	return fr_layout_find(g->l, e->args[1]->s);
+}
+
+static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v)
+{
+	memset(v, 0, sizeof(*v));
+	switch (e->kind) {
+	case E_INT:
+		v->kind = TY_U64;
+		snprintf(v->c, sizeof(v->c), "%lluULL", (unsigned long long)e->ival);
+		return;
+	case E_STR:
+		v->is_bytes = 1;
+		v->lit = e->s;
+		v->litlen = e->slen;
+		v->n = (unsigned)e->slen;
+		return;
+	case E_NAME: {
+		const struct bind *bd = find_bind(g, e->s);
+		const struct fr_type *t = bd ? bd->st->type.val : NULL;
+		if (t && t->kind == TY_STRING) {
+			v->is_bytes = 1;
+			v->n = t->n;
+			snprintf(v->c, sizeof(v->c), "%s->b", bd->var);
+		} else {
+			v->kind = t ? t->kind : TY_U64;
+			snprintf(v->c, sizeof(v->c), "(*%s)", bd ? bd->var : "0");
+		}
+		return;
+	}
+	case E_ADD:
+	case E_SUB: {
+		struct cval l, r;
+		cval_of(g, e->args[0], &l);
+		cval_of(g, e->args[1], &r);
+		v->kind = l.kind;
+		/* nested sums deeper than the buffer are cut; the checker's specs
+		 * stay far below that */
+		size_t ll = strnlen(l.c, 60), rl = strnlen(r.c, 60);
+		v->c[0] = '(';
+		memcpy(v->c + 1, l.c, ll);
+		memcpy(v->c + 1 + ll, e->kind == E_ADD ? " + " : " - ", 3);
+		memcpy(v->c + 4 + ll, r.c, rl);
+		v->c[4 + ll + rl] = ')';
+		v->c[5 + ll + rl] = 0;
+		return;
+	}
+	case E_CALL: {
+		const struct fr_slot *s = is_rpc_get(e) ? rpc_slot(g, e) : NULL;
+		if (!s) {
+			snprintf(v->c, sizeof(v->c), "0");
+			return;
+		}
+		if (s->f->type.kind == TY_STRING) {
+			v->is_bytes = 1;
+			v->n = s->size;
+			snprintf(v->c, sizeof(v->c), "((const char *)body + %u)", s->off);
+			return;
+		}
+		v->kind = s->f->type.kind;
+		switch (s->f->type.kind) {
+		case TY_U8: snprintf(v->c, sizeof(v->c), "(*(const __u8 *)(body + %u))", s->off); break;
+		case TY_BOOL: snprintf(v->c, sizeof(v->c), "(*(const __u8 *)(body + %u) != 0)", s->off); break;
+		case TY_U16: snprintf(v->c, sizeof(v->c), "fr_le16(body + %u)", s->off); break;
+		case TY_U32: snprintf(v->c, sizeof(v->c), "fr_le32(body + %u)", s->off); break;
+		case TY_I64: snprintf(v->c, sizeof(v->c), "((__s64)fr_le64(body + %u))", s->off); break;
+		default: snprintf(v->c, sizeof(v->c), "fr_le64(body + %u)", s->off); break;
+		}
+		return;
+	}
+	}
+}
+
+/* Declares `var` of type t, zeroed, and stores e into it. */
+static void fill(struct gen *g, int d, const struct fr_type *t, const char *var,
+		 const struct fr_expr *e)
+{
+	struct cval v;
+	char ty[64];
+
+	cval_of(g, e, &v);
+	ind(g, d);
+	if (t->kind != TY_STRING) {
+		fr_buf_printf(g->b, "%s %s = %s;\n", ctype(t, ty, sizeof(ty)), var, v.c);
+		return;
+	}
+	fr_buf_printf(g->b, "%s %s = {};\n", ctype(t, ty, sizeof(ty)), var);
+	unsigned n = v.n < t->n ? v.n : t->n;
+	if (!n)
+		return;
+	ind(g, d);
+	if (v.lit) {
+		fr_buf_printf(g->b, "__builtin_memcpy(%s.b, \"", var);
+		for (unsigned i = 0; i < n; i++)
+			fr_buf_printf(g->b, "\\x%02x", (unsigned char)v.lit[i]);
+		fr_buf_printf(g->b, "\", %u);\n", n);
+	} else {
+		fr_buf_printf(g->b, "__builtin_memcpy(%s.b, %s, %u);\n", var, v.c, n);
+	}
+}
+
+static void gen_block(struct gen *g, const struct fr_block *b, int d);
+
+static void gen_send(struct gen *g, const struct fr_stmt *s, int d)
+{
+	const struct fr_expr *what = s->e->args[0];
+	char id[160];
+
+	ind(g, d);
+	if (what->kind == E_CALL && !strcmp(what->s, "err")) {
+		unsigned code = fr_spec_error_code(g->spec, what->args[0]->s);
+		fr_buf_printf(g->b, "return %s;\n", fr_error_ident(g->spec, code, id, sizeof(id)));
+	} else {
+		fr_buf_printf(g->b, "return 0;\n");
+	}
+}
+
+static void gen_set(struct gen *g, const struct fr_stmt *s, int d)
+{
+	const struct fr_expr *me = s->e->args[0], *k = s->e->args[1], *v = s->e->args[2];
+	const struct fr_state *st = NULL;
+	char mn[96], kv[16], vv[16];
+
+	/* a binder of the same map and key: update in place through its
+	 * pointer (atomically for counters, as other CPUs share the entry) */
+	for (int i = g->nbinds - 1; i >= 0; i--) {
+		const struct bind *bd = &g->binds[i];
+		if (strcmp(bd->st->name, me->s) || !expr_equal(bd->key, k))
+			continue;
+		st = bd->st;
+		const struct fr_type *vt = st->type.val;
+		if (vt->kind == TY_STRING)
+			break;
+		int atomic_ok = vt->kind == TY_U32 || vt->kind == TY_U64 || vt->kind == TY_I64;
+		if ((v->kind == E_ADD || v->kind == E_SUB) && v->args[0]->kind == E_NAME &&
+		    !strcmp(v->args[0]->s, bd->name) && v->args[1]->kind == E_INT) {
+			ind(g, d);
+			if (atomic_ok)
+				fr_buf_printf(g->b, "__sync_fetch_and_add(%s, %s%lluULL);\n", bd->var,
+					      v->kind == E_SUB ? "-" : "",
+					      (unsigned long long)v->args[1]->ival);
+			else
+				fr_buf_printf(g->b, "*%s %c= %llu;\n", bd->var,
+					      v->kind == E_ADD ? '+' : '-',
+					      (unsigned long long)v->args[1]->ival);
+			return;
+		}
+		struct cval cv;
+		cval_of(g, v, &cv);
+		ind(g, d);
+		fr_buf_printf(g->b, "*%s = %s;\n", bd->var, cv.c);
+		return;
+	}
+
+	ind(g, d);
+	fr_buf_printf(g->b, "{\n");
+	int t = g->tmp++;
+	snprintf(kv, sizeof(kv), "k%d", t);
+	snprintf(vv, sizeof(vv), "v%d", t);
+	const struct fr_state *ms = find_state(g->el, me->s);
+	fill(g, d + 1, ms->type.key, kv, k);
+	fill(g, d + 1, ms->type.val, vv, v);
+	ind(g, d + 1);
+	fr_buf_printf(g->b, "bpf_map_update_elem(&%s, &%s, &%s, BPF_ANY);\n",
+		      map_name(ms, mn, sizeof(mn)), kv, vv);
+	ind(g, d);
+	fr_buf_printf(g->b, "}\n");
+}
+
+/* Byte-wise compare of an N-byte slot with a zero-padded constant. */
+static void str_eq(struct gen *g, const struct cval *v, const struct fr_expr *c, int d)
+{
+	fr_buf_printf(g->b, "(");
+	for (unsigned i = 0; i < v->n; i++) {
+		unsigned ch = i < c->slen ? (unsigned char)c->s[i] : 0;
+		if (i) {
+			fr_buf_printf(g->b, " &&\n");
+			ind(g, d);
+			fr_buf_printf(g->b, "    ");
+		}
+		fr_buf_printf(g->b, "((const unsigned char *)%s)[%u] == 0x%02x", v->c, i, ch);
+	}
+	fr_buf_printf(g->b, ")");
+}
+
+static void gen_match(struct gen *g, const struct fr_stmt *s, int d)
+{
+	const struct fr_expr *e = s->e;
+	char ty[64], mn[96];
+	int t = g->tmp++;
+
+	ind(g, d);
+	fr_buf_printf(g->b, "{\n");
+	if (e->kind == E_CALL && !strcmp(e->s, "get") && e->args[0]->kind == E_NAME &&
+	    find_state(g->el, e->args[0]->s)) {
+		/* option: look the key up; Some binds the value pointer */
+		const struct fr_state *st = find_state(g->el, e->args[0]->s);
+		char kv[16], vv[16];
+		snprintf(kv, sizeof(kv), "k%d", t);
+		snprintf(vv, sizeof(vv), "v%d", t);
+		fill(g, d + 1, st->type.key, kv, e->args[1]);
+		ind(g, d + 1);
+		fr_buf_printf(g->b, "%s *%s = bpf_map_lookup_elem(&%s, &%s);\n\n",
+			      ctype(st->type.val, ty, sizeof(ty)), vv,
+			      map_name(st, mn, sizeof(mn)), kv);
+		const struct fr_arm *some = NULL, *none = NULL;
+		for (unsigned i = 0; i < s->narms; i++) {
+			const struct fr_arm *a = &s->arms[i];
+			if (a->kind == A_SOME && !some)
+				some = a;
+			else if ((a->kind == A_NONE || a->kind == A_WILD) && !none)
+				none = a;
+		}
+		if (some) {
+			ind(g, d + 1);
+			fr_buf_printf(g->b, "if (%s) {\n", vv);
+			struct bind *bd = &g->binds[g->nbinds++];
+			bd->name = some->bind;
+			snprintf(bd->var, sizeof(bd->var), "%s", vv);
+			bd->st = st;
+			bd->key = e->args[1];
+			gen_block(g, &some->body, d + 2);
+			g->nbinds--;
+			ind(g, d + 1);
+			fr_buf_printf(g->b, "}%s", none ? " else " : "\n");
+		} else if (none) {
+			ind(g, d + 1);
+			fr_buf_printf(g->b, "if (!%s) ", vv);
+		}
+		if (none) {
+			fr_buf_printf(g->b, "{\n");
+			gen_block(g, &none->body, d + 2);
+			ind(g, d + 1);
+			fr_buf_printf(g->b, "}\n");
+		}
+	} else {
+		/* a plain value against constants */
+		struct cval v;
+		cval_of(g, e, &v);
+		if (!v.is_bytes) {
+			ind(g, d + 1);
+			fr_buf_printf(g->b, "__u64 m%d = %s;\n\n", t, v.c);
+			snprintf(v.c, sizeof(v.c), "m%d", t);
+		} else if (v.lit) {
+			/* matching a constant: compare against a stack copy */
+			ind(g, d + 1);
+			fr_buf_printf(g->b, "const char m%d[%u] = {", t, v.n ? v.n : 1);
+			for (unsigned i = 0; i < v.n; i++)
+				fr_buf_printf(g->b, "%s0x%02x", i ? ", " : "", (unsigned char)v.lit[i]);
+			fr_buf_printf(g->b, "};\n\n");
+			snprintf(v.c, sizeof(v.c), "m%d", t);
+			v.lit = NULL;
+		}
+		int first = 1;
+		const struct fr_arm *wild = NULL;
+		for (unsigned i = 0; i < s->narms; i++) {
+			const struct fr_arm *a = &s->arms[i];
+			if (a->kind != A_CONST) {
+				if (!wild)
+					wild = a;
+				continue;
+			}
+			ind(g, d + 1);
+			fr_buf_printf(g->b, "%sif (", first ? "" : "} else ");
+			if (v.is_bytes)
+				str_eq(g, &v, a->value, d + 1);
+			else
+				fr_buf_printf(g->b, "%s == %lluULL", v.c,
+					      (unsigned long long)a->value->ival);
+			fr_buf_printf(g->b, ") {\n");
+			gen_block(g, &a->body, d + 2);
+			first = 0;
+		}
+		if (wild) {
+			ind(g, d + 1);
+			fr_buf_printf(g->b, "%s{\n", first ? "" : "} else ");
+			gen_block(g, &wild->body, d + 2);
+			first = 0;
+		}
+		if (!first) {
+			ind(g, d + 1);
+			fr_buf_printf(g->b, "}\n");
+		}
+	}
+	ind(g, d);
+	fr_buf_printf(g->b, "}\n");
+}
+
+static void gen_block(struct gen *g, const struct fr_block *b, int d)
+{
+	for (unsigned i = 0; i < b->n; i++) {
+		const struct fr_stmt *s = b->v[i];
+		switch (s->kind) {
+		case S_MATCH: gen_match(g, s, d); break;
+		case S_SEND: gen_send(g, s, d); break;
+		case S_SET: gen_set(g, s, d); break;
+		case S_CALL: break;	/* rejected by the checker */
+		}
+	}
+}
+
+static void inst_name(const struct fr_method *m, const struct fr_element *el, int resp,
+		      char *buf, size_t n)
+{
+	char mn[64], en[64];
+
+	snprintf(buf, n, "fr_anf_%s_%s_%s", fr_cname(mn, sizeof(mn), m->name),
+		 fr_cname(en, sizeof(en), el->name), resp ? "resp" : "req");
+}
+
+static void gen_instance(const struct fr_spec *spec, const struct fr_method *m,
+			 const struct fr_element *el, int resp, struct fr_buf *b)
+{
+	struct gen g = { .spec = spec, .m = m, .el = el, .l = resp ? &m->lresp : &m->lreq,
+			 .b = b };
+	char fn[200], SV[64], MN[64];
+
+	inst_name(m, el, resp, fn, sizeof(fn));
+	fr_cname_upper(SV, sizeof(SV), spec->svc->name);
+	fr_cname_upper(MN, sizeof(MN), m->name);
+	fr_buf_printf(b, "\n/* %s.%s() on %s %ss */\n", el->name, resp ? "resp" : "req",
+		      m->name, resp ? "response" : "request");
+	fr_buf_printf(b, "static __always_inline int %s(void *body, void *data_end)\n{\n", fn);
+	fr_buf_printf(b, "\tif (body + %s_%s_%s_FIXED > data_end)\n\t\treturn 0;\n",
+		      SV, MN, resp ? "RESP" : "REQ");
+	const struct fr_block *body = resp ? &el->resp.body : &el->req.body;
+	gen_block(&g, body, 1);
+	if (!body->n || body->v[body->n - 1]->kind != S_SEND)
+		fr_buf_printf(b, "\treturn 0;\t/* end of %s(): continue */\n",
+			      resp ? "resp" : "req");
+	fr_buf_printf(b, "}\n");
+}
+
+static void gen_dispatch(const struct fr_spec *spec, int resp, struct fr_buf *b)
+{
+	const struct fr_service *svc = spec->svc;
+	char fn[200], SV[64], MN[64];
+
+	fr_cname_upper(SV, sizeof(SV), svc->name);
+	fr_buf_printf(b, "\n/* Runs the %s() chain of a method: 0 passes the message on, "
+		      "1..127 is an error code. */\n", resp ? "resp" : "req");
+	fr_buf_printf(b, "static __always_inline int fr_anf_%s(__u32 method, void *body, "
+		      "void *data_end)\n{\n\tint rc = 0;\n\n\tswitch (method) {\n",
+		      resp ? "resp" : "req");
+	for (unsigned i = 0; i < svc->nmethods; i++) {
+		const struct fr_method *m = &svc->methods[i];
+		fr_buf_printf(b, "\tcase %s_%s:\n", SV, fr_cname_upper(MN, sizeof(MN), m->name));
+		for (unsigned j = 0; j < m->nchain; j++) {
+			const struct fr_element *el = m->chain[j].elem;
+			if (!(resp ? el->resp.present : el->req.present))
+				continue;
+			inst_name(m, el, resp, fn, sizeof(fn));
+			fr_buf_printf(b, "\t\trc = %s(body, data_end);\n\t\tif (rc)\n"
+				      "\t\t\treturn rc;\n", fn);
+		}
+		fr_buf_printf(b, "\t\tbreak;\n");
+	}
+	fr_buf_printf(b, "\t}\n\treturn rc;\n}\n");
+}
+
+static void size_fn(const struct fr_spec *spec, const char *name, const char *what,
+		    const char *deflt, struct fr_buf *b)
+{
+	const struct fr_service *svc = spec->svc;
+	char SV[64], MN[64];
+
+	fr_cname_upper(SV, sizeof(SV), svc->name);
+	fr_buf_printf(b, "\nstatic __always_inline %s %s(__u32 m)\n{\n\tswitch (m) {\n",
+		      strcmp(deflt, "0") ? "int" : "__u32", name);
+	for (unsigned i = 0; i < svc->nmethods; i++) {
+		fr_cname_upper(MN, sizeof(MN), svc->methods[i].name);
+		fr_buf_printf(b, "\tcase %s_%s: return %s_%s_%s;\n", SV, MN, SV, MN, what);
+	}
+	fr_buf_printf(b, "\t}\n\treturn %s;\n}\n", deflt);
+}
+
+/* string<N> wrappers used by the maps, each declared once */
+static void str_types(const struct fr_spec *spec, struct fr_buf *b)
+{
+	unsigned seen[256], n = 0;
+
+	for (unsigned i = 0; i < spec->nelems; i++) {
+		const struct fr_element *el = spec->elems[i];
+		for (unsigned j = 0; j < el->nstates; j++) {
+			const struct fr_type *ts[2] = { el->states[j].type.key, el->states[j].type.val };
+			for (int k = 0; k < 2; k++) {
+				if (!ts[k] || ts[k]->kind != TY_STRING)
+					continue;
+				unsigned q;
+				for (q = 0; q < n && seen[q] != ts[k]->n; q++)
+					;
+				if (q < n || n == 256)
+					continue;
+				seen[n++] = ts[k]->n;
+				fr_buf_printf(b, "struct fr_str%u { char b[%u]; };\n",
+					      ts[k]->n, ts[k]->n);
+			}
+		}
+	}
+}
+
+/* Elements used by some method: only their state becomes maps. */
+static int elem_used(const struct fr_spec *spec, const struct fr_element *el)
+{
+	for (unsigned i = 0; i < spec->svc->nmethods; i++)
+		for (unsigned j = 0; j < spec->svc->methods[i].nchain; j++)
+			if (spec->svc->methods[i].chain[j].elem == el)
+				return 1;
+	return 0;
+}
+
+void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
+{
+	const struct fr_service *svc = spec->svc;
+	char sv[64], SV[64], ty[64], ty2[64], mn[96];
+
+	fr_cname(sv, sizeof(sv), svc->name);
+	fr_cname_upper(SV, sizeof(SV), svc->name);
+	fr_emit_banner(spec, b);
+	fr_buf_printf(b, "/*\n * The ANFs of service %s in BPF C. Include after <linux/bpf.h> and\n"
+		      " * <bpf/bpf_helpers.h>. Loop-free: every offset and size is constant.\n"
+		      " */\n", svc->name);
+	fr_buf_printf(b, "#ifndef FR_%s_ANF_BPF_H\n#define FR_%s_ANF_BPF_H\n\n", SV, SV);
+	fr_buf_printf(b, "#include \"%s.abi.h\"\n\n#define FR_N_METHODS %u\n", sv, svc->nmethods);
+
+	size_fn(spec, "fr_req_fixed", "REQ_FIXED", "-1", b);
+	size_fn(spec, "fr_resp_fixed", "RESP_FIXED", "-1", b);
+	size_fn(spec, "fr_method_flags", "FLAGS", "0", b);
+
+	fr_buf_printf(b, "\n/* body integers are little-endian, at any alignment */\n"
+		      "static __always_inline __u16 fr_le16(const void *p)\n{\n"
+		      "\t__u16 v;\n\n\t__builtin_memcpy(&v, p, 2);\n"
+		      "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n\tv = __builtin_bswap16(v);\n#endif\n"
+		      "\treturn v;\n}\n\n"
+		      "static __always_inline __u32 fr_le32(const void *p)\n{\n"
+		      "\t__u32 v;\n\n\t__builtin_memcpy(&v, p, 4);\n"
+		      "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n\tv = __builtin_bswap32(v);\n#endif\n"
+		      "\treturn v;\n}\n\n"
+		      "static __always_inline __u64 fr_le64(const void *p)\n{\n"
+		      "\t__u64 v;\n\n\t__builtin_memcpy(&v, p, 8);\n"
+		      "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n\tv = __builtin_bswap64(v);\n#endif\n"
+		      "\treturn v;\n}\n\n");
+
+	fr_buf_printf(b, "/* ---- element state, pinned by name so it outlives reloads ---- */\n");
+	str_types(spec, b);
+	for (unsigned i = 0; i < spec->nelems; i++) {
+		const struct fr_element *el = spec->elems[i];
+		if (!elem_used(spec, el))
+			continue;
+		for (unsigned j = 0; j < el->nstates; j++) {
+			const struct fr_state *st = &el->states[j];
+			fr_buf_printf(b, "\n/* %s.%s: %s */\n", el->name, st->name,
+				      fr_type_str(&st->type, ty, sizeof(ty)));
+			fr_buf_printf(b, "struct {\n\t__uint(type, BPF_MAP_TYPE_HASH);\n"
+				      "\t__uint(max_entries, 65536);\n\t__type(key, %s);\n"
+				      "\t__type(value, %s);\n\t__uint(pinning, LIBBPF_PIN_BY_NAME);\n"
+				      "} %s SEC(\".maps\");\n",
+				      ctype(st->type.key, ty, sizeof(ty)),
+				      ctype(st->type.val, ty2, sizeof(ty2)),
+				      map_name(st, mn, sizeof(mn)));
+		}
+	}
+
+	fr_buf_printf(b, "\n/* ---- chains, one function per method, element and direction ---- */\n");
+	for (unsigned i = 0; i < svc->nmethods; i++) {
+		const struct fr_method *m = &svc->methods[i];
+		for (int resp = 0; resp < 2; resp++)
+			for (unsigned j = 0; j < m->nchain; j++) {
+				const struct fr_element *el = m->chain[j].elem;
+				if (resp ? el->resp.present : el->req.present)
+					gen_instance(spec, m, el, resp, b);
+			}
+	}
+	gen_dispatch(spec, 0, b);
+	gen_dispatch(spec, 1, b);
+	fr_buf_printf(b, "\n#endif /* FR_%s_ANF_BPF_H */\n", SV);
+}

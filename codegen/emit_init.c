@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * emit_init.c - init.h: the map updates of every element's init(),
+ * evaluated here, at compile time, into the exact byte layout of the maps
+ * (little-endian integers, zero-padded strings), so the loader just copies.
+ */
+#include <string.h>
+
+#include "spec.h"
+
+static void put_bytes(struct fr_buf *b, const char *name, const struct fr_type *t,
+		      const struct fr_expr *e)
+{
+	unsigned n = fr_type_size(t);
+	unsigned char v[FR_MAX_INIT_BYTES] = { 0 };
+
+	if (n > sizeof(v))
+		n = sizeof(v);
+	if (t->kind == TY_STRING)
+		memcpy(v, e->s, e->slen < n ? e->slen : n);
+	else
+		for (unsigned i = 0; i < n && i < 8; i++)
+			v[i] = (unsigned char)(e->ival >> (8 * i));
+	fr_buf_printf(b, "static const __u8 %s[%u] __attribute__((unused)) = {", name, n);
+	for (unsigned i = 0; i < n; i++)
+		fr_buf_printf(b, "%s0x%02x", i % 12 ? ", " : (i ? ",\n\t" : "\n\t"), v[i]);
+	fr_buf_printf(b, "\n};\n");
+}
+
+static int elem_used(const struct fr_spec *spec, const struct fr_element *el)
+{
+	for (unsigned i = 0; i < spec->svc->nmethods; i++)
+		for (unsigned j = 0; j < spec->svc->methods[i].nchain; j++)
+			if (spec->svc->methods[i].chain[j].elem == el)
+				return 1;
+	return 0;
+}
+
+void fr_emit_init(const struct fr_spec *spec, struct fr_buf *b)
+{
+	const struct fr_service *svc = spec->svc;
+	struct fr_buf table = { 0 };
+	char sv[64], SV[64], en[64], sn[64], kname[64], vname[64];
+	unsigned n = 0;
+
+	fr_cname(sv, sizeof(sv), svc->name);
+	fr_cname_upper(SV, sizeof(SV), svc->name);
+	fr_emit_banner(spec, b);
+	fr_buf_printf(b, "/* State seeded by the elements' init(); include after \"loader.h\". */\n");
+	fr_buf_printf(b, "#ifndef FR_%s_INIT_H\n#define FR_%s_INIT_H\n\n", SV, SV);
+	fr_buf_printf(b, "#include \"%s.abi.h\"\n\n", sv);
+	fr_buf_printf(b, "#define FLATRPC_SPEC_SERVICE \"%s\"\n", svc->name);
+	fr_buf_printf(b, "#define FLATRPC_SPEC_HASH %s_SPEC_HASH\n", SV);
+	fr_buf_printf(b, "#define FLATRPC_SPEC_FILE \"%s\"\n", spec->main_name);
+
+	for (unsigned i = 0; i < spec->nelems; i++) {
+		const struct fr_element *el = spec->elems[i];
+		if (!el->init.present || !elem_used(spec, el))
+			continue;
+		for (unsigned j = 0; j < el->init.body.n; j++) {
+			const struct fr_stmt *s = el->init.body.v[j];
+			if (s->kind != S_SET)
+				continue;	/* the checker allows nothing else */
+			const struct fr_state *st = NULL;
+			for (unsigned k = 0; k < el->nstates; k++)
+				if (!strcmp(el->states[k].name, s->e->args[0]->s))
+					st = &el->states[k];
+			if (!st || st->type.kind != TY_MAP)
+				continue;
+			fr_buf_printf(b, "\n/* %s.init(): %s[", el->name, st->name);
+			const struct fr_expr *kv[2] = { s->e->args[1], s->e->args[2] };
+			for (int q = 0; q < 2; q++) {
+				if (kv[q]->kind == E_STR) {
+					fr_buf_put(b, "'", 1);
+					for (size_t c = 0; c < kv[q]->slen; c++) {
+						unsigned char ch = (unsigned char)kv[q]->s[c];
+						/* keep the comment a comment */
+						if (ch < 0x20 || ch > 0x7e || ch == '*' || ch == '/')
+							fr_buf_printf(b, "\\x%02x", ch);
+						else
+							fr_buf_put(b, (char *)&ch, 1);
+					}
+					fr_buf_put(b, "'", 1);
+				} else {
+					fr_buf_printf(b, "%llu", (unsigned long long)kv[q]->ival);
+				}
+				fr_buf_printf(b, "%s", q ? " */\n" : "] = ");
+			}
+			snprintf(kname, sizeof(kname), "flatrpc_init_%u_key", n);
+			snprintf(vname, sizeof(vname), "flatrpc_init_%u_value", n);
+			put_bytes(b, kname, st->type.key, kv[0]);
+			put_bytes(b, vname, st->type.val, kv[1]);
+			fr_buf_printf(&table, "\t{ \"fr_%s_%s\", %s, %u, %s, %u },\n",
+				      fr_cname(en, sizeof(en), el->name),
+				      fr_cname(sn, sizeof(sn), st->name),
+				      kname, fr_type_size(st->type.key),
+				      vname, fr_type_size(st->type.val));
+			n++;
+		}
+	}
+	fr_buf_printf(b, "\n__attribute__((unused))\n"
+		      "static const struct flatrpc_init_entry flatrpc_init_table[] = {\n");
+	if (n)
+		fr_buf_put(b, table.p, table.len);
+	else
+		fr_buf_printf(b, "\t{ 0 },\t/* C has no empty arrays; FLATRPC_INIT_COUNT is 0 */\n");
+	fr_buf_printf(b, "};\n#define FLATRPC_INIT_COUNT %u\n\n#endif /* FR_%s_INIT_H */\n", n, SV);
+	fr_buf_free(&table);
+}

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* main.c - the flatrpc-gen command line; all the work is in libflatrpc-spec. */
+#include <stdio.h>
+#include <string.h>
+
+#include "spec.h"
+
+static const char usage_line[] =
+	"usage: flatrpc-gen [--check | --layout | --emit-dir DIR] SPEC.anf\n";
+
+static void help(FILE *out)
+{
+	fputs(usage_line, out);
+	fputs("\n"
+	      "Compiles a FlatRPC/AppNet spec (.anf).\n"
+	      "\n"
+	      "  --check          parse and check only (the default)\n"
+	      "  --layout         print the wire layout of every method\n"
+	      "  --emit-dir DIR   write <svc>.abi.h, anf.bpf.h, init.h, <svc>_stubs.h\n"
+	      "                   and <svc>_stubs.c into DIR\n"
+	      "  --help           this text\n"
+	      "\n"
+	      "Errors are printed as FILE:LINE:COL: error: MESSAGE.\n"
+	      "Exit status: 0 ok, 1 errors in the spec, 2 usage error.\n"
+	      "\n"
+	      "Example:\n"
+	      "  flatrpc-gen --emit-dir build/gen/kv specs/kv.anf\n", out);
+}
+
+int main(int argc, char **argv)
+{
+	enum { CHECK, LAYOUT, EMIT } mode = CHECK;
+	const char *dir = NULL, *spec_path = NULL;
+	int nmodes = 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			help(stdout);
+			return 0;
+		} else if (!strcmp(a, "--check")) {
+			mode = CHECK;
+			nmodes++;
+		} else if (!strcmp(a, "--layout")) {
+			mode = LAYOUT;
+			nmodes++;
+		} else if (!strcmp(a, "--emit-dir") || !strncmp(a, "--emit-dir=", 11)) {
+			mode = EMIT;
+			nmodes++;
+			if (a[10] == '=') {
+				dir = a + 11;
+			} else if (i + 1 < argc) {
+				dir = argv[++i];
+			} else {
+				fprintf(stderr, "flatrpc-gen: --emit-dir needs a directory\n%s",
+					usage_line);
+				return 2;
+			}
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "flatrpc-gen: unknown option '%s'\n%s", a, usage_line);
+			return 2;
+		} else if (spec_path) {
+			fprintf(stderr, "flatrpc-gen: one spec at a time ('%s' and '%s')\n%s",
+				spec_path, a, usage_line);
+			return 2;
+		} else {
+			spec_path = a;
+		}
+	}
+	if (nmodes > 1) {
+		fprintf(stderr, "flatrpc-gen: choose one of --check, --layout, --emit-dir\n%s",
+			usage_line);
+		return 2;
+	}
+	if (!spec_path || (mode == EMIT && !*dir)) {
+		fprintf(stderr, "flatrpc-gen: no spec given\n%s", usage_line);
+		return 2;
+	}
+
+	struct fr_diag d = { .out = stderr };
+	int read_err;
+	struct fr_spec *spec = fr_spec_load_file(spec_path, &d, &read_err);
+	int rc = 0;
+
+	if (read_err) {
+		fprintf(stderr, "flatrpc-gen: error: cannot read %s: %s\n", spec_path,
+			strerror(-read_err));
+		rc = 1;
+	} else if (d.n_errors) {
+		fprintf(stderr, "%d error%s\n", d.n_errors, d.n_errors == 1 ? "" : "s");
+		rc = 1;
+	} else if (mode == LAYOUT) {
+		fr_print_layout(spec, stdout);
+	} else if (mode == EMIT) {
+		rc = fr_emit_dir(spec, dir, stderr) ? 1 : 0;
+	}
+	fr_spec_free(spec);
+	return rc;
+}

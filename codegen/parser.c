@@ -1,0 +1,730 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * parser.c - recursive descent from tokens to the AST.
+ *
+ * Recovery is per line: a syntax error unwinds (longjmp) to the innermost
+ * loop over lines, which skips the rest of the offending line and any block
+ * hanging off it, then goes on. So one bad line yields one message, and the
+ * lines after it are still checked.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec.h"
+
+struct parser {
+	struct fr_spec *spec;
+	struct fr_diag *d;
+	const struct fr_src *src;
+	struct fr_toks toks;
+	size_t i;
+	jmp_buf *recover;
+	int follow_imports;
+};
+
+#define GROW(p, arr, n, cap)							\
+	do {									\
+		if ((n) == (cap)) {						\
+			unsigned nc_ = (cap) ? (cap) * 2 : 4;			\
+			void *nv_ = fr_arena_alloc(&(p)->spec->arena,		\
+						   nc_ * sizeof(*(arr)));	\
+			if (n)							\
+				memcpy(nv_, (arr), (n) * sizeof(*(arr)));	\
+			(arr) = nv_;						\
+			(cap) = nc_;						\
+		}								\
+	} while (0)
+
+static const struct fr_tok *cur(struct parser *p)
+{
+	return &p->toks.v[p->i];
+}
+
+static const struct fr_tok *next(struct parser *p)
+{
+	const struct fr_tok *t = &p->toks.v[p->i];
+	if (t->kind != T_EOF)
+		p->i++;
+	return t;
+}
+
+static int at(struct parser *p, enum fr_tok_kind k)
+{
+	return cur(p)->kind == k;
+}
+
+static int at_word(struct parser *p, const char *w)
+{
+	return at(p, T_IDENT) && !strcmp(cur(p)->text, w);
+}
+
+static void describe(const struct fr_tok *t, char *buf, size_t n)
+{
+	if (t->kind == T_IDENT)
+		snprintf(buf, n, "'%s'", t->text);
+	else if (t->kind == T_INT)
+		snprintf(buf, n, "'%.*s'", (int)t->len, t->text);
+	else if (t->kind == T_STRING)
+		snprintf(buf, n, "string '%s'", t->text);
+	else
+		snprintf(buf, n, "%s", fr_tok_name(t->kind));
+}
+
+static _Noreturn void fail(struct parser *p, struct fr_loc loc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static _Noreturn void fail(struct parser *p, struct fr_loc loc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fr_verror(p->d, loc, fmt, ap);
+	va_end(ap);
+	longjmp(*p->recover, 1);
+}
+
+static _Noreturn void fail_expected(struct parser *p, const char *what)
+{
+	char got[128];
+
+	/* an error token was reported by the lexer already: do not pile on */
+	if (at(p, T_ERROR)) {
+		longjmp(*p->recover, 1);
+	}
+	describe(cur(p), got, sizeof(got));
+	fail(p, cur(p)->loc, "expected %s, found %s", what, got);
+}
+
+static const struct fr_tok *expect(struct parser *p, enum fr_tok_kind k, const char *what)
+{
+	if (!at(p, k))
+		fail_expected(p, what ? what : fr_tok_name(k));
+	return next(p);
+}
+
+static void skip_block(struct parser *p)
+{
+	int depth = 0;
+
+	do {
+		if (at(p, T_INDENT))
+			depth++;
+		else if (at(p, T_DEDENT))
+			depth--;
+		else if (at(p, T_EOF))
+			return;
+		next(p);
+	} while (depth > 0);
+}
+
+/* After an error: drop the rest of the line and the block it opens, but
+ * never a DEDENT, which belongs to the enclosing construct. */
+static void sync(struct parser *p)
+{
+	if (at(p, T_INDENT)) {
+		skip_block(p);
+		return;
+	}
+	while (!at(p, T_NEWLINE) && !at(p, T_EOF) && !at(p, T_DEDENT))
+		next(p);
+	if (at(p, T_NEWLINE)) {
+		next(p);
+		if (at(p, T_INDENT))
+			skip_block(p);
+	}
+}
+
+/* Runs the body of a loop over lines with recovery. */
+#define RECOVER_LOOP(p, cond, body)						\
+	do {									\
+		jmp_buf jb_, *saved_ = (p)->recover;				\
+		while (cond) {							\
+			(p)->recover = &jb_;					\
+			if (setjmp(jb_)) {					\
+				(p)->recover = saved_;				\
+				sync(p);					\
+				continue;					\
+			}							\
+			body;							\
+		}								\
+		(p)->recover = saved_;						\
+	} while (0)
+
+/* ':' NEWLINE INDENT, for a header that opens a block. Returns 0 when the
+ * block is empty (no INDENT follows), which some headers allow. */
+static int open_block(struct parser *p, int may_be_empty)
+{
+	expect(p, T_COLON, "':'");
+	expect(p, T_NEWLINE, "end of line after ':'");
+	if (!at(p, T_INDENT)) {
+		if (may_be_empty)
+			return 0;
+		fail(p, cur(p)->loc, "expected an indented block");
+	}
+	next(p);
+	return 1;
+}
+
+static void close_block(struct parser *p)
+{
+	if (at(p, T_DEDENT))
+		next(p);
+}
+
+/* ---- types ------------------------------------------------------------------ */
+
+static const struct { const char *name; enum fr_type_kind k; } scalar_types[] = {
+	{ "u8", TY_U8 }, { "u16", TY_U16 }, { "u32", TY_U32 }, { "u64", TY_U64 },
+	{ "i64", TY_I64 }, { "bool", TY_BOOL },
+};
+
+#define FR_MAX_FIELD_BYTES 4096
+
+static void parse_type(struct parser *p, struct fr_type *t)
+{
+	const struct fr_tok *id = expect(p, T_IDENT, "a type");
+
+	memset(t, 0, sizeof(*t));
+	t->loc = id->loc;
+	for (size_t i = 0; i < sizeof(scalar_types) / sizeof(scalar_types[0]); i++) {
+		if (!strcmp(id->text, scalar_types[i].name)) {
+			t->kind = scalar_types[i].k;
+			return;
+		}
+	}
+	if (!strcmp(id->text, "string") || !strcmp(id->text, "bytes")) {
+		t->kind = id->text[0] == 's' ? TY_STRING : TY_BYTES;
+		expect(p, T_LT, "'<' after string/bytes");
+		const struct fr_tok *n = expect(p, T_INT, "a length");
+		if (n->ival == 0 || n->ival > FR_MAX_FIELD_BYTES) {
+			fr_error(p->d, n->loc, "length of %s must be 1..%d, not %llu",
+				 id->text, FR_MAX_FIELD_BYTES, (unsigned long long)n->ival);
+			t->n = 1;
+		} else {
+			t->n = (unsigned)n->ival;
+		}
+		expect(p, T_GT, "'>'");
+		return;
+	}
+	if (!strcmp(id->text, "Map")) {
+		t->kind = TY_MAP;
+		t->key = fr_arena_alloc(&p->spec->arena, sizeof(*t->key));
+		t->val = fr_arena_alloc(&p->spec->arena, sizeof(*t->val));
+		expect(p, T_LT, "'<' after Map");
+		parse_type(p, t->key);
+		expect(p, T_COMMA, "',' between the key and value types");
+		parse_type(p, t->val);
+		expect(p, T_GT, "'>'");
+		return;
+	}
+	fail(p, id->loc, "unknown type '%s' (expected u8, u16, u32, u64, i64, bool, "
+	     "string<N>, bytes<N> or Map<K, V>)", id->text);
+}
+
+static void parse_fields(struct parser *p, struct fr_fields *fs, int is_meta)
+{
+	if (!open_block(p, 1))
+		return;
+	RECOVER_LOOP(p, !at(p, T_DEDENT) && !at(p, T_EOF), {
+		const struct fr_tok *name = expect(p, T_IDENT, "a field name");
+		expect(p, T_COLON, "':' after the field name");
+		struct fr_type ty;
+		parse_type(p, &ty);
+		expect(p, T_NEWLINE, "end of line after the field type");
+		GROW(p, fs->v, fs->n, fs->cap);
+		struct fr_field *f = &fs->v[fs->n++];
+		f->name = name->text;
+		f->loc = name->loc;
+		f->type = ty;
+		f->is_meta = is_meta;
+	});
+	close_block(p);
+}
+
+/* ---- expressions and statements ---------------------------------------------- */
+
+static struct fr_expr *new_expr(struct parser *p, enum fr_expr_kind k, struct fr_loc loc)
+{
+	struct fr_expr *e = fr_arena_alloc(&p->spec->arena, sizeof(*e));
+	e->kind = k;
+	e->loc = loc;
+	return e;
+}
+
+static struct fr_expr *parse_expr(struct parser *p);
+
+static void parse_args(struct parser *p, struct fr_expr ***args, unsigned *nargs)
+{
+	unsigned cap = 0;
+
+	expect(p, T_LPAREN, "'('");
+	*args = NULL;
+	*nargs = 0;
+	if (!at(p, T_RPAREN)) {
+		for (;;) {
+			struct fr_expr *a = parse_expr(p);
+			GROW(p, *args, *nargs, cap);
+			(*args)[(*nargs)++] = a;
+			if (!at(p, T_COMMA))
+				break;
+			next(p);
+		}
+	}
+	expect(p, T_RPAREN, "',' or ')'");
+}
+
+static struct fr_expr *parse_primary(struct parser *p)
+{
+	const struct fr_tok *t = cur(p);
+	struct fr_expr *e;
+
+	switch (t->kind) {
+	case T_INT:
+		next(p);
+		e = new_expr(p, E_INT, t->loc);
+		e->ival = t->ival;
+		return e;
+	case T_STRING:
+		next(p);
+		e = new_expr(p, E_STR, t->loc);
+		e->s = t->text;
+		e->slen = t->len;
+		return e;
+	case T_IDENT:
+		next(p);
+		if (at(p, T_LPAREN)) {
+			e = new_expr(p, E_CALL, t->loc);
+			e->s = t->text;
+			parse_args(p, &e->args, &e->nargs);
+			return e;
+		}
+		e = new_expr(p, E_NAME, t->loc);
+		e->s = t->text;
+		return e;
+	case T_LPAREN: {
+		next(p);
+		e = parse_expr(p);
+		expect(p, T_RPAREN, "')'");
+		return e;
+	}
+	default:
+		fail_expected(p, "an expression");
+	}
+}
+
+static struct fr_expr *parse_expr(struct parser *p)
+{
+	struct fr_expr *l = parse_primary(p);
+
+	while (at(p, T_PLUS) || at(p, T_MINUS)) {
+		const struct fr_tok *op = next(p);
+		struct fr_expr *e = new_expr(p, op->kind == T_PLUS ? E_ADD : E_SUB, op->loc);
+		e->args = fr_arena_alloc(&p->spec->arena, 2 * sizeof(*e->args));
+		e->args[0] = l;
+		e->args[1] = parse_primary(p);
+		e->nargs = 2;
+		l = e;
+	}
+	return l;
+}
+
+static void parse_block(struct parser *p, struct fr_block *b);
+
+static struct fr_stmt *parse_simple_stmt(struct parser *p)
+{
+	struct fr_expr *e = parse_expr(p);
+	struct fr_stmt *s = fr_arena_alloc(&p->spec->arena, sizeof(*s));
+
+	s->loc = e->loc;
+	s->e = e;
+	if (e->kind != E_CALL)
+		fail(p, e->loc, "expected a statement (match, send(...), set(...))");
+	if (!strcmp(e->s, "send"))
+		s->kind = S_SEND;
+	else if (!strcmp(e->s, "set"))
+		s->kind = S_SET;
+	else
+		s->kind = S_CALL;
+	expect(p, T_NEWLINE, "end of line after the statement");
+	return s;
+}
+
+static void parse_arm(struct parser *p, struct fr_stmt *m)
+{
+	const struct fr_tok *t = cur(p);
+	struct fr_arm arm = { .loc = t->loc };
+
+	if (at_word(p, "Some")) {
+		next(p);
+		arm.kind = A_SOME;
+		expect(p, T_LPAREN, "'(' after Some");
+		arm.bind = expect(p, T_IDENT, "a name to bind")->text;
+		expect(p, T_RPAREN, "')'");
+	} else if (at_word(p, "None")) {
+		next(p);
+		arm.kind = A_NONE;
+	} else if (at_word(p, "_")) {
+		next(p);
+		arm.kind = A_WILD;
+	} else if (at(p, T_STRING) || at(p, T_INT)) {
+		arm.kind = A_CONST;
+		arm.value = parse_primary(p);
+	} else {
+		fail_expected(p, "a pattern (Some(x), None, a constant or _)");
+	}
+	expect(p, T_FATARROW, "'=>' after the pattern");
+	if (at(p, T_NEWLINE)) {
+		next(p);
+		if (!at(p, T_INDENT))
+			fail(p, cur(p)->loc, "expected an indented block after '=>'");
+		parse_block(p, &arm.body);
+	} else {
+		/* `pat => stmt` on one line */
+		struct fr_stmt *s = parse_simple_stmt(p);
+		GROW(p, arm.body.v, arm.body.n, arm.body.cap);
+		arm.body.v[arm.body.n++] = s;
+	}
+	GROW(p, m->arms, m->narms, m->armcap);
+	m->arms[m->narms++] = arm;
+}
+
+static struct fr_stmt *parse_stmt(struct parser *p)
+{
+	if (!at_word(p, "match"))
+		return parse_simple_stmt(p);
+
+	const struct fr_tok *kw = next(p);
+	struct fr_stmt *s = fr_arena_alloc(&p->spec->arena, sizeof(*s));
+	s->kind = S_MATCH;
+	s->loc = kw->loc;
+	s->e = parse_expr(p);
+	open_block(p, 0);
+	RECOVER_LOOP(p, !at(p, T_DEDENT) && !at(p, T_EOF), parse_arm(p, s));
+	close_block(p);
+	return s;
+}
+
+/* INDENT stmt+ DEDENT (the NEWLINE before it is already consumed) */
+static void parse_block(struct parser *p, struct fr_block *b)
+{
+	expect(p, T_INDENT, "an indented block");
+	RECOVER_LOOP(p, !at(p, T_DEDENT) && !at(p, T_EOF), {
+		struct fr_stmt *s = parse_stmt(p);
+		GROW(p, b->v, b->n, b->cap);
+		b->v[b->n++] = s;
+	});
+	close_block(p);
+}
+
+/* ---- elements ------------------------------------------------------------------- */
+
+static void parse_handler(struct parser *p, struct fr_element *el, const struct fr_tok *kw)
+{
+	struct fr_handler *h = !strcmp(kw->text, "init") ? &el->init
+			     : !strcmp(kw->text, "req") ? &el->req : &el->resp;
+
+	if (h->present)
+		fr_error(p->d, kw->loc, "duplicate %s() in element '%s'", kw->text, el->name);
+	h->present = 1;
+	h->loc = kw->loc;
+	h->body.n = 0;
+	expect(p, T_LPAREN, "'('");
+	if (at(p, T_IDENT))
+		h->param = next(p)->text;
+	expect(p, T_RPAREN, "')'");
+	if (h == &el->init && h->param)
+		fr_error(p->d, kw->loc, "init() takes no parameter");
+	if (h != &el->init && !h->param)
+		fr_error(p->d, kw->loc, "%s() needs the message parameter, as in %s(rpc)",
+			 kw->text, kw->text);
+	expect(p, T_COLON, "':'");
+	expect(p, T_NEWLINE, "end of line after ':'");
+	parse_block(p, &h->body);
+}
+
+static void parse_element(struct parser *p)
+{
+	next(p);
+	const struct fr_tok *name = expect(p, T_IDENT, "the element name");
+	struct fr_element *el = fr_arena_alloc(&p->spec->arena, sizeof(*el));
+
+	el->name = name->text;
+	el->loc = name->loc;
+	GROW(p, p->spec->elems, p->spec->nelems, p->spec->ecap);
+	p->spec->elems[p->spec->nelems++] = el;
+
+	open_block(p, 0);
+	RECOVER_LOOP(p, !at(p, T_DEDENT) && !at(p, T_EOF), {
+		const struct fr_tok *kw = expect(p, T_IDENT, "state:, init(), req() or resp()");
+		if (!strcmp(kw->text, "state")) {
+			if (open_block(p, 1)) {
+				RECOVER_LOOP(p, !at(p, T_DEDENT) && !at(p, T_EOF), {
+					const struct fr_tok *sn = expect(p, T_IDENT, "a state name");
+					expect(p, T_COLON, "':' after the state name");
+					struct fr_type ty;
+					parse_type(p, &ty);
+					expect(p, T_NEWLINE, "end of line");
+					GROW(p, el->states, el->nstates, el->scap);
+					struct fr_state *st = &el->states[el->nstates++];
+					st->name = sn->text;
+					st->loc = sn->loc;
+					st->type = ty;
+					st->elem = el;
+				});
+				close_block(p);
+			}
+		} else if (!strcmp(kw->text, "init") || !strcmp(kw->text, "req") ||
+			   !strcmp(kw->text, "resp")) {
+			parse_handler(p, el, kw);
+		} else {
+			fail(p, kw->loc, "unknown element section '%s' (expected state:, "
+			     "init(), req(rpc) or resp(rpc))", kw->text);
+		}
+	});
+	close_block(p);
+}
+
+/* ---- services --------------------------------------------------------------------- */
+
+static void parse_chain(struct parser *p, struct fr_method *m, const struct fr_tok *kw)
+{
+	if (m->nchain)
+		fr_error(p->d, kw->loc, "method '%s' has more than one chain", m->name);
+	m->nchain = 0;
+	m->chain_side = !strcmp(kw->text, "server");
+	m->chain_loc = kw->loc;
+	expect(p, T_COLON, "':'");
+	for (;;) {
+		const struct fr_tok *n = expect(p, T_IDENT, "an element name");
+		struct fr_expr **args;
+		unsigned nargs;
+		parse_args(p, &args, &nargs);
+		GROW(p, m->chain, m->nchain, m->ccap);
+		m->chain[m->nchain++] = (struct fr_chain_ref){ n->text, n->loc, nargs, NULL };
+		if (!at(p, T_ARROW))
+			break;
+		next(p);
+	}
+	expect(p, T_NEWLINE, "'->' or end of line");
+}
+
+static void parse_transport(struct parser *p, struct fr_method *m, const struct fr_tok *kw)
+{
+	if (m->nprops)
+		fr_error(p->d, kw->loc, "method '%s' has more than one transport", m->name);
+	m->nprops = 0;
+	expect(p, T_COLON, "':'");
+	for (;;) {
+		const struct fr_tok *n = expect(p, T_IDENT, "a transport property");
+		struct fr_prop pr = { .name = n->text, .loc = n->loc };
+		if (at(p, T_LPAREN)) {
+			next(p);
+			while (!at(p, T_RPAREN)) {
+				const struct fr_tok *k = expect(p, T_IDENT, "a parameter name");
+				expect(p, T_EQ, "'=' after the parameter name");
+				struct fr_param par = { .key = k->text, .loc = k->loc, .vloc = cur(p)->loc };
+				if (at(p, T_STRING)) {
+					par.is_str = 1;
+					par.s = next(p)->text;
+				} else if (at(p, T_INT)) {
+					par.ival = next(p)->ival;
+				} else {
+					fail_expected(p, "an integer or a string");
+				}
+				GROW(p, pr.params, pr.nparams, pr.pcap);
+				pr.params[pr.nparams++] = par;
+				if (!at(p, T_COMMA))
+					break;
+				next(p);
+			}
+			expect(p, T_RPAREN, "',' or ')'");
+		}
+		GROW(p, m->props, m->nprops, m->prcap);
+		m->props[m->nprops++] = pr;
+		if (!at(p, T_ARROW))
+			break;
+		next(p);
+	}
+	expect(p, T_NEWLINE, "'->' or end of line");
+}
+
+static void parse_method(struct parser *p, struct fr_service *svc)
+{
+	const struct fr_tok *name = expect(p, T_IDENT, "the method name");
+
+	GROW(p, svc->methods, svc->nmethods, svc->mcap);
+	struct fr_method *m = &svc->methods[svc->nmethods++];
+	memset(m, 0, sizeof(*m));
+	m->name = name->text;
+	m->loc = name->loc;
+	open_block(p, 0);
+	RECOVER_LOOP(p, !at(p, T_DEDENT) && !at(p, T_EOF), {
+		const struct fr_tok *kw = expect(p, T_IDENT, "request:, response:, client:, "
+						 "server: or transport:");
+		if (!strcmp(kw->text, "request")) {
+			parse_fields(p, &m->req, 0);
+		} else if (!strcmp(kw->text, "response")) {
+			parse_fields(p, &m->resp, 0);
+		} else if (!strcmp(kw->text, "client") || !strcmp(kw->text, "server")) {
+			parse_chain(p, m, kw);
+		} else if (!strcmp(kw->text, "transport")) {
+			parse_transport(p, m, kw);
+		} else {
+			fail(p, kw->loc, "unknown method section '%s' (expected request:, "
+			     "response:, client:, server: or transport:)", kw->text);
+		}
+	});
+	close_block(p);
+}
+
+static void parse_service(struct parser *p)
+{
+	const struct fr_tok *kw = next(p);
+	const struct fr_tok *name = expect(p, T_IDENT, "the service name");
+	struct fr_service *svc = fr_arena_alloc(&p->spec->arena, sizeof(*svc));
+
+	svc->name = name->text;
+	svc->loc = name->loc;
+	if (p->spec->svc)
+		fr_error(p->d, kw->loc, "a spec has one service; '%s' is already defined",
+			 p->spec->svc->name);
+	else
+		p->spec->svc = svc;
+
+	open_block(p, 0);
+	RECOVER_LOOP(p, !at(p, T_DEDENT) && !at(p, T_EOF), {
+		const struct fr_tok *k = expect(p, T_IDENT, "port:, metadata: or method");
+		if (!strcmp(k->text, "port")) {
+			expect(p, T_COLON, "':'");
+			const struct fr_tok *n = expect(p, T_INT, "a port number");
+			if (n->ival == 0 || n->ival > 65535)
+				fr_error(p->d, n->loc, "port must be 1..65535");
+			svc->port = (uint16_t)n->ival;
+			svc->has_port = 1;
+			expect(p, T_NEWLINE, "end of line");
+		} else if (!strcmp(k->text, "metadata")) {
+			parse_fields(p, &svc->meta, 1);
+		} else if (!strcmp(k->text, "method")) {
+			parse_method(p, svc);
+		} else {
+			fail(p, k->loc, "unknown service section '%s' (expected port:, "
+			     "metadata: or method NAME:)", k->text);
+		}
+	});
+	close_block(p);
+}
+
+/* ---- files and imports ------------------------------------------------------------ */
+
+struct fr_src *fr_spec_add_src(struct fr_spec *spec, const char *name,
+			       const char *text, size_t len)
+{
+	struct fr_src *s = fr_arena_alloc(&spec->arena, sizeof(*s));
+	struct fr_src **tail = &spec->srcs;
+
+	s->name = fr_arena_strndup(&spec->arena, name, strlen(name));
+	s->text = fr_arena_strndup(&spec->arena, text, len);
+	s->len = len;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = s;
+	return s;
+}
+
+static int read_all(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	struct fr_buf b = { 0 };
+	char tmp[4096];
+	size_t n;
+
+	if (!f)
+		return -errno;
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		fr_buf_put(&b, tmp, n);
+	int err = ferror(f) ? -EIO : 0;
+	fclose(f);
+	if (err) {
+		fr_buf_free(&b);
+		return err;
+	}
+	if (!b.p)
+		fr_buf_put(&b, "", 0);
+	*out = b.p;
+	*len = b.len;
+	return 0;
+}
+
+static int same_file(const char *a, const char *b)
+{
+	char ra[PATH_MAX], rb[PATH_MAX];
+
+	if (realpath(a, ra) && realpath(b, rb))
+		return !strcmp(ra, rb);
+	return !strcmp(a, b);
+}
+
+static void do_import(struct parser *p, const struct fr_tok *path)
+{
+	struct fr_buf name = { 0 };
+	const char *slash = strrchr(p->src->name, '/');
+
+	if (path->text[0] != '/' && slash)
+		fr_buf_put(&name, p->src->name, slash - p->src->name + 1);
+	fr_buf_put(&name, path->text, path->len);
+
+	for (struct fr_src *s = p->spec->srcs; s; s = s->next) {
+		if (same_file(s->name, name.p)) {
+			fr_buf_free(&name);
+			return;		/* already part of the spec (or a cycle) */
+		}
+	}
+	char *text;
+	size_t len;
+	int err = read_all(name.p, &text, &len);
+	if (err) {
+		fr_error(p->d, path->loc, "cannot read import '%s' (%s): %s",
+			 path->text, name.p, strerror(-err));
+		fr_buf_free(&name);
+		return;
+	}
+	struct fr_src *src = fr_spec_add_src(p->spec, name.p, text, len);
+	free(text);
+	fr_buf_free(&name);
+	fr_parse_src(p->spec, src, p->d, 1);
+}
+
+int fr_parse_src(struct fr_spec *spec, const struct fr_src *src,
+		 struct fr_diag *d, int follow_imports)
+{
+	struct parser p = { .spec = spec, .d = d, .src = src,
+			    .follow_imports = follow_imports };
+	int errs = d->n_errors;
+
+	fr_lex(src, &spec->arena, d, &p.toks);
+	RECOVER_LOOP(&p, !at(&p, T_EOF), {
+		if (at(&p, T_NEWLINE)) {
+			next(&p);
+		} else if (at_word(&p, "import")) {
+			next(&p);
+			const struct fr_tok *path = expect(&p, T_STRING, "a quoted path");
+			expect(&p, T_NEWLINE, "end of line after the import");
+			if (p.follow_imports)
+				do_import(&p, path);
+		} else if (at_word(&p, "service")) {
+			parse_service(&p);
+		} else if (at_word(&p, "element")) {
+			parse_element(&p);
+		} else if (at(&p, T_INDENT)) {
+			fr_error(d, cur(&p)->loc, "unexpected indentation");
+			skip_block(&p);
+		} else if (at(&p, T_DEDENT)) {
+			next(&p);	/* only after an inconsistent dedent, reported */
+		} else {
+			fail_expected(&p, "import, service or element");
+		}
+	});
+	return d->n_errors - errs;
+}

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* test_layout.c - wire layouts of kv and of a spec made to test ordering. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "spec.h"
+
+static const char *kv_path(void)
+{
+	static char buf[4096];
+	const char *root = getenv("FLATRPC_SRCDIR");
+	const char *f = __FILE__, *cut = strstr(f, "tests/unit/");
+
+	if (root)
+		snprintf(buf, sizeof(buf), "%s/specs/kv.anf", root);
+	else
+		snprintf(buf, sizeof(buf), "%.*sspecs/kv.anf", cut ? (int)(cut - f) : 0, f);
+	return buf;
+}
+
+static struct fr_spec *load_kv(void)
+{
+	struct fr_diag d = { .out = stderr };
+	int err;
+	struct fr_spec *spec = fr_spec_load_file(kv_path(), &d, &err);
+
+	assert_int_equal(err, 0);
+	assert_int_equal(d.n_errors, 0);
+	return spec;
+}
+
+static void expect_slot(const struct fr_layout *l, const char *name, int fixed,
+			unsigned off, unsigned size, int read)
+{
+	const struct fr_slot *s = fr_layout_find(l, name);
+
+	if (!s)
+		fail_msg("no slot '%s'", name);
+	assert_int_equal(s->fixed, fixed);
+	assert_int_equal(s->off, off);
+	assert_int_equal(s->size, size);
+	assert_int_equal(s->anf_read, read);
+}
+
+static void test_kv_get(void **state)
+{
+	struct fr_spec *spec = load_kv();
+	const struct fr_method *m = &spec->svc->methods[0];
+	(void)state;
+
+	/* session_id (u64, read by session-tracker) first: 8-aligned at 0;
+	 * username (string<16>, read by the firewall) in a fixed slot */
+	expect_slot(&m->lreq, "session_id", 1, 0, 8, 1);
+	expect_slot(&m->lreq, "username", 1, 8, 16, 1);
+	expect_slot(&m->lreq, "key", 0, 24, 64, 0);
+	assert_string_equal(m->lreq.v[0].f->name, "session_id");
+	assert_string_equal(m->lreq.v[0].readers, "session-tracker");
+	assert_string_equal(m->lreq.v[1].readers, "firewall");
+	assert_int_equal(m->lreq.fixed, 24);
+	assert_int_equal(m->lreq.max, 24 + 2 + 64);
+
+	expect_slot(&m->lresp, "value", 0, 0, 256, 0);
+	assert_int_equal(m->lresp.fixed, 0);
+	assert_int_equal(m->lresp.max, 2 + 256);
+	fr_spec_free(spec);
+}
+
+static void test_kv_set(void **state)
+{
+	struct fr_spec *spec = load_kv();
+	const struct fr_method *m = &spec->svc->methods[1];
+	(void)state;
+
+	expect_slot(&m->lreq, "session_id", 1, 0, 8, 1);
+	expect_slot(&m->lreq, "username", 1, 8, 16, 1);
+	/* variable fields in declaration order after the fixed part */
+	expect_slot(&m->lreq, "key", 0, 24, 64, 0);
+	expect_slot(&m->lreq, "value", 0, 26, 256, 0);
+	assert_string_equal(m->lreq.v[2].f->name, "key");
+	assert_string_equal(m->lreq.v[3].f->name, "value");
+	assert_int_equal(m->lreq.fixed, 24);
+	assert_int_equal(m->lreq.max, 24 + 2 + 64 + 2 + 256);
+
+	/* an unread bool is still fixed-width */
+	expect_slot(&m->lresp, "ok", 1, 0, 1, 0);
+	assert_int_equal(m->lresp.fixed, 1);
+	assert_int_equal(m->lresp.max, 1);
+	fr_spec_free(spec);
+}
+
+static const char ORDER_SPEC[] =
+	"element r:\n"
+	"  state:\n"
+	"    m: Map<u64, u64>\n"
+	"  req(rpc):\n"
+	"    match get(m, get(rpc, 'c')):\n"
+	"      Some(x) =>\n"
+	"        match get(rpc, 'flag'):\n"
+	"          1 =>\n"
+	"            send(rpc, Down)\n"
+	"      None =>\n"
+	"        match get(rpc, 'tag'):\n"
+	"          'x' =>\n"
+	"            send(err('tagged'), Up)\n"
+	"    match get(rpc, 'b'):\n"
+	"      7 =>\n"
+	"        send(err('seven'), Up)\n"
+	"    match get(rpc, 'a'):\n"
+	"      7 =>\n"
+	"        send(err('tagged'), Up)\n"
+	"\n"
+	"service order:\n"
+	"  metadata:\n"
+	"    flag: u8\n"
+	"  method m:\n"
+	"    request:\n"
+	"      blob: bytes<10>\n"
+	"      tag: string<3>\n"
+	"      a: u16\n"
+	"      plain: u32\n"
+	"      b: u32\n"
+	"      note: string<5>\n"
+	"      c: u64\n"
+	"    client: r()\n";
+
+static void test_alignment_order(void **state)
+{
+	struct fr_diag d = { .out = stderr };
+	struct fr_spec *spec = fr_spec_load_string("order.anf", ORDER_SPEC, &d);
+	(void)state;
+
+	assert_int_equal(d.n_errors, 0);
+	const struct fr_layout *l = &spec->svc->methods[0].lreq;
+	/* read: c(8) b(4) a(2) then flag(1), tag(3) by declaration order
+	 * (metadata first); unread fixed: plain; variable: blob, note */
+	static const char *const order[] = { "c", "b", "a", "flag", "tag", "plain",
+					     "blob", "note" };
+	assert_int_equal(l->n, 8);
+	for (unsigned i = 0; i < 8; i++)
+		assert_string_equal(l->v[i].f->name, order[i]);
+	expect_slot(l, "c", 1, 0, 8, 1);
+	expect_slot(l, "b", 1, 8, 4, 1);
+	expect_slot(l, "a", 1, 12, 2, 1);
+	expect_slot(l, "flag", 1, 14, 1, 1);
+	expect_slot(l, "tag", 1, 15, 3, 1);
+	expect_slot(l, "plain", 1, 18, 4, 0);
+	expect_slot(l, "blob", 0, 22, 10, 0);
+	expect_slot(l, "note", 0, 24, 5, 0);
+	assert_int_equal(l->fixed, 22);
+	assert_int_equal(l->max, 22 + 2 + 10 + 2 + 5);
+
+	/* error codes: first appearance, deduplicated */
+	assert_int_equal(spec->nerrs, 2);
+	assert_int_equal(fr_spec_error_code(spec, "tagged"), 1);
+	assert_int_equal(fr_spec_error_code(spec, "seven"), 2);
+	fr_spec_free(spec);
+}
+
+static uint64_t hash_of(const char *name, const char *text)
+{
+	struct fr_diag d = { .out = stderr };
+	struct fr_spec *spec = fr_spec_load_string(name, text, &d);
+	uint64_t h = spec->hash;
+
+	assert_int_equal(d.n_errors, 0);
+	fr_spec_free(spec);
+	return h;
+}
+
+static void test_hash_ignores_comments_and_paths(void **state)
+{
+	static const char a[] =
+		"service h:\n  method m:\n    request:\n      x: u32\n";
+	static const char b[] =
+		"# a comment\n\nservice h:   # trailing\n\n  method m:\n"
+		"    request:\n\n      x:   u32\n";
+	static const char c[] =
+		"service h:\n  method m:\n    request:\n      x: u64\n";
+	(void)state;
+
+	assert_true(hash_of("h.anf", a) != 0);
+	assert_true(hash_of("h.anf", a) == hash_of("h.anf", b));
+	assert_true(hash_of("h.anf", a) == hash_of("/some/where/else/h.anf", a));
+	assert_true(hash_of("h.anf", a) != hash_of("h.anf", c));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kv_get),
+		cmocka_unit_test(test_kv_set),
+		cmocka_unit_test(test_alignment_order),
+		cmocka_unit_test(test_hash_ignores_comments_and_paths),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

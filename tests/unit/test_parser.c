@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* test_parser.c - the kv spec's AST, and exact positions of spec errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "flatrpc_abi.h"
+#include "flatrpc_gen.h"
+#include "spec.h"
+
+/* The repository root: $FLATRPC_SRCDIR, else derived from this file's path
+ * (make compiles from the root, so __FILE__ is tests/unit/...). */
+static const char *kv_path(void)
+{
+	static char buf[4096];
+	const char *root = getenv("FLATRPC_SRCDIR");
+	const char *f = __FILE__, *cut = strstr(f, "tests/unit/");
+
+	if (root)
+		snprintf(buf, sizeof(buf), "%s/specs/kv.anf", root);
+	else
+		snprintf(buf, sizeof(buf), "%.*sspecs/kv.anf", cut ? (int)(cut - f) : 0, f);
+	return buf;
+}
+
+static void test_kv_parses(void **state)
+{
+	struct fr_diag d = { .out = stderr };
+	int err;
+	struct fr_spec *spec = fr_spec_load_file(kv_path(), &d, &err);
+	(void)state;
+
+	assert_int_equal(err, 0);
+	assert_int_equal(d.n_errors, 0);
+	struct fr_service *svc = spec->svc;
+	assert_non_null(svc);
+	assert_string_equal(svc->name, "kv");
+	assert_int_equal(svc->port, 7447);
+	assert_int_equal(svc->meta.n, 2);
+	assert_int_equal(svc->nmethods, 2);
+
+	struct fr_method *get = &svc->methods[0], *set = &svc->methods[1];
+	assert_string_equal(get->name, "get");
+	assert_int_equal(get->id, 0);
+	assert_string_equal(set->name, "set");
+	assert_int_equal(set->id, 1);
+
+	/* metadata first in every request, then the method's own fields */
+	assert_int_equal(get->req.n, 3);
+	assert_string_equal(get->req.v[0].name, "username");
+	assert_string_equal(get->req.v[1].name, "session_id");
+	assert_string_equal(get->req.v[2].name, "key");
+	assert_int_equal(get->req.v[2].type.kind, TY_STRING);
+	assert_int_equal(get->req.v[2].type.n, 64);
+	assert_int_equal(set->resp.n, 1);
+	assert_int_equal(set->resp.v[0].type.kind, TY_BOOL);
+
+	/* chain order */
+	assert_int_equal(set->nchain, 2);
+	assert_string_equal(set->chain[0].name, "firewall");
+	assert_string_equal(set->chain[1].name, "session-tracker");
+	assert_ptr_equal(set->chain[1].elem, fr_spec_element(spec, "session-tracker"));
+	assert_int_equal(set->chain_side, 0);
+
+	/* transport */
+	assert_int_equal(get->flags, 0);
+	assert_int_equal(get->timeout_us, 2000);
+	assert_int_equal(get->retries, 0);
+	assert_int_equal(set->nprops, 2);
+	assert_string_equal(set->props[0].name, "inorder");
+	assert_string_equal(set->props[1].name, "reliable");
+	assert_int_equal(set->flags, FLATRPC_M_RELIABLE | FLATRPC_M_INORDER);
+	assert_int_equal(set->timeout_us, 2000);
+	assert_int_equal(set->retries, 8);
+
+	/* elements, their state and what they read */
+	struct fr_element *fw = fr_spec_element(spec, "firewall");
+	assert_non_null(fw);
+	assert_int_equal(fw->nstates, 1);
+	assert_int_equal(fw->states[0].type.kind, TY_MAP);
+	assert_int_equal(fw->states[0].type.key->n, 16);
+	assert_int_equal(fw->states[0].type.val->n, 4);
+	assert_int_equal(fw->init.body.n, 2);
+	assert_int_equal(fw->req.body.n, 1);
+	assert_int_equal(fw->req.body.v[0]->kind, S_MATCH);
+	assert_int_equal(fw->req.body.v[0]->narms, 2);
+	assert_int_equal(fw->req.body.v[0]->arms[0].kind, A_SOME);
+	assert_string_equal(fw->req.body.v[0]->arms[0].bind, "permission");
+	assert_int_equal(fw->req_reads.n, 1);
+	assert_string_equal(fw->req_reads.v[0], "username");
+
+	/* errors numbered in order of first appearance */
+	assert_int_equal(spec->nerrs, 1);
+	assert_string_equal(spec->errs[0].msg, "firewall");
+	assert_int_equal(fr_spec_error_code(spec, "firewall"), 1);
+	fr_spec_free(spec);
+}
+
+static void test_spec_info(void **state)
+{
+	struct fr_spec_info info;
+	(void)state;
+
+	assert_int_equal(fr_spec_info_from_file(kv_path(), stderr, &info), 0);
+	assert_string_equal(info.service, "kv");
+	assert_int_equal(info.n_methods, 2);
+	assert_true(info.spec_hash != 0);
+	assert_true(fr_spec_info_from_file("/nonexistent/x.anf", NULL, &info) < 0);
+}
+
+/* Runs the whole front end on text; returns the diagnostics. */
+static char *diagnose(const char *text, int *nerr)
+{
+	char *out = NULL;
+	size_t len = 0;
+	struct fr_diag d = { .out = open_memstream(&out, &len) };
+	struct fr_spec *spec = fr_spec_load_string("bad.anf", text, &d);
+
+	fclose(d.out);
+	fr_spec_free(spec);
+	*nerr = d.n_errors;
+	return out;
+}
+
+static void expect_error(const char *text, const char *want)
+{
+	int n;
+	char *out = diagnose(text, &n);
+
+	if (!strstr(out, want))
+		fail_msg("expected \"%s\" in:\n%s", want, out);
+	assert_true(n >= 1);
+	free(out);
+}
+
+#define ELEMENT								\
+	"element fw:\n"							\
+	"  state:\n"							\
+	"    users: Map<string<16>, u32>\n"				\
+	"  req(rpc):\n"							\
+	"    match get(users, get(rpc, 'name')):\n"			\
+	"      Some(n) =>\n"						\
+	"        send(rpc, Down)\n"					\
+	"      None =>\n"						\
+	"        send(err('denied'), Up)\n"				\
+	"  resp(rpc):\n"						\
+	"    send(rpc, Up)\n"
+
+static void test_good_inline_spec(void **state)
+{
+	int n;
+	char *out = diagnose(ELEMENT
+			     "service s:\n"
+			     "  method m:\n"
+			     "    request:\n"
+			     "      name: string<16>\n"
+			     "    response:\n"
+			     "      ok: bool\n"
+			     "    client: fw()\n", &n);
+	(void)state;
+	assert_int_equal(n, 0);
+	assert_string_equal(out, "");
+	free(out);
+}
+
+static void test_unknown_rpc_field(void **state)
+{
+	(void)state;
+	/* the field is missing from the method: reported where it is read */
+	expect_error(ELEMENT
+		     "service s:\n"
+		     "  method m:\n"
+		     "    request:\n"
+		     "      nam: string<16>\n"
+		     "    client: fw()\n",
+		     "bad.anf:5:31: error: unknown field 'name' in the request of method 'm' "
+		     "(element 'fw')\n"
+		     "    match get(users, get(rpc, 'name')):\n"
+		     "                              ^\n");
+}
+
+static void test_unknown_element(void **state)
+{
+	(void)state;
+	expect_error(ELEMENT
+		     "service s:\n"
+		     "  method m:\n"
+		     "    request:\n"
+		     "      name: string<16>\n"
+		     "    client: fw() -> fire-wall()\n",
+		     "bad.anf:16:21: error: unknown element 'fire-wall' in the chain of method 'm'");
+}
+
+static void test_unknown_state(void **state)
+{
+	(void)state;
+	expect_error("element e:\n"
+		     "  req(rpc):\n"
+		     "    set(counts, 1, 2)\n"
+		     "service s:\n"
+		     "  method m:\n"
+		     "    client: e()\n",
+		     "bad.anf:3:9: error: unknown state 'counts' in element 'e'");
+}
+
+static void test_key_of_wrong_type(void **state)
+{
+	(void)state;
+	expect_error("element e:\n"
+		     "  state:\n"
+		     "    seen: Map<u64, u64>\n"
+		     "  req(rpc):\n"
+		     "    set(seen, get(rpc, 'user'), 1)\n"
+		     "service s:\n"
+		     "  method m:\n"
+		     "    request:\n"
+		     "      user: string<8>\n"
+		     "    client: e()\n",
+		     "bad.anf:5:15: error: key of type string<8> does not match the key type "
+		     "u64 of map 'seen'");
+	expect_error("element e:\n"
+		     "  state:\n"
+		     "    seen: Map<u64, u64>\n"
+		     "  init():\n"
+		     "    set(seen, 'x', 1)\n"
+		     "  req(rpc):\n"
+		     "    send(rpc, Down)\n"
+		     "service s:\n"
+		     "  method m:\n"
+		     "    client: e()\n",
+		     "bad.anf:5:15: error: key of type string constant of length 1 does not "
+		     "match the key type u64");
+}
+
+static void test_transport_errors(void **state)
+{
+	(void)state;
+	expect_error("service s:\n"
+		     "  method m:\n"
+		     "    transport: lossy(timeout=5) -> fifo()\n",
+		     "bad.anf:3:36: error: unknown transport property 'fifo'");
+	expect_error("service s:\n"
+		     "  method m:\n"
+		     "    transport: reliable(timeout=5, tries=3)\n",
+		     "bad.anf:3:36: error: unknown parameter 'tries' of reliable "
+		     "(expected timeout or retries)");
+	expect_error("service s:\n"
+		     "  method m:\n"
+		     "    transport: inorder(strategy=\"hold-forever\") -> lossy()\n",
+		     "bad.anf:3:16: error: inorder(strategy=\"hold-forever\") needs reliable");
+	expect_error("service s:\n"
+		     "  method m:\n"
+		     "    transport: inorder(strategy=\"sometimes\") -> reliable()\n",
+		     "bad.anf:3:33: error: unknown inorder strategy 'sometimes'");
+}
+
+static void test_duplicates_and_types(void **state)
+{
+	(void)state;
+	expect_error("service s:\n"
+		     "  method m:\n"
+		     "    request:\n"
+		     "      a: u8\n"
+		     "  method m:\n"
+		     "    request:\n"
+		     "      a: u8\n",
+		     "bad.anf:5:10: error: duplicate method 'm'");
+	expect_error("service s:\n"
+		     "  metadata:\n"
+		     "    id: u64\n"
+		     "  method m:\n"
+		     "    request:\n"
+		     "      id: u32\n",
+		     "bad.anf:6:7: error: duplicate field 'id' in the request of method 'm' "
+		     "(already in metadata)");
+	expect_error("service s:\n"
+		     "  method m:\n"
+		     "    request:\n"
+		     "      a: int32\n",
+		     "bad.anf:4:10: error: unknown type 'int32'");
+	expect_error("service s:\n"
+		     "  method m:\n"
+		     "    request:\n"
+		     "      a: string<0>\n",
+		     "bad.anf:4:17: error: length of string must be 1..4096, not 0");
+}
+
+static void test_syntax_errors_recover(void **state)
+{
+	int n;
+	/* two independent mistakes: both are reported */
+	char *out = diagnose("service s\n"
+			     "element e:\n"
+			     "  req(rpc):\n"
+			     "    send(rpc Down)\n"
+			     "    send(rpc, Sideways)\n", &n);
+	(void)state;
+
+	assert_non_null(strstr(out, "bad.anf:1:10: error: expected ':', found end of line"));
+	assert_non_null(strstr(out, "bad.anf:4:14: error: expected ',' or ')', found 'Down'"));
+	assert_non_null(strstr(out, "bad.anf:5:15: error: the direction of send() must be "
+			       "Down or Up"));
+	assert_true(n >= 3);
+	free(out);
+}
+
+static void test_imports_relative_to_importer(void **state)
+{
+	int n;
+	char *out = diagnose("import \"no/such.anf\"\n", &n);
+	(void)state;
+
+	assert_non_null(strstr(out, "bad.anf:1:8: error: cannot read import 'no/such.anf'"));
+	free(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kv_parses),
+		cmocka_unit_test(test_spec_info),
+		cmocka_unit_test(test_good_inline_spec),
+		cmocka_unit_test(test_unknown_rpc_field),
+		cmocka_unit_test(test_unknown_element),
+		cmocka_unit_test(test_unknown_state),
+		cmocka_unit_test(test_key_of_wrong_type),
+		cmocka_unit_test(test_transport_errors),
+		cmocka_unit_test(test_duplicates_and_types),
+		cmocka_unit_test(test_syntax_errors_recover),
+		cmocka_unit_test(test_imports_relative_to_importer),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
