@@ -156,10 +156,11 @@ $(LOAD): $(LOAD_OBJS) $(BUILD)/obj/registry.o $(foreach s,$(SERVICES),$(BUILD)/o
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBBPF_LIBS)
 
 # ---- examples and benchmarks ----------------------------------------------------
-$(BUILD)/obj/examples/kv/%.o: CFLAGS += -I$(BUILD)/gen/kv
-$(BUILD)/obj/examples/kv/%.o: $(BUILD)/gen/kv/.stamp
-$(BUILD)/obj/bench/%.o: CFLAGS += -I$(BUILD)/gen/kv
-$(BUILD)/obj/bench/%.o: $(BUILD)/gen/kv/.stamp
+$(BUILD)/obj/user/load/%.o: CFLAGS += -Icodegen -Iuser/load
+$(BUILD)/obj/examples/kv/%.o $(BUILD)/obj/bench/%.o: CFLAGS += -I$(BUILD)/gen/kv
+# Explicit object names: prerequisites on a pattern rule without a recipe
+# are ignored, and these objects include generated headers.
+$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/kv/*.c) $(wildcard bench/*.c)): $(BUILD)/gen/kv/.stamp
 
 $(BUILD)/kv-%: $(BUILD)/obj/examples/kv/kv_%.o $(BUILD)/obj/gen/kv/stubs.o $(LIB_A)
 	$(call msg,LINK,$@)
@@ -170,8 +171,9 @@ $(BUILD)/kv-bench: $(BUILD)/obj/bench/kv_bench.o $(BUILD)/obj/gen/kv/stubs.o $(L
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS) -lm
 
 # ---- tests -----------------------------------------------------------------------
-$(BUILD)/obj/tests/%.o: CFLAGS += -Icodegen -Iuser/lib -I$(BUILD)/gen/kv
-$(BUILD)/obj/tests/%.o: $(BUILD)/gen/kv/.stamp
+$(BUILD)/obj/tests/%.o: CFLAGS += -Icodegen -Iuser/lib -Iuser/load -I$(BUILD)/gen/kv
+$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c)): $(BUILD)/gen/kv/.stamp
+$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/bpf/*.c)): $(BUILD)/gen/kv/flatrpc.skel.h
 
 # unit tests link the pure modules only: no root, no sockets
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(BUILD)/libflatrpc-spec.a $(LIB_A)
@@ -183,7 +185,6 @@ $(BUILD)/tests/test_bpf_%: $(BUILD)/obj/tests/bpf/test_bpf_%.o $(BUILD)/gen/kv/f
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(filter %.o,$^) -o $@ $(CMOCKA_LIBS) $(LIBBPF_LIBS)
-$(BUILD)/obj/tests/bpf/%.o: $(BUILD)/gen/kv/flatrpc.skel.h
 
 $(BUILD)/selftests/%.bpf.o: selftests/bpf/%.bpf.c include/flatrpc_abi.h
 	$(call msg,BPF,$@)

@@ -152,6 +152,8 @@ int main(int argc, char **argv)
 		dups += sl->sets - 1;
 	}
 	printf("served get=%" PRIu64 " set=%" PRIu64 "\n", sv.n_get, sv.n_set);
+	/* with unique keys per set (kv-client load), any duplicate is a set
+	 * executed twice */
 	printf("applied set keys: unique=%zu duplicate_executions=%zu\n", unique, dups);
 	if (sv.n_full)
 		printf("store full: %" PRIu64 " sets refused\n", sv.n_full);

@@ -88,7 +88,10 @@ static inline struct kv_slot *kv_store_set(struct kv_store *st, const char *key,
 		/* keep one slot free so a miss always terminates early */
 		if (st->used + 1 >= st->cap)
 			return NULL;
-		strncpy(s->key, key, KV_STORE_KEY_MAX);
+		size_t klen = strnlen(key, KV_STORE_KEY_MAX);
+
+		memcpy(s->key, key, klen);
+		s->key[klen] = '\0';
 		st->used++;
 	}
 	memcpy(s->val, val, len);

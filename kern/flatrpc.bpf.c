@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * flatrpc.bpf.c - the kernel half of FlatRPC, built once per spec.
+ *
+ * flatrpc_xdp: ingress. Validates FlatRPC frames, enforces in-order delivery,
+ * runs the spec's ANF chain (anf.bpf.h, generated), answers ANF errors with
+ * XDP_TX and hands everything else to the AF_XDP socket of the RX queue.
+ *
+ * flatrpc_tc_egress: frames the kernel stack sends. AF_XDP transmit bypasses
+ * TC, so this only sees raw/UDP-socket traffic; it validates and counts.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "flatrpc_abi.h"
+#include "anf.bpf.h"
+#include "maps.h"
+#include "parse.h"
+
+/* Host order; set by flatrpc-load through the skeleton before load. */
+const volatile __u16 flatrpc_port = FLATRPC_DEFAULT_PORT;
+
+/* fr_seq_check() result for an old sequence number (not a drop reason). */
+#define FR_SEQ_DUP	(-1)
+
+static __always_inline void fr_count_drop(__u32 reason)
+{
+	__u64 *c = bpf_map_lookup_elem(&drops, &reason);
+
+	if (c)
+		*c += 1;
+}
+
+static __always_inline struct flatrpc_method_stats *fr_stats(__u32 method)
+{
+	return bpf_map_lookup_elem(&stats, &method);
+}
+
+/* RFC 1624 incremental update; UDP checksum 0 means "none" and stays so. */
+static __always_inline void fr_udp_csum_update(struct udphdr *udp, __u16 old, __u16 new)
+{
+	__u32 sum;
+
+	if (!udp->check)
+		return;
+	sum = (__u16)~udp->check + (__u16)~old + (__u32)new;
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	udp->check = (__u16)~sum ?: 0xffff;
+}
+
+static __always_inline __u16 fr_ip_csum(struct iphdr *ip)
+{
+	__u16 *w = (__u16 *)ip;
+	__u32 sum = 0;
+	int i;
+
+	ip->check = 0;
+#pragma unroll
+	for (i = 0; i < (int)(sizeof(*ip) / 2); i++)
+		sum += w[i];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum;
+}
+
+/*
+ * In-order admission of a request. Returns 0 (in sequence: deliver),
+ * FR_SEQ_DUP (already delivered once) or a drop reason.
+ */
+static __always_inline int fr_seq_check(struct fr_pkt *p)
+{
+	struct flatrpc_seq_key key = {
+		.addr = p->ip->saddr,
+		.port = p->udp->source,
+		.method = p->method,
+	};
+	__u16 seq = bpf_ntohs(p->hdr->seq);
+	struct flatrpc_seq_state *st;
+	__s16 delta;
+
+	st = bpf_map_lookup_elem(&seqs, &key);
+	if (!st) {
+		struct flatrpc_seq_state fresh = { .expected = seq + 1 };
+
+		/* Only FIRST may start a stream: a stale retransmission arriving
+		 * after eviction must not rewind it. */
+		if (!(p->hdr->flags & FLATRPC_F_FIRST))
+			return FLATRPC_DROP_SEQ_NOSTATE;
+		bpf_map_update_elem(&seqs, &key, &fresh, BPF_ANY);
+		return 0;
+	}
+	/* Serial-number arithmetic, so the 16-bit sequence may wrap. */
+	delta = (__s16)(seq - st->expected);
+	if (delta == 0) {
+		st->expected = seq + 1;
+		return 0;
+	}
+	if (delta < 0)
+		return FR_SEQ_DUP;
+	return FLATRPC_DROP_SEQ_AHEAD;
+}
+
+/* Marks a request as already delivered, keeping a UDP checksum valid. */
+static __always_inline void fr_mark_dup(struct fr_pkt *p)
+{
+	__u16 *word = (__u16 *)p->hdr;	/* magic + flags */
+	__u16 old = *word;
+
+	p->hdr->flags |= FLATRPC_F_DUP;
+	fr_udp_csum_update(p->udp, old, *word);
+}
+
+/*
+ * Turns the request into an FLATRPC_ERR reply in place and bounces it. All
+ * rewriting happens before the tail adjustment, which invalidates the packet
+ * pointers; if the shrink fails the reply is still valid, since receivers
+ * accept bytes beyond the IP total length as Ethernet padding.
+ */
+static __always_inline int fr_reply_err(struct xdp_md *ctx, struct fr_pkt *p, __u8 code)
+{
+	struct ethhdr *eth = p->eth;
+	struct iphdr *ip = p->ip;
+	struct udphdr *udp = p->udp;
+	struct flatrpc_hdr *h = p->hdr;
+	unsigned char mac[ETH_ALEN];
+	__be32 addr;
+	__be16 port;
+	int excess;
+
+	__builtin_memcpy(mac, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, mac, ETH_ALEN);
+	addr = ip->saddr;
+	ip->saddr = ip->daddr;
+	ip->daddr = addr;
+	port = udp->source;
+	udp->source = udp->dest;
+	udp->dest = port;
+
+	h->flags = FLATRPC_ERR;
+	h->status = code;
+	h->len = 0;
+	udp->len = bpf_htons(sizeof(*udp) + sizeof(*h));
+	/* Zero is legal for UDP over IPv4 and spares summing the payload. */
+	udp->check = 0;
+	ip->tot_len = bpf_htons(sizeof(*ip) + sizeof(*udp) + sizeof(*h));
+	ip->check = fr_ip_csum(ip);
+
+	excess = (int)((long)ctx->data_end - (long)ctx->data) - (int)FR_HDRS_LEN;
+	if (excess > 0)
+		bpf_xdp_adjust_tail(ctx, -excess);
+	return XDP_TX;
+}
+
+static __always_inline int fr_xdp_drop(__u32 reason)
+{
+	fr_count_drop(reason);
+	return XDP_DROP;
+}
+
+SEC("xdp")
+int flatrpc_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct flatrpc_method_stats *st;
+	struct fr_pkt p = {};
+	__u32 queue;
+	int dup = 0;
+	int ret;
+
+	ret = fr_parse(data, data_end, (__u32)(data_end - data), flatrpc_port, &p);
+	if (ret == FR_PASS)
+		return XDP_PASS;
+	if (ret)
+		return fr_xdp_drop(ret);
+
+	if (p.kind == FLATRPC_REQ) {
+		if (fr_method_flags(p.method) & FLATRPC_M_INORDER) {
+			ret = fr_seq_check(&p);
+			if (ret == FR_SEQ_DUP) {
+				/* The ANFs saw it the first time; the library
+				 * answers from its cache without re-running it. */
+				fr_mark_dup(&p);
+				dup = 1;
+			} else if (ret) {
+				return fr_xdp_drop(ret);
+			}
+		}
+		if (!dup) {
+			ret = fr_anf_req(p.method, p.body, data_end);
+			if (ret > 0 && ret <= FLATRPC_MAX_ERRORS) {
+				st = fr_stats(p.method);
+				if (st)
+					st->anf_err++;
+				return fr_reply_err(ctx, &p, ret);
+			}
+		}
+	} else if (p.kind == FLATRPC_RESP) {
+		ret = fr_anf_resp(p.method, p.body, data_end);
+		if (ret > 0 && ret <= FLATRPC_MAX_ERRORS) {
+			__u16 *word = (__u16 *)p.hdr;	/* magic + flags */
+			__u16 *word2 = word + 1;	/* method + status */
+			__u16 old = *word, old2 = *word2;
+
+			/* The client learns of the denial as an ANF error;
+			 * the body is left for debugging. */
+			p.hdr->flags = (p.hdr->flags & ~FLATRPC_KIND_MASK) | FLATRPC_ERR;
+			p.hdr->status = ret;
+			fr_udp_csum_update(p.udp, old, *word);
+			fr_udp_csum_update(p.udp, old2, *word2);
+			st = fr_stats(p.method);
+			if (st)
+				st->anf_err++;
+		}
+	}
+
+	queue = ctx->rx_queue_index;
+	if (!bpf_map_lookup_elem(&xsks, &queue))
+		return fr_xdp_drop(FLATRPC_DROP_NO_SOCKET);
+	st = fr_stats(p.method);
+	if (st) {
+		if (p.kind != FLATRPC_REQ)
+			st->rx_resp++;
+		else if (dup)
+			st->dup++;
+		else
+			st->rx_req++;
+	}
+	return bpf_redirect_map(&xsks, queue, XDP_DROP);
+}
+
+SEC("tc")
+int flatrpc_tc_egress(struct __sk_buff *skb)
+{
+	struct flatrpc_method_stats *st;
+	void *data, *data_end;
+	struct fr_pkt p = {};
+	int ret;
+
+	/* The stack may keep headers outside the linear part; make just the
+	 * header prefix readable, never the whole (possibly GSO) packet. */
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	if (data + FR_HDRS_MAX > data_end && skb->len > (__u32)(data_end - data))
+		bpf_skb_pull_data(skb, skb->len < FR_HDRS_MAX ? skb->len : FR_HDRS_MAX);
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+
+	ret = fr_parse(data, data_end, skb->len, flatrpc_port, &p);
+	if (ret == FR_PASS)
+		return TC_ACT_OK;
+	if (ret) {
+		fr_count_drop(ret);
+		return TC_ACT_SHOT;
+	}
+	st = fr_stats(p.method);
+	if (st)
+		st->tx_stack++;
+	return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,599 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * test_bpf_xdp.c - table-driven BPF_PROG_TEST_RUN over the kv object.
+ *
+ * Each row is one frame: how to build it, the verdict we expect, the drop
+ * reason that must be counted (and no other), the per-method counter that
+ * must move, and an optional check of the output frame or of map state.
+ * Rows run in table order on one loaded object, so the in-order rows build
+ * on each other. Nothing is pinned: the maps live only as long as the test.
+ * Needs root (BPF_PROG_LOAD).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <endian.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "flatrpc_abi.h"
+#include "kv.abi.h"
+#include "flatrpc.skel.h"
+/* init.h is typed by the loader's entry struct; seeding through it keeps the
+ * test's firewall exactly what the spec's init() says. */
+#include "loader.h"
+#include "init.h"
+
+#define PORT		FLATRPC_DEFAULT_PORT
+#define CLIENT_PORT	40000
+#define SID_KEVIN	0x1111
+#define SID_PETER	0x2222
+#define SID_ANON	0x3333
+#define SID_SET		0x4444
+
+static struct flatrpc_bpf *skel;
+static int ncpus;
+
+/* ---- bodies, in the generated layout ------------------------------------ */
+
+enum body {
+	B_NONE,
+	B_GET_KEVIN,
+	B_GET_PETER,
+	B_GET_ANON,
+	B_SET_KEVIN,
+	B_SHORT,	/* less than the get request's fixed part */
+	B_SET_RESP,
+};
+
+/* The variable part is `le16 length + bytes` per field, in order. */
+static size_t put_var(uint8_t *p, const char *s)
+{
+	uint16_t n = strlen(s);
+
+	p[0] = n & 0xff;
+	p[1] = n >> 8;
+	memcpy(p + 2, s, n);
+	return 2 + n;
+}
+
+/* The metadata every kv request carries in its fixed part. */
+#define PUT_FIXED(type, p, sid, user) ({				\
+	type f;								\
+	memset(&f, 0, sizeof(f));					\
+	f.session_id = htole64(sid);					\
+	strncpy(f.username, (user), sizeof(f.username));		\
+	memcpy((p), &f, sizeof(f));					\
+	sizeof(f);							\
+})
+
+static size_t make_body(enum body b, uint8_t *p)
+{
+	size_t n = 0;
+
+	switch (b) {
+	case B_NONE:
+		return 0;
+	case B_GET_KEVIN:
+		n = PUT_FIXED(struct kv_get_req_fixed, p, SID_KEVIN, "Kevin");
+		return n + put_var(p + n, "colour");
+	case B_GET_PETER:
+		n = PUT_FIXED(struct kv_get_req_fixed, p, SID_PETER, "Peter");
+		return n + put_var(p + n, "colour");
+	case B_GET_ANON:
+		n = PUT_FIXED(struct kv_get_req_fixed, p, SID_ANON, "Mallory");
+		return n + put_var(p + n, "colour");
+	case B_SET_KEVIN:
+		n = PUT_FIXED(struct kv_set_req_fixed, p, SID_SET, "Kevin");
+		n += put_var(p + n, "colour");
+		return n + put_var(p + n, "blue");
+	case B_SHORT:
+		memset(p, 0, KV_GET_REQ_FIXED - 1);
+		return KV_GET_REQ_FIXED - 1;
+	case B_SET_RESP:
+		p[0] = 1;
+		return KV_SET_RESP_FIXED;
+	}
+	return 0;
+}
+
+/* ---- frames --------------------------------------------------------------- */
+
+/* Zero means "the ordinary value" for every knob. */
+struct frame {
+	bool		arp;
+	bool		response;	/* from the service port to the client */
+	uint8_t		flags;		/* kind | FLATRPC_F_* */
+	uint8_t		method;
+	uint8_t		status;
+	uint16_t	seq;
+	enum body	body;
+	uint8_t		magic;
+	int		ip_len_delta, udp_len_delta, hdr_len_delta;
+	unsigned	pad;		/* Ethernet padding after the IP packet */
+	unsigned	cut;		/* keep only this many bytes */
+	unsigned	ip_opt_words;
+	uint16_t	frag_off;	/* host order, with IP_MF etc. */
+	uint16_t	dport;		/* override, e.g. not FlatRPC */
+	bool		udp_csum;
+};
+
+static const uint8_t mac_client[ETH_ALEN] = { 0x02, 0, 0, 0, 0, 0x01 };
+static const uint8_t mac_server[ETH_ALEN] = { 0x02, 0, 0, 0, 0, 0x02 };
+#define IP_CLIENT	0x0a000001
+#define IP_SERVER	0x0a000002
+
+static uint16_t csum_fold(uint32_t sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum;
+}
+
+static uint32_t csum_add(uint32_t sum, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)b[i] << 8 | b[i + 1];
+	if (n & 1)
+		sum += (uint32_t)b[n - 1] << 8;
+	return sum;
+}
+
+/* Network-order result; 0 over a valid header checks out. */
+static uint16_t ip_csum(const struct iphdr *ip)
+{
+	return htons(csum_fold(csum_add(0, ip, ip->ihl * 4)));
+}
+
+static uint16_t udp_csum(const struct iphdr *ip, const struct udphdr *udp)
+{
+	uint32_t sum = 0;
+	uint16_t len = ntohs(udp->len);
+
+	sum = csum_add(sum, &ip->saddr, 8);
+	sum += IPPROTO_UDP + len;
+	sum = csum_add(sum, udp, len);
+	return htons(csum_fold(sum));
+}
+
+static size_t build(const struct frame *f, uint8_t *buf)
+{
+	struct ethhdr *eth = (struct ethhdr *)buf;
+	struct iphdr *ip = (struct iphdr *)(eth + 1);
+	unsigned ihl = 20 + 4 * f->ip_opt_words;
+	struct udphdr *udp = (struct udphdr *)((uint8_t *)ip + ihl);
+	struct flatrpc_hdr *h = (struct flatrpc_hdr *)(udp + 1);
+	size_t body, ip_len, len;
+
+	memset(buf, 0, 1024);
+	memcpy(eth->h_dest, f->response ? mac_client : mac_server, ETH_ALEN);
+	memcpy(eth->h_source, f->response ? mac_server : mac_client, ETH_ALEN);
+	if (f->arp) {
+		eth->h_proto = htons(ETH_P_ARP);
+		memset(eth + 1, 0xab, 28);
+		return sizeof(*eth) + 28;
+	}
+	eth->h_proto = htons(ETH_P_IP);
+
+	body = make_body(f->body, (uint8_t *)(h + 1));
+	h->magic = f->magic ? f->magic : FLATRPC_MAGIC;
+	h->flags = f->flags;
+	h->method = f->method;
+	h->status = f->status;
+	h->rpc_id = htonl(0xabcd0001);
+	h->seq = htons(f->seq);
+	h->len = htons(body + f->hdr_len_delta);
+
+	udp->source = htons(f->response ? PORT : CLIENT_PORT);
+	udp->dest = htons(f->dport ? f->dport : f->response ? CLIENT_PORT : PORT);
+	udp->len = htons(sizeof(*udp) + sizeof(*h) + body + f->udp_len_delta);
+
+	ip_len = ihl + sizeof(*udp) + sizeof(*h) + body;
+	ip->version = 4;
+	ip->ihl = ihl / 4;
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_UDP;
+	ip->id = htons(7);
+	ip->frag_off = htons(f->frag_off);
+	ip->tot_len = htons(ip_len + f->ip_len_delta);
+	ip->saddr = htonl(f->response ? IP_SERVER : IP_CLIENT);
+	ip->daddr = htonl(f->response ? IP_CLIENT : IP_SERVER);
+	ip->check = ip_csum(ip);
+	if (f->udp_csum)
+		udp->check = udp_csum(ip, udp);
+
+	len = sizeof(*eth) + ip_len + f->pad;
+	if (f->cut)
+		len = f->cut;
+	return len;
+}
+
+/* ---- map readers ---------------------------------------------------------- */
+
+static uint64_t drop_count(uint32_t reason)
+{
+	uint64_t v[ncpus], sum = 0;
+	int i;
+
+	assert_int_equal(bpf_map__lookup_elem(skel->maps.drops, &reason, sizeof(reason),
+					      v, sizeof(v), 0), 0);
+	for (i = 0; i < ncpus; i++)
+		sum += v[i];
+	return sum;
+}
+
+static void method_stats(uint32_t method, struct flatrpc_method_stats *out)
+{
+	struct flatrpc_method_stats v[ncpus];
+	int i;
+
+	memset(out, 0, sizeof(*out));
+	assert_int_equal(bpf_map__lookup_elem(skel->maps.stats, &method, sizeof(method),
+					      v, sizeof(v), 0), 0);
+	for (i = 0; i < ncpus; i++) {
+		out->rx_req += v[i].rx_req;
+		out->rx_resp += v[i].rx_resp;
+		out->anf_err += v[i].anf_err;
+		out->dup += v[i].dup;
+		out->tx_stack += v[i].tx_stack;
+	}
+}
+
+static uint64_t sessions(uint64_t sid)
+{
+	uint64_t v = 0;
+
+	if (bpf_map__lookup_elem(skel->maps.fr_session_tracker_sessions, &sid, sizeof(sid),
+				 &v, sizeof(v), 0))
+		return 0;
+	return v;
+}
+
+static int seq_expected(uint8_t method, uint16_t *expected)
+{
+	struct flatrpc_seq_key k = {
+		.addr = htonl(IP_CLIENT), .port = htons(CLIENT_PORT), .method = method,
+	};
+	struct flatrpc_seq_state st;
+	int err;
+
+	err = bpf_map__lookup_elem(skel->maps.seqs, &k, sizeof(k), &st, sizeof(st), 0);
+	if (!err)
+		*expected = st.expected;
+	return err;
+}
+
+/* ---- rows --------------------------------------------------------------- */
+
+enum hook { XDP, TC };
+
+struct row;
+typedef void (*check_fn)(const struct row *r, const uint8_t *in, size_t in_len,
+			 const uint8_t *out, size_t out_len, const void *before);
+
+struct row {
+	const char	*name;
+	enum hook	hook;
+	struct frame	in;
+	int		verdict;
+	enum flatrpc_drop reason;	/* NONE: no drop counter may move */
+	int		stat_method;	/* -1: none */
+	size_t		stat_field;	/* offsetof(struct flatrpc_method_stats, ...) */
+	bool		unchanged;	/* output frame must equal the input */
+	check_fn	check;
+	uint64_t	(*probe)(void);	/* state read before the run, for check */
+};
+
+#define STAT(m, f)	.stat_method = (m), .stat_field = offsetof(struct flatrpc_method_stats, f)
+#define NO_STAT		.stat_method = -1
+
+static uint64_t probe_kevin(void) { return sessions(SID_KEVIN); }
+static uint64_t probe_peter(void) { return sessions(SID_PETER); }
+static uint64_t probe_anon(void) { return sessions(SID_ANON); }
+static uint64_t probe_set(void) { return sessions(SID_SET); }
+
+static void check_counted(const struct row *r, const uint8_t *in, size_t in_len,
+			  const uint8_t *out, size_t out_len, const void *before)
+{
+	uint64_t sid = r->probe == probe_kevin ? SID_KEVIN :
+		       r->probe == probe_anon ? SID_ANON : SID_SET;
+
+	assert_int_equal(sessions(sid), *(const uint64_t *)before + 1);
+}
+
+static void check_not_counted(const struct row *r, const uint8_t *in, size_t in_len,
+			      const uint8_t *out, size_t out_len, const void *before)
+{
+	uint64_t sid = r->probe == probe_peter ? SID_PETER : SID_SET;
+
+	assert_int_equal(sessions(sid), *(const uint64_t *)before);
+}
+
+static void check_err_reply(const struct row *r, const uint8_t *in, size_t in_len,
+			    const uint8_t *out, size_t out_len, const void *before)
+{
+	const struct ethhdr *ie = (const void *)in, *oe = (const void *)out;
+	const struct iphdr *ii = (const void *)(ie + 1), *oi = (const void *)(oe + 1);
+	const struct udphdr *iu = (const void *)(ii + 1), *ou = (const void *)(oi + 1);
+	const struct flatrpc_hdr *ih = (const void *)(iu + 1), *oh = (const void *)(ou + 1);
+
+	assert_int_equal(out_len, sizeof(*oe) + sizeof(*oi) + sizeof(*ou) + sizeof(*oh));
+	assert_memory_equal(oe->h_dest, ie->h_source, ETH_ALEN);
+	assert_memory_equal(oe->h_source, ie->h_dest, ETH_ALEN);
+	assert_int_equal(oe->h_proto, htons(ETH_P_IP));
+	assert_int_equal(oi->saddr, ii->daddr);
+	assert_int_equal(oi->daddr, ii->saddr);
+	assert_int_equal(ntohs(oi->tot_len), sizeof(*oi) + sizeof(*ou) + sizeof(*oh));
+	assert_int_equal(ip_csum(oi), 0);
+	assert_int_equal(ou->source, iu->dest);
+	assert_int_equal(ou->dest, iu->source);
+	assert_int_equal(ntohs(ou->len), sizeof(*ou) + sizeof(*oh));
+	assert_int_equal(ou->check, 0);
+	assert_int_equal(oh->magic, FLATRPC_MAGIC);
+	assert_int_equal(oh->flags, FLATRPC_ERR);
+	assert_int_equal(oh->method, ih->method);
+	assert_int_equal(oh->status, KV_ERR_FIREWALL);
+	assert_int_equal(oh->rpc_id, ih->rpc_id);
+	assert_int_equal(oh->len, 0);
+	/* the firewall runs first: a denied call is never counted */
+	assert_int_equal(sessions(SID_PETER), *(const uint64_t *)before);
+}
+
+static void check_seq_created(const struct row *r, const uint8_t *in, size_t in_len,
+			      const uint8_t *out, size_t out_len, const void *before)
+{
+	uint16_t exp;
+
+	assert_int_equal(seq_expected(KV_SET, &exp), 0);
+	assert_int_equal(exp, r->in.seq + 1);
+	check_counted(r, in, in_len, out, out_len, before);
+}
+
+static void check_seq_none(const struct row *r, const uint8_t *in, size_t in_len,
+			   const uint8_t *out, size_t out_len, const void *before)
+{
+	uint16_t exp;
+
+	assert_int_not_equal(seq_expected(KV_SET, &exp), 0);
+}
+
+static void check_dup(const struct row *r, const uint8_t *in, size_t in_len,
+		      const uint8_t *out, size_t out_len, const void *before)
+{
+	const struct iphdr *ip = (const void *)(out + sizeof(struct ethhdr));
+	const struct udphdr *udp = (const void *)(ip + 1);
+	const struct flatrpc_hdr *h = (const void *)(udp + 1);
+	uint16_t exp;
+
+	assert_int_equal(out_len, in_len);
+	assert_int_equal(h->flags, r->in.flags | FLATRPC_F_DUP);
+	/* the flag was set without breaking the sender's UDP checksum */
+	assert_int_not_equal(udp->check, 0);
+	assert_int_equal(udp_csum(ip, udp), 0);
+	assert_memory_equal(out + in_len - 8, in + in_len - 8, 8);
+	/* an old number never moves the stream, nor re-runs the ANFs */
+	assert_int_equal(seq_expected(KV_SET, &exp), 0);
+	assert_int_equal(exp, 102);
+	check_not_counted(r, in, in_len, out, out_len, before);
+}
+
+static const struct row rows[] = {
+	/* not ours: untouched */
+	{ "udp to another port", XDP, { .body = B_GET_KEVIN, .dport = 53 },
+	  XDP_PASS, FLATRPC_DROP_NONE, NO_STAT, .unchanged = true },
+	{ "arp", XDP, { .arp = true }, XDP_PASS, FLATRPC_DROP_NONE, NO_STAT, .unchanged = true },
+	{ "later fragment", XDP, { .body = B_GET_KEVIN, .frag_off = 100 },
+	  XDP_PASS, FLATRPC_DROP_NONE, NO_STAT, .unchanged = true },
+	{ "request sent from the port to elsewhere", XDP,
+	  { .response = true, .flags = FLATRPC_REQ, .body = B_GET_KEVIN },
+	  XDP_PASS, FLATRPC_DROP_NONE, NO_STAT, .unchanged = true },
+
+	/* malformed */
+	{ "truncated header", XDP, { .body = B_NONE, .cut = 14 + 20 + 8 + 5 },
+	  XDP_DROP, FLATRPC_DROP_TRUNCATED, NO_STAT },
+	{ "bad magic", XDP, { .body = B_GET_KEVIN, .magic = 0x42 },
+	  XDP_DROP, FLATRPC_DROP_BAD_MAGIC, NO_STAT },
+	{ "flatrpc length lies", XDP, { .body = B_GET_KEVIN, .hdr_len_delta = 4 },
+	  XDP_DROP, FLATRPC_DROP_BAD_LEN, NO_STAT },
+	{ "udp length lies", XDP, { .body = B_GET_KEVIN, .udp_len_delta = -2 },
+	  XDP_DROP, FLATRPC_DROP_BAD_LEN, NO_STAT },
+	{ "ip length beyond the frame", XDP, { .body = B_GET_KEVIN, .ip_len_delta = 8 },
+	  XDP_DROP, FLATRPC_DROP_BAD_LEN, NO_STAT },
+	{ "ip options", XDP, { .body = B_GET_KEVIN, .ip_opt_words = 1 },
+	  XDP_DROP, FLATRPC_DROP_IP_FRAG, NO_STAT },
+	{ "first fragment", XDP, { .body = B_GET_KEVIN, .frag_off = 0x2000 },
+	  XDP_DROP, FLATRPC_DROP_IP_FRAG, NO_STAT },
+	{ "unknown method", XDP, { .body = B_GET_KEVIN, .method = 9 },
+	  XDP_DROP, FLATRPC_DROP_UNKNOWN_METHOD, NO_STAT },
+	{ "short body", XDP, { .body = B_SHORT },
+	  XDP_DROP, FLATRPC_DROP_SHORT_BODY, NO_STAT },
+	{ "ack kind", XDP, { .body = B_GET_KEVIN, .flags = FLATRPC_ACK },
+	  XDP_DROP, FLATRPC_DROP_BAD_KIND, NO_STAT },
+
+	/* the ANF chain */
+	{ "kevin's get, no socket", XDP, { .body = B_GET_KEVIN, .method = KV_GET },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT, .unchanged = true,
+	  .check = check_counted, .probe = probe_kevin },
+	{ "kevin's get with ethernet padding", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET, .pad = 6 },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT, .unchanged = true,
+	  .check = check_counted, .probe = probe_kevin },
+	{ "unknown user passes the firewall", XDP, { .body = B_GET_ANON, .method = KV_GET },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT,
+	  .check = check_counted, .probe = probe_anon },
+	{ "peter's get is answered by the firewall", XDP,
+	  { .body = B_GET_PETER, .method = KV_GET, .udp_csum = true },
+	  XDP_TX, FLATRPC_DROP_NONE, STAT(KV_GET, anf_err),
+	  .check = check_err_reply, .probe = probe_peter },
+
+	/* in-order set */
+	{ "set without FIRST and no stream", XDP,
+	  { .body = B_SET_KEVIN, .method = KV_SET, .seq = 100 },
+	  XDP_DROP, FLATRPC_DROP_SEQ_NOSTATE, NO_STAT, .check = check_seq_none },
+	{ "set FIRST creates the stream", XDP,
+	  { .body = B_SET_KEVIN, .method = KV_SET, .seq = 100, .flags = FLATRPC_F_FIRST },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT,
+	  .check = check_seq_created, .probe = probe_set },
+	{ "set next in sequence", XDP,
+	  { .body = B_SET_KEVIN, .method = KV_SET, .seq = 101 },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT,
+	  .check = check_seq_created, .probe = probe_set },
+	{ "set old sequence is marked DUP", XDP,
+	  { .body = B_SET_KEVIN, .method = KV_SET, .seq = 100,
+	    .flags = FLATRPC_F_FIRST | FLATRPC_F_RETX, .udp_csum = true },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT,
+	  .check = check_dup, .probe = probe_set },
+	{ "set old sequence, no flags", XDP,
+	  { .body = B_SET_KEVIN, .method = KV_SET, .seq = 99, .udp_csum = true },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT,
+	  .check = check_dup, .probe = probe_set },
+	{ "set ahead of sequence", XDP,
+	  { .body = B_SET_KEVIN, .method = KV_SET, .seq = 105 },
+	  XDP_DROP, FLATRPC_DROP_SEQ_AHEAD, NO_STAT },
+
+	/* responses at the client */
+	{ "set response", XDP,
+	  { .response = true, .flags = FLATRPC_RESP, .method = KV_SET, .body = B_SET_RESP },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT, .unchanged = true },
+	{ "err response with empty body", XDP,
+	  { .response = true, .flags = FLATRPC_ERR, .status = 1, .method = KV_SET },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT, .unchanged = true },
+	{ "set response shorter than its layout", XDP,
+	  { .response = true, .flags = FLATRPC_RESP, .method = KV_SET },
+	  XDP_DROP, FLATRPC_DROP_SHORT_BODY, NO_STAT },
+
+	/* TC egress: what the kernel stack sends */
+	{ "tc: well-formed request", TC, { .body = B_GET_KEVIN, .method = KV_GET },
+	  TC_ACT_OK, FLATRPC_DROP_NONE, STAT(KV_GET, tx_stack), .unchanged = true },
+	{ "tc: not flatrpc", TC, { .body = B_GET_KEVIN, .dport = 53 },
+	  TC_ACT_OK, FLATRPC_DROP_NONE, NO_STAT, .unchanged = true },
+	{ "tc: lying length", TC, { .body = B_GET_KEVIN, .hdr_len_delta = -3 },
+	  TC_ACT_SHOT, FLATRPC_DROP_BAD_LEN, NO_STAT },
+	{ "tc: bad magic", TC, { .body = B_GET_KEVIN, .magic = 0x99 },
+	  TC_ACT_SHOT, FLATRPC_DROP_BAD_MAGIC, NO_STAT },
+};
+
+static uint64_t stat_field(int method, size_t off)
+{
+	struct flatrpc_method_stats st;
+
+	method_stats(method, &st);
+	return *(uint64_t *)((uint8_t *)&st + off);
+}
+
+static void run_row(void **state)
+{
+	const struct row *r = *state;
+	uint8_t in[1024], out[1024];
+	uint64_t before_drops[FLATRPC_DROP__MAX], before_stat = 0, before_probe = 0;
+	size_t in_len;
+	uint32_t i;
+	int fd, err;
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	in_len = build(&r->in, in);
+	for (i = 0; i < FLATRPC_DROP__MAX; i++)
+		before_drops[i] = drop_count(i);
+	if (r->stat_method >= 0)
+		before_stat = stat_field(r->stat_method, r->stat_field);
+	if (r->probe)
+		before_probe = r->probe();
+
+	memset(out, 0, sizeof(out));
+	opts.data_in = in;
+	opts.data_size_in = in_len;
+	opts.data_out = out;
+	opts.data_size_out = sizeof(out);
+	opts.repeat = 1;
+	fd = bpf_program__fd(r->hook == XDP ? skel->progs.flatrpc_xdp
+					    : skel->progs.flatrpc_tc_egress);
+	err = bpf_prog_test_run_opts(fd, &opts);
+	assert_int_equal(err, 0);
+	assert_int_equal(opts.retval, r->verdict);
+
+	for (i = 0; i < FLATRPC_DROP__MAX; i++) {
+		uint64_t want = before_drops[i] + (i == r->reason && i != FLATRPC_DROP_NONE);
+
+		if (drop_count(i) != want)
+			fail_msg("%s: drop counter %u is %llu, want %llu", r->name, i,
+				 (unsigned long long)drop_count(i), (unsigned long long)want);
+	}
+	if (r->stat_method >= 0)
+		assert_int_equal(stat_field(r->stat_method, r->stat_field), before_stat + 1);
+	if (r->unchanged) {
+		assert_int_equal(opts.data_size_out, in_len);
+		assert_memory_equal(out, in, in_len);
+	}
+	if (r->check)
+		r->check(r, in, in_len, out, opts.data_size_out, &before_probe);
+}
+
+static int setup(void **state)
+{
+	struct bpf_map *map;
+	unsigned int i;
+
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus <= 0)
+		return -1;
+	skel = flatrpc_bpf__open();
+	if (!skel)
+		return -1;
+	/* Tests must never touch the pins of a running system. */
+	bpf_object__for_each_map(map, skel->obj)
+		bpf_map__set_pin_path(map, NULL);
+	skel->rodata->flatrpc_port = PORT;
+	if (flatrpc_bpf__load(skel)) {
+		flatrpc_bpf__destroy(skel);
+		skel = NULL;
+		return -1;
+	}
+	for (i = 0; i < FLATRPC_INIT_COUNT; i++) {
+		const struct flatrpc_init_entry *e = &flatrpc_init_table[i];
+
+		map = bpf_object__find_map_by_name(skel->obj, e->map);
+		if (!map || bpf_map__update_elem(map, e->key, e->key_size, e->value,
+						 e->value_size, BPF_ANY))
+			return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	flatrpc_bpf__destroy(skel);
+	return 0;
+}
+
+int main(void)
+{
+	struct CMUnitTest tests[sizeof(rows) / sizeof(rows[0])];
+	size_t i;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_bpf_xdp: needs root, skipping\n");
+		return 77;
+	}
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		tests[i] = (struct CMUnitTest)cmocka_unit_test_prestate(run_row, (void *)&rows[i]);
+		tests[i].name = rows[i].name;
+	}
+	return cmocka_run_group_tests_name("bpf_xdp", tests, setup, teardown);
+}

@@ -1,0 +1,972 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * flatrpc-load - attach, inspect and detach FlatRPC on one interface.
+ *
+ *   flatrpc-load [options] SPEC.anf IFACE   check the spec, load, pin, attach
+ *   flatrpc-load --status IFACE             what is attached, counters, state
+ *   flatrpc-load --unload IFACE             detach and remove every pin
+ *
+ * Everything lives under <bpffs>/flatrpc/<ifname>/ so a second run, the
+ * library and --status/--unload all find the same objects by interface name.
+ * Exit codes: 0 ok, 1 failure, 2 usage, 3 not loaded (--status).
+ */
+#include <errno.h>
+#include <dirent.h>
+#include <getopt.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "flatrpc_abi.h"
+#include "flatrpc_gen.h"
+#include "loader.h"
+
+#define EXIT_USAGE	2
+#define EXIT_NOTLOADED	3
+
+/* Our TC filter's identity on clsact egress; 0xF1 echoes FLATRPC_MAGIC so a
+ * `tc filter show` makes it recognisable. */
+#define FR_TC_HANDLE	0xF1
+#define FR_TC_PRIO	1
+
+#define FR_XDP_PROG_NAME "flatrpc_xdp"
+#define FR_TC_PROG_NAME	 "flatrpc_tc_egress"
+
+static const char *const drop_names[] = {
+#define FLATRPC_X_NAME(n, s) [FLATRPC_DROP_##n] = s,
+	FLATRPC_DROP_REASONS(FLATRPC_X_NAME)
+#undef FLATRPC_X_NAME
+};
+
+static const char *const core_pins[] = {
+	FLATRPC_PIN_XSKS, FLATRPC_PIN_STATS, FLATRPC_PIN_DROPS, FLATRPC_PIN_SEQS,
+	FLATRPC_PIN_META, FLATRPC_PIN_PROG_XDP, FLATRPC_PIN_PROG_TC,
+};
+
+struct options {
+	const char	*spec;
+	const char	*ifname;
+	const char	*bpffs;
+	__u32		xdp_mode;	/* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE */
+	__u16		port;		/* 0: the spec's */
+	bool		quiet;
+	bool		force;
+};
+
+static struct options opt;
+/* room left in PATH_MAX for "/" + a pin name */
+static char pin_dir[PATH_MAX - 512];
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (opt.quiet)
+		return;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+}
+
+static void complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void complain(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("flatrpc-load: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
+
+/* libbpf's info lines are noise for an operator; keep warnings and errors. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level != LIBBPF_WARN)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* Some probes are expected to fail (clsact already there, or absent);
+ * libbpf would print the kernel's extack for them as if it were an error. */
+static int libbpf_silent(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: flatrpc-load [--mode drv|skb] [--port N] [--bpffs DIR] [--force] [-q] SPEC.anf IFACE\n"
+		"       flatrpc-load [--bpffs DIR] --status IFACE\n"
+		"       flatrpc-load [--bpffs DIR] [-q] --unload IFACE\n");
+}
+
+static void help(void)
+{
+	usage(stdout);
+	printf("\n"
+	       "Loads the FlatRPC XDP and TC programs built for SPEC onto IFACE, seeds the\n"
+	       "state of the spec's init() functions and pins everything under\n"
+	       "<bpffs>/flatrpc/IFACE/. Running it again replaces the programs and keeps state.\n"
+	       "\n"
+	       "  --mode drv|skb  XDP attach mode (default drv)\n"
+	       "  --port N        UDP port of the service (default: the spec's)\n"
+	       "  --bpffs DIR     bpffs root (default $FLATRPC_BPFFS or /sys/fs/bpf);\n"
+	       "                  mounted there if it is not a bpffs yet\n"
+	       "  --force         replace an XDP program that is not FlatRPC's\n"
+	       "  -q, --quiet     print errors only\n"
+	       "  --status IFACE  show what is loaded, counters and state sizes (exit 3: nothing)\n"
+	       "  --unload IFACE  detach and remove every pin; safe when nothing is loaded\n"
+	       "\n"
+	       "Exit codes: 0 ok, 1 failure, 2 usage, 3 not loaded.\n");
+}
+
+/* ---- filesystem --------------------------------------------------------- */
+
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+	char *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static bool is_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
+}
+
+/* bpffs is not mounted at boot on our targets; a load must still work. */
+static int ensure_bpffs(const char *root)
+{
+	int err;
+
+	if (is_bpffs(root))
+		return 0;
+	err = mkdir_p(root);
+	if (err) {
+		complain("cannot create %s: %s\n", root, strerror(-err));
+		return err;
+	}
+	if (mount("bpf", root, "bpf", 0, "mode=0700")) {
+		err = -errno;
+		complain("cannot mount bpffs on %s: %s\n", root, strerror(errno));
+		return err;
+	}
+	say("mounted bpffs on %s\n", root);
+	return 0;
+}
+
+static void pin_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", pin_dir, name);
+}
+
+static bool pin_exists(const char *name)
+{
+	char path[PATH_MAX];
+
+	pin_path(path, sizeof(path), name);
+	return !access(path, F_OK);
+}
+
+static int pin_open(const char *name)
+{
+	char path[PATH_MAX];
+
+	pin_path(path, sizeof(path), name);
+	return bpf_obj_get(path);
+}
+
+/* Removes every pin and the directory; returns how many pins went. */
+static int remove_pins(void)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	d = opendir(pin_dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		pin_path(path, sizeof(path), de->d_name);
+		if (unlink(path))
+			complain("cannot unpin %s: %s\n", path, strerror(errno));
+		else
+			n++;
+	}
+	closedir(d);
+	if (rmdir(pin_dir) && errno != ENOENT)
+		complain("cannot remove %s: %s\n", pin_dir, strerror(errno));
+	/* the per-interface parent goes too once the last interface is gone */
+	snprintf(path, sizeof(path), "%s/%s", opt.bpffs, FLATRPC_PIN_SUBDIR);
+	rmdir(path);
+	return n;
+}
+
+/* ---- programs and attachments --------------------------------------------- */
+
+static __u32 fd_prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.id;
+}
+
+static __u32 pinned_prog_id(const char *name)
+{
+	int fd = pin_open(name);
+	__u32 id = fd_prog_id(fd);
+
+	if (fd >= 0)
+		close(fd);
+	return id;
+}
+
+static bool prog_name_is(__u32 id, const char *name)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	bool same;
+	int fd;
+
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return false;
+	same = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	       !strncmp(info.name, name, sizeof(info.name) - 1);
+	close(fd);
+	return same;
+}
+
+/* Ours if it is the program we pinned, or one of ours whose pins are gone. */
+static bool xdp_is_ours(__u32 id, __u32 pinned_id)
+{
+	return id && (id == pinned_id || prog_name_is(id, FR_XDP_PROG_NAME));
+}
+
+static const char *mode_name(__u32 mode)
+{
+	return mode == XDP_FLAGS_SKB_MODE ? "skb" : mode == XDP_FLAGS_DRV_MODE ? "drv" :
+	       mode == XDP_FLAGS_HW_MODE ? "hw" : "?";
+}
+
+/* Detaches our XDP program in whatever mode it sits; returns 1 if it did. */
+static int detach_xdp(int ifindex, __u32 pinned_id)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	int done = 0;
+
+	if (bpf_xdp_query(ifindex, 0, &q))
+		return 0;
+	if (xdp_is_ours(q.drv_prog_id, pinned_id) &&
+	    !bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL))
+		done = 1;
+	if (xdp_is_ours(q.skb_prog_id, pinned_id) &&
+	    !bpf_xdp_detach(ifindex, XDP_FLAGS_SKB_MODE, NULL))
+		done = 1;
+	return done;
+}
+
+static __u32 tc_attached_id(int ifindex)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_EGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = FR_TC_HANDLE, .priority = FR_TC_PRIO);
+
+	int err;
+
+	libbpf_set_print(libbpf_silent);
+	err = bpf_tc_query(&hook, &q);
+	libbpf_set_print(libbpf_print);
+	return err ? 0 : q.prog_id;
+}
+
+static bool read_meta(struct flatrpc_meta *m)
+{
+	__u32 key = 0;
+	bool ok;
+	int fd;
+
+	memset(m, 0, sizeof(*m));
+	fd = pin_open(FLATRPC_PIN_META);
+	if (fd < 0)
+		return false;
+	ok = !bpf_map_lookup_elem(fd, &key, m) && m->spec_hash;
+	close(fd);
+	return ok;
+}
+
+/*
+ * Undoes everything a load does. Used by --unload and on a failed load; it
+ * only touches programs that are FlatRPC's, and the clsact qdisc only when
+ * flatrpc-load created it (`created_clsact`, from meta or from this run).
+ */
+static int teardown(int ifindex, int created_clsact, bool verbose)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_EGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, tco, .handle = FR_TC_HANDLE, .priority = FR_TC_PRIO);
+	struct flatrpc_meta m;
+	__u32 pinned_xdp = pinned_prog_id(FLATRPC_PIN_PROG_XDP);
+	__u32 tc_id;
+	int did = 0, n, err;
+
+	if (created_clsact < 0)
+		created_clsact = read_meta(&m) && m.ifindex == (__u32)ifindex && m.created_clsact;
+
+	if (ifindex) {
+		if (detach_xdp(ifindex, pinned_xdp)) {
+			if (verbose)
+				say("detached the XDP program from %s\n", opt.ifname);
+			did = 1;
+		}
+		tc_id = tc_attached_id(ifindex);
+		if (tc_id && prog_name_is(tc_id, FR_TC_PROG_NAME)) {
+			err = bpf_tc_detach(&hook, &tco);
+			if (err)
+				complain("cannot detach the TC filter: %s\n", strerror(-err));
+			else if (verbose)
+				say("removed the TC egress filter\n");
+			did = 1;
+		}
+		if (created_clsact) {
+			/* destroying the clsact qdisc needs both directions named */
+			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+			libbpf_set_print(libbpf_silent);
+			err = bpf_tc_hook_destroy(&hook);
+			libbpf_set_print(libbpf_print);
+			if (!err && verbose)
+				say("removed the clsact qdisc that flatrpc-load had created\n");
+			else if (err && err != -ENOENT && err != -EINVAL)
+				complain("cannot remove the clsact qdisc: %s\n", strerror(-err));
+			did = 1;
+		}
+	}
+	n = remove_pins();
+	if (n) {
+		if (verbose)
+			say("removed %d pins and %s\n", n, pin_dir);
+		did = 1;
+	}
+	return did;
+}
+
+/* ---- spec selection --------------------------------------------------------- */
+
+static const struct flatrpc_loader *loader_by_hash(__u64 hash)
+{
+	const struct flatrpc_loader *const *l;
+
+	for (l = flatrpc_loaders; *l; l++)
+		if ((*l)->spec_hash == hash)
+			return *l;
+	return NULL;
+}
+
+static const struct flatrpc_loader *pick_loader(const char *spec)
+{
+	const struct flatrpc_loader *const *l;
+	const struct flatrpc_loader *found;
+	struct fr_spec_info info;
+	int errors;
+
+	memset(&info, 0, sizeof(info));
+	errors = fr_spec_info_from_file(spec, stderr, &info);
+	if (errors < 0) {
+		complain("cannot read %s: %s\n", spec, strerror(-errors));
+		return NULL;
+	}
+	if (errors) {
+		complain("%s: %d error%s; nothing was loaded\n", spec, errors,
+			 errors == 1 ? "" : "s");
+		return NULL;
+	}
+	found = loader_by_hash(info.spec_hash);
+	if (found)
+		return found;
+	for (l = flatrpc_loaders; *l; l++) {
+		if (!strcmp((*l)->service, info.service)) {
+			complain("%s: service %s changed since flatrpc-load was built (built from %s);\n"
+				 "  rebuild with: make SPECS=%s\n", spec, (*l)->service,
+				 (*l)->spec_path, spec);
+			return NULL;
+		}
+	}
+	complain("%s: service %s is not built into flatrpc-load; built in:", spec,
+		 (const char *)info.service);
+	for (l = flatrpc_loaders; *l; l++)
+		fprintf(stderr, " %s (%s)", (*l)->service, (*l)->spec_path);
+	fprintf(stderr, "\n  rebuild with: make SPECS=\"... %s\"\n", spec);
+	return NULL;
+}
+
+/* The port the object will match, read back from .rodata, since the adapter
+ * picks the spec's own port when asked for 0. */
+static __u16 rodata_port(struct bpf_object *obj)
+{
+	const struct btf_var_secinfo *v;
+	const struct btf_type *t;
+	struct bpf_map *map;
+	const char *data;
+	struct btf *btf;
+	size_t size;
+	__u16 port;
+	int id, i;
+
+	btf = bpf_object__btf(obj);
+	if (!btf)
+		return 0;
+	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+	if (id < 0)
+		return 0;
+	bpf_object__for_each_map(map, obj) {
+		const char *name = bpf_map__name(map);
+		size_t len = strlen(name);
+
+		if (bpf_map__is_internal(map) && len >= 7 && !strcmp(name + len - 7, ".rodata"))
+			break;
+	}
+	if (!map)
+		return 0;
+	data = bpf_map__initial_value(map, &size);
+	t = btf__type_by_id(btf, id);
+	v = btf_var_secinfos(t);
+	for (i = 0; i < btf_vlen(t); i++, v++) {
+		const struct btf_type *vt = btf__type_by_id(btf, v->type);
+
+		if (strcmp(btf__name_by_offset(btf, vt->name_off), "flatrpc_port"))
+			continue;
+		if (!data || v->offset + sizeof(port) > size)
+			return 0;
+		memcpy(&port, data + v->offset, sizeof(port));
+		return port;
+	}
+	return 0;
+}
+
+/* ---- load ------------------------------------------------------------------- */
+
+static int apply_init(const struct flatrpc_loader *l, struct bpf_object *obj)
+{
+	unsigned int i;
+
+	for (i = 0; i < l->n_init; i++) {
+		const struct flatrpc_init_entry *e = &l->init[i];
+		struct bpf_map *map = bpf_object__find_map_by_name(obj, e->map);
+		int err;
+
+		if (!map) {
+			complain("init: no map %s in the object\n", e->map);
+			return -ENOENT;
+		}
+		err = bpf_map__update_elem(map, e->key, e->key_size, e->value,
+					   e->value_size, BPF_ANY);
+		if (err) {
+			complain("init: cannot update %s: %s\n", e->map, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int pin_prog(struct bpf_program *prog, const char *name)
+{
+	char path[PATH_MAX];
+	int err;
+
+	/* a reload replaces the previous program's pin */
+	pin_path(path, sizeof(path), name);
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	err = bpf_program__pin(prog, path);
+	if (err)
+		complain("cannot pin %s: %s\n", path, strerror(-err));
+	return err;
+}
+
+static int cmd_load(void)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, tco, .handle = FR_TC_HANDLE, .priority = FR_TC_PRIO,
+			    .flags = BPF_TC_F_REPLACE);
+	LIBBPF_OPTS(bpf_object_open_opts, oo);
+	LIBBPF_OPTS(bpf_xdp_query_opts, xq);
+	const struct flatrpc_loader *l;
+	struct bpf_program *xdp_prog, *tc_prog;
+	struct flatrpc_meta old = {}, m;
+	struct bpf_object *obj;
+	bool fresh, had_meta = false, replaced = false;
+	int created_clsact = 0;
+	void *skel = NULL;
+	__u32 key = 0, other_mode;
+	int ifindex, err, fd;
+	__u16 port;
+
+	l = pick_loader(opt.spec);
+	if (!l)
+		return 1;
+	ifindex = if_nametoindex(opt.ifname);
+	if (!ifindex) {
+		complain("no interface %s\n", opt.ifname);
+		return 1;
+	}
+
+	/* Refuse early, before anything changes, if the slot is someone else's. */
+	err = bpf_xdp_query(ifindex, 0, &xq);
+	if (err) {
+		complain("cannot query XDP on %s: %s\n", opt.ifname, strerror(-err));
+		return 1;
+	}
+	if (ensure_bpffs(opt.bpffs))
+		return 1;
+	err = mkdir_p(pin_dir);
+	if (err) {
+		complain("cannot create %s: %s\n", pin_dir, strerror(-err));
+		return 1;
+	}
+	fresh = !pin_exists(FLATRPC_PIN_PROG_XDP);
+	{
+		__u32 pinned = pinned_prog_id(FLATRPC_PIN_PROG_XDP);
+		__u32 ids[2] = { xq.drv_prog_id, xq.skb_prog_id };
+		int i;
+
+		for (i = 0; i < 2; i++) {
+			if (!ids[i] || xdp_is_ours(ids[i], pinned))
+				continue;
+			if (!opt.force) {
+				complain("%s already has an XDP program (id %u) that is not FlatRPC's; "
+					 "use --force to replace it\n", opt.ifname, ids[i]);
+				goto fail_early;
+			}
+		}
+	}
+
+	oo.pin_root_path = pin_dir;
+	skel = l->open(&oo);
+	if (!skel) {
+		complain("cannot open the %s object: %s\n", l->service, strerror(errno));
+		goto fail_early;
+	}
+	obj = l->obj(skel);
+	l->set_port(skel, opt.port);
+	port = rodata_port(obj);
+	err = l->load(skel);
+	if (err) {
+		complain("cannot load the %s object: %s\n"
+			 "  (if the pinned maps in %s are from another build, run --unload first)\n",
+			 l->service, strerror(-err), pin_dir);
+		goto fail_early;
+	}
+	xdp_prog = bpf_object__find_program_by_name(obj, FR_XDP_PROG_NAME);
+	tc_prog = bpf_object__find_program_by_name(obj, FR_TC_PROG_NAME);
+	if (!xdp_prog || !tc_prog) {
+		complain("the %s object lacks its programs\n", l->service);
+		goto fail_early;
+	}
+	had_meta = read_meta(&old);
+	err = apply_init(l, obj);
+	if (err)
+		goto fail_early;
+
+	/* From here on the interface changes; a failure undoes all of it. */
+	other_mode = opt.xdp_mode == XDP_FLAGS_DRV_MODE ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	/* The kernel refuses drv and skb programs at once; whatever sits in the
+	 * other mode is ours or --force'd by now. */
+	if (other_mode == XDP_FLAGS_DRV_MODE ? xq.drv_prog_id : xq.skb_prog_id)
+		bpf_xdp_detach(ifindex, other_mode, NULL);
+	replaced = (opt.xdp_mode == XDP_FLAGS_DRV_MODE ? xq.drv_prog_id : xq.skb_prog_id) != 0;
+	err = bpf_xdp_attach(ifindex, bpf_program__fd(xdp_prog), opt.xdp_mode, NULL);
+	if (err) {
+		complain("cannot attach XDP to %s in %s mode: %s%s\n", opt.ifname,
+			 mode_name(opt.xdp_mode), strerror(-err),
+			 err == -EOPNOTSUPP && opt.xdp_mode == XDP_FLAGS_DRV_MODE ?
+			 " (the driver has no native XDP: try --mode skb)" : "");
+		goto fail;
+	}
+
+	hook.ifindex = ifindex;
+	libbpf_set_print(libbpf_silent);
+	err = bpf_tc_hook_create(&hook);
+	libbpf_set_print(libbpf_print);
+	if (err && err != -EEXIST) {
+		complain("cannot create the clsact qdisc on %s: %s\n", opt.ifname, strerror(-err));
+		goto fail;
+	}
+	/* A reload must remember that an earlier run created it. */
+	created_clsact = !err || (had_meta && old.ifindex == (__u32)ifindex && old.created_clsact);
+	tco.prog_fd = bpf_program__fd(tc_prog);
+	err = bpf_tc_attach(&hook, &tco);
+	if (err) {
+		complain("cannot attach TC egress on %s: %s\n", opt.ifname, strerror(-err));
+		goto fail;
+	}
+
+	if (pin_prog(xdp_prog, FLATRPC_PIN_PROG_XDP) || pin_prog(tc_prog, FLATRPC_PIN_PROG_TC))
+		goto fail;
+
+	memset(&m, 0, sizeof(m));
+	m.spec_hash = l->spec_hash;
+	snprintf(m.service, sizeof(m.service), "%s", l->service);
+	m.ifindex = ifindex;
+	m.port = port;
+	m.xdp_mode = opt.xdp_mode;
+	m.created_clsact = created_clsact;
+	fd = bpf_map__fd(bpf_object__find_map_by_name(obj, FLATRPC_PIN_META));
+	err = bpf_map_update_elem(fd, &key, &m, BPF_ANY);
+	if (err) {
+		complain("cannot write meta: %s\n", strerror(errno));
+		goto fail;
+	}
+
+	say("%s FlatRPC service %s (%s, spec hash %016llx) on %s:\n",
+	    replaced ? "reloaded" : "loaded", l->service, l->spec_path,
+	    (unsigned long long)l->spec_hash, opt.ifname);
+	say("  XDP program id %u attached in %s mode%s\n", fd_prog_id(bpf_program__fd(xdp_prog)),
+	    mode_name(opt.xdp_mode), replaced ? ", replacing the previous one" : "");
+	say("  TC egress program id %u attached (clsact %s)\n",
+	    fd_prog_id(bpf_program__fd(tc_prog)),
+	    created_clsact ? "created by flatrpc-load" : "already present");
+	say("  UDP port %u; %u init entr%s applied; %s\n", port, l->n_init,
+	    l->n_init == 1 ? "y" : "ies", fresh ? "state is new" : "state kept from before");
+	say("  pinned under %s\n", pin_dir);
+	l->destroy(skel);
+	return 0;
+
+fail:
+	teardown(ifindex, created_clsact || (had_meta && old.created_clsact), false);
+	complain("removed FlatRPC from %s again\n", opt.ifname);
+	if (skel)
+		l->destroy(skel);
+	return 1;
+fail_early:
+	if (skel)
+		l->destroy(skel);
+	/* Nothing was attached; a first load leaves no pins behind, while a
+	 * failed reload keeps the running attachment and its state. */
+	if (fresh)
+		remove_pins();
+	return 1;
+}
+
+/* ---- status ----------------------------------------------------------------- */
+
+static long count_entries(int fd, __u32 key_size, __u32 max)
+{
+	char key[512], next[512];
+	long n = 0;
+	void *prev = NULL;
+
+	if (key_size > sizeof(key))
+		return -1;
+	/* bounded by max_entries: a map that changes under us cannot loop */
+	while (n <= max && !bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, key_size);
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+static void print_state_maps(void)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	bool any = false;
+
+	d = opendir(pin_dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		bool core = false;
+		size_t i;
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		for (i = 0; i < sizeof(core_pins) / sizeof(core_pins[0]); i++)
+			core |= !strcmp(de->d_name, core_pins[i]);
+		if (core && strcmp(de->d_name, FLATRPC_PIN_SEQS))
+			continue;
+		pin_path(path, sizeof(path), de->d_name);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type != BPF_MAP_TYPE_UNSPEC) {
+			if (!any)
+				printf("state maps:\n");
+			any = true;
+			printf("  %-32s %ld of %u entries%s\n", de->d_name,
+			       count_entries(fd, info.key_size, info.max_entries), info.max_entries,
+			       core ? " (in-order streams)" : "");
+		}
+		close(fd);
+	}
+	closedir(d);
+}
+
+static int cmd_status(void)
+{
+	struct flatrpc_method_stats *st;
+	const struct flatrpc_loader *l;
+	LIBBPF_OPTS(bpf_xdp_query_opts, xq);
+	struct flatrpc_meta m;
+	__u32 pinned_xdp, pinned_tc, tc_id, xdp_id = 0, key;
+	int ncpus, ifindex, fd, i;
+	bool attached, any;
+	__u64 *drops;
+
+	if (!is_bpffs(opt.bpffs) || !read_meta(&m)) {
+		printf("FlatRPC is not loaded on %s (no pins in %s)\n", opt.ifname, pin_dir);
+		return EXIT_NOTLOADED;
+	}
+	ifindex = if_nametoindex(opt.ifname);
+	l = loader_by_hash(m.spec_hash);
+	printf("interface %s (ifindex %u%s)\n", opt.ifname, m.ifindex,
+	       ifindex && (__u32)ifindex == m.ifindex ? "" : ", no longer present");
+	printf("service   %.*s, spec hash %016llx, spec %s\n", (int)sizeof(m.service), m.service,
+	       (unsigned long long)m.spec_hash,
+	       l ? l->spec_path : "(not built into this flatrpc-load)");
+	printf("port      %u/udp\n", m.port);
+	printf("mode      %s\n", mode_name(m.xdp_mode));
+
+	pinned_xdp = pinned_prog_id(FLATRPC_PIN_PROG_XDP);
+	pinned_tc = pinned_prog_id(FLATRPC_PIN_PROG_TC);
+	if (ifindex && !bpf_xdp_query(ifindex, 0, &xq))
+		xdp_id = m.xdp_mode == XDP_FLAGS_SKB_MODE ? xq.skb_prog_id : xq.drv_prog_id;
+	tc_id = ifindex ? tc_attached_id(ifindex) : 0;
+	printf("XDP       program id %u, %s\n", pinned_xdp,
+	       xdp_id && xdp_id == pinned_xdp ? "attached" : "NOT attached");
+	if (xdp_id && xdp_id != pinned_xdp)
+		printf("          another XDP program is attached: id %u\n", xdp_id);
+	printf("TC egress program id %u, %s (clsact %s)\n", pinned_tc,
+	       tc_id && tc_id == pinned_tc ? "attached" : "NOT attached",
+	       m.created_clsact ? "created by flatrpc-load" : "pre-existing");
+	attached = xdp_id && xdp_id == pinned_xdp;
+
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus <= 0)
+		return 1;
+	st = calloc(ncpus, sizeof(*st));
+	drops = calloc(ncpus, sizeof(*drops));
+	if (!st || !drops) {
+		free(st);
+		free(drops);
+		return 1;
+	}
+
+	fd = pin_open(FLATRPC_PIN_STATS);
+	printf("methods (summed over %d CPUs):\n", ncpus);
+	printf("  %-8s %12s %12s %12s %12s %12s\n", "method", "rx_req", "rx_resp", "anf_err",
+	       "dup", "tx_stack");
+	any = false;
+	for (key = 0; fd >= 0 && key < FLATRPC_MAX_METHODS; key++) {
+		struct flatrpc_method_stats s = {};
+
+		if (bpf_map_lookup_elem(fd, &key, st))
+			continue;
+		for (i = 0; i < ncpus; i++) {
+			s.rx_req += st[i].rx_req;
+			s.rx_resp += st[i].rx_resp;
+			s.anf_err += st[i].anf_err;
+			s.dup += st[i].dup;
+			s.tx_stack += st[i].tx_stack;
+		}
+		if (!(s.rx_req | s.rx_resp | s.anf_err | s.dup | s.tx_stack))
+			continue;
+		any = true;
+		printf("  %-8u %12llu %12llu %12llu %12llu %12llu\n", key,
+		       (unsigned long long)s.rx_req, (unsigned long long)s.rx_resp,
+		       (unsigned long long)s.anf_err, (unsigned long long)s.dup,
+		       (unsigned long long)s.tx_stack);
+	}
+	if (!any)
+		printf("  (no traffic yet)\n");
+	if (fd >= 0)
+		close(fd);
+
+	fd = pin_open(FLATRPC_PIN_DROPS);
+	printf("drops:\n");
+	any = false;
+	for (key = 1; fd >= 0 && key < FLATRPC_DROP__MAX; key++) {
+		__u64 sum = 0;
+
+		if (bpf_map_lookup_elem(fd, &key, drops))
+			continue;
+		for (i = 0; i < ncpus; i++)
+			sum += drops[i];
+		if (!sum)
+			continue;
+		any = true;
+		printf("  %-16s %12llu\n", drop_names[key], (unsigned long long)sum);
+	}
+	if (!any)
+		printf("  (none)\n");
+	if (fd >= 0)
+		close(fd);
+	free(st);
+	free(drops);
+
+	print_state_maps();
+	if (!attached) {
+		printf("FlatRPC is pinned but not attached on %s; load it again or --unload\n",
+		       opt.ifname);
+		return EXIT_NOTLOADED;
+	}
+	return 0;
+}
+
+/* ---- unload ----------------------------------------------------------------- */
+
+static int cmd_unload(void)
+{
+	int ifindex = if_nametoindex(opt.ifname);
+
+	/* No bpffs means no pins; a stray program of ours may still be attached. */
+	if (!teardown(ifindex, is_bpffs(opt.bpffs) ? -1 : 0, true))
+		say("FlatRPC was not loaded on %s; nothing to do\n", opt.ifname);
+	else
+		say("FlatRPC is unloaded from %s\n", opt.ifname);
+	return 0;
+}
+
+/* ---- main ------------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+	enum { OPT_STATUS = 256, OPT_UNLOAD, OPT_MODE, OPT_PORT, OPT_BPFFS, OPT_FORCE };
+	static const struct option longopts[] = {
+		{ "mode",   required_argument, NULL, OPT_MODE },
+		{ "port",   required_argument, NULL, OPT_PORT },
+		{ "bpffs",  required_argument, NULL, OPT_BPFFS },
+		{ "force",  no_argument,       NULL, OPT_FORCE },
+		{ "quiet",  no_argument,       NULL, 'q' },
+		{ "status", no_argument,       NULL, OPT_STATUS },
+		{ "unload", no_argument,       NULL, OPT_UNLOAD },
+		{ "help",   no_argument,       NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	enum { LOAD, STATUS, UNLOAD } cmd = LOAD;
+	char *end;
+	long v;
+	int c;
+
+	opt.xdp_mode = XDP_FLAGS_DRV_MODE;
+	opt.bpffs = getenv("FLATRPC_BPFFS");
+	if (!opt.bpffs || !*opt.bpffs)
+		opt.bpffs = "/sys/fs/bpf";
+
+	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_MODE:
+			if (!strcmp(optarg, "drv") || !strcmp(optarg, "native"))
+				opt.xdp_mode = XDP_FLAGS_DRV_MODE;
+			else if (!strcmp(optarg, "skb") || !strcmp(optarg, "generic"))
+				opt.xdp_mode = XDP_FLAGS_SKB_MODE;
+			else {
+				complain("--mode is drv or skb, not %s\n", optarg);
+				usage(stderr);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_PORT:
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || v < 1 || v > 65535) {
+				complain("--port takes 1..65535, not %s\n", optarg);
+				usage(stderr);
+				return EXIT_USAGE;
+			}
+			opt.port = v;
+			break;
+		case OPT_BPFFS:
+			opt.bpffs = optarg;
+			break;
+		case OPT_FORCE:
+			opt.force = true;
+			break;
+		case 'q':
+			opt.quiet = true;
+			break;
+		case OPT_STATUS:
+			cmd = STATUS;
+			break;
+		case OPT_UNLOAD:
+			cmd = UNLOAD;
+			break;
+		case 'h':
+			help();
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (cmd == LOAD && argc - optind == 2) {
+		opt.spec = argv[optind];
+		opt.ifname = argv[optind + 1];
+	} else if (cmd != LOAD && argc - optind == 1) {
+		opt.ifname = argv[optind];
+	} else {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strlen(opt.ifname) >= IFNAMSIZ || strchr(opt.ifname, '/')) {
+		complain("bad interface name %s\n", opt.ifname);
+		return EXIT_USAGE;
+	}
+	if (snprintf(pin_dir, sizeof(pin_dir), "%s/%s/%s", opt.bpffs, FLATRPC_PIN_SUBDIR,
+		     opt.ifname) >= (int)sizeof(pin_dir)) {
+		complain("--bpffs path too long\n");
+		return EXIT_USAGE;
+	}
+	libbpf_set_print(libbpf_print);
+
+	switch (cmd) {
+	case LOAD:
+		return cmd_load();
+	case STATUS:
+		return cmd_status();
+	case UNLOAD:
+		return cmd_unload();
+	}
+	return 1;
+}
