@@ -27,7 +27,8 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test test-unit test-bpf test-selftests test-bench-smoke test-vm demo bench help install-deps
+.PHONY: all clean test test-unit test-bpf test-selftests test-bench-smoke test-vm demo bench help install-deps \
+	fuzz fuzz-smoke
 
 # ---- codegen ---------------------------------------------------------------
 GEN_LIB_SRCS := $(filter-out codegen/main.c,$(wildcard codegen/*.c))
@@ -191,7 +192,7 @@ $(BUILD)/selftests/%.bpf.o: selftests/bpf/%.bpf.c include/flatrpc_abi.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-test: test-unit test-bpf test-selftests test-bench-smoke
+test: test-unit test-bpf test-selftests test-bench-smoke fuzz-smoke
 
 test-unit: $(UNIT_TESTS)
 	scripts/run-unit-tests.sh $(UNIT_TESTS)
@@ -204,6 +205,34 @@ test-selftests: all
 
 test-bench-smoke: all
 	bench/run.sh --smoke
+
+# ---- fuzzing the compiler (clang libFuzzer + ASan + UBSan) ------------------------
+# `make fuzz FUZZ_SECONDS=N` for a long run; fuzz-smoke is the short one in `test`.
+# New inputs collect in $(BUILD)/fuzz/corpus; specs/ and codegen/fuzz/regress/
+# are read-only seeds. A crash leaves crash-* in $(BUILD)/fuzz/.
+FUZZ_SECONDS ?= 600
+FUZZ := $(BUILD)/fuzz/fuzz_spec
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	      -Iinclude -Icodegen
+
+$(FUZZ): codegen/fuzz/fuzz_spec.c $(GEN_LIB_SRCS) codegen/spec.h include/flatrpc_abi.h
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) codegen/fuzz/fuzz_spec.c $(GEN_LIB_SRCS) -o $@
+
+# imports are off in the fuzzer, so one seed carries the kv spec whole
+$(BUILD)/fuzz/seeds/kv-whole.anf: specs/kv.anf $(wildcard specs/elements/*.anf)
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D) $(BUILD)/fuzz/corpus
+	$(Q)cat $(wildcard specs/elements/*.anf) specs/kv.anf | grep -v '^import ' > $@
+
+fuzz: $(FUZZ) $(BUILD)/fuzz/seeds/kv-whole.anf
+	cd $(BUILD)/fuzz && ./fuzz_spec -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		-rss_limit_mb=2048 -dict=$(CURDIR)/codegen/fuzz/anf.dict \
+		corpus seeds $(CURDIR)/specs $(CURDIR)/codegen/fuzz/regress
+
+fuzz-smoke:
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
 
 test-vm: all
 	scripts/vm-test.sh

@@ -63,8 +63,11 @@ static int udp_server(uint16_t port, int busy)
 	}
 	if (kv_store_init(&st, 1 << 16))
 		return 1;
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
+	/* no SA_RESTART: a blocked recvfrom must return to see `stop` */
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	while (!stop) {
 		struct sockaddr_in from;
 		socklen_t fl = sizeof(from);

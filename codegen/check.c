@@ -10,6 +10,7 @@
  * fields, key types that do not match a field's type). Each mistake is so
  * reported once, at the place in the element that causes it.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,35 @@ static int c_reserved(const char *name)
 		if (!strcmp(words[i], name))
 			return 1;
 	return 0;
+}
+
+
+/* Names become parts of C identifiers ('-' as '_'; method names also
+ * upper-cased in constants). Two spec names that map to one identifier
+ * would make the generated code redeclare it, and a long name would be cut
+ * by the emitters' fixed buffers, so both are refused here. */
+#define FR_MAX_NAME 31
+
+static int same_cname(const char *a, const char *b, int fold)
+{
+	for (;; a++, b++) {
+		int x = *a == '-' ? '_' : (unsigned char)*a, y = *b == '-' ? '_' : (unsigned char)*b;
+		if (fold) {
+			x = toupper(x);
+			y = toupper(y);
+		}
+		if (x != y)
+			return 0;
+		if (!x)
+			return 1;
+	}
+}
+
+static void check_name(struct fr_diag *d, struct fr_loc loc, const char *what, const char *name)
+{
+	if (strlen(name) > FR_MAX_NAME)
+		fr_error(d, loc, "%s name '%.*s...' is longer than %d characters", what,
+			 FR_MAX_NAME, name, FR_MAX_NAME);
 }
 
 struct vty {
@@ -227,6 +257,125 @@ static void note_read(struct ck *c, const struct fr_expr *name)
 
 static struct vty check_expr(struct ck *c, const struct fr_expr *e);
 
+/* Does the type of e depend on the method (a message field inside)? Its
+ * errors are then reported in the per-method pass, else in the first. */
+static int depends(struct ck *c, const struct fr_expr *e)
+{
+	if (e->kind == E_CALL && !strcmp(e->s, "get") && e->nargs == 2 && is_param(c, e->args[0]))
+		return 1;
+	for (unsigned i = 0; i < e->nargs; i++)
+		if (depends(c, e->args[i]))
+			return 1;
+	return 0;
+}
+
+static int is_int(const struct vty *v)
+{
+	return !v->option && fr_type_is_fixed_int(v->t.kind) && v->t.kind != TY_BOOL;
+}
+
+/* An operand that must be an integer: reports and returns 0 if it is not. */
+static int need_int(struct ck *c, const struct fr_expr *e, const struct vty *v,
+		    const char *what)
+{
+	char b[64];
+
+	if (v->t.kind == TY_NONE && !v->option)
+		return 1;
+	if (is_int(v))
+		return 1;
+	cerr(c, depends(c, e), e->loc, "%s needs integers, not %s", what,
+	     vty_str(v, b, sizeof(b)));
+	return 0;
+}
+
+static const struct { const char *name; int nargs; enum fr_type_kind ret; } builtins[] = {
+	{ "current_time", 0, TY_U64 },	/* bpf_ktime_get_ns() */
+	{ "randomu", 0, TY_U32 },	/* bpf_get_prandom_u32() */
+	{ "time_diff", 2, TY_U64 },
+	{ "min", 2, TY_NONE },		/* the type of its typed operand */
+	{ "max", 2, TY_NONE },
+	{ "hash", 1, TY_U64 },
+};
+
+static int is_builtin(const char *name)
+{
+	for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
+		if (!strcmp(builtins[i].name, name))
+			return 1;
+	return 0;
+}
+
+static struct vty check_builtin(struct ck *c, const struct fr_expr *e)
+{
+	struct vty r = { 0 }, a[2];
+	size_t i;
+	char what[64], b[64];
+
+	for (i = 0; strcmp(builtins[i].name, e->s); i++)
+		;
+	if ((int)e->nargs != builtins[i].nargs) {
+		cerr(c, 0, e->loc, "%s() takes %d argument%s, not %u", e->s, builtins[i].nargs,
+		     builtins[i].nargs == 1 ? "" : "s", e->nargs);
+		return r;
+	}
+	for (unsigned k = 0; k < e->nargs; k++)
+		a[k] = check_expr(c, e->args[k]);
+	r.t.kind = builtins[i].ret;
+	snprintf(what, sizeof(what), "%s()", e->s);
+	if (!strcmp(e->s, "hash")) {
+		/* a string is hashed over its whole zero-padded slot */
+		if (!a[0].option && (a[0].t.kind == TY_STRING || a[0].t.kind == TY_NONE ||
+				     is_int(&a[0])))
+			return r;
+		cerr(c, depends(c, e->args[0]), e->args[0]->loc,
+		     "hash() takes an integer or a string, not %s", vty_str(&a[0], b, sizeof(b)));
+		return r;
+	}
+	int ok = 1;
+	for (unsigned k = 0; k < e->nargs; k++)
+		ok &= need_int(c, e->args[k], &a[k], what);
+	if (ok && r.t.kind == TY_NONE)
+		return a[0].lit ? a[1] : a[0];
+	return r;
+}
+
+static const char *op_str(enum fr_tok_kind k)
+{
+	switch (k) {
+	case T_EQEQ: return "==";
+	case T_NE: return "!=";
+	case T_LT: return "<";
+	case T_LE: return "<=";
+	case T_GT: return ">";
+	default: return ">=";
+	}
+}
+
+static struct vty check_logic(struct ck *c, const struct fr_expr *e)
+{
+	struct vty r = { .t.kind = TY_BOOL };
+	struct vty v[2] = { check_expr(c, e->args[0]), check_expr(c, e->args[1]) };
+	char b[64], what[32];
+
+	for (int i = 0; i < 2; i++) {
+		const struct fr_expr *a = e->args[i];
+		if (v[i].t.kind == TY_NONE && !v[i].option)
+			continue;
+		if (e->kind == E_CMP) {
+			int eq = e->op == T_EQEQ || e->op == T_NE;
+			snprintf(what, sizeof(what), "'%s'", op_str(e->op));
+			if (!v[i].option && v[i].t.kind == TY_BOOL && eq)
+				continue;
+			need_int(c, a, &v[i], what);
+		} else if (v[i].option || v[i].t.kind != TY_BOOL) {
+			cerr(c, depends(c, a), a->loc, "'%s' needs bool operands, not %s",
+			     e->kind == E_AND ? "and" : "or", vty_str(&v[i], b, sizeof(b)));
+		}
+	}
+	return r;
+}
+
 static struct vty check_get(struct ck *c, const struct fr_expr *e)
 {
 	struct vty r = { 0 };
@@ -272,8 +421,11 @@ static struct vty check_get(struct ck *c, const struct fr_expr *e)
 		cerr(c, 0, m->loc, "unknown state '%s' in element '%s'", m->s, c->el->name);
 		return r;
 	}
-	if (st->type.kind != TY_MAP)
+	if (st->type.kind != TY_MAP) {
+		cerr(c, 0, m->loc, "state '%s' is a %s, not a map; read it by its name",
+		     st->name, fr_type_str(&st->type, a, sizeof(a)));
 		return r;
+	}
 	if (!compatible(st->type.key, &kt)) {
 		/* a field's type is known only per method */
 		int dep = !kt.lit && k->kind == E_CALL;
@@ -301,11 +453,21 @@ static struct vty check_expr(struct ck *c, const struct fr_expr *e)
 		r.lit = 1;
 		r.slen = e->slen;
 		return r;
-	case E_NAME:
+	case E_BOOL:
+		r.t.kind = TY_BOOL;
+		r.lit = 1;
+		r.ival = e->ival;
+		return r;
+	case E_NAME: {
 		for (int i = c->nbinds - 1; i >= 0; i--)
 			if (!strcmp(c->binds[i].name, e->s))
 				return c->binds[i].t;
-		if (find_state(c->el, e->s))
+		struct fr_state *st = find_state(c->el, e->s);
+		if (st && st->type.kind != TY_MAP) {
+			r.t = st->type;
+			return r;
+		}
+		if (st)
 			cerr(c, 0, e->loc, "'%s' is a map; read it with get(%s, key)", e->s, e->s);
 		else if (is_param(c, e))
 			cerr(c, 0, e->loc, "'%s' is the message; read a field with get(%s, 'field')",
@@ -313,6 +475,11 @@ static struct vty check_expr(struct ck *c, const struct fr_expr *e)
 		else
 			cerr(c, 0, e->loc, "unknown name '%s'", e->s);
 		return r;
+	}
+	case E_CMP:
+	case E_AND:
+	case E_OR:
+		return check_logic(c, e);
 	case E_ADD:
 	case E_SUB: {
 		struct vty l = check_expr(c, e->args[0]), rr = check_expr(c, e->args[1]);
@@ -333,6 +500,8 @@ static struct vty check_expr(struct ck *c, const struct fr_expr *e)
 	case E_CALL:
 		if (!strcmp(e->s, "get"))
 			return check_get(c, e);
+		if (is_builtin(e->s))
+			return check_builtin(c, e);
 		if (!strcmp(e->s, "err"))
 			cerr(c, 0, e->loc, "err() is only valid as send(err('message'), Up)");
 		else
@@ -380,6 +549,12 @@ static void check_send(struct ck *c, const struct fr_stmt *s)
 			cerr(c, 0, what->loc, "err() takes one non-empty quoted message");
 			return;
 		}
+		/* messages are C strings from here on: a NUL would cut one short and
+		 * merge it with another */
+		if (memchr(what->args[0]->s, 0, what->args[0]->slen)) {
+			cerr(c, 0, what->args[0]->loc, "an err() message cannot contain \\0");
+			return;
+		}
 		if (!up)
 			cerr(c, 0, dir->loc, "an error goes back to the caller: use Up");
 		if (c->m)
@@ -395,8 +570,24 @@ static void check_set(struct ck *c, const struct fr_stmt *s)
 	const struct fr_expr *e = s->e;
 	char a[64], b[64];
 
+	if (e->nargs == 2 && e->args[0]->kind == E_NAME) {
+		struct fr_state *sc = find_state(c->el, e->args[0]->s);
+		if (sc && sc->type.kind != TY_MAP) {
+			const struct fr_expr *v = e->args[1];
+			struct vty vt = check_expr(c, v);
+			if (c->hk == H_INIT && !vt.lit)
+				cerr(c, 0, v->loc, "init() runs at load time: values must be "
+				     "constants");
+			else if (!compatible(&sc->type, &vt))
+				cerr(c, depends(c, v), v->loc, "value of type %s does not match "
+				     "the type %s of state '%s'", vty_str(&vt, a, sizeof(a)),
+				     fr_type_str(&sc->type, b, sizeof(b)), sc->name);
+			return;
+		}
+	}
 	if (e->nargs != 3) {
-		cerr(c, 0, e->loc, "set() takes 3 arguments: map, key, value");
+		cerr(c, 0, e->loc, "set() takes 3 arguments: map, key, value (or 2: "
+		     "scalar state, value)");
 		return;
 	}
 	const struct fr_expr *m = e->args[0], *k = e->args[1], *v = e->args[2];
@@ -414,8 +605,11 @@ static void check_set(struct ck *c, const struct fr_stmt *s)
 		     "init() runs at load time: keys and values must be constants");
 		return;
 	}
-	if (st->type.kind != TY_MAP)
+	if (st->type.kind != TY_MAP) {
+		cerr(c, 0, m->loc, "state '%s' is a %s, not a map: write set(%s, value)",
+		     st->name, fr_type_str(&st->type, a, sizeof(a)), st->name);
 		return;
+	}
 	if (!compatible(st->type.key, &kt))
 		cerr(c, !kt.lit && k->kind == E_CALL, k->loc,
 		     "key of type %s does not match the key type %s of map '%s'",
@@ -426,6 +620,55 @@ static void check_set(struct ck *c, const struct fr_stmt *s)
 		     vty_str(&vt, a, sizeof(a)), fr_type_str(st->type.val, b, sizeof(b)), st->name);
 }
 
+static int const_equal(const struct fr_expr *a, const struct fr_expr *b)
+{
+	if (a->kind == E_STR || b->kind == E_STR)
+		return a->kind == b->kind && a->slen == b->slen && !memcmp(a->s, b->s, a->slen);
+	return a->ival == b->ival;
+}
+
+/* An arm after a catch-all, or with a constant already matched, can never
+ * run; that is almost always a mistake in the order of the arms. */
+static void check_arms_reachable(struct ck *c, const struct fr_stmt *s)
+{
+	const struct fr_arm *wild = NULL, *some = NULL, *none = NULL;
+
+	for (unsigned i = 0; i < s->narms; i++) {
+		const struct fr_arm *arm = &s->arms[i];
+		if (wild) {
+			cerr(c, 0, arm->loc, "unreachable arm: the catch-all '_' on line %d "
+			     "matches everything first", wild->loc.line);
+			continue;
+		}
+		if (some && none) {
+			cerr(c, 0, arm->loc, "unreachable arm: Some and None on lines %d and %d "
+			     "match everything first", some->loc.line, none->loc.line);
+			continue;
+		}
+		switch (arm->kind) {
+		case A_WILD:
+			wild = arm;
+			break;
+		case A_SOME:
+			some = some ? some : arm;
+			break;
+		case A_NONE:
+			none = none ? none : arm;
+			break;
+		case A_CONST:
+			for (unsigned j = 0; j < i; j++) {
+				const struct fr_arm *o = &s->arms[j];
+				if (o->kind == A_CONST && const_equal(o->value, arm->value)) {
+					cerr(c, 0, arm->loc, "unreachable arm: this constant is "
+					     "already matched on line %d", o->loc.line);
+					break;
+				}
+			}
+			break;
+		}
+	}
+}
+
 static void check_match(struct ck *c, const struct fr_stmt *s)
 {
 	struct vty t = check_expr(c, s->e);
@@ -434,6 +677,7 @@ static void check_match(struct ck *c, const struct fr_stmt *s)
 
 	if (c->hk == H_INIT)
 		cerr(c, 0, s->loc, "init() can only set(map, constant, constant)");
+	check_arms_reachable(c, s);
 	for (unsigned i = 0; i < s->narms; i++) {
 		const struct fr_arm *arm = &s->arms[i];
 		int pushed = 0;
@@ -493,11 +737,144 @@ static void check_block(struct ck *c, const struct fr_block *b)
 		case S_SET:
 			check_set(c, s);
 			break;
+		case S_PASS:
+			if (c->hk == H_INIT)
+				cerr(c, 0, s->loc, "pass is not allowed in init()");
+			break;
 		case S_CALL:
 			check_expr(c, s->e);
-			if (!strcmp(s->e->s, "get"))
-				cerr(c, 0, s->loc, "the result of get() is unused");
+			if (!strcmp(s->e->s, "get") || is_builtin(s->e->s))
+				cerr(c, 0, s->loc, "the result of %s() is unused", s->e->s);
 			break;
+		}
+	}
+}
+
+
+/* ---- paths: every path of req()/resp() must end in send() or pass ---------
+ *
+ * A path that reaches the end of a handler would pass the message on
+ * silently; that is an error, except for one case the paper's firewall
+ * relies on: a match on constants with no catch-all arm. A message that
+ * matches none of its arms is passed on, and the checker says so with a
+ * warning at the match, unless a later statement sends anyway. */
+
+#define MAX_FALLS 16
+
+struct fall {
+	struct fr_loc loc;		/* where the path leaves */
+	const struct fr_stmt *soft;	/* the arm-less match, or NULL: an error */
+};
+
+struct falls {
+	struct fall v[MAX_FALLS];
+	int n;
+};
+
+static void add_fall(struct falls *f, struct fr_loc loc, const struct fr_stmt *soft)
+{
+	if (f->n < MAX_FALLS)
+		f->v[f->n++] = (struct fall){ loc, soft };
+}
+
+static int flow_block(struct ck *c, const struct fr_block *b, struct falls *out);
+
+/* Returns 1 if control can leave the match; its exits are added to out. */
+static int flow_match(struct ck *c, const struct fr_stmt *s, struct falls *out)
+{
+	int some = 0, none = 0, wild = 0, consts = 0, reach = 0;
+
+	for (unsigned i = 0; i < s->narms; i++) {
+		const struct fr_arm *arm = &s->arms[i];
+		struct falls af = { .n = 0 };
+		some |= arm->kind == A_SOME;
+		none |= arm->kind == A_NONE;
+		wild |= arm->kind == A_WILD;
+		consts |= arm->kind == A_CONST;
+		if (!arm->body.n) {
+			add_fall(out, arm->loc, NULL);
+			reach = 1;
+		} else if (flow_block(c, &arm->body, &af)) {
+			for (int k = 0; k < af.n; k++)
+				add_fall(out, af.v[k].loc, af.v[k].soft);
+			reach = 1;
+		}
+	}
+	int bools = 0;
+	for (unsigned i = 0; i < s->narms; i++)
+		if (s->arms[i].kind == A_CONST && s->arms[i].value->kind == E_BOOL)
+			bools |= 1 << s->arms[i].value->ival;
+	if (wild || (some && none) || bools == 3)
+		return reach;
+	/* no arm takes some values: they leave the match here */
+	add_fall(out, s->loc, consts && !some && !none ? s : NULL);
+	return 1;
+}
+
+static int flow_block(struct ck *c, const struct fr_block *b, struct falls *out)
+{
+	int reach = 1;
+	const struct fr_stmt *ender = NULL;
+
+	out->n = 0;
+	for (unsigned i = 0; i < b->n; i++) {
+		const struct fr_stmt *s = b->v[i];
+		if (!reach) {
+			cerr(c, 0, s->loc, "unreachable statement: the path already ended "
+			     "on line %d", ender->loc.line);
+			break;
+		}
+		switch (s->kind) {
+		case S_SEND:
+		case S_PASS:
+			reach = 0;
+			ender = s;
+			out->n = 0;
+			break;
+		case S_MATCH: {
+			struct falls mf = { .n = 0 };
+			reach = flow_match(c, s, &mf);
+			*out = mf;
+			if (!reach)
+				ender = s;
+			break;
+		}
+		default:
+			out->n = 0;
+			add_fall(out, s->loc, NULL);
+			break;
+		}
+	}
+	return reach;
+}
+
+static void describe_scrutinee(const struct fr_expr *e, char *buf, size_t n)
+{
+	if (e->kind == E_NAME)
+		snprintf(buf, n, "%s", e->s);
+	else if (e->kind == E_CALL && !strcmp(e->s, "get") && e->nargs == 2 &&
+		 e->args[1]->kind == E_STR)
+		snprintf(buf, n, "field '%s'", e->args[1]->s);
+	else
+		snprintf(buf, n, "this value");
+}
+
+static void check_paths(struct ck *c, struct fr_element *el, const char *hname,
+			const struct fr_handler *h)
+{
+	struct falls f = { .n = 0 };
+	char what[96];
+
+	if (!h->present || !flow_block(c, &h->body, &f))
+		return;
+	for (int i = 0; i < f.n; i++) {
+		if (f.v[i].soft) {
+			describe_scrutinee(f.v[i].soft->e, what, sizeof(what));
+			fr_warn(c->d, f.v[i].loc, "match on %s has no default arm; messages "
+				"matching no arm are passed on", what);
+		} else {
+			fr_error(c->d, f.v[i].loc, "%s() of element '%s' can end here without "
+				 "send(); end every path with send(...) or pass", hname, el->name);
 		}
 	}
 }
@@ -529,13 +906,22 @@ static void check_element(struct ck *c, struct fr_element *el)
 
 	for (unsigned i = 0; i < el->nstates; i++) {
 		struct fr_state *st = &el->states[i];
-		for (unsigned j = 0; j < i; j++)
+		for (unsigned j = 0; j < i; j++) {
 			if (!strcmp(el->states[j].name, st->name))
 				fr_error(c->d, st->loc, "duplicate state '%s' in element '%s'",
 					 st->name, el->name);
+			else if (same_cname(el->states[j].name, st->name, 0))
+				fr_error(c->d, st->loc, "state '%s' and state '%s' on line %d are "
+					 "the same name in C", st->name, el->states[j].name,
+					 el->states[j].loc.line);
+		}
+		check_name(c->d, st->loc, "state", st->name);
 		if (st->type.kind != TY_MAP) {
-			fr_error(c->d, st->type.loc, "state '%s' must be a Map<K, V>, not %s",
-				 st->name, fr_type_str(&st->type, b, sizeof(b)));
+			/* a scalar: one array slot; strings would need a copy per read */
+			if (!fr_type_is_fixed_int(st->type.kind))
+				fr_error(c->d, st->type.loc, "state '%s' must be an integer, bool "
+					 "or Map<K, V>, not %s", st->name,
+					 fr_type_str(&st->type, b, sizeof(b)));
 			continue;
 		}
 		if (!state_type_ok(st->type.key))
@@ -550,6 +936,10 @@ static void check_element(struct ck *c, struct fr_element *el)
 	check_handler(c, el, H_INIT, NULL);
 	check_handler(c, el, H_REQ, NULL);
 	check_handler(c, el, H_RESP, NULL);
+	c->el = el;
+	c->m = NULL;
+	check_paths(c, el, "req", &el->req);
+	check_paths(c, el, "resp", &el->resp);
 }
 
 static void check_fields(struct fr_diag *d, const struct fr_fields *fs,
@@ -566,6 +956,17 @@ static void check_fields(struct fr_diag *d, const struct fr_fields *fs,
 		if (dup)
 			fr_error(d, f->loc, "duplicate field '%s' in %s%s", f->name, what,
 				 dup->is_meta && !f->is_meta ? " (already in metadata)" : "");
+		const struct fr_field *alias = NULL;
+		for (unsigned j = 0; !dup && before && !alias && j < before->n; j++)
+			if (same_cname(before->v[j].name, f->name, 0))
+				alias = &before->v[j];
+		for (unsigned j = 0; !dup && !alias && j < i; j++)
+			if (same_cname(fs->v[j].name, f->name, 0))
+				alias = &fs->v[j];
+		if (alias)
+			fr_error(d, f->loc, "field '%s' and field '%s' on line %d are the same "
+				 "name in C", f->name, alias->name, alias->loc.line);
+		check_name(d, f->loc, "field", f->name);
 		if (c_reserved(f->name))
 			fr_error(d, f->loc, "field name '%s' is reserved in C", f->name);
 		if (f->type.kind == TY_MAP || f->type.kind == TY_NONE)
@@ -689,11 +1090,19 @@ static void check_service(struct ck *c, struct fr_service *svc)
 	for (unsigned i = 0; i < svc->nmethods; i++) {
 		struct fr_method *m = &svc->methods[i];
 		m->id = i;
-		for (unsigned j = 0; j < i; j++)
-			if (!strcmp(svc->methods[j].name, m->name)) {
+		for (unsigned j = 0; j < i; j++) {
+			const struct fr_method *o = &svc->methods[j];
+			if (!strcmp(o->name, m->name)) {
 				fr_error(d, m->loc, "duplicate method '%s'", m->name);
 				break;
 			}
+			if (same_cname(o->name, m->name, 1)) {
+				fr_error(d, m->loc, "method '%s' and method '%s' on line %d are the "
+					 "same name in C", m->name, o->name, o->loc.line);
+				break;
+			}
+		}
+		check_name(d, m->loc, "method", m->name);
 
 		/* the metadata goes first in every request */
 		struct fr_fields own = m->req;
@@ -728,6 +1137,27 @@ static void check_service(struct ck *c, struct fr_service *svc)
 		check_transport(d, m);
 	}
 
+	/* fr_anf_<method>_<element>_req is one function per pair */
+	for (unsigned i = 0; i < svc->nmethods; i++)
+		for (unsigned j = 0; j < svc->methods[i].nchain; j++) {
+			char x[80], y[80];
+			const struct fr_chain_ref *r = &svc->methods[i].chain[j];
+			snprintf(x, sizeof(x), "%s_%s", svc->methods[i].name, r->name);
+			for (unsigned k = 0; k < i; k++)
+				for (unsigned q = 0; q < svc->methods[k].nchain; q++) {
+					snprintf(y, sizeof(y), "%s_%s", svc->methods[k].name,
+						 svc->methods[k].chain[q].name);
+					if (same_cname(x, y, 0))
+						fr_error(d, r->loc, "element '%s' in method '%s' and "
+							 "element '%s' in method '%s' would share the "
+							 "function fr_anf_%s_req", r->name,
+							 svc->methods[i].name,
+							 svc->methods[k].chain[q].name,
+							 svc->methods[k].name,
+							 fr_cname(y, sizeof(y), x));
+				}
+		}
+
 	/* per-method pass: field-dependent checks and error numbering, in
 	 * method, chain and body order */
 	for (unsigned i = 0; i < svc->nmethods; i++) {
@@ -741,17 +1171,50 @@ static void check_service(struct ck *c, struct fr_service *svc)
 	}
 }
 
+/* fr_<element>_<state> must be unique across elements: element 'a-b' with
+ * state 'c' and element 'a' with state 'b_c' would share one pinned map. */
+static void check_map_names(struct fr_spec *spec, struct fr_diag *d)
+{
+	char x[80], y[80];
+
+	for (unsigned i = 0; i < spec->nelems; i++)
+		for (unsigned si = 0; si < spec->elems[i]->nstates; si++) {
+			const struct fr_state *a = &spec->elems[i]->states[si];
+			snprintf(x, sizeof(x), "%s_%s", spec->elems[i]->name, a->name);
+			for (unsigned j = 0; j < i; j++)
+				for (unsigned sj = 0; sj < spec->elems[j]->nstates; sj++) {
+					const struct fr_state *b = &spec->elems[j]->states[sj];
+					snprintf(y, sizeof(y), "%s_%s", spec->elems[j]->name, b->name);
+					if (same_cname(x, y, 0) && !same_cname(spec->elems[i]->name,
+									       spec->elems[j]->name, 0))
+						fr_error(d, a->loc, "state '%s' of element '%s' and state "
+							 "'%s' of element '%s' would share the map "
+							 "fr_%s", a->name, spec->elems[i]->name, b->name,
+							 spec->elems[j]->name,
+							 fr_cname(y, sizeof(y), x));
+				}
+		}
+}
+
 void fr_check(struct fr_spec *spec, struct fr_diag *d)
 {
 	struct ck c = { .spec = spec, .d = d };
 
 	for (unsigned i = 0; i < spec->nelems; i++) {
 		struct fr_element *el = spec->elems[i];
-		for (unsigned j = 0; j < i; j++)
-			if (!strcmp(spec->elems[j]->name, el->name)) {
+		for (unsigned j = 0; j < i; j++) {
+			const struct fr_element *o = spec->elems[j];
+			if (!strcmp(o->name, el->name)) {
 				fr_error(d, el->loc, "duplicate element '%s'", el->name);
 				break;
 			}
+			if (same_cname(o->name, el->name, 0)) {
+				fr_error(d, el->loc, "element '%s' and element '%s' on line %d are "
+					 "the same name in C", el->name, o->name, o->loc.line);
+				break;
+			}
+		}
+		check_name(d, el->loc, "element", el->name);
 		check_element(&c, el);
 	}
 	if (!spec->svc) {
@@ -759,5 +1222,7 @@ void fr_check(struct fr_spec *spec, struct fr_diag *d)
 		fr_error(d, loc, "no service defined (expected `service NAME:`)");
 		return;
 	}
+	check_name(d, spec->svc->loc, "service", spec->svc->name);
+	check_map_names(spec, d);
 	check_service(&c, spec->svc);
 }

@@ -7,6 +7,8 @@
  * the spec hash is computed over this text.
  */
 #include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "spec.h"
@@ -17,27 +19,44 @@ void fr_emit_banner(const struct fr_spec *spec, struct fr_buf *b)
 		      spec->main_name);
 }
 
-/* KV_ERR_<MSG>: the message upper-cased, other characters as '_' */
-const char *fr_error_ident(const struct fr_spec *spec, unsigned code, char *buf, size_t n)
+static void base_ident(const struct fr_spec *spec, const char *msg, char *buf, size_t n)
 {
 	char up[64];
-	const char *msg = spec->errs[code - 1].msg;
 	size_t i;
 
 	fr_cname_upper(up, sizeof(up), spec->svc->name);
 	int k = snprintf(buf, n, "%s_ERR_", up);
+	if (k < 0 || (size_t)k >= n)
+		k = (int)n - 1;
 	for (i = 0; msg[i] && k + 1 < (int)n; i++)
 		buf[k++] = isalnum((unsigned char)msg[i]) ? (char)toupper((unsigned char)msg[i]) : '_';
 	buf[k] = 0;
-	/* two messages may map to one identifier ("a-b", "a b"): number the later */
-	for (unsigned c = 1; c < code; c++) {
-		char other[160];
-		fr_error_ident(spec, c, other, sizeof(other));
-		if (!strcmp(other, buf)) {
-			snprintf(buf + k, n - k, "_%u", code);
-			break;
-		}
+}
+
+/* KV_ERR_<MSG>: the message upper-cased, other characters as '_'. Two
+ * messages may map to one identifier ("a-b", "a b"): a later one that
+ * equals an earlier one's final identifier gets its code appended. The
+ * final identifiers are built in code order, once each: deciding code c
+ * by recursing on every earlier code took time exponential in c. */
+const char *fr_error_ident(const struct fr_spec *spec, unsigned code, char *buf, size_t n)
+{
+	enum { W = 160 };
+	char (*ids)[W] = calloc(code, W);
+
+	if (!ids)
+		abort();
+	for (unsigned c = 1; c <= code; c++) {
+		char *id = ids[c - 1];
+		base_ident(spec, spec->errs[c - 1].msg, id, W);
+		for (unsigned o = 1; o < c; o++)
+			if (!strcmp(ids[o - 1], id)) {
+				size_t k = strlen(id);
+				snprintf(id + k, W - k, "_%u", c);
+				break;
+			}
 	}
+	snprintf(buf, n, "%s", ids[code - 1]);
+	free(ids);
 	return buf;
 }
 

@@ -11,6 +11,8 @@
  * Return convention of the instance functions: 0 = continue down the chain
  * (send(rpc, Down) or falling off the end), 1..127 = answer with that error.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "spec.h"
@@ -113,13 +115,106 @@ static const struct fr_slot *rpc_slot(struct gen *g, const struct fr_expr *e)
 	return fr_layout_find(g->l, e->args[1]->s);
 }
 
-static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v)
+static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int d);
+
+/* A fresh local holding an integer expression. Operators and built-ins go
+ * through these rather than into one nested C expression, so generated
+ * lines stay short whatever the nesting (the parser bounds it). */
+static void tmp_int(struct gen *g, int d, struct cval *v, enum fr_type_kind k,
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void tmp_int(struct gen *g, int d, struct cval *v, enum fr_type_kind k,
+		    const char *fmt, ...)
+{
+	char rhs[1024];
+	va_list ap;
+	int t = g->tmp++;
+
+	va_start(ap, fmt);
+	vsnprintf(rhs, sizeof(rhs), fmt, ap);
+	va_end(ap);
+	ind(g, d);
+	fr_buf_printf(g->b, "%s t%d = %s;\n", fr_bpf_int_type(k), t, rhs);
+	memset(v, 0, sizeof(*v));
+	v->kind = k;
+	snprintf(v->c, sizeof(v->c), "t%d", t);
+}
+
+/* comparisons (and min/max) are signed if either side is i64 */
+static const char *cast_of(const struct cval *a, const struct cval *b)
+{
+	return a->kind == TY_I64 || b->kind == TY_I64 ? "(__s64)" : "(__u64)";
+}
+
+static void cval_call(struct gen *g, const struct fr_expr *e, struct cval *v, int d)
+{
+	struct cval a[2];
+	const char *f = e->s;
+
+	if (!strcmp(f, "current_time")) {
+		tmp_int(g, d, v, TY_U64, "bpf_ktime_get_ns()");
+		return;
+	}
+	if (!strcmp(f, "randomu")) {
+		tmp_int(g, d, v, TY_U32, "bpf_get_prandom_u32()");
+		return;
+	}
+	for (unsigned i = 0; i < e->nargs && i < 2; i++)
+		cval_of(g, e->args[i], &a[i], d);
+	if (!strcmp(f, "time_diff")) {
+		/* a clock read before the other gives 0, never a huge wrap */
+		tmp_int(g, d, v, TY_U64, "%s > %s ? %s - %s : 0", a[0].c, a[1].c, a[0].c, a[1].c);
+		return;
+	}
+	if (!strcmp(f, "min") || !strcmp(f, "max")) {
+		enum fr_type_kind k = e->args[0]->kind == E_INT ? a[1].kind : a[0].kind;
+		const char *cs = cast_of(&a[0], &a[1]);
+		tmp_int(g, d, v, k, "%s%s %c %s%s ? %s : %s", cs, a[0].c, f[1] == 'i' ? '<' : '>',
+			cs, a[1].c, a[0].c, a[1].c);
+		return;
+	}
+	if (!strcmp(f, "hash")) {
+		int t = g->tmp++;
+		ind(g, d);
+		if (!a[0].is_bytes) {
+			/* multiply-xorshift: cheap, and spreads nearby keys apart */
+			fr_buf_printf(g->b, "__u64 t%d = (__u64)%s * 0x9e3779b97f4a7c15ULL;\n", t, a[0].c);
+			ind(g, d);
+			fr_buf_printf(g->b, "t%d ^= t%d >> 29;\n", t, t);
+		} else {
+			/* FNV-1a over the zero-padded slot, unrolled: no loop to verify */
+			fr_buf_printf(g->b, "__u64 t%d = 0xcbf29ce484222325ULL;\n", t);
+			for (unsigned i = 0; i < a[0].n; i++) {
+				unsigned ch = 0;
+				ind(g, d);
+				if (a[0].lit) {
+					ch = i < a[0].litlen ? (unsigned char)a[0].lit[i] : 0;
+					fr_buf_printf(g->b, "t%d = (t%d ^ 0x%02x) * 0x100000001b3ULL;\n",
+						      t, t, ch);
+				} else {
+					fr_buf_printf(g->b, "t%d = (t%d ^ ((const unsigned char *)%s)[%u])"
+						      " * 0x100000001b3ULL;\n", t, t, a[0].c, i);
+				}
+			}
+		}
+		memset(v, 0, sizeof(*v));
+		v->kind = TY_U64;
+		snprintf(v->c, sizeof(v->c), "t%d", t);
+		return;
+	}
+	snprintf(v->c, sizeof(v->c), "0");
+}
+
+static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int d)
 {
 	memset(v, 0, sizeof(*v));
 	switch (e->kind) {
 	case E_INT:
 		v->kind = TY_U64;
 		snprintf(v->c, sizeof(v->c), "%lluULL", (unsigned long long)e->ival);
+		return;
+	case E_BOOL:
+		v->kind = TY_BOOL;
+		snprintf(v->c, sizeof(v->c), "%d", (int)e->ival);
 		return;
 	case E_STR:
 		v->is_bytes = 1;
@@ -129,6 +224,19 @@ static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v)
 		return;
 	case E_NAME: {
 		const struct bind *bd = find_bind(g, e->s);
+		const struct fr_state *sc = bd ? NULL : find_state(g->el, e->s);
+		if (sc && sc->type.kind != TY_MAP) {
+			char mn[96], ty[64];
+			int t = g->tmp++;
+			ind(g, d);
+			fr_buf_printf(g->b, "__u32 z%d = 0;\n", t);
+			ind(g, d);
+			fr_buf_printf(g->b, "%s *p%d = bpf_map_lookup_elem(&%s, &z%d);\n",
+				      ctype(&sc->type, ty, sizeof(ty)), t,
+				      map_name(sc, mn, sizeof(mn)), t);
+			tmp_int(g, d, v, sc->type.kind, "p%d ? *p%d : 0", t, t);
+			return;
+		}
 		const struct fr_type *t = bd ? bd->st->type.val : NULL;
 		if (t && t->kind == TY_STRING) {
 			v->is_bytes = 1;
@@ -143,22 +251,37 @@ static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v)
 	case E_ADD:
 	case E_SUB: {
 		struct cval l, r;
-		cval_of(g, e->args[0], &l);
-		cval_of(g, e->args[1], &r);
-		v->kind = l.kind;
-		/* nested sums deeper than the buffer are cut; the checker's specs
-		 * stay far below that */
-		size_t ll = strnlen(l.c, 60), rl = strnlen(r.c, 60);
-		v->c[0] = '(';
-		memcpy(v->c + 1, l.c, ll);
-		memcpy(v->c + 1 + ll, e->kind == E_ADD ? " + " : " - ", 3);
-		memcpy(v->c + 4 + ll, r.c, rl);
-		v->c[4 + ll + rl] = ')';
-		v->c[5 + ll + rl] = 0;
+		cval_of(g, e->args[0], &l, d);
+		cval_of(g, e->args[1], &r, d);
+		tmp_int(g, d, v, e->args[0]->kind == E_INT ? r.kind : l.kind, "%s %c %s",
+			l.c, e->kind == E_ADD ? '+' : '-', r.c);
+		return;
+	}
+	case E_CMP: {
+		struct cval l, r;
+		static const char *const ops[] = { [T_EQEQ] = "==", [T_NE] = "!=", [T_LT] = "<",
+						   [T_LE] = "<=", [T_GT] = ">", [T_GE] = ">=" };
+		cval_of(g, e->args[0], &l, d);
+		cval_of(g, e->args[1], &r, d);
+		const char *cs = cast_of(&l, &r);
+		tmp_int(g, d, v, TY_BOOL, "%s%s %s %s%s", cs, l.c, ops[e->op], cs, r.c);
+		return;
+	}
+	case E_AND:
+	case E_OR: {
+		/* both sides are evaluated: they have no effects besides reads */
+		struct cval l, r;
+		cval_of(g, e->args[0], &l, d);
+		cval_of(g, e->args[1], &r, d);
+		tmp_int(g, d, v, TY_BOOL, "%s %s %s", l.c, e->kind == E_AND ? "&&" : "||", r.c);
 		return;
 	}
 	case E_CALL: {
-		const struct fr_slot *s = is_rpc_get(e) ? rpc_slot(g, e) : NULL;
+		if (!is_rpc_get(e)) {
+			cval_call(g, e, v, d);
+			return;
+		}
+		const struct fr_slot *s = rpc_slot(g, e);
 		if (!s) {
 			snprintf(v->c, sizeof(v->c), "0");
 			return;
@@ -190,7 +313,7 @@ static void fill(struct gen *g, int d, const struct fr_type *t, const char *var,
 	struct cval v;
 	char ty[64];
 
-	cval_of(g, e, &v);
+	cval_of(g, e, &v, d);
 	ind(g, d);
 	if (t->kind != TY_STRING) {
 		fr_buf_printf(g->b, "%s %s = %s;\n", ctype(t, ty, sizeof(ty)), var, v.c);
@@ -227,11 +350,54 @@ static void gen_send(struct gen *g, const struct fr_stmt *s, int d)
 	}
 }
 
+/* set(state, value) on a scalar: slot 0 of a one-entry array */
+static void gen_set_scalar(struct gen *g, const struct fr_state *sc, const struct fr_expr *v,
+			   int d)
+{
+	char mn[96], ty[64];
+	int t = g->tmp++;
+	int atomic_ok = sc->type.kind == TY_U32 || sc->type.kind == TY_U64 ||
+			sc->type.kind == TY_I64;
+
+	ind(g, d);
+	fr_buf_printf(g->b, "{\n");
+	ind(g, d + 1);
+	fr_buf_printf(g->b, "__u32 z%d = 0;\n", t);
+	ind(g, d + 1);
+	fr_buf_printf(g->b, "%s *p%d = bpf_map_lookup_elem(&%s, &z%d);\n\n",
+		      ctype(&sc->type, ty, sizeof(ty)), t, map_name(sc, mn, sizeof(mn)), t);
+	/* x = x +- K from many CPUs at once must not lose updates */
+	if (atomic_ok && (v->kind == E_ADD || v->kind == E_SUB) && v->args[0]->kind == E_NAME &&
+	    !strcmp(v->args[0]->s, sc->name) && !find_bind(g, sc->name) &&
+	    v->args[1]->kind == E_INT) {
+		ind(g, d + 1);
+		fr_buf_printf(g->b, "if (p%d)\n", t);
+		ind(g, d + 2);
+		fr_buf_printf(g->b, "__sync_fetch_and_add(p%d, %s%lluULL);\n", t,
+			      v->kind == E_SUB ? "-" : "", (unsigned long long)v->args[1]->ival);
+	} else {
+		struct cval cv;
+		cval_of(g, v, &cv, d + 1);
+		ind(g, d + 1);
+		fr_buf_printf(g->b, "if (p%d)\n", t);
+		ind(g, d + 2);
+		fr_buf_printf(g->b, "*p%d = %s;\n", t, cv.c);
+	}
+	ind(g, d);
+	fr_buf_printf(g->b, "}\n");
+}
+
 static void gen_set(struct gen *g, const struct fr_stmt *s, int d)
 {
-	const struct fr_expr *me = s->e->args[0], *k = s->e->args[1], *v = s->e->args[2];
+	const struct fr_expr *me = s->e->args[0];
 	const struct fr_state *st = NULL;
 	char mn[96], kv[16], vv[16];
+
+	if (s->e->nargs == 2) {
+		gen_set_scalar(g, find_state(g->el, me->s), s->e->args[1], d);
+		return;
+	}
+	const struct fr_expr *k = s->e->args[1], *v = s->e->args[2];
 
 	/* a binder of the same map and key: update in place through its
 	 * pointer (atomically for counters, as other CPUs share the entry) */
@@ -258,7 +424,7 @@ static void gen_set(struct gen *g, const struct fr_stmt *s, int d)
 			return;
 		}
 		struct cval cv;
-		cval_of(g, v, &cv);
+		cval_of(g, v, &cv, d);
 		ind(g, d);
 		fr_buf_printf(g->b, "*%s = %s;\n", bd->var, cv.c);
 		return;
@@ -348,7 +514,7 @@ static void gen_match(struct gen *g, const struct fr_stmt *s, int d)
 	} else {
 		/* a plain value against constants */
 		struct cval v;
-		cval_of(g, e, &v);
+		cval_of(g, e, &v, d + 1);
 		if (!v.is_bytes) {
 			ind(g, d + 1);
 			fr_buf_printf(g->b, "__u64 m%d = %s;\n\n", t, v.c);
@@ -406,6 +572,7 @@ static void gen_block(struct gen *g, const struct fr_block *b, int d)
 		case S_MATCH: gen_match(g, s, d); break;
 		case S_SEND: gen_send(g, s, d); break;
 		case S_SET: gen_set(g, s, d); break;
+		case S_PASS: ind(g, d); fr_buf_printf(g->b, "return 0;\t/* pass */\n"); break;
 		case S_CALL: break;	/* rejected by the checker */
 		}
 	}
@@ -437,7 +604,8 @@ static void gen_instance(const struct fr_spec *spec, const struct fr_method *m,
 		      SV, MN, resp ? "RESP" : "REQ");
 	const struct fr_block *body = resp ? &el->resp.body : &el->req.body;
 	gen_block(&g, body, 1);
-	if (!body->n || body->v[body->n - 1]->kind != S_SEND)
+	if (!body->n || (body->v[body->n - 1]->kind != S_SEND &&
+			 body->v[body->n - 1]->kind != S_PASS))
 		fr_buf_printf(b, "\treturn 0;\t/* end of %s(): continue */\n",
 			      resp ? "resp" : "req");
 	fr_buf_printf(b, "}\n");
@@ -563,6 +731,17 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 			const struct fr_state *st = &el->states[j];
 			fr_buf_printf(b, "\n/* %s.%s: %s */\n", el->name, st->name,
 				      fr_type_str(&st->type, ty, sizeof(ty)));
+			if (st->type.kind != TY_MAP) {
+				/* one shared slot; an array so it pins like the maps */
+				fr_buf_printf(b, "struct {\n\t__uint(type, BPF_MAP_TYPE_ARRAY);\n"
+					      "\t__uint(max_entries, 1);\n\t__type(key, __u32);\n"
+					      "\t__type(value, %s);\n"
+					      "\t__uint(pinning, LIBBPF_PIN_BY_NAME);\n"
+					      "} %s SEC(\".maps\");\n",
+					      ctype(&st->type, ty2, sizeof(ty2)),
+					      map_name(st, mn, sizeof(mn)));
+				continue;
+			}
 			fr_buf_printf(b, "struct {\n\t__uint(type, BPF_MAP_TYPE_HASH);\n"
 				      "\t__uint(max_entries, 65536);\n\t__type(key, %s);\n"
 				      "\t__type(value, %s);\n\t__uint(pinning, LIBBPF_PIN_BY_NAME);\n"

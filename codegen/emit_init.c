@@ -65,10 +65,17 @@ void fr_emit_init(const struct fr_spec *spec, struct fr_buf *b)
 			for (unsigned k = 0; k < el->nstates; k++)
 				if (!strcmp(el->states[k].name, s->e->args[0]->s))
 					st = &el->states[k];
-			if (!st || st->type.kind != TY_MAP)
+			if (!st)
 				continue;
+			/* a scalar is slot 0 of a one-entry array */
+			static const struct fr_type slot_type = { .kind = TY_U32 };
+			static const struct fr_expr slot0 = { .kind = E_INT };
+			int scalar = st->type.kind != TY_MAP;
+			const struct fr_type *kt = scalar ? &slot_type : st->type.key;
+			const struct fr_type *vt = scalar ? &st->type : st->type.val;
 			fr_buf_printf(b, "\n/* %s.init(): %s[", el->name, st->name);
-			const struct fr_expr *kv[2] = { s->e->args[1], s->e->args[2] };
+			const struct fr_expr *kv[2] = { scalar ? &slot0 : s->e->args[1],
+							s->e->args[scalar ? 1 : 2] };
 			for (int q = 0; q < 2; q++) {
 				if (kv[q]->kind == E_STR) {
 					fr_buf_put(b, "'", 1);
@@ -88,13 +95,13 @@ void fr_emit_init(const struct fr_spec *spec, struct fr_buf *b)
 			}
 			snprintf(kname, sizeof(kname), "flatrpc_init_%u_key", n);
 			snprintf(vname, sizeof(vname), "flatrpc_init_%u_value", n);
-			put_bytes(b, kname, st->type.key, kv[0]);
-			put_bytes(b, vname, st->type.val, kv[1]);
+			put_bytes(b, kname, kt, kv[0]);
+			put_bytes(b, vname, vt, kv[1]);
 			fr_buf_printf(&table, "\t{ \"fr_%s_%s\", %s, %u, %s, %u },\n",
 				      fr_cname(en, sizeof(en), el->name),
 				      fr_cname(sn, sizeof(sn), st->name),
-				      kname, fr_type_size(st->type.key),
-				      vname, fr_type_size(st->type.val));
+				      kname, fr_type_size(kt),
+				      vname, fr_type_size(vt));
 			n++;
 		}
 	}

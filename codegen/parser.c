@@ -23,7 +23,12 @@ struct parser {
 	size_t i;
 	jmp_buf *recover;
 	int follow_imports;
+	int depth;			/* expression nesting, bounded */
 };
+
+/* Every later stage recurses over expressions; a bound here keeps a
+ * pathological input from exhausting the stack anywhere. */
+#define MAX_EXPR_DEPTH 32
 
 #define GROW(p, arr, n, cap)							\
 	do {									\
@@ -144,6 +149,7 @@ static void sync(struct parser *p)
 			(p)->recover = &jb_;					\
 			if (setjmp(jb_)) {					\
 				(p)->recover = saved_;				\
+				(p)->depth = 0;					\
 				sync(p);					\
 				continue;					\
 			}							\
@@ -196,7 +202,11 @@ static void parse_type(struct parser *p, struct fr_type *t)
 	}
 	if (!strcmp(id->text, "string") || !strcmp(id->text, "bytes")) {
 		t->kind = id->text[0] == 's' ? TY_STRING : TY_BYTES;
-		expect(p, T_LT, "'<' after string/bytes");
+		if (!at(p, T_LT))
+			fail(p, id->loc, "%s without a length bound: BPF cannot execute code "
+			     "over data of unbounded size; write %s<N> with N in 1..%d",
+			     id->text, id->text, FR_MAX_FIELD_BYTES);
+		next(p);
 		const struct fr_tok *n = expect(p, T_INT, "a length");
 		if (n->ival == 0 || n->ival > FR_MAX_FIELD_BYTES) {
 			fr_error(p->d, n->loc, "length of %s must be 1..%d, not %llu",
@@ -294,6 +304,11 @@ static struct fr_expr *parse_primary(struct parser *p)
 		return e;
 	case T_IDENT:
 		next(p);
+		if (!strcmp(t->text, "true") || !strcmp(t->text, "false")) {
+			e = new_expr(p, E_BOOL, t->loc);
+			e->ival = t->text[0] == 't';
+			return e;
+		}
 		if (at(p, T_LPAREN)) {
 			e = new_expr(p, E_CALL, t->loc);
 			e->s = t->text;
@@ -314,19 +329,66 @@ static struct fr_expr *parse_primary(struct parser *p)
 	}
 }
 
-static struct fr_expr *parse_expr(struct parser *p)
+static struct fr_expr *binary(struct parser *p, enum fr_expr_kind k, const struct fr_tok *op,
+			      struct fr_expr *l, struct fr_expr *r)
+{
+	struct fr_expr *e = new_expr(p, k, op->loc);
+
+	e->args = fr_arena_alloc(&p->spec->arena, 2 * sizeof(*e->args));
+	e->args[0] = l;
+	e->args[1] = r;
+	e->nargs = 2;
+	e->op = op->kind;
+	return e;
+}
+
+static struct fr_expr *parse_sum(struct parser *p)
 {
 	struct fr_expr *l = parse_primary(p);
 
 	while (at(p, T_PLUS) || at(p, T_MINUS)) {
 		const struct fr_tok *op = next(p);
-		struct fr_expr *e = new_expr(p, op->kind == T_PLUS ? E_ADD : E_SUB, op->loc);
-		e->args = fr_arena_alloc(&p->spec->arena, 2 * sizeof(*e->args));
-		e->args[0] = l;
-		e->args[1] = parse_primary(p);
-		e->nargs = 2;
-		l = e;
+		l = binary(p, op->kind == T_PLUS ? E_ADD : E_SUB, op, l, parse_primary(p));
 	}
+	return l;
+}
+
+/* comparisons do not chain: `a < b < c` is a syntax error, not a surprise */
+static struct fr_expr *parse_cmp(struct parser *p)
+{
+	struct fr_expr *l = parse_sum(p);
+
+	if (at(p, T_EQEQ) || at(p, T_NE) || at(p, T_LT) || at(p, T_LE) ||
+	    at(p, T_GT) || at(p, T_GE)) {
+		const struct fr_tok *op = next(p);
+		l = binary(p, E_CMP, op, l, parse_sum(p));
+	}
+	return l;
+}
+
+static struct fr_expr *parse_and(struct parser *p)
+{
+	struct fr_expr *l = parse_cmp(p);
+
+	while (at_word(p, "and")) {
+		const struct fr_tok *op = next(p);
+		l = binary(p, E_AND, op, l, parse_cmp(p));
+	}
+	return l;
+}
+
+static struct fr_expr *parse_expr(struct parser *p)
+{
+	if (p->depth >= MAX_EXPR_DEPTH)
+		fail(p, cur(p)->loc, "expression nested more than %d deep", MAX_EXPR_DEPTH);
+	p->depth++;
+	struct fr_expr *l = parse_and(p);
+
+	while (at_word(p, "or")) {
+		const struct fr_tok *op = next(p);
+		l = binary(p, E_OR, op, l, parse_and(p));
+	}
+	p->depth--;
 	return l;
 }
 
@@ -334,13 +396,25 @@ static void parse_block(struct parser *p, struct fr_block *b);
 
 static struct fr_stmt *parse_simple_stmt(struct parser *p)
 {
+	if (at_word(p, "pass")) {
+		struct fr_stmt *s = fr_arena_alloc(&p->spec->arena, sizeof(*s));
+		s->kind = S_PASS;
+		s->loc = next(p)->loc;
+		expect(p, T_NEWLINE, "end of line after pass");
+		return s;
+	}
+	if (at_word(p, "for") || at_word(p, "while") || at_word(p, "loop"))
+		fail(p, cur(p)->loc, "'%s': BPF cannot execute iteration without a constant "
+		     "bound, and the spec language has no bounded loop; unroll it into "
+		     "match arms", cur(p)->text);
+
 	struct fr_expr *e = parse_expr(p);
 	struct fr_stmt *s = fr_arena_alloc(&p->spec->arena, sizeof(*s));
 
 	s->loc = e->loc;
 	s->e = e;
 	if (e->kind != E_CALL)
-		fail(p, e->loc, "expected a statement (match, send(...), set(...))");
+		fail(p, e->loc, "expected a statement (match, send(...), set(...), pass)");
 	if (!strcmp(e->s, "send"))
 		s->kind = S_SEND;
 	else if (!strcmp(e->s, "set"))
@@ -368,7 +442,8 @@ static void parse_arm(struct parser *p, struct fr_stmt *m)
 	} else if (at_word(p, "_")) {
 		next(p);
 		arm.kind = A_WILD;
-	} else if (at(p, T_STRING) || at(p, T_INT)) {
+	} else if (at(p, T_STRING) || at(p, T_INT) || at_word(p, "true") ||
+		   at_word(p, "false")) {
 		arm.kind = A_CONST;
 		arm.value = parse_primary(p);
 	} else {

@@ -29,14 +29,20 @@ static void finish(struct fr_spec *spec, struct fr_diag *d)
 	spec->hash = fr_spec_compute_hash(spec);
 }
 
-struct fr_spec *fr_spec_load_string(const char *name, const char *text, struct fr_diag *d)
+struct fr_spec *fr_spec_load_buf(const char *name, const char *text, size_t len,
+				 int follow_imports, struct fr_diag *d)
 {
 	struct fr_spec *spec = spec_new(name);
-	struct fr_src *src = fr_spec_add_src(spec, name, text, strlen(text));
+	struct fr_src *src = fr_spec_add_src(spec, name, text, len);
 
-	fr_parse_src(spec, src, d, 1);
+	fr_parse_src(spec, src, d, follow_imports);
 	finish(spec, d);
 	return spec;
+}
+
+struct fr_spec *fr_spec_load_string(const char *name, const char *text, struct fr_diag *d)
+{
+	return fr_spec_load_buf(name, text, strlen(text), 1, d);
 }
 
 struct fr_spec *fr_spec_load_file(const char *path, struct fr_diag *d, int *read_err)

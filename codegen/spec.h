@@ -53,10 +53,13 @@ struct fr_loc {
 struct fr_diag {
 	FILE	*out;			/* NULL: count only */
 	int	n_errors;
+	int	n_warnings;		/* printed like errors; never fail a build */
 };
 void fr_error(struct fr_diag *d, struct fr_loc loc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void fr_verror(struct fr_diag *d, struct fr_loc loc, const char *fmt, va_list ap);
+void fr_warn(struct fr_diag *d, struct fr_loc loc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* ---- lexer ---------------------------------------------------------------- */
 
@@ -117,7 +120,12 @@ struct fr_fields {
 	unsigned	n, cap;
 };
 
-enum fr_expr_kind { E_INT, E_STR, E_NAME, E_CALL, E_ADD, E_SUB };
+enum fr_expr_kind {
+	E_INT, E_STR, E_NAME, E_CALL, E_ADD, E_SUB,
+	E_BOOL,		/* true / false: ival 0 or 1 */
+	E_CMP,		/* args[0] op args[1]; op is T_EQEQ, T_NE, T_LT, T_LE, T_GT, T_GE */
+	E_AND, E_OR,	/* args[0], args[1] */
+};
 
 struct fr_state;
 struct fr_expr {
@@ -126,11 +134,12 @@ struct fr_expr {
 	const char	*s;		/* NAME / CALL name / STR value */
 	size_t		slen;		/* STR length */
 	uint64_t	ival;
-	struct fr_expr	**args;		/* CALL args; ADD/SUB: args[0], args[1] */
+	struct fr_expr	**args;		/* CALL args; operators: args[0], args[1] */
 	unsigned	nargs;
+	enum fr_tok_kind op;		/* E_CMP */
 };
 
-enum fr_stmt_kind { S_MATCH, S_SEND, S_SET, S_CALL };
+enum fr_stmt_kind { S_MATCH, S_SEND, S_SET, S_CALL, S_PASS };
 enum fr_arm_kind { A_SOME, A_NONE, A_CONST, A_WILD };
 
 struct fr_stmt;
@@ -285,6 +294,10 @@ struct fr_src *fr_spec_add_src(struct fr_spec *spec, const char *name,
 struct fr_spec *fr_spec_load_file(const char *path, struct fr_diag *d, int *read_err);
 struct fr_spec *fr_spec_load_string(const char *name, const char *text,
 				    struct fr_diag *d);
+/* The same on len bytes of text (text[len] must be NUL); follow_imports 0
+ * leaves import lines unresolved, for callers that must not touch disk. */
+struct fr_spec *fr_spec_load_buf(const char *name, const char *text, size_t len,
+				 int follow_imports, struct fr_diag *d);
 void fr_spec_free(struct fr_spec *spec);
 
 /* ---- checker and layout ----------------------------------------------------- */

@@ -109,15 +109,15 @@ void fr_arena_free(struct fr_arena *a)
 	a->head = NULL;
 }
 
-void fr_verror(struct fr_diag *d, struct fr_loc loc, const char *fmt, va_list ap)
+static void report(struct fr_diag *d, struct fr_loc loc, const char *kind,
+		   const char *fmt, va_list ap)
 {
-	d->n_errors++;
 	if (!d->out)
 		return;
 	if (loc.src)
-		fprintf(d->out, "%s:%d:%d: error: ", loc.src->name, loc.line, loc.col);
+		fprintf(d->out, "%s:%d:%d: %s: ", loc.src->name, loc.line, loc.col, kind);
 	else
-		fprintf(d->out, "flatrpc-gen: error: ");
+		fprintf(d->out, "flatrpc-gen: %s: ", kind);
 	vfprintf(d->out, fmt, ap);
 	fputc('\n', d->out);
 	if (!loc.src || loc.line < 1)
@@ -135,6 +135,22 @@ void fr_verror(struct fr_diag *d, struct fr_loc loc, const char *fmt, va_list ap
 	for (int c = 1; c < loc.col && p + c - 1 < e; c++)
 		fputc(p[c - 1] == '\t' ? '\t' : ' ', d->out);
 	fputs("^\n", d->out);
+}
+
+void fr_verror(struct fr_diag *d, struct fr_loc loc, const char *fmt, va_list ap)
+{
+	d->n_errors++;
+	report(d, loc, "error", fmt, ap);
+}
+
+void fr_warn(struct fr_diag *d, struct fr_loc loc, const char *fmt, ...)
+{
+	va_list ap;
+
+	d->n_warnings++;
+	va_start(ap, fmt);
+	report(d, loc, "warning", fmt, ap);
+	va_end(ap);
 }
 
 void fr_error(struct fr_diag *d, struct fr_loc loc, const char *fmt, ...)

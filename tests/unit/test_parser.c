@@ -68,13 +68,13 @@ static void test_kv_parses(void **state)
 
 	/* transport */
 	assert_int_equal(get->flags, 0);
-	assert_int_equal(get->timeout_us, 2000);
+	assert_int_equal(get->timeout_us, 20000);
 	assert_int_equal(get->retries, 0);
 	assert_int_equal(set->nprops, 2);
 	assert_string_equal(set->props[0].name, "inorder");
 	assert_string_equal(set->props[1].name, "reliable");
 	assert_int_equal(set->flags, FLATRPC_M_RELIABLE | FLATRPC_M_INORDER);
-	assert_int_equal(set->timeout_us, 2000);
+	assert_int_equal(set->timeout_us, 20000);
 	assert_int_equal(set->retries, 8);
 
 	/* elements, their state and what they read */
@@ -318,6 +318,323 @@ static void test_imports_relative_to_importer(void **state)
 	free(out);
 }
 
+
+/* ---- paths, reachability and what BPF cannot run ---------------------------- */
+
+/* Like diagnose(), also counting warnings. */
+static char *diagnose_w(const char *text, int *nerr, int *nwarn)
+{
+	char *out = NULL;
+	size_t len = 0;
+	struct fr_diag d = { .out = open_memstream(&out, &len) };
+	struct fr_spec *spec = fr_spec_load_string("bad.anf", text, &d);
+
+	fclose(d.out);
+	fr_spec_free(spec);
+	*nerr = d.n_errors;
+	*nwarn = d.n_warnings;
+	return out;
+}
+
+#define SVC_ID_CODE							\
+	"service s:\n"							\
+	"  method m:\n"							\
+	"    request:\n"						\
+	"      id: u64\n"						\
+	"    response:\n"						\
+	"      code: u8\n"						\
+	"    client: e()\n"
+
+static void test_missing_send_is_an_error(void **state)
+{
+	int n, w;
+	/* the Some path updates the map and then falls off the end of req() */
+	char *out = diagnose_w("element e:\n"
+			       "  state:\n"
+			       "    users: Map<u64, u64>\n"
+			       "  req(rpc):\n"
+			       "    match get(users, get(rpc, 'id')):\n"
+			       "      Some(n) =>\n"
+			       "        set(users, get(rpc, 'id'), n + 1)\n"
+			       "      None =>\n"
+			       "        send(rpc, Down)\n"
+			       "  resp(rpc):\n"
+			       "    set(users, 1, 2)\n"
+			       SVC_ID_CODE, &n, &w);
+	(void)state;
+
+	assert_string_equal(out,
+		"bad.anf:7:9: error: req() of element 'e' can end here without send(); "
+		"end every path with send(...) or pass\n"
+		"        set(users, get(rpc, 'id'), n + 1)\n"
+		"        ^\n"
+		"bad.anf:11:5: error: resp() of element 'e' can end here without send(); "
+		"end every path with send(...) or pass\n"
+		"    set(users, 1, 2)\n"
+		"    ^\n");
+	assert_int_equal(n, 2);
+	free(out);
+}
+
+static void test_send_after_match_is_fine(void **state)
+{
+	int n, w;
+	/* session-tracker's shape: arms fall through to a send after the match */
+	char *out = diagnose_w("element e:\n"
+			       "  state:\n"
+			       "    users: Map<u64, u64>\n"
+			       "  req(rpc):\n"
+			       "    match get(users, get(rpc, 'id')):\n"
+			       "      Some(n) =>\n"
+			       "        set(users, get(rpc, 'id'), n + 1)\n"
+			       "      None =>\n"
+			       "        set(users, get(rpc, 'id'), 1)\n"
+			       "    send(rpc, Down)\n"
+			       "  resp(rpc):\n"
+			       "    match get(rpc, 'code'):\n"
+			       "      0 => pass\n"
+			       "    send(err('bad-code'), Up)\n"
+			       SVC_ID_CODE, &n, &w);
+	(void)state;
+
+	assert_string_equal(out, "");
+	assert_int_equal(n, 0);
+	assert_int_equal(w, 0);
+	free(out);
+}
+
+static void test_match_without_default_warns(void **state)
+{
+	int n, w;
+	/* the paper's firewall: 'Yes' and 'No' only; anything else is passed on */
+	char *out = diagnose_w("element e:\n"
+			       "  state:\n"
+			       "    perms: Map<u64, string<4>>\n"
+			       "  req(rpc):\n"
+			       "    match get(perms, get(rpc, 'id')):\n"
+			       "      Some(permission) =>\n"
+			       "        match permission:\n"
+			       "          'Yes' =>\n"
+			       "            send(rpc, Down)\n"
+			       "          'No' =>\n"
+			       "            send(err('denied'), Up)\n"
+			       "      None =>\n"
+			       "        send(rpc, Down)\n"
+			       SVC_ID_CODE, &n, &w);
+	(void)state;
+
+	assert_string_equal(out,
+		"bad.anf:7:9: warning: match on permission has no default arm; messages "
+		"matching no arm are passed on\n"
+		"        match permission:\n"
+		"        ^\n");
+	assert_int_equal(n, 0);
+	assert_int_equal(w, 1);
+	free(out);
+}
+
+static void test_unreachable_arms_and_statements(void **state)
+{
+	int n, w;
+	char *out = diagnose_w("element e:\n"
+			       "  req(rpc):\n"
+			       "    match get(rpc, 'id'):\n"
+			       "      1 => send(rpc, Down)\n"
+			       "      1 => send(err('one'), Up)\n"
+			       "      _ => send(rpc, Down)\n"
+			       "      2 => send(rpc, Down)\n"
+			       "    pass\n"
+			       SVC_ID_CODE, &n, &w);
+	(void)state;
+
+	assert_string_equal(out,
+		"bad.anf:5:7: error: unreachable arm: this constant is already matched on line 4\n"
+		"      1 => send(err('one'), Up)\n"
+		"      ^\n"
+		"bad.anf:7:7: error: unreachable arm: the catch-all '_' on line 6 matches "
+		"everything first\n"
+		"      2 => send(rpc, Down)\n"
+		"      ^\n"
+		"bad.anf:8:5: error: unreachable statement: the path already ended on line 3\n"
+		"    pass\n"
+		"    ^\n");
+	assert_int_equal(n, 3);
+	free(out);
+}
+
+static void test_what_bpf_cannot_run(void **state)
+{
+	int n, w;
+	/* both reported in one run, each at its place */
+	char *out = diagnose_w("element e:\n"
+			       "  req(rpc):\n"
+			       "    while get(rpc, 'id') > 0:\n"
+			       "      pass\n"
+			       "    pass\n"
+			       "service s:\n"
+			       "  method m:\n"
+			       "    request:\n"
+			       "      id: u64\n"
+			       "      name: string\n"
+			       "    client: e()\n", &n, &w);
+	(void)state;
+
+	assert_string_equal(out,
+		"bad.anf:3:5: error: 'while': BPF cannot execute iteration without a constant "
+		"bound, and the spec language has no bounded loop; unroll it into match arms\n"
+		"    while get(rpc, 'id') > 0:\n"
+		"    ^\n"
+		"bad.anf:10:13: error: string without a length bound: BPF cannot execute code "
+		"over data of unbounded size; write string<N> with N in 1..4096\n"
+		"      name: string\n"
+		"            ^\n");
+	assert_int_equal(n, 2);
+	free(out);
+}
+
+/* ---- grammar growth ---------------------------------------------------------------- */
+
+static const struct fr_stmt *first_req_stmt(struct fr_spec *spec)
+{
+	return spec->elems[0]->req.body.v[0];
+}
+
+static void test_operator_precedence(void **state)
+{
+	struct fr_diag d = { .out = stderr };
+	struct fr_spec *spec = fr_spec_load_string("ops.anf",
+		"element e:\n"
+		"  req(rpc):\n"
+		"    match get(rpc, 'id') + 1 < 5 and true or get(rpc, 'id') != 2:\n"
+		"      true => pass\n"
+		"      false => send(err('no'), Up)\n"
+		SVC_ID_CODE, &d);
+	(void)state;
+
+	assert_int_equal(d.n_errors, 0);
+	/* or(and(<(+(get, 1), 5), true), !=(get, 2)) */
+	const struct fr_expr *e = first_req_stmt(spec)->e;
+	assert_int_equal(e->kind, E_OR);
+	assert_int_equal(e->args[0]->kind, E_AND);
+	assert_int_equal(e->args[0]->args[0]->kind, E_CMP);
+	assert_int_equal(e->args[0]->args[0]->op, T_LT);
+	assert_int_equal(e->args[0]->args[0]->args[0]->kind, E_ADD);
+	assert_int_equal(e->args[0]->args[1]->kind, E_BOOL);
+	assert_int_equal(e->args[0]->args[1]->ival, 1);
+	assert_int_equal(e->args[1]->kind, E_CMP);
+	assert_int_equal(e->args[1]->op, T_NE);
+	const struct fr_stmt *m = first_req_stmt(spec);
+	assert_int_equal(m->narms, 2);
+	assert_int_equal(m->arms[0].value->kind, E_BOOL);
+	assert_int_equal(m->arms[0].body.v[0]->kind, S_PASS);
+	fr_spec_free(spec);
+}
+
+static void test_builtin_and_operand_errors(void **state)
+{
+	int n, w;
+	char *out = diagnose_w("element e:\n"
+			       "  state:\n"
+			       "    count: u64\n"
+			       "    name: string<4>\n"
+			       "  req(rpc):\n"
+			       "    set(count, min(count))\n"
+			       "    set(count, count + current_time(1))\n"
+			       "    match get(rpc, 'id') < 'abc' and 3:\n"
+			       "      _ => pass\n"
+			       "  resp(rpc):\n"
+			       "    randomu()\n"
+			       "    pass\n"
+			       SVC_ID_CODE, &n, &w);
+	(void)state;
+
+	assert_non_null(strstr(out, "bad.anf:4:11: error: state 'name' must be an integer, bool "
+			       "or Map<K, V>, not string<4>\n"));
+	assert_non_null(strstr(out, "bad.anf:6:16: error: min() takes 2 arguments, not 1\n"));
+	assert_non_null(strstr(out, "bad.anf:7:24: error: current_time() takes 0 arguments, "
+			       "not 1\n"));
+	assert_non_null(strstr(out, "bad.anf:8:28: error: '<' needs integers, not string "
+			       "constant of length 3\n"));
+	assert_non_null(strstr(out, "bad.anf:8:38: error: 'and' needs bool operands, not "
+			       "integer constant\n"));
+	assert_non_null(strstr(out, "bad.anf:11:5: error: the result of randomu() is unused\n"));
+	assert_int_equal(n, 6);
+	free(out);
+}
+
+static void test_comparisons_do_not_chain(void **state)
+{
+	(void)state;
+	expect_error("element e:\n"
+		     "  req(rpc):\n"
+		     "    match 1 < 2 < 3:\n"
+		     "      true => pass\n",
+		     "bad.anf:3:17: error: expected ':', found '<'");
+}
+
+static void test_expression_depth_is_bounded(void **state)
+{
+	char text[512];
+	(void)state;
+	/* 40 nested parentheses: past the bound, one error, no deep recursion */
+	snprintf(text, sizeof(text), "element e:\n  req(rpc):\n    match %.40s1%.40s:\n"
+		 "      _ => pass\n",
+		 "((((((((((((((((((((((((((((((((((((((((",
+		 "))))))))))))))))))))))))))))))))))))))))");
+	expect_error(text, "bad.anf:3:43: error: expression nested more than 32 deep");
+}
+
+/* Regression: names that differ only in '-' vs '_' (or, for methods, in
+ * case) became one C identifier, and the generated headers redeclared it. */
+static void test_names_that_collide_in_c(void **state)
+{
+	(void)state;
+	expect_error("element e:\n  req(rpc):\n    pass\n"
+		     "service s:\n"
+		     "  method a-b:\n"
+		     "    request:\n"
+		     "      x-y: u8\n"
+		     "      x_y: u8\n"
+		     "    client: e()\n"
+		     "  method A_b:\n"
+		     "    client: e()\n",
+		     "bad.anf:8:7: error: field 'x_y' and field 'x-y' on line 7 are the same "
+		     "name in C\n");
+	expect_error("element e:\n  req(rpc):\n    pass\n"
+		     "service s:\n"
+		     "  method a-b:\n"
+		     "    client: e()\n"
+		     "  method A_b:\n"
+		     "    client: e()\n",
+		     "bad.anf:7:10: error: method 'A_b' and method 'a-b' on line 5 are the "
+		     "same name in C\n");
+	expect_error("element a-b:\n  state:\n    c: u8\n  req(rpc):\n    pass\n"
+		     "element a:\n  state:\n    b_c: u8\n  req(rpc):\n    pass\n"
+		     "service s:\n  method m:\n    client: a-b() -> a()\n",
+		     "bad.anf:8:5: error: state 'b_c' of element 'a' and state 'c' of element "
+		     "'a-b' would share the map fr_a_b_c\n");
+	expect_error("element y-z:\n  req(rpc):\n    pass\n"
+		     "element z:\n  req(rpc):\n    pass\n"
+		     "service s:\n  method x:\n    client: y-z()\n"
+		     "  method x-y:\n    client: z()\n",
+		     "bad.anf:11:13: error: element 'z' in method 'x-y' and element 'y-z' in "
+		     "method 'x' would share the function fr_anf_x_y_z_req\n");
+	expect_error("element e:\n  req(rpc):\n    pass\n"
+		     "service s:\n  method m:\n    request:\n"
+		     "      abcdefghijabcdefghijabcdefghijab: u8\n    client: e()\n",
+		     "bad.anf:7:7: error: field name 'abcdefghijabcdefghijabcdefghija...' is "
+		     "longer than 31 characters\n");
+}
+
+/* Regression: err('a\0b') and err('a\0c') both became error "a": the
+ * message is a C string everywhere after the lexer. */
+static void test_err_message_with_nul(void **state)
+{
+	(void)state;
+	expect_error("element e:\n  req(rpc):\n    send(err('a\\0b'), Up)\n",
+		     "bad.anf:3:14: error: an err() message cannot contain \\0\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +649,17 @@ int main(void)
 		cmocka_unit_test(test_duplicates_and_types),
 		cmocka_unit_test(test_syntax_errors_recover),
 		cmocka_unit_test(test_imports_relative_to_importer),
+		cmocka_unit_test(test_missing_send_is_an_error),
+		cmocka_unit_test(test_send_after_match_is_fine),
+		cmocka_unit_test(test_match_without_default_warns),
+		cmocka_unit_test(test_unreachable_arms_and_statements),
+		cmocka_unit_test(test_what_bpf_cannot_run),
+		cmocka_unit_test(test_operator_precedence),
+		cmocka_unit_test(test_builtin_and_operand_errors),
+		cmocka_unit_test(test_comparisons_do_not_chain),
+		cmocka_unit_test(test_expression_depth_is_bounded),
+		cmocka_unit_test(test_names_that_collide_in_c),
+		cmocka_unit_test(test_err_message_with_nul),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
