@@ -1,0 +1,72 @@
+#!/bin/bash
+# Run the BPF table tests and the netns selftests on Debian's 6.1 kernel
+# (the oldest kernel we support) under virtme-ng with qemu TCG: nested KVM
+# does not work on these machines (FACTS.md).
+#
+#   scripts/vm-test.sh [selftest names...]     host side: boots the VM
+#   scripts/vm-test.sh --guest NONCE [names]   inside the VM (used by the above)
+#
+# Env: VM_MEMORY (2G), VM_CPUS (2), VM_TIMEOUT (s, 2400),
+#      SELFTEST_SCALE (percent, 10 in the VM: TCG is ~50x slower).
+# The result comes back twice: vng's exit code and a result file written by
+# the guest on the shared filesystem. Success needs both, so a VM that never
+# booted (or died before the end) can never look like a pass.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RESULT_DIR=$ROOT/build/vm-results
+RESULT=$RESULT_DIR/result
+
+guest() {
+	local nonce=$1; shift
+	export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+	cd "$ROOT"
+	echo "vm-test: guest kernel $(uname -r)"
+	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+	local rc=0 m
+	# veth for the topology, sch_ingress for clsact, cls_bpf for tc bpf
+	for m in veth sch_ingress cls_bpf; do
+		modprobe "$m" || { echo "vm-test: modprobe $m failed"; rc=1; }
+	done
+	if [ $rc -eq 0 ]; then
+		scripts/run-bpf-tests.sh || rc=1
+		SELFTEST_SCALE=${SELFTEST_SCALE:-10} T_CALL=${T_CALL:-180} T_LOAD=${T_LOAD:-1200} \
+			selftests/run.sh "$@" || rc=1
+	fi
+	echo "$nonce $rc $(uname -r)" >"$RESULT"
+	sync
+	exit $rc
+}
+
+if [ "${1:-}" == "--guest" ]; then
+	shift
+	guest "$@"
+fi
+
+command -v vng >/dev/null || { echo "vm-test: vng not found (scripts/install-deps.sh)" >&2; exit 1; }
+vmlinuz=$("$ROOT/scripts/get-kernel.sh")
+mkdir -p "$RESULT_DIR"
+rm -f "$RESULT"
+nonce=$$-$RANDOM
+
+guest_cmd=$(printf '%q ' "$ROOT/scripts/vm-test.sh" --guest "$nonce" "$@")
+vng_cmd=(vng --run "$vmlinuz" --disable-kvm --force-9p --rw
+	--memory "${VM_MEMORY:-2G}" --cpus "${VM_CPUS:-2}" --cwd "$ROOT"
+	--exec "$guest_cmd")
+echo "vm-test: ${vng_cmd[*]}"
+start=$SECONDS
+vrc=0
+timeout "${VM_TIMEOUT:-2400}" "${vng_cmd[@]}" || vrc=$?
+echo "vm-test: vng exited $vrc after $((SECONDS - start))s"
+
+if [ ! -f "$RESULT" ]; then
+	echo "vm-test: FAIL: no result from the guest (the VM did not boot or the run died)" >&2
+	exit 1
+fi
+read -r rnonce rrc rkver <"$RESULT"
+if [ "$rnonce" != "$nonce" ]; then
+	echo "vm-test: FAIL: stale result file (nonce $rnonce, expected $nonce)" >&2
+	exit 1
+fi
+echo "vm-test: guest kernel $rkver, guest result $rrc"
+[ "$rrc" -eq 0 ] && [ "$vrc" -eq 0 ] || exit 1

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Read and write the pinned BPF maps the selftests look at, via bpftool.
+
+Values are decoded from bpftool's raw bytes rather than its BTF
+"formatted" view: the raw form is present for every map, with or without
+BTF, so the tests do not depend on how the object was compiled. Per-CPU
+values are summed, as the ABI header says tools must do.
+"""
+import json
+import re
+import subprocess
+import sys
+
+IMPAIR_KINDS = {"req": 0, "resp": 1, "err": 2, "ack": 3, "malformed": 0xFF}
+
+
+def bpftool(*args):
+    out = subprocess.run(["bpftool", "-j", *args], check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out) if out.strip() else None
+
+
+def raw(bytes_hex):
+    return bytes(int(b, 16) for b in bytes_hex)
+
+
+def entries(path):
+    """Yield (key bytes, value bytes), per-CPU values summed as u64 words."""
+    for e in bpftool("map", "dump", "pinned", path) or []:
+        key = raw(e["key"])
+        if "values" in e:
+            total = None
+            for cpu in e["values"]:
+                v = raw(cpu["value"])
+                words = [int.from_bytes(v[i:i + 8], "little")
+                         for i in range(0, len(v) - len(v) % 8, 8)]
+                total = words if total is None else [a + b for a, b in zip(total, words)]
+            yield key, total or []
+        else:
+            v = raw(e["value"])
+            yield key, [int.from_bytes(v[i:i + 8], "little")
+                        for i in range(0, len(v) - len(v) % 8, 8)] or \
+                [int.from_bytes(v, "little")]
+
+
+def drop_reasons(abi_header):
+    """Reason names by key, read from the X-macro so no copy can drift."""
+    text = open(abi_header).read()
+    block = text[text.index("#define FLATRPC_DROP_REASONS"):]
+    block = block[:block.index("enum flatrpc_drop")]
+    return re.findall(r'X\(\s*\w+\s*,\s*"([^"]+)"\s*\)', block)
+
+
+def u32(v):
+    return [str((v >> s) & 0xFF) for s in (0, 8, 16, 24)]
+
+
+def main(argv):
+    cmd = argv[1]
+    if cmd == "ints":
+        # key value, both little-endian integers (first word of the value)
+        for k, v in entries(argv[2]):
+            print(int.from_bytes(k, "little"), v[0] if v else 0)
+    elif cmd == "drops":
+        names = drop_reasons(argv[3])
+        counts = dict.fromkeys(names, 0)
+        for k, v in entries(argv[2]):
+            idx = int.from_bytes(k, "little")
+            name = names[idx] if idx < len(names) else "reason_%d" % idx
+            counts[name] = counts.get(name, 0) + (v[0] if v else 0)
+        for name, n in counts.items():
+            print(name, n)
+    elif cmd == "impair-set":
+        req_ppm, resp_ppm = int(argv[3]), int(argv[4])
+        value = u32(req_ppm) + u32(resp_ppm) + ["0"] * 8
+        subprocess.run(["bpftool", "map", "update", "pinned", argv[2],
+                        "key", *u32(0), "value", *value], check=True)
+    elif cmd == "impair-dump":
+        # kind method seen dropped retx_seen
+        for k, v in entries(argv[2]):
+            print(k[0], k[1], *v[:3])
+    elif cmd == "impair-sum":
+        # impair-sum PATH KIND [METHOD]: seen dropped retx_seen over matches
+        kind = IMPAIR_KINDS[argv[3]]
+        method = int(argv[4]) if len(argv) > 4 else None
+        tot = [0, 0, 0]
+        for k, v in entries(argv[2]):
+            if k[0] == kind and (method is None or k[1] == method):
+                tot = [a + b for a, b in zip(tot, v[:3])]
+        print(*tot)
+    elif cmd == "impair-reset":
+        for k, _ in list(entries(argv[2])):
+            subprocess.run(["bpftool", "map", "delete", "pinned", argv[2],
+                            "key", *[str(b) for b in k]], check=True)
+    else:
+        sys.exit("maptool: unknown command %s" % cmd)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

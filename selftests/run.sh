@@ -1,0 +1,432 @@
+#!/bin/bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# run.sh - FlatRPC end-to-end selftests in three network namespaces:
+#
+#   frc (client) frc0 10.77.1.2 -- frw0 10.77.1.1 [frw router] frw1 10.77.2.1 -- frs0 10.77.2.2 (server)
+#
+# The router runs selftests/bpf/impair.bpf.c at TC ingress on both sides:
+# it injects loss (no netem on these kernels) and counts what each end
+# really transmitted.
+#
+# Usage: selftests/run.sh [test_name ...]     (default: all, in order)
+# Env:   SELFTEST_SCALE=percent of the default load sizes (VM: 10)
+#        SELFTEST_KEEP=1 keeps the topology and prints how to enter it
+# Exit:  0 all selected tests passed, 1 otherwise.
+set -uo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "selftests need root" >&2
+	exit 1
+fi
+# A private mount namespace: our bpffs mounts and /run/netns binds vanish
+# with us even if the teardown trap never runs.
+if [ -z "${FLATRPC_SELFTEST_NS:-}" ]; then
+	export FLATRPC_SELFTEST_NS=1
+	exec unshare -m --propagation private "$0" "$@"
+fi
+
+source "$(dirname "$0")/lib.sh"
+
+ALL_TESTS=(
+	test_topology
+	test_impair
+	test_load_errors
+	test_load
+	step_server_start
+	test_allowed
+	test_denied
+	test_sessions
+	test_malformed
+	test_lossy_get_not_retried
+	test_reliable_set_once
+	step_server_stop
+	test_unload
+)
+
+# ---- (topology) ---------------------------------------------------------------------
+
+test_topology() {
+	in_c ping -c 1 -W 5 $IP_S >/dev/null || fail "client cannot ping the server through the router"
+	in_s ping -c 1 -W 5 $IP_C >/dev/null || fail "server cannot ping the client"
+	expect_eq "$(in_c ip neigh show nud permanent)" "" "static neighbours in the client namespace"
+	expect_eq "$(in_r sysctl -n net.ipv4.ip_forward)" 1 "router forwarding"
+}
+
+# ---- impairment program on its own, with kernel UDP sockets --------------------
+
+# probe SENDER_NS RECEIVER_NS DST_IP COUNT KIND [send opts] -> datagrams received
+probe() {
+	local sns=$1 rns=$2 dst=$3 count=$4 kind=$5; shift 5
+	local ready=$WORK/probe.ready out=$WORK/probe.out
+	local rport=7447
+	[ "$kind" == resp ] && rport=40000
+	rm -f "$ready"
+	ip netns exec "$rns" "$ST/udp_probe.py" recv $rport "$ready" 3 >"$out" &
+	local rpid=$! i
+	for i in $(seq 100); do [ -e "$ready" ] && break; sleep 0.1; done
+	[ -e "$ready" ] || { fail "probe receiver did not start"; return 1; }
+	if [ "$kind" == resp ]; then
+		ip netns exec "$sns" "$ST/udp_probe.py" send "$dst" "$count" resp --sport 7447 --dport 40000 "$@"
+	else
+		ip netns exec "$sns" "$ST/udp_probe.py" send "$dst" "$count" req "$@"
+	fi
+	wait $rpid
+	cat "$out"
+}
+
+test_impair() {
+	need "$IMPAIR_OBJ"
+	in_r tc filter show dev "$IF_R0" ingress | grep -q 'direct-action' ||
+		fail "impair program not attached on $IF_R0"
+	in_r tc filter show dev "$IF_R1" ingress | grep -q 'direct-action' ||
+		fail "impair program not attached on $IF_R1"
+
+	local n got seen dropped retx
+	n=$(scaled 200)
+	# requests, client -> server, half dropped at frw0
+	impair_reset
+	impair_set 50 0
+	got=$(probe "$NS_C" "$NS_S" $IP_S $n req)
+	read -r seen dropped retx <<<"$(impair_sum req 5)"
+	expect_eq "$seen" $n "requests seen at the router"
+	expect_gt "$dropped" 0 "requests dropped at 50%"
+	expect_gt $(( n - dropped )) 0 "requests passed at 50%"
+	expect_eq "$got" $(( n - dropped )) "requests received = sent - dropped"
+	expect_eq "$retx" 0 "retransmissions among probe requests"
+
+	# responses, server -> client, all dropped at frw1; requests untouched
+	impair_reset
+	impair_set 0 100
+	got=$(probe "$NS_S" "$NS_C" $IP_C 50 resp)
+	read -r seen dropped retx <<<"$(impair_sum resp)"
+	expect_eq "$seen $dropped" "50 50" "responses seen/dropped at 100%"
+	expect_eq "$got" 0 "responses received at 100% loss"
+	expect_eq "$(impair_sum req)" "0 0 0" "no requests counted in the response run"
+
+	# too short for a header: counted as malformed, never dropped
+	impair_reset
+	impair_set 100 100
+	got=$(probe "$NS_C" "$NS_S" $IP_S 10 req --short)
+	expect_eq "$(impair_sum malformed)" "10 0 0" "malformed seen/dropped"
+	expect_eq "$got" 10 "malformed frames delivered"
+
+	impair_set 0 0
+	impair_reset
+}
+
+# ---- (h) flatrpc-load argument and spec errors ----------------------------------
+
+test_load_errors() {
+	need "$LOADER"
+	local bad=$WORK/bad.anf err rc
+	# the stray '@' is on line 6, so a correct report names 6:<col>
+	cat >"$bad" <<'EOF'
+service kv:
+  port: 7447
+  method get:
+    request:
+      key: string<64>
+    response: @@@
+EOF
+	rc=0; err=$(in_c "$LOADER" "$bad" "$IF_C" 2>&1 >/dev/null) || rc=$?
+	expect_eq "$rc" 1 "exit code on a bad spec"
+	grep -Eq "$bad:6:[0-9]+" <<<"$err" || fail "no $bad:6:<col> in: $err"
+	expect_eq "$(in_c ip -d link show dev "$IF_C" 2>/dev/null | count_lines -c 'prog/xdp')" 0 "XDP attached by a failed load"
+
+	rc=0; in_c "$LOADER" >/dev/null 2>&1 || rc=$?
+	expect_eq "$rc" 2 "exit code with no arguments"
+	rc=0; in_c "$LOADER" --no-such-option "$SPEC" "$IF_C" >/dev/null 2>&1 || rc=$?
+	expect_eq "$rc" 2 "exit code on an unknown option"
+	rc=0; in_c "$LOADER" --status >/dev/null 2>&1 || rc=$?
+	expect_eq "$rc" 2 "exit code on --status without an interface"
+}
+
+# ---- loading on both ends ---------------------------------------------------------
+
+test_load() {
+	need "$LOADER" "$SPEC"
+	local ns dev
+	: >"$WORK/ids"
+	for ns in "$NS_C" "$NS_S"; do
+		dev=$IF_C; [ "$ns" == "$NS_S" ] && dev=$IF_S
+		# twice in a row: the second load must replace the first cleanly
+		ip netns exec "$ns" "$LOADER" "$SPEC" "$dev" || fail "first load on $dev"
+		pin_ids "$dev" >>"$WORK/ids"
+		ip netns exec "$ns" "$LOADER" "$SPEC" "$dev" || fail "second load on $dev"
+		pin_ids "$dev" >>"$WORK/ids"
+		ip netns exec "$ns" "$LOADER" --status "$dev" >"$WORK/status.$dev" ||
+			fail "--status $dev"
+		local p
+		for p in prog_xdp prog_tc xsks stats drops meta; do
+			[ -e "$(pin_dir "$dev")/$p" ] || fail "pin $p missing for $dev"
+		done
+		expect_eq "$(ip netns exec "$ns" ip -d link show dev "$dev" 2>/dev/null | count_lines -c 'prog/xdp')" 1 \
+			"XDP programs on $dev"
+	done
+	sort -u -o "$WORK/ids" "$WORK/ids"
+	say "$(wc -l <"$WORK/ids") BPF objects pinned (both loads, both ends)"
+}
+
+# ---- server lifetime (runs in the main shell: it owns the server process) ------
+
+step_server_start() {
+	need "$KV_SERVER" "$KV_CLIENT" || return 1
+	: >"$WORK/server.log"
+	ip netns exec "$NS_S" "$KV_SERVER" --iface "$IF_S" --log "$WORK/server.log" \
+		>"$WORK/server.out" 2>"$WORK/server.err" &
+	echo $! >"$WORK/server.pid"
+	# Ready once a get is answered (any answer); a timeout (exit 4) means
+	# the socket is not bound yet. User "probe" is unknown to the firewall.
+	local i rc
+	for i in $(seq 20); do
+		kill -0 "$(server_pid)" 2>/dev/null || { fail "kv-server exited: $(cat "$WORK/server.err")"; return 1; }
+		rc=0; kv --user probe --session 1 get ready-probe >/dev/null 2>&1 || rc=$?
+		[ "$rc" -eq 0 ] || [ "$rc" -eq 1 ] && { say "server answered after $i probe(s) (exit $rc)"; return 0; }
+	done
+	fail "kv-server never answered"
+}
+
+step_server_stop() {
+	local pid rc=0 out
+	pid=$(server_pid)
+	[ -n "$pid" ] || { fail "no server was started"; return 1; }
+	kill -TERM "$pid" 2>/dev/null || { fail "kv-server died before the end"; return 1; }
+	wait "$pid" || rc=$?
+	rm -f "$WORK/server.pid"
+	expect_eq "$rc" 0 "kv-server exit status after SIGTERM" || return 1
+	out=$(cat "$WORK/server.out")
+	local served applied
+	served=$(grep '^served ' <<<"$out") || { fail "no 'served' line in: $out"; return 1; }
+	applied=$(grep '^applied set keys:' <<<"$out") || { fail "no 'applied' line in: $out"; return 1; }
+	say "$served; $applied"
+	# one log line per executed request, so the two accounts must agree
+	expect_eq "$(field get "$served")" "$(count_lines -c '^get ' "$WORK/server.log")" "served get vs log" &&
+	expect_eq "$(field set "$served")" "$(count_lines -c '^set ' "$WORK/server.log")" "served set vs log" &&
+	expect_eq "$(field duplicate_executions "$applied")" 0 "duplicate executions"
+}
+
+# ---- (a) an allowed call -----------------------------------------------------------
+
+test_allowed() {
+	need "$KV_CLIENT"
+	expect_eq "$(kv --user Kevin --session 5 set k v)" ok "Kevin: set k v"
+	expect_eq "$(kv --user Kevin --session 5 get k)" v "Kevin: get k"
+	grep -qx 'set Kevin 5 k' "$WORK/server.log" || fail "no 'set Kevin 5 k' in the server log"
+	grep -qx 'get Kevin 5 k' "$WORK/server.log" || fail "no 'get Kevin 5 k' in the server log"
+}
+
+# ---- (b) denied by the firewall ANF at the server's XDP ------------------------------
+
+test_denied() {
+	need "$KV_CLIENT"
+	local rc err
+	impair_reset
+	rc=0; err=$(kv --user Peter --session 6 get k 2>&1 >/dev/null) || rc=$?
+	# where an ERR reply got lost, if it did: "seen dropped retx" at the router
+	say "router: requests $(impair_sum req), error replies $(impair_sum err)"
+	expect_eq "$rc" 3 "Peter: get exit code (stderr: $err)"
+	grep -q 'error: denied by firewall' <<<"$err" || fail "Peter: get stderr: $err"
+	rc=0; err=$(kv --user Peter --session 6 set k peters 2>&1 >/dev/null) || rc=$?
+	expect_eq "$rc" 3 "Peter: set exit code (stderr: $err)"
+	grep -q 'error: denied by firewall' <<<"$err" || fail "Peter: set stderr: $err"
+	expect_eq "$(count_lines -cw Peter "$WORK/server.log")" 0 "server log lines with Peter"
+	expect_eq "$(kv --user Kevin --session 5 get k)" v "k after Peter's denied set"
+}
+
+# ---- (c) session-tracker counts live on the server ----------------------------------
+
+test_sessions() {
+	need "$KV_CLIENT"
+	local i
+	kv --user Kevin --session 41 set s41 a >/dev/null
+	for i in 1 2 3 4; do kv --user Kevin --session 41 get s41 >/dev/null; done
+	kv --user Kevin --session 42 set s42 b >/dev/null
+	for i in 1 2; do kv --user Kevin --session 42 get s42 >/dev/null; done
+
+	in_s "$LOADER" --status "$IF_S" >"$WORK/status.sessions" || fail "--status $IF_S"
+	local map counts
+	map=$(pin_of "$IF_S" sessions)
+	counts=$("$ST/maptool.py" ints "$map")
+	expect_eq "$(awk '$1 == 41 {print $2}' <<<"$counts")" 5 "session 41 count"
+	expect_eq "$(awk '$1 == 42 {print $2}' <<<"$counts")" 3 "session 42 count"
+}
+
+# ---- (f) malformed frames are dropped with a named reason ----------------------------
+
+test_malformed() {
+	need "$KV_CLIENT" "$ST/send_malformed.py"
+	local n=3 case before after mac d total=0
+	mac=$(in_s cat /sys/class/net/"$IF_S"/address)
+	before=$("$ST/maptool.py" drops "$(pin_dir "$IF_S")/drops" "$ABI_H")
+	for case in truncated bad_magic bad_length unknown_method; do
+		in_r "$ST/send_malformed.py" "$IF_R1" "$mac" $IP_C $IP_S $case $n
+	done
+	sleep 0.5
+	after=$("$ST/maptool.py" drops "$(pin_dir "$IF_S")/drops" "$ABI_H")
+	delta() { echo $(( $(awk -v r="$1" '$1 == r {print $2}' <<<"$after") - \
+			    $(awk -v r="$1" '$1 == r {print $2}' <<<"$before") )); }
+	for case in truncated bad_magic bad_length unknown_method; do
+		expect_eq "$(delta $case)" $n "drops[$case] increase"
+	done
+	# nothing else may have moved: each frame counted once, under its reason
+	for d in $(awk '{print $1}' <<<"$after"); do total=$(( total + $(delta "$d") )); done
+	expect_eq "$total" $(( 4 * n )) "all drop counters together"
+
+	kill -0 "$(server_pid)" 2>/dev/null || fail "kv-server died"
+	expect_eq "$(kv --user Kevin --session 5 get k)" v "server still serving"
+}
+
+# ---- (e) a lossy get is never retransmitted -----------------------------------------
+
+parse_load() { grep '^load ' <<<"$1" | tail -n1; }
+
+test_lossy_get_not_retried() {
+	need "$KV_CLIENT"
+	local n out line seen dropped retx ok to
+	n=$(scaled 500)
+	impair_reset
+	impair_set 20 20
+	local rc=0
+	out=$(timeout "$T_LOAD" ip netns exec "$NS_C" "$KV_CLIENT" --iface "$IF_C" --server $IP_S \
+		--user Kevin --session 9 load --count "$n" --set-ratio 0 --outstanding 32) || rc=$?
+	impair_set 0 0
+	expect_eq "$rc" 0 "load exit code"
+	line=$(parse_load "$out")
+	say "$line"
+	[ -n "$line" ] || fail "no load line in: $out"
+	read -r seen dropped retx <<<"$(impair_sum req)"
+	# the router counts before it drops, so this is what the client sent
+	expect_eq "$seen" "$n" "get requests seen at the router"
+	expect_eq "$retx" 0 "requests marked as retransmissions at the router"
+	expect_gt "$dropped" 0 "requests dropped at 20%"
+	expect_eq "$(field retransmits "$line")" 0 "client retransmits"
+	expect_eq "$(field get_retransmits "$line")" 0 "client get_retransmits"
+	ok=$(field ok "$line"); to=$(field timeouts "$line")
+	expect_eq "$(field denied "$line")" 0 "denied"
+	expect_eq "$(( ok + to ))" "$n" "ok + timeouts"
+	expect_eq "$(field get_ok "$line")" "$ok" "get_ok"
+	expect_gt "$to" 0 "timeouts at 20% loss each way"
+}
+
+# ---- (d) a reliable, in-order set runs exactly once under loss ----------------------
+
+test_reliable_set_once() {
+	need "$KV_CLIENT"
+	local n out line seen dropped retx ok to set_ok retr
+	n=$(scaled 1000)
+	impair_reset
+	impair_set 10 10
+	local rc=0
+	out=$(timeout "$T_LOAD" ip netns exec "$NS_C" "$KV_CLIENT" --iface "$IF_C" --server $IP_S \
+		--user Kevin --session 8 load --count "$n" --set-ratio 100 --outstanding 32) || rc=$?
+	impair_set 0 0
+	expect_eq "$rc" 0 "load exit code"
+	line=$(parse_load "$out")
+	say "$line"
+	[ -n "$line" ] || fail "no load line in: $out"
+	ok=$(field ok "$line"); to=$(field timeouts "$line")
+	set_ok=$(field set_ok "$line"); retr=$(field retransmits "$line")
+	expect_eq "$(field denied "$line")" 0 "denied"
+	expect_eq "$(( ok + to ))" "$n" "ok + timeouts"
+	expect_eq "$set_ok" "$ok" "set_ok"
+	expect_eq "$(field set_retransmits "$line")" "$retr" "set_retransmits"
+	expect_gt "$retr" 0 "retransmits at 10% loss each way"
+
+	read -r seen dropped retx <<<"$(impair_sum req)"
+	expect_eq "$seen" $(( n + retr )) "requests at the router = calls + retransmits"
+	expect_gt "$dropped" 0 "requests dropped at 10%"
+
+	local keys=$WORK/set-keys
+	awk '$1 == "set" && $2 == "Kevin" && $3 == 8 {print $4}' "$WORK/server.log" | sort >"$keys"
+	expect_eq "$(uniq -d "$keys" | head -n 5 | tr '\n' ' ')" "" "keys executed more than once"
+	local distinct bad
+	distinct=$(wc -l <"$keys")
+	bad=$(grep -Evx 'key-[0-9]+' "$keys" | head -n 3 | tr '\n' ' ')
+	expect_eq "$bad" "" "unexpected keys"
+	bad=$(sed 's/^key-//' "$keys" | awk -v n="$n" '$1 >= n' | head -n 3 | tr '\n' ' ')
+	expect_eq "$bad" "" "key indexes >= count"
+	# a set that timed out may still have run (its responses were lost)
+	expect_ge "$distinct" "$set_ok" "distinct executed keys vs set_ok"
+	[ "$to" -ne 0 ] || expect_eq "$distinct" "$n" "distinct executed keys with no timeouts"
+}
+
+# ---- (g) unload leaves nothing behind -------------------------------------------------
+
+test_unload() {
+	need "$LOADER"
+	[ -s "$WORK/ids" ] || fail "test_load recorded no objects to check"
+	local ns dev
+	for ns in "$NS_C" "$NS_S"; do
+		dev=$IF_C; [ "$ns" == "$NS_S" ] && dev=$IF_S
+		ip netns exec "$ns" "$LOADER" --unload "$dev" || fail "--unload $dev"
+		expect_eq "$(ip netns exec "$ns" ip -d link show dev "$dev" 2>/dev/null | count_lines -Ec 'prog/xdp|xdp(generic|drv)? ')" 0 \
+			"XDP left on $dev"
+		expect_eq "$(ip netns exec "$ns" tc qdisc show dev "$dev" | count_lines -c clsact)" 0 "clsact left on $dev"
+	done
+	# a fresh bpffs may hold the kernel's own preload files (maps.debug,
+	# progs.debug): compare with the listing taken before any load
+	expect_eq "$(bpffs_listing | comm -13 "$WORK/bpffs.before" - | head -n 5 | tr '\n' ' ')" "" \
+		"pins left in bpffs"
+
+	# Objects are freed after an RCU grace period, not at unpin: wait a bit.
+	local i left kind id
+	for i in $(seq 50); do
+		left=""
+		while read -r kind id; do
+			bpftool "$kind" show id "$id" >/dev/null 2>&1 && left+="$kind:$id "
+		done <"$WORK/ids"
+		[ -z "$left" ] && break
+		sleep 0.1
+	done
+	expect_eq "$left" "" "FlatRPC BPF objects still alive"
+}
+
+# ---- runner -----------------------------------------------------------------------------
+
+cleanup() {
+	if [ -n "${SELFTEST_KEEP:-}" ]; then
+		echo "topology kept: ip netns exec $NS_C bash (FLATRPC_BPFFS=$FLATRPC_BPFFS)"
+		echo "press enter to tear down"; read -r _
+	fi
+	topo_teardown
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+selected=("$@")
+[ ${#selected[@]} -gt 0 ] || selected=("${ALL_TESTS[@]}")
+for t in "${selected[@]}"; do
+	declare -F "$t" >/dev/null || { echo "unknown test: $t" >&2; exit 1; }
+done
+
+echo "selftests: kernel $(uname -r), suffix $SUFFIX, scale $SELFTEST_SCALE%"
+# not under `if`: that would switch errexit off inside the subshell
+(set -e; topo_setup); rc=$?
+if [ $rc -ne 0 ]; then
+	echo "FAIL setup (topology or impairment program)"
+	exit 1
+fi
+
+passed=() failed=()
+for t in "${selected[@]}"; do
+	start=$SECONDS
+	echo "RUN  $t"
+	if [[ $t == step_* ]]; then
+		# steps own the server process, so they run in this shell
+		$t; rc=$?
+	else
+		# errexit in a subshell: the first failing command or expectation
+		# ends the test; the ERR trap names it.
+		(set -eE; trap 'echo "  error: ${FUNCNAME[0]:-main}: $BASH_COMMAND (exit $?)" >&2' ERR; $t); rc=$?
+	fi
+	if [ $rc -eq 0 ]; then
+		echo "PASS $t ($((SECONDS - start))s)"; passed+=("$t")
+	else
+		echo "FAIL $t ($((SECONDS - start))s)"; failed+=("$t")
+	fi
+done
+
+echo
+echo "selftests: ${#passed[@]} passed, ${#failed[@]} failed of ${#selected[@]} run" \
+     "(${#ALL_TESTS[@]} defined)"
+[ ${#failed[@]} -eq 0 ] || { echo "failed: ${failed[*]}"; exit 1; }

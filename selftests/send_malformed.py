@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Send malformed FlatRPC requests at the server's XDP program with scapy.
+
+  send_malformed.py IFACE DST_MAC SRC_IP DST_IP CASE COUNT
+
+Each CASE is built to trip exactly one drop reason of flatrpc_abi.h, so a
+test can require that reason's counter to move by exactly COUNT. Every
+other layer is well formed (scapy fills IP/UDP lengths and checksums).
+"""
+import struct
+import sys
+
+from scapy.all import Ether, IP, UDP, Raw, sendp, get_if_hwaddr  # noqa: E402
+
+MAGIC = 0xF1
+PORT = 7447
+UNKNOWN_METHOD = 63  # below FLATRPC_MAX_METHODS, and kv has two methods
+
+
+def hdr(magic=MAGIC, flags=0, method=0, rpc_id=1, seq=0, length=0):
+    return struct.pack("!BBBBIHH", magic, flags, method, 0, rpc_id, seq, length)
+
+
+def payload(case):
+    body = bytes(range(16))
+    if case == "truncated":
+        return hdr()[:5]
+    if case == "bad_magic":
+        return hdr(magic=0x42, length=len(body)) + body
+    if case == "bad_length":
+        # claims far more body than the datagram carries
+        return hdr(length=200) + body
+    if case == "unknown_method":
+        return hdr(method=UNKNOWN_METHOD, length=len(body)) + body
+    raise SystemExit("send_malformed: unknown case " + case)
+
+
+def main(a):
+    iface, dst_mac, src_ip, dst_ip, case, count = a[1:7]
+    frame = (Ether(src=get_if_hwaddr(iface), dst=dst_mac) /
+             IP(src=src_ip, dst=dst_ip) /
+             UDP(sport=40001, dport=PORT) /
+             Raw(payload(case)))
+    sendp(frame, iface=iface, count=int(count), verbose=False)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Kernel-socket UDP sender/receiver used to check the impairment program
+on its own, before any FlatRPC code is involved.
+
+  udp_probe.py send DST_IP COUNT KIND [--sport P] [--dport P] [--short]
+  udp_probe.py recv PORT READY_FILE IDLE_S   -> prints the datagram count
+"""
+import socket
+import struct
+import sys
+import time
+
+MAGIC = 0xF1
+KINDS = {"req": 0, "resp": 1}
+
+
+def send(dst, count, kind, sport, dport, short):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", sport))
+    for i in range(count):
+        if short:
+            payload = b"\xf1\x00\x00"
+        else:
+            body = b"probe"
+            # method 5, rpc_id i, seq 0; big-endian header as on the wire
+            payload = struct.pack("!BBBBIHH", MAGIC, KINDS[kind], 5, 0, i, 0,
+                                  len(body)) + body
+        s.sendto(payload, (dst, dport))
+        # pacing keeps the veth/router queues from dropping on their own,
+        # which would be indistinguishable from the impairment's drops
+        time.sleep(0.001)
+
+
+def recv(port, ready_file, idle):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", port))
+    s.settimeout(idle)
+    open(ready_file, "w").close()
+    n = 0
+    try:
+        while True:
+            s.recv(2048)
+            n += 1
+    except socket.timeout:
+        pass
+    print(n)
+
+
+def main(a):
+    if a[1] == "send":
+        opts = a[5:]
+        sport = int(opts[opts.index("--sport") + 1]) if "--sport" in opts else 40000
+        dport = int(opts[opts.index("--dport") + 1]) if "--dport" in opts else 7447
+        send(a[2], int(a[3]), a[4], sport, dport, "--short" in opts)
+    elif a[1] == "recv":
+        recv(int(a[2]), a[3], float(a[4]))
+    else:
+        sys.exit("udp_probe: send|recv")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
