@@ -35,9 +35,11 @@ enum flatrpc_kind {
 	FLATRPC_ACK  = 3,	/* reserved for explicit ACK/BUSY */
 };
 #define FLATRPC_KIND_MASK	0x03
-/* First in-order message of a (client, method) stream: it may create the
- * receiver's sequence state. Later messages never do, so a stale duplicate
- * cannot rewind it. */
+/* Opens an in-order (client, method) stream, or restarts it after the
+ * sender gave up on a message: the receiver creates its state, or moves it
+ * forward past the gap. Never backwards, so a stale duplicate cannot rewind
+ * it. Set on a stream's first message and on those in flight when one of
+ * them was abandoned, and on their retransmissions. */
 #define FLATRPC_F_FIRST		0x04
 /* Set by the sender on a retransmission; informational only. */
 #define FLATRPC_F_RETX		0x08

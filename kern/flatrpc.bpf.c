@@ -99,6 +99,12 @@ static __always_inline int fr_seq_check(struct fr_pkt *p)
 	}
 	if (delta < 0)
 		return FR_SEQ_DUP;
+	/* FIRST ahead of expected: the sender gave up on the gap and restarts
+	 * the stream here. Never backwards, so old copies still count as dups. */
+	if (p->hdr->flags & FLATRPC_F_FIRST) {
+		st->expected = seq + 1;
+		return 0;
+	}
 	return FLATRPC_DROP_SEQ_AHEAD;
 }
 

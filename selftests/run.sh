@@ -300,7 +300,6 @@ test_lossy_get_not_retried() {
 	expect_eq "$retx" 0 "requests marked as retransmissions at the router"
 	expect_gt "$dropped" 0 "requests dropped at 20%"
 	expect_eq "$(field retransmits "$line")" 0 "client retransmits"
-	expect_eq "$(field get_retransmits "$line")" 0 "client get_retransmits"
 	ok=$(field ok "$line"); to=$(field timeouts "$line")
 	expect_eq "$(field denied "$line")" 0 "denied"
 	expect_eq "$(( ok + to ))" "$n" "ok + timeouts"
@@ -329,7 +328,6 @@ test_reliable_set_once() {
 	expect_eq "$(field denied "$line")" 0 "denied"
 	expect_eq "$(( ok + to ))" "$n" "ok + timeouts"
 	expect_eq "$set_ok" "$ok" "set_ok"
-	expect_eq "$(field set_retransmits "$line")" "$retr" "set_retransmits"
 	expect_gt "$retr" 0 "retransmits at 10% loss each way"
 
 	read -r seen dropped retx <<<"$(impair_sum req)"
@@ -341,7 +339,7 @@ test_reliable_set_once() {
 	expect_eq "$(uniq -d "$keys" | head -n 5 | tr '\n' ' ')" "" "keys executed more than once"
 	local distinct bad
 	distinct=$(wc -l <"$keys")
-	bad=$(grep -Evx 'key-[0-9]+' "$keys" | head -n 3 | tr '\n' ' ')
+	bad=$({ grep -Evx 'key-[0-9]+' "$keys" || true; } | head -n 3 | tr '\n' ' ')
 	expect_eq "$bad" "" "unexpected keys"
 	bad=$(sed 's/^key-//' "$keys" | awk -v n="$n" '$1 >= n' | head -n 3 | tr '\n' ' ')
 	expect_eq "$bad" "" "key indexes >= count"

@@ -374,8 +374,9 @@ static void check_seq_none(const struct row *r, const uint8_t *in, size_t in_len
 	assert_int_not_equal(seq_expected(KV_SET, &exp), 0);
 }
 
-static void check_dup(const struct row *r, const uint8_t *in, size_t in_len,
-		      const uint8_t *out, size_t out_len, const void *before)
+static void check_dup_at(const struct row *r, const uint8_t *in, size_t in_len,
+			 const uint8_t *out, size_t out_len, const void *before,
+			 uint16_t stream_expected)
 {
 	const struct iphdr *ip = (const void *)(out + sizeof(struct ethhdr));
 	const struct udphdr *udp = (const void *)(ip + 1);
@@ -390,8 +391,22 @@ static void check_dup(const struct row *r, const uint8_t *in, size_t in_len,
 	assert_memory_equal(out + in_len - 8, in + in_len - 8, 8);
 	/* an old number never moves the stream, nor re-runs the ANFs */
 	assert_int_equal(seq_expected(KV_SET, &exp), 0);
-	assert_int_equal(exp, 102);
+	assert_int_equal(exp, stream_expected);
 	check_not_counted(r, in, in_len, out, out_len, before);
+}
+
+/* after FIRST 100 and 101 */
+static void check_dup(const struct row *r, const uint8_t *in, size_t in_len,
+		      const uint8_t *out, size_t out_len, const void *before)
+{
+	check_dup_at(r, in, in_len, out, out_len, before, 102);
+}
+
+/* after the restart at 110 */
+static void check_dup_restarted(const struct row *r, const uint8_t *in, size_t in_len,
+				const uint8_t *out, size_t out_len, const void *before)
+{
+	check_dup_at(r, in, in_len, out, out_len, before, 111);
 }
 
 static const struct row rows[] = {
@@ -467,6 +482,14 @@ static const struct row rows[] = {
 	{ "set ahead of sequence", XDP,
 	  { .body = B_SET_KEVIN, .method = KV_SET, .seq = 105 },
 	  XDP_DROP, FLATRPC_DROP_SEQ_AHEAD, NO_STAT },
+	{ "set FIRST ahead restarts the stream past the gap", XDP,
+	  { .body = B_SET_KEVIN, .method = KV_SET, .seq = 110, .flags = FLATRPC_F_FIRST },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT,
+	  .check = check_seq_created, .probe = probe_set },
+	{ "set skipped by the restart is a DUP", XDP,
+	  { .body = B_SET_KEVIN, .method = KV_SET, .seq = 105, .udp_csum = true },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT,
+	  .check = check_dup_restarted, .probe = probe_set },
 
 	/* responses at the client */
 	{ "set response", XDP,

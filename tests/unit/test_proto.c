@@ -270,6 +270,60 @@ static void test_first_flag(void **state)
 	assert_int_equal(hdr_of(fx->frame)->seq, 0);
 }
 
+/* Giving up on an in-order call must not wedge the stream: the messages
+ * still in flight and the next new one carry FIRST so the receiver skips
+ * the gap instead of holding them forever. */
+static void test_abandoned_seq_restarts_stream(void **state)
+{
+	struct fixture *fx = *state;
+	struct proto_event ev[4];
+	uint32_t id1, id2;
+	int n, timeouts = 0;
+
+	id1 = send_at(fx, M_ORD, 0);			/* seq 0, FIRST */
+	id2 = send_at(fx, M_ORD, 3000 * US);		/* seq 1 */
+	assert_false(hdr_of(fx->frame)->flags & FLATRPC_F_FIRST);
+
+	/* timeout 2000 us, 2 retries: id1 is sent at 0, 2000, 4000 and given
+	 * up at 6000; id2 is sent at 3000, 5000, 7000 */
+	assert_int_equal(proto_cli_expire(&fx->cli, 2000 * US, ev, 4), 1);
+	assert_int_equal(proto_cli_expire(&fx->cli, 4000 * US, ev, 4), 1);
+	assert_int_equal(proto_cli_expire(&fx->cli, 5000 * US, ev, 4), 1);
+	assert_int_equal(ev[0].rpc_id, id2);
+	assert_false(hdr_of(ev[0].frame)->flags & FLATRPC_F_FIRST);
+	n = proto_cli_expire(&fx->cli, 6000 * US, ev, 4);
+	for (int i = 0; i < n; i++)
+		if (ev[i].kind == PROTO_EV_TIMEOUT) {
+			assert_int_equal(ev[i].rpc_id, id1);
+			timeouts++;
+		}
+	assert_int_equal(timeouts, 1);
+	assert_true(proto_cli_pending(&fx->cli, id2));
+
+	/* id2's next retransmission now restarts the stream at seq 1 */
+	n = proto_cli_expire(&fx->cli, 7000 * US, ev, 4);
+	assert_int_equal(n, 1);
+	assert_int_equal(ev[0].rpc_id, id2);
+	assert_int_equal(ev[0].kind, PROTO_EV_RETX);
+	assert_true(hdr_of(ev[0].frame)->flags & FLATRPC_F_FIRST);
+	assert_int_equal(ntohs(hdr_of(ev[0].frame)->seq), 1);
+
+	/* and so does the next new message; the one after is ordinary */
+	send_at(fx, M_ORD, 7600 * US);
+	assert_true(hdr_of(fx->frame)->flags & FLATRPC_F_FIRST);
+	assert_int_equal(ntohs(hdr_of(fx->frame)->seq), 2);
+	send_at(fx, M_ORD, 7700 * US);
+	assert_false(hdr_of(fx->frame)->flags & FLATRPC_F_FIRST);
+
+	/* a lossy in-order stream restarts the same way after a timeout */
+	send_at(fx, M_ORD_LOSSY, 8000 * US);
+	send_at(fx, M_ORD_LOSSY, 8000 * US);
+	assert_false(hdr_of(fx->frame)->flags & FLATRPC_F_FIRST);
+	proto_cli_expire(&fx->cli, 9000 * US, ev, 4);
+	send_at(fx, M_ORD_LOSSY, 9100 * US);
+	assert_true(hdr_of(fx->frame)->flags & FLATRPC_F_FIRST);
+}
+
 static void test_seq_and_id_wraparound(void **state)
 {
 	struct fixture *fx = *state;
@@ -468,6 +522,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_reliable_retransmits_then_times_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lossy_never_retransmitted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abandoned_seq_restarts_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_response_completes_and_frees, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_status_mapping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_responses_counted, setup, teardown),

@@ -174,6 +174,27 @@ int proto_cli_on_response(struct proto_cli *c, const struct flatrpc_hdr *hdr,
 	return 1;
 }
 
+/*
+ * A call of an in-order stream was given up: its sequence number will never
+ * arrive, and the receiver would hold everything after it forever. FIRST on
+ * the next message (and on every later one still in flight) tells the
+ * receiver to skip the gap; it never rewinds, so stale copies stay dups.
+ */
+static void abandon_seq(struct proto_cli *c, uint8_t method)
+{
+	c->seq_started[method] = 0;
+	for (uint32_t i = 0; i <= c->mask; i++) {
+		struct proto_call *k = &c->calls[i];
+
+		if (k->in_use && k->method == method && k->frame_len) {
+			struct flatrpc_hdr *h =
+				(struct flatrpc_hdr *)(slot_frame(c, k) + c->hdr_off);
+
+			h->flags |= FLATRPC_F_FIRST;
+		}
+	}
+}
+
 int proto_cli_expire(struct proto_cli *c, uint64_t now, struct proto_event *ev, int max)
 {
 	int n = 0;
@@ -206,6 +227,8 @@ int proto_cli_expire(struct proto_cli *c, uint64_t now, struct proto_event *ev, 
 			ev[n].kind = PROTO_EV_TIMEOUT;
 			ev[n].frame = NULL;
 			ev[n].len = 0;
+			if (md->flags & FLATRPC_M_INORDER)
+				abandon_seq(c, k->method);
 			release(c, k);
 			c->timeouts++;
 		}

@@ -21,10 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
+#include <linux/sockios.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -111,7 +115,7 @@ static int libbpf_silent(enum libbpf_print_level level, const char *fmt, va_list
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: flatrpc-load [--mode drv|skb] [--port N] [--bpffs DIR] [--force] [-q] SPEC.anf IFACE\n"
+		"usage: flatrpc-load [--mode auto|drv|skb] [--port N] [--bpffs DIR] [--force] [-q] SPEC.anf IFACE\n"
 		"       flatrpc-load [--bpffs DIR] --status IFACE\n"
 		"       flatrpc-load [--bpffs DIR] [-q] --unload IFACE\n");
 }
@@ -124,7 +128,9 @@ static void help(void)
 	       "state of the spec's init() functions and pins everything under\n"
 	       "<bpffs>/flatrpc/IFACE/. Running it again replaces the programs and keeps state.\n"
 	       "\n"
-	       "  --mode drv|skb  XDP attach mode (default drv)\n"
+	       "  --mode M        XDP attach mode: drv, skb, or auto (default): skb on\n"
+	       "                  veth, whose native XDP_TX is lost when the peer has\n"
+	       "                  no XDP program, drv everywhere else\n"
 	       "  --port N        UDP port of the service (default: the spec's)\n"
 	       "  --bpffs DIR     bpffs root (default $FLATRPC_BPFFS or /sys/fs/bpf);\n"
 	       "                  mounted there if it is not a bpffs yet\n"
@@ -278,6 +284,28 @@ static bool prog_name_is(__u32 id, const char *name)
 static bool xdp_is_ours(__u32 id, __u32 pinned_id)
 {
 	return id && (id == pinned_id || prog_name_is(id, FR_XDP_PROG_NAME));
+}
+
+/*
+ * Native XDP on veth drops XDP_TX frames when the peer has no XDP program
+ * (measured on 6.18, even with GRO on the peer), which would lose every
+ * ANF error reply; generic XDP sends them through the peer's normal receive
+ * path, and FACTS.md measured it faster on veth anyway.
+ */
+static __u32 auto_mode(const char *ifname)
+{
+	struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool veth = false;
+
+	if (fd >= 0) {
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+		ifr.ifr_data = (void *)&info;
+		veth = !ioctl(fd, SIOCETHTOOL, &ifr) && !strcmp(info.driver, "veth");
+		close(fd);
+	}
+	return veth ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 }
 
 static const char *mode_name(__u32 mode)
@@ -889,7 +917,7 @@ int main(int argc, char **argv)
 	long v;
 	int c;
 
-	opt.xdp_mode = XDP_FLAGS_DRV_MODE;
+	opt.xdp_mode = 0;	/* auto */
 	opt.bpffs = getenv("FLATRPC_BPFFS");
 	if (!opt.bpffs || !*opt.bpffs)
 		opt.bpffs = "/sys/fs/bpf";
@@ -897,12 +925,14 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_MODE:
-			if (!strcmp(optarg, "drv") || !strcmp(optarg, "native"))
+			if (!strcmp(optarg, "auto"))
+				opt.xdp_mode = 0;
+			else if (!strcmp(optarg, "drv") || !strcmp(optarg, "native"))
 				opt.xdp_mode = XDP_FLAGS_DRV_MODE;
 			else if (!strcmp(optarg, "skb") || !strcmp(optarg, "generic"))
 				opt.xdp_mode = XDP_FLAGS_SKB_MODE;
 			else {
-				complain("--mode is drv or skb, not %s\n", optarg);
+				complain("--mode is auto, drv or skb, not %s\n", optarg);
 				usage(stderr);
 				return EXIT_USAGE;
 			}
@@ -953,6 +983,8 @@ int main(int argc, char **argv)
 		complain("bad interface name %s\n", opt.ifname);
 		return EXIT_USAGE;
 	}
+	if (!opt.xdp_mode)
+		opt.xdp_mode = auto_mode(opt.ifname);
 	if (snprintf(pin_dir, sizeof(pin_dir), "%s/%s/%s", opt.bpffs, FLATRPC_PIN_SUBDIR,
 		     opt.ifname) >= (int)sizeof(pin_dir)) {
 		complain("--bpffs path too long\n");
