@@ -52,6 +52,12 @@ void fr_emit_init(const struct fr_spec *spec, struct fr_buf *b)
 	fr_buf_printf(b, "#define FLATRPC_SPEC_SERVICE \"%s\"\n", svc->name);
 	fr_buf_printf(b, "#define FLATRPC_SPEC_HASH %s_SPEC_HASH\n", SV);
 	fr_buf_printf(b, "#define FLATRPC_SPEC_FILE \"%s\"\n", spec->main_name);
+	fr_buf_printf(b, "#define FLATRPC_SPEC_PORT %s_PORT\n", SV);
+	/* method names by id, for flatrpc-load --status */
+	fr_buf_printf(b, "#define FLATRPC_SPEC_METHODS {");
+	for (unsigned i = 0; i < svc->nmethods; i++)
+		fr_buf_printf(b, "%s \"%s\"", i ? "," : "", svc->methods[i].name);
+	fr_buf_printf(b, " }\n");
 
 	for (unsigned i = 0; i < spec->nelems; i++) {
 		const struct fr_element *el = spec->elems[i];

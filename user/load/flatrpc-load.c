@@ -731,6 +731,76 @@ static long count_entries(int fd, __u32 key_size, __u32 max)
 	return n;
 }
 
+#define STATUS_MAX_ENTRIES 16
+
+/* True when the map's BTF says the type is an integer (through typedefs). */
+static bool btf_is_integer(const struct btf *btf, __u32 type_id)
+{
+	const struct btf_type *t;
+	int id;
+
+	if (!btf || !type_id)
+		return false;
+	id = btf__resolve_type(btf, type_id);
+	t = id < 0 ? NULL : btf__type_by_id(btf, id);
+	return t && (btf_is_int(t) || btf_is_enum(t));
+}
+
+/* ANF state is strings or integers; show it as such, else as hex. */
+static void print_value(const unsigned char *v, __u32 size, bool integer)
+{
+	__u32 len = 0, i;
+
+	while (!integer && len < size && v[len] >= 0x20 && v[len] < 0x7f)
+		len++;
+	for (i = len; i < size && !v[i]; i++)
+		;
+	if (len && i == size) {
+		printf("'%.*s'", (int)len, (const char *)v);
+	} else if (size == 8 || size == 4 || size == 2 || size == 1) {
+		unsigned long long x = 0;
+
+		memcpy(&x, v, size);	/* little-endian, as the layout says */
+		printf("%llu", x);
+	} else {
+		for (i = 0; i < size; i++)
+			printf("%02x", v[i]);
+	}
+}
+
+static void print_entries(int fd, const struct bpf_map_info *info, long max)
+{
+	unsigned char key[512], next[512], val[512];
+	__u32 key_size = info->key_size, value_size = info->value_size;
+	struct btf *btf = info->btf_id ? btf__load_from_kernel_by_id(info->btf_id) : NULL;
+	bool int_key, int_val;
+	void *prev = NULL;
+	long n = 0;
+
+	if (libbpf_get_error(btf))
+		btf = NULL;
+	int_key = btf_is_integer(btf, info->btf_key_type_id);
+	int_val = btf_is_integer(btf, info->btf_value_type_id);
+	btf__free(btf);
+	if (key_size > sizeof(key) || value_size > sizeof(val))
+		return;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, key_size);
+		prev = key;
+		if (bpf_map_lookup_elem(fd, key, val))
+			continue;
+		if (n++ == max) {
+			printf("      ...\n");
+			break;
+		}
+		printf("      ");
+		print_value(key, key_size, int_key);
+		printf(" -> ");
+		print_value(val, value_size, int_val);
+		printf("\n");
+	}
+}
+
 static void print_state_maps(void)
 {
 	char path[PATH_MAX];
@@ -765,6 +835,8 @@ static void print_state_maps(void)
 			printf("  %-32s %ld of %u entries%s\n", de->d_name,
 			       count_entries(fd, info.key_size, info.max_entries), info.max_entries,
 			       core ? " (in-order streams)" : "");
+			if (!core && (info.type == BPF_MAP_TYPE_HASH || info.type == BPF_MAP_TYPE_ARRAY))
+				print_entries(fd, &info, STATUS_MAX_ENTRIES);
 		}
 		close(fd);
 	}
@@ -841,7 +913,11 @@ static int cmd_status(void)
 		if (!(s.rx_req | s.rx_resp | s.anf_err | s.dup | s.tx_stack))
 			continue;
 		any = true;
-		printf("  %-8u %12llu %12llu %12llu %12llu %12llu\n", key,
+		if (l && key < l->n_methods)
+			printf("  %-8s", l->methods[key]);
+		else
+			printf("  %-8u", key);
+		printf(" %12llu %12llu %12llu %12llu %12llu\n",
 		       (unsigned long long)s.rx_req, (unsigned long long)s.rx_resp,
 		       (unsigned long long)s.anf_err, (unsigned long long)s.dup,
 		       (unsigned long long)s.tx_stack);

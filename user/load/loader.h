@@ -27,6 +27,8 @@ struct flatrpc_loader {
 	const char				*service;
 	__u64					spec_hash;
 	const char				*spec_path;	/* as given at build time */
+	const char *const			*methods;	/* names by method id */
+	unsigned int				n_methods;
 	const struct flatrpc_init_entry		*init;
 	unsigned int				n_init;
 	/* skeleton lifecycle; `skel` is the skeleton struct, opaque here */

@@ -46,10 +46,14 @@ static void adapter_destroy(void *skel)
 	flatrpc_bpf__destroy(skel);
 }
 
+static const char *const method_names[] = FLATRPC_SPEC_METHODS;
+
 const struct flatrpc_loader FLATRPC_LOADER_SYM = {
 	.service	= FLATRPC_SPEC_SERVICE,
 	.spec_hash	= FLATRPC_SPEC_HASH,
 	.spec_path	= FLATRPC_SPEC_FILE,
+	.methods	= method_names,
+	.n_methods	= sizeof(method_names) / sizeof(method_names[0]),
 	.init		= flatrpc_init_table,
 	.n_init		= FLATRPC_INIT_COUNT,
 	.open		= adapter_open,
