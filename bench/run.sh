@@ -101,6 +101,11 @@ client() { # proto mode outstanding count
 		--iface fbc$tag --port 9447 "${busy[@]}" --outstanding "$3" --count "$4" --warmup $WARMUP
 }
 
+xdp_stats() { # iface -> "run_cnt run_time_ns"
+	bpftool -j prog show pinned "$FLATRPC_BPFFS/flatrpc/$1/prog_xdp" |
+		python3 -c 'import json,sys; p=json.load(sys.stdin); print(p.get("run_cnt",0), p.get("run_time_ns",0))'
+}
+
 echo "# FlatRPC KV benchmark: $(date -u +%F) $(uname -r), $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 echo "# 80% get / 20% set, ~100 B requests; medians of $REPS runs; p50/p99 with 1 outstanding, rate with 32"
 printf '%-9s %-8s %10s %10s %12s\n' mode proto p50_us p99_us rate_per_s
@@ -122,6 +127,24 @@ for mode in blocking busy; do
 		[ "$SMOKE" = 1 ] || { echo "  runs: $(field p50_us <"$work/lat" | tr '\n' ' ')(p50)"; }
 	done
 done
+# Per-packet cost of the XDP program (parse, transport checks, both ANFs),
+# from the kernel's BPF run-time statistics. They cost two clock reads per
+# program run, so they are on only for one extra run after the timed ones.
+stats_was=$(sysctl -n kernel.bpf_stats_enabled)
+trap 'sysctl -qw kernel.bpf_stats_enabled=$stats_was; cleanup' EXIT
+sysctl -qw kernel.bpf_stats_enabled=1
+read -r cnt0 ns0 <<<"$(xdp_stats fbs$tag)"
+read -r ccnt0 cns0 <<<"$(xdp_stats fbc$tag)"
+start_server flatrpc busy
+client flatrpc busy 32 "$RATE_COUNT" >/dev/null
+stop_server
+sysctl -qw kernel.bpf_stats_enabled="$stats_was"
+read -r cnt ns <<<"$(xdp_stats fbs$tag)"
+read -r ccnt cns <<<"$(xdp_stats fbc$tag)"
+cnt=$((cnt - cnt0)) ns=$((ns - ns0)) ccnt=$((ccnt - ccnt0)) cns=$((cns - cns0))
+awk -v a="$cnt" -v b="$ns" -v c="$ccnt" -v d="$cns" 'BEGIN {
+	printf "# XDP program: server %.0f ns/packet over %d packets, client %.0f ns/packet over %d\n",
+		a ? b / a : 0, a, c ? d / c : 0, c }'
 echo
 echo "# ratios FlatRPC / UDP (p50 and p99: lower is better; rate: higher is better)"
 for mode in blocking busy; do
