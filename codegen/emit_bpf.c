@@ -679,15 +679,6 @@ static void str_types(const struct fr_spec *spec, struct fr_buf *b)
 	}
 }
 
-/* Elements used by some method: only their state becomes maps. */
-static int elem_used(const struct fr_spec *spec, const struct fr_element *el)
-{
-	for (unsigned i = 0; i < spec->svc->nmethods; i++)
-		for (unsigned j = 0; j < spec->svc->methods[i].nchain; j++)
-			if (spec->svc->methods[i].chain[j].elem == el)
-				return 1;
-	return 0;
-}
 
 void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 {
@@ -725,7 +716,7 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 	str_types(spec, b);
 	for (unsigned i = 0; i < spec->nelems; i++) {
 		const struct fr_element *el = spec->elems[i];
-		if (!elem_used(spec, el))
+		if (!fr_elem_used(spec, el))
 			continue;
 		for (unsigned j = 0; j < el->nstates; j++) {
 			const struct fr_state *st = &el->states[j];

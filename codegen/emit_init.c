@@ -27,14 +27,6 @@ static void put_bytes(struct fr_buf *b, const char *name, const struct fr_type *
 	fr_buf_printf(b, "\n};\n");
 }
 
-static int elem_used(const struct fr_spec *spec, const struct fr_element *el)
-{
-	for (unsigned i = 0; i < spec->svc->nmethods; i++)
-		for (unsigned j = 0; j < spec->svc->methods[i].nchain; j++)
-			if (spec->svc->methods[i].chain[j].elem == el)
-				return 1;
-	return 0;
-}
 
 void fr_emit_init(const struct fr_spec *spec, struct fr_buf *b)
 {
@@ -61,7 +53,7 @@ void fr_emit_init(const struct fr_spec *spec, struct fr_buf *b)
 
 	for (unsigned i = 0; i < spec->nelems; i++) {
 		const struct fr_element *el = spec->elems[i];
-		if (!el->init.present || !elem_used(spec, el))
+		if (!el->init.present || !fr_elem_used(spec, el))
 			continue;
 		for (unsigned j = 0; j < el->init.body.n; j++) {
 			const struct fr_stmt *s = el->init.body.v[j];

@@ -184,3 +184,13 @@ int fr_emit_dir(const struct fr_spec *spec, const char *dir, FILE *diag)
 	fr_buf_free(&b);
 	return err;
 }
+
+/* Elements used by some method: only their state becomes maps or init data. */
+int fr_elem_used(const struct fr_spec *spec, const struct fr_element *el)
+{
+	for (unsigned i = 0; i < spec->svc->nmethods; i++)
+		for (unsigned j = 0; j < spec->svc->methods[i].nchain; j++)
+			if (spec->svc->methods[i].chain[j].elem == el)
+				return 1;
+	return 0;
+}

@@ -339,4 +339,7 @@ const char *fr_bpf_int_type(enum fr_type_kind k);
 uint64_t fr_fnv1a64(uint64_t h, const void *p, size_t n);
 #define FR_FNV_OFFSET 0xcbf29ce484222325ULL
 
+/* Whether some method of the service chains element el. */
+int fr_elem_used(const struct fr_spec *spec, const struct fr_element *el);
+
 #endif
