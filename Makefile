@@ -1,7 +1,7 @@
 # FlatRPC top-level build. `make help` lists the targets.
 # Every rule lives here; each part only lists its sources.
 
-SPECS    ?= specs/kv.anf
+SPECS    ?= specs/kv.anf specs/ratelimited.anf
 BUILD    ?= build
 V        ?= 0
 CC       ?= gcc
@@ -56,6 +56,10 @@ BENCHES  := $(BUILD)/kv-bench
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BPF_TESTS  := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test_*.c))
+# the element library's table test needs specs/ratelimited.anf in SPECS
+ifeq ($(filter ratelimited,$(SERVICES)),)
+BPF_TESTS  := $(filter-out %/test_bpf_elements,$(BPF_TESTS))
+endif
 SELFTEST_BPF := $(patsubst selftests/bpf/%.bpf.c,$(BUILD)/selftests/%.bpf.o,$(wildcard selftests/bpf/*.bpf.c))
 
 all: $(GEN) $(foreach s,$(SERVICES),$(BUILD)/gen/$(s)/flatrpc.bpf.o) $(LIB_A) $(LIB_SO) \
@@ -172,9 +176,16 @@ $(BUILD)/kv-bench: $(BUILD)/obj/bench/kv_bench.o $(BUILD)/obj/gen/kv/stubs.o $(L
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS) -lm
 
 # ---- tests -----------------------------------------------------------------------
-$(BUILD)/obj/tests/%.o: CFLAGS += -Icodegen -Iuser/lib -Iuser/load -I$(BUILD)/gen/kv
+# Every service's generated headers have the same names (flatrpc.skel.h,
+# init.h), so a test sees exactly one service's directory: kv, unless its
+# object sets TEST_SVC. Expanded when the recipe runs, so the override holds.
+TEST_SVC = kv
+$(BUILD)/obj/tests/bpf/test_bpf_elements.o: TEST_SVC = ratelimited
+$(BUILD)/obj/tests/%.o: CFLAGS += -Icodegen -Iuser/lib -Iuser/load -I$(BUILD)/gen/$(TEST_SVC)
 $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c)): $(BUILD)/gen/kv/.stamp
-$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/bpf/*.c)): $(BUILD)/gen/kv/flatrpc.skel.h
+$(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/bpf/test_bpf_elements.c,$(wildcard tests/bpf/*.c))): \
+	$(BUILD)/gen/kv/flatrpc.skel.h
+$(BUILD)/obj/tests/bpf/test_bpf_elements.o: $(BUILD)/gen/ratelimited/flatrpc.skel.h
 
 # unit tests link the pure modules only: no root, no sockets
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(BUILD)/libflatrpc-spec.a $(LIB_A)
@@ -182,10 +193,11 @@ $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(BUILD)/libflatrpc-spec
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(CMOCKA_LIBS) $(LIBXDP_LIBS) $(LIBBPF_LIBS) -lm
 
-$(BUILD)/tests/test_bpf_%: $(BUILD)/obj/tests/bpf/test_bpf_%.o $(BUILD)/gen/kv/flatrpc.skel.h
+# the object already depends on the skeleton of its own service
+$(BUILD)/tests/test_bpf_%: $(BUILD)/obj/tests/bpf/test_bpf_%.o
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(filter %.o,$^) -o $@ $(CMOCKA_LIBS) $(LIBBPF_LIBS)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(CMOCKA_LIBS) $(LIBBPF_LIBS)
 
 $(BUILD)/selftests/%.bpf.o: selftests/bpf/%.bpf.c include/flatrpc_abi.h
 	$(call msg,BPF,$@)

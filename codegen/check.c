@@ -292,6 +292,7 @@ static int need_int(struct ck *c, const struct fr_expr *e, const struct vty *v,
 static const struct { const char *name; int nargs; enum fr_type_kind ret; } builtins[] = {
 	{ "current_time", 0, TY_U64 },	/* bpf_ktime_get_ns() */
 	{ "randomu", 0, TY_U32 },	/* bpf_get_prandom_u32() */
+	{ "method_id", 0, TY_U32 },	/* the method's id, a constant per instance */
 	{ "time_diff", 2, TY_U64 },
 	{ "min", 2, TY_NONE },		/* the type of its typed operand */
 	{ "max", 2, TY_NONE },

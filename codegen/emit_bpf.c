@@ -158,6 +158,14 @@ static void cval_call(struct gen *g, const struct fr_expr *e, struct cval *v, in
 		tmp_int(g, d, v, TY_U32, "bpf_get_prandom_u32()");
 		return;
 	}
+	if (!strcmp(f, "method_id")) {
+		/* every (method, element) pair is its own function, so the id
+		 * is known here and costs the program nothing at run time */
+		char SV[64], MN[64];
+		tmp_int(g, d, v, TY_U32, "%s_%s", fr_cname_upper(SV, sizeof(SV), g->spec->svc->name),
+			fr_cname_upper(MN, sizeof(MN), g->m->name));
+		return;
+	}
 	for (unsigned i = 0; i < e->nargs && i < 2; i++)
 		cval_of(g, e->args[i], &a[i], d);
 	if (!strcmp(f, "time_diff")) {

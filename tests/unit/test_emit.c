@@ -185,6 +185,46 @@ static void test_many_error_codes(void **state)
 	fr_buf_free(&t);
 }
 
+/* method_id() is what lets one element keep per-method state: each
+ * instance must get its own method's id, and the counter must stay an
+ * atomic in-place add although the key is a call, not a field. */
+static void test_method_id(void **state)
+{
+	static const char text[] =
+		"element counter:\n"
+		"  state:\n"
+		"    hits: Map<u32, u64>\n"
+		"  req(rpc):\n"
+		"    match get(hits, method_id()):\n"
+		"      Some(n) => set(hits, method_id(), n + 1)\n"
+		"      None => set(hits, method_id(), 1)\n"
+		"    pass\n"
+		"service s:\n"
+		"  method first:\n"
+		"    client: counter()\n"
+		"  method second:\n"
+		"    client: counter()\n";
+	struct fr_spec *spec = load(text, 0);
+	char *c = bpf_of(spec);
+	(void)state;
+
+	char *first = strstr(c, "fr_anf_first_counter_req(");
+	char *second = strstr(c, "fr_anf_second_counter_req(");
+	assert_non_null(first);
+	assert_non_null(second);
+	assert_true(first < second);
+	char *id_first = strstr(first, " = S_FIRST;\n");
+	char *id_second = strstr(first, " = S_SECOND;\n");
+	assert_non_null(id_first);
+	assert_non_null(id_second);
+	/* each id lands inside its own instance */
+	assert_true(id_first < second && id_second > second);
+	expect_in(first, " = S_FIRST;\n\t\t__u32 k0 = t");
+	expect_in(first, "__sync_fetch_and_add(v0, 1ULL);\n");
+	free(c);
+	fr_spec_free(spec);
+}
+
 /* The fuzzer does not follow imports; the whole kv spec in one buffer must
  * compile there exactly as from files, or the seed would be useless. */
 static void test_import_free_load(void **state)
@@ -206,6 +246,7 @@ int main(void)
 		cmocka_unit_test(test_builtins_and_operators),
 		cmocka_unit_test(test_many_error_codes),
 		cmocka_unit_test(test_import_free_load),
+		cmocka_unit_test(test_method_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
