@@ -8,14 +8,16 @@
 #
 # Env: VM_MEMORY (2G), VM_CPUS (2), VM_TIMEOUT (s, 2400),
 #      SELFTEST_SCALE (percent, 10 in the VM: TCG is ~50x slower).
-# The result comes back twice: vng's exit code and a result file written by
-# the guest on the shared filesystem. Success needs both, so a VM that never
-# booted (or died before the end) can never look like a pass.
+# The result comes back twice: vng's exit code and a line with a nonce that
+# the guest prints last on its console. Success needs both, so a VM that
+# never booted (or died before the end) can never look like a pass. The line
+# is read from the console, not a file, because the guest's view of some
+# host paths (/tmp, where a CI clone may live) is not written back.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RESULT_DIR=$ROOT/build/vm-results
-RESULT=$RESULT_DIR/result
+CONSOLE=$RESULT_DIR/console.log
 
 guest() {
 	local nonce=$1; shift
@@ -33,8 +35,7 @@ guest() {
 		SELFTEST_SCALE=${SELFTEST_SCALE:-10} T_CALL=${T_CALL:-180} T_LOAD=${T_LOAD:-1200} \
 			selftests/run.sh "$@" || rc=1
 	fi
-	echo "$nonce $rc $(uname -r)" >"$RESULT"
-	sync
+	echo "vm-test-result: $nonce $rc $(uname -r)"
 	exit $rc
 }
 
@@ -46,7 +47,7 @@ fi
 command -v vng >/dev/null || { echo "vm-test: vng not found (scripts/install-deps.sh)" >&2; exit 1; }
 vmlinuz=$("$ROOT/scripts/get-kernel.sh")
 mkdir -p "$RESULT_DIR"
-rm -f "$RESULT"
+rm -f "$CONSOLE"
 nonce=$$-$RANDOM
 
 guest_cmd=$(printf '%q ' "$ROOT/scripts/vm-test.sh" --guest "$nonce" "$@")
@@ -56,17 +57,18 @@ vng_cmd=(vng --run "$vmlinuz" --disable-kvm --force-9p --rw
 echo "vm-test: ${vng_cmd[*]}"
 start=$SECONDS
 vrc=0
-timeout "${VM_TIMEOUT:-2400}" "${vng_cmd[@]}" || vrc=$?
+set +e
+timeout "${VM_TIMEOUT:-2400}" "${vng_cmd[@]}" 2>&1 | tee "$CONSOLE"
+vrc=${PIPESTATUS[0]}
+set -e
 echo "vm-test: vng exited $vrc after $((SECONDS - start))s"
 
-if [ ! -f "$RESULT" ]; then
+line=$(tr -d '\r' <"$CONSOLE" | grep "^vm-test-result: $nonce " | tail -n1 || true)
+if [ -z "$line" ]; then
 	echo "vm-test: FAIL: no result from the guest (the VM did not boot or the run died)" >&2
 	exit 1
 fi
-read -r rnonce rrc rkver <"$RESULT"
-if [ "$rnonce" != "$nonce" ]; then
-	echo "vm-test: FAIL: stale result file (nonce $rnonce, expected $nonce)" >&2
-	exit 1
-fi
+read -r _ rnonce rrc rkver <<<"$line"
+
 echo "vm-test: guest kernel $rkver, guest result $rrc"
 [ "$rrc" -eq 0 ] && [ "$vrc" -eq 0 ] || exit 1
