@@ -75,7 +75,7 @@ static void test_kv_parses(void **state)
 	assert_string_equal(set->props[1].name, "reliable");
 	assert_int_equal(set->flags, FLATRPC_M_RELIABLE | FLATRPC_M_INORDER);
 	assert_int_equal(set->timeout_us, 20000);
-	assert_int_equal(set->retries, 8);
+	assert_int_equal(set->retries, 16);
 
 	/* elements, their state and what they read */
 	struct fr_element *fw = fr_spec_element(spec, "firewall");
