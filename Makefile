@@ -52,6 +52,9 @@ LIB_SO := $(BUILD)/libflatrpc-user.so
 LOAD := $(BUILD)/flatrpc-load
 
 EXAMPLES := $(BUILD)/kv-server $(BUILD)/kv-client
+ifneq ($(filter ratelimited,$(SERVICES)),)
+EXAMPLES += $(BUILD)/rl-server $(BUILD)/rl-client
+endif
 BENCHES  := $(BUILD)/kv-bench
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -170,6 +173,14 @@ $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/kv/*.c) $(wildcard bench/*.c
 $(BUILD)/kv-%: $(BUILD)/obj/examples/kv/kv_%.o $(BUILD)/obj/gen/kv/stubs.o $(LIB_A)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS) -lm
+
+# the ratelimited example, built only when its spec is in SPECS
+$(BUILD)/obj/examples/ratelimited/%.o: CFLAGS += -I$(BUILD)/gen/ratelimited
+$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/ratelimited/*.c)): $(BUILD)/gen/ratelimited/.stamp
+
+$(BUILD)/rl-%: $(BUILD)/obj/examples/ratelimited/rl_%.o $(BUILD)/obj/gen/ratelimited/stubs.o $(LIB_A)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
 
 $(BUILD)/kv-bench: $(BUILD)/obj/bench/kv_bench.o $(BUILD)/obj/gen/kv/stubs.o $(LIB_A)
 	$(call msg,LINK,$@)

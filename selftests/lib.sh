@@ -9,6 +9,9 @@ ST=$ROOT/selftests
 LOADER=${LOADER:-$BUILD/flatrpc-load}
 KV_SERVER=${KV_SERVER:-$BUILD/kv-server}
 KV_CLIENT=${KV_CLIENT:-$BUILD/kv-client}
+RL_SERVER=${RL_SERVER:-$BUILD/rl-server}
+RL_CLIENT=${RL_CLIENT:-$BUILD/rl-client}
+RL_SPEC=$ROOT/specs/ratelimited.anf
 IMPAIR_OBJ=$BUILD/selftests/impair.bpf.o
 SPEC=$ROOT/specs/kv.anf
 ABI_H=$ROOT/include/flatrpc_abi.h
@@ -185,6 +188,12 @@ pin_ids() {
 # kv CLIENT-ARGS...: one kv-client call from the client namespace.
 kv() {
 	timeout "$T_CALL" ip netns exec "$NS_C" "$KV_CLIENT" --iface "$IF_C" --server $IP_S "$@"
+}
+
+# rl CLIENT-ARGS...: one rl-client run from the client namespace. It exits 1
+# when any call was not ok, which the tests expect, so callers read its line.
+rl() {
+	timeout "$T_CALL" ip netns exec "$NS_C" "$RL_CLIENT" --iface "$IF_C" --server $IP_S "$@"
 }
 
 server_pid() { cat "$WORK/server.pid" 2>/dev/null; }
