@@ -32,7 +32,8 @@ struct flatrpc_method_desc {
 	uint16_t	resp_fixed;
 	uint16_t	req_max;	/* largest encoded request body */
 	uint16_t	resp_max;
-	uint32_t	timeout_us;	/* per attempt */
+	uint32_t	timeout_us;	/* reliable: initial and largest per-attempt
+					 * timeout (docs/transport.md); lossy: the wait */
 	uint8_t		retries;	/* extra attempts for reliable methods */
 };
 
@@ -145,6 +146,9 @@ struct flatrpc_sock_stats {
 	uint64_t	dup_answered;	/* DUP requests answered from cache */
 	uint64_t	dup_dropped;	/* DUP requests with no cached response */
 	uint64_t	stale;		/* responses for unknown RPC IDs */
+	uint64_t	held;		/* hold-forever requests held for their turn */
+	uint64_t	held_dropped;	/* copies of held requests, beyond the window,
+					 * already run, or lost with an evicted stream */
 };
 void flatrpc_sock_stats(const struct flatrpc_sock *s, struct flatrpc_sock_stats *st);
 

@@ -26,6 +26,10 @@
 /* Method properties, from the spec's transport chain (generated tables). */
 #define FLATRPC_M_RELIABLE	0x1	/* retransmit on timeout, dedup at server */
 #define FLATRPC_M_INORDER	0x2	/* per-(client, method) sequence numbers */
+/* With FLATRPC_M_INORDER: strategy "drop". Late requests are discarded
+ * (seq_late) and an ahead one is delivered, skipping the gap. Without it an
+ * in-order method is "hold-forever" (see FLATRPC_F_AHEAD). */
+#define FLATRPC_M_INORDER_DROP	0x4
 
 /* Low two bits of flatrpc_hdr.flags. */
 enum flatrpc_kind {
@@ -46,6 +50,20 @@ enum flatrpc_kind {
 /* Set by the receiver's XDP program: this request was already delivered.
  * The library must answer it from its response cache and never execute it. */
 #define FLATRPC_F_DUP		0x10
+/* Set by the receiver's XDP program on a request of a hold-forever stream
+ * that arrived ahead of the expected sequence, by less than
+ * FLATRPC_HOLD_WINDOW. Its ANFs have run; `seqs` was not advanced. The
+ * library holds it and executes it once the gap before it is filled, then
+ * moves `seqs` past what it executed. If an ANF denied it, `status` carries
+ * the ANF's error code and the library answers FLATRPC_ERR in its turn
+ * instead of executing it (an XDP reply would leave a gap in the stream). */
+#define FLATRPC_F_AHEAD		0x20
+
+/* How far ahead of the expected sequence a hold-forever request is still
+ * delivered (and held by the library); further ahead it is dropped as
+ * seq_ahead and retransmitted. A power of two: the library indexes its
+ * hold slots by seq % FLATRPC_HOLD_WINDOW. */
+#define FLATRPC_HOLD_WINDOW	64
 
 /*
  * On the wire after Ethernet/IPv4/UDP. Header fields are big-endian so that
@@ -84,10 +102,11 @@ enum flatrpc_status {
 	X(UNKNOWN_METHOD, "unknown_method")				\
 	X(SHORT_BODY,	"short_body")	/* body < method's fixed layout */ \
 	X(BAD_KIND,	"bad_kind")	/* ACK or unknown kind */	\
-	X(SEQ_AHEAD,	"seq_ahead")	/* in-order gap: wait for retransmission */ \
+	X(SEQ_AHEAD,	"seq_ahead")	/* beyond the hold window: wait for retransmission */ \
 	X(SEQ_NOSTATE,	"seq_nostate")	/* in-order, no stream and not FIRST */ \
 	X(NO_SOCKET,	"no_socket")	/* no AF_XDP socket on this queue */ \
-	X(IP_FRAG,	"ip_fragment")	/* fragmented or optioned IPv4 */
+	X(IP_FRAG,	"ip_fragment")	/* fragmented or optioned IPv4 */ \
+	X(SEQ_LATE,	"seq_late")	/* inorder "drop": older than expected */
 
 enum flatrpc_drop {
 #define FLATRPC_X_ENUM(n, s) FLATRPC_DROP_##n,

@@ -17,12 +17,10 @@
 #include "anf.bpf.h"
 #include "maps.h"
 #include "parse.h"
+#include "seq.h"
 
 /* Host order; set by flatrpc-load through the skeleton before load. */
 const volatile __u16 flatrpc_port = FLATRPC_DEFAULT_PORT;
-
-/* fr_seq_check() result for an old sequence number (not a drop reason). */
-#define FR_SEQ_DUP	(-1)
 
 static __always_inline void fr_count_drop(__u32 reason)
 {
@@ -66,8 +64,8 @@ static __always_inline __u16 fr_ip_csum(struct iphdr *ip)
 }
 
 /*
- * In-order admission of a request. Returns 0 (in sequence: deliver),
- * FR_SEQ_DUP (already delivered once) or a drop reason.
+ * In-order admission of a request: fr_seq_decide() (seq.h) decides, this
+ * applies it to `seqs`. Returns an FR_SEQ_* verdict or a drop reason.
  */
 static __always_inline int fr_seq_check(struct fr_pkt *p)
 {
@@ -76,46 +74,56 @@ static __always_inline int fr_seq_check(struct fr_pkt *p)
 		.port = p->udp->source,
 		.method = p->method,
 	};
-	__u16 seq = bpf_ntohs(p->hdr->seq);
-	struct flatrpc_seq_state *st;
-	__s16 delta;
+	struct flatrpc_seq_state *st, fresh = {};
+	int ret, store;
+	__u16 next;
 
 	st = bpf_map_lookup_elem(&seqs, &key);
-	if (!st) {
-		struct flatrpc_seq_state fresh = { .expected = seq + 1 };
-
-		/* Only FIRST may start a stream: a stale retransmission arriving
-		 * after eviction must not rewind it. */
-		if (!(p->hdr->flags & FLATRPC_F_FIRST))
-			return FLATRPC_DROP_SEQ_NOSTATE;
-		bpf_map_update_elem(&seqs, &key, &fresh, BPF_ANY);
-		return 0;
+	ret = fr_seq_decide(st != NULL, st ? st->expected : 0, bpf_ntohs(p->hdr->seq),
+			    p->hdr->flags, fr_method_flags(p->method), &next, &store);
+	if (store) {
+		if (st) {
+			st->expected = next;
+		} else {
+			fresh.expected = next;
+			bpf_map_update_elem(&seqs, &key, &fresh, BPF_ANY);
+		}
 	}
-	/* Serial-number arithmetic, so the 16-bit sequence may wrap. */
-	delta = (__s16)(seq - st->expected);
-	if (delta == 0) {
-		st->expected = seq + 1;
-		return 0;
-	}
-	if (delta < 0)
-		return FR_SEQ_DUP;
-	/* FIRST ahead of expected: the sender gave up on the gap and restarts
-	 * the stream here. Never backwards, so old copies still count as dups. */
-	if (p->hdr->flags & FLATRPC_F_FIRST) {
-		st->expected = seq + 1;
-		return 0;
-	}
-	return FLATRPC_DROP_SEQ_AHEAD;
+	return ret;
 }
 
-/* Marks a request as already delivered, keeping a UDP checksum valid. */
-static __always_inline void fr_mark_dup(struct fr_pkt *p)
+/* Sets a flag for the library (DUP, AHEAD), keeping a UDP checksum valid. */
+static __always_inline void fr_mark(struct fr_pkt *p, __u8 flag)
 {
 	__u16 *word = (__u16 *)p->hdr;	/* magic + flags */
 	__u16 old = *word;
 
-	p->hdr->flags |= FLATRPC_F_DUP;
+	p->hdr->flags |= flag;
 	fr_udp_csum_update(p->udp, old, *word);
+}
+
+static __always_inline void fr_set_status(struct fr_pkt *p, __u8 status)
+{
+	__u16 *word = (__u16 *)p->hdr + 1;	/* method + status */
+	__u16 old = *word;
+
+	p->hdr->status = status;
+	fr_udp_csum_update(p->udp, old, *word);
+}
+
+/* The library acts on DUP, AHEAD and a request's status without asking:
+ * only this program may set them, so whatever the sender put there goes. */
+static __always_inline void fr_scrub_req(struct fr_pkt *p)
+{
+	__u16 *word = (__u16 *)p->hdr;	/* magic + flags */
+	__u16 old = *word;
+
+	if (p->hdr->flags & (FLATRPC_F_DUP | FLATRPC_F_AHEAD)) {
+		p->hdr->flags &= ~(FLATRPC_F_DUP | FLATRPC_F_AHEAD);
+		fr_udp_csum_update(p->udp, old, *word);
+	}
+	if (p->hdr->status)
+		fr_set_status(p, 0);
 }
 
 /*
@@ -174,7 +182,7 @@ int flatrpc_xdp(struct xdp_md *ctx)
 	struct flatrpc_method_stats *st;
 	struct fr_pkt p = {};
 	__u32 queue;
-	int dup = 0;
+	int dup = 0, ahead = 0;
 	int ret;
 
 	ret = fr_parse(data, data_end, (__u32)(data_end - data), flatrpc_port, &p);
@@ -184,13 +192,19 @@ int flatrpc_xdp(struct xdp_md *ctx)
 		return fr_xdp_drop(ret);
 
 	if (p.kind == FLATRPC_REQ) {
+		fr_scrub_req(&p);
 		if (fr_method_flags(p.method) & FLATRPC_M_INORDER) {
 			ret = fr_seq_check(&p);
 			if (ret == FR_SEQ_DUP) {
 				/* The ANFs saw it the first time; the library
 				 * answers from its cache without re-running it. */
-				fr_mark_dup(&p);
+				fr_mark(&p, FLATRPC_F_DUP);
 				dup = 1;
+			} else if (ret == FR_SEQ_AHEAD) {
+				/* A fresh request: its ANFs run now, only its
+				 * execution waits in the library's hold. */
+				fr_mark(&p, FLATRPC_F_AHEAD);
+				ahead = 1;
 			} else if (ret) {
 				return fr_xdp_drop(ret);
 			}
@@ -201,7 +215,13 @@ int flatrpc_xdp(struct xdp_md *ctx)
 				st = fr_stats(p.method);
 				if (st)
 					st->anf_err++;
-				return fr_reply_err(ctx, &p, ret);
+				if (!ahead)
+					return fr_reply_err(ctx, &p, ret);
+				/* Answering now would leave a hole that no
+				 * retransmission fills (the client got its
+				 * answer), stalling the stream: the library
+				 * answers it with this status in its turn. */
+				fr_set_status(&p, ret);
 			}
 		}
 	} else if (p.kind == FLATRPC_RESP) {

@@ -56,6 +56,7 @@ enum body {
 	B_GET_PETER,
 	B_GET_ANON,
 	B_SET_KEVIN,
+	B_SET_PETER,
 	B_SHORT,	/* less than the get request's fixed part */
 	B_SET_RESP,
 };
@@ -101,6 +102,10 @@ static size_t make_body(enum body b, uint8_t *p)
 		n = PUT_FIXED(struct kv_set_req_fixed, p, SID_SET, "Kevin");
 		n += put_var(p + n, "colour");
 		return n + put_var(p + n, "blue");
+	case B_SET_PETER:
+		n = PUT_FIXED(struct kv_set_req_fixed, p, SID_PETER, "Peter");
+		n += put_var(p + n, "colour");
+		return n + put_var(p + n, "red");
 	case B_SHORT:
 		memset(p, 0, KV_GET_REQ_FIXED - 1);
 		return KV_GET_REQ_FIXED - 1;
@@ -409,6 +414,67 @@ static void check_dup_restarted(const struct row *r, const uint8_t *in, size_t i
 	check_dup_at(r, in, in_len, out, out_len, before, 111);
 }
 
+/* A hold-forever request ahead of 102 (after FIRST 100 and 101): delivered
+ * marked AHEAD, checksum intact, the stream left where it was. */
+static void check_marked_ahead(const struct row *r, const uint8_t *in, size_t in_len,
+			       const uint8_t *out, size_t out_len, uint8_t status)
+{
+	const struct iphdr *ip = (const void *)(out + sizeof(struct ethhdr));
+	const struct udphdr *udp = (const void *)(ip + 1);
+	const struct flatrpc_hdr *h = (const void *)(udp + 1);
+	uint16_t exp;
+
+	assert_int_equal(out_len, in_len);
+	assert_int_equal(h->flags, r->in.flags | FLATRPC_F_AHEAD);
+	assert_int_equal(h->status, status);
+	assert_int_not_equal(udp->check, 0);
+	assert_int_equal(udp_csum(ip, udp), 0);
+	assert_memory_equal(out + in_len - 8, in + in_len - 8, 8);
+	assert_int_equal(seq_expected(KV_SET, &exp), 0);
+	assert_int_equal(exp, 102);
+}
+
+static void check_ahead(const struct row *r, const uint8_t *in, size_t in_len,
+			const uint8_t *out, size_t out_len, const void *before)
+{
+	check_marked_ahead(r, in, in_len, out, out_len, 0);
+	/* a fresh request: its ANFs ran on arrival */
+	check_counted(r, in, in_len, out, out_len, before);
+}
+
+static void check_ahead_denied(const struct row *r, const uint8_t *in, size_t in_len,
+			       const uint8_t *out, size_t out_len, const void *before)
+{
+	/* no XDP reply: the library answers the denial in the stream's turn */
+	check_marked_ahead(r, in, in_len, out, out_len, KV_ERR_FIREWALL);
+	assert_int_equal(sessions(SID_PETER), *(const uint64_t *)before);
+}
+
+static void check_beyond_window(const struct row *r, const uint8_t *in, size_t in_len,
+				const uint8_t *out, size_t out_len, const void *before)
+{
+	uint16_t exp;
+
+	assert_int_equal(seq_expected(KV_SET, &exp), 0);
+	assert_int_equal(exp, 102);
+	check_not_counted(r, in, in_len, out, out_len, before);
+}
+
+static void check_scrubbed(const struct row *r, const uint8_t *in, size_t in_len,
+			   const uint8_t *out, size_t out_len, const void *before)
+{
+	const struct iphdr *ip = (const void *)(out + sizeof(struct ethhdr));
+	const struct udphdr *udp = (const void *)(ip + 1);
+	const struct flatrpc_hdr *h = (const void *)(udp + 1);
+
+	assert_int_equal(out_len, in_len);
+	assert_int_equal(h->flags, FLATRPC_REQ | FLATRPC_F_RETX);
+	assert_int_equal(h->status, 0);
+	assert_int_not_equal(udp->check, 0);
+	assert_int_equal(udp_csum(ip, udp), 0);
+	check_counted(r, in, in_len, out, out_len, before);
+}
+
 static const struct row rows[] = {
 	/* not ours: untouched */
 	{ "udp to another port", XDP, { .body = B_GET_KEVIN, .dport = 53 },
@@ -453,6 +519,11 @@ static const struct row rows[] = {
 	{ "unknown user passes the firewall", XDP, { .body = B_GET_ANON, .method = KV_GET },
 	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT,
 	  .check = check_counted, .probe = probe_anon },
+	{ "a sender cannot set DUP, AHEAD or a request status", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET, .udp_csum = true, .status = 7,
+	    .flags = FLATRPC_F_DUP | FLATRPC_F_AHEAD | FLATRPC_F_RETX },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT,
+	  .check = check_scrubbed, .probe = probe_kevin },
 	{ "peter's get is answered by the firewall", XDP,
 	  { .body = B_GET_PETER, .method = KV_GET, .udp_csum = true },
 	  XDP_TX, FLATRPC_DROP_NONE, STAT(KV_GET, anf_err),
@@ -479,9 +550,23 @@ static const struct row rows[] = {
 	  { .body = B_SET_KEVIN, .method = KV_SET, .seq = 99, .udp_csum = true },
 	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT,
 	  .check = check_dup, .probe = probe_set },
-	{ "set ahead of sequence", XDP,
-	  { .body = B_SET_KEVIN, .method = KV_SET, .seq = 105 },
-	  XDP_DROP, FLATRPC_DROP_SEQ_AHEAD, NO_STAT },
+	{ "set ahead of sequence is delivered marked AHEAD", XDP,
+	  { .body = B_SET_KEVIN, .method = KV_SET, .seq = 105, .udp_csum = true },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT,
+	  .check = check_ahead, .probe = probe_set },
+	{ "set at the far edge of the hold window", XDP,
+	  { .body = B_SET_KEVIN, .method = KV_SET, .seq = 102 + FLATRPC_HOLD_WINDOW - 1,
+	    .udp_csum = true },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT,
+	  .check = check_ahead, .probe = probe_set },
+	{ "set beyond the hold window", XDP,
+	  { .body = B_SET_KEVIN, .method = KV_SET, .seq = 102 + FLATRPC_HOLD_WINDOW },
+	  XDP_DROP, FLATRPC_DROP_SEQ_AHEAD, NO_STAT,
+	  .check = check_beyond_window, .probe = probe_set },
+	{ "set ahead denied by the firewall goes to the library", XDP,
+	  { .body = B_SET_PETER, .method = KV_SET, .seq = 104, .udp_csum = true },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, STAT(KV_SET, anf_err),
+	  .check = check_ahead_denied, .probe = probe_peter },
 	{ "set FIRST ahead restarts the stream past the gap", XDP,
 	  { .body = B_SET_KEVIN, .method = KV_SET, .seq = 110, .flags = FLATRPC_F_FIRST },
 	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT,

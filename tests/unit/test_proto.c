@@ -517,6 +517,372 @@ static void test_srv_dup_handling(void **state)
 	proto_srv_fini(&s);
 }
 
+/* ---------------------------------------------------------------- hold */
+
+#define H_ADDR	0x0a4d0102u
+#define H_PORT	0x3412
+#define H_LEN	(HDR_OFF + sizeof(struct flatrpc_hdr) + 4)
+
+struct hold_fx {
+	struct proto_hold	h;
+	uint16_t		ran[512];
+	int			n_ran;
+	int			syncs;
+	uint16_t		kexp;	/* last value proto_hold_sync() asked for */
+};
+
+static struct hold_fx hfx;
+
+static int hold_setup(void **state)
+{
+	memset(&hfx, 0, sizeof(hfx));
+	if (proto_hold_init(&hfx.h, 256))
+		return -1;
+	*state = &hfx;
+	return 0;
+}
+
+static int hold_teardown(void **state)
+{
+	proto_hold_fini(&((struct hold_fx *)*state)->h);
+	return 0;
+}
+
+static void hold_ran(struct hold_fx *x, const void *f, uint16_t len)
+{
+	const struct flatrpc_hdr *h = hdr_of(f);
+
+	/* What comes back is the frame that went in, byte for byte. */
+	assert_int_equal(len, H_LEN);
+	assert_int_equal(((const uint8_t *)f)[H_LEN - 1], (uint8_t)ntohs(h->seq));
+	x->ran[x->n_ran++] = ntohs(h->seq);
+}
+
+/* One request of stream (H_ADDR, port, M_ORD): does what the socket
+ * layer does with the verdict, recording the order things ran in. */
+static enum proto_hold_verdict hold_req_on(struct hold_fx *x, uint16_t port, uint16_t seq,
+					   bool ahead, int32_t kexp, uint64_t now)
+{
+	uint8_t frame[H_LEN];
+	struct flatrpc_hdr *h = (struct flatrpc_hdr *)(frame + HDR_OFF);
+	struct proto_hold_stream *st = NULL;
+	enum proto_hold_verdict v;
+	const void *f;
+	uint16_t len, e;
+
+	memset(frame, 0, sizeof(frame));
+	h->magic = FLATRPC_MAGIC;
+	h->flags = FLATRPC_REQ | (ahead ? FLATRPC_F_AHEAD : 0);
+	h->method = M_ORD;
+	h->seq = htons(seq);
+	frame[H_LEN - 1] = (uint8_t)seq;
+	v = proto_hold_on_request(&x->h, H_ADDR, port, M_ORD, seq, ahead, kexp,
+				  frame, sizeof(frame), now, &st);
+	/* The caller's RX frame is recycled at once: scribbling on it must
+	 * not reach what the hold kept. */
+	memset(frame, 0xEE, sizeof(frame));
+	if (v != PROTO_HOLD_EXEC)
+		return v;
+	assert_non_null(st);
+	while ((f = proto_hold_skipped(&x->h, st, &len)))
+		hold_ran(x, f, len);
+	x->ran[x->n_ran++] = seq;
+	while ((f = proto_hold_next(&x->h, st, &len)))
+		hold_ran(x, f, len);
+	if (proto_hold_sync(st, &e)) {
+		x->syncs++;
+		x->kexp = e;
+	}
+	return v;
+}
+
+static enum proto_hold_verdict hold_req(struct hold_fx *x, uint16_t seq, bool ahead)
+{
+	return hold_req_on(x, H_PORT, seq, ahead, -1, 0);
+}
+
+static void assert_ran(const struct hold_fx *x, const uint16_t *want, int n)
+{
+	assert_int_equal(x->n_ran, n);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(x->ran[i], want[i]);
+}
+
+static void test_hold_in_order(void **state)
+{
+	struct hold_fx *x = *state;
+	static const uint16_t want[] = { 10, 11, 12 };
+
+	for (uint16_t q = 10; q <= 12; q++)
+		assert_int_equal(hold_req(x, q, false), PROTO_HOLD_EXEC);
+	assert_ran(x, want, 3);
+	/* The kernel advanced itself for each: nothing to write back. */
+	assert_int_equal(x->syncs, 0);
+	assert_int_equal(x->h.held, 0);
+}
+
+static void test_hold_gap_filled_later(void **state)
+{
+	struct hold_fx *x = *state;
+	static const uint16_t want[] = { 10, 11, 12, 13, 15 };
+
+	assert_int_equal(hold_req(x, 10, false), PROTO_HOLD_EXEC);
+	assert_int_equal(hold_req(x, 13, true), PROTO_HOLD_HELD);
+	assert_int_equal(hold_req(x, 12, true), PROTO_HOLD_HELD);
+	assert_int_equal(hold_req(x, 15, true), PROTO_HOLD_HELD);
+	assert_int_equal(x->n_ran, 1);
+	assert_int_equal(x->h.held, 3);
+	/* 11 fills the first gap: 12 and 13 drain, 15 still waits for 14. */
+	assert_int_equal(hold_req(x, 11, false), PROTO_HOLD_EXEC);
+	assert_ran(x, want, 4);
+	assert_int_equal(x->syncs, 1);
+	assert_int_equal(x->kexp, 14);
+	/* The kernel is now at 14, so 14 comes unmarked; 15 drains after it. */
+	assert_int_equal(hold_req(x, 14, false), PROTO_HOLD_EXEC);
+	assert_int_equal(x->ran[4], 14);
+	assert_int_equal(x->ran[5], 15);
+	assert_int_equal(x->kexp, 16);
+	assert_int_equal(x->syncs, 2);
+}
+
+static void test_hold_duplicates(void **state)
+{
+	struct hold_fx *x = *state;
+	static const uint16_t want[] = { 10, 11, 12 };
+
+	hold_req(x, 10, false);
+	assert_int_equal(hold_req(x, 12, true), PROTO_HOLD_HELD);
+	/* A retransmission of a held request is dropped, not held twice. */
+	assert_int_equal(hold_req(x, 12, true), PROTO_HOLD_DROP);
+	assert_int_equal(x->h.held_dup, 1);
+	assert_int_equal(hold_req(x, 11, false), PROTO_HOLD_EXEC);
+	assert_ran(x, want, 3);
+	/* A copy of a drained one that slipped past the kernel before the
+	 * write (and missed the cache) never runs again, marked or not. */
+	assert_int_equal(hold_req(x, 12, false), PROTO_HOLD_DROP);
+	assert_int_equal(hold_req(x, 12, true), PROTO_HOLD_DROP);
+	assert_int_equal(hold_req(x, 10, false), PROTO_HOLD_DROP);
+	assert_int_equal(x->h.late, 3);
+	assert_int_equal(x->n_ran, 3);
+	/* An unmarked copy of a request that is still held (the kernel got
+	 * there first) runs once, and its held twin is discarded. */
+	assert_int_equal(hold_req(x, 14, true), PROTO_HOLD_HELD);
+	assert_int_equal(hold_req(x, 13, false), PROTO_HOLD_EXEC);
+	assert_int_equal(hold_req(x, 14, false), PROTO_HOLD_DROP);
+	assert_int_equal(x->n_ran, 5);
+	assert_int_equal(x->ran[3], 13);
+	assert_int_equal(x->ran[4], 14);
+}
+
+static void test_hold_window(void **state)
+{
+	struct hold_fx *x = *state;
+
+	hold_req(x, 100, false);
+	/* expected is 101: 101 + 64 is one past the last slot. */
+	assert_int_equal(hold_req(x, 101 + PROTO_HOLD_SLOTS, true), PROTO_HOLD_DROP);
+	assert_int_equal(x->h.overflow, 1);
+	for (uint16_t q = 102; q < 101 + PROTO_HOLD_SLOTS; q++)
+		assert_int_equal(hold_req(x, q, true), PROTO_HOLD_HELD);
+	assert_int_equal(x->h.held, PROTO_HOLD_SLOTS - 1);
+	assert_int_equal(hold_req(x, 101, false), PROTO_HOLD_EXEC);
+	assert_int_equal(x->n_ran, 1 + PROTO_HOLD_SLOTS);
+	for (int i = 0; i < x->n_ran; i++)
+		assert_int_equal(x->ran[i], 100 + i);
+	assert_int_equal(x->kexp, 101 + PROTO_HOLD_SLOTS);
+	/* The window moved with expected: what overflowed before fits now. */
+	assert_int_equal(hold_req(x, 102 + PROTO_HOLD_SLOTS, true), PROTO_HOLD_HELD);
+}
+
+static void test_hold_wraparound(void **state)
+{
+	struct hold_fx *x = *state;
+	static const uint16_t want[] = { 0xFFFE, 0xFFFF, 0x0000, 0x0001 };
+
+	hold_req(x, 0xFFFE, false);
+	assert_int_equal(hold_req(x, 0x0001, true), PROTO_HOLD_HELD);
+	assert_int_equal(hold_req(x, 0x0000, true), PROTO_HOLD_HELD);
+	assert_int_equal(hold_req(x, 0xFFFF, false), PROTO_HOLD_EXEC);
+	assert_ran(x, want, 4);
+	assert_int_equal(x->kexp, 2);
+	/* 0xFFFF is before 2 across the wrap: late, not 65533 ahead. */
+	assert_int_equal(hold_req(x, 0xFFFF, true), PROTO_HOLD_DROP);
+	assert_int_equal(x->h.late, 1);
+	assert_int_equal(x->h.overflow, 0);
+}
+
+static void test_hold_first_restarts(void **state)
+{
+	struct hold_fx *x = *state;
+	static const uint16_t want[] = { 10, 12, 14, 15, 16, 18 };
+
+	hold_req(x, 10, false);
+	assert_int_equal(hold_req(x, 14, true), PROTO_HOLD_HELD);
+	assert_int_equal(hold_req(x, 12, true), PROTO_HOLD_HELD);
+	assert_int_equal(hold_req(x, 16, true), PROTO_HOLD_HELD);
+	assert_int_equal(hold_req(x, 18, true), PROTO_HOLD_HELD);
+	/* The sender gave up on 11 and 13: 15 comes with FIRST, which the
+	 * kernel admits unmarked. What was held before it runs first, in
+	 * order, then 15, then what is in order after it. */
+	assert_int_equal(hold_req(x, 15, false), PROTO_HOLD_EXEC);
+	assert_ran(x, want, 5);
+	assert_int_equal(x->h.restarts, 1);
+	assert_int_equal(x->kexp, 17);
+	/* 18 still waits for 17. */
+	assert_int_equal(hold_req(x, 17, false), PROTO_HOLD_EXEC);
+	assert_ran(x, (const uint16_t[]){ 10, 12, 14, 15, 16, 17, 18 }, 7);
+	assert_int_equal(x->kexp, 19);
+	/* A restart far beyond the window flushes everything held. */
+	assert_int_equal(hold_req(x, 21, true), PROTO_HOLD_HELD);
+	assert_int_equal(hold_req(x, 1000, false), PROTO_HOLD_EXEC);
+	assert_int_equal(x->n_ran, 9);
+	assert_int_equal(x->ran[7], 21);
+	assert_int_equal(x->ran[8], 1000);
+	(void)want;
+}
+
+static void test_hold_unknown_stream(void **state)
+{
+	struct hold_fx *x = *state;
+
+	/* An ahead request of a stream the library has not seen (restart,
+	 * eviction) needs the kernel's expected value to be placed. */
+	assert_int_equal(hold_req_on(x, 7, 50, true, -1, 0), PROTO_HOLD_DROP);
+	assert_int_equal(hold_req_on(x, 7, 52, true, 50, 0), PROTO_HOLD_HELD);
+	/* The kernel lags the library here: an ahead request that is next
+	 * for us runs at once, and the kernel must be told. */
+	assert_int_equal(hold_req_on(x, 7, 50, true, 50, 0), PROTO_HOLD_EXEC);
+	assert_int_equal(x->syncs, 1);
+	assert_int_equal(x->kexp, 51);
+	assert_int_equal(hold_req_on(x, 7, 51, false, -1, 0), PROTO_HOLD_EXEC);
+	assert_ran(x, (const uint16_t[]){ 50, 51, 52 }, 3);
+	assert_int_equal(x->kexp, 53);
+}
+
+static void test_hold_eviction(void **state)
+{
+	struct hold_fx *x = *state;
+
+	/* Stream on port 0 holds two requests and is used least recently. */
+	hold_req_on(x, 0, 10, false, -1, 1);
+	hold_req_on(x, 0, 12, true, -1, 1);
+	hold_req_on(x, 0, 13, true, -1, 1);
+	for (uint16_t p = 1; p < PROTO_HOLD_STREAMS; p++)
+		hold_req_on(x, p, 10, false, -1, 2);
+	assert_int_equal(x->h.evicted, 0);
+	hold_req_on(x, PROTO_HOLD_STREAMS, 10, false, -1, 3);
+	assert_int_equal(x->h.evicted, 2);
+	/* Port 0 starts afresh: its held requests are gone, and an ahead one
+	 * is placed against the kernel again. */
+	assert_int_equal(hold_req_on(x, 0, 12, true, 11, 4), PROTO_HOLD_HELD);
+	x->n_ran = 0;
+	assert_int_equal(hold_req_on(x, 0, 11, false, -1, 4), PROTO_HOLD_EXEC);
+	assert_ran(x, (const uint16_t[]){ 11, 12 }, 2);
+}
+
+/* ---------------------------------------------------------------- RTO */
+
+/* Completes `id` at `now` with a plain response. */
+static void answer(struct fixture *fx, uint32_t id, uint8_t method, uint64_t now)
+{
+	struct flatrpc_hdr h = resp_hdr(id, method, FLATRPC_RESP, 0);
+	struct proto_done d;
+
+	assert_int_equal(proto_cli_on_response(&fx->cli, &h, now, &d), 1);
+}
+
+static void test_rto_initial_is_spec_timeout(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(proto_cli_rto(&fx->cli, M_REL), 1000 * US);
+	assert_int_equal(proto_cli_rto(&fx->cli, M_ORD), 2000 * US);
+	send_at(fx, M_REL, 50 * US);
+	assert_int_equal(proto_cli_next_expiry(&fx->cli, 50 * US), 1050 * US);
+}
+
+static void test_rto_from_samples(void **state)
+{
+	struct fixture *fx = *state;
+	uint32_t id;
+
+	/* First sample R: srtt = R, rttvar = R/2, RTO = 3R. */
+	id = send_at(fx, M_REL, 0);
+	answer(fx, id, M_REL, 100 * US);
+	assert_int_equal(proto_cli_rto(&fx->cli, M_REL), 300 * US);
+	/* Other methods keep their own estimate. */
+	assert_int_equal(proto_cli_rto(&fx->cli, M_ORD), 2000 * US);
+
+	/* Second sample 180 us: rttvar = (3*50 + 80)/4 = 57.5, srtt =
+	 * (7*100 + 180)/8 = 110, RTO = 110 + 230 = 340 us. */
+	id = send_at(fx, M_REL, 1000 * US);
+	answer(fx, id, M_REL, 1180 * US);
+	assert_int_equal(proto_cli_rto(&fx->cli, M_REL), 340 * US);
+
+	/* The next call's first attempt uses it. */
+	send_at(fx, M_REL, 2000 * US);
+	assert_int_equal(proto_cli_next_expiry(&fx->cli, 2000 * US), 2340 * US);
+}
+
+static void test_rto_clamped(void **state)
+{
+	struct fixture *fx = *state;
+	uint32_t id;
+
+	id = send_at(fx, M_REL, 0);
+	answer(fx, id, M_REL, 10 * US);
+	assert_int_equal(proto_cli_rto(&fx->cli, M_REL), PROTO_RTO_MIN_NS);
+
+	id = send_at(fx, M_ORD, 0);
+	answer(fx, id, M_ORD, 1500 * US);	/* 3 * 1500 > 2000 */
+	assert_int_equal(proto_cli_rto(&fx->cli, M_ORD), 2000 * US);
+}
+
+static void test_rto_karn_and_backoff(void **state)
+{
+	struct fixture *fx = *state;
+	struct proto_event ev[4];
+	uint64_t t = 10000 * US;
+	uint32_t id;
+
+	id = send_at(fx, M_REL, 0);
+	answer(fx, id, M_REL, 100 * US);	/* RTO 300 us */
+
+	id = send_at(fx, M_REL, t);
+	assert_int_equal(proto_cli_next_expiry(&fx->cli, t), t + 300 * US);
+	/* Each retransmission doubles the wait, up to the spec's 1000 us. */
+	assert_int_equal(proto_cli_expire(&fx->cli, t + 300 * US, ev, 4), 1);
+	assert_int_equal(ev[0].kind, PROTO_EV_RETX);
+	t += 300 * US;
+	assert_int_equal(proto_cli_next_expiry(&fx->cli, t), t + 600 * US);
+	assert_int_equal(proto_cli_expire(&fx->cli, t + 600 * US, ev, 4), 1);
+	t += 600 * US;
+	assert_int_equal(proto_cli_next_expiry(&fx->cli, t), t + 1000 * US);
+	assert_int_equal(proto_cli_expire(&fx->cli, t + 1000 * US, ev, 4), 1);
+	t += 1000 * US;
+	assert_int_equal(proto_cli_next_expiry(&fx->cli, t), t + 1000 * US);
+
+	/* Karn: an answer after retransmissions is no sample, however slow. */
+	answer(fx, id, M_REL, t + 900 * US);
+	assert_int_equal(proto_cli_rto(&fx->cli, M_REL), 300 * US);
+	/* And the backoff was the call's own: the next one starts afresh. */
+	send_at(fx, M_REL, t + 1000 * US);
+	assert_int_equal(proto_cli_next_expiry(&fx->cli, t + 1000 * US), t + 1300 * US);
+}
+
+static void test_rto_lossy_waits_spec_timeout(void **state)
+{
+	struct fixture *fx = *state;
+	uint32_t id;
+
+	id = send_at(fx, M_LOSSY, 0);
+	answer(fx, id, M_LOSSY, 20 * US);
+	/* No retransmission to time, so the call waits its whole timeout. */
+	send_at(fx, M_LOSSY, 1000 * US);
+	assert_int_equal(proto_cli_next_expiry(&fx->cli, 1000 * US), 1500 * US);
+	assert_int_equal(proto_cli_rto(&fx->cli, M_LOSSY), 500 * US);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -531,9 +897,22 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_table_full_busy, setup_small, teardown),
 		cmocka_unit_test_setup_teardown(test_expire_respects_max, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rto_initial_is_spec_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rto_from_samples, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rto_clamped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rto_karn_and_backoff, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rto_lossy_waits_spec_timeout, setup, teardown),
 		cmocka_unit_test(test_srv_cache_hit_miss_evict),
 		cmocka_unit_test(test_srv_ttl),
 		cmocka_unit_test(test_srv_dup_handling),
+		cmocka_unit_test_setup_teardown(test_hold_in_order, hold_setup, hold_teardown),
+		cmocka_unit_test_setup_teardown(test_hold_gap_filled_later, hold_setup, hold_teardown),
+		cmocka_unit_test_setup_teardown(test_hold_duplicates, hold_setup, hold_teardown),
+		cmocka_unit_test_setup_teardown(test_hold_window, hold_setup, hold_teardown),
+		cmocka_unit_test_setup_teardown(test_hold_wraparound, hold_setup, hold_teardown),
+		cmocka_unit_test_setup_teardown(test_hold_first_restarts, hold_setup, hold_teardown),
+		cmocka_unit_test_setup_teardown(test_hold_unknown_stream, hold_setup, hold_teardown),
+		cmocka_unit_test_setup_teardown(test_hold_eviction, hold_setup, hold_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -60,6 +60,41 @@ static const struct flatrpc_method_desc *method_of(const struct proto_cli *c, ui
 	return &c->svc->methods[m];
 }
 
+uint64_t proto_cli_rto(const struct proto_cli *c, uint8_t method)
+{
+	const struct flatrpc_method_desc *md = method_of(c, method);
+	const struct proto_rtt *r;
+	uint64_t max, rto;
+
+	if (!md)
+		return 0;
+	max = (uint64_t)md->timeout_us * 1000;
+	r = &c->rtt[method];
+	if (!(md->flags & FLATRPC_M_RELIABLE) || !r->valid)
+		return max;
+	rto = r->srtt + 4 * r->rttvar;
+	if (rto < PROTO_RTO_MIN_NS)
+		rto = PROTO_RTO_MIN_NS;
+	/* A spec timeout below the floor still wins: it is the upper bound. */
+	return rto < max ? rto : max;
+}
+
+/* RFC 6298, 2.2 and 2.3, with alpha = 1/8 and beta = 1/4. */
+static void rtt_sample(struct proto_rtt *r, uint64_t sample)
+{
+	uint64_t err;
+
+	if (!r->valid) {
+		r->srtt = sample;
+		r->rttvar = sample / 2;
+		r->valid = 1;
+		return;
+	}
+	err = r->srtt > sample ? r->srtt - sample : sample - r->srtt;
+	r->rttvar = (3 * r->rttvar + err) / 4;
+	r->srtt = (7 * r->srtt + sample) / 8;
+}
+
 static uint8_t *slot_frame(const struct proto_cli *c, const struct proto_call *k)
 {
 	return c->slab + (size_t)(k - c->calls) * c->frame_size;
@@ -117,7 +152,10 @@ int proto_cli_send(struct proto_cli *c, uint8_t method, void *frame, size_t len,
 
 	k->rpc_id = id;
 	k->method = method;
-	k->deadline = now + (uint64_t)md->timeout_us * 1000;
+	k->rto = proto_cli_rto(c, method);
+	k->sent_at = now;
+	k->deadline = now + k->rto;
+	k->retransmitted = 0;
 	k->retries_left = reliable ? md->retries : 0;
 	k->frame_len = 0;
 	if (reliable) {
@@ -159,6 +197,9 @@ int proto_cli_on_response(struct proto_cli *c, const struct flatrpc_hdr *hdr,
 		c->stale++;
 		return 0;
 	}
+	/* Karn: an answer to a retransmitted call may be to any attempt. */
+	if (!k->retransmitted && now >= k->sent_at)
+		rtt_sample(&c->rtt[k->method], now - k->sent_at);
 	done->rpc_id = id;
 	done->method = k->method;
 	done->status = 0;
@@ -216,9 +257,14 @@ int proto_cli_expire(struct proto_cli *c, uint64_t now, struct proto_event *ev, 
 
 			h->flags |= FLATRPC_F_RETX;
 			k->retries_left--;
+			k->retransmitted = 1;
+			/* Exponential backoff, capped at the spec's timeout. */
+			k->rto *= 2;
+			if (k->rto > (uint64_t)md->timeout_us * 1000)
+				k->rto = (uint64_t)md->timeout_us * 1000;
 			/* Measured from now, not the old deadline: a caller
 			 * that polls late must not fire a burst of attempts. */
-			k->deadline = now + (uint64_t)md->timeout_us * 1000;
+			k->deadline = now + k->rto;
 			ev[n].kind = PROTO_EV_RETX;
 			ev[n].frame = f;
 			ev[n].len = k->frame_len;
@@ -388,4 +434,188 @@ enum proto_srv_verdict proto_srv_on_request(struct proto_srv *s, const struct fl
 		return PROTO_SRV_DROP;
 	}
 	return PROTO_SRV_EXECUTE;
+}
+
+/* ------------------------------------------------------- server: hold-forever */
+
+#define HOLD_MASK	(PROTO_HOLD_SLOTS - 1)
+_Static_assert((PROTO_HOLD_SLOTS & HOLD_MASK) == 0, "slots are indexed by seq % SLOTS");
+_Static_assert(PROTO_HOLD_SLOTS <= 64, "held_mask has one bit per slot");
+
+int proto_hold_init(struct proto_hold *h, unsigned int frame_size)
+{
+	memset(h, 0, sizeof(*h));
+	if (!frame_size || frame_size > UINT16_MAX)
+		return -EINVAL;
+	h->slab = malloc((size_t)PROTO_HOLD_STREAMS * PROTO_HOLD_SLOTS * frame_size);
+	if (!h->slab)
+		return -ENOMEM;
+	h->frame_size = frame_size;
+	return 0;
+}
+
+void proto_hold_fini(struct proto_hold *h)
+{
+	free(h->slab);
+	h->slab = NULL;
+}
+
+static uint8_t *hold_slot(const struct proto_hold *h, const struct proto_hold_stream *st,
+			  unsigned int slot)
+{
+	size_t i = (size_t)(st - h->st) * PROTO_HOLD_SLOTS + slot;
+
+	return h->slab + i * h->frame_size;
+}
+
+static struct proto_hold_stream *hold_find(struct proto_hold *h, uint32_t addr, uint16_t port,
+					   uint8_t method)
+{
+	for (unsigned int i = 0; i < PROTO_HOLD_STREAMS; i++) {
+		struct proto_hold_stream *st = &h->st[i];
+
+		if (st->in_use && st->addr == addr && st->port == port && st->method == method)
+			return st;
+	}
+	return NULL;
+}
+
+static struct proto_hold_stream *hold_new(struct proto_hold *h, uint32_t addr, uint16_t port,
+					  uint8_t method, uint16_t expected)
+{
+	struct proto_hold_stream *st = NULL;
+
+	for (unsigned int i = 0; i < PROTO_HOLD_STREAMS; i++) {
+		if (!h->st[i].in_use) {
+			st = &h->st[i];
+			break;
+		}
+		if (!st || h->st[i].last_used < st->last_used)
+			st = &h->st[i];
+	}
+	if (st->in_use)
+		h->evicted += (uint64_t)__builtin_popcountll(st->held_mask);
+	memset(st, 0, sizeof(*st));
+	st->addr = addr;
+	st->port = port;
+	st->method = method;
+	st->expected = expected;
+	st->in_use = 1;
+	return st;
+}
+
+enum proto_hold_verdict proto_hold_on_request(struct proto_hold *h, uint32_t addr,
+					      uint16_t port, uint8_t method, uint16_t seq,
+					      bool ahead, int32_t kern_expected,
+					      const void *frame, size_t len, uint64_t now,
+					      struct proto_hold_stream **stream)
+{
+	struct proto_hold_stream *st = hold_find(h, addr, port, method);
+	unsigned int slot = seq & HOLD_MASK;
+	uint64_t bit = 1ull << slot;
+	int16_t delta;
+
+	if (!st) {
+		/* An unmarked request starts the library's view of the stream;
+		 * an ahead one can only be placed against the kernel's. */
+		if (ahead && kern_expected < 0) {
+			h->late++;
+			return PROTO_HOLD_DROP;
+		}
+		st = hold_new(h, addr, port, method, ahead ? (uint16_t)kern_expected : seq);
+	}
+	st->last_used = now;
+	delta = (int16_t)(uint16_t)(seq - st->expected);
+
+	if (delta < 0) {
+		/* Ran already (the cache had no answer, so it was evicted or
+		 * never reliable): never run twice. */
+		h->late++;
+		return PROTO_HOLD_DROP;
+	}
+	if (ahead && delta > 0) {
+		if (delta >= PROTO_HOLD_SLOTS || len > h->frame_size) {
+			h->overflow++;
+			return PROTO_HOLD_DROP;
+		}
+		if (st->held_mask & bit) {
+			h->held_dup++;
+			return PROTO_HOLD_DROP;
+		}
+		memcpy(hold_slot(h, st, slot), frame, len);
+		st->held_seq[slot] = seq;
+		st->held_len[slot] = (uint16_t)len;
+		st->held_mask |= bit;
+		h->held++;
+		return PROTO_HOLD_HELD;
+	}
+	if (!ahead && delta > 0) {
+		/* The kernel let it through out of our order: FIRST (the
+		 * sender gave up on the gap) or a stream the kernel restarted.
+		 * What we hold before it was admitted and runs first. */
+		st->restart = seq;
+		st->flushing = st->held_mask != 0;
+		h->restarts++;
+	}
+	/* This copy runs; a held copy of the same request must not. */
+	if ((st->held_mask & bit) && st->held_seq[slot] == seq)
+		st->held_mask &= ~bit;
+	st->expected = seq + 1;
+	/* The kernel advanced itself for an unmarked request. */
+	if (ahead)
+		st->kern_behind = 1;
+	*stream = st;
+	return PROTO_HOLD_EXEC;
+}
+
+const void *proto_hold_skipped(struct proto_hold *h, struct proto_hold_stream *st,
+			       uint16_t *len)
+{
+	int best = -1;
+	int16_t best_d = 0;
+
+	if (!st->flushing)
+		return NULL;
+	for (unsigned int i = 0; i < PROTO_HOLD_SLOTS; i++) {
+		int16_t d;
+
+		if (!(st->held_mask & (1ull << i)))
+			continue;
+		d = (int16_t)(uint16_t)(st->held_seq[i] - st->restart);
+		if (d < 0 && (best < 0 || d < best_d)) {
+			best = i;
+			best_d = d;
+		}
+	}
+	if (best < 0) {
+		st->flushing = 0;
+		return NULL;
+	}
+	st->held_mask &= ~(1ull << best);
+	*len = st->held_len[best];
+	return hold_slot(h, st, (unsigned int)best);
+}
+
+const void *proto_hold_next(struct proto_hold *h, struct proto_hold_stream *st,
+			    uint16_t *len)
+{
+	unsigned int slot = st->expected & HOLD_MASK;
+
+	if (st->flushing || !(st->held_mask & (1ull << slot)) ||
+	    st->held_seq[slot] != st->expected)
+		return NULL;
+	st->held_mask &= ~(1ull << slot);
+	st->expected++;
+	st->kern_behind = 1;
+	*len = st->held_len[slot];
+	return hold_slot(h, st, slot);
+}
+
+bool proto_hold_sync(struct proto_hold_stream *st, uint16_t *expected)
+{
+	if (!st->kern_behind)
+		return false;
+	st->kern_behind = 0;
+	*expected = st->expected;
+	return true;
 }

@@ -25,11 +25,31 @@
 
 struct proto_call {
 	uint64_t	deadline;	/* end of the current attempt */
+	uint64_t	sent_at;	/* first transmission, for the RTT sample */
+	uint64_t	rto;		/* this attempt's timeout, ns */
 	uint32_t	rpc_id;
 	uint16_t	frame_len;	/* bytes kept in the slab (reliable only) */
 	uint8_t		method;
 	uint8_t		in_use;
 	uint8_t		retries_left;
+	uint8_t		retransmitted;	/* Karn: no RTT sample from this call */
+};
+
+/*
+ * Retransmission timeout of reliable methods (RFC 6298 style): per method,
+ * a smoothed RTT and its variation from calls answered on their first
+ * attempt; RTO = srtt + 4 * rttvar, clamped to [PROTO_RTO_MIN_NS, the spec's
+ * timeout]. Before the first sample the RTO is the spec's timeout, and each
+ * retransmission doubles the call's RTO up to it: the spec's `timeout` is the
+ * initial and the largest per-attempt timeout. Lossy calls wait the spec's
+ * timeout and only contribute samples.
+ */
+#define PROTO_RTO_MIN_NS	200000ull
+
+struct proto_rtt {
+	uint64_t	srtt;		/* ns */
+	uint64_t	rttvar;		/* ns */
+	uint8_t		valid;
 };
 
 struct proto_cli_cfg {
@@ -52,6 +72,7 @@ struct proto_cli {
 	uint32_t	outstanding;
 	uint16_t	seq_next[FLATRPC_MAX_METHODS];
 	uint8_t		seq_started[FLATRPC_MAX_METHODS];
+	struct proto_rtt rtt[FLATRPC_MAX_METHODS];
 	/* counters */
 	uint64_t	retransmits;
 	uint64_t	timeouts;
@@ -106,10 +127,13 @@ int proto_cli_on_response(struct proto_cli *c, const struct flatrpc_hdr *hdr,
 /*
  * Runs the timers: fills up to `max` events for calls whose attempt ended at
  * or before `now`. A reliable call with retries left becomes a RETX (its
- * deadline moves on by one timeout); anything else becomes a TIMEOUT and its
+ * deadline moves on by its RTO, doubled); anything else becomes a TIMEOUT and its
  * slot is freed. Events that did not fit are returned by the next call.
  */
 int proto_cli_expire(struct proto_cli *c, uint64_t now, struct proto_event *ev, int max);
+
+/* The first-attempt timeout a new call of `method` gets now, in ns. */
+uint64_t proto_cli_rto(const struct proto_cli *c, uint8_t method);
 
 /* Earliest deadline of any outstanding call, or PROTO_NO_EXPIRY. */
 uint64_t proto_cli_next_expiry(const struct proto_cli *c, uint64_t now);
@@ -191,5 +215,87 @@ enum proto_srv_verdict {
 enum proto_srv_verdict proto_srv_on_request(struct proto_srv *s, const struct flatrpc_hdr *hdr,
 					    bool reliable, uint32_t addr, uint16_t port,
 					    uint64_t now, const void **frame, uint16_t *len);
+
+/* ------------------------------------------------------- server: hold-forever */
+
+/*
+ * The receive-side reorder buffer of hold-forever streams. XDP delivers a
+ * request that is ahead of its stream by less than FLATRPC_HOLD_WINDOW marked
+ * FLATRPC_F_AHEAD, without advancing `seqs`; the core copies it into a slot
+ * (seq % FLATRPC_HOLD_WINDOW, so the RX frame goes straight back to the fill
+ * ring) and hands it out once everything before it has run. The caller then
+ * moves `seqs` past what ran (proto_hold_sync), so the kernel marks later
+ * copies DUP. A small fixed table of streams: the least recently used one is
+ * evicted, with whatever it held (the senders retransmit it).
+ *
+ * The library's `expected` decides execution order; the kernel's verdicts
+ * are inputs: an unmarked request was in sequence for the kernel (or a FIRST
+ * restart), so it runs unless the library is already past it.
+ */
+#define PROTO_HOLD_STREAMS	16
+#define PROTO_HOLD_SLOTS	FLATRPC_HOLD_WINDOW
+
+struct proto_hold_stream {
+	uint64_t	last_used;
+	uint64_t	held_mask;	/* bit i: slot i holds held_seq[i] */
+	uint32_t	addr;		/* peer IPv4, network order */
+	uint16_t	port;		/* peer UDP port, network order */
+	uint8_t		method;
+	uint8_t		in_use;
+	uint16_t	expected;	/* next sequence to execute */
+	uint16_t	restart;	/* held seqs before this are flushed first */
+	uint8_t		flushing;	/* proto_hold_skipped() has work */
+	uint8_t		kern_behind;	/* `seqs` needs expected written */
+	uint16_t	held_seq[PROTO_HOLD_SLOTS];
+	uint16_t	held_len[PROTO_HOLD_SLOTS];
+};
+
+struct proto_hold {
+	struct proto_hold_stream st[PROTO_HOLD_STREAMS];
+	uint8_t		*slab;		/* PROTO_HOLD_STREAMS * SLOTS * frame_size */
+	uint32_t	frame_size;
+	/* counters */
+	uint64_t	held;		/* requests copied into the hold */
+	uint64_t	held_dup;	/* copies of a request already held, dropped */
+	uint64_t	overflow;	/* beyond the library's window, dropped */
+	uint64_t	late;		/* already executed and not cached, dropped */
+	uint64_t	evicted;	/* held requests lost with an evicted stream */
+	uint64_t	restarts;	/* FIRST (or kernel) jumps over a gap */
+};
+
+enum proto_hold_verdict {
+	PROTO_HOLD_EXEC = 0,	/* see proto_hold_on_request() */
+	PROTO_HOLD_HELD,	/* copied; release the RX frame */
+	PROTO_HOLD_DROP,	/* counted; release the RX frame */
+};
+
+int proto_hold_init(struct proto_hold *h, unsigned int frame_size);
+void proto_hold_fini(struct proto_hold *h);
+
+/*
+ * One request of a hold-forever method, after the response cache had no
+ * answer for it (DUPs never come here). `ahead` is the FLATRPC_F_AHEAD mark;
+ * for a stream the core does not know yet, kern_expected (>= 0) is the
+ * kernel's `seqs` value, needed to place an ahead request (-1: unknown, and
+ * the ahead request is dropped). On PROTO_HOLD_EXEC, *stream is set and the
+ * caller must, in this order: run every frame proto_hold_skipped() returns,
+ * run this request, run every frame proto_hold_next() returns, then write
+ * proto_hold_sync()'s value into `seqs` if it returns true.
+ */
+enum proto_hold_verdict proto_hold_on_request(struct proto_hold *h, uint32_t addr,
+					      uint16_t port, uint8_t method, uint16_t seq,
+					      bool ahead, int32_t kern_expected,
+					      const void *frame, size_t len, uint64_t now,
+					      struct proto_hold_stream **stream);
+
+/* Held frames a restart jumps over, in sequence order; NULL when done. The
+ * frame stays valid until the next call into the hold. */
+const void *proto_hold_skipped(struct proto_hold *h, struct proto_hold_stream *st,
+			       uint16_t *len);
+/* Held frames that are now in sequence; NULL when the next one is missing. */
+const void *proto_hold_next(struct proto_hold *h, struct proto_hold_stream *st,
+			    uint16_t *len);
+/* True when `seqs` lags behind what ran: *expected is the value to write. */
+bool proto_hold_sync(struct proto_hold_stream *st, uint16_t *expected);
 
 #endif /* FLATRPC_PROTO_H */

@@ -21,6 +21,7 @@
 #include "proto.h"
 #include "route.h"
 #include "xsk_ring.h"
+#include <bpf/bpf.h>
 
 #define FLATRPC_EXPORT	__attribute__((visibility("default")))
 
@@ -37,6 +38,8 @@ struct flatrpc_sock {
 	struct proto_cli	cli;
 	struct proto_srv	srv;
 	int			srv_ready;
+	struct proto_hold	hold;		/* hold-forever streams (server) */
+	int			hold_ready;
 	struct route_cache	routes;
 	enum flatrpc_poll_mode	mode;
 	int			port_fd;	/* keeps local_port ours in the kernel */
@@ -143,6 +146,7 @@ struct flatrpc_sock *flatrpc_sock_new(const struct flatrpc_service_desc *svc,
 	s->port_fd = -1;
 	s->x.fd = -1;
 	s->x.xsks_fd = -1;
+	s->x.seqs_fd = -1;
 
 	e = route_reserve_port(opts->local_port, &port);
 	if (e < 0)
@@ -197,6 +201,8 @@ void flatrpc_sock_del(struct flatrpc_sock *s)
 	proto_cli_fini(&s->cli);
 	if (s->srv_ready)
 		proto_srv_fini(&s->srv);
+	if (s->hold_ready)
+		proto_hold_fini(&s->hold);
 	if (s->port_fd >= 0)
 		close(s->port_fd);
 	free(s);
@@ -464,41 +470,31 @@ static void build_reply(struct flatrpc_sock *s, uint8_t *rf, const uint8_t *qf,
 	h->len = htons(body_len);
 }
 
-static void serve_one(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
-		      uint8_t *qf, uint32_t qlen, uint64_t now)
+/* Runs one admitted request (or answers the ANF denial XDP left to us) and
+ * sends the response, caching it for reliable methods. */
+static void execute(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
+		    const uint8_t *qf, uint64_t now)
 {
 	const struct iphdr *qip = (const struct iphdr *)(qf + sizeof(struct ethhdr));
 	const struct udphdr *qudp = (const struct udphdr *)(qip + 1);
-	struct flatrpc_hdr *qh = parse(qf, qlen);
+	const struct flatrpc_hdr *qh = (const struct flatrpc_hdr *)(qudp + 1);
 	const struct flatrpc_method_desc *md = NULL;
-	enum proto_srv_verdict v;
-	const void *cached = NULL;
-	uint16_t clen = 0, body_len = 0;
+	uint16_t body_len = 0;
 	uint8_t kind = FLATRPC_RESP, st = 0;
 	uint64_t addr;
 	uint8_t *rf;
-	bool reliable;
 
-	if (!qh || (qh->flags & FLATRPC_KIND_MASK) != FLATRPC_REQ)
-		return;
 	if (qh->method < s->svc->n_methods)
 		md = &s->svc->methods[qh->method];
-	reliable = md && (md->flags & FLATRPC_M_RELIABLE);
-	v = proto_srv_on_request(&s->srv, qh, reliable, qip->saddr, qudp->source, now,
-				 &cached, &clen);
-	if (v == PROTO_SRV_DROP)
-		return;
 	addr = fx_tx_alloc(&s->x);
 	if (addr == FX_NO_FRAME)
 		return;	/* the client retransmits (reliable) or times out */
 	rf = fx_data(&s->x, addr);
-	if (v == PROTO_SRV_CACHED) {
-		memcpy(rf, cached, clen);
-		tx_frame(s, addr, clen);
-		return;
-	}
 
-	if (!md || !fn) {
+	if ((qh->flags & FLATRPC_F_AHEAD) && qh->status) {
+		kind = FLATRPC_ERR;
+		st = qh->status;
+	} else if (!md || !fn) {
 		kind = FLATRPC_ERR;
 		st = FLATRPC_ST_NO_METHOD;
 	} else {
@@ -513,10 +509,94 @@ static void serve_one(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		}
 	}
 	build_reply(s, rf, qf, kind, st, body_len);
-	if (reliable)
+	if (md && (md->flags & FLATRPC_M_RELIABLE))
 		proto_srv_store(&s->srv, qip->saddr, qudp->source, ntohl(qh->rpc_id), rf,
 				MSG_OFF + body_len, now);
 	tx_frame(s, addr, MSG_OFF + body_len);
+}
+
+/* The kernel's expected sequence of a stream, or -1. */
+static int32_t kern_expected(const struct flatrpc_sock *s, uint32_t addr, uint16_t port,
+			     uint8_t method)
+{
+	struct flatrpc_seq_key key = { .addr = addr, .port = port, .method = method };
+	struct flatrpc_seq_state val;
+
+	if (s->x.seqs_fd < 0 || bpf_map_lookup_elem(s->x.seqs_fd, &key, &val))
+		return -1;
+	return val.expected;
+}
+
+/*
+ * Moves the kernel's stream past what the hold ran, so that later copies of
+ * those requests are marked DUP. Never backwards: the kernel may already
+ * have gone further with copies that slipped in before this write (they
+ * were answered from the cache).
+ */
+static void kern_advance(struct flatrpc_sock *s, uint32_t addr, uint16_t port, uint8_t method,
+			 uint16_t expected)
+{
+	struct flatrpc_seq_key key = { .addr = addr, .port = port, .method = method };
+	struct flatrpc_seq_state val = { 0 };
+
+	if (s->x.seqs_fd < 0)
+		return;
+	if (!bpf_map_lookup_elem(s->x.seqs_fd, &key, &val) &&
+	    !proto_seq_before(val.expected, expected))
+		return;
+	val.expected = expected;
+	bpf_map_update_elem(s->x.seqs_fd, &key, &val, BPF_ANY);
+}
+
+static void serve_one(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
+		      uint8_t *qf, uint32_t qlen, uint64_t now)
+{
+	const struct iphdr *qip = (const struct iphdr *)(qf + sizeof(struct ethhdr));
+	const struct udphdr *qudp = (const struct udphdr *)(qip + 1);
+	struct flatrpc_hdr *qh = parse(qf, qlen);
+	const struct flatrpc_method_desc *md = NULL;
+	struct proto_hold_stream *hs = NULL;
+	enum proto_srv_verdict v;
+	const void *cached = NULL, *f;
+	uint16_t clen = 0, flen, exp;
+	uint64_t addr;
+	bool reliable;
+
+	if (!qh || (qh->flags & FLATRPC_KIND_MASK) != FLATRPC_REQ)
+		return;
+	if (qh->method < s->svc->n_methods)
+		md = &s->svc->methods[qh->method];
+	reliable = md && (md->flags & FLATRPC_M_RELIABLE);
+	v = proto_srv_on_request(&s->srv, qh, reliable, qip->saddr, qudp->source, now,
+				 &cached, &clen);
+	if (v == PROTO_SRV_DROP)
+		return;
+	if (v == PROTO_SRV_CACHED) {
+		addr = fx_tx_alloc(&s->x);
+		if (addr == FX_NO_FRAME)
+			return;
+		memcpy(fx_data(&s->x, addr), cached, clen);
+		tx_frame(s, addr, clen);
+		return;
+	}
+	/* Only hold-forever streams are reordered; the rest runs as it comes. */
+	if (!s->hold_ready || !md || (md->flags & (FLATRPC_M_INORDER | FLATRPC_M_INORDER_DROP)) !=
+	    FLATRPC_M_INORDER) {
+		execute(s, fn, ctx, qf, now);
+		return;
+	}
+	if (proto_hold_on_request(&s->hold, qip->saddr, qudp->source, qh->method, ntohs(qh->seq),
+				  qh->flags & FLATRPC_F_AHEAD,
+				  kern_expected(s, qip->saddr, qudp->source, qh->method),
+				  qf, qlen, now, &hs) != PROTO_HOLD_EXEC)
+		return;
+	while ((f = proto_hold_skipped(&s->hold, hs, &flen)))
+		execute(s, fn, ctx, f, now);
+	execute(s, fn, ctx, qf, now);
+	while ((f = proto_hold_next(&s->hold, hs, &flen)))
+		execute(s, fn, ctx, f, now);
+	if (proto_hold_sync(hs, &exp))
+		kern_advance(s, qip->saddr, qudp->source, qh->method, exp);
 }
 
 FLATRPC_EXPORT
@@ -533,6 +613,10 @@ int flatrpc_serve(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		if (err)
 			return err;
 		s->srv_ready = 1;
+	}
+	if (!s->hold_ready) {
+		/* Without it hold-forever still works, by retransmission. */
+		s->hold_ready = proto_hold_init(&s->hold, FX_FRAME_SIZE) == 0;
 	}
 	release_held(s);
 	while (!stop || !*stop) {
@@ -617,5 +701,10 @@ void flatrpc_sock_stats(const struct flatrpc_sock *s, struct flatrpc_sock_stats 
 	if (s->srv_ready) {
 		st->dup_answered = s->srv.dup_answered;
 		st->dup_dropped = s->srv.dup_dropped;
+	}
+	if (s->hold_ready) {
+		st->held = s->hold.held;
+		st->held_dropped = s->hold.held_dup + s->hold.overflow + s->hold.late +
+				   s->hold.evicted;
 	}
 }

@@ -113,6 +113,7 @@ int fx_open(struct fx *x, const struct fx_cfg *cfg)
 	memset(x, 0, sizeof(*x));
 	x->fd = -1;
 	x->xsks_fd = -1;
+	x->seqs_fd = -1;
 	x->queue = cfg->queue;
 	x->ifindex = if_nametoindex(cfg->ifname);
 	if (!x->ifindex)
@@ -130,6 +131,12 @@ int fx_open(struct fx *x, const struct fx_cfg *cfg)
 		x->xsks_fd = -1;
 		return err;
 	}
+
+	/* Only a hold-forever server writes it (to move a stream past what it
+	 * ran from its hold); a spec without in-order methods still has it. */
+	x->seqs_fd = open_pin(dir, FLATRPC_PIN_SEQS);
+	if (x->seqs_fd < 0)
+		x->seqs_fd = -1;
 
 	x->area = mmap(NULL, (size_t)FX_NUM_FRAMES * FX_FRAME_SIZE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -176,6 +183,10 @@ void fx_close(struct fx *x)
 			bpf_map_delete_elem(x->xsks_fd, &key);
 		close(x->xsks_fd);
 		x->xsks_fd = -1;
+	}
+	if (x->seqs_fd >= 0) {
+		close(x->seqs_fd);
+		x->seqs_fd = -1;
 	}
 	if (x->xsk)
 		xsk_socket__delete(x->xsk);

@@ -33,6 +33,7 @@ struct fx {
 	uint32_t		tx_unkicked;	/* descriptors submitted since the last kick */
 	int			fd;
 	int			xsks_fd;	/* pinned XSKMAP, -1 when not registered */
+	int			seqs_fd;	/* pinned `seqs`, -1 when absent */
 	uint32_t		queue;
 	int			ifindex;
 };
