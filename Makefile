@@ -1,7 +1,7 @@
 # FlatRPC top-level build. `make help` lists the targets.
 # Every rule lives here; each part only lists its sources.
 
-SPECS    ?= specs/kv.anf specs/ratelimited.anf
+SPECS    ?= specs/kv.anf specs/ratelimited.anf specs/tiered.anf
 BUILD    ?= build
 V        ?= 0
 CC       ?= gcc
@@ -54,6 +54,9 @@ LOAD := $(BUILD)/flatrpc-load
 EXAMPLES := $(BUILD)/kv-server $(BUILD)/kv-client
 ifneq ($(filter ratelimited,$(SERVICES)),)
 EXAMPLES += $(BUILD)/rl-server $(BUILD)/rl-client
+endif
+ifneq ($(filter tiered,$(SERVICES)),)
+EXAMPLES += $(BUILD)/tiered-server $(BUILD)/tiered-client
 endif
 BENCHES  := $(BUILD)/kv-bench
 
@@ -182,6 +185,13 @@ $(BUILD)/rl-%: $(BUILD)/obj/examples/ratelimited/rl_%.o $(BUILD)/obj/gen/ratelim
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
 
+# the tiered example, built only when its spec is in SPECS
+$(BUILD)/obj/examples/tiered/%.o: CFLAGS += -I$(BUILD)/gen/tiered
+$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/tiered/*.c)): $(BUILD)/gen/tiered/.stamp
+$(BUILD)/tiered-%: $(BUILD)/obj/examples/tiered/tiered_%.o $(BUILD)/obj/gen/tiered/stubs.o $(LIB_A)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
+
 $(BUILD)/kv-bench: $(BUILD)/obj/bench/kv_bench.o $(BUILD)/obj/gen/kv/stubs.o $(LIB_A)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS) -lm
@@ -270,3 +280,49 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- benchmark extras --------------------------------------------------------------
+# Not in `all`: hdr-parse needs libnghttp2-dev, which only the benchmark uses.
+# make bench and the smoke run build them first.
+.PHONY: bench-tools
+BENCH_TOOLS := $(BUILD)/hdr-parse $(BUILD)/bench/hdr_fields.bpf.o
+bench-tools: $(BENCH_TOOLS)
+bench test-bench-smoke: bench-tools
+
+$(BUILD)/bench/hdr_fields.bpf.o: bench/hdr_fields.bpf.c
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/hdr-parse: $(BUILD)/obj/bench/hdr_parse.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lnghttp2 $(LIBBPF_LIBS)
+
+# gRPC C++ baseline: also not in `all` (libgrpc++ is slow to compile against).
+# protoc writes the generated code into $(BUILD)/bench/gen, never into bench/.
+GRPC_GEN := $(BUILD)/bench/gen
+GRPC_CXXFLAGS := -O2 -g -std=c++17 -Wall -I$(GRPC_GEN) -Ibench \
+		 $(shell pkg-config --cflags grpc++ protobuf 2>/dev/null)
+GRPC_LIBS := $(shell pkg-config --libs grpc++ protobuf 2>/dev/null || echo -lgrpc++ -lprotobuf)
+bench-tools: $(BUILD)/grpc-bench
+
+$(GRPC_GEN)/kv.pb.cc $(GRPC_GEN)/kv.grpc.pb.cc &: bench/kv.proto
+	$(call msg,PROTOC,$<)
+	$(Q)mkdir -p $(GRPC_GEN)
+	$(Q)protoc -Ibench --cpp_out=$(GRPC_GEN) --grpc_out=$(GRPC_GEN) \
+		--plugin=protoc-gen-grpc=$(shell command -v grpc_cpp_plugin) $<
+
+$(BUILD)/obj/bench/%.pb.o: $(GRPC_GEN)/%.pb.cc
+	$(call msg,CXX,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) $(GRPC_CXXFLAGS) -c $< -o $@
+
+$(BUILD)/obj/bench/grpc_bench.o: bench/grpc_bench.cc $(GRPC_GEN)/kv.grpc.pb.cc bench/kv_store_shim.h bench/cpu_acct.h
+	$(call msg,CXX,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) $(GRPC_CXXFLAGS) -c $< -o $@
+
+$(BUILD)/grpc-bench: $(BUILD)/obj/bench/grpc_bench.o $(BUILD)/obj/bench/kv.pb.o \
+		     $(BUILD)/obj/bench/kv.grpc.pb.o $(BUILD)/obj/bench/kv_store_shim.o
+	$(call msg,LINK,$@)
+	$(Q)$(CXX) $^ -o $@ $(GRPC_LIBS)

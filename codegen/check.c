@@ -566,10 +566,65 @@ static void check_send(struct ck *c, const struct fr_stmt *s)
 	     c->h->param ? c->h->param : "rpc");
 }
 
+/* set(rpc, 'field', value): a rewrite in place, so only fields with a
+ * fixed slot; a string only from a constant, which zero-pads exactly. */
+static void check_set_field(struct ck *c, const struct fr_stmt *s)
+{
+	const struct fr_expr *e = s->e;
+	char a[64], b[64];
+
+	if (e->nargs != 3) {
+		cerr(c, 0, e->loc, "set(%s, 'field', value) takes 3 arguments", e->args[0]->s);
+		return;
+	}
+	const struct fr_expr *k = e->args[1], *v = e->args[2];
+	if (k->kind != E_STR) {
+		cerr(c, 0, k->loc, "the field in set(%s, 'field', value) must be a quoted name",
+		     e->args[0]->s);
+		return;
+	}
+	struct vty vt = check_expr(c, v);
+	if (!c->m) {
+		/* a written field needs a fixed slot just like a read one */
+		note_read(c, k);
+		return;
+	}
+	const struct fr_field *f = find_field(c->fields, k->s);
+	if (!f) {
+		cerr(c, 1, k->loc, "unknown field '%s' in the %s of method '%s' (element '%s')",
+		     k->s, c->hk == H_REQ ? "request" : "response", c->m->name, c->el->name);
+		return;
+	}
+	if (f->type.kind == TY_BYTES) {
+		cerr(c, 1, k->loc, "element '%s' rewrites bytes field '%s' of method '%s'; "
+		     "ANFs can rewrite integers, bool and string<N> only", c->el->name,
+		     f->name, c->m->name);
+		return;
+	}
+	if (f->type.kind == TY_STRING) {
+		if (v->kind != E_STR)
+			cerr(c, 1, v->loc, "string field '%s' can only be set from a string "
+			     "constant", f->name);
+		else if (v->slen > f->type.n)
+			cerr(c, 1, v->loc, "'%.*s' is %zu bytes, longer than field '%s' (%s)",
+			     (int)v->slen, v->s, v->slen, f->name,
+			     fr_type_str(&f->type, b, sizeof(b)));
+		return;
+	}
+	if (!compatible(&f->type, &vt))
+		cerr(c, 1, v->loc, "value of type %s does not match the type %s of field '%s'",
+		     vty_str(&vt, a, sizeof(a)), fr_type_str(&f->type, b, sizeof(b)), f->name);
+}
+
 static void check_set(struct ck *c, const struct fr_stmt *s)
 {
 	const struct fr_expr *e = s->e;
 	char a[64], b[64];
+
+	if (e->nargs >= 1 && is_param(c, e->args[0])) {
+		check_set_field(c, s);
+		return;
+	}
 
 	if (e->nargs == 2 && e->args[0]->kind == E_NAME) {
 		struct fr_state *sc = find_state(c->el, e->args[0]->s);
@@ -1067,6 +1122,9 @@ static void check_transport(struct fr_diag *d, struct fr_method *m)
 		}
 		if (strcmp(strategy, "none"))
 			m->flags |= FLATRPC_M_INORDER;
+		/* The kernel tells "drop" from "hold-forever" by this bit alone. */
+		if (!strcmp(strategy, "drop"))
+			m->flags |= FLATRPC_M_INORDER_DROP;
 		if (!strcmp(strategy, "hold-forever") && !reliable)
 			fr_error(d, inorder->loc, "inorder(strategy=\"hold-forever\") needs "
 				 "reliable: without retransmission one lost message stalls "

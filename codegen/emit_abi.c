@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flatrpc_abi.h"
 #include "spec.h"
 
 void fr_emit_banner(const struct fr_spec *spec, struct fr_buf *b)
@@ -152,13 +153,25 @@ void fr_emit_abi(const struct fr_spec *spec, uint64_t hash, struct fr_buf *b)
 		emit_fixed(spec, m, 0, b);
 		emit_fixed(spec, m, 1, b);
 		fr_buf_printf(b, "#define %s_%s_FLAGS ", SV, MN);
-		if (!m->flags)
+		if (!m->flags) {
 			fr_buf_printf(b, "0\n");
-		else if (m->flags == (FR_M_RELIABLE | FR_M_INORDER))
-			fr_buf_printf(b, "(FLATRPC_M_RELIABLE | FLATRPC_M_INORDER)\n");
-		else
-			fr_buf_printf(b, "%s\n", m->flags & FR_M_RELIABLE ? "FLATRPC_M_RELIABLE"
-							    : "FLATRPC_M_INORDER");
+		} else {
+			static const struct { unsigned bit; const char *name; } fl[] = {
+				{ FLATRPC_M_RELIABLE, "FLATRPC_M_RELIABLE" },
+				{ FLATRPC_M_INORDER, "FLATRPC_M_INORDER" },
+				{ FLATRPC_M_INORDER_DROP, "FLATRPC_M_INORDER_DROP" },
+			};
+			unsigned n = 0, k;
+
+			for (k = 0; k < sizeof(fl) / sizeof(fl[0]); k++)
+				n += !!(m->flags & fl[k].bit);
+			/* One name bare, several in parentheses, as before. */
+			fr_buf_printf(b, "%s", n > 1 ? "(" : "");
+			for (k = 0, n = 0; k < sizeof(fl) / sizeof(fl[0]); k++)
+				if (m->flags & fl[k].bit)
+					fr_buf_printf(b, "%s%s", n++ ? " | " : "", fl[k].name);
+			fr_buf_printf(b, "%s\n", n > 1 ? ")" : "");
+		}
 		fr_buf_printf(b, "#define %s_%s_TIMEOUT_US %u\n", SV, MN, m->timeout_us);
 		fr_buf_printf(b, "#define %s_%s_RETRIES %u\n", SV, MN, m->retries);
 	}

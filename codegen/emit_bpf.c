@@ -29,6 +29,7 @@ struct gen {
 	const struct fr_method *m;
 	const struct fr_element *el;
 	const struct fr_layout *l;
+	const char *param;		/* the handler's message: "rpc" */
 	struct fr_buf *b;
 	int tmp;
 	struct bind binds[32];
@@ -395,11 +396,56 @@ static void gen_set_scalar(struct gen *g, const struct fr_state *sc, const struc
 	fr_buf_printf(g->b, "}\n");
 }
 
+/* set(rpc, 'field', v): a store into the field's fixed slot */
+static void gen_set_field(struct gen *g, const struct fr_stmt *s, int d)
+{
+	const struct fr_slot *sl = fr_layout_find(g->l, s->e->args[1]->s);
+	const struct fr_expr *v = s->e->args[2];
+	static const char *const st[] = { [TY_U16] = "fr_st16", [TY_U32] = "fr_st32",
+					   [TY_U64] = "fr_st64", [TY_I64] = "fr_st64" };
+
+	if (!sl || !sl->fixed)
+		return;		/* the checker rejected it */
+	ind(g, d);
+	fr_buf_printf(g->b, "{\n");
+	if (sl->f->type.kind == TY_STRING) {
+		ind(g, d + 1);
+		fr_buf_printf(g->b, "__builtin_memcpy(body + %u, \"", sl->off);
+		for (unsigned i = 0; i < sl->size; i++)
+			fr_buf_printf(g->b, "\\x%02x", i < v->slen ? (unsigned char)v->s[i] : 0);
+		fr_buf_printf(g->b, "\", %u);\n", sl->size);
+	} else {
+		struct cval cv;
+		cval_of(g, v, &cv, d + 1);
+		ind(g, d + 1);
+		switch (sl->f->type.kind) {
+		case TY_U8:
+			fr_buf_printf(g->b, "*(__u8 *)(body + %u) = (__u8)(%s);\n", sl->off, cv.c);
+			break;
+		case TY_BOOL:
+			fr_buf_printf(g->b, "*(__u8 *)(body + %u) = (%s) != 0;\n", sl->off, cv.c);
+			break;
+		default:
+			fr_buf_printf(g->b, "%s(body + %u, %s);\n", st[sl->f->type.kind], sl->off, cv.c);
+			break;
+		}
+	}
+	ind(g, d + 1);
+	fr_buf_printf(g->b, "fr_zero_udp_csum(body);\n");
+	ind(g, d);
+	fr_buf_printf(g->b, "}\n");
+}
+
 static void gen_set(struct gen *g, const struct fr_stmt *s, int d)
 {
 	const struct fr_expr *me = s->e->args[0];
 	const struct fr_state *st = NULL;
 	char mn[96], kv[16], vv[16];
+
+	if (me->kind == E_NAME && g->param && !strcmp(me->s, g->param)) {
+		gen_set_field(g, s, d);
+		return;
+	}
 
 	if (s->e->nargs == 2) {
 		gen_set_scalar(g, find_state(g->el, me->s), s->e->args[1], d);
@@ -599,7 +645,7 @@ static void gen_instance(const struct fr_spec *spec, const struct fr_method *m,
 			 const struct fr_element *el, int resp, struct fr_buf *b)
 {
 	struct gen g = { .spec = spec, .m = m, .el = el, .l = resp ? &m->lresp : &m->lreq,
-			 .b = b };
+			 .param = resp ? el->resp.param : el->req.param, .b = b };
 	char fn[200], SV[64], MN[64];
 
 	inst_name(m, el, resp, fn, sizeof(fn));
@@ -719,6 +765,26 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 		      "\t__u64 v;\n\n\t__builtin_memcpy(&v, p, 8);\n"
 		      "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n\tv = __builtin_bswap64(v);\n#endif\n"
 		      "\treturn v;\n}\n\n");
+	fr_buf_printf(b, "static __always_inline void fr_st16(void *p, __u16 v)\n{\n"
+		      "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n\tv = __builtin_bswap16(v);\n#endif\n"
+		      "\t__builtin_memcpy(p, &v, 2);\n}\n\n"
+		      "static __always_inline void fr_st32(void *p, __u32 v)\n{\n"
+		      "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n\tv = __builtin_bswap32(v);\n#endif\n"
+		      "\t__builtin_memcpy(p, &v, 4);\n}\n\n"
+		      "static __always_inline void fr_st64(void *p, __u64 v)\n{\n"
+		      "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n\tv = __builtin_bswap64(v);\n#endif\n"
+		      "\t__builtin_memcpy(p, &v, 8);\n}\n\n");
+	/* The kernel passes the body of a frame whose IPv4 header has no
+	 * options (it drops the others before any ANF runs), so the UDP
+	 * checksum sits at a fixed distance before the body and the verifier
+	 * can check the store like any other constant offset. */
+	fr_buf_printf(b, "/* A rewritten field invalidates a UDP checksum another sender may\n"
+		      " * have set; 0 means \"no checksum\" over IPv4. The body follows the\n"
+		      " * UDP header (checksum in its last 2 bytes) and the 12-byte FlatRPC\n"
+		      " * header, with no IP options in between. */\n"
+		      "#define FR_BODY_TO_UDP_CSUM (sizeof(struct flatrpc_hdr) + 2)\n"
+		      "static __always_inline void fr_zero_udp_csum(void *body)\n{\n"
+		      "\t__builtin_memset(body - FR_BODY_TO_UDP_CSUM, 0, 2);\n}\n\n");
 
 	fr_buf_printf(b, "/* ---- element state, pinned by name so it outlives reloads ---- */\n");
 	str_types(spec, b);

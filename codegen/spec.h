@@ -328,6 +328,23 @@ uint64_t fr_spec_compute_hash(const struct fr_spec *spec);
 int fr_emit_dir(const struct fr_spec *spec, const char *dir, FILE *diag);
 void fr_print_layout(const struct fr_spec *spec, FILE *out);
 
+/* A method's request in bytes on the wire, [0] at most, [1] typically;
+ * the assumptions are in fr_print_layout()'s notes. */
+struct fr_cost {
+	unsigned pb[2];		/* the protobuf message alone */
+	unsigned headers[2];	/* HTTP/2 HEADERS frame, frame header included */
+	unsigned grpc[2];	/* the whole gRPC/HTTP/2/TCP/IP/Ethernet frame */
+	unsigned flatrpc[2];	/* the whole FlatRPC frame */
+};
+#define FR_ETH_IP		34	/* Ethernet 14 + IPv4 20, no options */
+#define FR_TCP			20
+#define FR_UDP			8
+#define FR_FLATRPC_HDR		12
+#define FR_H2_FRAME_HDR		9
+#define FR_GRPC_PREFIX		5	/* compressed flag + u32 length */
+#define FR_GRPC_INDEXED_HDRS	6	/* :method :scheme :path :authority content-type te */
+void fr_request_cost(const struct fr_method *m, struct fr_cost *c);
+
 void fr_emit_banner(const struct fr_spec *spec, struct fr_buf *b);
 const char *fr_error_ident(const struct fr_spec *spec, unsigned code, char *buf, size_t n);
 const char *fr_bpf_int_type(enum fr_type_kind k);

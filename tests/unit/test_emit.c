@@ -227,6 +227,72 @@ static void test_method_id(void **state)
 
 /* The fuzzer does not follow imports; the whole kv spec in one buffer must
  * compile there exactly as from files, or the seed would be useless. */
+/* set(rpc, ...): a little-endian store at the field's fixed offset, then
+ * the UDP checksum zeroed at its constant distance before the body. */
+static void test_set_field(void **state)
+{
+	static const char text[] =
+		"element rw:\n"
+		"  state:\n"
+		"    tiers: Map<u32, u16>\n"
+		"  req(rpc):\n"
+		"    match get(tiers, get(rpc, 'id')):\n"
+		"      Some(t) =>\n"
+		"        set(rpc, 'prio', t)\n"
+		"      None =>\n"
+		"        set(rpc, 'plan', 'gold')\n"
+		"    set(rpc, 'b', true)\n"
+		"    set(rpc, 'big', get(rpc, 'big') + 1)\n"
+		"    set(rpc, 's', 0xfffffffffffffffe)\n"
+		"    send(rpc, Down)\n"
+		"  resp(rpc):\n"
+		"    set(rpc, 'n', 7)\n"
+		"    send(rpc, Up)\n"
+		"service f:\n"
+		"  method m:\n"
+		"    request:\n"
+		"      plan: string<6>\n"
+		"      data: bytes<4>\n"
+		"      b: bool\n"
+		"      prio: u16\n"
+		"      id: u32\n"
+		"      big: u64\n"
+		"      s: i64\n"
+		"    response:\n"
+		"      n: u8\n"
+		"    client: rw()\n";
+	struct fr_spec *spec = load(text, 0);
+	const struct fr_layout *l = &spec->svc->methods[0].lreq;
+	char *c = bpf_of(spec);
+	(void)state;
+
+	/* written fields take fixed slots like read ones: 8, 4, 2, then bytes */
+	assert_int_equal(fr_layout_find(l, "big")->off, 0);
+	assert_int_equal(fr_layout_find(l, "s")->off, 8);
+	assert_int_equal(fr_layout_find(l, "id")->off, 16);
+	assert_int_equal(fr_layout_find(l, "prio")->off, 20);
+	assert_int_equal(fr_layout_find(l, "plan")->off, 22);
+	assert_int_equal(fr_layout_find(l, "plan")->fixed, 1);
+	assert_int_equal(fr_layout_find(l, "b")->off, 28);
+	assert_int_equal(l->fixed, 29);
+
+	expect_in(c, "#define FR_BODY_TO_UDP_CSUM (sizeof(struct flatrpc_hdr) + 2)\n");
+	expect_in(c, "\t__builtin_memset(body - FR_BODY_TO_UDP_CSUM, 0, 2);\n");
+	expect_in(c, "\t\t\t\tfr_st16(body + 20, (*v0));\n\t\t\t\tfr_zero_udp_csum(body);\n");
+	/* zero-padded to the whole slot, so no old byte survives */
+	expect_in(c, "\t\t\t\t__builtin_memcpy(body + 22, \"\\x67\\x6f\\x6c\\x64\\x00\\x00\", 6);\n"
+		  "\t\t\t\tfr_zero_udp_csum(body);\n");
+	expect_in(c, "*(__u8 *)(body + 28) = (1) != 0;\n\t\tfr_zero_udp_csum(body);\n");
+	expect_in(c, " = fr_le64(body + 0) + 1ULL;\n\t\tfr_st64(body + 0, t");
+	expect_in(c, "fr_st64(body + 8, 18446744073709551614ULL);\n");
+	/* in resp() too, at the response's own offsets */
+	expect_in(c, "fr_anf_m_rw_resp(void *body, void *data_end)\n{\n"
+		  "\tif (body + F_M_RESP_FIXED > data_end)\n\t\treturn 0;\n"
+		  "\t{\n\t\t*(__u8 *)(body + 0) = (__u8)(7ULL);\n\t\tfr_zero_udp_csum(body);\n");
+	free(c);
+	fr_spec_free(spec);
+}
+
 static void test_import_free_load(void **state)
 {
 	struct fr_diag d = { .out = NULL };
@@ -247,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_many_error_codes),
 		cmocka_unit_test(test_import_free_load),
 		cmocka_unit_test(test_method_id),
+		cmocka_unit_test(test_set_field),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -70,6 +70,68 @@ static void test_kv_get(void **state)
 	fr_spec_free(spec);
 }
 
+/* kv get by hand: username string<16> and session_id u64 are metadata
+ * (HTTP/2 headers), key string<64> is protobuf field 1. */
+static void test_kv_get_cost(void **state)
+{
+	struct fr_spec *spec = load_kv();
+	struct fr_cost c;
+	(void)state;
+
+	fr_request_cost(&spec->svc->methods[0], &c);
+	/* tag 1 + length 1 + 64 bytes; typical: 32 bytes */
+	assert_int_equal(c.pb[0], 66);
+	assert_int_equal(c.pb[1], 34);
+	/* frame header 9 + 6 indexed + username (1 + 1 + 8 + 1 + 16, typical
+	 * 8 bytes: 19) + session_id (1 + 1 + 10 + 1 + 20 digits) */
+	assert_int_equal(c.headers[0], 9 + 6 + 27 + 33);
+	assert_int_equal(c.headers[1], 9 + 6 + 19 + 33);
+	/* Eth+IP 34 + TCP 20 + HEADERS + DATA 9 + gRPC 5 + message */
+	assert_int_equal(c.grpc[0], 209);
+	assert_int_equal(c.grpc[1], 169);
+	/* 54 + fixed 24 + key 2 + 64 (typical 32) */
+	assert_int_equal(c.flatrpc[0], 144);
+	assert_int_equal(c.flatrpc[1], 112);
+	fr_spec_free(spec);
+}
+
+/* A tag past field 15 takes two bytes, a length past 127 two, an HPACK
+ * length past 126 a continuation byte. */
+static void test_cost_boundaries(void **state)
+{
+	struct fr_diag d = { .out = stderr };
+	struct fr_spec *spec = fr_spec_load_string("t.anf",
+		"service t:\n"
+		"  metadata:\n"
+		"    m: string<200>\n"
+		"  method x:\n"
+		"    request:\n"
+		"      f1: u8\n      f2: u8\n      f3: u8\n      f4: u8\n      f5: u8\n"
+		"      f6: u8\n      f7: u8\n      f8: u8\n      f9: u8\n      f10: u8\n"
+		"      f11: u8\n      f12: u8\n      f13: u8\n      f14: u8\n      f15: bool\n"
+		"      f16: u32\n"
+		"      b: bytes<300>\n"
+		"    response:\n"
+		"      ok: bool\n", &d);
+	struct fr_cost c;
+	(void)state;
+
+	assert_int_equal(d.n_errors, 0);
+	fr_request_cost(&spec->svc->methods[0], &c);
+	/* 14 u8 (1 + 2), bool (1 + 1), u32 tag 2 + 5, bytes: tag 2 + len 2 + 300
+	 * (typical 150: length 2 + 150) */
+	assert_int_equal(c.pb[0], 14 * 3 + 2 + 7 + 2 + 2 + 300);
+	assert_int_equal(c.pb[1], 14 * 3 + 2 + 7 + 2 + 2 + 150);
+	/* m: 0x00, name 1 + 1, value length 200 -> 127 + 73: 2 bytes; typical
+	 * 100 fits the prefix */
+	assert_int_equal(c.headers[0], 9 + 6 + 1 + 1 + 1 + 2 + 200);
+	assert_int_equal(c.headers[1], 9 + 6 + 1 + 1 + 1 + 1 + 100);
+	/* body: 200-byte string (unread: variable) + 15 u8/bool + u32 + bytes */
+	assert_int_equal(c.flatrpc[0], 54 + 15 + 4 + 2 + 200 + 2 + 300);
+	assert_int_equal(c.flatrpc[1], 54 + 15 + 4 + 2 + 100 + 2 + 150);
+	fr_spec_free(spec);
+}
+
 static void test_kv_set(void **state)
 {
 	struct fr_spec *spec = load_kv();
@@ -193,6 +255,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kv_get),
+		cmocka_unit_test(test_kv_get_cost),
+		cmocka_unit_test(test_cost_boundaries),
 		cmocka_unit_test(test_kv_set),
 		cmocka_unit_test(test_alignment_order),
 		cmocka_unit_test(test_hash_ignores_comments_and_paths),

@@ -207,6 +207,56 @@ static void test_unknown_state(void **state)
 		     "bad.anf:3:9: error: unknown state 'counts' in element 'e'");
 }
 
+/* set(rpc, 'field', value): every mistake, each reported once */
+static void test_set_field_errors(void **state)
+{
+	static const char spec[] =
+		"element e:\n"
+		"  req(rpc):\n"
+		"    set(rpc, 'data', 1)\n"
+		"    set(rpc, 'name', get(rpc, 'name'))\n"
+		"    set(rpc, 'name', 'far-too-long')\n"
+		"    set(rpc, 'small', 256)\n"
+		"    set(rpc, 'small', get(rpc, 'big'))\n"
+		"    set(rpc, 'nope', 1)\n"
+		"    set(rpc, name, 1)\n"
+		"    set(rpc, 'small')\n"
+		"    set(rpc, 'small', 255)\n"
+		"    set(rpc, 'name', 'ok')\n"
+		"    send(rpc, Down)\n"
+		"service s:\n"
+		"  method m:\n"
+		"    request:\n"
+		"      name: string<8>\n"
+		"      small: u8\n"
+		"      big: u32\n"
+		"      data: bytes<8>\n"
+		"    client: e()\n";
+	static const char *const want[] = {
+		"bad.anf:3:14: error: element 'e' rewrites bytes field 'data' of method 'm'; "
+		"ANFs can rewrite integers, bool and string<N> only",
+		"bad.anf:4:22: error: string field 'name' can only be set from a string constant",
+		"bad.anf:5:22: error: 'far-too-long' is 12 bytes, longer than field 'name' "
+		"(string<8>)",
+		"bad.anf:6:23: error: value of type integer constant does not match the type u8 of "
+		"field 'small'",
+		"bad.anf:7:23: error: value of type u32 does not match the type u8 of field 'small'",
+		"bad.anf:8:14: error: unknown field 'nope' in the request of method 'm' "
+		"(element 'e')",
+		"bad.anf:9:14: error: the field in set(rpc, 'field', value) must be a quoted name",
+		"bad.anf:10:5: error: set(rpc, 'field', value) takes 3 arguments",
+	};
+	int n;
+	char *out = diagnose(spec, &n);
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (!strstr(out, want[i]))
+			fail_msg("expected \"%s\" in:\n%s", want[i], out);
+	assert_int_equal(n, (int)(sizeof(want) / sizeof(want[0])));
+	free(out);
+}
+
 static void test_key_of_wrong_type(void **state)
 {
 	(void)state;
@@ -660,6 +710,7 @@ int main(void)
 		cmocka_unit_test(test_expression_depth_is_bounded),
 		cmocka_unit_test(test_names_that_collide_in_c),
 		cmocka_unit_test(test_err_message_with_nul),
+		cmocka_unit_test(test_set_field_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
