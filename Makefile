@@ -326,3 +326,9 @@ $(BUILD)/grpc-bench: $(BUILD)/obj/bench/grpc_bench.o $(BUILD)/obj/bench/kv.pb.o 
 		     $(BUILD)/obj/bench/kv.grpc.pb.o $(BUILD)/obj/bench/kv_store_shim.o
 	$(call msg,LINK,$@)
 	$(Q)$(CXX) $^ -o $@ $(GRPC_LIBS)
+
+# Tables (stdout) and docs/*.png from a saved `bench/run.sh` output, no rerun.
+BENCH_RESULTS ?= bench/results/layered-bench.txt
+.PHONY: bench-report
+bench-report:
+	bench/report.py $(BENCH_RESULTS) --png-dir docs

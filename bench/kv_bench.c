@@ -1,19 +1,26 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * kv-bench - the KV mix (80% get / 20% set, ~100 B) over FlatRPC and over
- * plain UDP sockets, so bench/run.sh can run both side by side and print
- * ratios. The UDP baseline does the same store work per request and carries
- * the same encoded body behind a 5-byte header, with no ANFs.
+ * plain UDP and TCP (NODELAY) sockets, so bench/run.sh can run them side by
+ * side and print ratios. The baselines do the same store work per request
+ * and carry the same encoded body behind a 5-byte header (TCP adds a 2-byte
+ * length), with no ANFs.
  *
- *   kv-bench udp-server --port P [--busy-poll]
- *   kv-bench client --proto udp|flatrpc --server ADDR [--iface IF] [--port P]
+ *   kv-bench udp-server|tcp-server --port P [--busy-poll]
+ *   kv-bench client --proto udp|tcp|flatrpc --server ADDR [--iface IF] [--port P]
  *                   [--busy-poll] [--count N] [--outstanding K] [--warmup W]
- * The client prints one line: proto= mode= outstanding= count= p50_us= p99_us= rate_per_s=
+ *                   [--server-pids PID[,PID...]]
+ * The client prints one line: proto= mode= outstanding= count= p50_us=
+ * p99_us= rate_per_s= errors= client_cpu_us_per_rpc= server_cpu_us_per_rpc=
+ * body_bytes_per_rpc=. The CPU figures cover the measured window (the
+ * server's needs --server-pids); the bodies cover every call.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +33,7 @@
 #include <flatrpc.h>
 #include "kv_stubs.h"
 #include "../examples/kv/kv_store.h"
+#include "cpu_acct.h"
 
 #define MAX_OUTSTANDING	64
 #define UDP_HDR		5	/* le32 id + u8 method (or status in replies) */
@@ -48,7 +56,52 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* --- UDP baseline server ---------------------------------------------------- */
+/* --- baseline servers -------------------------------------------------------- */
+
+/* One request (UDP_HDR + body) in, one reply out; returns the reply length.
+ * Shared by the UDP and TCP servers so both do the same store work. */
+static size_t kv_handle(struct kv_store *st, const uint8_t *in, size_t n, uint8_t *out, size_t cap)
+{
+	int rlen = -1;
+
+	memcpy(out, in, 4);
+	out[4] = 0;
+	if (in[4] == KV_GET) {
+		struct kv_get_req r;
+		struct kv_get_resp p = { 0 };
+
+		if (kv_get_req_decode(&r, in + UDP_HDR, n - UDP_HDR) == 0) {
+			const struct kv_slot *s = kv_store_get(st, r.key);
+
+			p.value.len = s ? s->len : 0;
+			if (s)
+				memcpy(p.value.data, s->val, s->len);
+			rlen = kv_get_resp_encode(&p, out + UDP_HDR, cap - UDP_HDR);
+		}
+	} else {
+		struct kv_set_req r;
+		struct kv_set_resp p = { 0 };
+
+		if (kv_set_req_decode(&r, in + UDP_HDR, n - UDP_HDR) == 0) {
+			p.ok = kv_store_set(st, r.key, r.value.data, r.value.len) != NULL;
+			rlen = kv_set_resp_encode(&p, out + UDP_HDR, cap - UDP_HDR);
+		}
+	}
+	if (rlen < 0) {
+		out[4] = 1;
+		rlen = 0;
+	}
+	return UDP_HDR + (size_t)rlen;
+}
+
+static void catch_stop(void)
+{
+	/* no SA_RESTART: a blocked recv must return to see `stop` */
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
 
 static int udp_server(uint16_t port, int busy)
 {
@@ -63,17 +116,12 @@ static int udp_server(uint16_t port, int busy)
 	}
 	if (kv_store_init(&st, 1 << 16))
 		return 1;
-	/* no SA_RESTART: a blocked recvfrom must return to see `stop` */
-	struct sigaction sa = { .sa_handler = on_signal };
-
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	catch_stop();
 	while (!stop) {
 		struct sockaddr_in from;
 		socklen_t fl = sizeof(from);
 		ssize_t n = recvfrom(fd, in, sizeof(in), busy ? MSG_DONTWAIT : 0,
 				     (struct sockaddr *)&from, &fl);
-		int rlen = 0;
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -83,36 +131,98 @@ static int udp_server(uint16_t port, int busy)
 		}
 		if (n < UDP_HDR)
 			continue;
-		memcpy(out, in, 4);
-		out[4] = 0;
-		if (in[4] == KV_GET) {
-			struct kv_get_req r;
-			struct kv_get_resp p = { 0 };
+		size_t rlen = kv_handle(&st, in, (size_t)n, out, sizeof(out));
 
-			if (kv_get_req_decode(&r, in + UDP_HDR, (size_t)n - UDP_HDR) == 0) {
-				const struct kv_slot *s = kv_store_get(&st, r.key);
-
-				p.value.len = s ? s->len : 0;
-				if (s)
-					memcpy(p.value.data, s->val, s->len);
-				rlen = kv_get_resp_encode(&p, out + UDP_HDR, sizeof(out) - UDP_HDR);
-			}
-		} else {
-			struct kv_set_req r;
-			struct kv_set_resp p = { 0 };
-
-			if (kv_set_req_decode(&r, in + UDP_HDR, (size_t)n - UDP_HDR) == 0) {
-				p.ok = kv_store_set(&st, r.key, r.value.data, r.value.len) != NULL;
-				rlen = kv_set_resp_encode(&p, out + UDP_HDR, sizeof(out) - UDP_HDR);
-			}
-		}
-		if (rlen < 0) {
-			out[4] = 1;
-			rlen = 0;
-		}
-		sendto(fd, out, UDP_HDR + (size_t)rlen, 0, (struct sockaddr *)&from, fl);
+		sendto(fd, out, rlen, 0, (struct sockaddr *)&from, fl);
 	}
 	close(fd);
+	return 0;
+}
+
+/* TCP frames are le16 length + the UDP datagram, so the two baselines carry
+ * the same bytes above the transport. */
+#define TCP_LEN		2
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void tcp_tune(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+static int tcp_server(uint16_t port, int busy)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct kv_store st;
+	static uint8_t in[1 << 16], out[1 << 16];
+	int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) || listen(lfd, 8)) {
+		perror("kv-bench: tcp socket");
+		return 1;
+	}
+	if (kv_store_init(&st, 1 << 16))
+		return 1;
+	catch_stop();
+	while (!stop) {
+		int fd = accept(lfd, NULL, NULL);
+		size_t have = 0;
+
+		if (fd < 0)
+			continue;
+		tcp_tune(fd);
+		while (!stop) {
+			ssize_t n = recv(fd, in + have, sizeof(in) - have, busy ? MSG_DONTWAIT : 0);
+
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			if (n <= 0)
+				break;
+			have += (size_t)n;
+			/* answer every whole frame in the buffer with one send, as a
+			 * pipelining server would */
+			size_t off = 0, olen = 0;
+
+			while (have - off >= TCP_LEN) {
+				uint16_t fl = (uint16_t)(in[off] | in[off + 1] << 8);
+
+				if (have - off < TCP_LEN + (size_t)fl)
+					break;
+				if (fl >= UDP_HDR && olen + 2048 <= sizeof(out)) {
+					size_t r = kv_handle(&st, in + off + TCP_LEN, fl,
+							     out + olen + TCP_LEN, 2048 - TCP_LEN);
+
+					out[olen] = (uint8_t)r;
+					out[olen + 1] = (uint8_t)(r >> 8);
+					olen += TCP_LEN + r;
+				}
+				off += TCP_LEN + fl;
+			}
+			memmove(in, in + off, have - off);
+			have -= off;
+			if (olen && write_all(fd, out, olen))
+				break;
+		}
+		close(fd);
+	}
+	close(lfd);
 	return 0;
 }
 
@@ -153,12 +263,29 @@ struct run {
 	unsigned long	n_lat;
 	uint64_t	t_start, t_end;	/* measured window */
 	unsigned long	errors;
+	uint64_t	body_bytes;	/* request + response bodies, every call */
+	struct cpu_acct	server, server0;	/* no pids: client CPU only */
+	uint64_t	cpu0_client;
 };
+
+static uint64_t cpu_self_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 static void record(struct run *r, unsigned long seq, uint64_t sent, uint64_t now)
 {
-	if (seq == r->warmup)
+	if (seq == r->warmup) {
+		/* CPU is counted over the measured window only, so socket setup
+		 * and a busy server's idle spinning before it stay out */
+		r->cpu0_client = cpu_self_ns();
+		r->server0 = r->server;	/* the pid list */
+		cpu_acct_read(&r->server0);
 		r->t_start = sent;
+	}
 	if (seq >= r->warmup)
 		r->lat[r->n_lat++] = now - sent;
 }
@@ -185,6 +312,7 @@ static int udp_client(struct run *r, struct in_addr server, uint16_t port)
 
 			memcpy(buf, &slot, 4);
 			buf[4] = m;
+			r->body_bytes += (size_t)n;
 			sent_at[slot] = now_ns();
 			seq_of[slot] = sent;
 			if (send(fd, buf, UDP_HDR + (size_t)n, 0) < 0) {
@@ -209,9 +337,90 @@ static int udp_client(struct run *r, struct in_addr server, uint16_t port)
 			continue;
 		if (buf[4])
 			r->errors++;
+		r->body_bytes += (size_t)n - UDP_HDR;
 		record(r, seq_of[slot], sent_at[slot], now_ns());
 		done++;
 		inflight--;
+	}
+	r->t_end = now_ns();
+	close(fd);
+	return 0;
+}
+
+static int tcp_client(struct run *r, struct in_addr server, uint16_t port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr = server };
+	uint64_t sent_at[MAX_OUTSTANDING];
+	unsigned long seq_of[MAX_OUTSTANDING];
+	unsigned long total = r->count + r->warmup, sent = 0, done = 0;
+	unsigned inflight = 0;
+	static uint8_t in[1 << 16];
+	uint8_t buf[2048];
+	size_t have = 0;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin))) {
+		perror("kv-bench: tcp client socket");
+		return 1;
+	}
+	tcp_tune(fd);
+	while (done < total) {
+		while (sent < total && inflight < r->outstanding) {
+			uint32_t slot = (uint32_t)(sent % MAX_OUTSTANDING);
+			uint8_t m;
+			int n = encode_mix(sent, &m, buf + TCP_LEN + UDP_HDR,
+					   sizeof(buf) - TCP_LEN - UDP_HDR);
+			size_t fl = UDP_HDR + (size_t)n;
+
+			buf[0] = (uint8_t)fl;
+			buf[1] = (uint8_t)(fl >> 8);
+			memcpy(buf + TCP_LEN, &slot, 4);
+			buf[TCP_LEN + 4] = m;
+			r->body_bytes += (size_t)n;
+			sent_at[slot] = now_ns();
+			seq_of[slot] = sent;
+			if (write_all(fd, buf, TCP_LEN + fl)) {
+				perror("kv-bench: send");
+				return 1;
+			}
+			sent++;
+			inflight++;
+		}
+		ssize_t n = recv(fd, in + have, sizeof(in) - have, r->busy ? MSG_DONTWAIT : 0);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			perror("kv-bench: recv");
+			return 1;
+		}
+		if (n == 0) {
+			fprintf(stderr, "kv-bench: tcp server closed\n");
+			return 1;
+		}
+		have += (size_t)n;
+		uint64_t t = now_ns();
+		size_t off = 0;
+
+		while (have - off >= TCP_LEN) {
+			size_t fl = (size_t)(in[off] | in[off + 1] << 8);
+			uint32_t slot;
+
+			if (have - off < TCP_LEN + fl)
+				break;
+			memcpy(&slot, in + off + TCP_LEN, 4);
+			if (fl >= UDP_HDR && slot < MAX_OUTSTANDING) {
+				if (in[off + TCP_LEN + 4])
+					r->errors++;
+				r->body_bytes += fl - UDP_HDR;
+				record(r, seq_of[slot], sent_at[slot], t);
+				done++;
+				inflight--;
+			}
+			off += TCP_LEN + fl;
+		}
+		memmove(in, in + off, have - off);
+		have -= off;
 	}
 	r->t_end = now_ns();
 	close(fd);
@@ -243,6 +452,7 @@ static int flatrpc_client(struct run *r, const char *ifname, struct in_addr serv
 			uint32_t id;
 			uint64_t t = now_ns();
 
+			r->body_bytes += (size_t)n;
 			n = flatrpc_send(s, &peer, m, buf, (size_t)n, &id);
 			if (n < 0) {
 				fprintf(stderr, "kv-bench: send: %s\n", flatrpc_strerror(n));
@@ -267,6 +477,7 @@ static int flatrpc_client(struct run *r, const char *ifname, struct in_addr serv
 
 			if (comp[i].err)
 				r->errors++;
+			r->body_bytes += comp[i].len;
 			if (slot[k].id == comp[i].rpc_id)
 				record(r, slot[k].seq, slot[k].at, t);
 			done++;
@@ -281,9 +492,10 @@ static int flatrpc_client(struct run *r, const char *ifname, struct in_addr serv
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: kv-bench udp-server --port P [--busy-poll]\n"
-		"       kv-bench client --proto udp|flatrpc --server ADDR [--iface IF] [--port P]\n"
+		"usage: kv-bench udp-server|tcp-server --port P [--busy-poll]\n"
+		"       kv-bench client --proto udp|tcp|flatrpc --server ADDR [--iface IF] [--port P]\n"
 		"                       [--busy-poll] [--count N] [--outstanding K] [--warmup W]\n"
+		"                       [--server-pids PID[,PID...]]\n"
 		"bench/run.sh runs both protocols side by side and prints the ratios.\n");
 }
 
@@ -298,6 +510,7 @@ int main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'c' },
 		{ "outstanding", required_argument, NULL, 'o' },
 		{ "warmup", required_argument, NULL, 'w' },
+		{ "server-pids", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -314,7 +527,7 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "p:S:i:P:bc:o:w:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:S:i:P:bc:o:w:s:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': proto = optarg; break;
 		case 'S': server = optarg; break;
@@ -324,12 +537,15 @@ int main(int argc, char **argv)
 		case 'c': r.count = strtoul(optarg, NULL, 0); break;
 		case 'o': r.outstanding = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'w': r.warmup = strtoul(optarg, NULL, 0); break;
+		case 's': cpu_acct_init(&r.server, optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	if (strcmp(cmd, "udp-server") == 0)
 		return udp_server(port, r.busy);
+	if (strcmp(cmd, "tcp-server") == 0)
+		return tcp_server(port, r.busy);
 	if (strcmp(cmd, "client") != 0 || !proto || !server || !r.count ||
 	    !r.outstanding || r.outstanding > MAX_OUTSTANDING ||
 	    inet_pton(AF_INET, server, &addr) != 1 ||
@@ -342,6 +558,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (strcmp(proto, "udp") == 0)
 		rc = udp_client(&r, addr, port);
+	else if (strcmp(proto, "tcp") == 0)
+		rc = tcp_client(&r, addr, port);
 	else if (strcmp(proto, "flatrpc") == 0)
 		rc = flatrpc_client(&r, ifname, addr);
 	else {
@@ -350,13 +568,22 @@ int main(int argc, char **argv)
 	}
 	if (rc)
 		return rc;
+	uint64_t cpu_client = cpu_self_ns() - r.cpu0_client;
+	cpu_acct_read(&r.server);
+	uint64_t cpu_server = cpu_acct_delta(&r.server0, &r.server);
+	unsigned long calls = r.count + r.warmup;
+
 	qsort(r.lat, r.n_lat, sizeof(*r.lat), cmp_u64);
 	double secs = (double)(r.t_end - r.t_start) / 1e9;
 
-	printf("proto=%s mode=%s outstanding=%u count=%lu p50_us=%.2f p99_us=%.2f rate_per_s=%.0f errors=%lu\n",
+	printf("proto=%s mode=%s outstanding=%u count=%lu p50_us=%.2f p99_us=%.2f rate_per_s=%.0f errors=%lu"
+	       " client_cpu_us_per_rpc=%.2f server_cpu_us_per_rpc=%.2f body_bytes_per_rpc=%.1f\n",
 	       proto, r.busy ? "busy" : "blocking", r.outstanding, r.n_lat,
 	       r.n_lat ? r.lat[r.n_lat / 2] / 1e3 : 0.0,
 	       r.n_lat ? r.lat[(r.n_lat * 99) / 100] / 1e3 : 0.0,
-	       secs > 0 ? (double)r.n_lat / secs : 0.0, r.errors);
+	       secs > 0 ? (double)r.n_lat / secs : 0.0, r.errors,
+	       r.n_lat ? cpu_client / 1e3 / (double)r.n_lat : 0.0,
+	       r.n_lat ? cpu_server / 1e3 / (double)r.n_lat : 0.0,
+	       (double)r.body_bytes / (double)calls);
 	return r.errors ? 1 : 0;
 }

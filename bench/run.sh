@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# The KV benchmark: FlatRPC against plain UDP sockets, in the same run.
+# The KV benchmark: FlatRPC against plain UDP and TCP sockets, gRPC C++, and
+# gRPC behind HAProxy on each side (a service mesh's sidecars, with the
+# firewall and the session tracker in the server's proxy), in the same run.
+# The gRPC rows need `make bench-tools` (and haproxy); without them they are n/a.
 #
 # Two namespaces joined by two veth pairs: one carries FlatRPC (XDP + AF_XDP),
-# the other plain UDP with no XDP attached, so neither pays for the other.
+# the other plain UDP and TCP with no XDP attached, so neither pays for the other.
 # Two modes, as FACTS.md advises:
 #   blocking: client and server on the same core, sleeping in the kernel;
 #   busy:     client on core 0, server on core 1, both spinning.
 # Each figure is the median of REPS runs; p50/p99 come from calls with one
-# outstanding, the rate from runs with 32 outstanding.
+# outstanding, the rate from runs with 32 outstanding. Then: CPU per call,
+# on-wire bytes per call from a packet capture, and header-parsing cost
+# (N metadata fields: nghttp2 against XDP). bench/report.py turns a saved
+# output into the tables and plots of docs/benchmarks.md.
 #
 #   bench/run.sh [--reps N] [--count N] [--smoke]
 # --smoke does a few hundred calls per stack: it proves the benchmark still
@@ -16,32 +22,36 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$top/build}
-REPS=3 COUNT=20000 RATE_COUNT=50000 WARMUP=2000 SMOKE=0
+REPS=3 COUNT=20000 RATE_COUNT=50000 WARMUP=2000 SMOKE=0 WIRE_COUNT=5000
 while [ $# -gt 0 ]; do
 	case $1 in
 	--reps) REPS=$2; shift 2 ;;
 	--count) COUNT=$2; RATE_COUNT=$2; shift 2 ;;
-	--smoke) SMOKE=1; REPS=1; COUNT=300; RATE_COUNT=300; WARMUP=50; shift ;;
-	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+	--smoke) SMOKE=1; REPS=1; COUNT=300; RATE_COUNT=300; WARMUP=50; WIRE_COUNT=300; shift ;;
+	-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
 	*) echo "usage: bench/run.sh [--reps N] [--count N] [--smoke]" >&2; exit 2 ;;
 	esac
 done
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh: needs root (network namespaces, XDP)" >&2; exit 1; }
+command -v tcpdump >/dev/null || { echo "bench/run.sh: needs tcpdump (scripts/install-deps.sh)" >&2; exit 1; }
 for b in flatrpc-load kv-server kv-bench; do
 	[ -x "$B/$b" ] || { echo "bench/run.sh: $B/$b is missing; run make first" >&2; exit 1; }
 done
 
 tag=$$
-C=frbc$tag S=frbs$tag
+C=frbc$tag S=frbs$tag M=frbm$tag
 work=$(mktemp -d /tmp/flatrpc-bench.XXXXXX)
 export FLATRPC_BPFFS=$work/bpffs
-pids=()
+pids=() nsrv=0
 
 cleanup() {
 	for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	ip netns exec "$C" "$B/flatrpc-load" --unload fbc$tag >/dev/null 2>&1 || true
 	ip netns exec "$S" "$B/flatrpc-load" --unload fbs$tag >/dev/null 2>&1 || true
+	ip netns exec "$C" "$B/flatrpc-load" --unload wc$tag >/dev/null 2>&1 || true
+	ip netns exec "$S" "$B/flatrpc-load" --unload ws$tag >/dev/null 2>&1 || true
+	ip netns del "$M" 2>/dev/null || true
 	ip netns del "$C" 2>/dev/null || true
 	ip netns del "$S" 2>/dev/null || true
 	umount "$work/bpffs" 2>/dev/null || true
@@ -74,31 +84,103 @@ ip netns exec "$C" ping -c1 -W1 10.78.2.2 >/dev/null
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
+# Where the servers listen; the wire-bytes section moves them to its own path.
+SRV_IP=10.78.2.2 F_SRV_IP=10.78.1.2 F_SIF=fbs$tag F_CIF=fbc$tag
+
+haproxy_cfgs() { # the two sidecars' configs, for a server at $SRV_IP
+	cat >"$work/hap-server.cfg" <<-EOF
+	global
+		nbthread 1
+	defaults
+		mode http
+		timeout connect 5s
+		timeout client 60s
+		timeout server 60s
+	frontend sidecar_in
+		bind $SRV_IP:9449 proto h2
+		# firewall: the same user table as specs/elements/firewall.anf
+		http-request deny deny_status 403 if { req.hdr(username),map($work/firewall.map) -m str No }
+		# session tracker: requests counted per session-id
+		stick-table type string len 32 size 100k store http_req_cnt
+		http-request track-sc0 req.hdr(session-id)
+		default_backend app
+	backend app
+		server app 127.0.0.1:9448 proto h2
+	EOF
+	cat >"$work/hap-client.cfg" <<-EOF
+	global
+		nbthread 1
+	defaults
+		mode http
+		timeout connect 5s
+		timeout client 60s
+		timeout server 60s
+	frontend sidecar_out
+		bind 127.0.0.1:9450 proto h2
+		default_backend mesh
+	backend mesh
+		server peer $SRV_IP:9449 proto h2
+	EOF
+	printf 'Kevin Yes\nPeter No\n' >"$work/firewall.map"
+}
+
+spawn() { # ns cpu command... : start one server-side process
+	local ns=$1 cpu=$2
+	shift 2
+	ip netns exec "$ns" taskset -c "$cpu" "$@" >>"$work/server.log" 2>&1 &
+	pids+=($!)
+	nsrv=$((nsrv + 1))
+}
+
 start_server() { # proto mode
 	local cpu=0 busy=()
 	[ "$2" = busy ] && { cpu=1; busy=(--busy-poll); }
-	if [ "$1" = flatrpc ]; then
-		ip netns exec "$S" taskset -c $cpu "$B/kv-server" --iface fbs$tag "${busy[@]}" >"$work/server.log" 2>&1 &
-	else
-		ip netns exec "$S" taskset -c $cpu "$B/kv-bench" udp-server --port 9447 "${busy[@]}" >"$work/server.log" 2>&1 &
-	fi
-	pids+=($!)
+	: >"$work/server.log"
+	nsrv=0
+	case $1 in
+	flatrpc) spawn "$S" $cpu "$B/kv-server" --iface $F_SIF "${busy[@]}" ;;
+	grpc) spawn "$S" $cpu "$B/grpc-bench" server --port 9448 ;;
+	grpc-haproxy)
+		haproxy_cfgs
+		spawn "$S" $cpu "$B/grpc-bench" server --port 9448
+		spawn "$S" $cpu haproxy -db -f "$work/hap-server.cfg"
+		spawn "$C" $cpu haproxy -db -f "$work/hap-client.cfg" ;;
+	*) spawn "$S" $cpu "$B/kv-bench" $1-server --port 9447 "${busy[@]}" ;;
+	esac
+	# ip netns exec and taskset exec, so each pid is the process itself;
+	# the client reads their CPU time over its measured window
+	SERVER_PIDS=$(IFS=,; echo "${pids[*]: -$nsrv}")
 	sleep 0.5
-	kill -0 "${pids[-1]}" 2>/dev/null || { echo "bench: $1 server failed:" >&2; cat "$work/server.log" >&2; exit 1; }
+	for p in "${pids[@]: -$nsrv}"; do
+		kill -0 "$p" 2>/dev/null || { echo "bench: $1 server failed:" >&2; cat "$work/server.log" >&2; exit 1; }
+	done
 }
 
 stop_server() {
-	kill "${pids[-1]}" 2>/dev/null || true
-	wait "${pids[-1]}" 2>/dev/null || true
-	unset 'pids[-1]'
+	for _ in $(seq $nsrv); do
+		kill "${pids[-1]}" 2>/dev/null || true
+		wait "${pids[-1]}" 2>/dev/null || true
+		unset 'pids[-1]'
+	done
+	nsrv=0
 }
 
-client() { # proto mode outstanding count
-	local busy=() dst=10.78.2.2
+client() { # proto mode outstanding count [warmup]
+	local busy=() w=${5:-$WARMUP}
 	[ "$2" = busy ] && busy=(--busy-poll)
-	[ "$1" = flatrpc ] && dst=10.78.1.2
-	ip netns exec "$C" taskset -c 0 "$B/kv-bench" client --proto "$1" --server $dst \
-		--iface fbc$tag --port 9447 "${busy[@]}" --outstanding "$3" --count "$4" --warmup $WARMUP
+	case $1 in
+	grpc|grpc-haproxy)
+		local dst=$SRV_IP:9448
+		[ $1 = grpc-haproxy ] && dst=127.0.0.1:9450
+		ip netns exec "$C" taskset -c 0 "$B/grpc-bench" client --proto $1 --server $dst \
+			--outstanding "$3" --count "$4" --warmup "$w" --server-pids "$SERVER_PIDS" ;;
+	*)
+		local dst=$SRV_IP
+		[ "$1" = flatrpc ] && dst=$F_SRV_IP
+		ip netns exec "$C" taskset -c 0 "$B/kv-bench" client --proto "$1" --server $dst \
+			--iface $F_CIF --port 9447 "${busy[@]}" --outstanding "$3" --count "$4" \
+			--warmup "$w" --server-pids "$SERVER_PIDS" ;;
+	esac
 }
 
 xdp_stats() { # iface -> "run_cnt run_time_ns"
@@ -110,14 +192,33 @@ echo "# FlatRPC KV benchmark: $(date -u +%F) $(uname -r), $(nproc) cores, $(sed 
 echo "# 80% get / 20% set, ~100 B requests; medians of $REPS runs; p50/p99 with 1 outstanding, rate with 32"
 printf '%-9s %-8s %10s %10s %12s\n' mode proto p50_us p99_us rate_per_s
 declare -A R
+PROTOS="udp tcp flatrpc"
+GRPC=()
+if [ -x "$B/grpc-bench" ]; then
+	GRPC+=(grpc)
+	command -v haproxy >/dev/null && GRPC+=(grpc-haproxy)
+fi
+ALL="$PROTOS ${GRPC[*]}"
 for mode in blocking busy; do
-	for proto in udp flatrpc; do
+	for proto in $ALL; do
+		# gRPC has no busy-poll mode: a figure would be a different stack
+		if [[ $proto == grpc* && $mode == busy ]]; then
+			for k in p50 p99 rate cpu; do R[$mode,$proto,$k]=n/a; done
+			printf '%-9s %-8s %10s %10s %12s\n' $mode $proto n/a n/a n/a
+			continue
+		fi
 		start_server $proto $mode
-		: >"$work/lat" ; : >"$work/rate"
+		: >"$work/lat" ; : >"$work/rate"; : >"$work/cpu"
 		for _ in $(seq "$REPS"); do
 			client $proto $mode 1 "$COUNT" >>"$work/lat"
-			client $proto $mode 32 "$RATE_COUNT" >>"$work/rate"
+			client $proto $mode 32 "$RATE_COUNT" | tee -a "$work/rate" >"$work/one"
+			# client + server CPU per call of the 32-outstanding run; softirq
+			# work is charged to whichever task was running
+			awk -v c="$(field client_cpu_us_per_rpc <"$work/one")" \
+			    -v s="$(field server_cpu_us_per_rpc <"$work/one")" \
+			    'BEGIN { printf "%.2f\n", c + s }' >>"$work/cpu"
 		done
+		R[$mode,$proto,cpu]=$(median <"$work/cpu")
 		stop_server
 		R[$mode,$proto,p50]=$(field p50_us <"$work/lat" | median)
 		R[$mode,$proto,p99]=$(field p99_us <"$work/lat" | median)
@@ -127,6 +228,71 @@ for mode in blocking busy; do
 		[ "$SMOKE" = 1 ] || { echo "  runs: $(field p50_us <"$work/lat" | tr '\n' ' ')(p50)"; }
 	done
 done
+# On-wire bytes per call, from a packet capture. AF_XDP frames pass no
+# packet tap on either end (TX is a direct xmit, RX is taken by XDP before
+# the taps), so the capture is taken in a third namespace bridging a separate
+# client-server path, the same for every stack: one outstanding, no warm-up,
+# connection setup included. The veth's byte counters are a cross-check.
+# (port 7447 is specs/kv.anf's.)
+# header = wire - request and response bodies; rpc_hdr = the bytes per message
+# above UDP/TCP that are not body (the stack's own RPC header or framing; for
+# gRPC, HTTP/2 frames with username and session-id in HPACK headers).
+# -Z root: the work directory is private, and tcpdump drops to its own user.
+veth_bytes() { # ns iface -> rx+tx bytes
+	ip -n "$1" -s -j link show dev "$2" |
+		python3 -c 'import json,sys; s=json.load(sys.stdin)[0]["stats64"]; print(s["rx"]["bytes"] + s["tx"]["bytes"])'
+}
+ip netns add "$M"
+ip link add wc$tag netns "$C" type veth peer name wmc$tag netns "$M"
+ip link add ws$tag netns "$S" type veth peer name wms$tag netns "$M"
+ip -n "$M" link add br$tag type bridge
+ip -n "$M" link set wmc$tag master br$tag
+ip -n "$M" link set wms$tag master br$tag
+for l in "$M br$tag" "$M wmc$tag" "$M wms$tag" "$C wc$tag" "$S ws$tag"; do
+	set -- $l; ip -n "$1" link set "$2" up
+done
+ip -n "$C" addr add 10.78.3.1/24 dev wc$tag
+ip -n "$S" addr add 10.78.3.2/24 dev ws$tag
+ip netns exec "$C" "$B/flatrpc-load" -q "$top/specs/kv.anf" wc$tag
+ip netns exec "$S" "$B/flatrpc-load" -q "$top/specs/kv.anf" ws$tag
+ip netns exec "$C" ping -c1 -W2 10.78.3.2 >/dev/null
+
+echo
+echo "# on-wire bytes per call ($WIRE_COUNT calls, 1 outstanding; Ethernet frames without FCS)"
+printf '%-8s %10s %10s %10s %10s %10s %10s\n' proto frames_rpc wire_B veth_B body_B header_B rpc_hdr_B
+SRV_IP=10.78.3.2 F_SRV_IP=10.78.3.2 F_SIF=ws$tag F_CIF=wc$tag
+for proto in $ALL; do
+	start_server $proto blocking
+	ip netns exec "$M" tcpdump -Z root --immediate-mode -i wmc$tag -s 96 -w "$work/$proto.pcap" \
+		>"$work/tcpdump.log" 2>&1 &
+	tdpid=$!
+	for _ in $(seq 50); do grep -q 'listening on' "$work/tcpdump.log" && break; sleep 0.1; done
+	v0=$(veth_bytes "$C" wc$tag)
+	client $proto blocking 1 "$WIRE_COUNT" 0 >"$work/one"
+	v1=$(veth_bytes "$C" wc$tag)
+	sleep 0.3
+	kill -INT $tdpid; wait $tdpid 2>/dev/null || true
+	stop_server
+	"$top/bench/pcap_bytes.py" "$work/$proto.pcap" --flatrpc-port 7447 >"$work/pcap.txt"
+	read -r fr by pl < <(awk -F'[ =]' 'NR == 1 { print $2, $4, $6 }' "$work/pcap.txt")
+	# rpc_hdr: per direction of a call (one request, one response), so
+	# HTTP/2 control frames are shared out over the messages
+	awk -v p=$proto -v f="$fr" -v b="$by" -v l="$pl" -v v=$((v1 - v0)) -v n="$WIRE_COUNT" \
+	    -v body="$(field body_bytes_per_rpc <"$work/one")" 'BEGIN {
+		printf "%-8s %10.2f %10.1f %10.1f %10.1f %10.1f %10.1f\n", p, f / n, b / n, v / n, body,
+			b / n - body, (l / n - body) / 2 }'
+	grep -h 'dropped by kernel' "$work/tcpdump.log" | grep -v '^0 ' | sed 's/^/  tcpdump: /' || true
+	# FlatRPC's own header per message, by method (named from the generated
+	# ABI) and direction, read from each captured frame's length fields
+	[ $proto = flatrpc ] && awk -F'[ =]' -v abi="$B/gen/kv/kv.abi.h" '
+		BEGIN { while ((getline l < abi) > 0) if (l ~ /^\tKV_[A-Z]+ = [0-9]+,/) {
+			split(l, a, /[ \t=,]+/); name[a[3]] = tolower(substr(a[2], 4)) } }
+		$1 == "flatrpc" { printf "  flatrpc header %s %s: %s B over %s frames\n",
+			($3 in name) ? name[$3] : "method " $3, $5, $9, $7 }' "$work/pcap.txt"
+done
+
+SRV_IP=10.78.2.2 F_SRV_IP=10.78.1.2 F_SIF=fbs$tag F_CIF=fbc$tag
+
 # Per-packet cost of the XDP program (parse, transport checks, both ANFs),
 # from the kernel's BPF run-time statistics. They cost two clock reads per
 # program run, so they are on only for one extra run after the timed ones.
@@ -146,6 +312,14 @@ awk -v a="$cnt" -v b="$ns" -v c="$ccnt" -v d="$cns" 'BEGIN {
 	printf "# XDP program: server %.0f ns/packet over %d packets, client %.0f ns/packet over %d\n",
 		a ? b / a : 0, a, c ? d / c : 0, c }'
 echo
+echo "# CPU time per call (client + server side incl. proxies, 32 outstanding; busy-poll counts the spinning)"
+printf '%-9s %-8s %12s\n' mode proto cpu_us_per_rpc
+for mode in blocking busy; do
+	for proto in $ALL; do
+		printf '%-9s %-8s %12s\n' $mode $proto "${R[$mode,$proto,cpu]}"
+	done
+done
+echo
 echo "# ratios FlatRPC / UDP (p50 and p99: lower is better; rate: higher is better)"
 for mode in blocking busy; do
 	awk -v m=$mode -v a="${R[$mode,flatrpc,p50]}" -v b="${R[$mode,udp,p50]}" \
@@ -153,3 +327,32 @@ for mode in blocking busy; do
 	    -v e="${R[$mode,flatrpc,rate]}" -v f="${R[$mode,udp,rate]}" \
 	    'BEGIN { printf "%-9s p50 %.2fx  p99 %.2fx  rate %.2fx\n", m, a/b, c/d, e/f }'
 done
+echo "# ratios FlatRPC / TCP"
+for mode in blocking busy; do
+	awk -v m=$mode -v a="${R[$mode,flatrpc,p50]}" -v b="${R[$mode,tcp,p50]}" \
+	    -v c="${R[$mode,flatrpc,p99]}" -v d="${R[$mode,tcp,p99]}" \
+	    -v e="${R[$mode,flatrpc,rate]}" -v f="${R[$mode,tcp,rate]}" \
+	    'BEGIN { printf "%-9s p50 %.2fx  p99 %.2fx  rate %.2fx\n", m, a/b, c/d, e/f }'
+done
+
+if [[ " ${GRPC[*]} " == *" grpc "* ]]; then
+	echo "# ratios FlatRPC / gRPC and FlatRPC / gRPC+HAProxy, one core blocking"
+	for g in "${GRPC[@]}"; do
+		awk -v g=$g -v a="${R[blocking,flatrpc,p50]}" -v b="${R[blocking,$g,p50]}" \
+		    -v c="${R[blocking,flatrpc,p99]}" -v d="${R[blocking,$g,p99]}" \
+		    -v e="${R[blocking,flatrpc,rate]}" -v f="${R[blocking,$g,rate]}" \
+		    'BEGIN { printf "%-12s p50 %.3fx  p99 %.3fx  rate %.2fx\n", g, a/b, c/d, e/f }'
+	done
+fi
+
+# Header parsing (the paper's Figure 3): N metadata fields as HTTP/2 headers
+# decoded by nghttp2, and as fixed-offset FlatRPC fields read by XDP through
+# BPF_PROG_TEST_RUN. On core 1, away from nothing else of ours.
+echo
+if [ -x "$B/hdr-parse" ] && [ -f "$B/bench/hdr_fields.bpf.o" ]; then
+	echo "# header parsing, ns per request to get at N fields (medians; see bench/hdr_parse.c)"
+	if [ "$SMOKE" = 1 ]; then hp=(--runs 1 --iters 2000 --max-n 3); else hp=(--runs 5 --iters 200000); fi
+	taskset -c 1 "$B/hdr-parse" --bpf-obj "$B/bench/hdr_fields.bpf.o" "${hp[@]}"
+else
+	echo "# header parsing: n/a ($B/hdr-parse not built: make bench-tools)"
+fi

@@ -10,6 +10,10 @@ APT_PACKAGES=(
 	build-essential clang llvm libclang-rt-14-dev pkg-config make
 	libbpf-dev libxdp-dev libelf-dev zlib1g-dev libcmocka-dev
 	bpftool xdp-tools
+	# benchmark (bench/): HTTP/2 header decoding, the gRPC C++ and HAProxy
+	# baselines, plots (Debian's python3 only)
+	libnghttp2-dev libgrpc++-dev libprotobuf-dev protobuf-compiler
+	protobuf-compiler-grpc haproxy python3-matplotlib
 	# selftests: namespaces, tc, offload switches, packet crafting
 	iproute2 iputils-ping ethtool tcpdump jq python3 python3-pip python3-scapy
 	# virtme-ng: qemu (TCG), module tools for the guest's modprobe and the
