@@ -149,7 +149,7 @@ int main(int argc, char **argv)
 				Call *k = new Call;
 				char key[24];
 
-				snprintf(key, sizeof(key), "key-%lu", sent % 1000);
+				snprintf(key, sizeof(key), "key-%lu", (sent - sent % 5) % 1000);	// gets read the last set key
 				k->ctx.AddMetadata("username", "Kevin");
 				k->ctx.AddMetadata("session-id", "7");
 				k->is_set = sent % 5 == 0;	// the kv-bench mix: 1 in 5 is a set

@@ -39,6 +39,7 @@ int proto_cli_init(struct proto_cli *c, const struct proto_cli_cfg *cfg)
 	c->mask = cap - 1;
 	c->frame_size = fs;
 	c->hdr_off = cfg->hdr_off;
+	c->rto_min = cfg->rto_min_ns ? cfg->rto_min_ns : PROTO_RTO_MIN_NS;
 	c->next_id = cfg->first_rpc_id;
 	for (unsigned int m = 0; m < FLATRPC_MAX_METHODS; m++)
 		c->seq_next[m] = cfg->first_seq;
@@ -73,8 +74,8 @@ uint64_t proto_cli_rto(const struct proto_cli *c, uint8_t method)
 	if (!(md->flags & FLATRPC_M_RELIABLE) || !r->valid)
 		return max;
 	rto = r->srtt + 4 * r->rttvar;
-	if (rto < PROTO_RTO_MIN_NS)
-		rto = PROTO_RTO_MIN_NS;
+	if (rto < c->rto_min)
+		rto = c->rto_min;
 	/* A spec timeout below the floor still wins: it is the upper bound. */
 	return rto < max ? rto : max;
 }

@@ -560,7 +560,7 @@ static void serve_one(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 	const void *cached = NULL, *f;
 	uint16_t clen = 0, flen, exp;
 	uint64_t addr;
-	bool reliable;
+	bool reliable, ahead;
 
 	if (!qh || (qh->flags & FLATRPC_KIND_MASK) != FLATRPC_REQ)
 		return;
@@ -585,9 +585,12 @@ static void serve_one(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		execute(s, fn, ctx, qf, now);
 		return;
 	}
+	/* The kernel's view costs a syscall; only an ahead request on a stream
+	 * the hold does not know yet needs it, never the in-order fast path. */
+	ahead = qh->flags & FLATRPC_F_AHEAD;
 	if (proto_hold_on_request(&s->hold, qip->saddr, qudp->source, qh->method, ntohs(qh->seq),
-				  qh->flags & FLATRPC_F_AHEAD,
-				  kern_expected(s, qip->saddr, qudp->source, qh->method),
+				  ahead,
+				  ahead ? kern_expected(s, qip->saddr, qudp->source, qh->method) : -1,
 				  qf, qlen, now, &hs) != PROTO_HOLD_EXEC)
 		return;
 	while ((f = proto_hold_skipped(&s->hold, hs, &flen)))
