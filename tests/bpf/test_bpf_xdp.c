@@ -37,6 +37,7 @@
  * test's firewall exactly what the spec's init() says. */
 #include "loader.h"
 #include "init.h"
+#include "fixture.h"
 
 #define PORT		FLATRPC_DEFAULT_PORT
 #define CLIENT_PORT	40000
@@ -655,33 +656,11 @@ static void run_row(void **state)
 
 static int setup(void **state)
 {
-	struct bpf_map *map;
-	unsigned int i;
-
 	ncpus = libbpf_num_possible_cpus();
 	if (ncpus <= 0)
 		return -1;
-	skel = flatrpc_bpf__open();
-	if (!skel)
-		return -1;
-	/* Tests must never touch the pins of a running system. */
-	bpf_object__for_each_map(map, skel->obj)
-		bpf_map__set_pin_path(map, NULL);
-	skel->rodata->flatrpc_port = PORT;
-	if (flatrpc_bpf__load(skel)) {
-		flatrpc_bpf__destroy(skel);
-		skel = NULL;
-		return -1;
-	}
-	for (i = 0; i < FLATRPC_INIT_COUNT; i++) {
-		const struct flatrpc_init_entry *e = &flatrpc_init_table[i];
-
-		map = bpf_object__find_map_by_name(skel->obj, e->map);
-		if (!map || bpf_map__update_elem(map, e->key, e->key_size, e->value,
-						 e->value_size, BPF_ANY))
-			return -1;
-	}
-	return 0;
+	skel = fixture_load(PORT);
+	return skel ? 0 : -1;
 }
 
 static int teardown(void **state)
