@@ -298,6 +298,19 @@ $(BUILD)/hdr-parse: $(BUILD)/obj/bench/hdr_parse.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lnghttp2 $(LIBBPF_LIBS)
 
+# Raw AF_XDP echo, the latency floor; it finds its XDP object beside itself.
+bench-tools: $(BUILD)/xdp-echo $(BUILD)/bench/xdp_echo.bpf.o
+
+$(BUILD)/bench/xdp_echo.bpf.o: bench/xdp_echo.bpf.c
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/bench/xdp_echo.o: bench/cpu_acct.h
+$(BUILD)/xdp-echo: $(BUILD)/obj/bench/xdp_echo.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
+
 # gRPC C++ baseline: also not in `all` (libgrpc++ is slow to compile against).
 # protoc writes the generated code into $(BUILD)/bench/gen, never into bench/.
 GRPC_GEN := $(BUILD)/bench/gen

@@ -18,7 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 NAMES = {"udp": "UDP sockets", "tcp": "TCP (NODELAY)", "flatrpc": "FlatRPC",
-         "grpc": "gRPC C++", "grpc-haproxy": "gRPC + HAProxy"}
+         "grpc": "gRPC C++", "grpc-haproxy": "gRPC + HAProxy",
+         "xdp-echo": "raw AF_XDP echo (floor)"}
 
 
 def parse(path):

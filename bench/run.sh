@@ -6,6 +6,8 @@
 #
 # Two namespaces joined by two veth pairs: one carries FlatRPC (XDP + AF_XDP),
 # the other plain UDP and TCP with no XDP attached, so neither pays for the other.
+# A third pair carries xdp-echo (`make bench-tools`), a raw AF_XDP echo with its
+# own XDP program: the latency floor, with no RPC layer and no store.
 # Two modes, as FACTS.md advises:
 #   blocking: client and server on the same core, sleeping in the kernel;
 #   busy:     client on core 0, server on core 1, both spinning.
@@ -65,10 +67,13 @@ ip netns add "$C"
 ip netns add "$S"
 ip link add fbc$tag netns "$C" type veth peer name fbs$tag netns "$S"
 ip link add ubc$tag netns "$C" type veth peer name ubs$tag netns "$S"
+ip link add xbc$tag netns "$C" type veth peer name xbs$tag netns "$S"
 ip -n "$C" addr add 10.78.1.1/24 dev fbc$tag
 ip -n "$S" addr add 10.78.1.2/24 dev fbs$tag
 ip -n "$C" addr add 10.78.2.1/24 dev ubc$tag
 ip -n "$S" addr add 10.78.2.2/24 dev ubs$tag
+ip -n "$C" addr add 10.78.4.1/24 dev xbc$tag
+ip -n "$S" addr add 10.78.4.2/24 dev xbs$tag
 for ns in "$C" "$S"; do
 	ip -n "$ns" link set lo up
 	for i in $(ip -n "$ns" -o link show type veth | awk -F': ' '{print $2}' | cut -d@ -f1); do
@@ -80,6 +85,8 @@ ip netns exec "$S" "$B/flatrpc-load" -q "$top/specs/kv.anf" fbs$tag
 # prime ARP both ways so the first measured calls are not resolving neighbours
 ip netns exec "$C" ping -c1 -W1 10.78.1.2 >/dev/null
 ip netns exec "$C" ping -c1 -W1 10.78.2.2 >/dev/null
+# xdp-echo builds its frames itself, so it is told the server's MAC
+XE_MAC=$(ip netns exec "$S" cat /sys/class/net/xbs$tag/address)
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
@@ -140,6 +147,7 @@ start_server() { # proto mode
 	case $1 in
 	flatrpc) spawn "$S" $cpu "$B/kv-server" --iface $F_SIF "${busy[@]}" ;;
 	grpc) spawn "$S" $cpu "$B/grpc-bench" server --port 9448 ;;
+	xdp-echo) spawn "$S" $cpu "$B/xdp-echo" server --iface xbs$tag --port 9551 "${busy[@]}" ;;
 	grpc-haproxy)
 		haproxy_cfgs
 		spawn "$S" $cpu "$B/grpc-bench" server --port 9448
@@ -174,6 +182,10 @@ client() { # proto mode outstanding count [warmup]
 		[ $1 = grpc-haproxy ] && dst=127.0.0.1:9450
 		ip netns exec "$C" taskset -c 0 "$B/grpc-bench" client --proto $1 --server $dst \
 			--outstanding "$3" --count "$4" --warmup "$w" --server-pids "$SERVER_PIDS" ;;
+	xdp-echo)
+		ip netns exec "$C" taskset -c 0 "$B/xdp-echo" client --iface xbc$tag --server 10.78.4.2 \
+			--server-mac "$XE_MAC" --src-ip 10.78.4.1 --port 9551 "${busy[@]}" \
+			--outstanding "$3" --count "$4" --warmup "$w" --server-pids "$SERVER_PIDS" ;;
 	*)
 		local dst=$SRV_IP
 		[ "$1" = flatrpc ] && dst=$F_SRV_IP
@@ -199,8 +211,17 @@ if [ -x "$B/grpc-bench" ]; then
 	command -v haproxy >/dev/null && GRPC+=(grpc-haproxy)
 fi
 ALL="$PROTOS ${GRPC[*]}"
+# xdp-echo is not an RPC stack: it has no place in the wire-bytes section
+XE=0
+[ -x "$B/xdp-echo" ] && [ -f "$B/bench/xdp_echo.bpf.o" ] && XE=1
+MAIN="$ALL xdp-echo"
 for mode in blocking busy; do
-	for proto in $ALL; do
+	for proto in $MAIN; do
+		if [[ $proto == xdp-echo && $XE == 0 ]]; then
+			for k in p50 p99 rate cpu; do R[$mode,$proto,$k]=n/a; done
+			printf '%-9s %-8s %10s %10s %12s\n' $mode $proto n/a n/a n/a
+			continue
+		fi
 		# gRPC has no busy-poll mode: a figure would be a different stack
 		if [[ $proto == grpc* && $mode == busy ]]; then
 			for k in p50 p99 rate cpu; do R[$mode,$proto,$k]=n/a; done
@@ -315,7 +336,7 @@ echo
 echo "# CPU time per call (client + server side incl. proxies, 32 outstanding; busy-poll counts the spinning)"
 printf '%-9s %-8s %12s\n' mode proto cpu_us_per_rpc
 for mode in blocking busy; do
-	for proto in $ALL; do
+	for proto in $MAIN; do
 		printf '%-9s %-8s %12s\n' $mode $proto "${R[$mode,$proto,cpu]}"
 	done
 done
@@ -335,6 +356,15 @@ for mode in blocking busy; do
 	    'BEGIN { printf "%-9s p50 %.2fx  p99 %.2fx  rate %.2fx\n", m, a/b, c/d, e/f }'
 done
 
+if [ $XE = 1 ]; then
+	echo "# ratios FlatRPC / xdp-echo, the raw AF_XDP floor (the goal: p50 within 1.20x)"
+	for mode in blocking busy; do
+		awk -v m=$mode -v a="${R[$mode,flatrpc,p50]}" -v b="${R[$mode,xdp-echo,p50]}" \
+		    -v c="${R[$mode,flatrpc,p99]}" -v d="${R[$mode,xdp-echo,p99]}" \
+		    -v e="${R[$mode,flatrpc,rate]}" -v f="${R[$mode,xdp-echo,rate]}" \
+		    'BEGIN { printf "%-9s p50 %.2fx  p99 %.2fx  rate %.2fx\n", m, a/b, c/d, e/f }'
+	done
+fi
 if [[ " ${GRPC[*]} " == *" grpc "* ]]; then
 	echo "# ratios FlatRPC / gRPC and FlatRPC / gRPC+HAProxy, one core blocking"
 	for g in "${GRPC[@]}"; do
