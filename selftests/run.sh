@@ -425,14 +425,15 @@ test_unload() {
 
 # ---- specs/ratelimited.anf end to end: ACL, token bucket, metrics ----------------
 
-# Undoes everything test_ratelimited set up, also when a check fails halfway.
-rl_cleanup() {
+# Undoes what an end-to-end spec test set up, also when a check fails
+# halfway: its server (by the pid file $WORK/$1.pid) and both loads.
+spec_cleanup() {
 	local pid
-	pid=$(cat "$WORK/rl-server.pid" 2>/dev/null) || true
+	pid=$(cat "$WORK/$1.pid" 2>/dev/null) || true
 	if [ -n "$pid" ]; then
 		kill -TERM "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
-		rm -f "$WORK/rl-server.pid"
+		rm -f "$WORK/$1.pid"
 	fi
 	in_c "$LOADER" --unload "$IF_C" >/dev/null 2>&1 || true
 	in_s "$LOADER" --unload "$IF_S" >/dev/null 2>&1 || true
@@ -440,7 +441,7 @@ rl_cleanup() {
 
 test_ratelimited() {
 	need "$LOADER" "$RL_SPEC" "$RL_SERVER" "$RL_CLIENT"
-	trap rl_cleanup EXIT
+	trap 'spec_cleanup rl-server' EXIT
 	in_c "$LOADER" "$RL_SPEC" "$IF_C" || fail "load $RL_SPEC on $IF_C"
 	in_s "$LOADER" "$RL_SPEC" "$IF_S" || fail "load $RL_SPEC on $IF_S"
 
@@ -489,7 +490,7 @@ test_ratelimited() {
 	expect_eq "$("$ST/maptool.py" ints "$map" | awk '$1 == 0 {print $2}')" "$ok" \
 		"metrics requests[get] on the server"
 
-	rl_cleanup
+	spec_cleanup rl-server
 	trap - EXIT
 	expect_eq "$(in_c ip -d link show dev "$IF_C" | count_lines -Ec 'prog/xdp|xdp(generic|drv)? ')" 0 "XDP left on $IF_C"
 	expect_eq "$(in_s ip -d link show dev "$IF_S" | count_lines -Ec 'prog/xdp|xdp(generic|drv)? ')" 0 "XDP left on $IF_S"
@@ -508,21 +509,9 @@ tiered() {
 	timeout "$T_CALL" ip netns exec "$NS_C" "$TIERED_CLIENT" --iface "$IF_C" --server $IP_S "$@"
 }
 
-tiered_cleanup() {
-	local pid
-	pid=$(cat "$WORK/tiered-server.pid" 2>/dev/null) || true
-	if [ -n "$pid" ]; then
-		kill -TERM "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-		rm -f "$WORK/tiered-server.pid"
-	fi
-	in_c "$LOADER" --unload "$IF_C" >/dev/null 2>&1 || true
-	in_s "$LOADER" --unload "$IF_S" >/dev/null 2>&1 || true
-}
-
 test_tiered() {
 	need "$LOADER" "$TIERED_SPEC" "$TIERED_SERVER" "$TIERED_CLIENT"
-	trap tiered_cleanup EXIT
+	trap 'spec_cleanup tiered-server' EXIT
 	in_c "$LOADER" "$TIERED_SPEC" "$IF_C" || fail "load $TIERED_SPEC on $IF_C"
 	in_s "$LOADER" "$TIERED_SPEC" "$IF_S" || fail "load $TIERED_SPEC on $IF_S"
 
@@ -582,7 +571,7 @@ test_tiered() {
 	expect_eq "$(( $("$ST/maptool.py" ints "$requests" | awk '$1 == 0 {print $2}') - before ))" 6 \
 		"metrics requests[get] on the server since the probe"
 
-	tiered_cleanup
+	spec_cleanup tiered-server
 	trap - EXIT
 	expect_eq "$(in_c ip -d link show dev "$IF_C" | count_lines -Ec 'prog/xdp|xdp(generic|drv)? ')" 0 "XDP left on $IF_C"
 	expect_eq "$(in_s ip -d link show dev "$IF_S" | count_lines -Ec 'prog/xdp|xdp(generic|drv)? ')" 0 "XDP left on $IF_S"
