@@ -88,8 +88,17 @@ struct ck {
 	enum hkind hk;
 	struct fr_method *m;		/* NULL in the method-independent pass */
 	const struct fr_fields *fields;
-	struct { const char *name; struct vty t; } binds[MAX_BINDS];
+	struct {
+		const char *name;
+		struct vty t;
+		int local;		/* assigned with `=`, not bound by Some(x) */
+		int dep;		/* its type comes from a message field */
+		struct fr_loc loc;
+	} binds[MAX_BINDS];
 	int nbinds;
+	/* locals whose block has ended, to say why a later use is unknown */
+	struct { const char *name; struct fr_loc loc; } gone[MAX_BINDS];
+	int ngone;
 };
 
 /* Reports only in the pass the error belongs to (see the file comment). */
@@ -147,6 +156,8 @@ static const char *vty_str(const struct vty *v, char *buf, size_t n)
 {
 	if (v->lit && v->t.kind == TY_STRING)
 		snprintf(buf, n, "string constant of length %zu", v->slen);
+	else if (v->lit && v->t.kind == TY_BOOL)
+		snprintf(buf, n, "bool constant");
 	else if (v->lit)
 		snprintf(buf, n, "integer constant");
 	else
@@ -263,6 +274,10 @@ static int depends(struct ck *c, const struct fr_expr *e)
 {
 	if (e->kind == E_CALL && !strcmp(e->s, "get") && e->nargs == 2 && is_param(c, e->args[0]))
 		return 1;
+	if (e->kind == E_NAME)
+		for (int i = c->nbinds - 1; i >= 0; i--)
+			if (!strcmp(c->binds[i].name, e->s))
+				return c->binds[i].dep;
 	for (unsigned i = 0; i < e->nargs; i++)
 		if (depends(c, e->args[i]))
 			return 1;
@@ -429,7 +444,7 @@ static struct vty check_get(struct ck *c, const struct fr_expr *e)
 	}
 	if (!compatible(st->type.key, &kt)) {
 		/* a field's type is known only per method */
-		int dep = !kt.lit && k->kind == E_CALL;
+		int dep = (!kt.lit && k->kind == E_CALL) || depends(c, k);
 		cerr(c, dep, k->loc, "key of type %s does not match the key type %s of map '%s'",
 		     vty_str(&kt, a, sizeof(a)), fr_type_str(st->type.key, b, sizeof(b)), st->name);
 	}
@@ -468,13 +483,23 @@ static struct vty check_expr(struct ck *c, const struct fr_expr *e)
 			r.t = st->type;
 			return r;
 		}
-		if (st)
+		if (st) {
 			cerr(c, 0, e->loc, "'%s' is a map; read it with get(%s, key)", e->s, e->s);
-		else if (is_param(c, e))
+			return r;
+		}
+		if (is_param(c, e)) {
 			cerr(c, 0, e->loc, "'%s' is the message; read a field with get(%s, 'field')",
 			     e->s, e->s);
-		else
-			cerr(c, 0, e->loc, "unknown name '%s'", e->s);
+			return r;
+		}
+		for (int i = c->ngone - 1; i >= 0; i--)
+			if (!strcmp(c->gone[i].name, e->s)) {
+				cerr(c, 0, e->loc, "'%s' was assigned on line %d inside a block that "
+				     "has ended; assign it before that block to use it here", e->s,
+				     c->gone[i].loc.line);
+				return r;
+			}
+		cerr(c, 0, e->loc, "unknown name '%s'", e->s);
 		return r;
 	}
 	case E_CMP:
@@ -489,7 +514,8 @@ static struct vty check_expr(struct ck *c, const struct fr_expr *e)
 			if (v->option || (v->t.kind != TY_NONE && !(fr_type_is_fixed_int(v->t.kind) &&
 								   v->t.kind != TY_BOOL))) {
 				char b[64];
-				cerr(c, v->t.kind != TY_NONE && e->args[i]->kind == E_CALL && !v->option,
+				cerr(c, (v->t.kind != TY_NONE && e->args[i]->kind == E_CALL && !v->option) ||
+				     depends(c, e->args[i]),
 				     e->args[i]->loc, "'%c' needs integers, not %s",
 				     e->kind == E_ADD ? '+' : '-', vty_str(v, b, sizeof(b)));
 				return r;
@@ -498,6 +524,9 @@ static struct vty check_expr(struct ck *c, const struct fr_expr *e)
 		/* the typed side decides the width */
 		return l.lit ? rr : l;
 	}
+	case E_TUPLE:
+		cerr(c, 0, e->loc, "a tuple can only be destructured, as in (a, b) = (x, y)");
+		return r;
 	case E_CALL:
 		if (!strcmp(e->s, "get"))
 			return check_get(c, e);
@@ -667,11 +696,11 @@ static void check_set(struct ck *c, const struct fr_stmt *s)
 		return;
 	}
 	if (!compatible(st->type.key, &kt))
-		cerr(c, !kt.lit && k->kind == E_CALL, k->loc,
+		cerr(c, (!kt.lit && k->kind == E_CALL) || depends(c, k), k->loc,
 		     "key of type %s does not match the key type %s of map '%s'",
 		     vty_str(&kt, a, sizeof(a)), fr_type_str(st->type.key, b, sizeof(b)), st->name);
 	if (!compatible(st->type.val, &vt))
-		cerr(c, !vt.lit && v->kind != E_NAME, v->loc,
+		cerr(c, (!vt.lit && v->kind != E_NAME) || depends(c, v), v->loc,
 		     "value of type %s does not match the value type %s of map '%s'",
 		     vty_str(&vt, a, sizeof(a)), fr_type_str(st->type.val, b, sizeof(b)), st->name);
 }
@@ -755,6 +784,9 @@ static void check_match(struct ck *c, const struct fr_stmt *s)
 				c->binds[c->nbinds].name = arm->bind;
 				c->binds[c->nbinds].t = t;
 				c->binds[c->nbinds].t.option = 0;
+				c->binds[c->nbinds].local = 0;
+				c->binds[c->nbinds].dep = 0;
+				c->binds[c->nbinds].loc = arm->loc;
 				c->nbinds++;
 				pushed = 1;
 			}
@@ -765,7 +797,7 @@ static void check_match(struct ck *c, const struct fr_stmt *s)
 				cerr(c, 0, arm->loc, "get() gives Some(x) or None; match x "
 				     "against constants inside Some(x)");
 			else if (!compatible(&t.t, &at))
-				cerr(c, !t.lit && s->e->kind == E_CALL, arm->loc,
+				cerr(c, (!t.lit && s->e->kind == E_CALL) || depends(c, s->e), arm->loc,
 				     "constant does not fit the matched value of type %s",
 				     vty_str(&t, b, sizeof(b)));
 			break;
@@ -779,11 +811,130 @@ static void check_match(struct ck *c, const struct fr_stmt *s)
 	}
 }
 
+static int find_bind(struct ck *c, const char *name)
+{
+	for (int i = c->nbinds - 1; i >= 0; i--)
+		if (!strcmp(c->binds[i].name, name))
+			return i;
+	return -1;
+}
+
+/* x = e and (a, b) = (e1, e2): a local is declared by its first
+ * assignment, typed by that value, and lives to the end of its block. */
+static void check_assign(struct ck *c, const struct fr_stmt *s)
+{
+	struct vty v[MAX_BINDS];
+	int dep[MAX_BINDS];
+	unsigned n = s->nnames;
+	char a[64], b[64];
+
+	if (c->hk == H_INIT) {
+		cerr(c, 0, s->loc, "init() runs at load time and can only set(...) state; "
+		     "assignments belong in req() or resp()");
+		return;
+	}
+	if (n > MAX_BINDS) {
+		cerr(c, 0, s->loc, "more than %d names on the left", MAX_BINDS);
+		return;
+	}
+	if (n > 1 && (s->e->kind != E_TUPLE || s->e->nargs != n)) {
+		cerr(c, 0, s->e->loc, "%u names on the left need a tuple of %u values on the "
+		     "right, as in (a, b) = (x, y)", n, n);
+		return;
+	}
+	if (n == 1 && s->e->kind == E_TUPLE) {
+		cerr(c, 0, s->e->loc, "a tuple of %u values cannot go into one name; write "
+		     "(a, b) = ... to take it apart", s->e->nargs);
+		return;
+	}
+	/* every value is read before any name is written: (a, b) = (b, a) swaps */
+	for (unsigned i = 0; i < n; i++) {
+		const struct fr_expr *e = n > 1 ? s->e->args[i] : s->e;
+		v[i] = check_expr(c, e);
+		dep[i] = depends(c, e);
+		if (v[i].option) {
+			cerr(c, 0, e->loc, "get(map, key) gives Some(x) or None; match it "
+			     "instead of assigning it");
+			v[i].t.kind = TY_NONE;
+			v[i].option = 0;
+		} else if (v[i].t.kind != TY_NONE && !fr_type_is_fixed_int(v[i].t.kind)) {
+			cerr(c, dep[i], e->loc, "a local holds an integer or bool, not %s",
+			     vty_str(&v[i], a, sizeof(a)));
+			v[i].t.kind = TY_NONE;
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const char *name = s->names[i];
+		struct fr_loc loc = s->nlocs[i];
+		const struct fr_expr *e = n > 1 ? s->e->args[i] : s->e;
+		int dup = 0;
+		for (unsigned j = 0; j < i; j++)
+			dup |= !strcmp(s->names[j], name);
+		if (dup) {
+			cerr(c, 0, loc, "'%s' appears twice on the left", name);
+			continue;
+		}
+		if (c->h->param && !strcmp(name, c->h->param)) {
+			cerr(c, 0, loc, "'%s' is the message and cannot be assigned; rewrite a "
+			     "field with set(%s, 'field', value)", name, name);
+			continue;
+		}
+		struct fr_state *st = find_state(c->el, name);
+		if (st) {
+			cerr(c, 0, loc, "'%s' is a state of element '%s'; change it with "
+			     "set(%s, ...)", name, c->el->name, name);
+			continue;
+		}
+		if (strchr(name, '-')) {
+			cerr(c, 0, loc, "a local name cannot contain '-' ('%s'); use '_'", name);
+			continue;
+		}
+		if (c_reserved(name) || !strcmp(name, "Up") || !strcmp(name, "Down")) {
+			cerr(c, 0, loc, "'%s' is a reserved word and cannot be a local", name);
+			continue;
+		}
+		int k = find_bind(c, name);
+		if (k >= 0 && !c->binds[k].local) {
+			cerr(c, 0, loc, "'%s' is bound by Some(%s) on line %d and cannot be "
+			     "assigned; copy it into a new name", name, name,
+			     c->binds[k].loc.line);
+			continue;
+		}
+		if (k >= 0) {
+			struct vty want = c->binds[k].t;
+			if (v[i].t.kind != TY_NONE && want.t.kind != TY_NONE &&
+			    !compatible(&want.t, &v[i]))
+				cerr(c, dep[i] || c->binds[k].dep, e->loc, "'%s' is %s (from line "
+				     "%d); a value of type %s does not fit", name,
+				     fr_type_str(&want.t, a, sizeof(a)), c->binds[k].loc.line,
+				     vty_str(&v[i], b, sizeof(b)));
+			continue;
+		}
+		if (c->nbinds == MAX_BINDS) {
+			cerr(c, 0, loc, "more than %d names in scope", MAX_BINDS);
+			continue;
+		}
+		struct vty t = v[i];
+		t.lit = 0;	/* a constant gives the local its widest type */
+		c->binds[c->nbinds].name = name;
+		c->binds[c->nbinds].t = t;
+		c->binds[c->nbinds].local = 1;
+		c->binds[c->nbinds].dep = dep[i];
+		c->binds[c->nbinds].loc = loc;
+		c->nbinds++;
+	}
+}
+
 static void check_block(struct ck *c, const struct fr_block *b)
 {
+	int scope = c->nbinds;
+
 	for (unsigned i = 0; i < b->n; i++) {
 		const struct fr_stmt *s = b->v[i];
 		switch (s->kind) {
+		case S_ASSIGN:
+			check_assign(c, s);
+			break;
 		case S_MATCH:
 			check_match(c, s);
 			break;
@@ -804,6 +955,13 @@ static void check_block(struct ck *c, const struct fr_block *b)
 			break;
 		}
 	}
+	for (int i = scope; i < c->nbinds; i++)
+		if (c->binds[i].local && c->ngone < MAX_BINDS) {
+			c->gone[c->ngone].name = c->binds[i].name;
+			c->gone[c->ngone].loc = c->binds[i].loc;
+			c->ngone++;
+		}
+	c->nbinds = scope;
 }
 
 
@@ -948,6 +1106,7 @@ static void check_handler(struct ck *c, struct fr_element *el, enum hkind hk,
 	c->m = m;
 	c->fields = m ? (hk == H_REQ ? &m->req : &m->resp) : NULL;
 	c->nbinds = 0;
+	c->ngone = 0;
 	check_block(c, &h->body);
 }
 

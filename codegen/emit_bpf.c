@@ -19,9 +19,10 @@
 
 struct bind {
 	const char *name;
-	char var[16];			/* C pointer to the map value */
-	const struct fr_state *st;	/* map it was looked up in */
+	char var[48];			/* C pointer to the map value, or the local */
+	const struct fr_state *st;	/* map it was looked up in; NULL: a local */
 	const struct fr_expr *key;	/* ... with this key */
+	enum fr_type_kind kind;		/* a local: its C type */
 };
 
 struct gen {
@@ -246,6 +247,11 @@ static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int 
 			tmp_int(g, d, v, sc->type.kind, "p%d ? *p%d : 0", t, t);
 			return;
 		}
+		if (bd && !bd->st) {
+			v->kind = bd->kind;
+			snprintf(v->c, sizeof(v->c), "%s", bd->var);
+			return;
+		}
 		const struct fr_type *t = bd ? bd->st->type.val : NULL;
 		if (t && t->kind == TY_STRING) {
 			v->is_bytes = 1;
@@ -457,7 +463,7 @@ static void gen_set(struct gen *g, const struct fr_stmt *s, int d)
 	 * pointer (atomically for counters, as other CPUs share the entry) */
 	for (int i = g->nbinds - 1; i >= 0; i--) {
 		const struct bind *bd = &g->binds[i];
-		if (strcmp(bd->st->name, me->s) || !expr_equal(bd->key, k))
+		if (!bd->st || strcmp(bd->st->name, me->s) || !expr_equal(bd->key, k))
 			continue;
 		st = bd->st;
 		const struct fr_type *vt = st->type.val;
@@ -618,11 +624,44 @@ static void gen_match(struct gen *g, const struct fr_stmt *s, int d)
 	fr_buf_printf(g->b, "}\n");
 }
 
+/* Locals are C variables l_<name>, declared at their first assignment in
+ * a block; C's block scope is the spec's, as each arm is a C block. */
+static void gen_assign(struct gen *g, const struct fr_stmt *s, int d)
+{
+	struct cval v[32];
+	unsigned n = s->nnames < 32 ? s->nnames : 32;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct fr_expr *e = s->nnames > 1 ? s->e->args[i] : s->e;
+		cval_of(g, e, &v[i], d);
+		/* read every value before writing any name: (a, b) = (b, a) */
+		if (n > 1)
+			tmp_int(g, d, &v[i], v[i].kind, "%s", v[i].c);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const struct bind *bd = find_bind(g, s->names[i]);
+		ind(g, d);
+		if (bd && !bd->st) {
+			fr_buf_printf(g->b, "%s = %s;\n", bd->var, v[i].c);
+			continue;
+		}
+		struct bind *nb = &g->binds[g->nbinds++];
+		memset(nb, 0, sizeof(*nb));
+		nb->name = s->names[i];
+		nb->kind = v[i].kind;
+		snprintf(nb->var, sizeof(nb->var), "l_%s", s->names[i]);
+		fr_buf_printf(g->b, "%s %s = %s;\n", fr_bpf_int_type(nb->kind), nb->var, v[i].c);
+	}
+}
+
 static void gen_block(struct gen *g, const struct fr_block *b, int d)
 {
+	int scope = g->nbinds;
+
 	for (unsigned i = 0; i < b->n; i++) {
 		const struct fr_stmt *s = b->v[i];
 		switch (s->kind) {
+		case S_ASSIGN: gen_assign(g, s, d); break;
 		case S_MATCH: gen_match(g, s, d); break;
 		case S_SEND: gen_send(g, s, d); break;
 		case S_SET: gen_set(g, s, d); break;
@@ -630,6 +669,7 @@ static void gen_block(struct gen *g, const struct fr_block *b, int d)
 		case S_CALL: break;	/* rejected by the checker */
 		}
 	}
+	g->nbinds = scope;
 }
 
 static void inst_name(const struct fr_method *m, const struct fr_element *el, int resp,

@@ -321,6 +321,20 @@ static struct fr_expr *parse_primary(struct parser *p)
 	case T_LPAREN: {
 		next(p);
 		e = parse_expr(p);
+		if (at(p, T_COMMA)) {
+			/* a tuple; the checker allows it only where it is destructured */
+			struct fr_expr *tu = new_expr(p, E_TUPLE, t->loc);
+			unsigned cap = 0;
+			GROW(p, tu->args, tu->nargs, cap);
+			tu->args[tu->nargs++] = e;
+			while (at(p, T_COMMA)) {
+				next(p);
+				struct fr_expr *a = parse_expr(p);
+				GROW(p, tu->args, tu->nargs, cap);
+				tu->args[tu->nargs++] = a;
+			}
+			e = tu;
+		}
 		expect(p, T_RPAREN, "')'");
 		return e;
 	}
@@ -394,6 +408,45 @@ static struct fr_expr *parse_expr(struct parser *p)
 
 static void parse_block(struct parser *p, struct fr_block *b);
 
+/* `x = e` or `(a, b) = e`: decided by looking ahead, since both starts
+ * are also the starts of expressions. */
+static int at_assign(struct parser *p)
+{
+	const struct fr_tok *t = cur(p);
+
+	if (t->kind == T_IDENT)
+		return t[1].kind == T_EQ;
+	return t->kind == T_LPAREN && t[1].kind == T_IDENT && t[2].kind == T_COMMA;
+}
+
+static struct fr_stmt *parse_assign(struct parser *p)
+{
+	struct fr_stmt *s = fr_arena_alloc(&p->spec->arena, sizeof(*s));
+	unsigned cap = 0, lcap = 0;
+	int tuple = at(p, T_LPAREN);
+
+	s->kind = S_ASSIGN;
+	s->loc = cur(p)->loc;
+	if (tuple)
+		next(p);
+	for (;;) {
+		const struct fr_tok *n = expect(p, T_IDENT, "a name");
+		GROW(p, s->names, s->nnames, cap);
+		GROW(p, s->nlocs, s->nnames, lcap);
+		s->nlocs[s->nnames] = n->loc;
+		s->names[s->nnames++] = n->text;
+		if (!tuple || !at(p, T_COMMA))
+			break;
+		next(p);
+	}
+	if (tuple)
+		expect(p, T_RPAREN, "',' or ')'");
+	expect(p, T_EQ, "'='");
+	s->e = parse_expr(p);
+	expect(p, T_NEWLINE, "end of line after the assignment");
+	return s;
+}
+
 static struct fr_stmt *parse_simple_stmt(struct parser *p)
 {
 	if (at_word(p, "pass")) {
@@ -408,13 +461,17 @@ static struct fr_stmt *parse_simple_stmt(struct parser *p)
 		     "bound, and the spec language has no bounded loop; unroll it into "
 		     "match arms", cur(p)->text);
 
+	if (at_assign(p))
+		return parse_assign(p);
+
 	struct fr_expr *e = parse_expr(p);
 	struct fr_stmt *s = fr_arena_alloc(&p->spec->arena, sizeof(*s));
 
 	s->loc = e->loc;
 	s->e = e;
 	if (e->kind != E_CALL)
-		fail(p, e->loc, "expected a statement (match, send(...), set(...), pass)");
+		fail(p, e->loc, "expected a statement (match, send(...), set(...), "
+		     "name = value, pass)");
 	if (!strcmp(e->s, "send"))
 		s->kind = S_SEND;
 	else if (!strcmp(e->s, "set"))

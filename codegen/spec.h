@@ -125,6 +125,7 @@ enum fr_expr_kind {
 	E_BOOL,		/* true / false: ival 0 or 1 */
 	E_CMP,		/* args[0] op args[1]; op is T_EQEQ, T_NE, T_LT, T_LE, T_GT, T_GE */
 	E_AND, E_OR,	/* args[0], args[1] */
+	E_TUPLE,	/* (a, b, ...): args; only on the right of (x, y) = ... */
 };
 
 struct fr_state;
@@ -139,7 +140,10 @@ struct fr_expr {
 	enum fr_tok_kind op;		/* E_CMP */
 };
 
-enum fr_stmt_kind { S_MATCH, S_SEND, S_SET, S_CALL, S_PASS };
+enum fr_stmt_kind {
+	S_MATCH, S_SEND, S_SET, S_CALL, S_PASS,
+	S_ASSIGN,	/* names[0] = e, or (names...) = e (an E_TUPLE) */
+};
 enum fr_arm_kind { A_SOME, A_NONE, A_CONST, A_WILD };
 
 struct fr_stmt;
@@ -162,6 +166,9 @@ struct fr_stmt {
 	struct fr_expr	*e;		/* MATCH scrutinee; SEND/SET/CALL: the call */
 	struct fr_arm	*arms;
 	unsigned	narms, armcap;
+	const char	**names;	/* ASSIGN: the names on the left */
+	struct fr_loc	*nlocs;
+	unsigned	nnames;
 };
 
 struct fr_state {

@@ -293,6 +293,38 @@ static void test_set_field(void **state)
 	fr_spec_free(spec);
 }
 
+
+/* Locals are C variables declared at their first assignment; a tuple is
+ * read in full before any name is written, so (a, b) = (b, a) swaps. */
+static void test_locals(void **state)
+{
+	struct fr_spec *spec = load("element e:\n"
+				    "  req(rpc):\n"
+				    "    a = get(rpc, 'id')\n"
+				    "    (lo, hi) = (a, a + 1)\n"
+				    "    (lo, hi) = (hi, lo)\n"
+				    "    match lo > hi:\n"
+				    "      true =>\n"
+				    "        a = 7\n"
+				    "        send(err('swapped'), Up)\n"
+				    "      false => pass\n"
+				    "service t:\n"
+				    "  method m:\n"
+				    "    request:\n"
+				    "      id: u32\n"
+				    "    client: e()\n", 0);
+	char *c = bpf_of(spec);
+	(void)state;
+
+	expect_in(c, "__u32 l_a = fr_le32(body + 0);\n");
+	expect_in(c, "__u32 t0 = l_a;\n\t__u32 t1 = l_a + 1ULL;\n\t__u32 t2 = t1;\n"
+		  "\t__u32 l_lo = t0;\n\t__u32 l_hi = t2;\n");
+	expect_in(c, "__u32 t3 = l_hi;\n\t__u32 t4 = l_lo;\n\tl_lo = t3;\n\tl_hi = t4;\n");
+	expect_in(c, "\t\t\tl_a = 7ULL;\n");
+	free(c);
+	fr_spec_free(spec);
+}
+
 static void test_import_free_load(void **state)
 {
 	struct fr_diag d = { .out = NULL };
@@ -314,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_import_free_load),
 		cmocka_unit_test(test_method_id),
 		cmocka_unit_test(test_set_field),
+		cmocka_unit_test(test_locals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

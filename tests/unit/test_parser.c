@@ -636,6 +636,109 @@ static void test_expression_depth_is_bounded(void **state)
 
 /* Regression: names that differ only in '-' vs '_' (or, for methods, in
  * case) became one C identifier, and the generated headers redeclared it. */
+
+/* ---- locals, operators, Vec, annotations, arguments --------------------------------- */
+
+/* Every wanted line appears (with its file:line:col), and there are exactly
+ * nerr errors: one run reports all of them. */
+static void expect_all(const char *text, int nerr, const char *const *want)
+{
+	int n;
+	char *out = diagnose(text, &n);
+
+	for (int i = 0; want[i]; i++)
+		if (!strstr(out, want[i]))
+			fail_msg("expected \"%s\" in:\n%s", want[i], out);
+	if (n != nerr)
+		fail_msg("expected %d errors, got %d:\n%s", nerr, n, out);
+	free(out);
+}
+
+#define SVC_ID_NAME							\
+	"service t:\n"							\
+	"  method m:\n"							\
+	"    request:\n"						\
+	"      id: u64\n"						\
+	"      name: string<8>\n"					\
+	"    client: e()\n"
+
+static void test_local_errors(void **state)
+{
+	static const char *const want[] = {
+		"bad.anf:6:5: error: init() runs at load time and can only set(...) state; "
+		"assignments belong in req() or resp()",
+		"bad.anf:13:9: error: 'inner' was assigned on line 11 inside a block that has "
+		"ended; assign it before that block to use it here",
+		"bad.anf:14:5: error: 's' is a state of element 'e'; change it with set(s, ...)",
+		"bad.anf:15:5: error: 'rpc' is the message and cannot be assigned; rewrite a "
+		"field with set(rpc, 'field', value)",
+		"bad.anf:16:14: error: 2 names on the left need a tuple of 2 values on the "
+		"right, as in (a, b) = (x, y)",
+		"bad.anf:17:9: error: 'p' appears twice on the left",
+		"bad.anf:18:9: error: a tuple of 2 values cannot go into one name; write "
+		"(a, b) = ... to take it apart",
+		"bad.anf:19:9: error: get(map, key) gives Some(x) or None; match it instead of "
+		"assigning it",
+		"bad.anf:22:9: error: 'v' is bound by Some(v) on line 21 and cannot be assigned; "
+		"copy it into a new name",
+		"bad.anf:24:9: error: 'a' is u64 (from line 8); a value of type bool constant "
+		"does not fit",
+		"bad.anf:25:9: error: a local holds an integer or bool, not string<8>",
+		"bad.anf:26:9: error: a tuple can only be destructured, as in (a, b) = (x, y)",
+		"bad.anf:27:5: error: a local name cannot contain '-' ('my-x'); use '_'",
+		NULL,
+	};
+	(void)state;
+	expect_all("element e:\n"
+		   "  state:\n"
+		   "    s: u64\n"
+		   "    mp: Map<u64, u64>\n"
+		   "  init():\n"
+		   "    x = 1\n"
+		   "  req(rpc):\n"
+		   "    a = get(rpc, 'id')\n"
+		   "    match a:\n"
+		   "      1 =>\n"
+		   "        inner = 5\n"
+		   "      _ => pass\n"
+		   "    b = inner\n"
+		   "    s = 4\n"
+		   "    rpc = 3\n"
+		   "    (p, q) = (1, 2, 3)\n"
+		   "    (p, p) = (1, 2)\n"
+		   "    r = (1, 2)\n"
+		   "    o = get(mp, 1)\n"
+		   "    match get(mp, 2):\n"
+		   "      Some(v) =>\n"
+		   "        v = 3\n"
+		   "      None => pass\n"
+		   "    a = true\n"
+		   "    w = get(rpc, 'name')\n"
+		   "    z = (1, 2) == 3\n"
+		   "    my-x = 1\n"
+		   "    send(rpc, Down)\n"
+		   SVC_ID_NAME, 13, want);
+}
+
+/* a local typed from a message field is checked per method, where the
+ * field's type is known */
+static void test_local_typed_by_field(void **state)
+{
+	static const char *const want[] = {
+		"bad.anf:6:12: error: key of type u64 does not match the key type u32 of map 'm'",
+		NULL,
+	};
+	(void)state;
+	expect_all("element e:\n"
+		   "  state:\n"
+		   "    m: Map<u32, u8>\n"
+		   "  req(rpc):\n"
+		   "    k = get(rpc, 'id')\n"
+		   "    set(m, k, 1)\n"
+		   "    pass\n"
+		   SVC_ID_NAME, 1, want);
+}
+
 static void test_names_that_collide_in_c(void **state)
 {
 	(void)state;
@@ -711,6 +814,8 @@ int main(void)
 		cmocka_unit_test(test_names_that_collide_in_c),
 		cmocka_unit_test(test_err_message_with_nul),
 		cmocka_unit_test(test_set_field_errors),
+		cmocka_unit_test(test_local_errors),
+		cmocka_unit_test(test_local_typed_by_field),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
