@@ -453,6 +453,32 @@ static struct vty check_get(struct ck *c, const struct fr_expr *e)
 	return r;
 }
 
+/* byte_size(rpc): the body's bytes; byte_size(rpc, 'f'): what field f
+ * takes in this message (see emit_bpf.c). */
+static struct vty check_byte_size(struct ck *c, const struct fr_expr *e)
+{
+	struct vty r = { .t.kind = TY_U32 };
+
+	if (e->nargs < 1 || e->nargs > 2 || !is_param(c, e->args[0])) {
+		cerr(c, 0, e->loc, "byte_size() takes the message and optionally a quoted "
+		     "field: byte_size(%s) or byte_size(%s, 'field')",
+		     c->h->param ? c->h->param : "rpc", c->h->param ? c->h->param : "rpc");
+		return r;
+	}
+	if (e->nargs == 1)
+		return r;
+	const struct fr_expr *k = e->args[1];
+	if (k->kind != E_STR) {
+		cerr(c, 0, k->loc, "the field in byte_size(%s, 'field') must be a quoted name",
+		     e->args[0]->s);
+		return r;
+	}
+	if (c->m && !find_field(c->fields, k->s))
+		cerr(c, 1, k->loc, "unknown field '%s' in the %s of method '%s' (element '%s')",
+		     k->s, c->hk == H_REQ ? "request" : "response", c->m->name, c->el->name);
+	return r;
+}
+
 static struct vty check_expr(struct ck *c, const struct fr_expr *e)
 {
 	struct vty r = { 0 };
@@ -507,8 +533,26 @@ static struct vty check_expr(struct ck *c, const struct fr_expr *e)
 	case E_OR:
 		return check_logic(c, e);
 	case E_ADD:
-	case E_SUB: {
+	case E_SUB:
+	case E_MUL:
+	case E_DIV:
+	case E_MOD: {
+		static const char ops[] = { [E_ADD] = '+', [E_SUB] = '-', [E_MUL] = '*',
+					    [E_DIV] = '/', [E_MOD] = '%' };
 		struct vty l = check_expr(c, e->args[0]), rr = check_expr(c, e->args[1]);
+		if ((e->kind == E_DIV || e->kind == E_MOD) && e->args[1]->kind == E_INT &&
+		    !e->args[1]->ival) {
+			cerr(c, 0, e->args[1]->loc, "'%c' by the constant 0", ops[e->kind]);
+			return r;
+		}
+		/* cpu v4 (kernel 6.6) brought signed division; 6.1 has none */
+		for (int i = 0; i < 2 && (e->kind == E_DIV || e->kind == E_MOD); i++)
+			if (!(i ? rr : l).option && (i ? rr : l).t.kind == TY_I64) {
+				cerr(c, depends(c, e->args[i]), e->args[i]->loc, "'%c' takes unsigned "
+				     "integers: kernel 6.1's BPF has no signed division, and this "
+				     "operand is i64", ops[e->kind]);
+				return r;
+			}
 		for (int i = 0; i < 2; i++) {
 			struct vty *v = i ? &rr : &l;
 			if (v->option || (v->t.kind != TY_NONE && !(fr_type_is_fixed_int(v->t.kind) &&
@@ -517,7 +561,7 @@ static struct vty check_expr(struct ck *c, const struct fr_expr *e)
 				cerr(c, (v->t.kind != TY_NONE && e->args[i]->kind == E_CALL && !v->option) ||
 				     depends(c, e->args[i]),
 				     e->args[i]->loc, "'%c' needs integers, not %s",
-				     e->kind == E_ADD ? '+' : '-', vty_str(v, b, sizeof(b)));
+				     ops[e->kind], vty_str(v, b, sizeof(b)));
 				return r;
 			}
 		}
@@ -530,6 +574,8 @@ static struct vty check_expr(struct ck *c, const struct fr_expr *e)
 	case E_CALL:
 		if (!strcmp(e->s, "get"))
 			return check_get(c, e);
+		if (!strcmp(e->s, "byte_size"))
+			return check_byte_size(c, e);
 		if (is_builtin(e->s))
 			return check_builtin(c, e);
 		if (!strcmp(e->s, "err"))
@@ -811,6 +857,42 @@ static void check_match(struct ck *c, const struct fr_stmt *s)
 	}
 }
 
+/* delete(map, key) */
+static void check_delete(struct ck *c, const struct fr_stmt *s)
+{
+	const struct fr_expr *e = s->e;
+	char a[64], b[64];
+
+	if (c->hk == H_INIT) {
+		cerr(c, 0, s->loc, "init() can only set(...) state; delete() belongs in "
+		     "req() or resp()");
+		return;
+	}
+	if (e->nargs != 2) {
+		cerr(c, 0, e->loc, "delete() takes 2 arguments: a map and a key");
+		return;
+	}
+	const struct fr_expr *m = e->args[0], *k = e->args[1];
+	struct fr_state *st = m->kind == E_NAME ? find_state(c->el, m->s) : NULL;
+	struct vty kt = check_expr(c, k);
+	if (!st) {
+		if (m->kind == E_NAME)
+			cerr(c, 0, m->loc, "unknown state '%s' in element '%s'", m->s, c->el->name);
+		else
+			cerr(c, 0, m->loc, "the first argument of delete() must be a state map");
+		return;
+	}
+	if (st->type.kind != TY_MAP) {
+		cerr(c, 0, m->loc, "delete() removes a map entry; state '%s' is a %s",
+		     st->name, fr_type_str(&st->type, a, sizeof(a)));
+		return;
+	}
+	if (!compatible(st->type.key, &kt))
+		cerr(c, (!kt.lit && k->kind == E_CALL) || depends(c, k), k->loc,
+		     "key of type %s does not match the key type %s of map '%s'",
+		     vty_str(&kt, a, sizeof(a)), fr_type_str(st->type.key, b, sizeof(b)), st->name);
+}
+
 static int find_bind(struct ck *c, const char *name)
 {
 	for (int i = c->nbinds - 1; i >= 0; i--)
@@ -949,8 +1031,13 @@ static void check_block(struct ck *c, const struct fr_block *b)
 				cerr(c, 0, s->loc, "pass is not allowed in init()");
 			break;
 		case S_CALL:
+			if (!strcmp(s->e->s, "delete")) {
+				check_delete(c, s);
+				break;
+			}
 			check_expr(c, s->e);
-			if (!strcmp(s->e->s, "get") || is_builtin(s->e->s))
+			if (!strcmp(s->e->s, "get") || is_builtin(s->e->s) ||
+			    !strcmp(s->e->s, "byte_size"))
 				cerr(c, 0, s->loc, "the result of %s() is unused", s->e->s);
 			break;
 		}

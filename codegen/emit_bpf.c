@@ -147,6 +147,64 @@ static const char *cast_of(const struct cval *a, const struct cval *b)
 	return a->kind == TY_I64 || b->kind == TY_I64 ? "(__s64)" : "(__u64)";
 }
 
+/*
+ * byte_size(rpc): the body's length. byte_size(rpc, 'f'): a field in the
+ * fixed part takes its slot, a constant; a variable field takes its length
+ * prefix, found by walking the variable fields before it (each le16 length
+ * + bytes). Every step is bounds-checked and each length capped at its
+ * field's maximum, which keeps the offset bounded for the verifier; a
+ * frame too short or malformed gives 0.
+ */
+static void byte_size(struct gen *g, const struct fr_expr *e, struct cval *v, int d)
+{
+	if (e->nargs == 1) {
+		tmp_int(g, d, v, TY_U32, "(__u32)(data_end - body)");
+		return;
+	}
+	const struct fr_slot *s = fr_layout_find(g->l, e->args[1]->s);
+	if (!s || s->fixed) {
+		tmp_int(g, d, v, TY_U32, "%u", s ? s->size : 0);
+		return;
+	}
+	int t = g->tmp++;
+	tmp_int(g, d, v, TY_U32, "0");
+	ind(g, d);
+	fr_buf_printf(g->b, "{\n");
+	ind(g, d + 1);
+	fr_buf_printf(g->b, "__u64 o%d = %u;\n", t, g->l->fixed);
+	ind(g, d + 1);
+	fr_buf_printf(g->b, "int ok%d = 1;\n\n", t);
+	for (unsigned i = 0; i < g->l->n; i++) {
+		const struct fr_slot *p = &g->l->v[i];
+		if (p->fixed)
+			continue;
+		ind(g, d + 1);
+		fr_buf_printf(g->b, "if (ok%d && body + o%d + 2 <= data_end) {\n", t, t);
+		ind(g, d + 2);
+		fr_buf_printf(g->b, "__u16 n%d = fr_le16(body + o%d);\n\n", t, t);
+		ind(g, d + 2);
+		if (p == s) {
+			fr_buf_printf(g->b, "%s = n%d <= %u ? n%d : 0;\n", v->c, t, p->size, t);
+			ind(g, d + 1);
+			fr_buf_printf(g->b, "}\n");
+			break;
+		}
+		fr_buf_printf(g->b, "if (n%d > %u)\n", t, p->size);
+		ind(g, d + 3);
+		fr_buf_printf(g->b, "ok%d = 0;\n", t);
+		ind(g, d + 2);
+		fr_buf_printf(g->b, "o%d += 2 + (__u64)n%d;\n", t, t);
+		ind(g, d + 1);
+		fr_buf_printf(g->b, "} else {\n");
+		ind(g, d + 2);
+		fr_buf_printf(g->b, "ok%d = 0;\n", t);
+		ind(g, d + 1);
+		fr_buf_printf(g->b, "}\n");
+	}
+	ind(g, d);
+	fr_buf_printf(g->b, "}\n");
+}
+
 static void cval_call(struct gen *g, const struct fr_expr *e, struct cval *v, int d)
 {
 	struct cval a[2];
@@ -166,6 +224,10 @@ static void cval_call(struct gen *g, const struct fr_expr *e, struct cval *v, in
 		char SV[64], MN[64];
 		tmp_int(g, d, v, TY_U32, "%s_%s", fr_cname_upper(SV, sizeof(SV), g->spec->svc->name),
 			fr_cname_upper(MN, sizeof(MN), g->m->name));
+		return;
+	}
+	if (!strcmp(f, "byte_size")) {
+		byte_size(g, e, v, d);
 		return;
 	}
 	for (unsigned i = 0; i < e->nargs && i < 2; i++)
@@ -264,12 +326,22 @@ static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int 
 		return;
 	}
 	case E_ADD:
-	case E_SUB: {
+	case E_SUB:
+	case E_MUL:
+	case E_DIV:
+	case E_MOD: {
+		static const char ops[] = { [E_ADD] = '+', [E_SUB] = '-', [E_MUL] = '*',
+					    [E_DIV] = '/', [E_MOD] = '%' };
 		struct cval l, r;
 		cval_of(g, e->args[0], &l, d);
 		cval_of(g, e->args[1], &r, d);
-		tmp_int(g, d, v, e->args[0]->kind == E_INT ? r.kind : l.kind, "%s %c %s",
-			l.c, e->kind == E_ADD ? '+' : '-', r.c);
+		enum fr_type_kind k = e->args[0]->kind == E_INT ? r.kind : l.kind;
+		/* a divisor only known at run time may be 0: C leaves x / 0
+		 * undefined, so the spec defines it as 0 */
+		if ((e->kind == E_DIV || e->kind == E_MOD) && e->args[1]->kind != E_INT)
+			tmp_int(g, d, v, k, "%s ? %s %c %s : 0", r.c, l.c, ops[e->kind], r.c);
+		else
+			tmp_int(g, d, v, k, "%s %c %s", l.c, ops[e->kind], r.c);
 		return;
 	}
 	case E_CMP: {
@@ -291,6 +363,9 @@ static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int 
 		tmp_int(g, d, v, TY_BOOL, "%s %s %s", l.c, e->kind == E_AND ? "&&" : "||", r.c);
 		return;
 	}
+	case E_TUPLE:
+		snprintf(v->c, sizeof(v->c), "0");	/* only destructured */
+		return;
 	case E_CALL: {
 		if (!is_rpc_get(e)) {
 			cval_call(g, e, v, d);
@@ -505,6 +580,21 @@ static void gen_set(struct gen *g, const struct fr_stmt *s, int d)
 	fr_buf_printf(g->b, "}\n");
 }
 
+static void gen_delete(struct gen *g, const struct fr_stmt *s, int d)
+{
+	const struct fr_state *ms = find_state(g->el, s->e->args[0]->s);
+	char mn[96], kv[16];
+
+	snprintf(kv, sizeof(kv), "k%d", g->tmp++);
+	ind(g, d);
+	fr_buf_printf(g->b, "{\n");
+	fill(g, d + 1, ms->type.key, kv, s->e->args[1]);
+	ind(g, d + 1);
+	fr_buf_printf(g->b, "bpf_map_delete_elem(&%s, &%s);\n", map_name(ms, mn, sizeof(mn)), kv);
+	ind(g, d);
+	fr_buf_printf(g->b, "}\n");
+}
+
 /* Byte-wise compare of an N-byte slot with a zero-padded constant. */
 static void str_eq(struct gen *g, const struct cval *v, const struct fr_expr *c, int d)
 {
@@ -666,7 +756,10 @@ static void gen_block(struct gen *g, const struct fr_block *b, int d)
 		case S_SEND: gen_send(g, s, d); break;
 		case S_SET: gen_set(g, s, d); break;
 		case S_PASS: ind(g, d); fr_buf_printf(g->b, "return 0;\t/* pass */\n"); break;
-		case S_CALL: break;	/* rejected by the checker */
+		case S_CALL:
+			if (!strcmp(s->e->s, "delete"))
+				gen_delete(g, s, d);
+			break;	/* anything else was rejected by the checker */
 		}
 	}
 	g->nbinds = scope;

@@ -356,13 +356,25 @@ static struct fr_expr *binary(struct parser *p, enum fr_expr_kind k, const struc
 	return e;
 }
 
-static struct fr_expr *parse_sum(struct parser *p)
+static struct fr_expr *parse_term(struct parser *p)
 {
 	struct fr_expr *l = parse_primary(p);
 
+	while (at(p, T_STAR) || at(p, T_SLASH) || at(p, T_PERCENT)) {
+		const struct fr_tok *op = next(p);
+		l = binary(p, op->kind == T_STAR ? E_MUL : op->kind == T_SLASH ? E_DIV : E_MOD,
+			   op, l, parse_primary(p));
+	}
+	return l;
+}
+
+static struct fr_expr *parse_sum(struct parser *p)
+{
+	struct fr_expr *l = parse_term(p);
+
 	while (at(p, T_PLUS) || at(p, T_MINUS)) {
 		const struct fr_tok *op = next(p);
-		l = binary(p, op->kind == T_PLUS ? E_ADD : E_SUB, op, l, parse_primary(p));
+		l = binary(p, op->kind == T_PLUS ? E_ADD : E_SUB, op, l, parse_term(p));
 	}
 	return l;
 }

@@ -68,7 +68,7 @@ enum fr_tok_kind {
 	T_IDENT, T_INT, T_STRING,
 	T_LPAREN, T_RPAREN, T_COMMA, T_COLON, T_DOT,
 	T_LT, T_GT, T_LE, T_GE, T_EQ, T_EQEQ, T_NE,
-	T_PLUS, T_MINUS, T_STAR, T_SLASH,
+	T_PLUS, T_MINUS, T_STAR, T_SLASH, T_PERCENT,
 	T_ARROW,	/* -> */
 	T_FATARROW,	/* => */
 	T_ERROR,	/* an invalid character; already reported */
@@ -126,6 +126,7 @@ enum fr_expr_kind {
 	E_CMP,		/* args[0] op args[1]; op is T_EQEQ, T_NE, T_LT, T_LE, T_GT, T_GE */
 	E_AND, E_OR,	/* args[0], args[1] */
 	E_TUPLE,	/* (a, b, ...): args; only on the right of (x, y) = ... */
+	E_MUL, E_DIV, E_MOD,	/* args[0], args[1] */
 };
 
 struct fr_state;

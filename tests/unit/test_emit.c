@@ -325,6 +325,42 @@ static void test_locals(void **state)
 	fr_spec_free(spec);
 }
 
+/* x / y with y known only at run time is guarded (C leaves x / 0
+ * undefined); a variable field's size walks the variable fields before it. */
+static void test_arith_delete_byte_size(void **state)
+{
+	struct fr_spec *spec = load("element e:\n"
+				    "  state:\n"
+				    "    seen: Map<u32, u8>\n"
+				    "  req(rpc):\n"
+				    "    a = get(rpc, 'n') * 3 / 4 % get(rpc, 'n')\n"
+				    "    b = byte_size(rpc) + byte_size(rpc, 'n') + byte_size(rpc, 'tail')\n"
+				    "    delete(seen, a + b)\n"
+				    "    pass\n"
+				    "service t:\n"
+				    "  method m:\n"
+				    "    request:\n"
+				    "      n: u32\n"
+				    "      blob: bytes<100>\n"
+				    "      tail: bytes<64>\n"
+				    "    client: e()\n", 0);
+	char *c = bpf_of(spec);
+	(void)state;
+
+	expect_in(c, "__u32 t0 = fr_le32(body + 0) * 3ULL;\n\t__u32 t1 = t0 / 4ULL;\n"
+		  "\t__u32 t2 = fr_le32(body + 0) ? t1 % fr_le32(body + 0) : 0;\n");
+	expect_in(c, "__u32 t3 = (__u32)(data_end - body);\n\t__u32 t4 = 4;\n");
+	expect_in(c, "\t\t__u64 o6 = 4;\n\t\tint ok6 = 1;\n\n"
+		  "\t\tif (ok6 && body + o6 + 2 <= data_end) {\n"
+		  "\t\t\t__u16 n6 = fr_le16(body + o6);\n\n"
+		  "\t\t\tif (n6 > 100)\n\t\t\t\tok6 = 0;\n"
+		  "\t\t\to6 += 2 + (__u64)n6;\n");
+	expect_in(c, "\t\t\tt7 = n6 <= 64 ? n6 : 0;\n");
+	expect_in(c, "bpf_map_delete_elem(&fr_e_seen, &k");
+	free(c);
+	fr_spec_free(spec);
+}
+
 static void test_import_free_load(void **state)
 {
 	struct fr_diag d = { .out = NULL };
@@ -347,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_method_id),
 		cmocka_unit_test(test_set_field),
 		cmocka_unit_test(test_locals),
+		cmocka_unit_test(test_arith_delete_byte_size),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -739,6 +739,60 @@ static void test_local_typed_by_field(void **state)
 		   SVC_ID_NAME, 1, want);
 }
 
+static void test_arith_delete_byte_size_errors(void **state)
+{
+	static const char *const want[] = {
+		"bad.anf:6:5: error: init() can only set(...) state; delete() belongs in req() "
+		"or resp()",
+		"bad.anf:8:26: error: '/' by the constant 0",
+		"bad.anf:9:26: error: '%' by the constant 0",
+		"bad.anf:10:9: error: '/' takes unsigned integers: kernel 6.1's BPF has no "
+		"signed division, and this operand is i64",
+		"bad.anf:11:9: error: byte_size() takes the message and optionally a quoted "
+		"field: byte_size(rpc) or byte_size(rpc, 'field')",
+		"bad.anf:12:24: error: unknown field 'nope' in the request of method 'm' "
+		"(element 'e')",
+		"bad.anf:13:24: error: the field in byte_size(rpc, 'field') must be a quoted name",
+		"bad.anf:14:12: error: delete() removes a map entry; state 's' is a u64",
+		"bad.anf:15:5: error: delete() takes 2 arguments: a map and a key",
+		"bad.anf:16:12: error: unknown state 'nosuch' in element 'e'",
+		"bad.anf:17:16: error: key of type string constant of length 1 does not match "
+		"the key type u64 of map 'mp'",
+		"bad.anf:18:5: error: the result of byte_size() is unused",
+		"bad.anf:19:9: error: '*' needs integers, not string<8>",
+		NULL,
+	};
+	(void)state;
+	expect_all(
+		   "element e:\n"
+		   "  state:\n"
+		   "    mp: Map<u64, u64>\n"
+		   "    s: u64\n"
+		   "  init():\n"
+		   "    delete(mp, 1)\n"
+		   "  req(rpc):\n"
+		   "    a = get(rpc, 'id') / 0\n"
+		   "    b = get(rpc, 'id') % 0\n"
+		   "    c = get(rpc, 'sid') / 2\n"
+		   "    d = byte_size(7)\n"
+		   "    f = byte_size(rpc, 'nope')\n"
+		   "    g = byte_size(rpc, name)\n"
+		   "    delete(s, 1)\n"
+		   "    delete(mp)\n"
+		   "    delete(nosuch, 1)\n"
+		   "    delete(mp, 'x')\n"
+		   "    byte_size(rpc)\n"
+		   "    h = get(rpc, 'name') * 2\n"
+		   "    send(rpc, Down)\n"
+		   "service t:\n"
+		   "  method m:\n"
+		   "    request:\n"
+		   "      id: u64\n"
+		   "      sid: i64\n"
+		   "      name: string<8>\n"
+		   "    client: e()\n", 13, want);
+}
+
 static void test_names_that_collide_in_c(void **state)
 {
 	(void)state;
@@ -816,6 +870,7 @@ int main(void)
 		cmocka_unit_test(test_set_field_errors),
 		cmocka_unit_test(test_local_errors),
 		cmocka_unit_test(test_local_typed_by_field),
+		cmocka_unit_test(test_arith_delete_byte_size_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
