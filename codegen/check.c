@@ -368,9 +368,48 @@ static const char *op_str(enum fr_tok_kind k)
 	}
 }
 
+int fr_is_randomf(const struct fr_expr *e)
+{
+	return e->kind == E_CALL && !strcmp(e->s, "randomf");
+}
+
+/* randomf() OP p: the only place a float may appear, since it compiles
+ * to an integer compare with p scaled to 2^32 at compile time. */
+static struct vty check_randomf_cmp(struct ck *c, const struct fr_expr *e)
+{
+	struct vty r = { .t.kind = TY_BOOL };
+	int right = fr_is_randomf(e->args[1]);
+	const struct fr_expr *rf = e->args[right], *p = e->args[!right];
+
+	if (rf->nargs)
+		cerr(c, 0, rf->loc, "randomf() takes no arguments, not %u", rf->nargs);
+	if (e->op == T_EQEQ || e->op == T_NE) {
+		cerr(c, 0, e->loc, "randomf() %s p is a question of exact equality with a "
+		     "random number; compare with <, <=, > or >=", op_str(e->op));
+		return r;
+	}
+	if (p->kind == E_INT)
+		return p->ival <= 1 ? r : (cerr(c, 0, p->loc, "randomf() is in [0, 1); compare "
+					   "it with a constant in [0, 1], not %llu",
+					   (unsigned long long)p->ival), r);
+	if (p->kind != E_FLOAT) {
+		cerr(c, 0, p->loc, "randomf() can only be compared with a constant in [0, 1]: "
+		     "BPF has no floating point, so the probability is scaled to an integer "
+		     "when the spec is compiled");
+		return r;
+	}
+	if (!(p->fval >= 0 && p->fval <= 1))
+		cerr(c, 0, p->loc, "randomf() is in [0, 1); compare it with a constant in "
+		     "[0, 1], not %s", p->s);
+	return r;
+}
+
 static struct vty check_logic(struct ck *c, const struct fr_expr *e)
 {
 	struct vty r = { .t.kind = TY_BOOL };
+
+	if (e->kind == E_CMP && (fr_is_randomf(e->args[0]) || fr_is_randomf(e->args[1])))
+		return check_randomf_cmp(c, e);
 	struct vty v[2] = { check_expr(c, e->args[0]), check_expr(c, e->args[1]) };
 	char b[64], what[32];
 
@@ -571,6 +610,10 @@ static struct vty check_expr(struct ck *c, const struct fr_expr *e)
 	case E_TUPLE:
 		cerr(c, 0, e->loc, "a tuple can only be destructured, as in (a, b) = (x, y)");
 		return r;
+	case E_FLOAT:
+		cerr(c, 0, e->loc, "BPF has no floating point: a fraction like %s is only "
+		     "allowed compared with randomf(), as in randomf() < 0.05", e->s);
+		return r;
 	case E_CALL:
 		if (!strcmp(e->s, "get"))
 			return check_get(c, e);
@@ -578,7 +621,10 @@ static struct vty check_expr(struct ck *c, const struct fr_expr *e)
 			return check_byte_size(c, e);
 		if (is_builtin(e->s))
 			return check_builtin(c, e);
-		if (!strcmp(e->s, "err"))
+		if (fr_is_randomf(e))
+			cerr(c, 0, e->loc, "randomf() gives a float, and BPF has no floating point: "
+			     "use it only compared with a constant, as in randomf() < 0.05");
+		else if (!strcmp(e->s, "err"))
 			cerr(c, 0, e->loc, "err() is only valid as send(err('message'), Up)");
 		else
 			cerr(c, 0, e->loc, "unknown function '%s'", e->s);

@@ -205,6 +205,24 @@ static void byte_size(struct gen *g, const struct fr_expr *e, struct cval *v, in
 	fr_buf_printf(g->b, "}\n");
 }
 
+/*
+ * randomf() < p as u32 arithmetic: with K = floor(p * 2^32), a uniform u32
+ * r is below K with probability K / 2^32, within 2^-32 of p. `<=` and `<`
+ * coincide (as do `>` and `>=`); p = 1 gives K = 2^32, which every r is
+ * below, so the 64-bit compare is always true, as it should be.
+ */
+static void randomf_cmp(struct gen *g, const struct fr_expr *e, struct cval *v, int d)
+{
+	int right = fr_is_randomf(e->args[1]);
+	const struct fr_expr *p = e->args[!right];
+	double pv = p->kind == E_FLOAT ? p->fval : (double)p->ival;
+	unsigned long long k = pv >= 1 ? 1ULL << 32 : (unsigned long long)(pv * 4294967296.0);
+	/* p OP randomf() is randomf() OP' p */
+	int below = right ? (e->op == T_GT || e->op == T_GE) : (e->op == T_LT || e->op == T_LE);
+
+	tmp_int(g, d, v, TY_BOOL, "(__u64)bpf_get_prandom_u32() %s %lluULL", below ? "<" : ">=", k);
+}
+
 static void cval_call(struct gen *g, const struct fr_expr *e, struct cval *v, int d)
 {
 	struct cval a[2];
@@ -348,6 +366,10 @@ static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int 
 		struct cval l, r;
 		static const char *const ops[] = { [T_EQEQ] = "==", [T_NE] = "!=", [T_LT] = "<",
 						   [T_LE] = "<=", [T_GT] = ">", [T_GE] = ">=" };
+		if (fr_is_randomf(e->args[0]) || fr_is_randomf(e->args[1])) {
+			randomf_cmp(g, e, v, d);
+			return;
+		}
 		cval_of(g, e->args[0], &l, d);
 		cval_of(g, e->args[1], &r, d);
 		const char *cs = cast_of(&l, &r);
@@ -364,7 +386,8 @@ static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int 
 		return;
 	}
 	case E_TUPLE:
-		snprintf(v->c, sizeof(v->c), "0");	/* only destructured */
+	case E_FLOAT:
+		snprintf(v->c, sizeof(v->c), "0");	/* rejected outside their places */
 		return;
 	case E_CALL: {
 		if (!is_rpc_get(e)) {

@@ -33,6 +33,7 @@ static const char *const tok_names[] = {
 	[T_EOF] = "end of file", [T_NEWLINE] = "end of line",
 	[T_INDENT] = "indent", [T_DEDENT] = "dedent",
 	[T_IDENT] = "identifier", [T_INT] = "integer", [T_STRING] = "string",
+	[T_FLOAT] = "number",
 	[T_LPAREN] = "'('", [T_RPAREN] = "')'", [T_COMMA] = "','",
 	[T_COLON] = "':'", [T_DOT] = "'.'", [T_LT] = "'<'", [T_GT] = "'>'",
 	[T_LE] = "'<='", [T_GE] = "'>='", [T_EQ] = "'='", [T_EQEQ] = "'=='",
@@ -184,6 +185,21 @@ static void lex_number(struct lexer *lx)
 			overflow = 1;
 		v = v * base + dv;
 		lx->p++;
+	}
+	if (base == 10 && lx->p + 1 < lx->end && lx->p[0] == '.' &&
+	    isdigit((unsigned char)lx->p[1])) {
+		/* a fraction: the parser converts the text */
+		lx->p++;
+		while (lx->p < lx->end && isdigit((unsigned char)*lx->p))
+			lx->p++;
+		struct fr_tok *f = push(lx, T_FLOAT, start);
+		f->text = fr_arena_strndup(lx->a, start, lx->p - start);
+		f->len = lx->p - start;
+		if (lx->p < lx->end && is_id_char((unsigned char)*lx->p))
+			fr_error(lx->d, loc_at(lx, lx->p), "invalid digit '%c' in number", *lx->p);
+		while (lx->p < lx->end && is_id_char((unsigned char)*lx->p))
+			lx->p++;
+		return;
 	}
 	struct fr_tok *t = push(lx, T_INT, start);
 	t->ival = v;

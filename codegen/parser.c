@@ -70,7 +70,7 @@ static void describe(const struct fr_tok *t, char *buf, size_t n)
 {
 	if (t->kind == T_IDENT)
 		snprintf(buf, n, "'%s'", t->text);
-	else if (t->kind == T_INT)
+	else if (t->kind == T_INT || t->kind == T_FLOAT)
 		snprintf(buf, n, "'%.*s'", (int)t->len, t->text);
 	else if (t->kind == T_STRING)
 		snprintf(buf, n, "string '%s'", t->text);
@@ -295,6 +295,12 @@ static struct fr_expr *parse_primary(struct parser *p)
 		next(p);
 		e = new_expr(p, E_INT, t->loc);
 		e->ival = t->ival;
+		return e;
+	case T_FLOAT:
+		next(p);
+		e = new_expr(p, E_FLOAT, t->loc);
+		e->s = t->text;
+		e->fval = strtod(t->text, NULL);
 		return e;
 	case T_STRING:
 		next(p);

@@ -66,6 +66,7 @@ void fr_warn(struct fr_diag *d, struct fr_loc loc, const char *fmt, ...)
 enum fr_tok_kind {
 	T_EOF, T_NEWLINE, T_INDENT, T_DEDENT,
 	T_IDENT, T_INT, T_STRING,
+	T_FLOAT,	/* 0.25: only for randomf() comparisons; text holds it */
 	T_LPAREN, T_RPAREN, T_COMMA, T_COLON, T_DOT,
 	T_LT, T_GT, T_LE, T_GE, T_EQ, T_EQEQ, T_NE,
 	T_PLUS, T_MINUS, T_STAR, T_SLASH, T_PERCENT,
@@ -127,6 +128,7 @@ enum fr_expr_kind {
 	E_AND, E_OR,	/* args[0], args[1] */
 	E_TUPLE,	/* (a, b, ...): args; only on the right of (x, y) = ... */
 	E_MUL, E_DIV, E_MOD,	/* args[0], args[1] */
+	E_FLOAT,	/* fval; only compared with randomf() */
 };
 
 struct fr_state;
@@ -139,6 +141,7 @@ struct fr_expr {
 	struct fr_expr	**args;		/* CALL args; operators: args[0], args[1] */
 	unsigned	nargs;
 	enum fr_tok_kind op;		/* E_CMP */
+	double		fval;		/* E_FLOAT */
 };
 
 enum fr_stmt_kind {
@@ -361,6 +364,7 @@ const char *fr_bpf_int_type(enum fr_type_kind k);
 #define FR_M_RELIABLE 0x1
 #define FR_M_INORDER 0x2
 
+int fr_is_randomf(const struct fr_expr *e);
 uint64_t fr_fnv1a64(uint64_t h, const void *p, size_t n);
 #define FR_FNV_OFFSET 0xcbf29ce484222325ULL
 

@@ -361,6 +361,28 @@ static void test_arith_delete_byte_size(void **state)
 	fr_spec_free(spec);
 }
 
+/* randomf() OP p is an integer compare with p * 2^32, fixed at compile
+ * time; p OP randomf() turns around */
+static void test_randomf(void **state)
+{
+	struct fr_spec *spec = load("element e:\n"
+				    "  req(rpc):\n"
+				    "    match randomf() < 0.05 or 0.5 >= randomf() or randomf() > 0.25:\n"
+				    "      true => send(err('chaos'), Up)\n"
+				    "      false => pass\n"
+				    "service t:\n"
+				    "  method m:\n"
+				    "    client: e()\n", 0);
+	char *c = bpf_of(spec);
+	(void)state;
+
+	expect_in(c, "__u8 t1 = (__u64)bpf_get_prandom_u32() < 214748364ULL;\n"
+		  "\t\t__u8 t2 = (__u64)bpf_get_prandom_u32() < 2147483648ULL;\n");
+	expect_in(c, "__u8 t4 = (__u64)bpf_get_prandom_u32() >= 1073741824ULL;\n");
+	free(c);
+	fr_spec_free(spec);
+}
+
 static void test_import_free_load(void **state)
 {
 	struct fr_diag d = { .out = NULL };
@@ -384,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_set_field),
 		cmocka_unit_test(test_locals),
 		cmocka_unit_test(test_arith_delete_byte_size),
+		cmocka_unit_test(test_randomf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

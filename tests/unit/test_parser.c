@@ -793,6 +793,41 @@ static void test_arith_delete_byte_size_errors(void **state)
 		   "    client: e()\n", 13, want);
 }
 
+static void test_randomf_errors(void **state)
+{
+	static const char *const want[] = {
+		"bad.anf:3:9: error: randomf() gives a float, and BPF has no floating point: "
+		"use it only compared with a constant, as in randomf() < 0.05",
+		"bad.anf:4:19: error: randomf() == p is a question of exact equality with a "
+		"random number; compare with <, <=, > or >=",
+		"bad.anf:5:21: error: randomf() is in [0, 1); compare it with a constant in "
+		"[0, 1], not 1.5",
+		"bad.anf:6:21: error: randomf() can only be compared with a constant in [0, 1]: "
+		"BPF has no floating point, so the probability is scaled to an integer when "
+		"the spec is compiled",
+		"bad.anf:7:26: error: BPF has no floating point: a fraction like 0.5 is only "
+		"allowed compared with randomf(), as in randomf() < 0.05",
+		"bad.anf:8:9: error: randomf() takes no arguments, not 1",
+		"bad.anf:9:21: error: randomf() is in [0, 1); compare it with a constant in "
+		"[0, 1], not 2",
+		"bad.anf:10:5: error: randomf() gives a float",
+		NULL,
+	};
+	(void)state;
+	expect_all("element e:\n"
+		   "  req(rpc):\n"
+		   "    a = randomf()\n"
+		   "    b = randomf() == 0.5\n"
+		   "    c = randomf() < 1.5\n"
+		   "    d = randomf() < get(rpc, 'id')\n"
+		   "    f = get(rpc, 'id') < 0.5\n"
+		   "    g = randomf(1) < 0.5\n"
+		   "    h = randomf() > 2\n"
+		   "    randomf()\n"
+		   "    pass\n"
+		   SVC_ID_NAME, 8, want);
+}
+
 static void test_names_that_collide_in_c(void **state)
 {
 	(void)state;
@@ -871,6 +906,7 @@ int main(void)
 		cmocka_unit_test(test_local_errors),
 		cmocka_unit_test(test_local_typed_by_field),
 		cmocka_unit_test(test_arith_delete_byte_size_errors),
+		cmocka_unit_test(test_randomf_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
