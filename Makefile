@@ -311,6 +311,13 @@ $(BUILD)/xdp-echo: $(BUILD)/obj/bench/xdp_echo.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
 
+# The HTTP/2 baseline: nghttp2 on one h2c connection, as plain as gRPC is not.
+bench-tools: $(BUILD)/h2-bench
+$(BUILD)/obj/bench/h2_bench.o: bench/cpu_acct.h
+$(BUILD)/h2-bench: $(BUILD)/obj/bench/h2_bench.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lnghttp2
+
 # gRPC C++ baseline: also not in `all` (libgrpc++ is slow to compile against).
 # protoc writes the generated code into $(BUILD)/bench/gen, never into bench/.
 GRPC_GEN := $(BUILD)/bench/gen

@@ -3,14 +3,17 @@
 // grpc-bench - the KV mix of kv-bench over gRPC C++ (Debian's libgrpc++), so
 // bench/run.sh can put the layered stack beside FlatRPC in the same run.
 //
-//   grpc-bench server --port P
+//   grpc-bench server --port P [--interceptors]
 //   grpc-bench client --server ADDR:PORT [--count N] [--outstanding K]
 //                     [--warmup W] [--server-pids PID[,PID...]] [--proto NAME]
+//                     [--user NAME]
 //
 // The client prints the line kv-bench prints (proto= mode=blocking ...), so
 // run.sh parses both alike. gRPC has no busy-poll mode: run.sh prints n/a.
 // Requests carry username and session_id as metadata; with --proto
-// grpc-haproxy the proxies in front check and count them (bench/run.sh).
+// grpc-haproxy the proxies in front check and count them (bench/run.sh);
+// with --interceptors the server does both itself, in gRPC server
+// interceptors (the row "gRPC + interceptors", --proto grpc-icpt).
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -18,8 +21,13 @@
 #include <cstring>
 #include <ctime>
 #include <getopt.h>
+#include <csignal>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
@@ -36,41 +44,170 @@ static uint64_t now_ns(clockid_t c = CLOCK_MONOTONIC)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+// The firewall and the session tracker of specs/kv.anf, as a mesh without a
+// sidecar would add them: gRPC server interceptors reading the metadata.
+// The user table is specs/elements/firewall.anf's: 'No' denies, anyone
+// else passes. A denied call is cancelled: a 1.51 server interceptor cannot
+// answer with a status of its own, so the client sees CANCELLED. Whether a
+// cancel has taken effect is known only later, so the firewall's verdict is
+// also kept by call (its server context), for the session tracker after it
+// and for the handler, which must not touch the store.
+static const std::map<std::string, std::string> firewall_table = {
+	{ "Kevin", "Yes" }, { "Peter", "No" },
+};
+
+// requests per session_id, as session-tracker.anf counts them; handlers
+// run on several threads, hence the lock
+static std::mutex sessions_lock;
+static std::map<std::string, unsigned long> sessions;
+static unsigned long denied;
+static std::unordered_set<const grpc::ServerContextBase *> denied_calls;
+
+static bool is_denied(const grpc::ServerContextBase *ctx)
+{
+	std::lock_guard<std::mutex> g(sessions_lock);
+
+	return denied_calls.count(ctx) != 0;
+}
+
+static std::string first_value(const std::multimap<grpc::string_ref, grpc::string_ref> *md,
+			       const char *name)
+{
+	auto it = md->find(name);
+
+	return it == md->end() ? std::string() : std::string(it->second.data(), it->second.size());
+}
+
+class FirewallInterceptor final : public grpc::experimental::Interceptor {
+	grpc::experimental::ServerRpcInfo *info;
+
+public:
+	explicit FirewallInterceptor(grpc::experimental::ServerRpcInfo *i) : info(i) {}
+	~FirewallInterceptor()	// the call is over
+	{
+		std::lock_guard<std::mutex> g(sessions_lock);
+
+		denied_calls.erase(info->server_context());
+	}
+	void Intercept(grpc::experimental::InterceptorBatchMethods *m) override
+	{
+		if (m->QueryInterceptionHookPoint(
+			grpc::experimental::InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+			auto it = firewall_table.find(first_value(m->GetRecvInitialMetadata(), "username"));
+
+			if (it != firewall_table.end() && it->second == "No") {
+				std::lock_guard<std::mutex> g(sessions_lock);
+
+				denied++;
+				denied_calls.insert(info->server_context());
+				info->server_context()->TryCancel();
+			}
+		}
+		m->Proceed();
+	}
+};
+
+// Runs after the firewall and, as in the spec's chain, does not count a
+// call the firewall denied.
+class SessionInterceptor final : public grpc::experimental::Interceptor {
+	grpc::experimental::ServerRpcInfo *info;
+
+public:
+	explicit SessionInterceptor(grpc::experimental::ServerRpcInfo *i) : info(i) {}
+	void Intercept(grpc::experimental::InterceptorBatchMethods *m) override
+	{
+		if (m->QueryInterceptionHookPoint(
+			grpc::experimental::InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+			std::string id = first_value(m->GetRecvInitialMetadata(), "session-id");
+			std::lock_guard<std::mutex> g(sessions_lock);
+
+			if (!denied_calls.count(info->server_context()))
+				sessions[id]++;
+		}
+		m->Proceed();
+	}
+};
+
+template <class I>
+class Factory final : public grpc::experimental::ServerInterceptorFactoryInterface {
+	grpc::experimental::Interceptor *CreateServerInterceptor(grpc::experimental::ServerRpcInfo *i) override
+	{
+		return new I(i);
+	}
+};
+
 class KVService final : public kvbench::KV::Service {
-	grpc::Status Get(grpc::ServerContext *, const kvbench::GetRequest *req,
+	grpc::Status Get(grpc::ServerContext *ctx, const kvbench::GetRequest *req,
 			 kvbench::GetResponse *resp) override
 	{
 		const void *v;
+
+		if (is_denied(ctx))
+			return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "firewall");
 		int n = kvs_get(req->key().c_str(), &v);
 
 		if (n > 0)
 			resp->set_value(v, (size_t)n);
 		return grpc::Status::OK;
 	}
-	grpc::Status Set(grpc::ServerContext *, const kvbench::SetRequest *req,
+	grpc::Status Set(grpc::ServerContext *ctx, const kvbench::SetRequest *req,
 			 kvbench::SetResponse *resp) override
 	{
+		if (is_denied(ctx))
+			return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "firewall");
 		resp->set_ok(kvs_set(req->key().c_str(), req->value().data(),
 				     (unsigned)req->value().size()) == 1);
 		return grpc::Status::OK;
 	}
 };
 
-static int server(int port)
+static int server(int port, bool interceptors)
 {
 	KVService svc;
 	grpc::ServerBuilder b;
+	sigset_t term;
 
 	if (kvs_init())
 		return 1;
+	// SIGTERM (run.sh's stop) is taken by a thread that shuts the server
+	// down, so the interceptors' counts can be printed on the way out
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &term, nullptr);
 	b.AddListeningPort("0.0.0.0:" + std::to_string(port), grpc::InsecureServerCredentials());
 	b.RegisterService(&svc);
+	if (interceptors) {
+		std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> f;
+
+		// received metadata passes the interceptors last to first
+		// (interceptor_common.h), so the firewall, first in the
+		// spec's chain, is registered last
+		f.emplace_back(new Factory<SessionInterceptor>);
+		f.emplace_back(new Factory<FirewallInterceptor>);
+		b.experimental().SetInterceptorCreators(std::move(f));
+	}
 	std::unique_ptr<grpc::Server> s = b.BuildAndStart();
 	if (!s) {
 		fprintf(stderr, "grpc-bench: cannot listen on %d\n", port);
 		return 1;
 	}
-	s->Wait();	// until killed: run.sh stops it with SIGTERM
+	std::thread stopper([&] {
+		int sig;
+
+		sigwait(&term, &sig);
+		s->Shutdown(std::chrono::system_clock::now());
+	});
+	s->Wait();
+	stopper.join();
+	if (interceptors) {
+		std::lock_guard<std::mutex> g(sessions_lock);
+
+		fprintf(stderr, "grpc-bench: interceptors: %lu denied;", denied);
+		for (auto &e : sessions)
+			fprintf(stderr, " session %s: %lu requests;", e.first.c_str(), e.second);
+		fprintf(stderr, "\n");
+	}
 	return 0;
 }
 
@@ -99,18 +236,21 @@ int main(int argc, char **argv)
 		{ "warmup", required_argument, nullptr, 'w' },
 		{ "server-pids", required_argument, nullptr, 's' },
 		{ "proto", required_argument, nullptr, 'p' },
+		{ "interceptors", no_argument, nullptr, 'I' },
+		{ "user", required_argument, nullptr, 'u' },
 		{ nullptr, 0, nullptr, 0 }
 	};
 	unsigned long count = 20000, warmup = 2000;
 	unsigned outstanding = 1;
 	int port = 9448, c;
-	std::string target, proto = "grpc";
+	std::string target, proto = "grpc", user = "Kevin";
+	bool interceptors = false;
 	struct cpu_acct srv = {}, srv0 = {};
 
 	if (argc < 2)
 		goto usage;
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "S:P:c:o:w:s:p:", opts, nullptr)) != -1) {
+	while ((c = getopt_long(argc, argv, "S:P:c:o:w:s:p:Iu:", opts, nullptr)) != -1) {
 		switch (c) {
 		case 'S': target = optarg; break;
 		case 'P': port = atoi(optarg); break;
@@ -119,11 +259,13 @@ int main(int argc, char **argv)
 		case 'w': warmup = strtoul(optarg, nullptr, 0); break;
 		case 's': cpu_acct_init(&srv, optarg); break;
 		case 'p': proto = optarg; break;
+		case 'I': interceptors = true; break;
+		case 'u': user = optarg; break;
 		default: goto usage;
 		}
 	}
 	if (!strcmp(argv[1], "server"))
-		return server(port);
+		return server(port, interceptors);
 	if (strcmp(argv[1], "client") || target.empty() || !count || !outstanding || outstanding > 64)
 		goto usage;
 	{
@@ -150,7 +292,7 @@ int main(int argc, char **argv)
 				char key[24];
 
 				snprintf(key, sizeof(key), "key-%lu", (sent - sent % 5) % 1000);	// gets read the last set key
-				k->ctx.AddMetadata("username", "Kevin");
+				k->ctx.AddMetadata("username", user);
 				k->ctx.AddMetadata("session-id", "7");
 				k->is_set = sent % 5 == 0;	// the kv-bench mix: 1 in 5 is a set
 				k->seq = sent;
@@ -178,8 +320,11 @@ int main(int argc, char **argv)
 			uint64_t t = now_ns();
 			Call *k = static_cast<Call *>(tag);
 
-			if (!ok || !k->st.ok())
-				errors++;
+			if (!ok || !k->st.ok()) {
+				if (!errors++)
+					fprintf(stderr, "grpc-bench: a call failed: status %d: %s\n",
+						(int)k->st.error_code(), k->st.error_message().c_str());
+			}
 			body += k->is_set ? k->sresp.ByteSizeLong() : k->gresp.ByteSizeLong();
 			if (k->seq == warmup) {
 				t_start = k->at;

@@ -19,7 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 NAMES = {"udp": "UDP sockets", "tcp": "TCP (NODELAY)", "flatrpc": "FlatRPC",
          "grpc": "gRPC C++", "grpc-haproxy": "gRPC + HAProxy",
-         "xdp-echo": "raw AF_XDP echo (floor)"}
+         "xdp-echo": "raw AF_XDP echo (floor)",
+         "h2": "HTTP/2 (nghttp2)", "grpc-icpt": "gRPC + interceptors"}
 
 
 def parse(path):

@@ -17,21 +17,25 @@
 # (N metadata fields: nghttp2 against XDP). bench/report.py turns a saved
 # output into the tables and plots of docs/benchmarks.md.
 #
-#   bench/run.sh [--reps N] [--count N] [--smoke]
+#   bench/run.sh [--reps N] [--count N] [--smoke] [--profile]
 # --smoke does a few hundred calls per stack: it proves the benchmark still
 # runs (make test uses it), not how fast anything is.
+# --profile runs no benchmark: it records where the time goes (perf record -g)
+# in a few runs and writes bench/results/profile-<stack>-<mode>.txt.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$top/build}
 REPS=3 COUNT=20000 RATE_COUNT=50000 WARMUP=2000 SMOKE=0 WIRE_COUNT=5000
+PROFILE=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--reps) REPS=$2; shift 2 ;;
 	--count) COUNT=$2; RATE_COUNT=$2; shift 2 ;;
 	--smoke) SMOKE=1; REPS=1; COUNT=300; RATE_COUNT=300; WARMUP=50; WIRE_COUNT=300; shift ;;
+	--profile) PROFILE=1; shift ;;
 	-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-	*) echo "usage: bench/run.sh [--reps N] [--count N] [--smoke]" >&2; exit 2 ;;
+	*) echo "usage: bench/run.sh [--reps N] [--count N] [--smoke] [--profile]" >&2; exit 2 ;;
 	esac
 done
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh: needs root (network namespaces, XDP)" >&2; exit 1; }
@@ -147,6 +151,8 @@ start_server() { # proto mode
 	case $1 in
 	flatrpc) spawn "$S" $cpu "$B/kv-server" --iface $F_SIF "${busy[@]}" ;;
 	grpc) spawn "$S" $cpu "$B/grpc-bench" server --port 9448 ;;
+	grpc-icpt) spawn "$S" $cpu "$B/grpc-bench" server --port 9448 --interceptors ;;
+	h2) spawn "$S" $cpu "$B/h2-bench" server --port 9446 "${busy[@]}" ;;
 	xdp-echo) spawn "$S" $cpu "$B/xdp-echo" server --iface xbs$tag --port 9551 "${busy[@]}" ;;
 	grpc-haproxy)
 		haproxy_cfgs
@@ -177,11 +183,14 @@ client() { # proto mode outstanding count [warmup]
 	local busy=() w=${5:-$WARMUP}
 	[ "$2" = busy ] && busy=(--busy-poll)
 	case $1 in
-	grpc|grpc-haproxy)
+	grpc|grpc-haproxy|grpc-icpt)
 		local dst=$SRV_IP:9448
 		[ $1 = grpc-haproxy ] && dst=127.0.0.1:9450
 		ip netns exec "$C" taskset -c 0 "$B/grpc-bench" client --proto $1 --server $dst \
 			--outstanding "$3" --count "$4" --warmup "$w" --server-pids "$SERVER_PIDS" ;;
+	h2)
+		ip netns exec "$C" taskset -c 0 "$B/h2-bench" client --server $SRV_IP --port 9446 \
+			"${busy[@]}" --outstanding "$3" --count "$4" --warmup "$w" --server-pids "$SERVER_PIDS" ;;
 	xdp-echo)
 		ip netns exec "$C" taskset -c 0 "$B/xdp-echo" client --iface xbc$tag --server 10.78.4.2 \
 			--server-mac "$XE_MAC" --src-ip 10.78.4.1 --port 9551 "${busy[@]}" \
@@ -200,15 +209,71 @@ xdp_stats() { # iface -> "run_cnt run_time_ns"
 		python3 -c 'import json,sys; p=json.load(sys.stdin); print(p.get("run_cnt",0), p.get("run_time_ns",0))'
 }
 
+# --profile: where the time goes, for the targets the page reports missed.
+# perf samples every task on the stack's cores (perf's cpu-clock here: this
+# VM has no PMU) over one client run with one outstanding, warm-up
+# included, so idle time (swapper) and softirq work are in the split too.
+profile_one() { # proto mode cpus
+	local out=$top/bench/results/profile-$1-$2.txt data=$work/perf.data
+	start_server $1 $2
+	perf record -q -g -C "$3" -o "$data" >"$work/perf.log" 2>&1 &
+	local ppid=$!
+	for _ in $(seq 50); do [ -s "$data" ] && break; sleep 0.1; done	# perf has started
+	sleep 0.2
+	client $1 $2 1 "$COUNT" >"$work/one"
+	kill -INT $ppid
+	wait $ppid || true
+	stop_server
+	{
+		echo "# perf profile: $1, $2, cores $3; $(cat "$work/one")"
+		echo "# $(date -u +%F) $(uname -r), $(nproc) cores, perf $(perf version | cut -d' ' -f3)"
+		echo "## share of samples by command"
+		perf report -i "$data" --no-children --sort comm --stdio -q -g none 2>/dev/null | head -15
+		echo "## by command and object (user code, libraries, kernel)"
+		perf report -i "$data" --no-children --sort comm,dso --stdio -q -g none 2>/dev/null | head -25
+		echo "## top symbols (self time)"
+		perf report -i "$data" --no-children --sort comm,dso,sym --stdio -q -g none 2>/dev/null | head -60
+		echo "## top symbols with their callees (children time)"
+		perf report -i "$data" --children --sort sym --stdio -q -g none 2>/dev/null | head -40
+	} >"$out"
+	echo "profile: $out"
+}
+profile_all() {
+	command -v perf >/dev/null || { echo "bench/run.sh: --profile needs perf" >&2; exit 1; }
+	mkdir -p "$top/bench/results"
+	[ -x "$B/grpc-bench" ] && profile_one grpc blocking 0
+	profile_one flatrpc busy 0,1
+	[ -x "$B/xdp-echo" ] && profile_one xdp-echo busy 0,1
+	# kernel-side XDP cost per packet, for the FlatRPC row, from BPF's own statistics
+	prof_stats_was=$(sysctl -n kernel.bpf_stats_enabled)
+	trap 'sysctl -qw kernel.bpf_stats_enabled=$prof_stats_was; cleanup' EXIT
+	sysctl -qw kernel.bpf_stats_enabled=1
+	read -r cnt0 ns0 <<<"$(xdp_stats fbs$tag)"
+	start_server flatrpc busy
+	client flatrpc busy 1 "$COUNT" >/dev/null
+	stop_server
+	read -r cnt ns <<<"$(xdp_stats fbs$tag)"
+	sysctl -qw kernel.bpf_stats_enabled="$prof_stats_was"
+	awk -v c=$((cnt - cnt0)) -v n=$((ns - ns0)) 'BEGIN {
+		printf "## XDP program at the server (kernel.bpf_stats_enabled): %.0f ns/packet over %d packets\n",
+			c ? n / c : 0, c }' >>"$top/bench/results/profile-flatrpc-busy.txt"
+}
+if [ "$PROFILE" = 1 ]; then
+	profile_all
+	exit 0
+fi
+
 echo "# FlatRPC KV benchmark: $(date -u +%F) $(uname -r), $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 echo "# 80% get / 20% set, ~100 B requests; medians of $REPS runs; p50/p99 with 1 outstanding, rate with 32"
 printf '%-9s %-8s %10s %10s %12s\n' mode proto p50_us p99_us rate_per_s
 declare -A R
 PROTOS="udp tcp flatrpc"
+[ -x "$B/h2-bench" ] && PROTOS+=" h2"
 GRPC=()
 if [ -x "$B/grpc-bench" ]; then
 	GRPC+=(grpc)
 	command -v haproxy >/dev/null && GRPC+=(grpc-haproxy)
+	GRPC+=(grpc-icpt)
 fi
 ALL="$PROTOS ${GRPC[*]}"
 # xdp-echo is not an RPC stack: it has no place in the wire-bytes section
@@ -373,6 +438,29 @@ if [[ " ${GRPC[*]} " == *" grpc "* ]]; then
 		    -v e="${R[blocking,flatrpc,rate]}" -v f="${R[blocking,$g,rate]}" \
 		    'BEGIN { printf "%-12s p50 %.3fx  p99 %.3fx  rate %.2fx\n", g, a/b, c/d, e/f }'
 	done
+fi
+
+# The interceptors must hold, not only run: a denied user's calls all fail,
+# and the session tracker counts the allowed calls only (grpc-bench prints
+# its counts when stopped). In the smoke run, so that make test checks it.
+grpc_icpt_check() {
+	start_server grpc-icpt blocking
+	if ip netns exec "$C" "$B/grpc-bench" client --server $SRV_IP:9448 --count 50 --warmup 0 \
+		--user Peter >/dev/null 2>&1; then
+		echo "bench: gRPC + interceptors let a denied user's calls through" >&2
+		exit 1
+	fi
+	ip netns exec "$C" "$B/grpc-bench" client --server $SRV_IP:9448 --count 50 --warmup 0 >/dev/null
+	stop_server
+	grep -q 'interceptors: 50 denied; session 7: 50 requests;' "$work/server.log" || {
+		echo "bench: gRPC + interceptors did not deny and count as the spec does:" >&2
+		cat "$work/server.log" >&2
+		exit 1
+	}
+	echo "# gRPC + interceptors: 50 calls of a denied user refused, 50 allowed calls counted"
+}
+if [ "$SMOKE" = 1 ] && [[ " ${GRPC[*]} " == *" grpc-icpt "* ]]; then
+	grpc_icpt_check
 fi
 
 # Header parsing (the paper's Figure 3): N metadata fields as HTTP/2 headers
