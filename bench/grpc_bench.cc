@@ -355,8 +355,9 @@ int main(int argc, char **argv)
 		return errors ? 1 : 0;
 	}
 usage:
-	fprintf(stderr, "usage: grpc-bench server --port P\n"
+	fprintf(stderr, "usage: grpc-bench server --port P [--interceptors]\n"
 			"       grpc-bench client --server ADDR:PORT [--count N] [--outstanding K]\n"
-			"                         [--warmup W] [--server-pids PID[,PID...]] [--proto NAME]\n");
+			"                         [--warmup W] [--server-pids PID[,PID...]] [--proto NAME]\n"
+			"                         [--user NAME]\n");
 	return 2;
 }
