@@ -93,8 +93,10 @@ struct ck {
 		struct vty t;
 		int local;		/* assigned with `=`, not bound by Some(x) */
 		int dep;		/* its type comes from a message field */
+		int each;		/* bound by foreach */
 		struct fr_loc loc;
 	} binds[MAX_BINDS];
+	int in_foreach;
 	int nbinds;
 	/* locals whose block has ended, to say why a later use is unknown */
 	struct { const char *name; struct fr_loc loc; } gone[MAX_BINDS];
@@ -146,6 +148,9 @@ const char *fr_type_str(const struct fr_type *t, char *buf, size_t n)
 	case TY_MAP:
 		snprintf(buf, n, "Map<%s, %s>", fr_type_str(t->key, k, sizeof(k)),
 			 fr_type_str(t->val, v, sizeof(v)));
+		break;
+	case TY_VEC:
+		snprintf(buf, n, "Vec<%s, %u>", fr_type_str(t->val, v, sizeof(v)), t->n);
 		break;
 	default: snprintf(buf, n, "%s", names[t->kind]); break;
 	}
@@ -476,6 +481,14 @@ static struct vty check_get(struct ck *c, const struct fr_expr *e)
 		cerr(c, 0, m->loc, "unknown state '%s' in element '%s'", m->s, c->el->name);
 		return r;
 	}
+	if (st->type.kind == TY_VEC) {
+		if (!kt.option && kt.t.kind != TY_NONE && !is_int(&kt))
+			cerr(c, depends(c, k), k->loc, "the index into Vec '%s' must be an "
+			     "integer, not %s", st->name, vty_str(&kt, a, sizeof(a)));
+		r.t = *st->type.val;
+		r.option = 1;
+		return r;
+	}
 	if (st->type.kind != TY_MAP) {
 		cerr(c, 0, m->loc, "state '%s' is a %s, not a map; read it by its name",
 		     st->name, fr_type_str(&st->type, a, sizeof(a)));
@@ -489,6 +502,40 @@ static struct vty check_get(struct ck *c, const struct fr_expr *e)
 	}
 	r.t = *st->type.val;
 	r.option = 1;
+	return r;
+}
+
+static struct fr_state *vec_arg(struct ck *c, const struct fr_expr *e, const char *fn)
+{
+	struct fr_state *st = e->kind == E_NAME ? find_state(c->el, e->s) : NULL;
+	char a[64];
+
+	if (st && st->type.kind == TY_VEC)
+		return st;
+	if (st && st->type.kind == TY_MAP)
+		cerr(c, 0, e->loc, "%s takes a Vec; '%s' is a map, and BPF hash maps do "
+		     "not count their entries (keep a count in a scalar state)", fn, e->s);
+	else if (st)
+		cerr(c, 0, e->loc, "%s takes a Vec; state '%s' is a %s", fn, e->s,
+		     fr_type_str(&st->type, a, sizeof(a)));
+	else if (c->h->param && e->kind == E_NAME && !strcmp(e->s, c->h->param))
+		cerr(c, 0, e->loc, "%s takes a Vec; for the message use byte_size(%s)", fn,
+		     e->s);
+	else
+		cerr(c, 0, e->loc, "%s takes a Vec state of element '%s'", fn, c->el->name);
+	return NULL;
+}
+
+/* size(v): how many elements Vec v holds */
+static struct vty check_size(struct ck *c, const struct fr_expr *e)
+{
+	struct vty r = { .t.kind = TY_U32 };
+
+	if (e->nargs != 1) {
+		cerr(c, 0, e->loc, "size() takes 1 argument, a Vec");
+		return r;
+	}
+	vec_arg(c, e->args[0], "size()");
 	return r;
 }
 
@@ -544,6 +591,11 @@ static struct vty check_expr(struct ck *c, const struct fr_expr *e)
 			if (!strcmp(c->binds[i].name, e->s))
 				return c->binds[i].t;
 		struct fr_state *st = find_state(c->el, e->s);
+		if (st && st->type.kind == TY_VEC) {
+			cerr(c, 0, e->loc, "'%s' is a Vec; read it with get(%s, i), size(%s) or "
+			     "foreach x in %s:", e->s, e->s, e->s, e->s);
+			return r;
+		}
 		if (st && st->type.kind != TY_MAP) {
 			r.t = st->type;
 			return r;
@@ -619,6 +671,8 @@ static struct vty check_expr(struct ck *c, const struct fr_expr *e)
 			return check_get(c, e);
 		if (!strcmp(e->s, "byte_size"))
 			return check_byte_size(c, e);
+		if (!strcmp(e->s, "size"))
+			return check_size(c, e);
 		if (is_builtin(e->s))
 			return check_builtin(c, e);
 		if (fr_is_randomf(e))
@@ -749,6 +803,11 @@ static void check_set(struct ck *c, const struct fr_stmt *s)
 
 	if (e->nargs == 2 && e->args[0]->kind == E_NAME) {
 		struct fr_state *sc = find_state(c->el, e->args[0]->s);
+		if (sc && sc->type.kind == TY_VEC) {
+			cerr(c, 0, e->loc, "set() on Vec '%s' takes an index: set(%s, i, value); "
+			     "push(%s, value) appends", sc->name, sc->name, sc->name);
+			return;
+		}
 		if (sc && sc->type.kind != TY_MAP) {
 			const struct fr_expr *v = e->args[1];
 			struct vty vt = check_expr(c, v);
@@ -780,6 +839,21 @@ static void check_set(struct ck *c, const struct fr_stmt *s)
 	if (c->hk == H_INIT && (!kt.lit || !vt.lit)) {
 		cerr(c, 0, !kt.lit ? k->loc : v->loc,
 		     "init() runs at load time: keys and values must be constants");
+		return;
+	}
+	if (st->type.kind == TY_VEC) {
+		if (!kt.option && kt.t.kind != TY_NONE && !is_int(&kt))
+			cerr(c, depends(c, k), k->loc, "the index into Vec '%s' must be an "
+			     "integer, not %s", st->name, vty_str(&kt, a, sizeof(a)));
+		else if (kt.lit && kt.ival >= st->type.n)
+			cerr(c, 0, k->loc, "index %llu is past the end of Vec '%s' (%s)",
+			     (unsigned long long)kt.ival, st->name,
+			     fr_type_str(&st->type, a, sizeof(a)));
+		if (!compatible(st->type.val, &vt))
+			cerr(c, (!vt.lit && v->kind != E_NAME) || depends(c, v), v->loc,
+			     "value of type %s does not match the element type %s of Vec '%s'",
+			     vty_str(&vt, a, sizeof(a)), fr_type_str(st->type.val, b, sizeof(b)),
+			     st->name);
 		return;
 	}
 	if (st->type.kind != TY_MAP) {
@@ -903,6 +977,63 @@ static void check_match(struct ck *c, const struct fr_stmt *s)
 	}
 }
 
+/* push(v, value): appends; a full Vec stays as it is */
+static void check_push(struct ck *c, const struct fr_stmt *s)
+{
+	const struct fr_expr *e = s->e;
+	char a[64], b[64];
+
+	if (c->hk == H_INIT) {
+		cerr(c, 0, s->loc, "init() fills a Vec with set(v, i, value); push() belongs "
+		     "in req() or resp()");
+		return;
+	}
+	if (e->nargs != 2) {
+		cerr(c, 0, e->loc, "push() takes 2 arguments: a Vec and a value");
+		return;
+	}
+	struct fr_state *st = vec_arg(c, e->args[0], "push()");
+	struct vty vt = check_expr(c, e->args[1]);
+	if (st && !compatible(st->type.val, &vt))
+		cerr(c, (!vt.lit && e->args[1]->kind != E_NAME) || depends(c, e->args[1]),
+		     e->args[1]->loc, "value of type %s does not match the element type %s of "
+		     "Vec '%s'", vty_str(&vt, a, sizeof(a)),
+		     fr_type_str(st->type.val, b, sizeof(b)), st->name);
+}
+
+static void check_block(struct ck *c, const struct fr_block *b);
+
+/* foreach x in v: the body is copied once per slot of v */
+static void check_foreach(struct ck *c, const struct fr_stmt *s)
+{
+	if (c->hk == H_INIT) {
+		cerr(c, 0, s->loc, "init() can only set(...) state; foreach belongs in req() "
+		     "or resp()");
+		return;
+	}
+	if (c->in_foreach) {
+		cerr(c, 0, s->loc, "foreach inside foreach would copy the inner body N x M "
+		     "times; iterate over one Vec at a time");
+		return;
+	}
+	struct fr_state *st = vec_arg(c, s->e, "foreach");
+	if (c->nbinds == MAX_BINDS) {
+		cerr(c, 0, s->loc, "more than %d names in scope", MAX_BINDS);
+		return;
+	}
+	memset(&c->binds[c->nbinds], 0, sizeof(c->binds[0]));
+	c->binds[c->nbinds].name = s->names[0];
+	if (st)
+		c->binds[c->nbinds].t.t = *st->type.val;
+	c->binds[c->nbinds].each = 1;
+	c->binds[c->nbinds].loc = s->loc;
+	c->nbinds++;
+	c->in_foreach = 1;
+	check_block(c, &s->body);
+	c->in_foreach = 0;
+	c->nbinds--;
+}
+
 /* delete(map, key) */
 static void check_delete(struct ck *c, const struct fr_stmt *s)
 {
@@ -1022,6 +1153,12 @@ static void check_assign(struct ck *c, const struct fr_stmt *s)
 			continue;
 		}
 		int k = find_bind(c, name);
+		if (k >= 0 && c->binds[k].each) {
+			cerr(c, 0, loc, "'%s' is bound by foreach on line %d and cannot be "
+			     "assigned; change the Vec with set(v, i, value)", name,
+			     c->binds[k].loc.line);
+			continue;
+		}
 		if (k >= 0 && !c->binds[k].local) {
 			cerr(c, 0, loc, "'%s' is bound by Some(%s) on line %d and cannot be "
 			     "assigned; copy it into a new name", name, name,
@@ -1076,9 +1213,16 @@ static void check_block(struct ck *c, const struct fr_block *b)
 			if (c->hk == H_INIT)
 				cerr(c, 0, s->loc, "pass is not allowed in init()");
 			break;
+		case S_FOREACH:
+			check_foreach(c, s);
+			break;
 		case S_CALL:
 			if (!strcmp(s->e->s, "delete")) {
 				check_delete(c, s);
+				break;
+			}
+			if (!strcmp(s->e->s, "push")) {
+				check_push(c, s);
 				break;
 			}
 			check_expr(c, s->e);
@@ -1178,6 +1322,14 @@ static int flow_block(struct ck *c, const struct fr_block *b, struct falls *out)
 			ender = s;
 			out->n = 0;
 			break;
+		case S_FOREACH: {
+			/* the body may run zero times: the path goes on after it */
+			struct falls bf = { .n = 0 };
+			flow_block(c, &s->body, &bf);
+			out->n = 0;
+			add_fall(out, s->loc, NULL);
+			break;
+		}
 		case S_MATCH: {
 			struct falls mf = { .n = 0 };
 			reach = flow_match(c, s, &mf);
@@ -1239,6 +1391,7 @@ static void check_handler(struct ck *c, struct fr_element *el, enum hkind hk,
 	c->m = m;
 	c->fields = m ? (hk == H_REQ ? &m->req : &m->resp) : NULL;
 	c->nbinds = 0;
+	c->in_foreach = 0;
 	c->ngone = 0;
 	check_block(c, &h->body);
 }
@@ -1264,6 +1417,13 @@ static void check_element(struct ck *c, struct fr_element *el)
 					 el->states[j].loc.line);
 		}
 		check_name(c->d, st->loc, "state", st->name);
+		if (st->type.kind == TY_VEC) {
+			/* slot N holds the length, in a slot of type T: N <= 64 fits */
+			if (!fr_type_is_fixed_int(st->type.val->kind))
+				fr_error(c->d, st->type.val->loc, "Vec elements must be integers "
+					 "or bool, not %s", fr_type_str(st->type.val, b, sizeof(b)));
+			continue;
+		}
 		if (st->type.kind != TY_MAP) {
 			/* a scalar: one array slot; strings would need a copy per read */
 			if (!fr_type_is_fixed_int(st->type.kind))
@@ -1317,7 +1477,7 @@ static void check_fields(struct fr_diag *d, const struct fr_fields *fs,
 		check_name(d, f->loc, "field", f->name);
 		if (c_reserved(f->name))
 			fr_error(d, f->loc, "field name '%s' is reserved in C", f->name);
-		if (f->type.kind == TY_MAP || f->type.kind == TY_NONE)
+		if (f->type.kind == TY_MAP || f->type.kind == TY_VEC || f->type.kind == TY_NONE)
 			fr_error(d, f->type.loc, "field '%s' cannot have type %s", f->name,
 				 fr_type_str(&f->type, b, sizeof(b)));
 	}

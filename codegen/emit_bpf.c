@@ -102,6 +102,27 @@ static int expr_equal(const struct fr_expr *a, const struct fr_expr *b)
 	}
 }
 
+/*
+ * A Vec<T, N> is an array map of N + 1 slots of T: slots 0..N-1 hold the
+ * elements, slot N the length (N <= 64 fits any integer T). Declares
+ * np<t> (the length slot, may be NULL) and n<t> (the length, at most N).
+ */
+static int vec_len(struct gen *g, int d, const struct fr_state *st)
+{
+	char mn[96], ty[64];
+	int t = g->tmp++;
+
+	ind(g, d);
+	fr_buf_printf(g->b, "__u32 z%d = %u;\n", t, st->type.n);
+	ind(g, d);
+	fr_buf_printf(g->b, "%s *np%d = bpf_map_lookup_elem(&%s, &z%d);\n",
+		      ctype(st->type.val, ty, sizeof(ty)), t, map_name(st, mn, sizeof(mn)), t);
+	ind(g, d);
+	fr_buf_printf(g->b, "__u32 n%d = np%d ? (*np%d < %u ? *np%d : %u) : 0;\n", t, t, t,
+		      st->type.n, t, st->type.n);
+	return t;
+}
+
 /* A value as C sees it: an integer expression, or N bytes at a pointer. */
 struct cval {
 	int is_bytes;
@@ -246,6 +267,13 @@ static void cval_call(struct gen *g, const struct fr_expr *e, struct cval *v, in
 	}
 	if (!strcmp(f, "byte_size")) {
 		byte_size(g, e, v, d);
+		return;
+	}
+	if (!strcmp(f, "size")) {
+		int t = vec_len(g, d, find_state(g->el, e->args[0]->s));
+		memset(v, 0, sizeof(*v));
+		v->kind = TY_U32;
+		snprintf(v->c, sizeof(v->c), "n%d", t);
 		return;
 	}
 	for (unsigned i = 0; i < e->nargs && i < 2; i++)
@@ -594,11 +622,90 @@ static void gen_set(struct gen *g, const struct fr_stmt *s, int d)
 	snprintf(kv, sizeof(kv), "k%d", t);
 	snprintf(vv, sizeof(vv), "v%d", t);
 	const struct fr_state *ms = find_state(g->el, me->s);
+	if (ms->type.kind == TY_VEC) {
+		/* a store past the length grows the Vec to include it */
+		static const struct fr_type idx = { .kind = TY_U32 };
+		fill(g, d + 1, &idx, kv, k);
+		fill(g, d + 1, ms->type.val, vv, v);
+		int n = vec_len(g, d + 1, ms);
+		ind(g, d + 1);
+		fr_buf_printf(g->b, "if (%s < %u && !bpf_map_update_elem(&%s, &%s, &%s, BPF_ANY) "
+			      "&&\n", kv, ms->type.n, map_name(ms, mn, sizeof(mn)), kv, vv);
+		ind(g, d + 1);
+		fr_buf_printf(g->b, "    np%d && n%d <= %s)\n", n, n, kv);
+		ind(g, d + 2);
+		fr_buf_printf(g->b, "*np%d = %s + 1;\n", n, kv);
+		ind(g, d);
+		fr_buf_printf(g->b, "}\n");
+		return;
+	}
 	fill(g, d + 1, ms->type.key, kv, k);
 	fill(g, d + 1, ms->type.val, vv, v);
 	ind(g, d + 1);
 	fr_buf_printf(g->b, "bpf_map_update_elem(&%s, &%s, &%s, BPF_ANY);\n",
 		      map_name(ms, mn, sizeof(mn)), kv, vv);
+	ind(g, d);
+	fr_buf_printf(g->b, "}\n");
+}
+
+/* push(v, x): a full Vec stays as it is */
+static void gen_push(struct gen *g, const struct fr_stmt *s, int d)
+{
+	const struct fr_state *ms = find_state(g->el, s->e->args[0]->s);
+	char mn[96], vv[16];
+
+	snprintf(vv, sizeof(vv), "v%d", g->tmp++);
+	ind(g, d);
+	fr_buf_printf(g->b, "{\n");
+	fill(g, d + 1, ms->type.val, vv, s->e->args[1]);
+	int n = vec_len(g, d + 1, ms);
+	ind(g, d + 1);
+	fr_buf_printf(g->b, "if (np%d && n%d < %u &&\n", n, n, ms->type.n);
+	ind(g, d + 1);
+	fr_buf_printf(g->b, "    !bpf_map_update_elem(&%s, &n%d, &%s, BPF_ANY))\n",
+		      map_name(ms, mn, sizeof(mn)), n, vv);
+	ind(g, d + 2);
+	fr_buf_printf(g->b, "*np%d = n%d + 1;\n", n, n);
+	ind(g, d);
+	fr_buf_printf(g->b, "}\n");
+}
+
+static void gen_block(struct gen *g, const struct fr_block *b, int d);
+
+/* foreach x in v: the body once per slot, each guarded by the length;
+ * unrolled, since kernel 6.1 has no bpf_for and N is small */
+static void gen_foreach(struct gen *g, const struct fr_stmt *s, int d)
+{
+	const struct fr_state *ms = find_state(g->el, s->e->s);
+	char mn[96], ty[64];
+
+	ind(g, d);
+	fr_buf_printf(g->b, "{\n");
+	int n = vec_len(g, d + 1, ms);
+	for (unsigned i = 0; i < ms->type.n; i++) {
+		int t = g->tmp++;
+		ind(g, d + 1);
+		fr_buf_printf(g->b, "if (n%d > %u) {\n", n, i);
+		ind(g, d + 2);
+		fr_buf_printf(g->b, "__u32 i%d = %u;\n", t, i);
+		ind(g, d + 2);
+		fr_buf_printf(g->b, "%s *e%d = bpf_map_lookup_elem(&%s, &i%d);\n\n",
+			      ctype(ms->type.val, ty, sizeof(ty)), t,
+			      map_name(ms, mn, sizeof(mn)), t);
+		ind(g, d + 2);
+		fr_buf_printf(g->b, "if (e%d) {\n", t);
+		struct bind *bd = &g->binds[g->nbinds++];
+		memset(bd, 0, sizeof(*bd));
+		bd->name = s->names[0];
+		bd->kind = ms->type.val->kind;
+		snprintf(bd->var, sizeof(bd->var), "(*e%d)", t);
+		gen_block(g, &s->body, d + 3);
+		g->nbinds--;
+		ind(g, d + 2);
+		fr_buf_printf(g->b, "}\n");
+		ind(g, d + 1);
+		fr_buf_printf(g->b, "}\n");
+	}
 	ind(g, d);
 	fr_buf_printf(g->b, "}\n");
 }
@@ -649,11 +756,22 @@ static void gen_match(struct gen *g, const struct fr_stmt *s, int d)
 		char kv[16], vv[16];
 		snprintf(kv, sizeof(kv), "k%d", t);
 		snprintf(vv, sizeof(vv), "v%d", t);
-		fill(g, d + 1, st->type.key, kv, e->args[1]);
-		ind(g, d + 1);
-		fr_buf_printf(g->b, "%s *%s = bpf_map_lookup_elem(&%s, &%s);\n\n",
-			      ctype(st->type.val, ty, sizeof(ty)), vv,
-			      map_name(st, mn, sizeof(mn)), kv);
+		if (st->type.kind == TY_VEC) {
+			/* only slots below the length hold elements */
+			static const struct fr_type idx = { .kind = TY_U32 };
+			int n = vec_len(g, d + 1, st);
+			fill(g, d + 1, &idx, kv, e->args[1]);
+			ind(g, d + 1);
+			fr_buf_printf(g->b, "%s *%s = %s < n%d ? bpf_map_lookup_elem(&%s, &%s) : "
+				      "NULL;\n\n", ctype(st->type.val, ty, sizeof(ty)), vv, kv, n,
+				      map_name(st, mn, sizeof(mn)), kv);
+		} else {
+			fill(g, d + 1, st->type.key, kv, e->args[1]);
+			ind(g, d + 1);
+			fr_buf_printf(g->b, "%s *%s = bpf_map_lookup_elem(&%s, &%s);\n\n",
+				      ctype(st->type.val, ty, sizeof(ty)), vv,
+				      map_name(st, mn, sizeof(mn)), kv);
+		}
 		const struct fr_arm *some = NULL, *none = NULL;
 		for (unsigned i = 0; i < s->narms; i++) {
 			const struct fr_arm *a = &s->arms[i];
@@ -775,6 +893,7 @@ static void gen_block(struct gen *g, const struct fr_block *b, int d)
 		const struct fr_stmt *s = b->v[i];
 		switch (s->kind) {
 		case S_ASSIGN: gen_assign(g, s, d); break;
+		case S_FOREACH: gen_foreach(g, s, d); break;
 		case S_MATCH: gen_match(g, s, d); break;
 		case S_SEND: gen_send(g, s, d); break;
 		case S_SET: gen_set(g, s, d); break;
@@ -782,6 +901,8 @@ static void gen_block(struct gen *g, const struct fr_block *b, int d)
 		case S_CALL:
 			if (!strcmp(s->e->s, "delete"))
 				gen_delete(g, s, d);
+			else if (!strcmp(s->e->s, "push"))
+				gen_push(g, s, d);
 			break;	/* anything else was rejected by the checker */
 		}
 	}
@@ -952,6 +1073,17 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 			const struct fr_state *st = &el->states[j];
 			fr_buf_printf(b, "\n/* %s.%s: %s */\n", el->name, st->name,
 				      fr_type_str(&st->type, ty, sizeof(ty)));
+			if (st->type.kind == TY_VEC) {
+				/* slots 0..N-1 the elements, slot N the length */
+				fr_buf_printf(b, "struct {\n\t__uint(type, BPF_MAP_TYPE_ARRAY);\n"
+					      "\t__uint(max_entries, %u);\n\t__type(key, __u32);\n"
+					      "\t__type(value, %s);\n"
+					      "\t__uint(pinning, LIBBPF_PIN_BY_NAME);\n"
+					      "} %s SEC(\".maps\");\n", st->type.n + 1,
+					      ctype(st->type.val, ty2, sizeof(ty2)),
+					      map_name(st, mn, sizeof(mn)));
+				continue;
+			}
 			if (st->type.kind != TY_MAP) {
 				/* one shared slot; an array so it pins like the maps */
 				fr_buf_printf(b, "struct {\n\t__uint(type, BPF_MAP_TYPE_ARRAY);\n"

@@ -28,6 +28,20 @@ static void put_bytes(struct fr_buf *b, const char *name, const struct fr_type *
 }
 
 
+static int is_set_of(const struct fr_stmt *s, const struct fr_state *st)
+{
+	return s->kind == S_SET && !strcmp(s->e->args[0]->s, st->name);
+}
+
+/* Is statement j of init() the last one that sets state st? */
+static int last_set(const struct fr_element *el, unsigned j, const struct fr_state *st)
+{
+	for (unsigned q = j + 1; q < el->init.body.n; q++)
+		if (is_set_of(el->init.body.v[q], st))
+			return 0;
+	return 1;
+}
+
 void fr_emit_init(const struct fr_spec *spec, struct fr_buf *b)
 {
 	const struct fr_service *svc = spec->svc;
@@ -68,9 +82,19 @@ void fr_emit_init(const struct fr_spec *spec, struct fr_buf *b)
 			/* a scalar is slot 0 of a one-entry array */
 			static const struct fr_type slot_type = { .kind = TY_U32 };
 			static const struct fr_expr slot0 = { .kind = E_INT };
-			int scalar = st->type.kind != TY_MAP;
-			const struct fr_type *kt = scalar ? &slot_type : st->type.key;
+			int vec = st->type.kind == TY_VEC;
+			int scalar = !vec && st->type.kind != TY_MAP;
+			const struct fr_type *kt = scalar || vec ? &slot_type : st->type.key;
 			const struct fr_type *vt = scalar ? &st->type : st->type.val;
+			/* a Vec's length (its slot N) covers the highest slot set */
+			struct fr_expr lenv[2] = { { .kind = E_INT }, { .kind = E_INT } };
+			const struct fr_expr *len = vec && last_set(el, j, st) ? lenv : NULL;
+			for (unsigned r = 0; len && r <= j; r++) {
+				const struct fr_stmt *w = el->init.body.v[r];
+				if (is_set_of(w, st) && w->e->args[1]->ival + 1 > lenv[1].ival)
+					lenv[1].ival = w->e->args[1]->ival + 1;
+			}
+			lenv[0].ival = st->type.n;
 			fr_buf_printf(b, "\n/* %s.init(): %s[", el->name, st->name);
 			const struct fr_expr *kv[2] = { scalar ? &slot0 : s->e->args[1],
 							s->e->args[scalar ? 1 : 2] };
@@ -95,6 +119,19 @@ void fr_emit_init(const struct fr_spec *spec, struct fr_buf *b)
 			snprintf(vname, sizeof(vname), "flatrpc_init_%u_value", n);
 			put_bytes(b, kname, kt, kv[0]);
 			put_bytes(b, vname, vt, kv[1]);
+			fr_buf_printf(&table, "\t{ \"fr_%s_%s\", %s, %u, %s, %u },\n",
+				      fr_cname(en, sizeof(en), el->name),
+				      fr_cname(sn, sizeof(sn), st->name),
+				      kname, fr_type_size(kt),
+				      vname, fr_type_size(vt));
+			n++;
+			if (!len)
+				continue;
+			fr_buf_printf(b, "\n/* %s.init(): the length of %s */\n", el->name, st->name);
+			snprintf(kname, sizeof(kname), "flatrpc_init_%u_key", n);
+			snprintf(vname, sizeof(vname), "flatrpc_init_%u_value", n);
+			put_bytes(b, kname, kt, &len[0]);
+			put_bytes(b, vname, vt, &len[1]);
 			fr_buf_printf(&table, "\t{ \"fr_%s_%s\", %s, %u, %s, %u },\n",
 				      fr_cname(en, sizeof(en), el->name),
 				      fr_cname(sn, sizeof(sn), st->name),

@@ -218,6 +218,28 @@ static void parse_type(struct parser *p, struct fr_type *t)
 		expect(p, T_GT, "'>'");
 		return;
 	}
+	if (!strcmp(id->text, "Vec")) {
+		t->kind = TY_VEC;
+		t->val = fr_arena_alloc(&p->spec->arena, sizeof(*t->val));
+		expect(p, T_LT, "'<' after Vec");
+		parse_type(p, t->val);
+		if (!at(p, T_COMMA))
+			fail(p, cur(p)->loc, "Vec without a bound: BPF cannot execute iteration "
+			     "without a constant bound; write Vec<T, N> with N in 1..%d",
+			     FR_MAX_VEC);
+		next(p);
+		const struct fr_tok *n = expect(p, T_INT, "the bound N of Vec<T, N>");
+		if (n->ival == 0 || n->ival > FR_MAX_VEC) {
+			fr_error(p->d, n->loc, "the bound of a Vec must be 1..%d (foreach copies "
+				 "its body N times), not %llu", FR_MAX_VEC,
+				 (unsigned long long)n->ival);
+			t->n = 1;
+		} else {
+			t->n = (unsigned)n->ival;
+		}
+		expect(p, T_GT, "'>'");
+		return;
+	}
 	if (!strcmp(id->text, "Map")) {
 		t->kind = TY_MAP;
 		t->key = fr_arena_alloc(&p->spec->arena, sizeof(*t->key));
@@ -230,7 +252,7 @@ static void parse_type(struct parser *p, struct fr_type *t)
 		return;
 	}
 	fail(p, id->loc, "unknown type '%s' (expected u8, u16, u32, u64, i64, bool, "
-	     "string<N>, bytes<N> or Map<K, V>)", id->text);
+	     "string<N>, bytes<N>, Map<K, V> or Vec<T, N>)", id->text);
 }
 
 static void parse_fields(struct parser *p, struct fr_fields *fs, int is_meta)
@@ -476,8 +498,8 @@ static struct fr_stmt *parse_simple_stmt(struct parser *p)
 	}
 	if (at_word(p, "for") || at_word(p, "while") || at_word(p, "loop"))
 		fail(p, cur(p)->loc, "'%s': BPF cannot execute iteration without a constant "
-		     "bound, and the spec language has no bounded loop; unroll it into "
-		     "match arms", cur(p)->text);
+		     "bound; iterate over a Vec<T, N> state with foreach x in v:",
+		     cur(p)->text);
 
 	if (at_assign(p))
 		return parse_assign(p);
@@ -540,8 +562,34 @@ static void parse_arm(struct parser *p, struct fr_stmt *m)
 	m->arms[m->narms++] = arm;
 }
 
+/* foreach x in v: block */
+static struct fr_stmt *parse_foreach(struct parser *p)
+{
+	/* volatile: parse_block's recovery longjmps within this frame */
+	struct fr_stmt *volatile s = fr_arena_alloc(&p->spec->arena, sizeof(*s));
+
+	s->kind = S_FOREACH;
+	s->loc = next(p)->loc;
+	const struct fr_tok *n = expect(p, T_IDENT, "the name of each element");
+	s->names = fr_arena_alloc(&p->spec->arena, sizeof(*s->names));
+	s->nlocs = fr_arena_alloc(&p->spec->arena, sizeof(*s->nlocs));
+	s->names[0] = n->text;
+	s->nlocs[0] = n->loc;
+	s->nnames = 1;
+	if (!at_word(p, "in"))
+		fail_expected(p, "'in', as in foreach x in v:");
+	next(p);
+	s->e = parse_expr(p);
+	open_block(p, 0);
+	p->i--;		/* parse_block wants the INDENT */
+	parse_block(p, &s->body);
+	return s;
+}
+
 static struct fr_stmt *parse_stmt(struct parser *p)
 {
+	if (at_word(p, "foreach"))
+		return parse_foreach(p);
 	if (!at_word(p, "match"))
 		return parse_simple_stmt(p);
 

@@ -100,6 +100,7 @@ enum fr_type_kind {
 	TY_U8, TY_U16, TY_U32, TY_U64, TY_I64, TY_BOOL,
 	TY_STRING, TY_BYTES,
 	TY_MAP,
+	TY_VEC,			/* Vec<T, N>: val is T, n is N; state only */
 };
 
 struct fr_type {
@@ -147,6 +148,7 @@ struct fr_expr {
 enum fr_stmt_kind {
 	S_MATCH, S_SEND, S_SET, S_CALL, S_PASS,
 	S_ASSIGN,	/* names[0] = e, or (names...) = e (an E_TUPLE) */
+	S_FOREACH,	/* foreach names[0] in e: body */
 };
 enum fr_arm_kind { A_SOME, A_NONE, A_CONST, A_WILD };
 
@@ -173,6 +175,7 @@ struct fr_stmt {
 	const char	**names;	/* ASSIGN: the names on the left */
 	struct fr_loc	*nlocs;
 	unsigned	nnames;
+	struct fr_block	body;		/* FOREACH */
 };
 
 struct fr_state {
@@ -360,6 +363,8 @@ void fr_emit_banner(const struct fr_spec *spec, struct fr_buf *b);
 const char *fr_error_ident(const struct fr_spec *spec, unsigned code, char *buf, size_t n);
 const char *fr_bpf_int_type(enum fr_type_kind k);
 #define FR_MAX_INIT_BYTES 4096
+/* foreach is unrolled, so a Vec's bound is the copies of its body */
+#define FR_MAX_VEC 64
 /* mirrors FLATRPC_M_* without pulling the ABI header into every module */
 #define FR_M_RELIABLE 0x1
 #define FR_M_INORDER 0x2

@@ -383,6 +383,56 @@ static void test_randomf(void **state)
 	fr_spec_free(spec);
 }
 
+/* A Vec is an array map of N + 1 slots, the last the length; foreach is
+ * unrolled with each copy guarded by the length; init() sets the length
+ * after the highest slot it fills. */
+static void test_vec(void **state)
+{
+	struct fr_spec *spec = load("element e:\n"
+				    "  state:\n"
+				    "    v: Vec<u32, 2>\n"
+				    "  init():\n"
+				    "    set(v, 1, 7)\n"
+				    "  req(rpc):\n"
+				    "    t = 0\n"
+				    "    foreach x in v:\n"
+				    "      t = t + x\n"
+				    "    push(v, size(v))\n"
+				    "    set(v, 0, 5)\n"
+				    "    match t > 9:\n"
+				    "      true => send(err('big'), Up)\n"
+				    "      false => pass\n"
+				    "service t:\n"
+				    "  method m:\n"
+				    "    client: e()\n", 0);
+	char *c = bpf_of(spec);
+	struct fr_buf ib = { 0 };
+	(void)state;
+
+	expect_in(c, "__uint(type, BPF_MAP_TYPE_ARRAY);\n\t__uint(max_entries, 3);\n"
+		  "\t__type(key, __u32);\n\t__type(value, __u32);\n");
+	expect_in(c, "\t\t__u32 z0 = 2;\n"
+		  "\t\t__u32 *np0 = bpf_map_lookup_elem(&fr_e_v, &z0);\n"
+		  "\t\t__u32 n0 = np0 ? (*np0 < 2 ? *np0 : 2) : 0;\n"
+		  "\t\tif (n0 > 0) {\n\t\t\t__u32 i1 = 0;\n"
+		  "\t\t\t__u32 *e1 = bpf_map_lookup_elem(&fr_e_v, &i1);\n\n"
+		  "\t\t\tif (e1) {\n\t\t\t\t__u64 t2 = l_t + (*e1);\n");
+	expect_in(c, "\t\tif (n0 > 1) {\n");
+	expect_in(c, "if (np7 && n7 < 2 &&\n\t\t    !bpf_map_update_elem(&fr_e_v, &n7, &v5, "
+		  "BPF_ANY))\n\t\t\t*np7 = n7 + 1;\n");
+	expect_in(c, "if (k8 < 2 && !bpf_map_update_elem(&fr_e_v, &k8, &v8, BPF_ANY) &&\n"
+		  "\t\t    np9 && n9 <= k8)\n\t\t\t*np9 = k8 + 1;\n");
+	fr_emit_init(spec, &ib);
+	expect_in(ib.p, "/* e.init(): the length of v */\n"
+		  "static const __u8 flatrpc_init_1_key[4] __attribute__((unused)) = {\n"
+		  "\t0x02, 0x00, 0x00, 0x00\n};\n"
+		  "static const __u8 flatrpc_init_1_value[4] __attribute__((unused)) = {\n"
+		  "\t0x02, 0x00, 0x00, 0x00\n};\n");
+	fr_buf_free(&ib);
+	free(c);
+	fr_spec_free(spec);
+}
+
 static void test_import_free_load(void **state)
 {
 	struct fr_diag d = { .out = NULL };
@@ -407,6 +457,7 @@ int main(void)
 		cmocka_unit_test(test_locals),
 		cmocka_unit_test(test_arith_delete_byte_size),
 		cmocka_unit_test(test_randomf),
+		cmocka_unit_test(test_vec),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

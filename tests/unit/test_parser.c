@@ -531,7 +531,7 @@ static void test_what_bpf_cannot_run(void **state)
 
 	assert_string_equal(out,
 		"bad.anf:3:5: error: 'while': BPF cannot execute iteration without a constant "
-		"bound, and the spec language has no bounded loop; unroll it into match arms\n"
+		"bound; iterate over a Vec<T, N> state with foreach x in v:\n"
 		"    while get(rpc, 'id') > 0:\n"
 		"    ^\n"
 		"bad.anf:10:13: error: string without a length bound: BPF cannot execute code "
@@ -828,6 +828,70 @@ static void test_randomf_errors(void **state)
 		   SVC_ID_NAME, 8, want);
 }
 
+static void test_vec_errors(void **state)
+{
+	static const char *const want[] = {
+		"bad.anf:6:14: error: Vec without a bound: BPF cannot execute iteration"
+		" without a constant bound; write Vec<T, N> with N in 1..64",
+		"bad.anf:7:18: error: the bound of a Vec must be 1..64 (foreach copies "
+		"its body N times), not 65",
+		"bad.anf:5:12: error: Vec elements must be integers or bool, not string"
+		"<4>",
+		"bad.anf:9:12: error: index 4 is past the end of Vec 'v' (Vec<u32, 4>)",
+		"bad.anf:10:5: error: init() fills a Vec with set(v, i, value); push() "
+		"belongs in req() or resp()",
+		"bad.anf:12:9: error: 'v' is a Vec; read it with get(v, i), size(v) or "
+		"foreach x in v:",
+		"bad.anf:13:5: error: set() on Vec 'v' takes an index: set(v, i, value)"
+		"; push(v, value) appends",
+		"bad.anf:14:12: error: the index into Vec 'v' must be an integer, not s"
+		"tring constant of length 1",
+		"bad.anf:15:10: error: push() takes a Vec; 'mp' is a map, and BPF hash "
+		"maps do not count their entries (keep a count in a scalar state)",
+		"bad.anf:16:14: error: size() takes a Vec; 'mp' is a map, and BPF hash "
+		"maps do not count their entries (keep a count in a scalar state)",
+		"bad.anf:17:14: error: size() takes a Vec; for the message use byte_siz"
+		"e(rpc)",
+		"bad.anf:19:7: error: 'x' is bound by foreach on line 18 and cannot be "
+		"assigned; change the Vec with set(v, i, value)",
+		"bad.anf:20:7: error: foreach inside foreach would copy the inner body "
+		"N x M times; iterate over one Vec at a time",
+		"bad.anf:22:18: error: foreach takes a Vec; 'mp' is a map, and BPF hash"
+		" maps do not count their entries (keep a count in a scalar state)",
+		"bad.anf:24:13: error: value of type string<8> does not match the eleme"
+		"nt type u32 of Vec 'v'",
+		NULL,
+	};
+	(void)state;
+	expect_all(
+		   "element e:\n"
+		   "  state:\n"
+		   "    v: Vec<u32, 4>\n"
+		   "    mp: Map<u32, u32>\n"
+		   "    w: Vec<string<4>, 2>\n"
+		   "    u: Vec<u8>\n"
+		   "    big: Vec<u8, 65>\n"
+		   "  init():\n"
+		   "    set(v, 4, 1)\n"
+		   "    push(v, 1)\n"
+		   "  req(rpc):\n"
+		   "    a = v\n"
+		   "    set(v, 1)\n"
+		   "    set(v, 'x', 1)\n"
+		   "    push(mp, 1)\n"
+		   "    b = size(mp)\n"
+		   "    c = size(rpc)\n"
+		   "    foreach x in v:\n"
+		   "      x = 2\n"
+		   "      foreach y in v:\n"
+		   "        pass\n"
+		   "    foreach z in mp:\n"
+		   "      pass\n"
+		   "    push(v, get(rpc, 'name'))\n"
+		   "    pass\n"
+		   SVC_ID_NAME, 15, want);
+}
+
 static void test_names_that_collide_in_c(void **state)
 {
 	(void)state;
@@ -907,6 +971,7 @@ int main(void)
 		cmocka_unit_test(test_local_typed_by_field),
 		cmocka_unit_test(test_arith_delete_byte_size_errors),
 		cmocka_unit_test(test_randomf_errors),
+		cmocka_unit_test(test_vec_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
