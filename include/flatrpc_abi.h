@@ -58,6 +58,11 @@ enum flatrpc_kind {
  * the ANF's error code and the library answers FLATRPC_ERR in its turn
  * instead of executing it (an XDP reply would leave a gap in the stream). */
 #define FLATRPC_F_AHEAD		0x20
+/* One fragment of a message whose body exceeds FLATRPC_FRAG_CHUNK: a
+ * struct flatrpc_frag follows the header and counts in `len`. Every
+ * fragment repeats the header (rpc_id, method, seq); the first one carries
+ * the body's start, so all ANF-read fields (docs/transport.md). */
+#define FLATRPC_F_FRAG		0x40
 
 /* How far ahead of the expected sequence a hold-forever request is still
  * delivered (and held by the library); further ahead it is dropped as
@@ -80,6 +85,39 @@ struct flatrpc_hdr {
 	__be16	len;		/* body bytes after this header */
 } __attribute__((packed));
 _Static_assert(sizeof(struct flatrpc_hdr) == 12, "flatrpc_hdr is 12 bytes on the wire");
+
+/*
+ * Multi-packet messages. Every fragment but the last carries exactly
+ * FLATRPC_FRAG_CHUNK body bytes, so a fragment's offset is index * CHUNK
+ * whatever order they arrive in. 1400 keeps a fragment's IP packet (20 + 8 +
+ * 12 + 4 + 1400) under a 1500-byte MTU; a body of at most CHUNK bytes goes
+ * unfragmented with the plain 12-byte header.
+ */
+#define FLATRPC_FRAG_CHUNK	1400
+#define FLATRPC_FRAG_MAX	64	/* fragments per message: a u64 bitmap */
+#define FLATRPC_MSG_MAX		(FLATRPC_FRAG_CHUNK * FLATRPC_FRAG_MAX)
+
+struct flatrpc_frag {
+	__be16	index;		/* 0 .. count - 1 */
+	__be16	count;		/* 2 .. FLATRPC_FRAG_MAX */
+} __attribute__((packed));
+_Static_assert(sizeof(struct flatrpc_frag) == 4, "fragment extension is 4 bytes");
+
+/*
+ * The ANF verdict of a first fragment, for the later ones: XDP records a
+ * first fragment it denied or dropped under (sender, rpc_id, kind), and
+ * drops that message's later fragments as frag_denied. An accepted first
+ * fragment deletes the record (a retransmission may pass where the
+ * original was dropped).
+ */
+struct flatrpc_frag_key {
+	__be32	addr;		/* sender */
+	__be16	port;
+	__u8	kind;		/* FLATRPC_REQ, or FLATRPC_RESP for responses */
+	__u8	pad;
+	__be32	rpc_id;
+};
+_Static_assert(sizeof(struct flatrpc_frag_key) == 12, "no hidden padding");
 
 /* Status codes of FLATRPC_ERR responses. 1..127 are the spec's ANF errors,
  * numbered by flatrpc-gen in the generated error table. */
@@ -106,7 +144,9 @@ enum flatrpc_status {
 	X(SEQ_NOSTATE,	"seq_nostate")	/* in-order, no stream and not FIRST */ \
 	X(NO_SOCKET,	"no_socket")	/* no AF_XDP socket on this queue */ \
 	X(IP_FRAG,	"ip_fragment")	/* fragmented or optioned IPv4 */ \
-	X(SEQ_LATE,	"seq_late")	/* inorder "drop": older than expected */
+	X(SEQ_LATE,	"seq_late")	/* inorder "drop": older than expected */ \
+	X(FRAG_BAD,	"frag_bad")	/* fragment index/count out of range */ \
+	X(FRAG_DENIED,	"frag_denied")	/* first fragment was denied or dropped */
 
 enum flatrpc_drop {
 #define FLATRPC_X_ENUM(n, s) FLATRPC_DROP_##n,
@@ -145,6 +185,7 @@ struct flatrpc_seq_state {
 #define FLATRPC_PIN_DROPS	"drops"
 #define FLATRPC_PIN_SEQS	"seqs"
 #define FLATRPC_PIN_META	"meta"
+#define FLATRPC_PIN_FRAGS	"frag_verdicts"
 #define FLATRPC_PIN_PROG_XDP	"prog_xdp"
 #define FLATRPC_PIN_PROG_TC	"prog_tc"
 
