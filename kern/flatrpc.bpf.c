@@ -174,6 +174,45 @@ static __always_inline int fr_xdp_drop(__u32 reason)
 	return XDP_DROP;
 }
 
+static __always_inline void fr_frag_key(const struct fr_pkt *p, struct flatrpc_frag_key *k)
+{
+	k->addr = p->ip->saddr;
+	k->port = p->udp->source;
+	k->kind = p->kind == FLATRPC_REQ ? FLATRPC_REQ : FLATRPC_RESP;
+	k->pad = 0;
+	k->rpc_id = p->hdr->rpc_id;
+}
+
+/* A first fragment's verdict, for its message's later fragments: `why` is
+ * a drop reason or an ANF error code, 0 when it was let through. */
+static __always_inline void fr_frag_verdict(const struct fr_pkt *p, __u32 why)
+{
+	struct flatrpc_frag_key k;
+
+	if (!p->frag_count)
+		return;
+	fr_frag_key(p, &k);
+	if (why)
+		bpf_map_update_elem(&frag_verdicts, &k, &why, BPF_ANY);
+	else
+		bpf_map_delete_elem(&frag_verdicts, &k);
+}
+
+static __always_inline int fr_frag_denied(const struct fr_pkt *p)
+{
+	struct flatrpc_frag_key k;
+
+	fr_frag_key(p, &k);
+	return bpf_map_lookup_elem(&frag_verdicts, &k) != NULL;
+}
+
+/* Drops a first fragment, and with it the rest of its message. */
+static __always_inline int fr_xdp_drop_msg(const struct fr_pkt *p, __u32 reason)
+{
+	fr_frag_verdict(p, reason);
+	return fr_xdp_drop(reason);
+}
+
 SEC("xdp")
 int flatrpc_xdp(struct xdp_md *ctx)
 {
@@ -191,6 +230,17 @@ int flatrpc_xdp(struct xdp_md *ctx)
 	if (ret)
 		return fr_xdp_drop(ret);
 
+	/* Later fragments follow their first one's verdict: its ANFs saw the
+	 * fixed part, and the sequence decision was made for the message. */
+	if (p.frag_index) {
+		if (fr_frag_denied(&p))
+			return fr_xdp_drop(FLATRPC_DROP_FRAG_DENIED);
+		queue = ctx->rx_queue_index;
+		if (!bpf_map_lookup_elem(&xsks, &queue))
+			return fr_xdp_drop(FLATRPC_DROP_NO_SOCKET);
+		return bpf_redirect_map(&xsks, queue, XDP_DROP);
+	}
+
 	if (p.kind == FLATRPC_REQ) {
 		fr_scrub_req(&p);
 		if (fr_method_flags(p.method) & FLATRPC_M_INORDER) {
@@ -206,7 +256,7 @@ int flatrpc_xdp(struct xdp_md *ctx)
 				fr_mark(&p, FLATRPC_F_AHEAD);
 				ahead = 1;
 			} else if (ret) {
-				return fr_xdp_drop(ret);
+				return fr_xdp_drop_msg(&p, ret);
 			}
 		}
 		if (!dup) {
@@ -215,8 +265,10 @@ int flatrpc_xdp(struct xdp_md *ctx)
 				st = fr_stats(p.method);
 				if (st)
 					st->anf_err++;
-				if (!ahead)
+				if (!ahead) {
+					fr_frag_verdict(&p, ret);
 					return fr_reply_err(ctx, &p, ret);
+				}
 				/* Answering now would leave a hole that no
 				 * retransmission fills (the client got its
 				 * answer), stalling the stream: the library
@@ -224,6 +276,7 @@ int flatrpc_xdp(struct xdp_md *ctx)
 				fr_set_status(&p, ret);
 			}
 		}
+		fr_frag_verdict(&p, 0);
 	} else if (p.kind == FLATRPC_RESP) {
 		ret = fr_anf_resp(p.method, p.body, data_end);
 		if (ret > 0 && ret <= FLATRPC_MAX_ERRORS) {
@@ -240,6 +293,10 @@ int flatrpc_xdp(struct xdp_md *ctx)
 			st = fr_stats(p.method);
 			if (st)
 				st->anf_err++;
+			/* The client gets the error from this fragment alone. */
+			fr_frag_verdict(&p, ret);
+		} else {
+			fr_frag_verdict(&p, 0);
 		}
 	}
 

@@ -50,6 +50,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } seqs SEC(".maps");
 
+/*
+ * Fate of first fragments that were denied or dropped, so that the later
+ * fragments of those messages are dropped too (frag_denied). LRU: an entry
+ * is only useful while its message's fragments are in flight.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct flatrpc_frag_key);
+	__type(value, __u32);		/* the first fragment's drop reason or ANF error */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} frag_verdicts SEC(".maps");
+
 /* What flatrpc-load attached; the BPF side never reads it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

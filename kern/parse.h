@@ -53,7 +53,9 @@ struct fr_pkt {
 	void			*body;
 	__u32			method;
 	__u32			kind;
-	__u32			body_len;
+	__u32			body_len;	/* after the fragment extension, if any */
+	__u32			frag_index;	/* F_FRAG only */
+	__u32			frag_count;	/* 0: not a fragment */
 };
 
 /*
@@ -123,6 +125,20 @@ static __always_inline int fr_parse(void *data, void *data_end, __u32 frame_len,
 	if (p->kind == FLATRPC_REQ ? udp->dest != nport : udp->source != nport)
 		return FR_PASS;
 
+	/* The extension counts in `len`; the body the ANFs see starts after it. */
+	if (h->flags & FLATRPC_F_FRAG) {
+		struct flatrpc_frag *fx = fr_pull(&c, sizeof(*fx));
+
+		if (!fx || body_len < sizeof(*fx))
+			return FLATRPC_DROP_TRUNCATED;
+		p->frag_index = bpf_ntohs(fx->index);
+		p->frag_count = bpf_ntohs(fx->count);
+		if (p->frag_count < 2 || p->frag_count > FLATRPC_FRAG_MAX ||
+		    p->frag_index >= p->frag_count)
+			return FLATRPC_DROP_FRAG_BAD;
+		body_len -= sizeof(*fx);
+	}
+
 	p->method = h->method;
 	if (p->method >= FR_N_METHODS)
 		return FLATRPC_DROP_UNKNOWN_METHOD;
@@ -130,8 +146,9 @@ static __always_inline int fr_parse(void *data, void *data_end, __u32 frame_len,
 				       : fr_resp_fixed(p->method);
 	if (fixed < 0)
 		return FLATRPC_DROP_UNKNOWN_METHOD;
-	/* An ERR carries a status, not the method's response layout. */
-	if (p->kind != FLATRPC_ERR && body_len < (__u32)fixed)
+	/* An ERR carries a status, not the method's response layout; a later
+	 * fragment carries the body's tail, the fixed part was in the first. */
+	if (p->kind != FLATRPC_ERR && p->frag_index == 0 && body_len < (__u32)fixed)
 		return FLATRPC_DROP_SHORT_BODY;
 
 	p->eth = eth;

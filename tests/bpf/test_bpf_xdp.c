@@ -136,6 +136,8 @@ struct frame {
 	uint16_t	frag_off;	/* host order, with IP_MF etc. */
 	uint16_t	dport;		/* override, e.g. not FlatRPC */
 	bool		udp_csum;
+	uint16_t	frag_index;	/* with FLATRPC_F_FRAG in flags: the extension */
+	uint16_t	frag_count;
 };
 
 static const uint8_t mac_client[ETH_ALEN] = { 0x02, 0, 0, 0, 0, 0x01 };
@@ -198,7 +200,15 @@ static size_t build(const struct frame *f, uint8_t *buf)
 	}
 	eth->h_proto = htons(ETH_P_IP);
 
-	body = make_body(f->body, (uint8_t *)(h + 1));
+	if (f->flags & FLATRPC_F_FRAG) {
+		struct flatrpc_frag *fx = (struct flatrpc_frag *)(h + 1);
+
+		fx->index = htons(f->frag_index);
+		fx->count = htons(f->frag_count);
+		body = sizeof(*fx) + make_body(f->body, (uint8_t *)(fx + 1));
+	} else {
+		body = make_body(f->body, (uint8_t *)(h + 1));
+	}
 	h->magic = f->magic ? f->magic : FLATRPC_MAGIC;
 	h->flags = f->flags;
 	h->method = f->method;
@@ -587,6 +597,37 @@ static const struct row rows[] = {
 	{ "set response shorter than its layout", XDP,
 	  { .response = true, .flags = FLATRPC_RESP, .method = KV_SET },
 	  XDP_DROP, FLATRPC_DROP_SHORT_BODY, NO_STAT },
+
+	/* multi-packet messages: all rows share one (client, rpc_id), in order */
+	{ "fragment: count of one", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET, .flags = FLATRPC_F_FRAG, .frag_count = 1 },
+	  XDP_DROP, FLATRPC_DROP_FRAG_BAD, NO_STAT },
+	{ "fragment: index past count", XDP,
+	  { .body = B_SHORT, .method = KV_GET, .flags = FLATRPC_F_FRAG, .frag_index = 3,
+	    .frag_count = 3 },
+	  XDP_DROP, FLATRPC_DROP_FRAG_BAD, NO_STAT },
+	{ "fragment: lengths end inside the extension", XDP,
+	  { .body = B_NONE, .method = KV_GET, .flags = FLATRPC_F_FRAG, .frag_count = 3,
+	    .hdr_len_delta = -2, .udp_len_delta = -2, .ip_len_delta = -2 },
+	  XDP_DROP, FLATRPC_DROP_TRUNCATED, NO_STAT },
+	{ "fragment: first one short of the fixed part", XDP,
+	  { .body = B_SHORT, .method = KV_GET, .flags = FLATRPC_F_FRAG, .frag_count = 3 },
+	  XDP_DROP, FLATRPC_DROP_SHORT_BODY, NO_STAT },
+	{ "peter's first fragment denied", XDP,
+	  { .body = B_GET_PETER, .method = KV_GET, .flags = FLATRPC_F_FRAG, .frag_count = 3 },
+	  XDP_TX, FLATRPC_DROP_NONE, STAT(KV_GET, anf_err) },
+	{ "peter's later fragment follows the denial", XDP,
+	  { .body = B_SHORT, .method = KV_GET, .flags = FLATRPC_F_FRAG, .frag_index = 2,
+	    .frag_count = 3 },
+	  XDP_DROP, FLATRPC_DROP_FRAG_DENIED, NO_STAT },
+	{ "kevin's first fragment passes, clearing the denial", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET, .flags = FLATRPC_F_FRAG, .frag_count = 3 },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT, .unchanged = true,
+	  .check = check_counted, .probe = probe_kevin },
+	{ "kevin's later fragment: no ANF, no fixed part", XDP,
+	  { .body = B_SHORT, .method = KV_GET, .flags = FLATRPC_F_FRAG, .frag_index = 1,
+	    .frag_count = 3 },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT, .unchanged = true },
 
 	/* TC egress: what the kernel stack sends */
 	{ "tc: well-formed request", TC, { .body = B_GET_KEVIN, .method = KV_GET },
