@@ -1401,6 +1401,56 @@ static int state_type_ok(const struct fr_type *t)
 	return fr_type_is_fixed_int(t->kind) || t->kind == TY_STRING;
 }
 
+#define FR_MAX_MAP_ENTRIES (1u << 24)
+
+/* Annotations are hints: @size is honoured on maps, everything else is
+ * said to be ignored, where it is written. */
+static void check_annots(struct ck *c, struct fr_state *st)
+{
+	const struct fr_annot *size = NULL;
+
+	for (unsigned i = 0; i < st->nannots; i++) {
+		const struct fr_annot *a = &st->annots[i];
+		const char *arg = a->nargs == 1 && a->args[0]->kind == E_NAME ? a->args[0]->s : "";
+		if (!strcmp(a->name, "size")) {
+			if (size) {
+				fr_error(c->d, a->loc, "duplicate @size (first on line %d)",
+					 size->loc.line);
+				continue;
+			}
+			size = a;
+			if (a->nargs != 1 || a->args[0]->kind != E_INT || !a->args[0]->ival ||
+			    a->args[0]->ival > FR_MAX_MAP_ENTRIES) {
+				fr_error(c->d, a->loc, "@size takes one integer, the most entries "
+					 "the map holds: 1..%u", FR_MAX_MAP_ENTRIES);
+				continue;
+			}
+			if (st->type.kind == TY_MAP)
+				st->max_entries = (unsigned)a->args[0]->ival;
+			else if (st->type.kind == TY_VEC)
+				fr_warn(c->d, a->loc, "@size is ignored on Vec '%s': the N of "
+					"Vec<T, N> is its size", st->name);
+			else
+				fr_warn(c->d, a->loc, "@size is ignored on scalar state '%s': it "
+					"is one slot", st->name);
+		} else if (!strcmp(a->name, "consistency")) {
+			fr_warn(c->d, a->loc, "@consistency(%s) is ignored: state '%s' is one "
+				"BPF map on this host, shared by all its CPUs, and not replicated "
+				"to other hosts", arg, st->name);
+		} else if (!strcmp(a->name, "combiner")) {
+			fr_warn(c->d, a->loc, "@combiner(%s) is ignored: state '%s' is not "
+				"replicated, so there are no copies to combine", arg, st->name);
+		} else if (!strcmp(a->name, "persistence")) {
+			fr_warn(c->d, a->loc, "@persistence is ignored: state '%s' is a map "
+				"pinned by name, which outlives reloads of the program but not a "
+				"reboot", st->name);
+		} else {
+			fr_warn(c->d, a->loc, "unknown annotation @%s is ignored (known: @size, "
+				"@consistency, @combiner, @persistence)", a->name);
+		}
+	}
+}
+
 static void check_element(struct ck *c, struct fr_element *el)
 {
 	char b[64];
@@ -1417,6 +1467,7 @@ static void check_element(struct ck *c, struct fr_element *el)
 					 el->states[j].loc.line);
 		}
 		check_name(c->d, st->loc, "state", st->name);
+		check_annots(c, st);
 		if (st->type.kind == TY_VEC) {
 			/* slot N holds the length, in a slot of type T: N <= 64 fits */
 			if (!fr_type_is_fixed_int(st->type.val->kind))

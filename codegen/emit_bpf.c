@@ -1096,9 +1096,10 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 				continue;
 			}
 			fr_buf_printf(b, "struct {\n\t__uint(type, BPF_MAP_TYPE_HASH);\n"
-				      "\t__uint(max_entries, 65536);\n\t__type(key, %s);\n"
+				      "\t__uint(max_entries, %u);\n\t__type(key, %s);\n"
 				      "\t__type(value, %s);\n\t__uint(pinning, LIBBPF_PIN_BY_NAME);\n"
 				      "} %s SEC(\".maps\");\n",
+				      st->max_entries ? st->max_entries : 65536,
 				      ctype(st->type.key, ty, sizeof(ty)),
 				      ctype(st->type.val, ty2, sizeof(ty2)),
 				      map_name(st, mn, sizeof(mn)));

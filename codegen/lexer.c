@@ -38,7 +38,7 @@ static const char *const tok_names[] = {
 	[T_COLON] = "':'", [T_DOT] = "'.'", [T_LT] = "'<'", [T_GT] = "'>'",
 	[T_LE] = "'<='", [T_GE] = "'>='", [T_EQ] = "'='", [T_EQEQ] = "'=='",
 	[T_NE] = "'!='", [T_PLUS] = "'+'", [T_MINUS] = "'-'", [T_STAR] = "'*'",
-	[T_SLASH] = "'/'", [T_PERCENT] = "'%'", [T_ARROW] = "'->'", [T_FATARROW] = "'=>'",
+	[T_SLASH] = "'/'", [T_PERCENT] = "'%'", [T_AT] = "'@'", [T_ARROW] = "'->'", [T_FATARROW] = "'=>'",
 	[T_ERROR] = "invalid character",
 };
 
@@ -311,6 +311,7 @@ int fr_lex(const struct fr_src *src, struct fr_arena *a, struct fr_diag *d,
 		case '*': k = T_STAR; break;
 		case '/': k = T_SLASH; break;
 		case '%': k = T_PERCENT; break;
+		case '@': k = T_AT; break;
 		case '-': k = c1 == '>' ? (n = 2, T_ARROW) : T_MINUS; break;
 		case '=':
 			k = c1 == '>' ? (n = 2, T_FATARROW) : c1 == '=' ? (n = 2, T_EQEQ) : T_EQ;

@@ -642,6 +642,15 @@ static void parse_handler(struct parser *p, struct fr_element *el, const struct 
 	parse_block(p, &h->body);
 }
 
+/* @name or @name(arg, ...) */
+static void parse_annot(struct parser *p, struct fr_annot *a)
+{
+	a->loc = next(p)->loc;
+	a->name = expect(p, T_IDENT, "an annotation name after '@'")->text;
+	if (at(p, T_LPAREN))
+		parse_args(p, &a->args, &a->nargs);
+}
+
 static void parse_element(struct parser *p)
 {
 	next(p);
@@ -659,6 +668,16 @@ static void parse_element(struct parser *p)
 		if (!strcmp(kw->text, "state")) {
 			if (open_block(p, 1)) {
 				RECOVER_LOOP(p, !at(p, T_DEDENT) && !at(p, T_EOF), {
+					struct fr_annot *an = NULL;
+					unsigned nan = 0;
+					unsigned acap = 0;
+					while (at(p, T_AT)) {
+						GROW(p, an, nan, acap);
+						parse_annot(p, &an[nan++]);
+						/* AppNet puts them on their own line */
+						if (at(p, T_NEWLINE))
+							next(p);
+					}
 					const struct fr_tok *sn = expect(p, T_IDENT, "a state name");
 					expect(p, T_COLON, "':' after the state name");
 					struct fr_type ty;
@@ -670,6 +689,8 @@ static void parse_element(struct parser *p)
 					st->loc = sn->loc;
 					st->type = ty;
 					st->elem = el;
+					st->annots = an;
+					st->nannots = nan;
 				});
 				close_block(p);
 			}

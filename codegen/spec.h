@@ -70,6 +70,7 @@ enum fr_tok_kind {
 	T_LPAREN, T_RPAREN, T_COMMA, T_COLON, T_DOT,
 	T_LT, T_GT, T_LE, T_GE, T_EQ, T_EQEQ, T_NE,
 	T_PLUS, T_MINUS, T_STAR, T_SLASH, T_PERCENT,
+	T_AT,		/* @ of a state annotation */
 	T_ARROW,	/* -> */
 	T_FATARROW,	/* => */
 	T_ERROR,	/* an invalid character; already reported */
@@ -178,11 +179,22 @@ struct fr_stmt {
 	struct fr_block	body;		/* FOREACH */
 };
 
+/* @name(arg, ...) before a state; args are constants or bare names */
+struct fr_annot {
+	const char	*name;
+	struct fr_loc	loc;
+	struct fr_expr	**args;
+	unsigned	nargs;
+};
+
 struct fr_state {
 	const char	*name;
 	struct fr_type	type;		/* TY_MAP */
 	struct fr_loc	loc;
 	struct fr_element *elem;
+	struct fr_annot	*annots;
+	unsigned	nannots;
+	unsigned	max_entries;	/* a map's @size(N); 0: the default */
 };
 
 struct fr_handler {

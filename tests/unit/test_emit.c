@@ -433,6 +433,35 @@ static void test_vec(void **state)
 	fr_spec_free(spec);
 }
 
+static void test_size_annotation(void **state)
+{
+	struct fr_diag d = { .out = NULL };
+	const char *text = "element e:\n"
+			   "  state:\n"
+			   "    @size(4096) @consistency(weak)\n"
+			   "    seen: Map<u32, u8>\n"
+			   "    other: Map<u32, u8>\n"
+			   "  req(rpc):\n"
+			   "    pass\n"
+			   "service t:\n"
+			   "  method m:\n"
+			   "    client: e()\n";
+	struct fr_spec *spec = fr_spec_load_buf("t.anf", text, strlen(text), 0, &d);
+	char *c = bpf_of(spec);
+	(void)state;
+
+	assert_int_equal(d.n_errors, 0);
+	assert_int_equal(d.n_warnings, 1);
+	expect_in(c, "\t__uint(max_entries, 4096);\n\t__type(key, __u32);\n"
+		  "\t__type(value, __u8);\n\t__uint(pinning, LIBBPF_PIN_BY_NAME);\n"
+		  "} fr_e_seen SEC");
+	expect_in(c, "\t__uint(max_entries, 65536);\n\t__type(key, __u32);\n"
+		  "\t__type(value, __u8);\n\t__uint(pinning, LIBBPF_PIN_BY_NAME);\n"
+		  "} fr_e_other SEC");
+	free(c);
+	fr_spec_free(spec);
+}
+
 static void test_import_free_load(void **state)
 {
 	struct fr_diag d = { .out = NULL };
@@ -458,6 +487,7 @@ int main(void)
 		cmocka_unit_test(test_arith_delete_byte_size),
 		cmocka_unit_test(test_randomf),
 		cmocka_unit_test(test_vec),
+		cmocka_unit_test(test_size_annotation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

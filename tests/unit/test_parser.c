@@ -892,6 +892,58 @@ static void test_vec_errors(void **state)
 		   SVC_ID_NAME, 15, want);
 }
 
+/* @size is honoured on maps; what cannot be honoured is a warning where
+ * it is written, and a malformed @size an error */
+static void test_state_annotations(void **state)
+{
+	static const char *const want[] = {
+		"bad.anf:5:5: warning: @consistency(strong) is ignored: state 'big' is one BPF "
+		"map on this host, shared by all its CPUs, and not replicated to other hosts",
+		"bad.anf:5:26: warning: @combiner(LWW) is ignored: state 'big' is not "
+		"replicated, so there are no copies to combine",
+		"bad.anf:6:5: warning: @persistence is ignored: state 'big' is a map pinned by "
+		"name, which outlives reloads of the program but not a reboot",
+		"bad.anf:8:5: warning: @size is ignored on Vec 'v': the N of Vec<T, N> is its size",
+		"bad.anf:10:5: warning: @size is ignored on scalar state 's': it is one slot",
+		"bad.anf:12:5: error: @size takes one integer, the most entries the map holds: "
+		"1..16777216",
+		"bad.anf:14:14: error: duplicate @size (first on line 14)",
+		"bad.anf:16:5: warning: unknown annotation @weird is ignored (known: @size, "
+		"@consistency, @combiner, @persistence)",
+		NULL,
+	};
+	int n, w;
+	char *out = diagnose_w(
+				   "element e:\n"
+				   "  state:\n"
+				   "    @size(4096)\n"
+				   "    small: Map<u32, u64>\n"
+				   "    @consistency(strong) @combiner(LWW)\n"
+				   "    @persistence(true)\n"
+				   "    big: Map<u32, u64>\n"
+				   "    @size(8)\n"
+				   "    v: Vec<u8, 4>\n"
+				   "    @size(2)\n"
+				   "    s: u64\n"
+				   "    @size(0)\n"
+				   "    m2: Map<u32, u8>\n"
+				   "    @size(4) @size(5)\n"
+				   "    m3: Map<u32, u8>\n"
+				   "    @weird\n"
+				   "    m4: Map<u32, u8>\n"
+				   "  req(rpc):\n"
+				   "    pass\n"
+				   "service t:\n  method m:\n    client: e()\n", &n, &w);
+	(void)state;
+
+	for (int i = 0; want[i]; i++)
+		if (!strstr(out, want[i]))
+			fail_msg("expected \"%s\" in:\n%s", want[i], out);
+	assert_int_equal(n, 2);
+	assert_int_equal(w, 6);
+	free(out);
+}
+
 static void test_names_that_collide_in_c(void **state)
 {
 	(void)state;
@@ -972,6 +1024,7 @@ int main(void)
 		cmocka_unit_test(test_arith_delete_byte_size_errors),
 		cmocka_unit_test(test_randomf_errors),
 		cmocka_unit_test(test_vec_errors),
+		cmocka_unit_test(test_state_annotations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
