@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flatrpc_abi.h"
 #include "spec.h"
 
 static unsigned align_of(const struct fr_type *t)
@@ -110,6 +111,36 @@ void fr_layout(struct fr_spec *spec)
 		struct fr_method *m = &svc->methods[i];
 		layout_one(spec, m, 0, &m->req, &m->lreq);
 		layout_one(spec, m, 1, &m->resp, &m->lresp);
+	}
+}
+
+/*
+ * A body larger than FLATRPC_FRAG_CHUNK travels in fragments, and only the
+ * first one is seen by the ANFs: the fixed part (every ANF-read field) must
+ * fit in it, and the whole body in FLATRPC_FRAG_MAX fragments.
+ */
+static void check_one(const struct fr_method *m, const char *dir, const struct fr_layout *l,
+		      struct fr_diag *d)
+{
+	if (l->fixed > FLATRPC_FRAG_CHUNK)
+		fr_error(d, m->loc, "the %s of %s has %u bytes of fixed fields (metadata and "
+			 "fields an ANF reads); at most %u fit in the first fragment, where "
+			 "the ANFs see them", dir, m->name, l->fixed, FLATRPC_FRAG_CHUNK);
+	if (l->max > FLATRPC_MSG_MAX)
+		fr_error(d, m->loc, "the %s of %s can be %u bytes; a message is at most %u "
+			 "bytes (%u fragments of %u)", dir, m->name, l->max, FLATRPC_MSG_MAX,
+			 FLATRPC_FRAG_MAX, FLATRPC_FRAG_CHUNK);
+}
+
+void fr_layout_check(const struct fr_spec *spec, struct fr_diag *d)
+{
+	const struct fr_service *svc = spec->svc;
+
+	if (!svc)
+		return;
+	for (unsigned i = 0; i < svc->nmethods; i++) {
+		check_one(&svc->methods[i], "request", &svc->methods[i].lreq, d);
+		check_one(&svc->methods[i], "response", &svc->methods[i].lresp, d);
 	}
 }
 

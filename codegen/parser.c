@@ -187,6 +187,9 @@ static const struct { const char *name; enum fr_type_kind k; } scalar_types[] = 
 };
 
 #define FR_MAX_FIELD_BYTES 4096
+/* bytes<N> is never read by an ANF, so BPF never touches it; its bound is
+ * the le16 length prefix, and big bodies travel in fragments. */
+#define FR_MAX_BYTES_FIELD 65535
 
 static void parse_type(struct parser *p, struct fr_type *t)
 {
@@ -208,9 +211,10 @@ static void parse_type(struct parser *p, struct fr_type *t)
 			     id->text, id->text, FR_MAX_FIELD_BYTES);
 		next(p);
 		const struct fr_tok *n = expect(p, T_INT, "a length");
-		if (n->ival == 0 || n->ival > FR_MAX_FIELD_BYTES) {
+		int lim = t->kind == TY_BYTES ? FR_MAX_BYTES_FIELD : FR_MAX_FIELD_BYTES;
+		if (n->ival == 0 || n->ival > (unsigned long long)lim) {
 			fr_error(p->d, n->loc, "length of %s must be 1..%d, not %llu",
-				 id->text, FR_MAX_FIELD_BYTES, (unsigned long long)n->ival);
+				 id->text, lim, (unsigned long long)n->ival);
 			t->n = 1;
 		} else {
 			t->n = (unsigned)n->ival;

@@ -26,6 +26,7 @@ static void finish(struct fr_spec *spec, struct fr_diag *d)
 	if (d->n_errors)
 		return;
 	fr_layout(spec);
+	fr_layout_check(spec, d);
 	spec->hash = fr_spec_compute_hash(spec);
 }
 

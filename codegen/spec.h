@@ -330,6 +330,8 @@ void fr_spec_free(struct fr_spec *spec);
 
 void fr_check(struct fr_spec *spec, struct fr_diag *d);
 void fr_layout(struct fr_spec *spec);
+/* Errors for bodies that cannot travel (fragment limits). */
+void fr_layout_check(const struct fr_spec *spec, struct fr_diag *d);
 const struct fr_slot *fr_layout_find(const struct fr_layout *l, const char *field);
 int fr_type_is_fixed_int(enum fr_type_kind k);
 unsigned fr_type_size(const struct fr_type *t);

@@ -223,6 +223,52 @@ static void test_alignment_order(void **state)
 	fr_spec_free(spec);
 }
 
+/* Bodies over one fragment: bytes<N> up to 65535, but the whole body must
+ * fit in FLATRPC_FRAG_MAX fragments and the ANF-read part in the first. */
+static int errors_of(const char *text)
+{
+	struct fr_diag d = { .out = NULL };
+	struct fr_spec *spec = fr_spec_load_string("big.anf", text, &d);
+
+	fr_spec_free(spec);
+	return d.n_errors;
+}
+
+static void test_fragment_limits(void **state)
+{
+	(void)state;
+	/* one 64 KiB field: fragmented, allowed */
+	assert_int_equal(errors_of("service b:\n  method m:\n    request:\n"
+				   "      v: bytes<65535>\n"), 0);
+	assert_int_equal(errors_of("service b:\n  method m:\n    request:\n"
+				   "      v: bytes<65536>\n"), 1);
+	/* 2 * (2 + 65535) > 64 * 1400 */
+	assert_int_equal(errors_of("service b:\n  method m:\n    request:\n"
+				   "      v: bytes<65535>\n      w: bytes<65535>\n"), 1);
+	/* strings stay within what BPF may compare */
+	assert_int_equal(errors_of("service b:\n  method m:\n    request:\n"
+				   "      v: string<4097>\n"), 1);
+	/* an ANF-read string of 2000 bytes cannot sit in the first fragment */
+	assert_int_equal(errors_of("element r:\n  req(rpc):\n"
+				   "    match get(rpc, 'name'):\n      'x' =>\n"
+				   "        send(err('no'), Up)\n"
+				   "service b:\n  metadata:\n    name: string<2000>\n"
+				   "  method m:\n    request:\n      x: u32\n"
+				   "    client: r()\n"), 1);
+	assert_int_equal(errors_of("element r:\n  req(rpc):\n"
+				   "    match get(rpc, 'name'):\n      'x' =>\n"
+				   "        send(err('no'), Up)\n"
+				   "service b:\n  metadata:\n    name: string<1400>\n"
+				   "  method m:\n    request:\n      x: u32\n"
+				   "    client: r()\n"), 1);
+	assert_int_equal(errors_of("element r:\n  req(rpc):\n"
+				   "    match get(rpc, 'name'):\n      'x' =>\n"
+				   "        send(err('no'), Up)\n"
+				   "service b:\n  metadata:\n    name: string<1396>\n"
+				   "  method m:\n    request:\n      x: u32\n"
+				   "    client: r()\n"), 0);
+}
+
 static uint64_t hash_of(const char *name, const char *text)
 {
 	struct fr_diag d = { .out = stderr };
@@ -260,6 +306,7 @@ int main(void)
 		cmocka_unit_test(test_kv_set),
 		cmocka_unit_test(test_alignment_order),
 		cmocka_unit_test(test_hash_ignores_comments_and_paths),
+		cmocka_unit_test(test_fragment_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
