@@ -1,7 +1,8 @@
 # FlatRPC top-level build. `make help` lists the targets.
 # Every rule lives here; each part only lists its sources.
 
-SPECS    ?= specs/kv.anf specs/ratelimited.anf specs/tiered.anf
+# bench/specs/: FlatRPC variants of specs/kv.anf that the benchmark compares
+SPECS    ?= specs/kv.anf specs/ratelimited.anf specs/tiered.anf $(wildcard bench/specs/*.anf)
 BUILD    ?= build
 V        ?= 0
 CC       ?= gcc
@@ -298,6 +299,13 @@ $(BUILD)/hdr-parse: $(BUILD)/obj/bench/hdr_parse.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lnghttp2 $(LIBBPF_LIBS)
 
+# TCP loss for the head-of-line run (FlatRPC's comes from selftests/bpf/impair.bpf.c).
+bench-tools: $(BUILD)/bench/tcp_loss.bpf.o
+$(BUILD)/bench/tcp_loss.bpf.o: bench/tcp_loss.bpf.c
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
 # Raw AF_XDP echo, the latency floor; it finds its XDP object beside itself.
 bench-tools: $(BUILD)/xdp-echo $(BUILD)/bench/xdp_echo.bpf.o
 
@@ -347,8 +355,33 @@ $(BUILD)/grpc-bench: $(BUILD)/obj/bench/grpc_bench.o $(BUILD)/obj/bench/kv.pb.o 
 	$(call msg,LINK,$@)
 	$(Q)$(CXX) $^ -o $@ $(GRPC_LIBS)
 
-# Tables (stdout) and docs/*.png from a saved `bench/run.sh` output, no rerun.
+# FlatRPC variants of the KV service (bench/specs/*.anf, in SPECS so that
+# flatrpc-load carries them). They declare the same `service kv` with other
+# chains and transports, so kv-server and kv-bench compile unchanged against
+# each variant's generated stubs: $(BUILD)/bench/<variant>/kv-{server,bench}.
+BENCH_VARIANTS := $(filter $(basename $(notdir $(wildcard bench/specs/*.anf))),$(SERVICES))
+define BENCH_VARIANT_RULES
+$(BUILD)/obj/variants/$(1)/kv_bench.o: bench/kv_bench.c bench/cpu_acct.h $(BUILD)/gen/$(1)/.stamp
+$(BUILD)/obj/variants/$(1)/kv_server.o: examples/kv/kv_server.c $(BUILD)/gen/$(1)/.stamp
+$(BUILD)/obj/variants/$(1)/kv_stubs.o: $(BUILD)/gen/$(1)/.stamp
+	$$(call msg,CC,$$@)
+	$(Q)mkdir -p $$(@D)
+	$(Q)$(CC) $(CFLAGS) -I$(BUILD)/gen/$(1) -MMD -MP -c $(BUILD)/gen/$(1)/kv_stubs.c -o $$@
+$(BUILD)/obj/variants/$(1)/kv_bench.o $(BUILD)/obj/variants/$(1)/kv_server.o:
+	$$(call msg,CC,$$@)
+	$(Q)mkdir -p $$(@D)
+	$(Q)$(CC) $(CFLAGS) -I$(BUILD)/gen/$(1) -Iexamples/kv -MMD -MP -c $$< -o $$@
+$(BUILD)/bench/$(1)/kv-%: $(BUILD)/obj/variants/$(1)/kv_%.o $(BUILD)/obj/variants/$(1)/kv_stubs.o $(LIB_A)
+	$$(call msg,LINK,$$@)
+	$(Q)mkdir -p $$(@D)
+	$(Q)$(CC) $(CFLAGS) $$^ -o $$@ $(LIBXDP_LIBS) $(LIBBPF_LIBS) -lm
+endef
+$(foreach v,$(BENCH_VARIANTS),$(eval $(call BENCH_VARIANT_RULES,$(v))))
+all: $(foreach v,$(BENCH_VARIANTS),$(BUILD)/bench/$(v)/kv-server $(BUILD)/bench/$(v)/kv-bench)
+
+# docs/benchmarks.md tables (between their markers) and docs/*.png from a
+# saved `bench/run.sh` output, no rerun.
 BENCH_RESULTS ?= bench/results/layered-bench.txt
 .PHONY: bench-report
 bench-report:
-	bench/report.py $(BENCH_RESULTS) --png-dir docs
+	bench/report.py $(BENCH_RESULTS) --png-dir docs --doc docs/benchmarks.md

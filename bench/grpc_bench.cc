@@ -275,7 +275,7 @@ int main(int argc, char **argv)
 		auto ch = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
 		auto stub = kvbench::KV::NewStub(ch);
 		grpc::CompletionQueue cq;
-		std::vector<uint64_t> lat;
+		std::vector<uint64_t> lat, get_lat;	// get_lat: bench/run.sh's head-of-line run
 		unsigned long total = count + warmup, sent = 0, done = 0, errors = 0;
 		uint64_t t_start = 0, body = 0, cpu0_c = 0;
 		unsigned inflight = 0;
@@ -332,8 +332,11 @@ int main(int argc, char **argv)
 				srv0 = srv;	// the pid list
 				cpu_acct_read(&srv0);
 			}
-			if (k->seq >= warmup)
+			if (k->seq >= warmup) {
 				lat.push_back(t - k->at);
+				if (!k->is_set)
+					get_lat.push_back(t - k->at);
+			}
 			delete k;
 			done++;
 			inflight--;
@@ -345,13 +348,16 @@ int main(int argc, char **argv)
 		size_t n = lat.size();
 
 		std::sort(lat.begin(), lat.end());
+		std::sort(get_lat.begin(), get_lat.end());
+		size_t g = get_lat.size();
 		double secs = (double)(t_end - t_start) / 1e9;
 		printf("proto=%s mode=blocking outstanding=%u count=%zu p50_us=%.2f p99_us=%.2f "
 		       "rate_per_s=%.0f errors=%lu client_cpu_us_per_rpc=%.2f server_cpu_us_per_rpc=%.2f "
-		       "body_bytes_per_rpc=%.1f\n",
+		       "body_bytes_per_rpc=%.1f get_p50_us=%.2f get_p99_us=%.2f gets=%zu gets_lost=0\n",
 		       proto.c_str(), outstanding, n, n ? lat[n / 2] / 1e3 : 0.0,
 		       n ? lat[n * 99 / 100] / 1e3 : 0.0, secs > 0 ? n / secs : 0.0, errors,
-		       n ? cpu_c / 1e3 / n : 0.0, n ? cpu_s / 1e3 / n : 0.0, (double)body / total);
+		       n ? cpu_c / 1e3 / n : 0.0, n ? cpu_s / 1e3 / n : 0.0, (double)body / total,
+		       g ? get_lat[g / 2] / 1e3 : 0.0, g ? get_lat[g * 99 / 100] / 1e3 : 0.0, g);
 		return errors ? 1 : 0;
 	}
 usage:

@@ -9,11 +9,15 @@
  *   kv-bench udp-server|tcp-server --port P [--busy-poll]
  *   kv-bench client --proto udp|tcp|flatrpc --server ADDR [--iface IF] [--port P]
  *                   [--busy-poll] [--count N] [--outstanding K] [--warmup W]
- *                   [--server-pids PID[,PID...]]
+ *                   [--server-pids PID[,PID...]] [--loss]
  * The client prints one line: proto= mode= outstanding= count= p50_us=
  * p99_us= rate_per_s= errors= client_cpu_us_per_rpc= server_cpu_us_per_rpc=
- * body_bytes_per_rpc=. The CPU figures cover the measured window (the
- * server's needs --server-pids); the bodies cover every call.
+ * body_bytes_per_rpc= get_p50_us= get_p99_us= gets= gets_lost=. The CPU
+ * figures cover the measured window (the server's needs --server-pids); the
+ * bodies cover every call. The get_* figures are over the measured gets that
+ * completed. --loss says the link loses frames on purpose (bench/run.sh's
+ * head-of-line run): a lossy call that times out is then counted as lost
+ * (gets_lost), not as an error, and left out of every latency figure.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -262,6 +266,9 @@ struct run {
 	int		busy;
 	uint64_t	*lat;		/* ns, one per measured call */
 	unsigned long	n_lat;
+	uint64_t	*get_lat;	/* ns, the measured gets that completed */
+	unsigned long	n_get, gets_lost;
+	int		loss;		/* --loss */
 	uint64_t	t_start, t_end;	/* measured window */
 	unsigned long	errors;
 	uint64_t	body_bytes;	/* request + response bodies, every call */
@@ -277,7 +284,7 @@ static uint64_t cpu_self_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void record(struct run *r, unsigned long seq, uint64_t sent, uint64_t now)
+static void record(struct run *r, unsigned long seq, uint8_t method, uint64_t sent, uint64_t now)
 {
 	if (seq == r->warmup) {
 		/* CPU is counted over the measured window only, so socket setup
@@ -287,8 +294,11 @@ static void record(struct run *r, unsigned long seq, uint64_t sent, uint64_t now
 		cpu_acct_read(&r->server0);
 		r->t_start = sent;
 	}
-	if (seq >= r->warmup)
+	if (seq >= r->warmup) {
 		r->lat[r->n_lat++] = now - sent;
+		if (method == KV_GET)
+			r->get_lat[r->n_get++] = now - sent;
+	}
 }
 
 static int udp_client(struct run *r, struct in_addr server, uint16_t port)
@@ -339,7 +349,7 @@ static int udp_client(struct run *r, struct in_addr server, uint16_t port)
 		if (buf[4])
 			r->errors++;
 		r->body_bytes += (size_t)n - UDP_HDR;
-		record(r, seq_of[slot], sent_at[slot], now_ns());
+		record(r, seq_of[slot], seq_of[slot] % 5 ? KV_GET : KV_SET, sent_at[slot], now_ns());
 		done++;
 		inflight--;
 	}
@@ -414,7 +424,8 @@ static int tcp_client(struct run *r, struct in_addr server, uint16_t port)
 				if (in[off + TCP_LEN + 4])
 					r->errors++;
 				r->body_bytes += fl - UDP_HDR;
-				record(r, seq_of[slot], sent_at[slot], t);
+				record(r, seq_of[slot], seq_of[slot] % 5 ? KV_GET : KV_SET,
+				       sent_at[slot], t);
 				done++;
 				inflight--;
 			}
@@ -476,11 +487,18 @@ static int flatrpc_client(struct run *r, const char *ifname, struct in_addr serv
 		for (int i = 0; i < n; i++) {
 			unsigned k = comp[i].rpc_id % MAX_OUTSTANDING;
 
-			if (comp[i].err)
-				r->errors++;
+			int lost = r->loss && comp[i].err == FLATRPC_E_TIMEOUT &&
+				   !(kv_service.methods[comp[i].method].flags & FLATRPC_M_RELIABLE);
+
+			if (lost && comp[i].method == KV_GET && slot[k].seq >= r->warmup)
+				r->gets_lost++;
+			else if (comp[i].err && !lost && !r->errors++)
+				fprintf(stderr, "kv-bench: first failed call: method %u: %s (status %s)\n",
+					comp[i].method, flatrpc_strerror(comp[i].err),
+					flatrpc_status_str(&kv_service, comp[i].status));
 			r->body_bytes += comp[i].len;
-			if (slot[k].id == comp[i].rpc_id)
-				record(r, slot[k].seq, slot[k].at, t);
+			if (slot[k].id == comp[i].rpc_id && !lost)
+				record(r, slot[k].seq, comp[i].method, slot[k].at, t);
 			done++;
 			inflight--;
 		}
@@ -496,7 +514,7 @@ static void usage(FILE *f)
 		"usage: kv-bench udp-server|tcp-server --port P [--busy-poll]\n"
 		"       kv-bench client --proto udp|tcp|flatrpc --server ADDR [--iface IF] [--port P]\n"
 		"                       [--busy-poll] [--count N] [--outstanding K] [--warmup W]\n"
-		"                       [--server-pids PID[,PID...]]\n"
+		"                       [--server-pids PID[,PID...]] [--loss]\n"
 		"bench/run.sh runs both protocols side by side and prints the ratios.\n");
 }
 
@@ -512,6 +530,7 @@ int main(int argc, char **argv)
 		{ "outstanding", required_argument, NULL, 'o' },
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "server-pids", required_argument, NULL, 's' },
+		{ "loss", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -528,7 +547,7 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "p:S:i:P:bc:o:w:s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:S:i:P:bc:o:w:s:Lh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': proto = optarg; break;
 		case 'S': server = optarg; break;
@@ -539,6 +558,7 @@ int main(int argc, char **argv)
 		case 'o': r.outstanding = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'w': r.warmup = strtoul(optarg, NULL, 0); break;
 		case 's': cpu_acct_init(&r.server, optarg); break;
+		case 'L': r.loss = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -555,7 +575,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	r.lat = calloc(r.count, sizeof(*r.lat));
-	if (!r.lat)
+	r.get_lat = calloc(r.count, sizeof(*r.get_lat));
+	if (!r.lat || !r.get_lat)
 		return 1;
 	if (strcmp(proto, "udp") == 0)
 		rc = udp_client(&r, addr, port);
@@ -575,16 +596,20 @@ int main(int argc, char **argv)
 	unsigned long calls = r.count + r.warmup;
 
 	qsort(r.lat, r.n_lat, sizeof(*r.lat), cmp_u64);
+	qsort(r.get_lat, r.n_get, sizeof(*r.get_lat), cmp_u64);
 	double secs = (double)(r.t_end - r.t_start) / 1e9;
 
 	printf("proto=%s mode=%s outstanding=%u count=%lu p50_us=%.2f p99_us=%.2f rate_per_s=%.0f errors=%lu"
-	       " client_cpu_us_per_rpc=%.2f server_cpu_us_per_rpc=%.2f body_bytes_per_rpc=%.1f\n",
+	       " client_cpu_us_per_rpc=%.2f server_cpu_us_per_rpc=%.2f body_bytes_per_rpc=%.1f"
+	       " get_p50_us=%.2f get_p99_us=%.2f gets=%lu gets_lost=%lu\n",
 	       proto, r.busy ? "busy" : "blocking", r.outstanding, r.n_lat,
 	       r.n_lat ? r.lat[r.n_lat / 2] / 1e3 : 0.0,
 	       r.n_lat ? r.lat[(r.n_lat * 99) / 100] / 1e3 : 0.0,
 	       secs > 0 ? (double)r.n_lat / secs : 0.0, r.errors,
 	       r.n_lat ? cpu_client / 1e3 / (double)r.n_lat : 0.0,
 	       r.n_lat ? cpu_server / 1e3 / (double)r.n_lat : 0.0,
-	       (double)r.body_bytes / (double)calls);
+	       (double)r.body_bytes / (double)calls,
+	       r.n_get ? r.get_lat[r.n_get / 2] / 1e3 : 0.0,
+	       r.n_get ? r.get_lat[(r.n_get * 99) / 100] / 1e3 : 0.0, r.n_get, r.gets_lost);
 	return r.errors ? 1 : 0;
 }

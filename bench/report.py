@@ -1,12 +1,15 @@
 #!/usr/bin/python3
 """Tables and plots from a saved `bench/run.sh` output.
 
-    bench/report.py bench/results/kv-bench.txt [--png-dir docs]
+    bench/report.py bench/results/kv-bench.txt [--png-dir docs] [--doc docs/benchmarks.md]
 
-Prints the Markdown tables that docs/benchmarks.md carries and writes
-kv-latency.png, kv-rate.png and hdr-parse.png into --png-dir. It reads only
-the raw output, so the page and the plots can be remade without rerunning.
-Debian's python3-matplotlib serves /usr/bin/python3, hence the shebang.
+Writes kv-latency.png, kv-rate.png, hol.png and hdr-parse.png into
+--png-dir. With --doc, rewrites every table of that page between its
+`<!-- report:NAME -->` and `<!-- /report:NAME -->` markers (the targets
+table included, computed here from the raw figures); without it, prints the
+tables. It reads only the raw output, so the page and the plots can be
+remade without rerunning. Debian's python3-matplotlib serves /usr/bin/python3,
+hence the shebang.
 """
 import argparse
 import re
@@ -22,127 +25,342 @@ NAMES = {"udp": "UDP sockets", "tcp": "TCP (NODELAY)", "flatrpc": "FlatRPC",
          "xdp-echo": "raw AF_XDP echo (floor)",
          "h2": "HTTP/2 (nghttp2)", "grpc-icpt": "gRPC + interceptors"}
 
+# The FlatRPC rows, fewest features first; each adds one thing to the one
+# before it, so neighbouring rows give that thing's cost.
+FLATRPC_STACKS = {"flatrpc-noanf": "FlatRPC, no ANFs (all lossy)",
+                  "flatrpc-fw": "FlatRPC, firewall (all lossy)",
+                  "flatrpc-fwst": "FlatRPC, firewall + session tracker (all lossy)",
+                  "flatrpc": "FlatRPC, full: + reliable in-order set (specs/kv.anf)"}
+
+
+# what a block says when the raw output has nothing for it
+NA = "n/a: the raw output has no such figures (it predates them, or the tools were not built)."
+
+
+def label(p):
+    return FLATRPC_STACKS.get(p) or NAMES.get(p, p)
+
+
+def stack_order(seen):
+    """The stacks of NAMES that the output has, FlatRPC's variants just
+    before the full FlatRPC row, and any stack NAMES does not know last."""
+    order = []
+    for p in NAMES:
+        if p == "flatrpc":
+            order += [v for v in FLATRPC_STACKS if v != "flatrpc"]
+        order.append(p)
+    order += sorted(p for p in seen if p not in order)
+    return [p for p in order if p in seen]
+
 
 def parse(path):
-    main, cpu, wire, hdr, frhdr = {}, {}, {}, [], []
-    section = "main"
+    r = {"main": {}, "spread": {}, "cpu": {}, "wire": {}, "hdr": [], "frhdr": [],
+         "xdp": {}, "hol": {}, "machine": ""}
+    section, last = "main", None
     for line in open(path):
         line = line.rstrip("\n")
+        if line.startswith("# FlatRPC KV benchmark:"):
+            r["machine"] = line[len("# FlatRPC KV benchmark:"):].strip()
         if line.startswith("# CPU time"):
             section = "cpu"
         elif line.startswith("# on-wire"):
             section = "wire"
+        elif line.startswith("# head-of-line"):
+            section = "hol"
         elif line.startswith("# header parsing"):
             section = "hdr"
-        m = re.match(r"  flatrpc header (\w+) (\w+): ([\d.]+) B", line)
+        elif line.startswith("# ratios"):
+            section = "ratios"
+        m = re.match(r"  (flatrpc[\w-]*) header (\w+) (\w+): ([\d.]+) B", line)
         if m:
-            frhdr.append(m.groups())
+            r["frhdr"].append((m[1], m[2], m[3], float(m[4])))
+        m = re.match(r"# XDP program ?([\w-]*): server (\d+) ns/packet over \d+ packets, "
+                     r"client (\d+) ns/packet", line)
+        if m:
+            r["xdp"][m[1] or "flatrpc"] = (int(m[2]), int(m[3]))
+        m = re.match(r"  runs: ([\d. ]+)\(p50\)", line)
+        if m and section == "main" and last:
+            runs = [float(x) for x in m[1].split()]
+            r["spread"][last] = (min(runs), max(runs), len(runs))
         if not line or line.startswith("#") or line.startswith("  "):
             continue
         f = line.split()
         if section == "main" and len(f) == 5 and f[0] in ("blocking", "busy"):
-            main[(f[0], f[1])] = f[2:5]
+            r["main"][(f[0], f[1])] = f[2:5]
+            last = (f[0], f[1])
         elif section == "cpu" and len(f) == 3 and f[0] in ("blocking", "busy"):
-            cpu[(f[0], f[1])] = f[2]
+            r["cpu"][(f[0], f[1])] = f[2]
         elif section == "wire" and len(f) == 7 and f[0] != "proto":
-            wire[f[0]] = f[1:]
+            r["wire"][f[0]] = f[1:]
+        elif section == "hol" and len(f) == 8 and f[0] == "hol" and f[1] != "proto":
+            r["hol"][(f[1], f[2])] = dict(zip(("p50", "p99", "gets", "lost", "dropped"),
+                                              map(float, f[3:8])))
         elif section == "hdr" and line.startswith("n="):
-            hdr.append({k: float(v) for k, v in re.findall(r"(\w+)=(-?[\d.]+)", line)})
-    return main, cpu, wire, hdr, frhdr
+            r["hdr"].append({k: float(v) for k, v in re.findall(r"(\w+)=(-?[\d.]+)", line)})
+    return r
 
 
 def num(s):
     try:
         return float(s)
-    except ValueError:
+    except (TypeError, ValueError):
         return None
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("results")
-    ap.add_argument("--png-dir", default="docs")
-    a = ap.parse_args()
-    main_t, cpu, wire, hdr, frhdr = parse(a.results)
-    protos = [p for p in NAMES if any(k[1] == p for k in main_t)]
-    if not protos:
-        sys.exit("report: no KV rows in " + a.results)
+def fig(main_t, mode, proto, idx):
+    return num(main_t.get((mode, proto), [None] * 3)[idx])
 
-    print("| stack | 1 core blocking p50 µs | p99 µs | rate /s (32 out) | CPU µs/call "
-          "| 2 cores busy-poll p50 µs | p99 µs | rate /s (32 out) | CPU µs/call |")
-    print("|---|---|---|---|---|---|---|---|---|")
+
+def table(head, rows):
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def ratio_str(a, b, fmt="{:.2f}×"):
+    return fmt.format(a / b) if a is not None and b else "n/a"
+
+
+def blocks(r):
+    """Markdown for each marker name of docs/benchmarks.md."""
+    main_t, protos = r["main"], stack_order({k[1] for k in r["main"]})
+    b = {"machine": f"Raw output header: `{r['machine']}`." if r["machine"] else NA}
+
+    rows = []
     for p in protos:
-        row = [NAMES[p]]
+        row = [label(p)]
         for m in ("blocking", "busy"):
             v = main_t.get((m, p), ["n/a"] * 3)
-            row += v + [cpu.get((m, p), "n/a")]
-        print("| " + " | ".join(row) + " |")
-    if wire:
-        print()
-        print("| stack | frames/call | wire B/call (capture) | veth counters B/call "
-              "| bodies B/call | headers B/call | RPC header or framing B/message |")
-        print("|---|---|---|---|---|---|---|")
-        for p in protos:
-            if p in wire:
-                print("| " + " | ".join([NAMES[p]] + wire[p]) + " |")
-    if frhdr:
-        print()
-        print("FlatRPC header per message, from the capture: " +
-              ", ".join(f"{m} {d} {b} B" for m, d, b in frhdr) + ".")
-    if hdr:
-        print()
-        print("| N fields | HTTP/2 first request (nghttp2) ns | HTTP/2 indexed ns "
-              "| FlatRPC XDP (test run) ns | XDP minus N=0 ns | HPACK B (first/indexed) | FlatRPC B |")
-        print("|---|---|---|---|---|---|---|")
-        for r in hdr:
-            n = int(r["n"])
-            if n in (1, 2, 5, 10, 15, 20, 25):
-                print(f"| {n} | {r['h2_cold_ns']:.0f} ({r['h2_cold_min']:.0f}–{r['h2_cold_max']:.0f}) "
-                      f"| {r['h2_warm_ns']:.0f} ({r['h2_warm_min']:.0f}–{r['h2_warm_max']:.0f}) "
-                      f"| {r['bpf_ns']:.0f} ({r['bpf_min']:.0f}–{r['bpf_max']:.0f}) "
-                      f"| {r['bpf_net_ns']:.0f} | {r['h2_cold_bytes']:.0f} / {r['h2_warm_bytes']:.0f} "
-                      f"| {r['flatrpc_bytes']:.0f} |")
+            sp = r["spread"].get((m, p))
+            row += [v[0] + (f" ({sp[0]:g}–{sp[1]:g})" if sp and sp[2] > 1 else "")]
+            row += v[1:] + [r["cpu"].get((m, p), "n/a")]
+        rows.append(row)
+    b["kv"] = table(["stack", "1 core blocking p50 µs (runs min–max)", "p99 µs", "rate /s (32 out)",
+                     "CPU µs/call", "2 cores busy-poll p50 µs (runs min–max)", "p99 µs",
+                     "rate /s (32 out)", "CPU µs/call"], rows)
 
+    rows = []
+    for base in ("udp", "tcp", "xdp-echo") + tuple(p for p in protos if p.startswith("grpc") or p == "h2"):
+        if base not in protos:
+            continue
+        row = [label(base)]
+        for m in ("blocking", "busy"):
+            for idx in (0, 1, 2):
+                row.append(ratio_str(fig(main_t, m, "flatrpc", idx), fig(main_t, m, base, idx),
+                                     "{:.3f}×" if base.startswith("grpc") else "{:.2f}×"))
+        rows.append(row)
+    b["ratios"] = table(["FlatRPC (full) ÷", "blocking p50", "blocking p99", "blocking rate",
+                         "busy p50", "busy p99", "busy rate"], rows)
+
+    variants = [p for p in FLATRPC_STACKS if p in protos]
+    rows = []
+    for i, p in enumerate(variants):
+        prev = variants[i - 1] if i else None
+        row = [label(p)]
+        for m in ("blocking", "busy"):
+            v = fig(main_t, m, p, 0)
+            pv = fig(main_t, m, prev, 0) if prev else None
+            row += [f"{v:.2f}" if v is not None else "n/a",
+                    f"{v - pv:+.2f}" if v is not None and pv is not None else "–"]
+        x, px = r["xdp"].get(p), r["xdp"].get(prev) if prev else None
+        row += [f"{x[0]} / {x[1]}" if x else "n/a",
+                f"{x[0] - px[0]:+d} / {x[1] - px[1]:+d}" if x and px else "–"]
+        rows.append(row)
+    b["variants"] = table(["FlatRPC stack", "blocking p50 µs", "Δ p50 µs", "busy p50 µs", "Δ p50 µs",
+                           "XDP ns/packet server / client", "Δ XDP ns"], rows) if rows else NA
+
+    rows = [[label(p)] + r["wire"][p] for p in protos if p in r["wire"]]
+    b["wire"] = table(["stack", "frames/call", "wire B/call (capture)", "veth counters B/call",
+                       "bodies B/call", "headers B/call", "RPC header or framing B/message"], rows)
+
+    hdrs = {}
+    for stack, meth, d, by in r["frhdr"]:
+        hdrs.setdefault((stack, meth), {})[d] = by
+    transport = {"get": "lossy"}
+    rows = [[label(s), m, "in-order + reliable" if s == "flatrpc" and m == "set" else transport.get(m, "lossy"),
+             f"{v.get('req', 0):.1f} B", f"{v.get('resp', 0):.1f} B"]
+            for (s, m), v in hdrs.items()]
+    b["frhdr"] = table(["stack", "method", "transport", "request", "response"], rows) if rows else NA
+
+    rows = []
+    for p in ("grpc", "flatrpc"):
+        h0, h1 = r["hol"].get((p, "0")), [v for (q, pct), v in r["hol"].items() if q == p and pct != "0"]
+        if not h0 or not h1:
+            continue
+        h1 = h1[0]
+        rows.append([label(p) if p != "flatrpc" else "FlatRPC (lossy get, specs/kv.anf)",
+                     f"{h0['p50']:.1f}", f"{h0['p99']:.1f}", f"{h1['p50']:.1f}", f"{h1['p99']:.1f}",
+                     ratio_str(h1["p99"], h0["p99"]), f"{h1['gets']:.0f}", f"{h1['lost']:.0f}",
+                     f"{h1['dropped']:.0f}"])
+    b["hol"] = table(["stack", "no loss: get p50 µs", "get p99 µs", "1% loss: get p50 µs", "get p99 µs",
+                      "p99 loss ÷ no loss", "gets completed (per run)", "gets lost (per run)",
+                      "frames dropped (all runs)"], rows) if rows else NA
+
+    rows = []
+    for x in r["hdr"]:
+        n = int(x["n"])
+        if n in (1, 2, 5, 10, 15, 20, 25):
+            rows.append([n, f"{x['h2_cold_ns']:.0f} ({x['h2_cold_min']:.0f}–{x['h2_cold_max']:.0f})",
+                         f"{x['h2_warm_ns']:.0f} ({x['h2_warm_min']:.0f}–{x['h2_warm_max']:.0f})",
+                         f"{x['bpf_ns']:.0f} ({x['bpf_min']:.0f}–{x['bpf_max']:.0f})",
+                         f"{x['bpf_net_ns']:.0f}", f"{x['h2_cold_bytes']:.0f} / {x['h2_warm_bytes']:.0f}",
+                         f"{x['flatrpc_bytes']:.0f}"])
+    b["hdr"] = table(["N fields", "HTTP/2 first request (nghttp2) ns", "HTTP/2 indexed ns",
+                      "FlatRPC XDP (test run) ns", "XDP minus N=0 ns", "HPACK B (first/indexed)",
+                      "FlatRPC B"], rows) if rows else NA
+    b["targets"] = targets(r, hdrs)
+    return b
+
+
+def targets(r, hdrs):
+    main_t, xdp = r["main"], r["xdp"]
+    rows = []
+
+    def verdict(ok):
+        return "n/a (not in the raw output)" if ok is None else ("**met**" if ok else "**not met**")
+
+    def ratio_target(name, mode, base, idx, limit, higher=False, also=()):
+        a, c = fig(main_t, mode, "flatrpc", idx), fig(main_t, mode, base, idx)
+        if a is None or not c:
+            rows.append([name, "n/a", verdict(None)])
+            return
+        q = a / c
+        more = "".join(f"; against {label(o)}: {a / fig(main_t, mode, o, idx):.3f}×"
+                       for o in also if fig(main_t, mode, o, idx))
+        rows.append([name, f"{a:g} / {c:g} = {q:.3f}×{more}",
+                     verdict(q >= limit if higher else q <= limit)])
+
+    ratio_target("FlatRPC full KV stack p50 ≤ 0.80× UDP, busy-poll", "busy", "udp", 0, 0.80)
+    ratio_target("FlatRPC p50 ≤ 1.20× a raw AF_XDP echo, busy-poll", "busy", "xdp-echo", 0, 1.20,
+                 also=())
+    ratio_target("FlatRPC p50 ≤ 1/8 of gRPC's (0.125×), one core blocking", "blocking", "grpc", 0, 0.125,
+                 also=("grpc-icpt", "grpc-haproxy"))
+    ratio_target("rate with 32 outstanding ≥ 1.6× UDP, busy-poll", "busy", "udp", 2, 1.6, higher=True)
+
+    # each host ANF: the firewall over no ANFs, the session tracker over
+    # the firewall; the same transports on both sides of each difference
+    for anf, lo, hi in (("firewall", "flatrpc-noanf", "flatrpc-fw"),
+                        ("session tracker", "flatrpc-fw", "flatrpc-fwst")):
+        a, c = fig(main_t, "busy", hi, 0), fig(main_t, "busy", lo, 0)
+        name = f"the {anf} adds ≤ 0.1 µs p50, busy-poll"
+        if a is None or c is None:
+            rows.append([name, "n/a", verdict(None)])
+            continue
+        x, xl = xdp.get(hi), xdp.get(lo)
+        kern = f"; in XDP {x[0] - xl[0]:+d} ns/packet at the server" if x and xl else ""
+        rows.append([name, f"{a:g} − {c:g} = {a - c:+.2f} µs{kern}", verdict(a - c <= 0.1)])
+
+    def hdr_max(method):
+        v = hdrs.get(("flatrpc", method))
+        return max(v.values()) if v else None
+    lossy, rel = hdr_max("get"), hdr_max("set")
+    rows.append(["FlatRPC header ≤ 12 B lossy (get), ≤ 16 B reliable (set)",
+                 f"get {lossy:g} B, set {rel:g} B (largest per message in the capture)"
+                 if lossy is not None and rel is not None else "n/a",
+                 verdict(None if lossy is None or rel is None else lossy <= 12 and rel <= 16)])
+
+    h0, h1 = r["hol"].get(("flatrpc", "0")), [v for (q, p), v in r["hol"].items() if q == "flatrpc" and p != "0"]
+    if h0 and h1:
+        q = h1[0]["p99"] / h0["p99"]
+        g0, g1 = r["hol"].get(("grpc", "0")), [v for (q_, p), v in r["hol"].items() if q_ == "grpc" and p != "0"]
+        grpc = f"; gRPC {g1[0]['p99'] / g0['p99']:.2f}×" if g0 and g1 else ""
+        rows.append(["lossy get p99 under 1% loss ≤ 1.2× its no-loss p99",
+                     f"{h1[0]['p99']:g} / {h0['p99']:g} µs = {q:.2f}×{grpc}", verdict(q <= 1.2)])
+    else:
+        rows.append(["lossy get p99 under 1% loss ≤ 1.2× its no-loss p99", "n/a", verdict(None)])
+    return table(["target", "measured", "met?"], rows)
+
+
+def write_doc(path, b):
+    text = open(path).read()
+    for name, md in b.items():
+        pat = re.compile(rf"(<!-- report:{name} -->\n).*?(<!-- /report:{name} -->)", re.S)
+        if not pat.search(text):
+            sys.exit(f"report: {path} has no <!-- report:{name} --> ... <!-- /report:{name} --> "
+                     "markers for the generated block")
+        text = pat.sub(lambda m: m[1] + md + "\n" + m[2], text)
+    unknown = set(re.findall(r"<!-- report:([\w-]+) -->", text)) - set(b)
+    if unknown:
+        sys.exit(f"report: {path} has markers the report does not fill: {', '.join(sorted(unknown))}")
+    open(path, "w").write(text)
+
+
+def bars(path, groups, series, title, ylabel, log=False):
+    """groups: x labels; series: [(label, [value or None per group])]."""
+    fig_, ax = plt.subplots(figsize=(8, 4))
+    w = 0.8 / max(len(series), 1)
+    for i, (name, ys) in enumerate(series):
+        xs = [j + i * w for j in range(len(groups))]
+        bs = ax.bar([x for x, y in zip(xs, ys) if y is not None], [y for y in ys if y is not None],
+                    w, label=name)
+        ax.bar_label(bs, fmt="%.3g", fontsize=6)
+        for x, y in zip(xs, ys):
+            if y is None:
+                ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=6)
+    ax.set_xticks([j + w * (len(series) - 1) / 2 for j in range(len(groups))], groups)
+    ax.set_ylabel(ylabel)
+    if log:
+        ax.set_yscale("log")
+    ax.legend(fontsize=7)
+    ax.set_title(title)
+    fig_.tight_layout()
+    fig_.savefig(path, dpi=120)
+    plt.close(fig_)
+
+
+def plots(r, png_dir):
+    main_t, protos = r["main"], stack_order({k[1] for k in r["main"]})
     modes = [("blocking", "1 core, blocking"), ("busy", "2 cores, busy-poll")]
-    for what, idx, fname, ylabel in (("p50", 0, "kv-latency.png", "p50 latency (µs), lower is better"),
-                                     ("rate", 2, "kv-rate.png", "calls/s with 32 outstanding")):
-        fig, ax = plt.subplots(figsize=(7, 3.6))
-        w = 0.8 / len(protos)
-        for i, p in enumerate(protos):
-            ys = [num(main_t.get((m, p), ["n/a"] * 3)[idx]) for m, _ in modes]
-            xs = [j + i * w for j in range(len(modes))]
-            bars = ax.bar([x for x, y in zip(xs, ys) if y is not None],
-                          [y for y in ys if y is not None], w, label=NAMES[p])
-            ax.bar_label(bars, fmt="%.3g", fontsize=7)
-            for x, y in zip(xs, ys):
-                if y is None:
-                    ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=7)
-        ax.set_xticks([j + w * (len(protos) - 1) / 2 for j in range(len(modes))], [m[1] for m in modes])
-        ax.set_ylabel(ylabel)
-        ax.legend(fontsize=8)
-        ax.set_title(f"KV service, 80% get / 20% set: {what}")
-        fig.tight_layout()
-        fig.savefig(f"{a.png_dir}/{fname}", dpi=120)
-        plt.close(fig)
-    if hdr:
-        fig, ax = plt.subplots(figsize=(7, 4))
-        n = [r["n"] for r in hdr]
-        for key, label in (("h2_cold", "HTTP/2 headers, first request (nghttp2 inflate)"),
-                           ("h2_warm", "HTTP/2 headers, indexed (nghttp2 inflate)"),
-                           ("bpf", "FlatRPC fixed offsets, XDP (BPF_PROG_TEST_RUN)")):
-            ys = [r[key + "_ns"] for r in hdr]
-            lo = [r[key + "_ns"] - r[key + "_min"] for r in hdr]
-            hi = [r[key + "_max"] - r[key + "_ns"] for r in hdr]
-            ax.errorbar(n, ys, yerr=[lo, hi], marker="o", ms=3, capsize=2, label=label)
+    for idx, fname, ylabel, what in ((0, "kv-latency.png", "p50 latency (µs), lower is better", "p50"),
+                                     (2, "kv-rate.png", "calls/s with 32 outstanding", "rate")):
+        bars(f"{png_dir}/{fname}", [m[1] for m in modes],
+             [(label(p), [fig(main_t, m, p, idx) for m, _ in modes]) for p in protos],
+             f"KV service, 80% get / 20% set: {what}", ylabel)
+    hol = [p for p in ("grpc", "flatrpc") if (p, "0") in r["hol"]]
+    if hol:
+        pcts = sorted({pct for (_, pct) in r["hol"]}, key=float)
+        bars(f"{png_dir}/hol.png", [label(p) if p != "flatrpc" else "FlatRPC (lossy get)" for p in hol],
+             [(f"{pct}% loss", [r["hol"].get((p, pct), {}).get("p99") for p in hol]) for pct in pcts],
+             "get p99 while sets are lost: head-of-line blocking",
+             "get p99 (µs, completed gets), log scale", log=True)
+    if r["hdr"]:
+        hdr = r["hdr"]
+        fig_, ax = plt.subplots(figsize=(7, 4))
+        n = [x["n"] for x in hdr]
+        for key, name in (("h2_cold", "HTTP/2 headers, first request (nghttp2 inflate)"),
+                          ("h2_warm", "HTTP/2 headers, indexed (nghttp2 inflate)"),
+                          ("bpf", "FlatRPC fixed offsets, XDP (BPF_PROG_TEST_RUN)")):
+            ys = [x[key + "_ns"] for x in hdr]
+            lo = [x[key + "_ns"] - x[key + "_min"] for x in hdr]
+            hi = [x[key + "_max"] - x[key + "_ns"] for x in hdr]
+            ax.errorbar(n, ys, yerr=[lo, hi], marker="o", ms=3, capsize=2, label=name)
         ax.set_xlabel("metadata fields per request (N)")
         ax.set_ylabel("ns per request (median, min–max bars)")
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
         ax.set_title("Getting at N metadata fields (paper Figure 3 analogue)")
-        fig.tight_layout()
-        fig.savefig(f"{a.png_dir}/hdr-parse.png", dpi=120)
-        plt.close(fig)
+        fig_.tight_layout()
+        fig_.savefig(f"{png_dir}/hdr-parse.png", dpi=120)
+        plt.close(fig_)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("results")
+    ap.add_argument("--png-dir", default="docs")
+    ap.add_argument("--doc", help="rewrite the generated blocks of this page in place")
+    a = ap.parse_args()
+    r = parse(a.results)
+    if not r["main"]:
+        sys.exit("report: no KV rows in " + a.results)
+    b = blocks(r)
+    if a.doc:
+        write_doc(a.doc, b)
+    else:
+        for name, md in b.items():
+            print(f"<!-- {name} -->\n{md}\n")
+    plots(r, a.png_dir)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,11 @@
 # on-wire bytes per call from a packet capture, and header-parsing cost
 # (N metadata fields: nghttp2 against XDP). bench/report.py turns a saved
 # output into the tables and plots of docs/benchmarks.md.
+# FlatRPC runs four ways, each with its own spec, server and client:
+# flatrpc-noanf (no ANFs, all lossy), flatrpc-fw (firewall), flatrpc-fwst
+# (firewall + session tracker) from bench/specs/, and flatrpc, specs/kv.anf
+# (those plus a reliable, in-order set). Last, head-of-line blocking: 1% loss
+# at a router between client and server, get p99 for gRPC and FlatRPC.
 #
 #   bench/run.sh [--reps N] [--count N] [--smoke] [--profile]
 # --smoke does a few hundred calls per stack: it proves the benchmark still
@@ -45,7 +50,7 @@ for b in flatrpc-load kv-server kv-bench; do
 done
 
 tag=$$
-C=frbc$tag S=frbs$tag M=frbm$tag
+C=frbc$tag S=frbs$tag M=frbm$tag HOL_FS=/tmp/flatrpc-bench-hol-$tag
 work=$(mktemp -d /tmp/flatrpc-bench.XXXXXX)
 export FLATRPC_BPFFS=$work/bpffs
 pids=() nsrv=0
@@ -57,6 +62,11 @@ cleanup() {
 	ip netns exec "$S" "$B/flatrpc-load" --unload fbs$tag >/dev/null 2>&1 || true
 	ip netns exec "$C" "$B/flatrpc-load" --unload wc$tag >/dev/null 2>&1 || true
 	ip netns exec "$S" "$B/flatrpc-load" --unload ws$tag >/dev/null 2>&1 || true
+	ip netns exec "$C" "$B/flatrpc-load" --unload hc$tag >/dev/null 2>&1 || true
+	ip netns exec "$S" "$B/flatrpc-load" --unload hs$tag >/dev/null 2>&1 || true
+	ip netns del frbr$tag 2>/dev/null || true
+	umount "$HOL_FS" 2>/dev/null || true
+	rmdir "$HOL_FS" 2>/dev/null || true
 	ip netns del "$M" 2>/dev/null || true
 	ip netns del "$C" 2>/dev/null || true
 	ip netns del "$S" 2>/dev/null || true
@@ -84,8 +94,27 @@ for ns in "$C" "$S"; do
 		ip -n "$ns" link set "$i" up
 	done
 done
-ip netns exec "$C" "$B/flatrpc-load" -q "$top/specs/kv.anf" fbc$tag
-ip netns exec "$S" "$B/flatrpc-load" -q "$top/specs/kv.anf" fbs$tag
+# The FlatRPC stacks: flatrpc is specs/kv.anf with build/kv-{server,bench};
+# flatrpc-V is bench/specs/kv-V.anf with build/bench/kv-V/kv-{server,bench},
+# the same sources built against that spec's stubs (make builds them).
+FR_VARIANTS=""
+for v in noanf fw fwst; do
+	[ -x "$B/bench/kv-$v/kv-bench" ] && [ -x "$B/bench/kv-$v/kv-server" ] && FR_VARIANTS+="flatrpc-$v "
+done
+flatrpc_spec() { if [ "$1" = flatrpc ]; then echo "$top/specs/kv.anf"; else echo "$top/bench/specs/kv-${1#flatrpc-}.anf"; fi; }
+flatrpc_bin() { if [ "$1" = flatrpc ]; then echo "$B/$2"; else echo "$B/bench/kv-${1#flatrpc-}/$2"; fi; }
+declare -A FR_LOADED
+flatrpc_use() { # stack client-ns client-if server-ns server-if: load the stack's spec on both ends
+	local stack=$1 key=$3
+	[ "${FR_LOADED[$key]:-}" = "$stack" ] && return
+	while [ $# -gt 1 ]; do
+		ip netns exec "$2" "$B/flatrpc-load" --unload "$3" >/dev/null 2>&1 || true
+		ip netns exec "$2" "$B/flatrpc-load" -q "$(flatrpc_spec $stack)" "$3"
+		shift 2
+	done
+	FR_LOADED[$key]=$stack
+}
+flatrpc_use flatrpc "$C" fbc$tag "$S" fbs$tag
 # prime ARP both ways so the first measured calls are not resolving neighbours
 ip netns exec "$C" ping -c1 -W1 10.78.1.2 >/dev/null
 ip netns exec "$C" ping -c1 -W1 10.78.2.2 >/dev/null
@@ -96,7 +125,7 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2)
 field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
 # Where the servers listen; the wire-bytes section moves them to its own path.
-SRV_IP=10.78.2.2 F_SRV_IP=10.78.1.2 F_SIF=fbs$tag F_CIF=fbc$tag
+SRV_IP=10.78.2.2 F_SRV_IP=10.78.1.2 F_SIF=fbs$tag F_CIF=fbc$tag F_CNS=$C F_SNS=$S
 
 haproxy_cfgs() { # the two sidecars' configs, for a server at $SRV_IP
 	cat >"$work/hap-server.cfg" <<-EOF
@@ -149,7 +178,9 @@ start_server() { # proto mode
 	: >"$work/server.log"
 	nsrv=0
 	case $1 in
-	flatrpc) spawn "$S" $cpu "$B/kv-server" --iface $F_SIF "${busy[@]}" ;;
+	flatrpc*)
+		flatrpc_use $1 "$F_CNS" $F_CIF "$F_SNS" $F_SIF
+		spawn "$F_SNS" $cpu "$(flatrpc_bin $1 kv-server)" --iface $F_SIF "${busy[@]}" ;;
 	grpc) spawn "$S" $cpu "$B/grpc-bench" server --port 9448 ;;
 	grpc-icpt) spawn "$S" $cpu "$B/grpc-bench" server --port 9448 --interceptors ;;
 	h2) spawn "$S" $cpu "$B/h2-bench" server --port 9446 "${busy[@]}" ;;
@@ -179,7 +210,7 @@ stop_server() {
 	nsrv=0
 }
 
-client() { # proto mode outstanding count [warmup]
+client() { # proto mode outstanding count [warmup [more kv-bench options, FlatRPC only]]
 	local busy=() w=${5:-$WARMUP}
 	[ "$2" = busy ] && busy=(--busy-poll)
 	case $1 in
@@ -195,9 +226,12 @@ client() { # proto mode outstanding count [warmup]
 		ip netns exec "$C" taskset -c 0 "$B/xdp-echo" client --iface xbc$tag --server 10.78.4.2 \
 			--server-mac "$XE_MAC" --src-ip 10.78.4.1 --port 9551 "${busy[@]}" \
 			--outstanding "$3" --count "$4" --warmup "$w" --server-pids "$SERVER_PIDS" ;;
+	flatrpc*)
+		ip netns exec "$F_CNS" taskset -c 0 "$(flatrpc_bin $1 kv-bench)" client --proto flatrpc \
+			--server $F_SRV_IP --iface $F_CIF "${busy[@]}" --outstanding "$3" --count "$4" \
+			--warmup "$w" --server-pids "$SERVER_PIDS" "${@:6}" ;;
 	*)
 		local dst=$SRV_IP
-		[ "$1" = flatrpc ] && dst=$F_SRV_IP
 		ip netns exec "$C" taskset -c 0 "$B/kv-bench" client --proto "$1" --server $dst \
 			--iface $F_CIF --port 9447 "${busy[@]}" --outstanding "$3" --count "$4" \
 			--warmup "$w" --server-pids "$SERVER_PIDS" ;;
@@ -267,7 +301,7 @@ echo "# FlatRPC KV benchmark: $(date -u +%F) $(uname -r), $(nproc) cores, $(sed 
 echo "# 80% get / 20% set, ~100 B requests; medians of $REPS runs; p50/p99 with 1 outstanding, rate with 32"
 printf '%-9s %-8s %10s %10s %12s\n' mode proto p50_us p99_us rate_per_s
 declare -A R
-PROTOS="udp tcp flatrpc"
+PROTOS="udp tcp ${FR_VARIANTS}flatrpc"
 [ -x "$B/h2-bench" ] && PROTOS+=" h2"
 GRPC=()
 if [ -x "$B/grpc-bench" ]; then
@@ -339,8 +373,7 @@ for l in "$M br$tag" "$M wmc$tag" "$M wms$tag" "$C wc$tag" "$S ws$tag"; do
 done
 ip -n "$C" addr add 10.78.3.1/24 dev wc$tag
 ip -n "$S" addr add 10.78.3.2/24 dev ws$tag
-ip netns exec "$C" "$B/flatrpc-load" -q "$top/specs/kv.anf" wc$tag
-ip netns exec "$S" "$B/flatrpc-load" -q "$top/specs/kv.anf" ws$tag
+flatrpc_use flatrpc "$C" wc$tag "$S" ws$tag
 ip netns exec "$C" ping -c1 -W2 10.78.3.2 >/dev/null
 
 echo
@@ -370,33 +403,40 @@ for proto in $ALL; do
 	grep -h 'dropped by kernel' "$work/tcpdump.log" | grep -v '^0 ' | sed 's/^/  tcpdump: /' || true
 	# FlatRPC's own header per message, by method (named from the generated
 	# ABI) and direction, read from each captured frame's length fields
-	[ $proto = flatrpc ] && awk -F'[ =]' -v abi="$B/gen/kv/kv.abi.h" '
+	abi=$B/gen/kv/kv.abi.h
+	[ $proto = flatrpc ] || abi=$B/gen/kv-${proto#flatrpc-}/kv.abi.h
+	[[ $proto == flatrpc* ]] && awk -F'[ =]' -v abi="$abi" -v p=$proto '
 		BEGIN { while ((getline l < abi) > 0) if (l ~ /^\tKV_[A-Z]+ = [0-9]+,/) {
 			split(l, a, /[ \t=,]+/); name[a[3]] = tolower(substr(a[2], 4)) } }
-		$1 == "flatrpc" { printf "  flatrpc header %s %s: %s B over %s frames\n",
+		$1 == "flatrpc" { printf "  %s header %s %s: %s B over %s frames\n", p,
 			($3 in name) ? name[$3] : "method " $3, $5, $9, $7 }' "$work/pcap.txt"
 done
 
 SRV_IP=10.78.2.2 F_SRV_IP=10.78.1.2 F_SIF=fbs$tag F_CIF=fbc$tag
 
-# Per-packet cost of the XDP program (parse, transport checks, both ANFs),
-# from the kernel's BPF run-time statistics. They cost two clock reads per
-# program run, so they are on only for one extra run after the timed ones.
+# Per-packet cost of each FlatRPC stack's XDP program (parse, transport
+# checks, its ANFs), from the kernel's BPF run-time statistics: the
+# differences between stacks are what each ANF costs in the kernel. The
+# statistics cost two clock reads per program run, so they are on only for
+# one extra run per stack after the timed ones.
 stats_was=$(sysctl -n kernel.bpf_stats_enabled)
 trap 'sysctl -qw kernel.bpf_stats_enabled=$stats_was; cleanup' EXIT
-sysctl -qw kernel.bpf_stats_enabled=1
-read -r cnt0 ns0 <<<"$(xdp_stats fbs$tag)"
-read -r ccnt0 cns0 <<<"$(xdp_stats fbc$tag)"
-start_server flatrpc busy
-client flatrpc busy 32 "$RATE_COUNT" >/dev/null
-stop_server
-sysctl -qw kernel.bpf_stats_enabled="$stats_was"
-read -r cnt ns <<<"$(xdp_stats fbs$tag)"
-read -r ccnt cns <<<"$(xdp_stats fbc$tag)"
-cnt=$((cnt - cnt0)) ns=$((ns - ns0)) ccnt=$((ccnt - ccnt0)) cns=$((cns - cns0))
-awk -v a="$cnt" -v b="$ns" -v c="$ccnt" -v d="$cns" 'BEGIN {
-	printf "# XDP program: server %.0f ns/packet over %d packets, client %.0f ns/packet over %d\n",
-		a ? b / a : 0, a, c ? d / c : 0, c }'
+for proto in $FR_VARIANTS flatrpc; do
+	flatrpc_use $proto "$C" fbc$tag "$S" fbs$tag
+	sysctl -qw kernel.bpf_stats_enabled=1
+	read -r cnt0 ns0 <<<"$(xdp_stats fbs$tag)"
+	read -r ccnt0 cns0 <<<"$(xdp_stats fbc$tag)"
+	start_server $proto busy
+	client $proto busy 32 "$RATE_COUNT" >/dev/null
+	stop_server
+	sysctl -qw kernel.bpf_stats_enabled="$stats_was"
+	read -r cnt ns <<<"$(xdp_stats fbs$tag)"
+	read -r ccnt cns <<<"$(xdp_stats fbc$tag)"
+	cnt=$((cnt - cnt0)) ns=$((ns - ns0)) ccnt=$((ccnt - ccnt0)) cns=$((cns - cns0))
+	awk -v p=$proto -v a="$cnt" -v b="$ns" -v c="$ccnt" -v d="$cns" 'BEGIN {
+		printf "# XDP program %s: server %.0f ns/packet over %d packets, client %.0f ns/packet over %d\n",
+			p, a ? b / a : 0, a, c ? d / c : 0, c }'
+done
 echo
 echo "# CPU time per call (client + server side incl. proxies, 32 outstanding; busy-poll counts the spinning)"
 printf '%-9s %-8s %12s\n' mode proto cpu_us_per_rpc
@@ -438,6 +478,114 @@ if [[ " ${GRPC[*]} " == *" grpc "* ]]; then
 		    -v e="${R[blocking,flatrpc,rate]}" -v f="${R[blocking,$g,rate]}" \
 		    'BEGIN { printf "%-12s p50 %.3fx  p99 %.3fx  rate %.2fx\n", g, a/b, c/d, e/f }'
 	done
+fi
+
+# Head-of-line blocking under loss. A router namespace between client and
+# server drops frames at random, each way: FlatRPC's with the selftests'
+# selftests/bpf/impair.bpf.c at the router's TC ingress (loaded the way
+# selftests/lib.sh loads it), TCP segments with bench/tcp_loss.bpf.c at its
+# TC egress (impair knows only FlatRPC frames). The drop must be on a hop in
+# between: AF_XDP transmit bypasses the hosts' own TC egress (FACTS.md).
+# HOL_OUT calls of the usual mix are outstanding, all on core 0 with
+# blocking I/O (gRPC has no busy-poll mode). On gRPC's one HTTP/2 connection
+# a lost segment holds every call behind it; FlatRPC's gets are lossy and
+# wait for nothing. get p99 is over the gets that completed; FlatRPC's gets
+# that were lost time out and are counted apart (gets_lost), never timed.
+HOL_OUT=8 HOL_LOSS_PCT=1
+hol_setup() {
+	local r=frbr$tag
+	ip netns add $r
+	ip link add hc$tag netns "$C" type veth peer name hrc$tag netns $r
+	ip link add hs$tag netns "$S" type veth peer name hrs$tag netns $r
+	ip -n "$C" addr add 10.78.5.1/24 dev hc$tag
+	ip -n $r addr add 10.78.5.254/24 dev hrc$tag
+	ip -n $r addr add 10.78.6.254/24 dev hrs$tag
+	ip -n "$S" addr add 10.78.6.2/24 dev hs$tag
+	for l in "$C hc$tag" "$S hs$tag" "$r hrc$tag" "$r hrs$tag" "$r lo"; do
+		set -- $l; ip -n "$1" link set "$2" up
+	done
+	ip -n "$C" route add 10.78.6.0/24 via 10.78.5.254
+	ip -n "$S" route add 10.78.5.0/24 via 10.78.6.254
+	ip netns exec $r sysctl -qw net.ipv4.ip_forward=1
+	# as selftests/lib.sh: software checksums for kernel-stack UDP through
+	# native-XDP veths, GRO on the router for the hosts' XDP_TX
+	ip netns exec "$C" ethtool -K hc$tag tx off >/dev/null
+	ip netns exec "$S" ethtool -K hs$tag tx off >/dev/null
+	ip netns exec $r ethtool -K hrc$tag tx off gro on >/dev/null
+	ip netns exec $r ethtool -K hrs$tag tx off gro on >/dev/null
+	# its own bpffs, on a path without dots: libbpf 1.1 turns every '.' of
+	# a map pin path into '_', and $work has one
+	mkdir -p "$HOL_FS"
+	mount -t bpf bpf "$HOL_FS"
+	bpftool prog load "$B/selftests/impair.bpf.o" "$HOL_FS/impair" type classifier \
+		pinmaps "$HOL_FS/impair_maps"
+	bpftool prog load "$B/bench/tcp_loss.bpf.o" "$HOL_FS/tcp_loss" type classifier \
+		pinmaps "$HOL_FS/loss_maps"
+	for dev in hrc$tag hrs$tag; do
+		ip netns exec $r tc qdisc add dev $dev clsact
+		ip netns exec $r tc filter add dev $dev ingress bpf direct-action \
+			object-pinned "$HOL_FS/impair"
+		ip netns exec $r tc filter add dev $dev egress bpf direct-action \
+			object-pinned "$HOL_FS/tcp_loss"
+	done
+	flatrpc_use flatrpc "$C" hc$tag "$S" hs$tag
+	ip netns exec "$C" ping -c1 -W2 10.78.6.2 >/dev/null
+}
+le_bytes() { # value width -> bytes, little-endian, as bpftool takes them
+	local v=$1 i
+	for ((i = 0; i < $2; i++)); do printf '%d ' $(((v >> (8 * i)) & 255)); done
+}
+hol_loss() { # percent: the same rate for FlatRPC (both kinds) and TCP, each way
+	local ppm=$(($1 * 10000))
+	"$top/selftests/maptool.py" impair-set "$HOL_FS/impair_maps/impair_cfg" $ppm $ppm
+	bpftool map update pinned "$HOL_FS/loss_maps/loss_cfg" key 0 0 0 0 \
+		value $(le_bytes $((ppm * 4294967296 / 1000000)) 4) $(le_bytes 9448 2) 0 0
+}
+hol_dropped() { # -> frames the router dropped so far, FlatRPC and TCP
+	local f t
+	f=$("$top/selftests/maptool.py" impair-sum "$HOL_FS/impair_maps/impair_stats" req |
+		awk '{ print $2 }')
+	f=$((f + $("$top/selftests/maptool.py" impair-sum "$HOL_FS/impair_maps/impair_stats" resp |
+		awk '{ print $2 }')))
+	t=$(bpftool -j map lookup pinned "$HOL_FS/loss_maps/loss_count" key 1 0 0 0 |
+		python3 -c 'import json,sys; print(int.from_bytes(bytes(int(b, 16) for b in json.load(sys.stdin)["value"]), "little"))')
+	echo $((f + t))
+}
+
+echo
+HOL_STACKS=flatrpc
+[[ " ${GRPC[*]} " == *" grpc "* ]] && [ -f "$B/bench/tcp_loss.bpf.o" ] && HOL_STACKS="grpc flatrpc"
+if [ -f "$B/selftests/impair.bpf.o" ]; then
+	hol_setup
+	echo "# head-of-line blocking: get latency with $HOL_OUT outstanding, one core blocking, $HOL_LOSS_PCT% loss each way at a router"
+	echo "# (p50/p99 over the gets that completed; gets_lost: lossy gets that timed out; dropped: frames the router dropped, all runs)"
+	printf '%-4s %-8s %8s %10s %10s %8s %9s %8s\n' hol proto loss_pct get_p50_us get_p99_us gets gets_lost dropped
+	SRV_IP=10.78.6.2 F_SRV_IP=10.78.6.2 F_SIF=hs$tag F_CIF=hc$tag
+	for proto in $HOL_STACKS; do
+		for pct in 0 $HOL_LOSS_PCT; do
+			hol_loss $pct
+			d0=$(hol_dropped)
+			start_server $proto blocking
+			: >"$work/hol"
+			for _ in $(seq "$REPS"); do
+				if [ $proto = flatrpc ]; then
+					client $proto blocking $HOL_OUT "$COUNT" "$WARMUP" --loss >>"$work/hol"
+				else
+					client $proto blocking $HOL_OUT "$COUNT" >>"$work/hol"
+				fi
+			done
+			stop_server
+			printf '%-4s %-8s %8s %10s %10s %8s %9s %8s\n' hol $proto $pct \
+				"$(field get_p50_us <"$work/hol" | median)" "$(field get_p99_us <"$work/hol" | median)" \
+				"$(field gets <"$work/hol" | median)" "$(field gets_lost <"$work/hol" | median)" \
+				$(($(hol_dropped) - d0))
+			[ "$SMOKE" = 1 ] || echo "  runs: $(field get_p99_us <"$work/hol" | tr '\n' ' ')(get p99)"
+		done
+	done
+	hol_loss 0
+	SRV_IP=10.78.2.2 F_SRV_IP=10.78.1.2 F_SIF=fbs$tag F_CIF=fbc$tag
+else
+	echo "# head-of-line blocking: n/a ($B/selftests/impair.bpf.o not built: make)"
 fi
 
 # The interceptors must hold, not only run: a denied user's calls all fail,
