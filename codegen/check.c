@@ -590,6 +590,17 @@ static struct vty check_expr(struct ck *c, const struct fr_expr *e)
 		for (int i = c->nbinds - 1; i >= 0; i--)
 			if (!strcmp(c->binds[i].name, e->s))
 				return c->binds[i].t;
+		const struct fr_eparam *prm = fr_elem_param(c->el, e->s);
+		if (prm && c->hk == H_INIT) {
+			cerr(c, 0, e->loc, "init() runs once per element, not per chain, so it "
+			     "cannot read argument '%s'", e->s);
+			r.lit = 1;	/* said once: not also "values must be constants" */
+			return r;
+		}
+		if (prm) {
+			r.t = prm->type;
+			return r;
+		}
 		struct fr_state *st = find_state(c->el, e->s);
 		if (st && st->type.kind == TY_VEC) {
 			cerr(c, 0, e->loc, "'%s' is a Vec; read it with get(%s, i), size(%s) or "
@@ -1144,6 +1155,11 @@ static void check_assign(struct ck *c, const struct fr_stmt *s)
 			     "set(%s, ...)", name, c->el->name, name);
 			continue;
 		}
+		if (fr_elem_param(c->el, name)) {
+			cerr(c, 0, loc, "'%s' is an argument of element '%s', a constant; copy "
+			     "it into a new name to change it", name, c->el->name);
+			continue;
+		}
 		if (strchr(name, '-')) {
 			cerr(c, 0, loc, "a local name cannot contain '-' ('%s'); use '_'", name);
 			continue;
@@ -1451,9 +1467,27 @@ static void check_annots(struct ck *c, struct fr_state *st)
 	}
 }
 
+static int check_arg_value(struct ck *c, const struct fr_eparam *prm, const struct fr_expr *v,
+			   const char *elname);
+
 static void check_element(struct ck *c, struct fr_element *el)
 {
 	char b[64];
+
+	for (unsigned i = 0; i < el->nparams; i++) {
+		struct fr_eparam *prm = &el->params[i];
+		for (unsigned j = 0; j < i; j++)
+			if (!strcmp(el->params[j].name, prm->name))
+				fr_error(c->d, prm->loc, "duplicate parameter '%s'", prm->name);
+		if (find_state(el, prm->name))
+			fr_error(c->d, prm->loc, "parameter '%s' has the name of a state of "
+				 "element '%s'", prm->name, el->name);
+		if (!fr_type_is_fixed_int(prm->type.kind))
+			fr_error(c->d, prm->type.loc, "element parameters are integers or bool, "
+				 "not %s", fr_type_str(&prm->type, b, sizeof(b)));
+		else if (prm->deflt)
+			check_arg_value(c, prm, prm->deflt, el->name);
+	}
 
 	for (unsigned i = 0; i < el->nstates; i++) {
 		struct fr_state *st = &el->states[i];
@@ -1635,6 +1669,101 @@ static void check_transport(struct fr_diag *d, struct fr_method *m)
 	}
 }
 
+const struct fr_eparam *fr_elem_param(const struct fr_element *el, const char *name)
+{
+	for (unsigned i = 0; i < el->nparams; i++)
+		if (!strcmp(el->params[i].name, name))
+			return &el->params[i];
+	return NULL;
+}
+
+const struct fr_expr *fr_elem_arg(const struct fr_method *m, const struct fr_element *el,
+				  const struct fr_eparam *prm)
+{
+	for (unsigned j = 0; j < m->nchain; j++) {
+		if (m->chain[j].elem != el)
+			continue;
+		for (unsigned k = 0; k < m->chain[j].nargs; k++)
+			if (m->chain[j].args[k].key && !strcmp(m->chain[j].args[k].key, prm->name))
+				return m->chain[j].args[k].value;
+	}
+	return prm->deflt;
+}
+
+static const char *param_list(const struct fr_element *el, char *buf, size_t n)
+{
+	size_t o = 0;
+
+	buf[0] = 0;
+	for (unsigned i = 0; i < el->nparams && o < n; i++)
+		o += snprintf(buf + o, n - o, "%s%s", i ? ", " : "", el->params[i].name);
+	return buf;
+}
+
+/* An argument is a constant that fits its parameter's type. */
+static int check_arg_value(struct ck *c, const struct fr_eparam *prm, const struct fr_expr *v,
+			   const char *elname)
+{
+	char a[64];
+	struct vty vt = { .lit = 1 };
+
+	if (v->kind != E_INT && v->kind != E_BOOL) {
+		fr_error(c->d, v->loc, "argument '%s' of element '%s' must be an integer or "
+			 "bool constant: it is compiled into the element", prm->name, elname);
+		return 0;
+	}
+	vt.t.kind = v->kind == E_INT ? TY_U64 : TY_BOOL;
+	vt.ival = v->ival;
+	if (!compatible(&prm->type, &vt)) {
+		fr_error(c->d, v->loc, "%llu does not fit argument '%s' of element '%s', "
+			 "a %s", (unsigned long long)v->ival, prm->name, elname,
+			 fr_type_str(&prm->type, a, sizeof(a)));
+		return 0;
+	}
+	return 1;
+}
+
+static void check_chain_args(struct ck *c, const struct fr_chain_ref *r)
+{
+	const struct fr_element *el = r->elem;
+	char list[256];
+
+	for (unsigned k = 0; k < r->nargs; k++) {
+		const struct fr_carg *a = &r->args[k];
+		if (!a->key) {
+			fr_error(c->d, a->loc, "arguments are given by name, as in %s(%s=...)",
+				 r->name, el->nparams ? el->params[0].name : "name");
+			continue;
+		}
+		const struct fr_eparam *prm = fr_elem_param(el, a->key);
+		if (!prm) {
+			if (el->nparams)
+				fr_error(c->d, a->loc, "element '%s' has no parameter '%s' (it has "
+					 "%s)", r->name, a->key, param_list(el, list, sizeof(list)));
+			else
+				fr_error(c->d, a->loc, "element '%s' takes no arguments", r->name);
+			continue;
+		}
+		int dup = 0;
+		for (unsigned q = 0; q < k; q++)
+			dup |= r->args[q].key && !strcmp(r->args[q].key, a->key);
+		if (dup) {
+			fr_error(c->d, a->loc, "argument '%s' is given twice", a->key);
+			continue;
+		}
+		check_arg_value(c, prm, a->value, r->name);
+	}
+	for (unsigned i = 0; i < el->nparams; i++) {
+		const struct fr_eparam *prm = &el->params[i];
+		int given = 0;
+		for (unsigned k = 0; k < r->nargs; k++)
+			given |= r->args[k].key && !strcmp(r->args[k].key, prm->name);
+		if (!given && !prm->deflt)
+			fr_error(c->d, r->loc, "element '%s' needs argument '%s' (%s, no default)",
+				 r->name, prm->name, fr_type_str(&prm->type, list, sizeof(list)));
+	}
+}
+
 static void check_service(struct ck *c, struct fr_service *svc)
 {
 	struct fr_spec *spec = c->spec;
@@ -1687,8 +1816,8 @@ static void check_service(struct ck *c, struct fr_service *svc)
 			if (!r->elem)
 				fr_error(d, r->loc, "unknown element '%s' in the chain of method '%s'",
 					 r->name, m->name);
-			else if (r->nargs)
-				fr_error(d, r->loc, "element '%s' takes no arguments", r->name);
+			else
+				check_chain_args(c, r);
 			for (unsigned k = 0; k < j; k++)
 				if (!strcmp(m->chain[k].name, r->name)) {
 					fr_error(d, r->loc, "element '%s' appears twice in the chain",

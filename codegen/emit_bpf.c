@@ -342,6 +342,16 @@ static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int 
 		return;
 	case E_NAME: {
 		const struct bind *bd = find_bind(g, e->s);
+		const struct fr_eparam *prm = bd ? NULL : fr_elem_param(g->el, e->s);
+		if (prm) {
+			/* each (method, element) pair is its own function, so an
+			 * argument is a constant of the chain entry */
+			const struct fr_expr *a = fr_elem_arg(g->m, g->el, prm);
+			v->kind = prm->type.kind;
+			snprintf(v->c, sizeof(v->c), "((%s)%lluULL)", fr_bpf_int_type(prm->type.kind),
+				 a ? (unsigned long long)a->ival : 0ULL);
+			return;
+		}
 		const struct fr_state *sc = bd ? NULL : find_state(g->el, e->s);
 		if (sc && sc->type.kind != TY_MAP) {
 			char mn[96], ty[64];

@@ -665,6 +665,27 @@ static void parse_element(struct parser *p)
 	el->loc = name->loc;
 	GROW(p, p->spec->elems, p->spec->nelems, p->spec->ecap);
 	p->spec->elems[p->spec->nelems++] = el;
+	if (at(p, T_LPAREN)) {
+		unsigned cap = 0;
+		next(p);
+		while (!at(p, T_RPAREN)) {
+			GROW(p, el->params, el->nparams, cap);
+			struct fr_eparam *pr = &el->params[el->nparams++];
+			const struct fr_tok *pn = expect(p, T_IDENT, "a parameter name");
+			pr->name = pn->text;
+			pr->loc = pn->loc;
+			expect(p, T_COLON, "':' after the parameter name");
+			parse_type(p, &pr->type);
+			if (at(p, T_EQ)) {
+				next(p);
+				pr->deflt = parse_expr(p);
+			}
+			if (!at(p, T_COMMA))
+				break;
+			next(p);
+		}
+		expect(p, T_RPAREN, "',' or ')'");
+	}
 
 	open_block(p, 0);
 	RECOVER_LOOP(p, !at(p, T_DEDENT) && !at(p, T_EOF), {
@@ -721,11 +742,25 @@ static void parse_chain(struct parser *p, struct fr_method *m, const struct fr_t
 	expect(p, T_COLON, "':'");
 	for (;;) {
 		const struct fr_tok *n = expect(p, T_IDENT, "an element name");
-		struct fr_expr **args;
-		unsigned nargs;
-		parse_args(p, &args, &nargs);
+		struct fr_carg *args = NULL;
+		unsigned nargs = 0, acap = 0;
+		expect(p, T_LPAREN, "'('");
+		while (!at(p, T_RPAREN)) {
+			struct fr_carg a = { .loc = cur(p)->loc };
+			if (at(p, T_IDENT) && cur(p)[1].kind == T_EQ) {
+				a.key = next(p)->text;
+				next(p);
+			}
+			a.value = parse_expr(p);
+			GROW(p, args, nargs, acap);
+			args[nargs++] = a;
+			if (!at(p, T_COMMA))
+				break;
+			next(p);
+		}
+		expect(p, T_RPAREN, "',' or ')'");
 		GROW(p, m->chain, m->nchain, m->ccap);
-		m->chain[m->nchain++] = (struct fr_chain_ref){ n->text, n->loc, nargs, NULL };
+		m->chain[m->nchain++] = (struct fr_chain_ref){ n->text, n->loc, nargs, NULL, args };
 		if (!at(p, T_ARROW))
 			break;
 		next(p);

@@ -211,13 +211,30 @@ struct fr_reads {
 	unsigned	n, cap;
 };
 
+/* element e(name: type [= default], ...): a constant per chain entry */
+struct fr_eparam {
+	const char	*name;
+	struct fr_loc	loc;
+	struct fr_type	type;
+	struct fr_expr	*deflt;		/* NULL: the chain must give it */
+};
+
 struct fr_element {
 	const char	*name;
 	struct fr_loc	loc;
+	struct fr_eparam *params;
+	unsigned	nparams;
 	struct fr_state	*states;
 	unsigned	nstates, scap;
 	struct fr_handler init, req, resp;
 	struct fr_reads	req_reads, resp_reads;	/* filled by the checker */
+};
+
+/* name=value in a chain: e(rate=1000) */
+struct fr_carg {
+	const char	*key;		/* NULL: given without a name (an error) */
+	struct fr_loc	loc;
+	struct fr_expr	*value;
 };
 
 struct fr_chain_ref {
@@ -225,6 +242,7 @@ struct fr_chain_ref {
 	struct fr_loc	loc;
 	unsigned	nargs;
 	struct fr_element *elem;	/* resolved by the checker */
+	struct fr_carg	*args;
 };
 
 struct fr_param {
@@ -385,6 +403,11 @@ const char *fr_bpf_int_type(enum fr_type_kind k);
 
 int fr_is_randomf(const struct fr_expr *e);
 uint64_t fr_fnv1a64(uint64_t h, const void *p, size_t n);
+/* The value of element parameter prm where method m chains el: the
+ * chain's argument or the default (NULL only in a spec with errors). */
+const struct fr_expr *fr_elem_arg(const struct fr_method *m, const struct fr_element *el,
+				  const struct fr_eparam *prm);
+const struct fr_eparam *fr_elem_param(const struct fr_element *el, const char *name);
 #define FR_FNV_OFFSET 0xcbf29ce484222325ULL
 
 /* Whether some method of the service chains element el. */

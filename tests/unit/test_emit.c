@@ -462,6 +462,35 @@ static void test_size_annotation(void **state)
 	fr_spec_free(spec);
 }
 
+/* Arguments are constants of each chain entry; defaults fill the rest. */
+static void test_element_arguments(void **state)
+{
+	struct fr_spec *spec = load("element limit(max: u32, strict: bool = true, scale: u64 = 2):\n"
+				    "  state:\n"
+				    "    count: u64\n"
+				    "  req(rpc):\n"
+				    "    match count * scale > max and strict:\n"
+				    "      true => send(err('over'), Up)\n"
+				    "      false => pass\n"
+				    "service t:\n"
+				    "  method a:\n"
+				    "    server: limit(max=1000)\n"
+				    "  method b:\n"
+				    "    server: limit(max=10, strict=false, scale=3)\n", 0);
+	char *c = bpf_of(spec);
+	(void)state;
+
+	expect_in(c, "/* limit.req() on a requests */");
+	expect_in(c, "__u64 t3 = t2 * ((__u64)2ULL);\n"
+		  "\t\t__u8 t4 = (__u64)t3 > (__u64)((__u32)1000ULL);\n"
+		  "\t\t__u8 t5 = t4 && ((__u8)1ULL);\n");
+	expect_in(c, "__u64 t3 = t2 * ((__u64)3ULL);\n"
+		  "\t\t__u8 t4 = (__u64)t3 > (__u64)((__u32)10ULL);\n"
+		  "\t\t__u8 t5 = t4 && ((__u8)0ULL);\n");
+	free(c);
+	fr_spec_free(spec);
+}
+
 static void test_import_free_load(void **state)
 {
 	struct fr_diag d = { .out = NULL };
@@ -488,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_randomf),
 		cmocka_unit_test(test_vec),
 		cmocka_unit_test(test_size_annotation),
+		cmocka_unit_test(test_element_arguments),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -944,6 +944,61 @@ static void test_state_annotations(void **state)
 	free(out);
 }
 
+static void test_element_argument_errors(void **state)
+{
+	static const char *const want[] = {
+		"bad.anf:1:40: error: 2 does not fit argument 'strict' of element 'limi"
+		"t', a bool",
+		"bad.anf:1:49: error: element parameters are integers or bool, not stri"
+		"ng<4>",
+		"bad.anf:1:60: error: parameter 'count' has the name of a state of elem"
+		"ent 'limit'",
+		"bad.anf:1:71: error: duplicate parameter 'max'",
+		"bad.anf:5:16: error: init() runs once per element, not per chain, so i"
+		"t cannot read argument 'max'",
+		"bad.anf:7:5: error: 'max' is an argument of element 'limit', a constan"
+		"t; copy it into a new name to change it",
+		"bad.anf:14:23: error: 100000000000 does not fit argument 'max' of elem"
+		"ent 'limit', a u32",
+		"bad.anf:14:50: error: arguments are given by name, as in limit(max=..."
+		")",
+		"bad.anf:14:53: error: element 'limit' has no parameter 'bogus' (it has"
+		" max, strict, name, count, max)",
+		"bad.anf:14:62: error: argument 'strict' is given twice",
+		"bad.anf:14:13: error: element 'limit' needs argument 'name' (string<4>"
+		", no default)",
+		"bad.anf:14:13: error: element 'limit' needs argument 'count' (u8, no d"
+		"efault)",
+		"bad.anf:14:85: error: element 'plain' takes no arguments",
+		"bad.anf:16:23: error: argument 'max' of element 'limit' must be an int"
+		"eger or bool constant: it is compiled into the element",
+		"bad.anf:16:13: error: element 'limit' needs argument 'name' (string<4>"
+		", no default)",
+		"bad.anf:16:13: error: element 'limit' needs argument 'count' (u8, no d"
+		"efault)",
+		NULL,
+	};
+	(void)state;
+	expect_all(
+		   "element limit(max: u32, strict: bool = 2, name: string<4>, count: u8, max: u8):\n"
+		   "  state:\n"
+		   "    count: u64\n"
+		   "  init():\n"
+		   "    set(count, max)\n"
+		   "  req(rpc):\n"
+		   "    max = 3\n"
+		   "    pass\n"
+		   "element plain:\n"
+		   "  req(rpc):\n"
+		   "    pass\n"
+		   "service t:\n"
+		   "  method a:\n"
+		   "    server: limit(max=100000000000, strict=true, 5, bogus=1, strict=false) -> plain(x=1)\n"
+		   "  method b:\n"
+		   "    server: limit(max=get(rpc, 'id'))\n"
+		   , 16, want);
+}
+
 static void test_names_that_collide_in_c(void **state)
 {
 	(void)state;
@@ -1025,6 +1080,7 @@ int main(void)
 		cmocka_unit_test(test_randomf_errors),
 		cmocka_unit_test(test_vec_errors),
 		cmocka_unit_test(test_state_annotations),
+		cmocka_unit_test(test_element_argument_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
