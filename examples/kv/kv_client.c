@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <flatrpc.h>
 #include "kv_stubs.h"
@@ -34,8 +35,10 @@ static void usage(FILE *f, const char *prog)
 		"commands:\n"
 		"  get KEY            print the value stored under KEY\n"
 		"  set KEY VALUE      store VALUE under KEY, print ok\n"
-		"  load --count N [--set-ratio PCT] [--outstanding K]\n"
-		"                     N calls, PCT%% of them sets to unique keys, K in flight\n"
+		"  load --count N [--set-ratio PCT] [--outstanding K] [--results FILE]\n"
+		"                     N calls, PCT%% of them sets to unique keys, K in flight;\n"
+		"                     FILE gets one line per completed call, in completion\n"
+		"                     order: index method rpc_id err sent_ns done_ns\n"
 		"options:\n"
 		"  --busy-poll        spin instead of sleeping\n"
 		"  --skb              bind the AF_XDP socket in SKB mode\n"
@@ -142,7 +145,24 @@ static int encode_call(const struct client *c, unsigned long i, int is_set,
 	return kv_get_req_encode(&r, buf, cap);
 }
 
-static int cmd_load(struct client *c, unsigned long count, unsigned set_pct, unsigned outstanding)
+/* A call in flight, so a completion (known by RPC ID) finds its index. */
+struct load_slot {
+	uint32_t	id;
+	int		busy;
+	unsigned long	idx;
+	uint64_t	sent_ns;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmd_load(struct client *c, unsigned long count, unsigned set_pct, unsigned outstanding,
+		    FILE *results)
 {
 	struct flatrpc_completion comp[64];
 	struct flatrpc_sock_stats st;
@@ -150,7 +170,12 @@ static int cmd_load(struct client *c, unsigned long count, unsigned set_pct, uns
 	unsigned long get_ok = 0, set_ok = 0, get_tx = 0, set_tx = 0;
 	unsigned inflight = 0;
 	uint8_t buf[1024];
+	struct load_slot *slot = calloc(outstanding, sizeof(*slot));
 
+	if (!slot) {
+		fprintf(stderr, "error: out of memory\n");
+		return EXIT_FAIL;
+	}
 	if (strlen(c->user) > 16) {
 		fprintf(stderr, "error: username is at most 16 bytes\n");
 		return EXIT_USAGE;
@@ -171,6 +196,12 @@ static int cmd_load(struct client *c, unsigned long count, unsigned set_pct, uns
 			if (n < 0)
 				return report(c, n, 0);
 			is_set ? set_tx++ : get_tx++;
+			for (unsigned k = 0; results && k < outstanding; k++) {
+				if (!slot[k].busy) {
+					slot[k] = (struct load_slot){ id, 1, sent, mono_ns() };
+					break;
+				}
+			}
 			sent++;
 			inflight++;
 		}
@@ -181,6 +212,15 @@ static int cmd_load(struct client *c, unsigned long count, unsigned set_pct, uns
 		for (int i = 0; i < n; i++) {
 			done++;
 			inflight--;
+			for (unsigned k = 0; results && k < outstanding; k++) {
+				if (slot[k].busy && slot[k].id == comp[i].rpc_id) {
+					fprintf(results, "%lu %u %" PRIu32 " %d %" PRIu64 " %" PRIu64 "\n",
+						slot[k].idx, comp[i].method, comp[i].rpc_id,
+						comp[i].err, slot[k].sent_ns, mono_ns());
+					slot[k].busy = 0;
+					break;
+				}
+			}
 			switch (comp[i].err) {
 			case 0:
 				ok++;
@@ -192,6 +232,7 @@ static int cmd_load(struct client *c, unsigned long count, unsigned set_pct, uns
 			}
 		}
 	}
+	free(slot);
 	flatrpc_sock_stats(c->s, &st);
 	printf("load ok=%lu denied=%lu timeouts=%lu failed=%lu get_ok=%lu set_ok=%lu "
 	       "get_tx=%lu set_tx=%lu retransmits=%" PRIu64 "\n",
@@ -211,6 +252,7 @@ int main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'c' },
 		{ "set-ratio", required_argument, NULL, 'r' },
 		{ "outstanding", required_argument, NULL, 'o' },
+		{ "results", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -219,6 +261,8 @@ int main(int argc, char **argv)
 	const char *server = NULL;
 	unsigned long count = 0;
 	unsigned set_pct = 20, outstanding = 1;
+	const char *results_path = NULL;
+	FILE *results = NULL;
 	int ch, err, rc;
 
 	while ((ch = getopt_long(argc, argv, "+i:S:u:n:bsc:r:o:h", opts, NULL)) != -1) {
@@ -241,8 +285,9 @@ int main(int argc, char **argv)
 		int sub = optind;
 
 		optind = sub + 1;
-		while ((ch = getopt_long(argc, argv, "c:r:o:", opts, NULL)) != -1) {
+		while ((ch = getopt_long(argc, argv, "c:r:o:R:", opts, NULL)) != -1) {
 			switch (ch) {
+			case 'R': results_path = optarg; break;
 			case 'c': count = strtoul(optarg, NULL, 0); break;
 			case 'r': set_pct = (unsigned)strtoul(optarg, NULL, 0); break;
 			case 'o': outstanding = (unsigned)strtoul(optarg, NULL, 0); break;
@@ -271,6 +316,13 @@ int main(int argc, char **argv)
 		usage(stderr, argv[0]);
 		return EXIT_USAGE;
 	}
+	if (results_path) {
+		results = fopen(results_path, "w");
+		if (!results) {
+			fprintf(stderr, "error: cannot write %s: %s\n", results_path, strerror(errno));
+			return EXIT_FAIL;
+		}
+	}
 	c.s = flatrpc_sock_new(&kv_service, &so, &err);
 	if (!c.s) {
 		fprintf(stderr, "error: cannot open a FlatRPC socket on %s: %s\n",
@@ -282,7 +334,11 @@ int main(int argc, char **argv)
 	else if (strcmp(cmd, "set") == 0)
 		rc = cmd_set(&c, argv[optind + 1], argv[optind + 2]);
 	else
-		rc = cmd_load(&c, count, set_pct, outstanding);
+		rc = cmd_load(&c, count, set_pct, outstanding, results);
 	flatrpc_sock_del(c.s);
+	if (results && fclose(results)) {
+		fprintf(stderr, "error: writing %s: %s\n", results_path, strerror(errno));
+		rc = EXIT_FAIL;
+	}
 	return rc;
 }
