@@ -2,7 +2,7 @@
 # Every rule lives here; each part only lists its sources.
 
 # bench/specs/: FlatRPC variants of specs/kv.anf that the benchmark compares
-SPECS    ?= specs/kv.anf specs/ratelimited.anf specs/tiered.anf $(wildcard bench/specs/*.anf)
+SPECS    ?= specs/kv.anf specs/ratelimited.anf specs/tiered.anf specs/blob.anf $(wildcard bench/specs/*.anf)
 BUILD    ?= build
 V        ?= 0
 CC       ?= gcc
@@ -58,6 +58,9 @@ EXAMPLES += $(BUILD)/rl-server $(BUILD)/rl-client
 endif
 ifneq ($(filter tiered,$(SERVICES)),)
 EXAMPLES += $(BUILD)/tiered-server $(BUILD)/tiered-client
+endif
+ifneq ($(filter blob,$(SERVICES)),)
+EXAMPLES += $(BUILD)/blob-server $(BUILD)/blob-client
 endif
 BENCHES  := $(BUILD)/kv-bench
 
@@ -190,6 +193,13 @@ $(BUILD)/rl-%: $(BUILD)/obj/examples/ratelimited/rl_%.o $(BUILD)/obj/gen/ratelim
 $(BUILD)/obj/examples/tiered/%.o: CFLAGS += -I$(BUILD)/gen/tiered
 $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/tiered/*.c)): $(BUILD)/gen/tiered/.stamp
 $(BUILD)/tiered-%: $(BUILD)/obj/examples/tiered/tiered_%.o $(BUILD)/obj/gen/tiered/stubs.o $(LIB_A)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
+
+# the blob example (64 KiB values, multi-packet messages), built only when its spec is in SPECS
+$(BUILD)/obj/examples/blob/%.o: CFLAGS += -I$(BUILD)/gen/blob
+$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/blob/*.c)): $(BUILD)/gen/blob/.stamp
+$(BUILD)/blob-%: $(BUILD)/obj/examples/blob/blob_%.o $(BUILD)/obj/gen/blob/stubs.o $(LIB_A)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
 

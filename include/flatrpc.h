@@ -30,8 +30,9 @@ struct flatrpc_method_desc {
 	uint8_t		flags;		/* FLATRPC_M_* */
 	uint16_t	req_fixed;	/* bytes of the request's fixed part */
 	uint16_t	resp_fixed;
-	uint16_t	req_max;	/* largest encoded request body */
-	uint16_t	resp_max;
+	uint32_t	req_max;	/* largest encoded request body; above
+					 * FLATRPC_FRAG_CHUNK it travels in fragments */
+	uint32_t	resp_max;
 	uint32_t	timeout_us;	/* reliable: initial and largest per-attempt
 					 * timeout (docs/transport.md); lossy: the wait */
 	uint8_t		retries;	/* extra attempts for reliable methods */
@@ -57,7 +58,7 @@ enum flatrpc_error {
 	FLATRPC_E_SPEC		= -1006,	/* pinned spec differs from the service */
 	FLATRPC_E_NOROUTE	= -1007,	/* no route or neighbour to the peer */
 	FLATRPC_E_BUSY		= -1008,	/* too many calls outstanding */
-	FLATRPC_E_TOOBIG	= -1009,	/* message larger than one frame */
+	FLATRPC_E_TOOBIG	= -1009,	/* message larger than FLATRPC_MSG_MAX */
 };
 
 const char *flatrpc_strerror(int err);
@@ -105,7 +106,7 @@ struct flatrpc_completion {
 	uint8_t		method;
 	int		err;		/* 0, FLATRPC_E_TIMEOUT, _ANF or _REMOTE */
 	uint8_t		status;		/* FLATRPC_ERR status */
-	uint16_t	len;
+	uint32_t	len;		/* up to FLATRPC_MSG_MAX */
 	const void	*body;		/* valid until the next flatrpc_poll() */
 };
 
@@ -149,6 +150,10 @@ struct flatrpc_sock_stats {
 	uint64_t	held;		/* hold-forever requests held for their turn */
 	uint64_t	held_dropped;	/* copies of held requests, beyond the window,
 					 * already run, or lost with an evicted stream */
+	/* multi-packet messages (user/lib/frag.h) */
+	uint64_t	reassembled;	/* messages received whole from fragments */
+	uint64_t	frag_dropped;	/* fragments dropped: duplicate, malformed, stale */
+	uint64_t	frag_expired;	/* partial messages freed on timeout or eviction */
 };
 void flatrpc_sock_stats(const struct flatrpc_sock *s, struct flatrpc_sock_stats *st);
 

@@ -18,6 +18,7 @@
 #include <sys/random.h>
 
 #include "flatrpc.h"
+#include "frag.h"
 #include "proto.h"
 #include "route.h"
 #include "xsk_ring.h"
@@ -50,7 +51,23 @@ struct flatrpc_sock {
 	uint64_t		held[FX_RX_FRAMES];	/* RX frames lent to completions */
 	uint64_t		tx;
 	uint64_t		rx;
+	/* multi-packet messages (frag.h); only for services with a method
+	 * whose body can exceed FLATRPC_FRAG_CHUNK */
+	int			frag_ready;
+	struct frag_rx		frag;		/* partial messages received */
+	struct frag_store	big_tx;		/* client: big requests until answered */
+	struct frag_store	big_resp;	/* server: big responses of reliable methods */
+	uint8_t			*big_buf;	/* server: a handler's big response */
+	const uint8_t		*big_qf;	/* server: the whole request being served ... */
+	const uint8_t		*big_body;	/* ... its body ... */
+	uint32_t		big_len;	/* ... and length */
+	uint32_t		n_lent;
+	struct frag_slot	*lent[RX_BATCH];	/* reassembled bodies lent to completions */
+	uint64_t		frag_stale;	/* fragments of no call or no big service */
 };
+
+static int frag_init(struct flatrpc_sock *s);
+static void frag_fini(struct flatrpc_sock *s);
 
 static uint64_t mono_ns(void)
 {
@@ -168,6 +185,9 @@ struct flatrpc_sock *flatrpc_sock_new(const struct flatrpc_service_desc *svc,
 	e = proto_cli_init(&s->cli, &ccfg);
 	if (e)
 		goto fail;
+	e = frag_init(s);
+	if (e)
+		goto fail;
 	s->ip_id = (uint16_t)(rnd[1] >> 16);
 
 	xcfg.ifname = opts->ifname;
@@ -199,6 +219,7 @@ void flatrpc_sock_del(struct flatrpc_sock *s)
 		return;
 	fx_close(&s->x);
 	proto_cli_fini(&s->cli);
+	frag_fini(s);
 	if (s->srv_ready)
 		proto_srv_fini(&s->srv);
 	if (s->hold_ready)
@@ -215,6 +236,125 @@ int flatrpc_sock_fd(const struct flatrpc_sock *s)
 }
 
 /* ------------------------------------------------------------ client */
+
+/* ------------------------------------------------------------ multi-packet messages */
+
+static int tx_frame(struct flatrpc_sock *s, uint64_t addr, uint32_t len);
+
+/* Partial messages idle this long are freed: longer than any retransmission
+ * gap we expect, short enough that a lost fragment does not pin a slot. */
+#define FRAG_RX_TIMEOUT_NS	500000000ull
+
+static void frag_fini(struct flatrpc_sock *s)
+{
+	if (!s->frag_ready)
+		return;
+	frag_rx_fini(&s->frag);
+	frag_store_fini(&s->big_tx);
+	frag_store_fini(&s->big_resp);
+	free(s->big_buf);
+	s->frag_ready = 0;
+}
+
+/* About 3 MB, so only for services that can send a big body. */
+static int frag_init(struct flatrpc_sock *s)
+{
+	bool big = false;
+	int e;
+
+	for (unsigned int i = 0; i < s->svc->n_methods; i++)
+		big |= s->svc->methods[i].req_max > FLATRPC_FRAG_CHUNK ||
+		       s->svc->methods[i].resp_max > FLATRPC_FRAG_CHUNK;
+	if (!big)
+		return 0;
+	e = frag_rx_init(&s->frag, 0, FRAG_RX_TIMEOUT_NS);
+	if (e)
+		return e;
+	s->frag_ready = 1;
+	/* Requests wait here until answered: a full store refuses new big
+	 * calls (FLATRPC_E_BUSY); responses make room by evicting the oldest. */
+	if (frag_store_init(&s->big_tx, 0, false) || frag_store_init(&s->big_resp, 0, true) ||
+	    !(s->big_buf = malloc(FLATRPC_MSG_MAX))) {
+		frag_fini(s);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * Sends `body` as fragments from..count-1 behind `tmpl`, the message's
+ * frame up to the body (Ethernet to flatrpc_hdr, addressing, rpc_id, seq and
+ * flags final). A TX frame that cannot be had loses that fragment, like the
+ * network would: a reliable message is resent whole on its timeout.
+ */
+static void send_frags(struct flatrpc_sock *s, const uint8_t *tmpl, const uint8_t *body,
+		       size_t len, unsigned int from)
+{
+	unsigned int count = frag_count(len);
+
+	for (unsigned int i = from; i < count; i++) {
+		uint64_t addr = fx_tx_alloc(&s->x);
+		struct iphdr *ip;
+		struct udphdr *udp;
+		struct flatrpc_hdr *h;
+		struct flatrpc_frag *fx;
+		uint32_t n;
+		size_t off;
+		uint8_t *f;
+
+		if (addr == FX_NO_FRAME)
+			return;
+		f = fx_data(&s->x, addr);
+		n = frag_piece(len, i, &off);
+		memcpy(f, tmpl, MSG_OFF);
+		ip = (struct iphdr *)(f + sizeof(struct ethhdr));
+		udp = (struct udphdr *)(ip + 1);
+		h = (struct flatrpc_hdr *)(udp + 1);
+		ip->tot_len = htons(sizeof(*ip) + sizeof(*udp) + sizeof(*h) + sizeof(*fx) + n);
+		ip->id = htons(s->ip_id++);
+		ip->check = 0;
+		ip->check = ip_csum(ip, sizeof(*ip));
+		udp->len = htons(sizeof(*udp) + sizeof(*h) + sizeof(*fx) + n);
+		udp->check = 0;
+		h->flags |= FLATRPC_F_FRAG;
+		h->len = htons(sizeof(*fx) + n);
+		fx = (struct flatrpc_frag *)(f + MSG_OFF);
+		fx->index = htons(i);
+		fx->count = htons(count);
+		memcpy(fx + 1, body + off, n);
+		tx_frame(s, addr, MSG_OFF + sizeof(*fx) + n);
+	}
+}
+
+/*
+ * One received fragment of `kind`. Returns the whole message's header (the
+ * first fragment's, in *fs's prefix) once every fragment is in; *fs is then
+ * lent until frag_rx_release(). NULL otherwise: kept, or dropped (counted).
+ */
+static struct flatrpc_hdr *frag_receive(struct flatrpc_sock *s, const uint8_t *f,
+					const struct flatrpc_hdr *h, uint8_t kind, uint64_t now,
+					struct frag_slot **fs)
+{
+	const struct iphdr *ip = (const struct iphdr *)(f + sizeof(struct ethhdr));
+	const struct udphdr *udp = (const struct udphdr *)(ip + 1);
+	const struct flatrpc_frag *fx = (const struct flatrpc_frag *)(f + MSG_OFF);
+	uint16_t blen = ntohs(h->len);
+	struct frag_in in;
+
+	*fs = NULL;
+	if (!s->frag_ready || blen < sizeof(*fx)) {
+		s->frag_stale++;
+		return NULL;
+	}
+	in = (struct frag_in){
+		.addr = ip->saddr, .port = udp->source, .kind = kind,
+		.rpc_id = ntohl(h->rpc_id), .index = ntohs(fx->index), .count = ntohs(fx->count),
+		.payload = fx + 1, .plen = blen - sizeof(*fx), .prefix = f, .prefix_len = MSG_OFF,
+	};
+	if (frag_rx_add(&s->frag, &in, now, fs) != FRAG_DONE)
+		return NULL;
+	return (struct flatrpc_hdr *)((*fs)->prefix + L2L4_LEN);
+}
 
 static int tx_frame(struct flatrpc_sock *s, uint64_t addr, uint32_t len)
 {
@@ -236,14 +376,20 @@ int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 	struct flatrpc_hdr *h;
 	struct ethhdr *eth;
 	uint64_t now = mono_ns(), addr;
+	uint8_t tmpl[MSG_OFF];
+	size_t flen;
 	uint32_t id;
 	uint8_t *f;
+	bool big;
 	int err;
 
 	if (!peer || (len && !body) || method >= s->svc->n_methods)
 		return -EINVAL;
-	if (len > BODY_MAX)
+	big = s->frag_ready && len > FLATRPC_FRAG_CHUNK;
+	if (big ? len > FLATRPC_MSG_MAX : len > BODY_MAX)
 		return FLATRPC_E_TOOBIG;
+	/* a big message's first frame is its first fragment */
+	flen = big ? sizeof(struct flatrpc_frag) + FLATRPC_FRAG_CHUNK : len;
 	err = route_cache_get(&s->routes, peer->addr.s_addr, now, 0, &nh);
 	if (err)
 		return err;
@@ -260,20 +406,41 @@ int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 	memcpy(eth->h_source, s->mac, ETH_ALEN);
 	eth->h_proto = htons(ETH_P_IP);
 	fill_l3l4(f, nh->src, peer->addr.s_addr, s->local_port,
-		  htons(peer->port ? peer->port : s->svc->port), (uint16_t)len, s->ip_id++);
+		  htons(peer->port ? peer->port : s->svc->port), (uint16_t)flen, s->ip_id++);
 	h = (struct flatrpc_hdr *)(f + L2L4_LEN);
-	h->len = htons((uint16_t)len);
-	if (len)
-		memcpy(f + MSG_OFF, body, len);
+	h->len = htons((uint16_t)flen);
+	if (big) {
+		struct flatrpc_frag *fx = (struct flatrpc_frag *)(f + MSG_OFF);
 
-	err = proto_cli_send(&s->cli, method, f, MSG_OFF + len, now, &id);
+		fx->index = 0;
+		fx->count = htons(frag_count(len));
+		memcpy(fx + 1, body, FLATRPC_FRAG_CHUNK);
+	} else if (len) {
+		memcpy(f + MSG_OFF, body, len);
+	}
+
+	err = proto_cli_send(&s->cli, method, f, MSG_OFF + flen, now, &id);
 	if (err) {
 		fx_tx_free(&s->x, addr);
 		return err;
 	}
+	if (big) {
+		/* The core wrote the header (and keeps its first frame): the
+		 * whole body is kept here, and every later send of this call
+		 * (queued, retransmitted) sends all fragments. */
+		if (frag_store_put(&s->big_tx, 0, 0, id, f, MSG_OFF, body, len, now)) {
+			proto_cli_cancel(&s->cli, id);
+			fx_tx_free(&s->x, addr);
+			return FLATRPC_E_BUSY;
+		}
+		h->flags |= FLATRPC_F_FRAG;
+		memcpy(tmpl, f, MSG_OFF);
+	}
 	/* A full TX ring is treated like a lost frame: the call stays
 	 * registered and the retransmission timer (or the deadline) handles it. */
-	tx_frame(s, addr, MSG_OFF + len);
+	tx_frame(s, addr, MSG_OFF + flen);
+	if (big)
+		send_frags(s, tmpl, body, len, 1);
 	fx_kick(&s->x);
 	if (rpc_id)
 		*rpc_id = id;
@@ -284,6 +451,9 @@ static void release_held(struct flatrpc_sock *s)
 {
 	fx_rx_release(&s->x, s->held, s->n_held);
 	s->n_held = 0;
+	for (uint32_t i = 0; i < s->n_lent; i++)
+		frag_rx_release(&s->frag, s->lent[i]);
+	s->n_lent = 0;
 }
 
 /* Reads responses from the RX ring; never takes more descriptors than it can
@@ -302,8 +472,35 @@ static int rx_responses(struct flatrpc_sock *s, struct flatrpc_completion *out, 
 		struct flatrpc_hdr *h = parse(f, d->len);
 		const struct udphdr *udp = (const struct udphdr *)(f + L2L4_LEN - sizeof(struct udphdr));
 		struct proto_done done;
+		struct frag_slot *fs;
 
 		s->rx++;
+		if (h && udp->dest == s->local_port && (h->flags & FLATRPC_F_FRAG) &&
+		    (h->flags & FLATRPC_KIND_MASK) == FLATRPC_RESP) {
+			/* copied into the reassembly slot: the frame goes back now */
+			drop[n_drop++] = d->addr;
+			if (!proto_cli_pending(&s->cli, ntohl(h->rpc_id))) {
+				s->frag_stale++;
+				continue;
+			}
+			h = frag_receive(s, f, h, FLATRPC_RESP, now, &fs);
+			if (!h)
+				continue;
+			if (proto_cli_on_response(&s->cli, h, now, &done) != 1) {
+				frag_rx_release(&s->frag, fs);
+				continue;
+			}
+			frag_store_drop(&s->big_tx, 0, 0, done.rpc_id);
+			out[n].rpc_id = done.rpc_id;
+			out[n].method = done.method;
+			out[n].err = done.err;
+			out[n].status = done.status;
+			out[n].len = fs->len;
+			out[n].body = fs->buf;
+			s->lent[s->n_lent++] = fs;
+			n++;
+			continue;
+		}
 		if (!h || udp->dest != s->local_port ||
 		    proto_cli_on_response(&s->cli, h, now, &done) != 1) {
 			drop[n_drop++] = d->addr;
@@ -316,6 +513,8 @@ static int rx_responses(struct flatrpc_sock *s, struct flatrpc_completion *out, 
 		out[n].len = ntohs(h->len);
 		out[n].body = f + MSG_OFF;
 		s->held[s->n_held++] = d->addr;
+		if (s->frag_ready)
+			frag_store_drop(&s->big_tx, 0, 0, done.rpc_id);
 		n++;
 	}
 	if (got)
@@ -333,7 +532,17 @@ static int run_timers(struct flatrpc_sock *s, struct flatrpc_completion *out, in
 	got = proto_cli_expire(&s->cli, now, ev, max < RX_BATCH ? max : RX_BATCH);
 	for (int i = 0; i < got; i++) {
 		if (ev[i].kind == PROTO_EV_RETX) {
-			uint64_t addr = fx_tx_alloc(&s->x);
+			const struct frag_store_ent *e = s->frag_ready ?
+				frag_store_get(&s->big_tx, 0, 0, ev[i].rpc_id) : NULL;
+			uint64_t addr;
+
+			/* a big message is resent whole, behind the header
+			 * the core has just updated (RETX, FIRST) */
+			if (e) {
+				send_frags(s, ev[i].frame, e->buf, e->len, 0);
+				continue;
+			}
+			addr = fx_tx_alloc(&s->x);
 
 			/* No frame now means this attempt is lost; the next
 			 * deadline tries again. */
@@ -349,6 +558,8 @@ static int run_timers(struct flatrpc_sock *s, struct flatrpc_completion *out, in
 		out[n].status = 0;
 		out[n].len = 0;
 		out[n].body = NULL;
+		if (s->frag_ready)
+			frag_store_drop(&s->big_tx, 0, 0, ev[i].rpc_id);
 		n++;
 	}
 	return n;
@@ -377,6 +588,8 @@ int flatrpc_poll(struct flatrpc_sock *s, struct flatrpc_completion *out, int max
 	for (;;) {
 		int n;
 
+		if (s->frag_ready)
+			frag_rx_expire(&s->frag, now);
 		n = rx_responses(s, out, max, now);
 		if (n < max)
 			n += run_timers(s, out + n, max - n, now);
@@ -419,6 +632,8 @@ int flatrpc_call(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 
 		if (n < 0) {
 			proto_cli_cancel(&s->cli, id);
+			if (s->frag_ready)
+				frag_store_drop(&s->big_tx, 0, 0, id);
 			return n;
 		}
 		/* Completions of other outstanding calls are dropped here: mixing
@@ -479,11 +694,17 @@ static void execute(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 	const struct udphdr *qudp = (const struct udphdr *)(qip + 1);
 	const struct flatrpc_hdr *qh = (const struct flatrpc_hdr *)(qudp + 1);
 	const struct flatrpc_method_desc *md = NULL;
+	const uint8_t *qbody = qf + MSG_OFF;
+	size_t qlen = ntohs(qh->len);
 	uint16_t body_len = 0;
 	uint8_t kind = FLATRPC_RESP, st = 0;
 	uint64_t addr;
 	uint8_t *rf;
 
+	if (qf == s->big_qf) {
+		qbody = s->big_body;
+		qlen = s->big_len;
+	}
 	if (qh->method < s->svc->n_methods)
 		md = &s->svc->methods[qh->method];
 	addr = fx_tx_alloc(&s->x);
@@ -497,9 +718,32 @@ static void execute(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 	} else if (!md || !fn) {
 		kind = FLATRPC_ERR;
 		st = FLATRPC_ST_NO_METHOD;
+	} else if (s->frag_ready && md->resp_max > FLATRPC_FRAG_CHUNK) {
+		size_t rlen = FLATRPC_MSG_MAX;
+		int rc = fn(ctx, qh->method, qbody, qlen, s->big_buf, &rlen);
+
+		if (rc == 0 && rlen > FLATRPC_FRAG_CHUNK && rlen <= FLATRPC_MSG_MAX) {
+			uint8_t tmpl[MSG_OFF];
+
+			build_reply(s, rf, qf, FLATRPC_RESP, 0, 0);
+			memcpy(tmpl, rf, MSG_OFF);
+			fx_tx_free(&s->x, addr);
+			if (md->flags & FLATRPC_M_RELIABLE)
+				frag_store_put(&s->big_resp, qip->saddr, qudp->source,
+					       ntohl(qh->rpc_id), tmpl, MSG_OFF, s->big_buf, rlen, now);
+			send_frags(s, tmpl, s->big_buf, rlen, 0);
+			return;
+		}
+		if (rc == 0 && rlen <= FLATRPC_FRAG_CHUNK) {
+			memcpy(rf + MSG_OFF, s->big_buf, rlen);
+			body_len = (uint16_t)rlen;
+		} else {
+			kind = FLATRPC_ERR;
+			st = (rc >= 128 && rc <= 255) ? (uint8_t)rc : FLATRPC_ST_APP;
+		}
 	} else {
 		size_t rlen = BODY_MAX;
-		int rc = fn(ctx, qh->method, qf + MSG_OFF, ntohs(qh->len), rf + MSG_OFF, &rlen);
+		int rc = fn(ctx, qh->method, qbody, qlen, rf + MSG_OFF, &rlen);
 
 		if (rc == 0 && rlen <= BODY_MAX) {
 			body_len = (uint16_t)rlen;
@@ -548,12 +792,40 @@ static void kern_advance(struct flatrpc_sock *s, uint32_t addr, uint16_t port, u
 	bpf_map_update_elem(s->x.seqs_fd, &key, &val, BPF_ANY);
 }
 
+static void serve_msg(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
+		      const uint8_t *qf, uint32_t qlen, const struct flatrpc_hdr *qh, uint64_t now);
+
+/* One RX frame: a whole request, or a fragment that may complete one. */
 static void serve_one(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		      uint8_t *qf, uint32_t qlen, uint64_t now)
 {
+	struct flatrpc_hdr *qh = parse(qf, qlen);
+	struct frag_slot *fs;
+
+	if (!qh || (qh->flags & FLATRPC_KIND_MASK) != FLATRPC_REQ)
+		return;
+	if (!(qh->flags & FLATRPC_F_FRAG)) {
+		serve_msg(s, fn, ctx, qf, qlen, qh, now);
+		return;
+	}
+	qh = frag_receive(s, qf, qh, FLATRPC_REQ, now, &fs);
+	if (!qh)
+		return;
+	/* The first fragment's prefix stands for the message; execute()
+	 * takes the body from the reassembly slot. */
+	s->big_qf = fs->prefix;
+	s->big_body = fs->buf;
+	s->big_len = fs->len;
+	serve_msg(s, fn, ctx, fs->prefix, fs->prefix_len, qh, now);
+	s->big_qf = NULL;
+	frag_rx_release(&s->frag, fs);
+}
+
+static void serve_msg(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
+		      const uint8_t *qf, uint32_t qlen, const struct flatrpc_hdr *qh, uint64_t now)
+{
 	const struct iphdr *qip = (const struct iphdr *)(qf + sizeof(struct ethhdr));
 	const struct udphdr *qudp = (const struct udphdr *)(qip + 1);
-	struct flatrpc_hdr *qh = parse(qf, qlen);
 	const struct flatrpc_method_desc *md = NULL;
 	struct proto_hold_stream *hs = NULL;
 	enum proto_srv_verdict v;
@@ -562,11 +834,19 @@ static void serve_one(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 	uint64_t addr;
 	bool reliable, ahead;
 
-	if (!qh || (qh->flags & FLATRPC_KIND_MASK) != FLATRPC_REQ)
-		return;
 	if (qh->method < s->svc->n_methods)
 		md = &s->svc->methods[qh->method];
 	reliable = md && (md->flags & FLATRPC_M_RELIABLE);
+	if (reliable && s->frag_ready) {
+		const struct frag_store_ent *e = frag_store_get(&s->big_resp, qip->saddr,
+								qudp->source, ntohl(qh->rpc_id));
+
+		/* answered before with a big response: send it again, whole */
+		if (e) {
+			send_frags(s, e->prefix, e->buf, e->len, 0);
+			return;
+		}
+	}
 	v = proto_srv_on_request(&s->srv, qh, reliable, qip->saddr, qudp->source, now,
 				 &cached, &clen);
 	if (v == PROTO_SRV_DROP)
@@ -588,6 +868,12 @@ static void serve_one(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 	/* The kernel's view costs a syscall; only an ahead request on a stream
 	 * the hold does not know yet needs it, never the in-order fast path. */
 	ahead = qh->flags & FLATRPC_F_AHEAD;
+	/* The hold keeps single frames; a big message ahead of its turn is
+	 * dropped, and its sender resends it whole. */
+	if (ahead && qf == s->big_qf) {
+		s->frag_stale++;
+		return;
+	}
 	if (proto_hold_on_request(&s->hold, qip->saddr, qudp->source, qh->method, ntohs(qh->seq),
 				  ahead,
 				  ahead ? kern_expected(s, qip->saddr, qudp->source, qh->method) : -1,
@@ -625,6 +911,9 @@ int flatrpc_serve(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 	while (!stop || !*stop) {
 		uint64_t now = mono_ns();
 		uint32_t idx, got;
+
+		if (s->frag_ready)
+			frag_rx_expire(&s->frag, now);
 
 		got = xsk_ring_cons__peek(&s->x.rx, RX_BATCH, &idx);
 		if (!got) {
@@ -668,7 +957,7 @@ const char *flatrpc_strerror(int err)
 	case FLATRPC_E_SPEC:	return "pinned spec differs from the service";
 	case FLATRPC_E_NOROUTE:	return "no route or neighbour to the peer";
 	case FLATRPC_E_BUSY:	return "too many calls outstanding";
-	case FLATRPC_E_TOOBIG:	return "message larger than one frame";
+	case FLATRPC_E_TOOBIG:	return "message too large: over FLATRPC_MSG_MAX, or over the buffer given";
 	}
 	if (err < 0 && err > -4096)
 		return strerror(-err);
@@ -709,5 +998,10 @@ void flatrpc_sock_stats(const struct flatrpc_sock *s, struct flatrpc_sock_stats 
 		st->held = s->hold.held;
 		st->held_dropped = s->hold.held_dup + s->hold.overflow + s->hold.late +
 				   s->hold.evicted;
+	}
+	if (s->frag_ready) {
+		st->reassembled = s->frag.completed;
+		st->frag_dropped = s->frag.dup + s->frag.bad + s->frag.no_room + s->frag_stale;
+		st->frag_expired = s->frag.expired + s->frag.evicted;
 	}
 }
