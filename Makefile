@@ -2,7 +2,8 @@
 # Every rule lives here; each part only lists its sources.
 
 # bench/specs/: FlatRPC variants of specs/kv.anf that the benchmark compares
-SPECS    ?= specs/kv.anf specs/ratelimited.anf specs/tiered.anf specs/blob.anf $(wildcard bench/specs/*.anf)
+SPECS    ?= specs/kv.anf specs/ratelimited.anf specs/tiered.anf specs/blob.anf specs/balanced.anf \
+            $(wildcard bench/specs/*.anf)
 BUILD    ?= build
 V        ?= 0
 CC       ?= gcc
@@ -69,6 +70,10 @@ BPF_TESTS  := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/tes
 # the element library's table test needs specs/ratelimited.anf in SPECS
 ifeq ($(filter ratelimited,$(SERVICES)),)
 BPF_TESTS  := $(filter-out %/test_bpf_elements,$(BPF_TESTS))
+endif
+# load-balancer and header-rewrite rows need specs/balanced.anf
+ifeq ($(filter balanced,$(SERVICES)),)
+BPF_TESTS  := $(filter-out %/test_bpf_lb,$(BPF_TESTS))
 endif
 SELFTEST_BPF := $(patsubst selftests/bpf/%.bpf.c,$(BUILD)/selftests/%.bpf.o,$(wildcard selftests/bpf/*.bpf.c))
 
@@ -213,11 +218,13 @@ $(BUILD)/kv-bench: $(BUILD)/obj/bench/kv_bench.o $(BUILD)/obj/gen/kv/stubs.o $(L
 # object sets TEST_SVC. Expanded when the recipe runs, so the override holds.
 TEST_SVC = kv
 $(BUILD)/obj/tests/bpf/test_bpf_elements.o: TEST_SVC = ratelimited
+$(BUILD)/obj/tests/bpf/test_bpf_lb.o: TEST_SVC = balanced
 $(BUILD)/obj/tests/%.o: CFLAGS += -Icodegen -Iuser/lib -Iuser/load -I$(BUILD)/gen/$(TEST_SVC)
 $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c)): $(BUILD)/gen/kv/.stamp
-$(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/bpf/test_bpf_elements.c,$(wildcard tests/bpf/*.c))): \
+$(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/bpf/test_bpf_elements.c tests/bpf/test_bpf_lb.c,$(wildcard tests/bpf/*.c))): \
 	$(BUILD)/gen/kv/flatrpc.skel.h
 $(BUILD)/obj/tests/bpf/test_bpf_elements.o: $(BUILD)/gen/ratelimited/flatrpc.skel.h
+$(BUILD)/obj/tests/bpf/test_bpf_lb.o: $(BUILD)/gen/balanced/flatrpc.skel.h
 
 # unit tests link the pure modules only: no root, no sockets
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(BUILD)/libflatrpc-spec.a $(LIB_A)

@@ -988,6 +988,30 @@ static void check_match(struct ck *c, const struct fr_stmt *s)
 	}
 }
 
+/* forward(rpc, ip): the request goes on to another host; the path ends */
+static void check_forward(struct ck *c, const struct fr_stmt *s)
+{
+	const struct fr_expr *e = s->e;
+	char a[64];
+
+	if (c->hk != H_REQ) {
+		cerr(c, 0, s->loc, "forward() sends a request on to another host: it belongs "
+		     "in req()");
+		return;
+	}
+	if (e->nargs != 2 || !is_param(c, e->args[0])) {
+		cerr(c, 0, e->loc, "forward() takes the message and an IPv4 address: "
+		     "forward(%s, ip)", c->h->param ? c->h->param : "rpc");
+		return;
+	}
+	struct vty vt = check_expr(c, e->args[1]);
+	static const struct fr_type u32 = { .kind = TY_U32 };
+	if (!compatible(&u32, &vt))
+		cerr(c, depends(c, e->args[1]) || e->args[1]->kind == E_CALL, e->args[1]->loc,
+		     "the address in forward() is an IPv4 address, a u32 (0x0a000002 is "
+		     "10.0.0.2), not %s", vty_str(&vt, a, sizeof(a)));
+}
+
 /* push(v, value): appends; a full Vec stays as it is */
 static void check_push(struct ck *c, const struct fr_stmt *s)
 {
@@ -1232,6 +1256,9 @@ static void check_block(struct ck *c, const struct fr_block *b)
 		case S_FOREACH:
 			check_foreach(c, s);
 			break;
+		case S_FORWARD:
+			check_forward(c, s);
+			break;
 		case S_CALL:
 			if (!strcmp(s->e->s, "delete")) {
 				check_delete(c, s);
@@ -1334,6 +1361,7 @@ static int flow_block(struct ck *c, const struct fr_block *b, struct falls *out)
 		switch (s->kind) {
 		case S_SEND:
 		case S_PASS:
+		case S_FORWARD:
 			reach = 0;
 			ender = s;
 			out->n = 0;

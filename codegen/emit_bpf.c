@@ -658,6 +658,34 @@ static void gen_set(struct gen *g, const struct fr_stmt *s, int d)
 	fr_buf_printf(g->b, "}\n");
 }
 
+/* forward(rpc, ip): the kernel reads the address back with
+ * fr_anf_forward_to() when the chain returns FLATRPC_ANF_FORWARD */
+static void gen_forward(struct gen *g, const struct fr_stmt *s, int d)
+{
+	struct cval v;
+	int t = g->tmp++;
+
+	ind(g, d);
+	fr_buf_printf(g->b, "{\n");
+	cval_of(g, s->e->args[1], &v, d + 1);
+	ind(g, d + 1);
+	fr_buf_printf(g->b, "__u32 z%d = 0;\n", t);
+	ind(g, d + 1);
+	fr_buf_printf(g->b, "__u32 *f%d = bpf_map_lookup_elem(&fr_anf_fwd, &z%d);\n\n", t, t);
+	ind(g, d + 1);
+	fr_buf_printf(g->b, "if (f%d) {\n", t);
+	ind(g, d + 2);
+	fr_buf_printf(g->b, "*f%d = (__u32)(%s);\n", t, v.c);
+	ind(g, d + 2);
+	fr_buf_printf(g->b, "return FLATRPC_ANF_FORWARD;\n");
+	ind(g, d + 1);
+	fr_buf_printf(g->b, "}\n");
+	ind(g, d);
+	fr_buf_printf(g->b, "}\n");
+	ind(g, d);
+	fr_buf_printf(g->b, "return 0;\t/* never: the slot always exists */\n");
+}
+
 /* push(v, x): a full Vec stays as it is */
 static void gen_push(struct gen *g, const struct fr_stmt *s, int d)
 {
@@ -904,6 +932,7 @@ static void gen_block(struct gen *g, const struct fr_block *b, int d)
 		switch (s->kind) {
 		case S_ASSIGN: gen_assign(g, s, d); break;
 		case S_FOREACH: gen_foreach(g, s, d); break;
+		case S_FORWARD: gen_forward(g, s, d); break;
 		case S_MATCH: gen_match(g, s, d); break;
 		case S_SEND: gen_send(g, s, d); break;
 		case S_SET: gen_set(g, s, d); break;
@@ -946,7 +975,8 @@ static void gen_instance(const struct fr_spec *spec, const struct fr_method *m,
 	const struct fr_block *body = resp ? &el->resp.body : &el->req.body;
 	gen_block(&g, body, 1);
 	if (!body->n || (body->v[body->n - 1]->kind != S_SEND &&
-			 body->v[body->n - 1]->kind != S_PASS))
+			 body->v[body->n - 1]->kind != S_PASS &&
+			 body->v[body->n - 1]->kind != S_FORWARD))
 		fr_buf_printf(b, "\treturn 0;\t/* end of %s(): continue */\n",
 			      resp ? "resp" : "req");
 	fr_buf_printf(b, "}\n");
@@ -1073,6 +1103,14 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 		      "static __always_inline void fr_zero_udp_csum(void *body)\n{\n"
 		      "\t__builtin_memset(body - FR_BODY_TO_UDP_CSUM, 0, 2);\n}\n\n");
 
+	fr_buf_printf(b, "/* forward(rpc, ip): where the chain sends the request on (host order,\n"
+		      " * per CPU: written and read within one run of the program) */\n"
+		      "struct {\n\t__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);\n"
+		      "\t__uint(max_entries, 1);\n\t__type(key, __u32);\n"
+		      "\t__type(value, __u32);\n} fr_anf_fwd SEC(\".maps\");\n\n"
+		      "static __always_inline __u32 fr_anf_forward_to(void)\n{\n"
+		      "\t__u32 z = 0;\n\t__u32 *f = bpf_map_lookup_elem(&fr_anf_fwd, &z);\n\n"
+		      "\treturn f ? *f : 0;\n}\n\n");
 	fr_buf_printf(b, "/* ---- element state, pinned by name so it outlives reloads ---- */\n");
 	str_types(spec, b);
 	for (unsigned i = 0; i < spec->nelems; i++) {

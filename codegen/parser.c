@@ -520,6 +520,8 @@ static struct fr_stmt *parse_simple_stmt(struct parser *p)
 		s->kind = S_SEND;
 	else if (!strcmp(e->s, "set"))
 		s->kind = S_SET;
+	else if (!strcmp(e->s, "forward"))
+		s->kind = S_FORWARD;
 	else
 		s->kind = S_CALL;
 	expect(p, T_NEWLINE, "end of line after the statement");

@@ -150,6 +150,7 @@ enum fr_stmt_kind {
 	S_MATCH, S_SEND, S_SET, S_CALL, S_PASS,
 	S_ASSIGN,	/* names[0] = e, or (names...) = e (an E_TUPLE) */
 	S_FOREACH,	/* foreach names[0] in e: body */
+	S_FORWARD,	/* forward(rpc, ipv4): e is the call */
 };
 enum fr_arm_kind { A_SOME, A_NONE, A_CONST, A_WILD };
 
@@ -402,13 +403,13 @@ const char *fr_bpf_int_type(enum fr_type_kind k);
 #define FR_M_INORDER 0x2
 
 int fr_is_randomf(const struct fr_expr *e);
-uint64_t fr_fnv1a64(uint64_t h, const void *p, size_t n);
 /* The value of element parameter prm where method m chains el: the
  * chain's argument or the default (NULL only in a spec with errors). */
 const struct fr_expr *fr_elem_arg(const struct fr_method *m, const struct fr_element *el,
 				  const struct fr_eparam *prm);
 const struct fr_eparam *fr_elem_param(const struct fr_element *el, const char *name);
 #define FR_FNV_OFFSET 0xcbf29ce484222325ULL
+uint64_t fr_fnv1a64(uint64_t h, const void *p, size_t n);
 
 /* Whether some method of the service chains element el. */
 int fr_elem_used(const struct fr_spec *spec, const struct fr_element *el);

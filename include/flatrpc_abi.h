@@ -22,6 +22,9 @@
 #define FLATRPC_MAX_METHODS	64
 #define FLATRPC_MAX_QUEUES	64
 #define FLATRPC_MAX_ERRORS	127	/* ANF error codes are 1..127 */
+/* An ANF chain's verdict besides 0 (pass on) and an error code: send the
+ * request on to the IPv4 address the ANF chose (the spec's forward()). */
+#define FLATRPC_ANF_FORWARD	0x100
 
 /* Method properties, from the spec's transport chain (generated tables). */
 #define FLATRPC_M_RELIABLE	0x1	/* retransmit on timeout, dedup at server */

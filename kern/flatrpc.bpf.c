@@ -17,6 +17,7 @@
 #include "anf.bpf.h"
 #include "maps.h"
 #include "parse.h"
+#include "forward.h"
 #include "seq.h"
 
 /* Host order; set by flatrpc-load through the skeleton before load. */
@@ -261,6 +262,9 @@ int flatrpc_xdp(struct xdp_md *ctx)
 		}
 		if (!dup) {
 			ret = fr_anf_req(p.method, p.body, data_end);
+			/* a fragment's tail would not follow it: served here */
+			if (ret == FLATRPC_ANF_FORWARD && !p.frag_count)
+				return fr_forward(ctx, p.eth, p.ip, p.udp, fr_anf_forward_to());
 			if (ret > 0 && ret <= FLATRPC_MAX_ERRORS) {
 				st = fr_stats(p.method);
 				if (st)

@@ -491,6 +491,32 @@ static void test_element_arguments(void **state)
 	fr_spec_free(spec);
 }
 
+/* forward() leaves the address for the kernel and ends the chain with
+ * FLATRPC_ANF_FORWARD; the slot it uses is per CPU and never pinned */
+static void test_forward(void **state)
+{
+	struct fr_spec *spec = load("element lb:\n"
+				    "  req(rpc):\n"
+				    "    forward(rpc, get(rpc, 'to') + 1)\n"
+				    "service t:\n"
+				    "  method m:\n"
+				    "    request:\n"
+				    "      to: u32\n"
+				    "    server: lb()\n", 0);
+	char *c = bpf_of(spec);
+	(void)state;
+
+	expect_in(c, "__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);\n\t__uint(max_entries, 1);\n"
+		  "\t__type(key, __u32);\n\t__type(value, __u32);\n} fr_anf_fwd SEC");
+	expect_in(c, "\t\t__u32 t1 = fr_le32(body + 0) + 1ULL;\n"
+		  "\t\t__u32 z0 = 0;\n"
+		  "\t\t__u32 *f0 = bpf_map_lookup_elem(&fr_anf_fwd, &z0);\n\n"
+		  "\t\tif (f0) {\n\t\t\t*f0 = (__u32)(t1);\n"
+		  "\t\t\treturn FLATRPC_ANF_FORWARD;\n\t\t}\n");
+	free(c);
+	fr_spec_free(spec);
+}
+
 static void test_import_free_load(void **state)
 {
 	struct fr_diag d = { .out = NULL };
@@ -518,6 +544,7 @@ int main(void)
 		cmocka_unit_test(test_vec),
 		cmocka_unit_test(test_size_annotation),
 		cmocka_unit_test(test_element_arguments),
+		cmocka_unit_test(test_forward),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

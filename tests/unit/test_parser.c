@@ -999,6 +999,39 @@ static void test_element_argument_errors(void **state)
 		   , 16, want);
 }
 
+static void test_forward_errors(void **state)
+{
+	static const char *const want[] = {
+		"bad.anf:3:5: error: forward() takes the message and an IPv4 address: "
+		"forward(rpc, ip)",
+		"bad.anf:5:5: error: forward() sends a request on to another host: it belongs "
+		"in req()",
+		"bad.anf:9:5: error: unreachable statement: the path already ended on line 8",
+		"bad.anf:8:18: error: the address in forward() is an IPv4 address, a u32 "
+		"(0x0a000002 is 10.0.0.2), not string<8>",
+		NULL,
+	};
+	(void)state;
+	expect_all("element e:\n"
+		   "  req(rpc):\n"
+		   "    forward(rpc)\n"
+		   "  resp(rpc):\n"
+		   "    forward(rpc, 1)\n"
+		   "element f:\n"
+		   "  req(rpc):\n"
+		   "    forward(rpc, get(rpc, 'name'))\n"
+		   "    pass\n"
+		   "element g:\n"
+		   "  req(rpc):\n"
+		   "    forward(rpc, 0x0a000001)\n"
+		   "service t:\n"
+		   "  method m:\n"
+		   "    request:\n"
+		   "      id: u64\n"
+		   "      name: string<8>\n"
+		   "    client: e() -> f() -> g()\n", 4, want);
+}
+
 static void test_names_that_collide_in_c(void **state)
 {
 	(void)state;
@@ -1081,6 +1114,7 @@ int main(void)
 		cmocka_unit_test(test_vec_errors),
 		cmocka_unit_test(test_state_annotations),
 		cmocka_unit_test(test_element_argument_errors),
+		cmocka_unit_test(test_forward_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
