@@ -43,6 +43,20 @@ static void ind(struct gen *g, int depth)
 		fr_buf_put(g->b, "\t", 1);
 }
 
+/* One line of generated C at depth d. */
+static void emitf(struct gen *g, int d, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void emitf(struct gen *g, int d, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	ind(g, d);
+	fr_buf_put(g->b, line, strlen(line));
+}
+
 static const char *map_name(const struct fr_state *st, char *buf, size_t n)
 {
 	char e[64], s[64];
@@ -112,13 +126,10 @@ static int vec_len(struct gen *g, int d, const struct fr_state *st)
 	char mn[96], ty[64];
 	int t = g->tmp++;
 
-	ind(g, d);
-	fr_buf_printf(g->b, "__u32 z%d = %u;\n", t, st->type.n);
-	ind(g, d);
-	fr_buf_printf(g->b, "%s *np%d = bpf_map_lookup_elem(&%s, &z%d);\n",
+	emitf(g, d, "__u32 z%d = %u;\n", t, st->type.n);
+	emitf(g, d, "%s *np%d = bpf_map_lookup_elem(&%s, &z%d);\n",
 		      ctype(st->type.val, ty, sizeof(ty)), t, map_name(st, mn, sizeof(mn)), t);
-	ind(g, d);
-	fr_buf_printf(g->b, "__u32 n%d = np%d ? (*np%d < %u ? *np%d : %u) : 0;\n", t, t, t,
+	emitf(g, d, "__u32 n%d = np%d ? (*np%d < %u ? *np%d : %u) : 0;\n", t, t, t,
 		      st->type.n, t, st->type.n);
 	return t;
 }
@@ -189,41 +200,29 @@ static void byte_size(struct gen *g, const struct fr_expr *e, struct cval *v, in
 	}
 	int t = g->tmp++;
 	tmp_int(g, d, v, TY_U32, "0");
-	ind(g, d);
-	fr_buf_printf(g->b, "{\n");
-	ind(g, d + 1);
-	fr_buf_printf(g->b, "__u64 o%d = %u;\n", t, g->l->fixed);
-	ind(g, d + 1);
-	fr_buf_printf(g->b, "int ok%d = 1;\n\n", t);
+	emitf(g, d, "{\n");
+	emitf(g, d + 1, "__u64 o%d = %u;\n", t, g->l->fixed);
+	emitf(g, d + 1, "int ok%d = 1;\n\n", t);
 	for (unsigned i = 0; i < g->l->n; i++) {
 		const struct fr_slot *p = &g->l->v[i];
 		if (p->fixed)
 			continue;
-		ind(g, d + 1);
-		fr_buf_printf(g->b, "if (ok%d && body + o%d + 2 <= data_end) {\n", t, t);
-		ind(g, d + 2);
-		fr_buf_printf(g->b, "__u16 n%d = fr_le16(body + o%d);\n\n", t, t);
+		emitf(g, d + 1, "if (ok%d && body + o%d + 2 <= data_end) {\n", t, t);
+		emitf(g, d + 2, "__u16 n%d = fr_le16(body + o%d);\n\n", t, t);
 		ind(g, d + 2);
 		if (p == s) {
 			fr_buf_printf(g->b, "%s = n%d <= %u ? n%d : 0;\n", v->c, t, p->size, t);
-			ind(g, d + 1);
-			fr_buf_printf(g->b, "}\n");
+			emitf(g, d + 1, "}\n");
 			break;
 		}
 		fr_buf_printf(g->b, "if (n%d > %u)\n", t, p->size);
-		ind(g, d + 3);
-		fr_buf_printf(g->b, "ok%d = 0;\n", t);
-		ind(g, d + 2);
-		fr_buf_printf(g->b, "o%d += 2 + (__u64)n%d;\n", t, t);
-		ind(g, d + 1);
-		fr_buf_printf(g->b, "} else {\n");
-		ind(g, d + 2);
-		fr_buf_printf(g->b, "ok%d = 0;\n", t);
-		ind(g, d + 1);
-		fr_buf_printf(g->b, "}\n");
+		emitf(g, d + 3, "ok%d = 0;\n", t);
+		emitf(g, d + 2, "o%d += 2 + (__u64)n%d;\n", t, t);
+		emitf(g, d + 1, "} else {\n");
+		emitf(g, d + 2, "ok%d = 0;\n", t);
+		emitf(g, d + 1, "}\n");
 	}
-	ind(g, d);
-	fr_buf_printf(g->b, "}\n");
+	emitf(g, d, "}\n");
 }
 
 /*
@@ -665,25 +664,16 @@ static void gen_forward(struct gen *g, const struct fr_stmt *s, int d)
 	struct cval v;
 	int t = g->tmp++;
 
-	ind(g, d);
-	fr_buf_printf(g->b, "{\n");
+	emitf(g, d, "{\n");
 	cval_of(g, s->e->args[1], &v, d + 1);
-	ind(g, d + 1);
-	fr_buf_printf(g->b, "__u32 z%d = 0;\n", t);
-	ind(g, d + 1);
-	fr_buf_printf(g->b, "__u32 *f%d = bpf_map_lookup_elem(&fr_anf_fwd, &z%d);\n\n", t, t);
-	ind(g, d + 1);
-	fr_buf_printf(g->b, "if (f%d) {\n", t);
-	ind(g, d + 2);
-	fr_buf_printf(g->b, "*f%d = (__u32)(%s);\n", t, v.c);
-	ind(g, d + 2);
-	fr_buf_printf(g->b, "return FLATRPC_ANF_FORWARD;\n");
-	ind(g, d + 1);
-	fr_buf_printf(g->b, "}\n");
-	ind(g, d);
-	fr_buf_printf(g->b, "}\n");
-	ind(g, d);
-	fr_buf_printf(g->b, "return 0;\t/* never: the slot always exists */\n");
+	emitf(g, d + 1, "__u32 z%d = 0;\n", t);
+	emitf(g, d + 1, "__u32 *f%d = bpf_map_lookup_elem(&fr_anf_fwd, &z%d);\n\n", t, t);
+	emitf(g, d + 1, "if (f%d) {\n", t);
+	emitf(g, d + 2, "*f%d = (__u32)(%s);\n", t, v.c);
+	emitf(g, d + 2, "return FLATRPC_ANF_FORWARD;\n");
+	emitf(g, d + 1, "}\n");
+	emitf(g, d, "}\n");
+	emitf(g, d, "return 0;\t/* never: the slot always exists */\n");
 }
 
 /* push(v, x): a full Vec stays as it is */
@@ -693,19 +683,14 @@ static void gen_push(struct gen *g, const struct fr_stmt *s, int d)
 	char mn[96], vv[16];
 
 	snprintf(vv, sizeof(vv), "v%d", g->tmp++);
-	ind(g, d);
-	fr_buf_printf(g->b, "{\n");
+	emitf(g, d, "{\n");
 	fill(g, d + 1, ms->type.val, vv, s->e->args[1]);
 	int n = vec_len(g, d + 1, ms);
-	ind(g, d + 1);
-	fr_buf_printf(g->b, "if (np%d && n%d < %u &&\n", n, n, ms->type.n);
-	ind(g, d + 1);
-	fr_buf_printf(g->b, "    !bpf_map_update_elem(&%s, &n%d, &%s, BPF_ANY))\n",
+	emitf(g, d + 1, "if (np%d && n%d < %u &&\n", n, n, ms->type.n);
+	emitf(g, d + 1, "    !bpf_map_update_elem(&%s, &n%d, &%s, BPF_ANY))\n",
 		      map_name(ms, mn, sizeof(mn)), n, vv);
-	ind(g, d + 2);
-	fr_buf_printf(g->b, "*np%d = n%d + 1;\n", n, n);
-	ind(g, d);
-	fr_buf_printf(g->b, "}\n");
+	emitf(g, d + 2, "*np%d = n%d + 1;\n", n, n);
+	emitf(g, d, "}\n");
 }
 
 static void gen_block(struct gen *g, const struct fr_block *b, int d);
@@ -717,21 +702,16 @@ static void gen_foreach(struct gen *g, const struct fr_stmt *s, int d)
 	const struct fr_state *ms = find_state(g->el, s->e->s);
 	char mn[96], ty[64];
 
-	ind(g, d);
-	fr_buf_printf(g->b, "{\n");
+	emitf(g, d, "{\n");
 	int n = vec_len(g, d + 1, ms);
 	for (unsigned i = 0; i < ms->type.n; i++) {
 		int t = g->tmp++;
-		ind(g, d + 1);
-		fr_buf_printf(g->b, "if (n%d > %u) {\n", n, i);
-		ind(g, d + 2);
-		fr_buf_printf(g->b, "__u32 i%d = %u;\n", t, i);
-		ind(g, d + 2);
-		fr_buf_printf(g->b, "%s *e%d = bpf_map_lookup_elem(&%s, &i%d);\n\n",
+		emitf(g, d + 1, "if (n%d > %u) {\n", n, i);
+		emitf(g, d + 2, "__u32 i%d = %u;\n", t, i);
+		emitf(g, d + 2, "%s *e%d = bpf_map_lookup_elem(&%s, &i%d);\n\n",
 			      ctype(ms->type.val, ty, sizeof(ty)), t,
 			      map_name(ms, mn, sizeof(mn)), t);
-		ind(g, d + 2);
-		fr_buf_printf(g->b, "if (e%d) {\n", t);
+		emitf(g, d + 2, "if (e%d) {\n", t);
 		struct bind *bd = &g->binds[g->nbinds++];
 		memset(bd, 0, sizeof(*bd));
 		bd->name = s->names[0];
@@ -739,13 +719,10 @@ static void gen_foreach(struct gen *g, const struct fr_stmt *s, int d)
 		snprintf(bd->var, sizeof(bd->var), "(*e%d)", t);
 		gen_block(g, &s->body, d + 3);
 		g->nbinds--;
-		ind(g, d + 2);
-		fr_buf_printf(g->b, "}\n");
-		ind(g, d + 1);
-		fr_buf_printf(g->b, "}\n");
+		emitf(g, d + 2, "}\n");
+		emitf(g, d + 1, "}\n");
 	}
-	ind(g, d);
-	fr_buf_printf(g->b, "}\n");
+	emitf(g, d, "}\n");
 }
 
 static void gen_delete(struct gen *g, const struct fr_stmt *s, int d)
@@ -754,13 +731,10 @@ static void gen_delete(struct gen *g, const struct fr_stmt *s, int d)
 	char mn[96], kv[16];
 
 	snprintf(kv, sizeof(kv), "k%d", g->tmp++);
-	ind(g, d);
-	fr_buf_printf(g->b, "{\n");
+	emitf(g, d, "{\n");
 	fill(g, d + 1, ms->type.key, kv, s->e->args[1]);
-	ind(g, d + 1);
-	fr_buf_printf(g->b, "bpf_map_delete_elem(&%s, &%s);\n", map_name(ms, mn, sizeof(mn)), kv);
-	ind(g, d);
-	fr_buf_printf(g->b, "}\n");
+	emitf(g, d + 1, "bpf_map_delete_elem(&%s, &%s);\n", map_name(ms, mn, sizeof(mn)), kv);
+	emitf(g, d, "}\n");
 }
 
 /* Byte-wise compare of an N-byte slot with a zero-padded constant. */

@@ -408,9 +408,9 @@ int fr_is_randomf(const struct fr_expr *e);
 const struct fr_expr *fr_elem_arg(const struct fr_method *m, const struct fr_element *el,
 				  const struct fr_eparam *prm);
 const struct fr_eparam *fr_elem_param(const struct fr_element *el, const char *name);
-#define FR_FNV_OFFSET 0xcbf29ce484222325ULL
 uint64_t fr_fnv1a64(uint64_t h, const void *p, size_t n);
 
+#define FR_FNV_OFFSET 0xcbf29ce484222325ULL
 /* Whether some method of the service chains element el. */
 int fr_elem_used(const struct fr_spec *spec, const struct fr_element *el);
 

@@ -8,6 +8,20 @@
 #ifndef FLATRPC_BPF_FIXTURE_H
 #define FLATRPC_BPF_FIXTURE_H
 
+/* The IPv4 header checksum of ip as it stands, in network order: the value
+ * to store when ip->check is 0, and 0 when ip->check is already right. */
+static inline __u16 fixture_ip_csum(const struct iphdr *ip)
+{
+	const __u8 *b = (const __u8 *)ip;
+	__u32 sum = 0;
+
+	for (int i = 0; i < ip->ihl * 4; i += 2)
+		sum += (__u32)b[i] << 8 | b[i + 1];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return htons((__u16)~sum);
+}
+
 static struct flatrpc_bpf *fixture_load(__u16 port)
 {
 	struct flatrpc_bpf *s = flatrpc_bpf__open();

@@ -84,23 +84,6 @@ static size_t body_put(uint8_t *p)
 	return n + put_var(p + n, "blue");
 }
 
-static uint16_t csum_fold(uint32_t sum)
-{
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return ~sum;
-}
-
-static uint16_t ip_csum(const struct iphdr *ip)
-{
-	const uint8_t *b = (const uint8_t *)ip;
-	uint32_t sum = 0;
-
-	for (int i = 0; i < ip->ihl * 4; i += 2)
-		sum += (uint32_t)b[i] << 8 | b[i + 1];
-	return htons(csum_fold(sum));
-}
-
 enum msg { GET_KEVIN, GET_PETER, GET_MALLORY, PUT, GET_RESP };
 
 static size_t build(enum msg m, uint8_t *buf)
@@ -140,7 +123,7 @@ static size_t build(enum msg m, uint8_t *buf)
 	ip->tot_len = htons(sizeof(*ip) + sizeof(*udp) + sizeof(*h) + n);
 	ip->saddr = htonl(resp ? IP_SERVER : IP_CLIENT);
 	ip->daddr = htonl(resp ? IP_CLIENT : IP_SERVER);
-	ip->check = ip_csum(ip);
+	ip->check = fixture_ip_csum(ip);
 	return sizeof(*eth) + ntohs(ip->tot_len);
 }
 
@@ -273,7 +256,7 @@ static void check_exact_reply(const struct row *r, const uint8_t *in, size_t in_
 	ip->tot_len = htons(40);
 	ip->saddr = htonl(IP_SERVER);
 	ip->daddr = htonl(IP_CLIENT);
-	ip->check = ip_csum(ip);
+	ip->check = fixture_ip_csum(ip);
 	udp->source = htons(PORT);
 	udp->dest = htons(CLIENT_PORT);
 	udp->len = htons(20);

@@ -65,24 +65,6 @@ static void mac_backend(int i, uint8_t *mac)
 
 /* ---- frames ------------------------------------------------------------- */
 
-static uint16_t csum_fold(uint32_t sum)
-{
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return ~sum;
-}
-
-/* over the header as it is: 0 when its checksum field is right */
-static uint16_t ip_csum_of(const struct iphdr *ip)
-{
-	const uint8_t *b = (const uint8_t *)ip;
-	uint32_t sum = 0;
-
-	for (int i = 0; i < ip->ihl * 4; i += 2)
-		sum += (uint32_t)b[i] << 8 | b[i + 1];
-	return csum_fold(sum);
-}
-
 /* The spec's hash() of a string<64>: FNV-1a over the zero-padded slot. */
 static uint64_t fnv_slot(const char *key)
 {
@@ -158,7 +140,7 @@ static void build(struct frame *f, enum method m, const char *user, uint8_t tier
 	f->ip->tot_len = htons(sizeof(*f->ip) + sizeof(*f->udp) + sizeof(*h) + n);
 	f->ip->saddr = htonl(IP_CLIENT);
 	f->ip->daddr = htonl(IP_FRONT);
-	f->ip->check = htons(ip_csum_of(f->ip));
+	f->ip->check = fixture_ip_csum(f->ip);
 	f->len = sizeof(*f->eth) + ntohs(f->ip->tot_len);
 }
 
@@ -276,7 +258,7 @@ static void run_row(const struct row *r)
 		want_daddr = r->to ? r->to : BACKEND(fnv_slot(r->key) % N_BACKENDS);
 	if (ntohl(ip->daddr) != want_daddr)
 		fail_msg("%s: daddr %08x, want %08x", r->name, ntohl(ip->daddr), want_daddr);
-	if (ip_csum_of(ip))
+	if (fixture_ip_csum(ip))
 		fail_msg("%s: IPv4 header checksum is wrong", r->name);
 	/* nothing else in the IP header moved */
 	assert_int_equal(ip->saddr, in.ip->saddr);
