@@ -6,7 +6,7 @@
 //   grpc-bench server --port P [--interceptors]
 //   grpc-bench client --server ADDR:PORT [--count N] [--outstanding K]
 //                     [--warmup W] [--server-pids PID[,PID...]] [--proto NAME]
-//                     [--user NAME]
+//                     [--user NAME] [--stall-us T]
 //
 // The client prints the line kv-bench prints (proto= mode=blocking ...), so
 // run.sh parses both alike. gRPC has no busy-poll mode: run.sh prints n/a.
@@ -238,9 +238,11 @@ int main(int argc, char **argv)
 		{ "proto", required_argument, nullptr, 'p' },
 		{ "interceptors", no_argument, nullptr, 'I' },
 		{ "user", required_argument, nullptr, 'u' },
+		{ "stall-us", required_argument, nullptr, 'T' },
 		{ nullptr, 0, nullptr, 0 }
 	};
 	unsigned long count = 20000, warmup = 2000;
+	uint64_t stall_ns = 0;	// as kv-bench --stall-us
 	unsigned outstanding = 1;
 	int port = 9448, c;
 	std::string target, proto = "grpc", user = "Kevin";
@@ -250,7 +252,7 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		goto usage;
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "S:P:c:o:w:s:p:Iu:", opts, nullptr)) != -1) {
+	while ((c = getopt_long(argc, argv, "S:P:c:o:w:s:p:Iu:T:", opts, nullptr)) != -1) {
 		switch (c) {
 		case 'S': target = optarg; break;
 		case 'P': port = atoi(optarg); break;
@@ -261,6 +263,7 @@ int main(int argc, char **argv)
 		case 'p': proto = optarg; break;
 		case 'I': interceptors = true; break;
 		case 'u': user = optarg; break;
+		case 'T': stall_ns = strtoull(optarg, nullptr, 0) * 1000; break;
 		default: goto usage;
 		}
 	}
@@ -278,8 +281,22 @@ int main(int argc, char **argv)
 		std::vector<uint64_t> lat, get_lat;	// get_lat: bench/run.sh's head-of-line run
 		unsigned long total = count + warmup, sent = 0, done = 0, errors = 0;
 		uint64_t t_start = 0, body = 0, cpu0_c = 0;
-		unsigned inflight = 0;
+		std::vector<Call *> fly;	// in flight
 		std::string value(64, 'v');
+		// the calls that count against --outstanding: all, or with
+		// --stall-us the younger ones; *wake: when the next turns stale
+		auto going = [&](uint64_t now, uint64_t *wake) {
+			unsigned n = 0;
+
+			if (!stall_ns)
+				return (unsigned)fly.size();
+			for (const Call *f : fly)
+				if (now - f->at < stall_ns) {
+					n++;
+					*wake = std::min(*wake, f->at + stall_ns);
+				}
+			return n;
+		};
 
 		if (!ch->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(5))) {
 			fprintf(stderr, "grpc-bench: cannot connect to %s\n", target.c_str());
@@ -287,7 +304,9 @@ int main(int argc, char **argv)
 		}
 		lat.reserve(count);
 		while (done < total) {
-			while (sent < total && inflight < outstanding) {
+			uint64_t wake = UINT64_MAX;
+
+			while (sent < total && fly.size() < 64 && going(now_ns(), &wake) < outstanding) {
 				Call *k = new Call;
 				char key[24];
 
@@ -309,14 +328,26 @@ int main(int argc, char **argv)
 					k->gr = stub->AsyncGet(&k->ctx, k->greq, &cq);
 					k->gr->Finish(&k->gresp, &k->st, k);
 				}
+				fly.push_back(k);
 				sent++;
-				inflight++;
 			}
 			void *tag;
 			bool ok;
 
-			if (!cq.Next(&tag, &ok))
-				break;
+			if (wake == UINT64_MAX) {
+				if (!cq.Next(&tag, &ok))
+					break;
+			} else {
+				uint64_t now = now_ns();
+				auto dl = std::chrono::system_clock::now() +
+					  std::chrono::nanoseconds(wake > now ? wake - now : 0);
+				auto st = cq.AsyncNext(&tag, &ok, dl);
+
+				if (st == grpc::CompletionQueue::TIMEOUT)
+					continue;
+				if (st == grpc::CompletionQueue::SHUTDOWN)
+					break;
+			}
 			uint64_t t = now_ns();
 			Call *k = static_cast<Call *>(tag);
 
@@ -337,9 +368,9 @@ int main(int argc, char **argv)
 				if (!k->is_set)
 					get_lat.push_back(t - k->at);
 			}
+			fly.erase(std::find(fly.begin(), fly.end(), k));
 			delete k;
 			done++;
-			inflight--;
 		}
 		uint64_t t_end = now_ns();
 		uint64_t cpu_c = now_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0_c;
@@ -362,7 +393,7 @@ int main(int argc, char **argv)
 	}
 usage:
 	fprintf(stderr, "usage: grpc-bench server --port P [--interceptors]\n"
-			"       grpc-bench client --server ADDR:PORT [--count N] [--outstanding K]\n"
+			"       grpc-bench client --server ADDR:PORT [--count N] [--outstanding K] [--stall-us T]\n"
 			"                         [--warmup W] [--server-pids PID[,PID...]] [--proto NAME]\n"
 			"                         [--user NAME]\n");
 	return 2;

@@ -9,7 +9,7 @@
  *   kv-bench udp-server|tcp-server --port P [--busy-poll]
  *   kv-bench client --proto udp|tcp|flatrpc --server ADDR [--iface IF] [--port P]
  *                   [--busy-poll] [--count N] [--outstanding K] [--warmup W]
- *                   [--server-pids PID[,PID...]] [--loss]
+ *                   [--server-pids PID[,PID...]] [--loss] [--stall-us T]
  * The client prints one line: proto= mode= outstanding= count= p50_us=
  * p99_us= rate_per_s= errors= client_cpu_us_per_rpc= server_cpu_us_per_rpc=
  * body_bytes_per_rpc= get_p50_us= get_p99_us= gets= gets_lost=. The CPU
@@ -18,6 +18,10 @@
  * completed. --loss says the link loses frames on purpose (bench/run.sh's
  * head-of-line run): a lossy call that times out is then counted as lost
  * (gets_lost), not as an error, and left out of every latency figure.
+ * --stall-us T (FlatRPC): a call in flight for more than T µs stops counting
+ * against --outstanding, so a call lost to its whole timeout does not leave
+ * the run with fewer calls going, and less queueing, than the run without
+ * loss it is compared with (at most MAX_OUTSTANDING in flight all the same).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,6 +45,10 @@
 
 #define MAX_OUTSTANDING	64
 #define UDP_HDR		5	/* le32 id + u8 method (or status in replies) */
+/* FlatRPC calls by rpc_id: a lost lossy call holds its entry for its whole
+ * timeout while other calls go on, so the table is far larger than what is
+ * in flight */
+#define N_SLOTS		(1u << 16)
 
 static volatile int stop;
 static void on_signal(int sig) { stop = 1; }
@@ -269,6 +277,7 @@ struct run {
 	uint64_t	*get_lat;	/* ns, the measured gets that completed */
 	unsigned long	n_get, gets_lost;
 	int		loss;		/* --loss */
+	uint64_t	stall_ns;	/* --stall-us */
 	uint64_t	t_start, t_end;	/* measured window */
 	unsigned long	errors;
 	uint64_t	body_bytes;	/* request + response bodies, every call */
@@ -439,15 +448,40 @@ static int tcp_client(struct run *r, struct in_addr server, uint16_t port)
 	return 0;
 }
 
+static struct { uint32_t id; unsigned long seq; uint64_t at; } slot[N_SLOTS];
+
+/* How many of the calls in flight count against --outstanding: all of them,
+ * or with --stall-us those younger than that. *wait_ms: how long a poll may
+ * block before the next of them turns stale (a new call may go then). */
+static unsigned going(const struct run *r, const uint32_t *fly, unsigned inflight,
+		      uint64_t now, int *wait_ms)
+{
+	unsigned n = 0;
+
+	if (!r->stall_ns)
+		return inflight;
+	for (unsigned j = 0; j < inflight; j++) {
+		uint64_t age = now - slot[fly[j] % N_SLOTS].at;
+
+		if (age >= r->stall_ns)
+			continue;
+		n++;
+		int ms = (int)((r->stall_ns - age + 999999) / 1000000);
+		if (ms < *wait_ms)
+			*wait_ms = ms;
+	}
+	return n;
+}
+
 static int flatrpc_client(struct run *r, const char *ifname, struct in_addr server)
 {
 	struct flatrpc_sock_opts so = { .ifname = ifname,
 					.mode = r->busy ? FLATRPC_POLL_BUSY : FLATRPC_POLL_BLOCKING };
 	struct flatrpc_peer peer = { .addr = server };
 	struct flatrpc_completion comp[MAX_OUTSTANDING];
-	struct { uint32_t id; unsigned long seq; uint64_t at; } slot[MAX_OUTSTANDING];
 	unsigned long total = r->count + r->warmup, sent = 0, done = 0;
 	unsigned inflight = 0;
+	uint32_t fly[MAX_OUTSTANDING];	/* ids in flight, for --stall-us */
 	uint8_t buf[2048];
 	int err;
 	struct flatrpc_sock *s = flatrpc_sock_new(&kv_service, &so, &err);
@@ -458,7 +492,10 @@ static int flatrpc_client(struct run *r, const char *ifname, struct in_addr serv
 	}
 	memset(slot, 0xff, sizeof(slot));
 	while (done < total) {
-		while (sent < total && inflight < r->outstanding) {
+		int wait_ms = 1000;
+
+		while (sent < total && inflight < MAX_OUTSTANDING &&
+		       going(r, fly, inflight, now_ns(), &wait_ms) < r->outstanding) {
 			uint8_t m;
 			int n = encode_mix(sent, &m, buf, sizeof(buf));
 			uint32_t id;
@@ -470,13 +507,14 @@ static int flatrpc_client(struct run *r, const char *ifname, struct in_addr serv
 				fprintf(stderr, "kv-bench: send: %s\n", flatrpc_strerror(n));
 				return 1;
 			}
-			slot[id % MAX_OUTSTANDING].id = id;
-			slot[id % MAX_OUTSTANDING].seq = sent;
-			slot[id % MAX_OUTSTANDING].at = t;
+			slot[id % N_SLOTS].id = id;
+			slot[id % N_SLOTS].seq = sent;
+			slot[id % N_SLOTS].at = t;
+			fly[inflight] = id;
 			sent++;
 			inflight++;
 		}
-		int n = flatrpc_poll(s, comp, MAX_OUTSTANDING, 1000);
+		int n = flatrpc_poll(s, comp, MAX_OUTSTANDING, wait_ms);
 
 		if (n < 0) {
 			fprintf(stderr, "kv-bench: poll: %s\n", flatrpc_strerror(n));
@@ -485,20 +523,25 @@ static int flatrpc_client(struct run *r, const char *ifname, struct in_addr serv
 		uint64_t t = now_ns();
 
 		for (int i = 0; i < n; i++) {
-			unsigned k = comp[i].rpc_id % MAX_OUTSTANDING;
-
+			unsigned k = comp[i].rpc_id % N_SLOTS;
+			int mine = slot[k].id == comp[i].rpc_id;
 			int lost = r->loss && comp[i].err == FLATRPC_E_TIMEOUT &&
 				   !(kv_service.methods[comp[i].method].flags & FLATRPC_M_RELIABLE);
 
-			if (lost && comp[i].method == KV_GET && slot[k].seq >= r->warmup)
+			if (lost && comp[i].method == KV_GET && mine && slot[k].seq >= r->warmup)
 				r->gets_lost++;
 			else if (comp[i].err && !lost && !r->errors++)
-				fprintf(stderr, "kv-bench: first failed call: method %u: %s (status %s)\n",
-					comp[i].method, flatrpc_strerror(comp[i].err),
+				fprintf(stderr, "kv-bench: first failed call: #%ld, method %u: %s (status %s)\n",
+					mine ? (long)slot[k].seq : -1L, comp[i].method, flatrpc_strerror(comp[i].err),
 					flatrpc_status_str(&kv_service, comp[i].status));
 			r->body_bytes += comp[i].len;
-			if (slot[k].id == comp[i].rpc_id && !lost)
+			if (mine && !lost)
 				record(r, slot[k].seq, comp[i].method, slot[k].at, t);
+			for (unsigned j = 0; j < inflight; j++)
+				if (fly[j] == comp[i].rpc_id) {
+					fly[j] = fly[inflight - 1];
+					break;
+				}
 			done++;
 			inflight--;
 		}
@@ -514,7 +557,7 @@ static void usage(FILE *f)
 		"usage: kv-bench udp-server|tcp-server --port P [--busy-poll]\n"
 		"       kv-bench client --proto udp|tcp|flatrpc --server ADDR [--iface IF] [--port P]\n"
 		"                       [--busy-poll] [--count N] [--outstanding K] [--warmup W]\n"
-		"                       [--server-pids PID[,PID...]] [--loss]\n"
+		"                       [--server-pids PID[,PID...]] [--loss] [--stall-us T]\n"
 		"bench/run.sh runs both protocols side by side and prints the ratios.\n");
 }
 
@@ -531,6 +574,7 @@ int main(int argc, char **argv)
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "server-pids", required_argument, NULL, 's' },
 		{ "loss", no_argument, NULL, 'L' },
+		{ "stall-us", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -547,7 +591,7 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "p:S:i:P:bc:o:w:s:Lh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:S:i:P:bc:o:w:s:LT:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': proto = optarg; break;
 		case 'S': server = optarg; break;
@@ -559,6 +603,7 @@ int main(int argc, char **argv)
 		case 'w': r.warmup = strtoul(optarg, NULL, 0); break;
 		case 's': cpu_acct_init(&r.server, optarg); break;
 		case 'L': r.loss = 1; break;
+		case 'T': r.stall_ns = strtoull(optarg, NULL, 0) * 1000; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

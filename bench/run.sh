@@ -210,7 +210,7 @@ stop_server() {
 	nsrv=0
 }
 
-client() { # proto mode outstanding count [warmup [more kv-bench options, FlatRPC only]]
+client() { # proto mode outstanding count [warmup [more client options, FlatRPC and gRPC]]
 	local busy=() w=${5:-$WARMUP}
 	[ "$2" = busy ] && busy=(--busy-poll)
 	case $1 in
@@ -218,7 +218,7 @@ client() { # proto mode outstanding count [warmup [more kv-bench options, FlatRP
 		local dst=$SRV_IP:9448
 		[ $1 = grpc-haproxy ] && dst=127.0.0.1:9450
 		ip netns exec "$C" taskset -c 0 "$B/grpc-bench" client --proto $1 --server $dst \
-			--outstanding "$3" --count "$4" --warmup "$w" --server-pids "$SERVER_PIDS" ;;
+			--outstanding "$3" --count "$4" --warmup "$w" --server-pids "$SERVER_PIDS" "${@:6}" ;;
 	h2)
 		ip netns exec "$C" taskset -c 0 "$B/h2-bench" client --server $SRV_IP --port 9446 \
 			"${busy[@]}" --outstanding "$3" --count "$4" --warmup "$w" --server-pids "$SERVER_PIDS" ;;
@@ -487,11 +487,14 @@ fi
 # TC egress (impair knows only FlatRPC frames). The drop must be on a hop in
 # between: AF_XDP transmit bypasses the hosts' own TC egress (FACTS.md).
 # HOL_OUT calls of the usual mix are outstanding, all on core 0 with
-# blocking I/O (gRPC has no busy-poll mode). On gRPC's one HTTP/2 connection
+# blocking I/O (gRPC has no busy-poll mode); a call in flight for longer
+# than HOL_STALL_US stops counting against HOL_OUT, so that calls lost or
+# held up do not leave fewer calls going, with less queueing, than in the
+# run without loss (up to 64 in flight). On gRPC's one HTTP/2 connection
 # a lost segment holds every call behind it; FlatRPC's gets are lossy and
 # wait for nothing. get p99 is over the gets that completed; FlatRPC's gets
 # that were lost time out and are counted apart (gets_lost), never timed.
-HOL_OUT=8 HOL_LOSS_PCT=1
+HOL_OUT=8 HOL_LOSS_PCT=1 HOL_STALL_US=2000
 hol_setup() {
 	local r=frbr$tag
 	ip netns add $r
@@ -557,7 +560,7 @@ HOL_STACKS=flatrpc
 [[ " ${GRPC[*]} " == *" grpc "* ]] && [ -f "$B/bench/tcp_loss.bpf.o" ] && HOL_STACKS="grpc flatrpc"
 if [ -f "$B/selftests/impair.bpf.o" ]; then
 	hol_setup
-	echo "# head-of-line blocking: get latency with $HOL_OUT outstanding, one core blocking, $HOL_LOSS_PCT% loss each way at a router"
+	echo "# head-of-line blocking: get latency with $HOL_OUT outstanding (calls older than $HOL_STALL_US us not counted), one core blocking, $HOL_LOSS_PCT% loss each way at a router"
 	echo "# (p50/p99 over the gets that completed; gets_lost: lossy gets that timed out; dropped: frames the router dropped, all runs)"
 	printf '%-4s %-8s %8s %10s %10s %8s %9s %8s\n' hol proto loss_pct get_p50_us get_p99_us gets gets_lost dropped
 	SRV_IP=10.78.6.2 F_SRV_IP=10.78.6.2 F_SIF=hs$tag F_CIF=hc$tag
@@ -568,11 +571,9 @@ if [ -f "$B/selftests/impair.bpf.o" ]; then
 			start_server $proto blocking
 			: >"$work/hol"
 			for _ in $(seq "$REPS"); do
-				if [ $proto = flatrpc ]; then
-					client $proto blocking $HOL_OUT "$COUNT" "$WARMUP" --loss >>"$work/hol"
-				else
-					client $proto blocking $HOL_OUT "$COUNT" >>"$work/hol"
-				fi
+				hol_opts=(--stall-us $HOL_STALL_US)
+				[ $proto = flatrpc ] && hol_opts+=(--loss)
+				client $proto blocking $HOL_OUT "$COUNT" "$WARMUP" "${hol_opts[@]}" >>"$work/hol"
 			done
 			stop_server
 			printf '%-4s %-8s %8s %10s %10s %8s %9s %8s\n' hol $proto $pct \
