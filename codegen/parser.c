@@ -671,17 +671,19 @@ static void parse_element(struct parser *p)
 		unsigned cap = 0;
 		next(p);
 		while (!at(p, T_RPAREN)) {
-			GROW(p, el->params, el->nparams, cap);
-			struct fr_eparam *pr = &el->params[el->nparams++];
+			/* appended whole: a syntax error leaves no half parameter */
+			struct fr_eparam pr = { 0 };
 			const struct fr_tok *pn = expect(p, T_IDENT, "a parameter name");
-			pr->name = pn->text;
-			pr->loc = pn->loc;
+			pr.name = pn->text;
+			pr.loc = pn->loc;
 			expect(p, T_COLON, "':' after the parameter name");
-			parse_type(p, &pr->type);
+			parse_type(p, &pr.type);
 			if (at(p, T_EQ)) {
 				next(p);
-				pr->deflt = parse_expr(p);
+				pr.deflt = parse_expr(p);
 			}
+			GROW(p, el->params, el->nparams, cap);
+			el->params[el->nparams++] = pr;
 			if (!at(p, T_COMMA))
 				break;
 			next(p);

@@ -999,6 +999,20 @@ static void test_element_argument_errors(void **state)
 		   , 16, want);
 }
 
+/* found by the fuzzer: a syntax error in a parameter list left a nameless
+ * parameter behind, which the checker then compared by name */
+static void test_parameter_syntax_error(void **state)
+{
+	(void)state;
+	expect_error("element e(-x: u64, y: u8 = 1):\n"
+		     "  req(rpc):\n"
+		     "    pass\n"
+		     "service s:\n"
+		     "  method m:\n"
+		     "    server: e(x=1)\n",
+		     "bad.anf:1:11: error: expected a parameter name, found '-'");
+}
+
 static void test_forward_errors(void **state)
 {
 	static const char *const want[] = {
@@ -1115,6 +1129,7 @@ int main(void)
 		cmocka_unit_test(test_state_annotations),
 		cmocka_unit_test(test_element_argument_errors),
 		cmocka_unit_test(test_forward_errors),
+		cmocka_unit_test(test_parameter_syntax_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
