@@ -201,6 +201,9 @@ def blocks(r):
                       "get p99 µs (runs min–max)",
                       "p99 loss ÷ no loss", "gets completed (per run)", "gets lost (per run)",
                       "frames dropped (all runs)"], rows) if rows else NA
+    if rows:
+        # the plot is made only from HOL figures, so it is linked only with them
+        b["hol"] = "![head-of-line blocking](hol.png)\n\n" + b["hol"]
 
     rows = []
     for x in r["hdr"]:
