@@ -572,7 +572,7 @@ static void gen_set_field(struct gen *g, const struct fr_stmt *s, int d)
 		}
 	}
 	ind(g, d + 1);
-	fr_buf_printf(g->b, "fr_zero_udp_csum(body);\n");
+	fr_buf_printf(g->b, "fr_note_rewrite();\n");
 	ind(g, d);
 	fr_buf_printf(g->b, "}\n");
 }
@@ -666,10 +666,9 @@ static void gen_forward(struct gen *g, const struct fr_stmt *s, int d)
 
 	emitf(g, d, "{\n");
 	cval_of(g, s->e->args[1], &v, d + 1);
-	emitf(g, d + 1, "__u32 z%d = 0;\n", t);
-	emitf(g, d + 1, "__u32 *f%d = bpf_map_lookup_elem(&fr_anf_fwd, &z%d);\n\n", t, t);
-	emitf(g, d + 1, "if (f%d) {\n", t);
-	emitf(g, d + 2, "*f%d = (__u32)(%s);\n", t, v.c);
+	emitf(g, d + 1, "struct fr_anf_out *o%d = fr_anf_out();\n\n", t);
+	emitf(g, d + 1, "if (o%d) {\n", t);
+	emitf(g, d + 2, "o%d->forward_to = (__u32)(%s);\n", t, v.c);
 	emitf(g, d + 2, "return FLATRPC_ANF_FORWARD;\n");
 	emitf(g, d + 1, "}\n");
 	emitf(g, d, "}\n");
@@ -1065,26 +1064,29 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 		      "static __always_inline void fr_st64(void *p, __u64 v)\n{\n"
 		      "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n\tv = __builtin_bswap64(v);\n#endif\n"
 		      "\t__builtin_memcpy(p, &v, 8);\n}\n\n");
-	/* The kernel passes the body of a frame whose IPv4 header has no
-	 * options (it drops the others before any ANF runs), so the UDP
-	 * checksum sits at a fixed distance before the body and the verifier
-	 * can check the store like any other constant offset. */
-	fr_buf_printf(b, "/* A rewritten field invalidates a UDP checksum another sender may\n"
-		      " * have set; 0 means \"no checksum\" over IPv4. The body follows the\n"
-		      " * UDP header (checksum in its last 2 bytes) and the 12-byte FlatRPC\n"
-		      " * header, with no IP options in between. */\n"
-		      "#define FR_BODY_TO_UDP_CSUM (sizeof(struct flatrpc_hdr) + 2)\n"
-		      "static __always_inline void fr_zero_udp_csum(void *body)\n{\n"
-		      "\t__builtin_memset(body - FR_BODY_TO_UDP_CSUM, 0, 2);\n}\n\n");
-
-	fr_buf_printf(b, "/* forward(rpc, ip): where the chain sends the request on (host order,\n"
-		      " * per CPU: written and read within one run of the program) */\n"
+	/* The UDP header is not at a fixed distance from the body (a fragment
+	 * carries an extension in between), so the checksum a rewrite breaks
+	 * is zeroed by the kernel program, which has the header. */
+	fr_buf_printf(b, "/* What a chain leaves for the kernel program besides its return code;\n"
+		      " * per CPU, as one run of the program is on one CPU. */\n"
+		      "struct fr_anf_out {\n"
+		      "\t__u32 forward_to;\t/* forward(rpc, ip): ip, host order */\n"
+		      "\t__u32 rewrote;\t\t/* set(rpc, ...) ran: the UDP checksum is stale */\n"
+		      "};\n\n"
 		      "struct {\n\t__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);\n"
 		      "\t__uint(max_entries, 1);\n\t__type(key, __u32);\n"
-		      "\t__type(value, __u32);\n} fr_anf_fwd SEC(\".maps\");\n\n"
+		      "\t__type(value, struct fr_anf_out);\n} fr_anf_out_map SEC(\".maps\");\n\n"
+		      "static __always_inline struct fr_anf_out *fr_anf_out(void)\n{\n"
+		      "\t__u32 z = 0;\n\n\treturn bpf_map_lookup_elem(&fr_anf_out_map, &z);\n}\n\n"
 		      "static __always_inline __u32 fr_anf_forward_to(void)\n{\n"
-		      "\t__u32 z = 0;\n\t__u32 *f = bpf_map_lookup_elem(&fr_anf_fwd, &z);\n\n"
-		      "\treturn f ? *f : 0;\n}\n\n");
+		      "\tstruct fr_anf_out *o = fr_anf_out();\n\n\treturn o ? o->forward_to : 0;\n}\n\n"
+		      "static __always_inline void fr_note_rewrite(void)\n{\n"
+		      "\tstruct fr_anf_out *o = fr_anf_out();\n\n\tif (o)\n\t\to->rewrote = 1;\n}\n\n"
+		      "/* Whether the chain that just ran rewrote the message, cleared for the\n"
+		      " * next: a rewritten frame's UDP checksum must become 0 (\"none\"). */\n"
+		      "static __always_inline int fr_anf_rewrote(void)\n{\n"
+		      "\tstruct fr_anf_out *o = fr_anf_out();\n\tint r;\n\n"
+		      "\tif (!o)\n\t\treturn 0;\n\tr = o->rewrote;\n\to->rewrote = 0;\n\treturn r;\n}\n\n");
 	fr_buf_printf(b, "/* ---- element state, pinned by name so it outlives reloads ---- */\n");
 	str_types(spec, b);
 	for (unsigned i = 0; i < spec->nelems; i++) {

@@ -262,6 +262,9 @@ int flatrpc_xdp(struct xdp_md *ctx)
 		}
 		if (!dup) {
 			ret = fr_anf_req(p.method, p.body, data_end);
+			/* a rewrite left the UDP checksum stale: 0 is "none" */
+			if (fr_anf_rewrote())
+				p.udp->check = 0;
 			/* a fragment's tail would not follow it: served here */
 			if (ret == FLATRPC_ANF_FORWARD && !p.frag_count)
 				return fr_forward(ctx, p.eth, p.ip, p.udp, fr_anf_forward_to());
@@ -283,6 +286,8 @@ int flatrpc_xdp(struct xdp_md *ctx)
 		fr_frag_verdict(&p, 0);
 	} else if (p.kind == FLATRPC_RESP) {
 		ret = fr_anf_resp(p.method, p.body, data_end);
+		if (fr_anf_rewrote())
+			p.udp->check = 0;
 		if (ret > 0 && ret <= FLATRPC_MAX_ERRORS) {
 			__u16 *word = (__u16 *)p.hdr;	/* magic + flags */
 			__u16 *word2 = word + 1;	/* method + status */

@@ -88,8 +88,10 @@ struct frame {
 	uint8_t *body;
 };
 
+/* frag: the first of two fragments, whose extension sits between the
+ * header and the body */
 static void build(struct frame *f, enum method m, const char *user, uint8_t tier,
-		  const char *key)
+		  const char *key, bool frag)
 {
 	struct flatrpc_hdr *h;
 	size_t n;
@@ -99,7 +101,7 @@ static void build(struct frame *f, enum method m, const char *user, uint8_t tier
 	f->ip = (struct iphdr *)(f->eth + 1);
 	f->udp = (struct udphdr *)(f->ip + 1);
 	h = (struct flatrpc_hdr *)(f->udp + 1);
-	f->body = (uint8_t *)(h + 1);
+	f->body = (uint8_t *)(h + 1) + (frag ? sizeof(struct flatrpc_frag) : 0);
 	if (m == GET) {
 		struct balanced_get_req_fixed g = { .tier = tier };
 
@@ -124,8 +126,14 @@ static void build(struct frame *f, enum method m, const char *user, uint8_t tier
 	memcpy(f->eth->h_dest, mac_front, ETH_ALEN);
 	memcpy(f->eth->h_source, mac_client, ETH_ALEN);
 	f->eth->h_proto = htons(ETH_P_IP);
+	if (frag) {
+		struct flatrpc_frag x = { .index = htons(0), .count = htons(2) };
+
+		memcpy(h + 1, &x, sizeof(x));
+		n += sizeof(x);
+	}
 	h->magic = FLATRPC_MAGIC;
-	h->flags = FLATRPC_REQ;
+	h->flags = FLATRPC_REQ | (frag ? FLATRPC_F_FRAG : 0);
 	h->method = m == GET ? BALANCED_GET : BALANCED_PUT;
 	h->rpc_id = htonl(0x1b000000 + m);
 	h->len = htons(n);
@@ -186,35 +194,40 @@ struct row {
 	bool forwarded;		/* daddr is the key's backend; else unchanged */
 	enum mac_out macs;
 	uint32_t to;		/* forwarded to this, not to one of the three */
+	bool frag;		/* the first fragment of a two-fragment message */
 };
 
 static const struct row rows[] = {
 	/* header-rewrite: the tier comes from the operator's table, never
 	 * from the caller; the frame then reaches the (missing) socket */
 	{ "put: Kevin is tier 2", NULL, PUT, "Kevin", "colour", NULL, XDP_DROP, 2, false,
-	  MACS_AS_SENT, 0 },
+	  MACS_AS_SENT, 0, false },
 	{ "put: Peter is tier 0", NULL, PUT, "Peter", "colour", NULL, XDP_DROP, 0, false,
-	  MACS_AS_SENT, 0 },
+	  MACS_AS_SENT, 0, false },
 	{ "put: anyone else gets the default tier 1", NULL, PUT, "Mallory", "colour", NULL,
-	  XDP_DROP, 1, false, MACS_AS_SENT, 0 },
+	  XDP_DROP, 1, false, MACS_AS_SENT, 0, false },
+	/* the first fragment carries an extension before the body: the
+	 * rewrite must not reach into the FlatRPC header */
+	{ "put, first fragment: Kevin is tier 2, header intact", NULL, PUT, "Kevin", "colour",
+	  NULL, XDP_DROP, 2, false, MACS_AS_SENT, 0, true },
 	/* load-balancer, with the neighbours in the table: out at once */
 	{ "get on v0: to the key's backend, back out of v0", three_backends, GET, "Kevin",
-	  "colour", &ifindex_v0, XDP_TX, 2, true, MACS_FROM_FIB, 0 },
+	  "colour", &ifindex_v0, XDP_TX, 2, true, MACS_FROM_FIB, 0, false },
 	{ "get on v0, another key", NULL, GET, "Peter", "shape", &ifindex_v0, XDP_TX, 0, true,
-	  MACS_FROM_FIB, 0 },
+	  MACS_FROM_FIB, 0, false },
 	{ "get on v0, a third key", NULL, GET, "Mallory", "size-of-the-thing", &ifindex_v0,
-	  XDP_TX, 1, true, MACS_FROM_FIB, 0 },
+	  XDP_TX, 1, true, MACS_FROM_FIB, 0, false },
 	{ "get on v1: redirected to v0", NULL, GET, "Kevin", "colour", &ifindex_v1,
-	  XDP_REDIRECT, 2, true, MACS_FROM_FIB, 0 },
+	  XDP_REDIRECT, 2, true, MACS_FROM_FIB, 0, false },
 	{ "get on lo: redirected to v0", NULL, GET, "Peter", "shape", NULL, XDP_REDIRECT, 0,
-	  true, MACS_FROM_FIB, 0 },
+	  true, MACS_FROM_FIB, 0, false },
 	/* a backend with no neighbour entry: rewritten, and up the stack,
 	 * which resolves it and forwards */
 	{ "get, unresolved backend: up the stack", one_unknown_backend, GET, "Kevin", "colour",
-	  &ifindex_v0, XDP_PASS, 2, true, MACS_AS_SENT, IP_UNKNOWN },
+	  &ifindex_v0, XDP_PASS, 2, true, MACS_AS_SENT, IP_UNKNOWN, false },
 	/* no backend configured: served here */
 	{ "get, no backends: served locally", no_backends, GET, "Kevin", "colour", &ifindex_v0,
-	  XDP_DROP, 2, false, MACS_AS_SENT, 0 },
+	  XDP_DROP, 2, false, MACS_AS_SENT, 0, false },
 };
 
 static void run_row(const struct row *r)
@@ -224,7 +237,7 @@ static void run_row(const struct row *r)
 	struct frame in, out;
 	uint32_t want_daddr = IP_FRONT;
 
-	build(&in, r->m, r->user, 9, r->key);
+	build(&in, r->m, r->user, 9, r->key, r->frag);
 	memcpy(&out, &in, sizeof(out));
 	memset(out.buf, 0, sizeof(out.buf));
 	ctx.data_end = in.len;
@@ -273,6 +286,8 @@ static void run_row(const struct row *r)
 		assert_memory_equal(eth->h_dest, in.eth->h_dest, ETH_ALEN);
 		assert_memory_equal(eth->h_source, in.eth->h_source, ETH_ALEN);
 	}
+	/* the FlatRPC header (and a fragment's extension) is as sent */
+	assert_memory_equal(udp + 1, in.udp + 1, in.body - (uint8_t *)(in.udp + 1));
 	/* the rest of the body (the key) is as sent */
 	assert_memory_equal(body + 17, in.body + 17, in.len - (in.body - in.buf) - 17);
 }
