@@ -7,7 +7,8 @@
 #   scripts/vm-test.sh --guest NONCE [names]   inside the VM (used by the above)
 #
 # Env: VM_MEMORY (2G), VM_CPUS (2), VM_TIMEOUT (s, 2400),
-#      SELFTEST_SCALE (percent, 10 in the VM: TCG is ~50x slower).
+#      SELFTEST_SCALE (percent, 10 in the VM: TCG is ~50x slower),
+#      INVARIANT_COUNT (calls in test_invariants; 10000 on both kernels).
 # The result comes back twice: vng's exit code and a line with a nonce that
 # the guest prints last on its console. Success needs both, so a VM that
 # never booted (or died before the end) can never look like a pass. The line
@@ -26,13 +27,15 @@ guest() {
 	echo "vm-test: guest kernel $(uname -r)"
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 	local rc=0 m
-	# veth for the topology, sch_ingress for clsact, cls_bpf for tc bpf
-	for m in veth sch_ingress cls_bpf; do
+	# veth for the topology, sch_ingress for clsact, cls_bpf for tc bpf,
+	# sch_netem for delay and reordering on the router (test_invariants)
+	for m in veth sch_ingress cls_bpf sch_netem; do
 		modprobe "$m" || { echo "vm-test: modprobe $m failed"; rc=1; }
 	done
 	if [ $rc -eq 0 ]; then
 		scripts/run-bpf-tests.sh || rc=1
 		SELFTEST_SCALE=${SELFTEST_SCALE:-10} T_CALL=${T_CALL:-180} T_LOAD=${T_LOAD:-1200} \
+			SELFTEST_NETEM=1 INVARIANT_COUNT=${INVARIANT_COUNT:-10000} \
 			selftests/run.sh "$@" || rc=1
 	fi
 	echo "vm-test-result: $nonce $rc $(uname -r)"

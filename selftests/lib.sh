@@ -148,10 +148,14 @@ impair_attach() {
 	done
 }
 
-# impair_set REQ_PCT RESP_PCT
+# impair_set REQ_PCT RESP_PCT [DUP_REQ_PCT DUP_RESP_PCT [FLAGS]]: loss, then
+# duplication of what was not lost; FLAGS 1 keeps per-RPC records.
 impair_set() {
-	"$ST/maptool.py" impair-set "$IMPAIR_MAPS/impair_cfg" $(( $1 * 10000 )) $(( $2 * 10000 ))
+	"$ST/maptool.py" impair-set "$IMPAIR_MAPS/impair_cfg" $(( $1 * 10000 )) $(( $2 * 10000 )) \
+		$(( ${3:-0} * 10000 )) $(( ${4:-0} * 10000 )) "${5:-0}"
 }
+# impair_dups KIND -> originals of KIND the router sent twice
+impair_dups() { "$ST/maptool.py" impair-dups "$IMPAIR_MAPS/impair_stats" "$1"; }
 impair_reset() { "$ST/maptool.py" impair-reset "$IMPAIR_MAPS/impair_stats"; }
 # impair_sum KIND [METHOD] -> "seen dropped retx_seen"
 impair_sum() { "$ST/maptool.py" impair-sum "$IMPAIR_MAPS/impair_stats" "$@"; }

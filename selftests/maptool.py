@@ -72,14 +72,29 @@ def main(argv):
         for name, n in counts.items():
             print(name, n)
     elif cmd == "impair-set":
-        req_ppm, resp_ppm = int(argv[3]), int(argv[4])
-        value = u32(req_ppm) + u32(resp_ppm) + ["0"] * 8
+        # impair-set PATH REQ RESP [DUP_REQ DUP_RESP [FLAGS]], rates in ppm;
+        # the layout of struct impair_cfg in selftests/bpf/impair.bpf.c
+        rates = [int(a) for a in argv[3:7]] + [0] * (4 - len(argv[3:7]))
+        flags = int(argv[7]) if len(argv) > 7 else 0
+        value = sum((u32(r) for r in rates), []) + u32(flags << 16) + ["0"] * 4
         subprocess.run(["bpftool", "map", "update", "pinned", argv[2],
                         "key", *u32(0), "value", *value], check=True)
     elif cmd == "impair-dump":
         # kind method seen dropped retx_seen
         for k, v in entries(argv[2]):
             print(k[0], k[1], *v[:3])
+    elif cmd == "impair-dups":
+        # impair-dups PATH KIND: originals of KIND that were sent twice
+        kind = IMPAIR_KINDS[argv[3]]
+        print(sum(v[3] for k, v in entries(argv[2]) if k[0] == kind))
+    elif cmd == "impair-ids":
+        # kind method rpc_id seen dropped duplicated retx_seen first_ns,
+        # one line per record
+        for e in bpftool("map", "dump", "pinned", argv[2]) or []:
+            k, v = raw(e["key"]), raw(e["value"])
+            w = [int.from_bytes(v[i:i + 4], "little") for i in range(0, 16, 4)]
+            print(k[4], k[5], int.from_bytes(k[0:4], "little"), *w,
+                  int.from_bytes(v[16:24], "little"))
     elif cmd == "impair-sum":
         # impair-sum PATH KIND [METHOD]: seen dropped retx_seen over matches
         kind = IMPAIR_KINDS[argv[3]]

@@ -10,6 +10,8 @@
 #
 # Usage: selftests/run.sh [test_name ...]     (default: all, in order)
 # Env:   SELFTEST_SCALE=percent of the default load sizes (VM: 10)
+#        INVARIANT_COUNT=calls in test_invariants (10000)
+#        SELFTEST_NETEM=1 adds netem delay and reordering there (VM)
 #        SELFTEST_KEEP=1 keeps the topology and prints how to enter it
 # Exit:  0 all selected tests passed, 1 otherwise.
 set -uo pipefail
@@ -44,6 +46,9 @@ ALL_TESTS=(
 	step_server_start
 	test_set_hold_forever
 	step_server_stop
+	step_server_start
+	test_invariants
+	step_server_stop
 	test_unload
 	test_ratelimited
 	test_tiered
@@ -64,11 +69,11 @@ test_topology() {
 # probe SENDER_NS RECEIVER_NS DST_IP COUNT KIND [send opts] -> datagrams received
 probe() {
 	local sns=$1 rns=$2 dst=$3 count=$4 kind=$5; shift 5
-	local ready=$WORK/probe.ready out=$WORK/probe.out
+	local ready=$WORK/probe.ready out=$WORK/probe.out done=$WORK/probe.done
 	local rport=7447
 	[ "$kind" == resp ] && rport=40000
-	rm -f "$ready"
-	ip netns exec "$rns" "$ST/udp_probe.py" recv $rport "$ready" 3 >"$out" &
+	rm -f "$ready" "$done"
+	ip netns exec "$rns" "$ST/udp_probe.py" recv $rport "$ready" 1 "$done" >"$out" &
 	local rpid=$! i
 	for i in $(seq 100); do [ -e "$ready" ] && break; sleep 0.1; done
 	[ -e "$ready" ] || { fail "probe receiver did not start"; return 1; }
@@ -77,6 +82,7 @@ probe() {
 	else
 		ip netns exec "$sns" "$ST/udp_probe.py" send "$dst" "$count" req "$@"
 	fi
+	: >"$done"
 	wait $rpid
 	cat "$out"
 }
@@ -88,7 +94,7 @@ test_impair() {
 	in_r tc filter show dev "$IF_R1" ingress | grep -q 'direct-action' ||
 		fail "impair program not attached on $IF_R1"
 
-	local n got seen dropped retx
+	local n got seen dropped retx dups
 	n=$(scaled 200)
 	# requests, client -> server, half dropped at frw0
 	impair_reset
@@ -100,6 +106,24 @@ test_impair() {
 	expect_gt $(( n - dropped )) 0 "requests passed at 50%"
 	expect_eq "$got" $(( n - dropped )) "requests received = sent - dropped"
 	expect_eq "$retx" 0 "retransmissions among probe requests"
+
+	# duplication: every surviving request twice, and the copy is never
+	# copied again (a geometric series would deliver more than 2n)
+	impair_reset
+	impair_set 0 0 100 0
+	got=$(probe "$NS_C" "$NS_S" $IP_S 50 req)
+	expect_eq "$(impair_sum req)" "50 0 0" "requests seen/dropped/retx at 100% duplication"
+	expect_eq "$(impair_dups req)" 50 "requests duplicated at 100%"
+	expect_eq "$got" 100 "requests received at 100% duplication"
+	# loss and duplication together: copies only of what survived
+	impair_reset
+	impair_set 30 0 50 0
+	got=$(probe "$NS_C" "$NS_S" $IP_S $n req)
+	read -r seen dropped retx <<<"$(impair_sum req)"
+	dups=$(impair_dups req)
+	expect_gt "$dups" 0 "requests duplicated at 50%"
+	expect_gt $(( n - dropped )) "$dups" "duplicates vs survivors at 50%"
+	expect_eq "$got" $(( n - dropped + dups )) "requests received = sent - dropped + duplicated"
 
 	# responses, server -> client, all dropped at frw1; requests untouched
 	impair_reset
@@ -391,6 +415,50 @@ test_set_hold_forever() {
 	expect_eq "$(wc -l <<<"$keys")" "$n" "sets executed"
 	order=$(awk 'NR > 1 && $1 != prev + 1 {print prev " then " $1; exit} {prev = $1}' <<<"$keys")
 	expect_eq "$order" "" "execution order"
+}
+
+# ---- transport invariants over 10,000 calls under loss and duplication --------------
+
+# The calls, the loss and duplication rates and what is checked are in
+# selftests/invariants.py; the checks read the client's per-call results,
+# the server's execution log and the router's per-RPC records. With
+# SELFTEST_NETEM=1 (the VM run) the router's egress also delays and
+# reorders through netem; the host kernel has neither netem nor fq.
+INVARIANT_COUNT=${INVARIANT_COUNT:-10000}
+
+test_invariants() {
+	need "$KV_CLIENT" "$ST/invariants.py"
+	local n=$INVARIANT_COUNT out line rc=0 full dev prev cur
+	local res=$WORK/inv.results ids=$WORK/inv.ids
+	if [ -n "${SELFTEST_NETEM:-}" ]; then
+		# jitter as large as the delay: frames overtake each other
+		for dev in "$IF_R0" "$IF_R1"; do
+			in_r tc qdisc add dev "$dev" root netem delay 1ms 1ms ||
+				fail "netem on $dev (modprobe sch_netem?)"
+		done
+	fi
+	impair_reset
+	# 5% loss each way, then 3% of what survives sent twice; records on
+	impair_set 5 5 3 3 1
+	out=$(timeout "$T_LOAD" ip netns exec "$NS_C" "$KV_CLIENT" --iface "$IF_C" --server $IP_S \
+		--user Kevin --session 77 load --count "$n" --set-ratio 50 --outstanding 32 \
+		--results "$res") || rc=$?
+	impair_set 0 0
+	if [ -n "${SELFTEST_NETEM:-}" ]; then
+		for dev in "$IF_R0" "$IF_R1"; do in_r tc qdisc del dev "$dev" root || true; done
+	fi
+	line=$(parse_load "$out")
+	say "$line"
+	expect_eq "$rc" 0 "load exit code"
+	# late copies (duplicates, netem) may still be on their way to the
+	# server: wait until its log stops growing
+	prev=-1; cur=$(wc -l <"$WORK/server.log")
+	while [ "$cur" != "$prev" ]; do sleep 0.5; prev=$cur; cur=$(wc -l <"$WORK/server.log"); done
+	"$ST/maptool.py" impair-ids "$IMPAIR_MAPS/impair_ids" >"$ids"
+	full=$("$ST/maptool.py" ints "$IMPAIR_MAPS/impair_ids_full" | awk '{print $2}')
+	"$ST/invariants.py" --results "$res" --log "$WORK/server.log" --ids "$ids" \
+		--ids-full "${full:-0}" --count "$n" --user Kevin --session 77 \
+		--lossy 0 --inorder 1 --header "$ROOT/include/flatrpc.h" | sed 's/^/  /'
 }
 
 # ---- (g) unload leaves nothing behind -------------------------------------------------

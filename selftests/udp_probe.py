@@ -4,8 +4,9 @@
 on its own, before any FlatRPC code is involved.
 
   udp_probe.py send DST_IP COUNT KIND [--sport P] [--dport P] [--short]
-  udp_probe.py recv PORT READY_FILE IDLE_S   -> prints the datagram count
+  udp_probe.py recv PORT READY_FILE IDLE_S [DONE_FILE] -> prints the datagram count
 """
+import os
 import socket
 import struct
 import sys
@@ -33,18 +34,33 @@ def send(dst, count, kind, sport, dport, short):
         time.sleep(0.001)
 
 
-def recv(port, ready_file, idle):
+def recv(port, ready_file, idle, done_file=None):
+    """Counts datagrams until none came for `idle` seconds; with done_file,
+    only once that file exists (the sender finished). A fresh python sender
+    under TCG, with other work on the machine, can take longer than `idle`
+    to send its first datagram."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("0.0.0.0", port))
-    s.settimeout(idle)
+    s.settimeout(0.2 if done_file else idle)
     open(ready_file, "w").close()
     n = 0
-    try:
-        while True:
+    quiet_since = None
+    while True:
+        try:
             s.recv(2048)
             n += 1
-    except socket.timeout:
-        pass
+            quiet_since = None
+            continue
+        except socket.timeout:
+            if not done_file:
+                break
+        if not os.path.exists(done_file):
+            continue
+        now = time.monotonic()
+        if quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since >= idle:
+            break
     print(n)
 
 
@@ -55,7 +71,7 @@ def main(a):
         dport = int(opts[opts.index("--dport") + 1]) if "--dport" in opts else 7447
         send(a[2], int(a[3]), a[4], sport, dport, "--short" in opts)
     elif a[1] == "recv":
-        recv(int(a[2]), a[3], float(a[4]))
+        recv(int(a[2]), a[3], float(a[4]), a[5] if len(a) > 5 else None)
     else:
         sys.exit("udp_probe: send|recv")
 
