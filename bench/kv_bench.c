@@ -547,6 +547,15 @@ static int flatrpc_client(struct run *r, const char *ifname, struct in_addr serv
 		}
 	}
 	r->t_end = now_ns();
+	if (r->errors) {
+		struct flatrpc_sock_stats st;
+
+		/* late or lost: a response that comes after its call timed out is
+		 * counted stale, so the two tell a slow peer from a lossy path */
+		flatrpc_sock_stats(s, &st);
+		fprintf(stderr, "kv-bench: %lu calls timed out; %lu responses came after their call had"
+			" timed out\n", (unsigned long)st.timeouts, (unsigned long)st.stale);
+	}
 	flatrpc_sock_del(s);
 	return 0;
 }
