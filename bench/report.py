@@ -365,11 +365,19 @@ def main():
     ap.add_argument("results")
     ap.add_argument("--png-dir", default="docs")
     ap.add_argument("--doc", help="rewrite the generated blocks of this page in place")
+    ap.add_argument("--strict", action="store_true",
+                    help="fail when a table or target has no figures (the smoke run's check)")
     a = ap.parse_args()
     r = parse(a.results)
     if not r["main"]:
         sys.exit("report: no KV rows in " + a.results)
     b = blocks(r)
+    if a.strict:
+        empty = [name for name, md in b.items() if md == NA]
+        empty += [f"target '{row.split(' | ')[0].lstrip('| ')}'" for row in b["targets"].splitlines()
+                  if "not in the raw output" in row]
+        if empty:
+            sys.exit(f"report: {a.results} has no figures for: {', '.join(empty)}")
     if a.doc:
         write_doc(a.doc, b)
     else:
