@@ -1610,12 +1610,14 @@ static void check_transport(struct fr_diag *d, struct fr_method *m)
 		{ "lossy", { "timeout" } },
 		{ "reliable", { "timeout", "retries" } },
 		{ "inorder", { "strategy" } },
+		{ "priority", { "level" } },
 	};
-	const struct fr_prop *lossy = NULL, *reliable = NULL, *inorder = NULL;
+	const struct fr_prop *lossy = NULL, *reliable = NULL, *inorder = NULL, *prio = NULL;
 
 	m->timeout_us = FR_DEFAULT_TIMEOUT_US;
 	m->retries = 0;
 	m->flags = 0;
+	m->priority = 0;
 	for (unsigned i = 0; i < m->nprops; i++) {
 		const struct fr_prop *p = &m->props[i];
 		size_t k;
@@ -1624,10 +1626,11 @@ static void check_transport(struct fr_diag *d, struct fr_method *m)
 				break;
 		if (k == sizeof(known) / sizeof(known[0])) {
 			fr_error(d, p->loc, "unknown transport property '%s' (expected lossy, "
-				 "reliable or inorder)", p->name);
+				 "reliable, inorder or priority)", p->name);
 			continue;
 		}
-		const struct fr_prop **slot = k == 0 ? &lossy : k == 1 ? &reliable : &inorder;
+		const struct fr_prop **slot = k == 0 ? &lossy : k == 1 ? &reliable :
+					      k == 2 ? &inorder : &prio;
 		if (*slot) {
 			fr_error(d, p->loc, "duplicate transport property '%s'", p->name);
 			continue;
@@ -1694,6 +1697,12 @@ static void check_transport(struct fr_diag *d, struct fr_method *m)
 			fr_error(d, inorder->loc, "inorder(strategy=\"hold-forever\") needs "
 				 "reliable: without retransmission one lost message stalls "
 				 "the stream forever");
+	}
+	if (prio && (pa = param(prio, "level")) && !pa->is_str) {
+		if (pa->ival > FLATRPC_PRIO_MAX)
+			fr_error(d, pa->vloc, "priority level must be 0..%d", FLATRPC_PRIO_MAX);
+		else
+			m->priority = (unsigned)pa->ival;
 	}
 }
 

@@ -174,6 +174,7 @@ void fr_emit_abi(const struct fr_spec *spec, uint64_t hash, struct fr_buf *b)
 		}
 		fr_buf_printf(b, "#define %s_%s_TIMEOUT_US %u\n", SV, MN, m->timeout_us);
 		fr_buf_printf(b, "#define %s_%s_RETRIES %u\n", SV, MN, m->retries);
+		fr_buf_printf(b, "#define %s_%s_PRIORITY %u\n", SV, MN, m->priority);
 	}
 	fr_buf_printf(b, "\n#endif /* %s_ABI_H */\n", SV);
 }

@@ -269,9 +269,10 @@ void fr_emit_stubs_c(const struct fr_spec *spec, struct fr_buf *b)
 			      "\t\t.flags = %s_%s_FLAGS,\n"
 			      "\t\t.req_fixed = %s_%s_REQ_FIXED,\n\t\t.resp_fixed = %s_%s_RESP_FIXED,\n"
 			      "\t\t.req_max = %s_%s_REQ_MAX,\n\t\t.resp_max = %s_%s_RESP_MAX,\n"
-			      "\t\t.timeout_us = %s_%s_TIMEOUT_US,\n\t\t.retries = %s_%s_RETRIES,\n\t},\n",
+			      "\t\t.timeout_us = %s_%s_TIMEOUT_US,\n\t\t.retries = %s_%s_RETRIES,\n"
+			      "\t\t.priority = %s_%s_PRIORITY,\n\t},\n",
 			      n.SV, n.MN, m->name, n.SV, n.MN, n.SV, n.MN, n.SV, n.MN, n.SV, n.MN,
-			      n.SV, n.MN, n.SV, n.MN, n.SV, n.MN, n.SV, n.MN);
+			      n.SV, n.MN, n.SV, n.MN, n.SV, n.MN, n.SV, n.MN, n.SV, n.MN);
 	}
 	fr_buf_printf(b, "};\n\n");
 	names_of(spec, NULL, &n);

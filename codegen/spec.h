@@ -293,6 +293,7 @@ struct fr_method {
 	unsigned	flags;		/* FLATRPC_M_* */
 	uint32_t	timeout_us;
 	unsigned	retries;
+	unsigned	priority;	/* 0..FLATRPC_PRIO_MAX */
 	/* derived by layout */
 	struct fr_layout lreq, lresp;
 };

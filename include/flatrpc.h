@@ -36,6 +36,7 @@ struct flatrpc_method_desc {
 	uint32_t	timeout_us;	/* reliable: initial and largest per-attempt
 					 * timeout (docs/transport.md); lossy: the wait */
 	uint8_t		retries;	/* extra attempts for reliable methods */
+	uint8_t		priority;	/* 0..FLATRPC_PRIO_MAX: DSCP and serving order */
 };
 
 /* Emitted by flatrpc-gen as `<service>_service`. */
@@ -59,6 +60,7 @@ enum flatrpc_error {
 	FLATRPC_E_NOROUTE	= -1007,	/* no route or neighbour to the peer */
 	FLATRPC_E_BUSY		= -1008,	/* too many calls outstanding */
 	FLATRPC_E_TOOBIG	= -1009,	/* message larger than FLATRPC_MSG_MAX */
+	FLATRPC_E_OVERLOADED	= -1010,	/* lossy call refused by a busy server */
 };
 
 const char *flatrpc_strerror(int err);
@@ -77,6 +79,8 @@ struct flatrpc_sock_opts {
 	uint16_t	local_port;	/* client: 0 = ephemeral (reserved via a UDP socket);
 					 * server: 0 = the service port */
 	int		skb_mode;	/* bind with XDP_COPY in SKB mode (else DRV copy) */
+	uint32_t	busy_at;	/* server: backlog of queued requests at which
+					 * XDP answers ACK BUSY; 0 = half the RX frames */
 };
 
 struct flatrpc_sock;
@@ -150,6 +154,20 @@ struct flatrpc_sock_stats {
 	uint64_t	held;		/* hold-forever requests held for their turn */
 	uint64_t	held_dropped;	/* copies of held requests, beyond the window,
 					 * already run, or lost with an evicted stream */
+	/* client: congestion and flow control */
+	uint64_t	busy_rx;	/* ACK BUSY received */
+	uint64_t	ack_rx;		/* ACK PENDING received */
+	uint64_t	cwnd_cuts;	/* window halvings (loss or BUSY) */
+	uint64_t	waited;		/* calls that waited for room in the window */
+	/* server */
+	uint64_t	ack_tx;		/* ACK PENDING sent for a request still queued or held */
+	uint64_t	backlog_max;	/* most requests queued at once */
+	uint64_t	prio_overtaken_max[FLATRPC_PRIO_LEVELS];	/* see proto_prio */
+	uint64_t	prio_bypassed[FLATRPC_PRIO_LEVELS];
+	/* the kernel's AF_XDP counters (XDP_STATISTICS) for this socket */
+	uint64_t	xsk_rx_dropped;
+	uint64_t	xsk_rx_ring_full;
+	uint64_t	xsk_fill_ring_empty;
 	/* multi-packet messages (user/lib/frag.h) */
 	uint64_t	reassembled;	/* messages received whole from fragments */
 	uint64_t	frag_dropped;	/* fragments dropped: duplicate, malformed, stale */

@@ -34,12 +34,35 @@
  * in-order method is "hold-forever" (see FLATRPC_F_AHEAD). */
 #define FLATRPC_M_INORDER_DROP	0x4
 
+/*
+ * Method priority, from the spec's priority(level=N): 0 (default, lowest)
+ * to 7. The receiving library runs queued requests of a higher level first,
+ * and every frame of the method carries DSCP class selector CS<level>, so
+ * that the network can honour it too.
+ */
+#define FLATRPC_PRIO_LEVELS	8
+#define FLATRPC_PRIO_MAX	(FLATRPC_PRIO_LEVELS - 1)
+/* The IPv4 TOS byte of a level: DSCP = 8 * level (CS0..CS7), ECN bits 0. */
+#define FLATRPC_PRIO_TOS(level)	((__u8)(((level) & FLATRPC_PRIO_MAX) << 5))
+
 /* Low two bits of flatrpc_hdr.flags. */
 enum flatrpc_kind {
 	FLATRPC_REQ  = 0,
 	FLATRPC_RESP = 1,
 	FLATRPC_ERR  = 2,	/* a response whose status says why */
-	FLATRPC_ACK  = 3,	/* reserved for explicit ACK/BUSY */
+	FLATRPC_ACK  = 3,	/* no response yet: status is an enum flatrpc_ack */
+};
+
+/* Status of a FLATRPC_ACK. It echoes the request's rpc_id and method, never
+ * carries a body, and does not complete the call. */
+enum flatrpc_ack {
+	/* The request arrived and waits in the server library (queued or held
+	 * for its turn): the sender stops retransmitting for one RTO. */
+	FLATRPC_ACK_PENDING	= 1,
+	/* The receiver's backlog is above its threshold; the request was not
+	 * delivered. Sent by the receiver's XDP. The sender shrinks its window
+	 * and sends the request again later, without spending a retry. */
+	FLATRPC_ACK_BUSY	= 2,
 };
 #define FLATRPC_KIND_MASK	0x03
 /* Opens an in-order (client, method) stream, or restarts it after the
@@ -165,6 +188,20 @@ struct flatrpc_method_stats {
 	__u64	anf_err;	/* requests answered with an ANF error in XDP */
 	__u64	dup;		/* retransmitted requests marked FLATRPC_F_DUP */
 	__u64	tx_stack;	/* FlatRPC messages leaving through the kernel stack (TC) */
+	__u64	busy;		/* requests refused with ACK BUSY by this XDP */
+	__u64	rx_ack;		/* ACKs (PENDING or BUSY) delivered to the local socket */
+};
+
+/*
+ * The receiving library's backlog, one entry per RX queue, in an mmap-able
+ * array (`load`, BPF_F_MMAPABLE): the library stores into it with plain
+ * writes, so publishing costs no syscall; XDP reads it per request. Above
+ * busy_at, XDP answers requests with ACK BUSY instead of queueing them.
+ * busy_at == 0: no server library on the queue, never BUSY.
+ */
+struct flatrpc_load {
+	__u32	backlog;	/* requests taken from the RX ring and not yet run */
+	__u32	busy_at;	/* threshold, set by the library */
 };
 
 /* Key of the in-order state map: one stream per (client, method). */
@@ -189,6 +226,7 @@ struct flatrpc_seq_state {
 #define FLATRPC_PIN_SEQS	"seqs"
 #define FLATRPC_PIN_META	"meta"
 #define FLATRPC_PIN_FRAGS	"frag_verdicts"
+#define FLATRPC_PIN_LOAD	"load"
 #define FLATRPC_PIN_PROG_XDP	"prog_xdp"
 #define FLATRPC_PIN_PROG_TC	"prog_tc"
 

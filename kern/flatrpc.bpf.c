@@ -128,12 +128,13 @@ static __always_inline void fr_scrub_req(struct fr_pkt *p)
 }
 
 /*
- * Turns the request into an FLATRPC_ERR reply in place and bounces it. All
+ * Turns the request into a bodiless reply of `kind` (FLATRPC_ERR with an
+ * ANF's error code, or FLATRPC_ACK BUSY) in place and bounces it. All
  * rewriting happens before the tail adjustment, which invalidates the packet
  * pointers; if the shrink fails the reply is still valid, since receivers
  * accept bytes beyond the IP total length as Ethernet padding.
  */
-static __always_inline int fr_reply_err(struct xdp_md *ctx, struct fr_pkt *p, __u8 code)
+static __always_inline int fr_reply(struct xdp_md *ctx, struct fr_pkt *p, __u8 kind, __u8 code)
 {
 	struct ethhdr *eth = p->eth;
 	struct iphdr *ip = p->ip;
@@ -154,7 +155,7 @@ static __always_inline int fr_reply_err(struct xdp_md *ctx, struct fr_pkt *p, __
 	udp->source = udp->dest;
 	udp->dest = port;
 
-	h->flags = FLATRPC_ERR;
+	h->flags = kind;
 	h->status = code;
 	h->len = 0;
 	udp->len = bpf_htons(sizeof(*udp) + sizeof(*h));
@@ -167,6 +168,24 @@ static __always_inline int fr_reply_err(struct xdp_md *ctx, struct fr_pkt *p, __
 	if (excess > 0)
 		bpf_xdp_adjust_tail(ctx, -excess);
 	return XDP_TX;
+}
+
+/*
+ * True when the library on this queue has more requests waiting than its
+ * threshold: a new one is refused with ACK BUSY rather than queued, so a
+ * slow server slows its senders instead of overflowing its rings. Checked
+ * before the sequence decision and the ANFs, so a refused request leaves no
+ * trace and is simply sent again.
+ */
+static __always_inline int fr_busy(__u32 queue)
+{
+	struct flatrpc_load *l = bpf_map_lookup_elem(&load, &queue);
+	__u32 at;
+
+	if (!l)
+		return 0;
+	at = l->busy_at;
+	return at && l->backlog >= at;
 }
 
 static __always_inline int fr_xdp_drop(__u32 reason)
@@ -242,7 +261,14 @@ int flatrpc_xdp(struct xdp_md *ctx)
 		return bpf_redirect_map(&xsks, queue, XDP_DROP);
 	}
 
+	queue = ctx->rx_queue_index;
 	if (p.kind == FLATRPC_REQ) {
+		if (fr_busy(queue)) {
+			st = fr_stats(p.method);
+			if (st)
+				st->busy++;
+			return fr_reply(ctx, &p, FLATRPC_ACK, FLATRPC_ACK_BUSY);
+		}
 		fr_scrub_req(&p);
 		if (fr_method_flags(p.method) & FLATRPC_M_INORDER) {
 			ret = fr_seq_check(&p);
@@ -274,7 +300,7 @@ int flatrpc_xdp(struct xdp_md *ctx)
 					st->anf_err++;
 				if (!ahead) {
 					fr_frag_verdict(&p, ret);
-					return fr_reply_err(ctx, &p, ret);
+					return fr_reply(ctx, &p, FLATRPC_ERR, ret);
 				}
 				/* Answering now would leave a hole that no
 				 * retransmission fills (the client got its
@@ -309,12 +335,13 @@ int flatrpc_xdp(struct xdp_md *ctx)
 		}
 	}
 
-	queue = ctx->rx_queue_index;
 	if (!bpf_map_lookup_elem(&xsks, &queue))
 		return fr_xdp_drop(FLATRPC_DROP_NO_SOCKET);
 	st = fr_stats(p.method);
 	if (st) {
-		if (p.kind != FLATRPC_REQ)
+		if (p.kind == FLATRPC_ACK)
+			st->rx_ack++;
+		else if (p.kind != FLATRPC_REQ)
 			st->rx_resp++;
 		else if (dup)
 			st->dup++;

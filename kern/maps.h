@@ -63,6 +63,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } frag_verdicts SEC(".maps");
 
+/* The receiving library's backlog per RX queue (struct flatrpc_load). The
+ * library mmaps it and stores with plain writes: no syscall per request. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FLATRPC_MAX_QUEUES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct flatrpc_load);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} load SEC(".maps");
+
 /* What flatrpc-load attached; the BPF side never reads it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -118,7 +118,9 @@ static __always_inline int fr_parse(void *data, void *data_end, __u32 frame_len,
 		return FLATRPC_DROP_BAD_LEN;
 
 	p->kind = h->flags & FLATRPC_KIND_MASK;
-	if (p->kind == FLATRPC_ACK)
+	/* An ACK is a bare header with a known status, never a body. */
+	if (p->kind == FLATRPC_ACK && (body_len || (h->status != FLATRPC_ACK_PENDING &&
+						    h->status != FLATRPC_ACK_BUSY)))
 		return FLATRPC_DROP_BAD_KIND;
 	/* A request travels to the service port, a response from it; a frame
 	 * that merely shares the port the other way round is someone else's. */
@@ -146,9 +148,10 @@ static __always_inline int fr_parse(void *data, void *data_end, __u32 frame_len,
 				       : fr_resp_fixed(p->method);
 	if (fixed < 0)
 		return FLATRPC_DROP_UNKNOWN_METHOD;
-	/* An ERR carries a status, not the method's response layout; a later
-	 * fragment carries the body's tail, the fixed part was in the first. */
-	if (p->kind != FLATRPC_ERR && p->frag_index == 0 && body_len < (__u32)fixed)
+	/* An ERR or ACK carries a status, not the method's response layout; a
+	 * later fragment carries the body's tail, the fixed part was in the first. */
+	if ((p->kind == FLATRPC_REQ || p->kind == FLATRPC_RESP) && p->frag_index == 0 &&
+	    body_len < (__u32)fixed)
 		return FLATRPC_DROP_SHORT_BODY;
 
 	p->eth = eth;

@@ -70,9 +70,12 @@ static void test_kv_parses(void **state)
 	assert_int_equal(get->flags, 0);
 	assert_int_equal(get->timeout_us, 20000);
 	assert_int_equal(get->retries, 0);
-	assert_int_equal(set->nprops, 2);
+	assert_int_equal(set->nprops, 3);
 	assert_string_equal(set->props[0].name, "inorder");
 	assert_string_equal(set->props[1].name, "reliable");
+	assert_string_equal(set->props[2].name, "priority");
+	assert_int_equal(set->priority, 4);
+	assert_int_equal(get->priority, 0);
 	assert_int_equal(set->flags, FLATRPC_M_RELIABLE | FLATRPC_M_INORDER);
 	assert_int_equal(set->timeout_us, 20000);
 	assert_int_equal(set->retries, 16);
@@ -289,6 +292,10 @@ static void test_key_of_wrong_type(void **state)
 static void test_transport_errors(void **state)
 {
 	(void)state;
+	expect_error("service s:\n"
+		     "  method m:\n"
+		     "    transport: lossy(timeout=5) -> priority(level=8)\n",
+		     "bad.anf:3:51: error: priority level must be 0..7");
 	expect_error("service s:\n"
 		     "  method m:\n"
 		     "    transport: lossy(timeout=5) -> fifo()\n",

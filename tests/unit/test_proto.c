@@ -19,7 +19,7 @@
 
 #define RTO_MIN 200000ull
 
-enum { M_REL, M_LOSSY, M_ORD, M_ORD_LOSSY, N_METHODS };
+enum { M_REL, M_LOSSY, M_ORD, M_ORD_LOSSY, M_HIGH, N_METHODS };
 
 static const struct flatrpc_method_desc methods[N_METHODS] = {
 	[M_REL]       = { .name = "rel", .id = M_REL, .flags = FLATRPC_M_RELIABLE,
@@ -31,6 +31,8 @@ static const struct flatrpc_method_desc methods[N_METHODS] = {
 			  .timeout_us = 2000, .retries = 2 },
 	[M_ORD_LOSSY] = { .name = "ordl", .id = M_ORD_LOSSY, .flags = FLATRPC_M_INORDER,
 			  .timeout_us = 1000 },
+	[M_HIGH]      = { .name = "high", .id = M_HIGH, .flags = FLATRPC_M_RELIABLE,
+			  .timeout_us = 1000, .retries = 3, .priority = 6 },
 };
 
 static const struct flatrpc_service_desc svc = {
@@ -43,13 +45,15 @@ struct fixture {
 	uint8_t			frame[FRAME_LEN];
 };
 
-static int setup_with(void **state, uint32_t first_id, uint16_t first_seq, unsigned int cap)
+static int setup_cwnd(void **state, uint32_t first_id, uint16_t first_seq, unsigned int cap,
+		      unsigned int cwnd)
 {
 	static struct fixture fx;
 	struct proto_cli_cfg cfg = {
 		.svc = &svc, .first_rpc_id = first_id, .first_seq = first_seq,
 		.capacity = cap, .frame_size = 256, .hdr_off = HDR_OFF,
 		.rto_min_ns = RTO_MIN,	/* below the test methods' timeouts */
+		.cwnd_init = cwnd,
 	};
 
 	memset(&fx, 0, sizeof(fx));
@@ -59,7 +63,16 @@ static int setup_with(void **state, uint32_t first_id, uint16_t first_seq, unsig
 	return 0;
 }
 
+static int setup_with(void **state, uint32_t first_id, uint16_t first_seq, unsigned int cap)
+{
+	return setup_cwnd(state, first_id, first_seq, cap, 0);
+}
+
 static int setup(void **state) { return setup_with(state, 1000, 0, 0); }
+static int setup_w1(void **state) { return setup_cwnd(state, 100, 0, 0, 1); }
+static int setup_w2(void **state) { return setup_cwnd(state, 100, 0, 0, 2); }
+static int setup_w4(void **state) { return setup_cwnd(state, 100, 0, 0, 4); }
+static int setup_w8(void **state) { return setup_cwnd(state, 100, 0, 0, 8); }
 static int setup_wrap(void **state) { return setup_with(state, 0xFFFFFFFEu, 0xFFFE, 0); }
 static int setup_small(void **state) { return setup_with(state, 7, 0, 4); }
 
@@ -655,8 +668,9 @@ static void test_hold_duplicates(void **state)
 
 	hold_req(x, 10, false);
 	assert_int_equal(hold_req(x, 12, true), PROTO_HOLD_HELD);
-	/* A retransmission of a held request is dropped, not held twice. */
-	assert_int_equal(hold_req(x, 12, true), PROTO_HOLD_DROP);
+	/* A retransmission of a held request is not held twice: the caller
+	 * answers it with ACK PENDING instead. */
+	assert_int_equal(hold_req(x, 12, true), PROTO_HOLD_PENDING);
 	assert_int_equal(x->h.held_dup, 1);
 	assert_int_equal(hold_req(x, 11, false), PROTO_HOLD_EXEC);
 	assert_ran(x, want, 3);
@@ -880,10 +894,354 @@ static void test_rto_lossy_waits_spec_timeout(void **state)
 
 	id = send_at(fx, M_LOSSY, 0);
 	answer(fx, id, M_LOSSY, 20 * US);
-	/* No retransmission to time, so the call waits its whole timeout. */
+	/* No retransmission to time, so the call waits its whole timeout;
+	 * at the RTO of the estimate (the 200 us floor) the window counts it
+	 * lost, which only wakes the caller. */
 	send_at(fx, M_LOSSY, 1000 * US);
-	assert_int_equal(proto_cli_next_expiry(&fx->cli, 1000 * US), 1500 * US);
+	assert_int_equal(proto_cli_next_expiry(&fx->cli, 1000 * US), 1200 * US);
+	{
+		struct proto_event ev[1];
+
+		assert_int_equal(proto_cli_expire(&fx->cli, 1200 * US, ev, 1), 0);
+	}
+	assert_int_equal(proto_cli_next_expiry(&fx->cli, 1200 * US), 1500 * US);
 	assert_int_equal(proto_cli_rto(&fx->cli, M_LOSSY), 500 * US);
+}
+
+/* ---------------------------------------------------- congestion window */
+
+#define PEER_A	0x0a000001u
+#define PEER_B	0x0a000002u
+#define PORT	0x1d1d
+
+/* Sends to a peer; returns the rpc id, *queued says whether it waits. */
+static uint32_t send_peer(struct fixture *fx, uint32_t peer, uint8_t method, uint64_t now,
+			  int *queued)
+{
+	uint32_t id = 0;
+	int rc;
+
+	memset(fx->frame, 0xAB, sizeof(fx->frame));
+	rc = proto_cli_send_to(&fx->cli, peer, PORT, method, fx->frame, sizeof(fx->frame),
+			       now, &id);
+	assert_true(rc == 0 || rc == PROTO_QUEUED);
+	*queued = rc == PROTO_QUEUED;
+	return id;
+}
+
+static void answer_kind(struct fixture *fx, uint32_t id, uint8_t method, uint8_t kind,
+			uint8_t status, uint64_t now)
+{
+	struct flatrpc_hdr h = resp_hdr(id, method, kind, status);
+	struct proto_done d;
+
+	assert_int_equal(proto_cli_on_response(&fx->cli, &h, now, &d), 1);
+	assert_int_equal(d.rpc_id, id);
+}
+
+static int ack(struct fixture *fx, uint32_t id, uint8_t method, uint8_t status, uint64_t now,
+	       struct proto_done *d)
+{
+	struct flatrpc_hdr h = resp_hdr(id, method, FLATRPC_ACK, status);
+
+	return proto_cli_on_ack(&fx->cli, &h, now, d);
+}
+
+static void test_cwnd_queues_beyond_window(void **state)
+{
+	struct fixture *fx = *state;
+	struct proto_event ev[8];
+	uint32_t id[6];
+	int q;
+
+	for (int i = 0; i < 6; i++) {
+		id[i] = send_peer(fx, PEER_A, M_REL, 0, &q);
+		assert_int_equal(q, i >= 4);
+	}
+	assert_int_equal(fx->cli.waited, 2);
+	/* Another peer has its own window. */
+	send_peer(fx, PEER_B, M_REL, 0, &q);
+	assert_false(q);
+	/* Waiting calls have no timer: nothing to do while the window is full. */
+	assert_int_equal(proto_cli_expire(&fx->cli, 10 * US, ev, 8), 0);
+	assert_int_equal(proto_cli_next_expiry(&fx->cli, 10 * US), 1000 * US);
+
+	/* One answer: slow start opens the window by one, plus the freed slot. */
+	answer_kind(fx, id[0], M_REL, FLATRPC_RESP, 0, 100 * US);
+	assert_int_equal(proto_cli_cwnd(&fx->cli, PEER_A, PORT), 5);
+	assert_int_equal(proto_cli_expire(&fx->cli, 100 * US, ev, 8), 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(ev[i].kind, PROTO_EV_SEND);
+		assert_int_equal(ev[i].rpc_id, id[4 + i]);
+		assert_int_equal(ntohl(hdr_of(ev[i].frame)->rpc_id), id[4 + i]);
+		assert_int_equal(hdr_of(ev[i].frame)->flags & FLATRPC_F_RETX, 0);
+		assert_int_equal(((const uint8_t *)ev[i].frame)[FRAME_LEN - 1], 0xAB);
+	}
+	/* Their timers start when they leave, with the RTO known then
+	 * (a 100 us sample: 300 us), not when they were registered. */
+	assert_int_equal(proto_cli_next_expiry(&fx->cli, 100 * US), 400 * US);
+	assert_int_equal(proto_cli_expire(&fx->cli, 400 * US, ev, 8), 2);
+	assert_int_equal(ev[0].kind, PROTO_EV_RETX);
+	assert_int_equal(ev[1].kind, PROTO_EV_RETX);
+	assert_int_equal(fx->cli.retransmits, 2);
+}
+
+static void test_cwnd_priority_leaves_first(void **state)
+{
+	struct fixture *fx = *state;
+	struct proto_event ev[4];
+	uint32_t low, lossy, high, first;
+	int q;
+
+	first = send_peer(fx, PEER_A, M_REL, 0, &q);
+	send_peer(fx, PEER_A, M_REL, 0, &q);
+	low = send_peer(fx, PEER_A, M_REL, 0, &q);
+	assert_true(q);
+	lossy = send_peer(fx, PEER_A, M_LOSSY, 0, &q);
+	assert_true(q);
+	high = send_peer(fx, PEER_A, M_HIGH, 0, &q);
+	assert_true(q);
+	answer_kind(fx, first, M_REL, FLATRPC_RESP, 0, 10 * US);
+	/* cwnd 3 now, one in flight: two leave, the high-priority one first,
+	 * then the oldest. */
+	assert_int_equal(proto_cli_expire(&fx->cli, 10 * US, ev, 4), 2);
+	assert_int_equal(ev[0].rpc_id, high);
+	assert_int_equal(ev[1].rpc_id, low);
+	answer_kind(fx, high, M_HIGH, FLATRPC_RESP, 0, 20 * US);
+	assert_int_equal(proto_cli_expire(&fx->cli, 20 * US, ev, 4), 1);
+	assert_int_equal(ev[0].rpc_id, lossy);
+	/* A lossy call that waited went out from its copy. */
+	assert_int_equal(ntohl(hdr_of(ev[0].frame)->rpc_id), lossy);
+	assert_int_equal(hdr_of(ev[0].frame)->method, M_LOSSY);
+}
+
+static void test_cwnd_halves_once_per_window(void **state)
+{
+	struct fixture *fx = *state;
+	struct proto_event ev[16];
+	uint32_t id[8];
+	int q;
+
+	for (int i = 0; i < 8; i++)
+		id[i] = send_peer(fx, PEER_A, M_REL, 0, &q);
+	/* The whole window is lost: one cut, not eight. */
+	assert_int_equal(proto_cli_expire(&fx->cli, 1000 * US, ev, 16), 8);
+	assert_int_equal(fx->cli.cwnd_cuts, 1);
+	assert_int_equal(proto_cli_cwnd(&fx->cli, PEER_A, PORT), 4);
+	/* Congestion avoidance from ssthresh 4: +1/cwnd per answer. */
+	for (int i = 0; i < 8; i++)
+		answer_kind(fx, id[i], M_REL, FLATRPC_RESP, 0, 1100 * US);
+	assert_int_equal(proto_cli_cwnd(&fx->cli, PEER_A, PORT), 5);
+	/* A loss of an attempt sent after the cut cuts again. */
+	for (int i = 0; i < 5; i++)
+		send_peer(fx, PEER_A, M_REL, 2000 * US, &q);
+	assert_int_equal(proto_cli_expire(&fx->cli, 3000 * US, ev, 16), 5);
+	assert_int_equal(fx->cli.cwnd_cuts, 2);
+	assert_int_equal(proto_cli_cwnd(&fx->cli, PEER_A, PORT), 2);
+}
+
+static void test_cwnd_anf_error_is_not_congestion(void **state)
+{
+	struct fixture *fx = *state;
+	uint32_t id[4];
+	int q;
+
+	for (int i = 0; i < 4; i++)
+		id[i] = send_peer(fx, PEER_A, M_REL, 0, &q);
+	/* Denied by an ANF (1..127) or failed in the server (128+): answers. */
+	answer_kind(fx, id[0], M_REL, FLATRPC_ERR, 5, 10 * US);
+	answer_kind(fx, id[1], M_REL, FLATRPC_ERR, 5, 10 * US);
+	answer_kind(fx, id[2], M_REL, FLATRPC_ERR, FLATRPC_ST_APP, 10 * US);
+	answer_kind(fx, id[3], M_REL, FLATRPC_RESP, 0, 10 * US);
+	assert_int_equal(fx->cli.cwnd_cuts, 0);
+	assert_int_equal(proto_cli_cwnd(&fx->cli, PEER_A, PORT), 8);
+}
+
+static void test_cwnd_lost_lossy_frees_its_slot(void **state)
+{
+	struct fixture *fx = *state;
+	struct proto_event ev[4];
+	struct proto_done d;
+	uint32_t lost, next, late;
+	int q;
+
+	lost = send_peer(fx, PEER_A, M_LOSSY, 0, &q);
+	next = send_peer(fx, PEER_A, M_LOSSY, 0, &q);
+	assert_true(q);
+	/* Before its RTO (the spec timeout, no sample yet) nothing moves. */
+	assert_int_equal(proto_cli_expire(&fx->cli, 499 * US, ev, 4), 0);
+	/* Loss: the window halves (to its floor of one), the lost call
+	 * leaves it and the next one goes... */
+	assert_int_equal(proto_cli_expire(&fx->cli, 500 * US, ev, 4), 2);
+	assert_int_equal(ev[0].kind, PROTO_EV_TIMEOUT);
+	assert_int_equal(ev[1].kind, PROTO_EV_SEND);
+	assert_int_equal(ev[1].rpc_id, next);
+	assert_int_equal(fx->cli.cwnd_cuts, 1);
+	answer_kind(fx, next, M_LOSSY, FLATRPC_RESP, 0, 520 * US);
+	(void)lost;
+	/* ...and with an estimate (20 us: RTO 200 us), a lost lossy call
+	 * gives its slot back at the RTO, long before its 500 us timeout. */
+	lost = send_peer(fx, PEER_B, M_LOSSY, 1000 * US, &q);
+	assert_false(q);
+	late = send_peer(fx, PEER_B, M_LOSSY, 1000 * US, &q);
+	assert_true(q);
+	assert_int_equal(proto_cli_expire(&fx->cli, 1199 * US, ev, 4), 0);
+	assert_int_equal(proto_cli_expire(&fx->cli, 1200 * US, ev, 4), 1);
+	assert_int_equal(ev[0].kind, PROTO_EV_SEND);
+	assert_int_equal(ev[0].rpc_id, late);
+	assert_true(proto_cli_pending(&fx->cli, lost));
+	/* A late answer still completes it, without taking a slot twice. */
+	answer_kind(fx, lost, M_LOSSY, FLATRPC_RESP, 0, 1300 * US);
+	assert_int_equal(fx->cli.peers[1].inflight, 1);
+	assert_int_equal(proto_cli_cwnd(&fx->cli, PEER_B, PORT), 2);
+	(void)d;
+}
+
+static void test_busy_resends_without_a_retry(void **state)
+{
+	struct fixture *fx = *state;
+	struct proto_event ev[4];
+	struct proto_done d;
+	uint32_t id;
+	int q;
+
+	id = send_peer(fx, PEER_A, M_REL, 0, &q);
+	assert_int_equal(ack(fx, id, M_REL, FLATRPC_ACK_BUSY, 50 * US, &d), 0);
+	assert_int_equal(fx->cli.busy, 1);
+	assert_int_equal(proto_cli_cwnd(&fx->cli, PEER_A, PORT), 4);
+	assert_true(proto_cli_pending(&fx->cli, id));
+	/* It waits one RTO from the refusal, then goes again as a send. */
+	assert_int_equal(proto_cli_next_expiry(&fx->cli, 50 * US), 1050 * US);
+	assert_int_equal(proto_cli_expire(&fx->cli, 1049 * US, ev, 4), 0);
+	assert_int_equal(proto_cli_expire(&fx->cli, 1050 * US, ev, 4), 1);
+	assert_int_equal(ev[0].kind, PROTO_EV_SEND);
+	assert_int_equal(ev[0].rpc_id, id);
+	assert_int_equal(fx->cli.retransmits, 0);
+	/* Its retries are intact: three retransmissions, then the timeout. */
+	for (int i = 1; i <= 3; i++) {
+		assert_int_equal(proto_cli_expire(&fx->cli, 1050 * US + i * 1000 * US, ev, 4), 1);
+		assert_int_equal(ev[0].kind, PROTO_EV_RETX);
+	}
+	assert_int_equal(proto_cli_expire(&fx->cli, 5050 * US, ev, 4), 1);
+	assert_int_equal(ev[0].kind, PROTO_EV_TIMEOUT);
+	/* An answer during the wait would be stale: nothing is at the server. */
+	id = send_peer(fx, PEER_A, M_REL, 6000 * US, &q);
+	assert_int_equal(ack(fx, id, M_REL, FLATRPC_ACK_BUSY, 6000 * US, &d), 0);
+	{
+		struct flatrpc_hdr h = resp_hdr(id, M_REL, FLATRPC_RESP, 0);
+
+		assert_int_equal(proto_cli_on_response(&fx->cli, &h, 6001 * US, &d), 0);
+	}
+}
+
+static void test_busy_lossy_fails_fast(void **state)
+{
+	struct fixture *fx = *state;
+	struct proto_event ev[4];
+	struct proto_done d;
+	uint32_t id;
+	int q;
+
+	id = send_peer(fx, PEER_A, M_LOSSY, 0, &q);
+	assert_int_equal(ack(fx, id, M_LOSSY, FLATRPC_ACK_BUSY, 10 * US, &d), 1);
+	assert_int_equal(d.rpc_id, id);
+	assert_int_equal(d.err, FLATRPC_E_OVERLOADED);
+	assert_false(proto_cli_pending(&fx->cli, id));
+	/* Never sent again. */
+	assert_int_equal(proto_cli_expire(&fx->cli, 10000 * US, ev, 4), 0);
+	assert_int_equal(fx->cli.retransmits, 0);
+	/* A malformed ACK is an error, an unknown one stale. */
+	assert_int_equal(ack(fx, id, M_LOSSY, 9, 10 * US, &d), FLATRPC_E_PROTO);
+	assert_int_equal(ack(fx, id, M_LOSSY, FLATRPC_ACK_BUSY, 10 * US, &d), 0);
+	assert_int_equal(fx->cli.stale, 1);
+}
+
+static void test_busy_keeps_peer_order(void **state)
+{
+	struct fixture *fx = *state;
+	struct proto_event ev[4];
+	struct proto_done d;
+	uint32_t a, b, c;
+	int q;
+
+	a = send_peer(fx, PEER_A, M_REL, 0, &q);
+	b = send_peer(fx, PEER_A, M_REL, 0, &q);
+	c = send_peer(fx, PEER_A, M_REL, 0, &q);
+	assert_true(q);
+	assert_int_equal(ack(fx, a, M_REL, FLATRPC_ACK_BUSY, 10 * US, &d), 0);
+	assert_int_equal(proto_cli_cwnd(&fx->cli, PEER_A, PORT), 1);
+	answer_kind(fx, b, M_REL, FLATRPC_RESP, 0, 20 * US);
+	/* The refused call is still first in line: c waits behind it. */
+	assert_int_equal(proto_cli_expire(&fx->cli, 20 * US, ev, 4), 0);
+	assert_int_equal(proto_cli_next_expiry(&fx->cli, 20 * US), 1010 * US);
+	/* The answer grew the window to 2: both go, in their order. */
+	assert_int_equal(proto_cli_expire(&fx->cli, 1010 * US, ev, 4), 2);
+	assert_int_equal(ev[0].rpc_id, a);
+	assert_int_equal(ev[1].rpc_id, c);
+}
+
+static void test_ack_pending_restarts_timer(void **state)
+{
+	struct fixture *fx = *state;
+	struct proto_event ev[4];
+	struct proto_done d;
+	uint32_t id = send_at(fx, M_REL, 0);
+
+	assert_int_equal(proto_cli_expire(&fx->cli, 1000 * US, ev, 4), 1);
+	assert_int_equal(ev[0].kind, PROTO_EV_RETX);
+	assert_int_equal(ack(fx, id, M_REL, FLATRPC_ACK_PENDING, 1500 * US, &d), 0);
+	assert_int_equal(fx->cli.acks, 1);
+	assert_true(proto_cli_pending(&fx->cli, id));
+	assert_int_equal(proto_cli_next_expiry(&fx->cli, 1500 * US), 2500 * US);
+	assert_int_equal(proto_cli_expire(&fx->cli, 2000 * US, ev, 4), 0);
+	/* The retransmission was the loss; the ACK is none. */
+	assert_int_equal(fx->cli.cwnd_cuts, 1);
+	answer_kind(fx, id, M_REL, FLATRPC_RESP, 0, 2100 * US);
+	assert_int_equal(fx->cli.retransmits, 1);
+}
+
+/* ---------------------------------------------------- server: priority */
+
+static void test_prio_order(void **state)
+{
+	static const unsigned int lv[] = { 0, 0, 0, 7, 0, 3 };
+	static const uint32_t want[] = { 3, 5, 0, 1, 2, 4 };
+	struct proto_prio p;
+	struct proto_prio_item it;
+	unsigned int level;
+
+	(void)state;
+	assert_int_equal(proto_prio_init(&p, 4), 0);
+	for (uint32_t i = 0; i < 6; i++) {
+		it = (struct proto_prio_item){ .addr = i * 2048, .rpc_id = i, .peer = 1, .port = 2 };
+		assert_int_equal(proto_prio_push(&p, lv[i], &it), 0);
+	}
+	/* Four level-0 requests fill their queue; level 7 still has room. */
+	it = (struct proto_prio_item){ .rpc_id = 99 };
+	assert_int_equal(proto_prio_push(&p, 0, &it), -ENOSPC);
+	assert_true(proto_prio_has(&p, 1, 2, 4));
+	assert_false(proto_prio_has(&p, 1, 3, 4));
+	assert_int_equal(p.bypassed[7], 3);
+	assert_int_equal(p.bypassed[3], 4);
+	for (int i = 0; i < 6; i++) {
+		assert_true(proto_prio_pop(&p, &it, &level));
+		assert_int_equal(it.rpc_id, want[i]);
+		assert_int_equal(it.addr, want[i] * 2048);
+		assert_int_equal(level, lv[want[i]]);
+		if (i == 2) {
+			/* Arriving while low ones wait, it runs next. */
+			it = (struct proto_prio_item){ .rpc_id = 42 };
+			assert_int_equal(proto_prio_push(&p, 5, &it), 0);
+			assert_true(proto_prio_pop(&p, &it, &level));
+			assert_int_equal(it.rpc_id, 42);
+		}
+	}
+	assert_false(proto_prio_pop(&p, &it, &level));
+	assert_false(proto_prio_has(&p, 1, 2, 4));
+	assert_int_equal(p.total, 0);
+	for (unsigned int l = 0; l < FLATRPC_PRIO_LEVELS; l++)
+		assert_int_equal(p.overtaken_max[l], 0);
+	proto_prio_fini(&p);
 }
 
 int main(void)
@@ -916,6 +1274,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hold_first_restarts, hold_setup, hold_teardown),
 		cmocka_unit_test_setup_teardown(test_hold_unknown_stream, hold_setup, hold_teardown),
 		cmocka_unit_test_setup_teardown(test_hold_eviction, hold_setup, hold_teardown),
+		cmocka_unit_test_setup_teardown(test_cwnd_queues_beyond_window, setup_w4, teardown),
+		cmocka_unit_test_setup_teardown(test_cwnd_priority_leaves_first, setup_w2, teardown),
+		cmocka_unit_test_setup_teardown(test_cwnd_halves_once_per_window, setup_w8, teardown),
+		cmocka_unit_test_setup_teardown(test_cwnd_anf_error_is_not_congestion, setup_w4, teardown),
+		cmocka_unit_test_setup_teardown(test_cwnd_lost_lossy_frees_its_slot, setup_w1, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_resends_without_a_retry, setup_w8, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_lossy_fails_fast, setup_w8, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_keeps_peer_order, setup_w2, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_pending_restarts_timer, setup, teardown),
+		cmocka_unit_test(test_prio_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,6 +41,10 @@ int proto_cli_init(struct proto_cli *c, const struct proto_cli_cfg *cfg)
 	c->hdr_off = cfg->hdr_off;
 	c->rto_min = cfg->rto_min_ns ? cfg->rto_min_ns : PROTO_RTO_MIN_NS;
 	c->next_id = cfg->first_rpc_id;
+	c->cwnd_max = cap * PROTO_CWND_ONE;
+	c->cwnd_init = (cfg->cwnd_init ? cfg->cwnd_init : PROTO_CWND_INIT) * PROTO_CWND_ONE;
+	if (c->cwnd_init > c->cwnd_max)
+		c->cwnd_init = c->cwnd_max;
 	for (unsigned int m = 0; m < FLATRPC_MAX_METHODS; m++)
 		c->seq_next[m] = cfg->first_seq;
 	return 0;
@@ -61,23 +65,30 @@ static const struct flatrpc_method_desc *method_of(const struct proto_cli *c, ui
 	return &c->svc->methods[m];
 }
 
-uint64_t proto_cli_rto(const struct proto_cli *c, uint8_t method)
+/* The RTO from the method's estimate, whether or not it is reliable. */
+static uint64_t rto_est(const struct proto_cli *c, const struct flatrpc_method_desc *md)
 {
-	const struct flatrpc_method_desc *md = method_of(c, method);
-	const struct proto_rtt *r;
-	uint64_t max, rto;
+	const struct proto_rtt *r = &c->rtt[md->id < FLATRPC_MAX_METHODS ? md->id : 0];
+	uint64_t max = (uint64_t)md->timeout_us * 1000, rto;
 
-	if (!md)
-		return 0;
-	max = (uint64_t)md->timeout_us * 1000;
-	r = &c->rtt[method];
-	if (!(md->flags & FLATRPC_M_RELIABLE) || !r->valid)
+	if (!r->valid)
 		return max;
 	rto = r->srtt + 4 * r->rttvar;
 	if (rto < c->rto_min)
 		rto = c->rto_min;
 	/* A spec timeout below the floor still wins: it is the upper bound. */
 	return rto < max ? rto : max;
+}
+
+uint64_t proto_cli_rto(const struct proto_cli *c, uint8_t method)
+{
+	const struct flatrpc_method_desc *md = method_of(c, method);
+
+	if (!md)
+		return 0;
+	if (!(md->flags & FLATRPC_M_RELIABLE))
+		return (uint64_t)md->timeout_us * 1000;
+	return rto_est(c, md);
 }
 
 /* RFC 6298, 2.2 and 2.3, with alpha = 1/8 and beta = 1/4. */
@@ -101,14 +112,108 @@ static uint8_t *slot_frame(const struct proto_cli *c, const struct proto_call *k
 	return c->slab + (size_t)(k - c->calls) * c->frame_size;
 }
 
+/* ------------------------------------------------ client: congestion window */
+
+/* The peer's entry, created on first use; PROTO_NO_PEER when all entries
+ * have calls out (such a call goes without a window rather than failing). */
+static uint8_t peer_get(struct proto_cli *c, uint32_t addr, uint16_t port, uint64_t now)
+{
+	struct proto_peer *best = NULL, *idle = NULL;
+
+	for (unsigned int i = 0; i < PROTO_PEERS; i++) {
+		struct proto_peer *p = &c->peers[i];
+
+		if (p->in_use && p->addr == addr && p->port == port) {
+			p->last_used = now;
+			return (uint8_t)i;
+		}
+		if (!p->in_use) {
+			if (!best)
+				best = p;
+		} else if (!p->inflight && !p->queued &&
+			   (!idle || p->last_used < idle->last_used)) {
+			idle = p;
+		}
+	}
+	if (!best)
+		best = idle;
+	if (!best)
+		return PROTO_NO_PEER;
+	memset(best, 0, sizeof(*best));
+	best->addr = addr;
+	best->port = port;
+	best->in_use = 1;
+	best->last_used = now;
+	best->cwnd = c->cwnd_init;
+	best->ssthresh = c->cwnd_max;
+	return (uint8_t)(best - c->peers);
+}
+
+static struct proto_peer *peer_of(struct proto_cli *c, const struct proto_call *k)
+{
+	return k->peer == PROTO_NO_PEER ? NULL : &c->peers[k->peer];
+}
+
+static bool peer_has_room(const struct proto_peer *p)
+{
+	uint32_t w = p->cwnd / PROTO_CWND_ONE;
+
+	return p->inflight < (w ? w : 1);
+}
+
+/* An answer: slow start below ssthresh, then one call per window of answers. */
+static void cwnd_grow(struct proto_cli *c, struct proto_peer *p)
+{
+	if (p->cwnd < p->ssthresh)
+		p->cwnd += PROTO_CWND_ONE;
+	else
+		p->cwnd += PROTO_CWND_ONE * PROTO_CWND_ONE / p->cwnd;
+	if (p->cwnd > c->cwnd_max)
+		p->cwnd = c->cwnd_max;
+}
+
+/* Loss or BUSY of an attempt sent at `sent`. The attempts of one window all
+ * fail together; halving once per window (only for attempts sent after the
+ * last cut) keeps one burst from collapsing it to 1. */
+static void cwnd_cut(struct proto_cli *c, struct proto_peer *p, uint64_t sent, uint64_t now)
+{
+	if (!p || (p->last_cut && sent < p->last_cut))
+		return;
+	p->ssthresh = p->cwnd / 2;
+	if (p->ssthresh < PROTO_CWND_ONE)
+		p->ssthresh = PROTO_CWND_ONE;
+	p->cwnd = p->ssthresh;
+	p->last_cut = now ? now : 1;
+	c->cwnd_cuts++;
+}
+
+uint32_t proto_cli_cwnd(const struct proto_cli *c, uint32_t addr, uint16_t port)
+{
+	for (unsigned int i = 0; i < PROTO_PEERS; i++) {
+		const struct proto_peer *p = &c->peers[i];
+
+		if (p->in_use && p->addr == addr && p->port == port)
+			return p->cwnd / PROTO_CWND_ONE ? p->cwnd / PROTO_CWND_ONE : 1;
+	}
+	return 0;
+}
+
 int proto_cli_send(struct proto_cli *c, uint8_t method, void *frame, size_t len,
 		   uint64_t now, uint32_t *rpc_id)
+{
+	return proto_cli_send_to(c, 0, 0, method, frame, len, now, rpc_id);
+}
+
+int proto_cli_send_to(struct proto_cli *c, uint32_t addr, uint16_t port, uint8_t method,
+		      void *frame, size_t len, uint64_t now, uint32_t *rpc_id)
 {
 	const struct flatrpc_method_desc *md = method_of(c, method);
 	struct flatrpc_hdr *h;
 	struct proto_call *k = NULL;
+	struct proto_peer *p;
+	uint8_t pi;
 	uint32_t id;
-	bool reliable;
+	bool reliable, wait;
 
 	if (!md)
 		return -EINVAL;
@@ -119,6 +224,13 @@ int proto_cli_send(struct proto_cli *c, uint8_t method, void *frame, size_t len,
 		return FLATRPC_E_TOOBIG;
 	if (c->outstanding > c->mask)
 		return FLATRPC_E_BUSY;
+	pi = peer_get(c, addr, port, now);
+	p = pi == PROTO_NO_PEER ? NULL : &c->peers[pi];
+	/* Behind calls already waiting, even when there is room: the peer's
+	 * calls leave in order (in-order methods rely on it). */
+	wait = p && (p->queued || !peer_has_room(p));
+	if (wait && len > c->frame_size)
+		return FLATRPC_E_TOOBIG;
 
 	/* IDs stay sequential (wrapping at 2^32) but skip over slots still held
 	 * by slow calls, so one stuck call does not block the whole table. */
@@ -155,22 +267,46 @@ int proto_cli_send(struct proto_cli *c, uint8_t method, void *frame, size_t len,
 	k->method = method;
 	k->rto = proto_cli_rto(c, method);
 	k->sent_at = now;
+	k->attempt_at = now;
 	k->deadline = now + k->rto;
+	k->order = c->next_order++;
 	k->retransmitted = 0;
 	k->retries_left = reliable ? md->retries : 0;
 	k->frame_len = 0;
-	if (reliable) {
+	k->peer = pi;
+	k->queued = wait;
+	k->busy_count = 0;
+	k->presumed_lost = 0;
+	k->lost_at = reliable ? PROTO_NO_EXPIRY : now + rto_est(c, md);
+	if (reliable || wait) {
 		memcpy(slot_frame(c, k), frame, len);
 		k->frame_len = (uint16_t)len;
 	}
 	k->in_use = 1;
 	c->outstanding++;
 	*rpc_id = id;
+	if (wait) {
+		k->deadline = 0;	/* may leave as soon as the window opens */
+		p->queued++;
+		c->n_queued++;
+		c->waited++;
+		return PROTO_QUEUED;
+	}
+	if (p)
+		p->inflight++;
 	return 0;
 }
 
 static void release(struct proto_cli *c, struct proto_call *k)
 {
+	struct proto_peer *p = peer_of(c, k);
+
+	if (p && k->queued) {
+		p->queued--;
+		c->n_queued--;
+	} else if (p && !k->presumed_lost) {
+		p->inflight--;
+	}
 	k->in_use = 0;
 	c->outstanding--;
 }
@@ -193,14 +329,19 @@ int proto_cli_on_response(struct proto_cli *c, const struct flatrpc_hdr *hdr,
 	if (hdr->magic != FLATRPC_MAGIC || (kind != FLATRPC_RESP && kind != FLATRPC_ERR))
 		return FLATRPC_E_PROTO;
 	/* A late answer to a call that already timed out, or to an attempt
-	 * whose twin answer already arrived, lands here. */
-	if (!k->in_use || k->rpc_id != id || k->method != hdr->method) {
+	 * whose twin answer already arrived, lands here. A call waiting after
+	 * a BUSY has no attempt at the server. */
+	if (!k->in_use || k->rpc_id != id || k->method != hdr->method || k->queued) {
 		c->stale++;
 		return 0;
 	}
 	/* Karn: an answer to a retransmitted call may be to any attempt. */
 	if (!k->retransmitted && now >= k->sent_at)
 		rtt_sample(&c->rtt[k->method], now - k->sent_at);
+	/* Any answer, an ANF's ERR included, is progress: policy is not
+	 * congestion. */
+	if (peer_of(c, k))
+		cwnd_grow(c, peer_of(c, k));
 	done->rpc_id = id;
 	done->method = k->method;
 	done->status = 0;
@@ -237,8 +378,97 @@ static void abandon_seq(struct proto_cli *c, uint8_t method)
 	}
 }
 
+int proto_cli_on_ack(struct proto_cli *c, const struct flatrpc_hdr *hdr, uint64_t now,
+		     struct proto_done *done)
+{
+	uint32_t id = ntohl(hdr->rpc_id);
+	struct proto_call *k = &c->calls[id & c->mask];
+	const struct flatrpc_method_desc *md;
+	struct proto_peer *p;
+
+	if (hdr->magic != FLATRPC_MAGIC || (hdr->flags & FLATRPC_KIND_MASK) != FLATRPC_ACK ||
+	    (hdr->status != FLATRPC_ACK_PENDING && hdr->status != FLATRPC_ACK_BUSY))
+		return FLATRPC_E_PROTO;
+	if (!k->in_use || k->rpc_id != id || k->method != hdr->method || k->queued) {
+		c->stale++;
+		return 0;
+	}
+	if (hdr->status == FLATRPC_ACK_PENDING) {
+		/* Received and waiting its turn: retransmitting now would only
+		 * add load; the answer comes, or this attempt times out. */
+		c->acks++;
+		k->deadline = now + k->rto;
+		return 0;
+	}
+	c->busy++;
+	md = method_of(c, k->method);
+	p = peer_of(c, k);
+	cwnd_cut(c, p, k->attempt_at, now);
+	if (!(md->flags & FLATRPC_M_RELIABLE) || !k->frame_len ||
+	    ++k->busy_count > PROTO_BUSY_MAX) {
+		/* A lossy call is never sent twice; it fails fast instead. */
+		done->rpc_id = id;
+		done->method = k->method;
+		done->status = hdr->status;
+		done->err = (md->flags & FLATRPC_M_RELIABLE) ? FLATRPC_E_TIMEOUT
+							      : FLATRPC_E_OVERLOADED;
+		if (md->flags & FLATRPC_M_INORDER)
+			abandon_seq(c, k->method);
+		release(c, k);
+		if (done->err == FLATRPC_E_TIMEOUT)
+			c->timeouts++;
+		return 1;
+	}
+	/* Not delivered, so not lost: back to the head of the peer's queue,
+	 * out again after one RTO, with its retries intact. */
+	if (p) {
+		p->inflight--;
+		p->queued++;
+		c->n_queued++;
+	}
+	k->queued = 1;
+	k->deadline = now + k->rto;
+	return 0;
+}
+
+/* Leaves the window queue first: the higher priority, then the older.
+ * One method has one level, so a method's calls keep their order. */
+static bool goes_before(const struct proto_cli *c, const struct proto_call *a,
+			const struct proto_call *b)
+{
+	uint8_t pa = c->svc->methods[a->method].priority;
+	uint8_t pb = c->svc->methods[b->method].priority;
+
+	return pa != pb ? pa > pb : a->order < b->order;
+}
+
+/* The head of each peer's window queue, if the window lets it go and its
+ * BUSY wait is over; of those, the one registered first. NULL: none. */
+static struct proto_call *next_to_send(struct proto_cli *c, uint64_t now)
+{
+	struct proto_call *head[PROTO_PEERS] = { 0 }, *best = NULL;
+
+	for (uint32_t i = 0; i <= c->mask; i++) {
+		struct proto_call *k = &c->calls[i];
+
+		if (!k->in_use || !k->queued || k->peer == PROTO_NO_PEER)
+			continue;
+		if (!head[k->peer] || goes_before(c, k, head[k->peer]))
+			head[k->peer] = k;
+	}
+	for (unsigned int p = 0; p < PROTO_PEERS; p++) {
+		struct proto_call *k = head[p];
+
+		if (k && k->deadline <= now && peer_has_room(&c->peers[p]) &&
+		    (!best || k->order < best->order))
+			best = k;
+	}
+	return best;
+}
+
 int proto_cli_expire(struct proto_cli *c, uint64_t now, struct proto_event *ev, int max)
 {
+	struct proto_call *q;
 	int n = 0;
 
 	if (!c->outstanding)
@@ -247,9 +477,24 @@ int proto_cli_expire(struct proto_cli *c, uint64_t now, struct proto_event *ev, 
 		struct proto_call *k = &c->calls[i];
 		const struct flatrpc_method_desc *md;
 
-		if (!k->in_use || k->deadline > now)
+		if (!k->in_use || k->queued)
+			continue;
+		if (!k->presumed_lost && k->lost_at <= now) {
+			/* A lossy call past its RTO: lost for the window,
+			 * still waiting for a late answer. */
+			struct proto_peer *p = peer_of(c, k);
+
+			cwnd_cut(c, p, k->attempt_at, now);
+			if (p)
+				p->inflight--;
+			k->presumed_lost = 1;
+		}
+		if (k->deadline > now)
 			continue;
 		md = method_of(c, k->method);
+		/* The attempt is lost: the peer's network or receiver is
+		 * overloaded (or the frame was corrupted; we cannot tell). */
+		cwnd_cut(c, peer_of(c, k), k->attempt_at, now);
 		ev[n].rpc_id = k->rpc_id;
 		ev[n].method = k->method;
 		if (k->retries_left && k->frame_len) {
@@ -266,6 +511,7 @@ int proto_cli_expire(struct proto_cli *c, uint64_t now, struct proto_event *ev, 
 			/* Measured from now, not the old deadline: a caller
 			 * that polls late must not fire a burst of attempts. */
 			k->deadline = now + k->rto;
+			k->attempt_at = now;
 			ev[n].kind = PROTO_EV_RETX;
 			ev[n].frame = f;
 			ev[n].len = k->frame_len;
@@ -281,6 +527,29 @@ int proto_cli_expire(struct proto_cli *c, uint64_t now, struct proto_event *ev, 
 		}
 		n++;
 	}
+	while (c->n_queued && n < max && (q = next_to_send(c, now))) {
+		struct proto_peer *p = &c->peers[q->peer];
+
+		p->queued--;
+		p->inflight++;
+		c->n_queued--;
+		q->queued = 0;
+		/* Its wait was not a round trip: the RTT runs from now. */
+		if (!q->retransmitted)
+			q->sent_at = now;
+		q->attempt_at = now;
+		if (!q->busy_count)
+			q->rto = proto_cli_rto(c, q->method);
+		q->deadline = now + q->rto;
+		if (q->lost_at != PROTO_NO_EXPIRY)
+			q->lost_at = now + rto_est(c, method_of(c, q->method));
+		ev[n].kind = PROTO_EV_SEND;
+		ev[n].rpc_id = q->rpc_id;
+		ev[n].method = q->method;
+		ev[n].frame = slot_frame(c, q);
+		ev[n].len = q->frame_len;
+		n++;
+	}
 	return n;
 }
 
@@ -290,9 +559,18 @@ uint64_t proto_cli_next_expiry(const struct proto_cli *c, uint64_t now)
 
 	if (!c->outstanding)
 		return best;
-	for (uint32_t i = 0; i <= c->mask; i++)
-		if (c->calls[i].in_use && c->calls[i].deadline < best)
-			best = c->calls[i].deadline;
+	for (uint32_t i = 0; i <= c->mask; i++) {
+		const struct proto_call *k = &c->calls[i];
+
+		/* A waiting call only wakes the caller for the end of a BUSY
+		 * wait; the window opens on an answer or a timeout. */
+		if (!k->in_use || (k->queued && !k->deadline))
+			continue;
+		if (k->deadline < best)
+			best = k->deadline;
+		if (!k->queued && !k->presumed_lost && k->lost_at < best)
+			best = k->lost_at;
+	}
 	return best;
 }
 
@@ -541,7 +819,7 @@ enum proto_hold_verdict proto_hold_on_request(struct proto_hold *h, uint32_t add
 		}
 		if (st->held_mask & bit) {
 			h->held_dup++;
-			return PROTO_HOLD_DROP;
+			return PROTO_HOLD_PENDING;
 		}
 		memcpy(hold_slot(h, st, slot), frame, len);
 		st->held_seq[slot] = seq;
@@ -619,4 +897,90 @@ bool proto_hold_sync(struct proto_hold_stream *st, uint16_t *expected)
 	st->kern_behind = 0;
 	*expected = st->expected;
 	return true;
+}
+
+/* ------------------------------------------------------- server: priority */
+
+int proto_prio_init(struct proto_prio *p, unsigned int cap)
+{
+	memset(p, 0, sizeof(*p));
+	if (!cap)
+		return -EINVAL;
+	for (unsigned int l = 0; l < FLATRPC_PRIO_LEVELS; l++) {
+		p->q[l] = calloc(cap, sizeof(*p->q[l]));
+		if (!p->q[l]) {
+			proto_prio_fini(p);
+			return -ENOMEM;
+		}
+	}
+	p->cap = cap;
+	return 0;
+}
+
+void proto_prio_fini(struct proto_prio *p)
+{
+	for (unsigned int l = 0; l < FLATRPC_PRIO_LEVELS; l++) {
+		free(p->q[l]);
+		p->q[l] = NULL;
+	}
+}
+
+static uint64_t ran_below(const struct proto_prio *p, unsigned int level)
+{
+	uint64_t n = 0;
+
+	for (unsigned int l = 0; l < level; l++)
+		n += p->ran[l];
+	return n;
+}
+
+int proto_prio_push(struct proto_prio *p, unsigned int level, const struct proto_prio_item *it)
+{
+	struct proto_prio_item *slot;
+
+	if (level > FLATRPC_PRIO_MAX)
+		level = FLATRPC_PRIO_MAX;
+	if (p->count[level] == p->cap)
+		return -ENOSPC;
+	slot = &p->q[level][(p->head[level] + p->count[level]) % p->cap];
+	*slot = *it;
+	slot->lower_mark = ran_below(p, level);
+	for (unsigned int l = 0; l < level; l++)
+		p->bypassed[level] += p->count[l];
+	p->count[level]++;
+	p->total++;
+	return 0;
+}
+
+bool proto_prio_pop(struct proto_prio *p, struct proto_prio_item *it, unsigned int *level)
+{
+	for (int l = FLATRPC_PRIO_MAX; l >= 0; l--) {
+		uint64_t overtaken;
+
+		if (!p->count[l])
+			continue;
+		*it = p->q[l][p->head[l]];
+		p->head[l] = (p->head[l] + 1) % p->cap;
+		p->count[l]--;
+		p->total--;
+		overtaken = ran_below(p, (unsigned int)l) - it->lower_mark;
+		if (overtaken > p->overtaken_max[l])
+			p->overtaken_max[l] = overtaken;
+		p->ran[l]++;
+		*level = (unsigned int)l;
+		return true;
+	}
+	return false;
+}
+
+bool proto_prio_has(const struct proto_prio *p, uint32_t peer, uint16_t port, uint32_t rpc_id)
+{
+	for (unsigned int l = 0; l < FLATRPC_PRIO_LEVELS; l++)
+		for (uint32_t i = 0; i < p->count[l]; i++) {
+			const struct proto_prio_item *it = &p->q[l][(p->head[l] + i) % p->cap];
+
+			if (it->rpc_id == rpc_id && it->peer == peer && it->port == port)
+				return true;
+		}
+	return false;
 }

@@ -15,7 +15,10 @@
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/udp.h>
+#include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <linux/if_xdp.h>
 
 #include "flatrpc.h"
 #include "frag.h"
@@ -41,6 +44,14 @@ struct flatrpc_sock {
 	int			srv_ready;
 	struct proto_hold	hold;		/* hold-forever streams (server) */
 	int			hold_ready;
+	struct proto_prio	prio;		/* server receive queues by priority */
+	int			prio_ready;
+	struct flatrpc_load	*load;		/* this queue's entry of the mmapped `load` map */
+	void			*load_map;
+	size_t			load_map_len;
+	uint32_t		busy_at;
+	uint64_t		ack_tx;
+	uint64_t		backlog_max;
 	struct route_cache	routes;
 	enum flatrpc_poll_mode	mode;
 	int			port_fd;	/* keeps local_port ours in the kernel */
@@ -89,8 +100,13 @@ static uint16_t ip_csum(const void *data, size_t len)
 	return (uint16_t)~sum;
 }
 
+static uint8_t method_tos(const struct flatrpc_service_desc *svc, uint8_t method)
+{
+	return method < svc->n_methods ? FLATRPC_PRIO_TOS(svc->methods[method].priority) : 0;
+}
+
 static void fill_l3l4(uint8_t *f, uint32_t saddr, uint32_t daddr, uint16_t sport,
-		      uint16_t dport, uint16_t body_len, uint16_t ip_id)
+		      uint16_t dport, uint16_t body_len, uint16_t ip_id, uint8_t tos)
 {
 	struct iphdr *ip = (struct iphdr *)(f + sizeof(struct ethhdr));
 	struct udphdr *udp = (struct udphdr *)(ip + 1);
@@ -98,7 +114,7 @@ static void fill_l3l4(uint8_t *f, uint32_t saddr, uint32_t daddr, uint16_t sport
 
 	ip->version = 4;
 	ip->ihl = 5;
-	ip->tos = 0;
+	ip->tos = tos;
 	ip->tot_len = htons(sizeof(*ip) + udp_len);
 	ip->id = htons(ip_id);
 	ip->frag_off = htons(0x4000);	/* DF: FlatRPC never fragments */
@@ -136,6 +152,39 @@ static struct flatrpc_hdr *parse(uint8_t *f, uint32_t len)
 }
 
 /* ------------------------------------------------------------ lifecycle */
+
+/*
+ * Maps this queue's entry of the pinned `load` array (BPF_F_MMAPABLE), so
+ * the serve loop publishes its backlog with plain stores. An object loaded
+ * without the map leaves s->load NULL: no BUSY, everything else works.
+ */
+static void load_map_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts *opts)
+{
+	char dir[256], path[300];
+	long page = sysconf(_SC_PAGESIZE);
+	size_t len;
+	void *m;
+	int fd;
+
+	if (fx_pin_dir(dir, sizeof(dir), opts->bpffs, opts->ifname) ||
+	    snprintf(path, sizeof(path), "%s/%s", dir, FLATRPC_PIN_LOAD) >= (int)sizeof(path))
+		return;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	len = FLATRPC_MAX_QUEUES * sizeof(struct flatrpc_load);
+	len = (len + (size_t)page - 1) / (size_t)page * (size_t)page;
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED || s->x.queue >= FLATRPC_MAX_QUEUES) {
+		if (m != MAP_FAILED)
+			munmap(m, len);
+		return;
+	}
+	s->load_map = m;
+	s->load_map_len = len;
+	s->load = (struct flatrpc_load *)m + s->x.queue;
+}
 
 FLATRPC_EXPORT
 struct flatrpc_sock *flatrpc_sock_new(const struct flatrpc_service_desc *svc,
@@ -201,6 +250,10 @@ struct flatrpc_sock *flatrpc_sock_new(const struct flatrpc_service_desc *svc,
 	e = route_if_mac(opts->ifname, s->mac);
 	if (e)
 		goto fail;
+	/* Half the RX frames: the other half absorbs what is in flight
+	 * while the senders learn of the BUSY, so the fill ring never runs dry. */
+	s->busy_at = opts->busy_at ? opts->busy_at : FX_RX_FRAMES / 2;
+	load_map_open(s, opts);
 	if (err)
 		*err = 0;
 	return s;
@@ -217,6 +270,15 @@ void flatrpc_sock_del(struct flatrpc_sock *s)
 {
 	if (!s)
 		return;
+	if (s->load) {
+		/* Nobody drains this queue any more: never answer BUSY for it. */
+		__atomic_store_n(&s->load->busy_at, 0, __ATOMIC_RELEASE);
+		s->load->backlog = 0;
+	}
+	if (s->load_map)
+		munmap(s->load_map, s->load_map_len);
+	if (s->prio_ready)
+		proto_prio_fini(&s->prio);
 	fx_close(&s->x);
 	proto_cli_fini(&s->cli);
 	frag_fini(s);
@@ -406,7 +468,8 @@ int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 	memcpy(eth->h_source, s->mac, ETH_ALEN);
 	eth->h_proto = htons(ETH_P_IP);
 	fill_l3l4(f, nh->src, peer->addr.s_addr, s->local_port,
-		  htons(peer->port ? peer->port : s->svc->port), (uint16_t)flen, s->ip_id++);
+		  htons(peer->port ? peer->port : s->svc->port), (uint16_t)flen, s->ip_id++,
+		  method_tos(s->svc, method));
 	h = (struct flatrpc_hdr *)(f + L2L4_LEN);
 	h->len = htons((uint16_t)flen);
 	if (big) {
@@ -419,8 +482,10 @@ int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 		memcpy(f + MSG_OFF, body, len);
 	}
 
-	err = proto_cli_send(&s->cli, method, f, MSG_OFF + flen, now, &id);
-	if (err) {
+	err = proto_cli_send_to(&s->cli, peer->addr.s_addr,
+				htons(peer->port ? peer->port : s->svc->port), method, f,
+				MSG_OFF + flen, now, &id);
+	if (err < 0) {
 		fx_tx_free(&s->x, addr);
 		return err;
 	}
@@ -436,12 +501,19 @@ int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 		h->flags |= FLATRPC_F_FRAG;
 		memcpy(tmpl, f, MSG_OFF);
 	}
-	/* A full TX ring is treated like a lost frame: the call stays
-	 * registered and the retransmission timer (or the deadline) handles it. */
-	tx_frame(s, addr, MSG_OFF + flen);
-	if (big)
-		send_frags(s, tmpl, body, len, 1);
-	fx_kick(&s->x);
+	if (err == PROTO_QUEUED) {
+		/* The peer's window is full: the core keeps a copy and hands
+		 * it out (PROTO_EV_SEND) when an answer opens the window. */
+		fx_tx_free(&s->x, addr);
+	} else {
+		/* A full TX ring is treated like a lost frame: the call stays
+		 * registered and the retransmission timer (or the deadline)
+		 * handles it. */
+		tx_frame(s, addr, MSG_OFF + flen);
+		if (big)
+			send_frags(s, tmpl, body, len, 1);
+		fx_kick(&s->x);
+	}
 	if (rpc_id)
 		*rpc_id = id;
 	return 0;
@@ -502,7 +574,9 @@ static int rx_responses(struct flatrpc_sock *s, struct flatrpc_completion *out, 
 			continue;
 		}
 		if (!h || udp->dest != s->local_port ||
-		    proto_cli_on_response(&s->cli, h, now, &done) != 1) {
+		    ((h->flags & FLATRPC_KIND_MASK) == FLATRPC_ACK ?
+		     proto_cli_on_ack(&s->cli, h, now, &done) :
+		     proto_cli_on_response(&s->cli, h, now, &done)) != 1) {
 			drop[n_drop++] = d->addr;
 			continue;
 		}
@@ -510,7 +584,7 @@ static int rx_responses(struct flatrpc_sock *s, struct flatrpc_completion *out, 
 		out[n].method = done.method;
 		out[n].err = done.err;
 		out[n].status = done.status;
-		out[n].len = ntohs(h->len);
+		out[n].len = done.err == FLATRPC_E_OVERLOADED ? 0 : ntohs(h->len);
 		out[n].body = f + MSG_OFF;
 		s->held[s->n_held++] = d->addr;
 		if (s->frag_ready)
@@ -531,7 +605,7 @@ static int run_timers(struct flatrpc_sock *s, struct flatrpc_completion *out, in
 
 	got = proto_cli_expire(&s->cli, now, ev, max < RX_BATCH ? max : RX_BATCH);
 	for (int i = 0; i < got; i++) {
-		if (ev[i].kind == PROTO_EV_RETX) {
+		if (ev[i].kind == PROTO_EV_RETX || ev[i].kind == PROTO_EV_SEND) {
 			const struct frag_store_ent *e = s->frag_ready ?
 				frag_store_get(&s->big_tx, 0, 0, ev[i].rpc_id) : NULL;
 			uint64_t addr;
@@ -675,7 +749,9 @@ static void build_reply(struct flatrpc_sock *s, uint8_t *rf, const uint8_t *qf,
 	memcpy(eth->h_dest, qeth->h_source, ETH_ALEN);
 	memcpy(eth->h_source, qeth->h_dest, ETH_ALEN);
 	eth->h_proto = htons(ETH_P_IP);
-	fill_l3l4(rf, qip->daddr, qip->saddr, qudp->dest, qudp->source, body_len, s->ip_id++);
+	/* The request's method sets the response's class too. */
+	fill_l3l4(rf, qip->daddr, qip->saddr, qudp->dest, qudp->source, body_len, s->ip_id++,
+		  method_tos(s->svc, qh->method));
 	h->magic = FLATRPC_MAGIC;
 	h->flags = kind;
 	h->method = qh->method;
@@ -792,6 +868,19 @@ static void kern_advance(struct flatrpc_sock *s, uint32_t addr, uint16_t port, u
 	bpf_map_update_elem(s->x.seqs_fd, &key, &val, BPF_ANY);
 }
 
+/* "Received, still waiting its turn" for a retransmission whose original is
+ * queued or held here: the client stops retransmitting it for one RTO. */
+static void send_ack(struct flatrpc_sock *s, const uint8_t *qf, uint8_t status)
+{
+	uint64_t addr = fx_tx_alloc(&s->x);
+
+	if (addr == FX_NO_FRAME)
+		return;
+	build_reply(s, fx_data(&s->x, addr), qf, FLATRPC_ACK, status, 0);
+	tx_frame(s, addr, MSG_OFF);
+	s->ack_tx++;
+}
+
 static void serve_msg(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		      const uint8_t *qf, uint32_t qlen, const struct flatrpc_hdr *qh, uint64_t now);
 
@@ -874,11 +963,18 @@ static void serve_msg(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		s->frag_stale++;
 		return;
 	}
-	if (proto_hold_on_request(&s->hold, qip->saddr, qudp->source, qh->method, ntohs(qh->seq),
-				  ahead,
-				  ahead ? kern_expected(s, qip->saddr, qudp->source, qh->method) : -1,
-				  qf, qlen, now, &hs) != PROTO_HOLD_EXEC)
+	switch (proto_hold_on_request(&s->hold, qip->saddr, qudp->source, qh->method,
+				      ntohs(qh->seq), ahead,
+				      ahead ? kern_expected(s, qip->saddr, qudp->source, qh->method) : -1,
+				      qf, qlen, now, &hs)) {
+	case PROTO_HOLD_EXEC:
+		break;
+	case PROTO_HOLD_PENDING:
+		send_ack(s, qf, FLATRPC_ACK_PENDING);
 		return;
+	default:
+		return;
+	}
 	while ((f = proto_hold_skipped(&s->hold, hs, &flen)))
 		execute(s, fn, ctx, f, now);
 	execute(s, fn, ctx, qf, now);
@@ -888,11 +984,63 @@ static void serve_msg(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		kern_advance(s, qip->saddr, qudp->source, qh->method, exp);
 }
 
-FLATRPC_EXPORT
-int flatrpc_serve(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
-		  volatile int *stop)
+/* Plain stores into the mmapped map: XDP reads them per request. */
+static void publish_backlog(struct flatrpc_sock *s)
 {
-	uint64_t done[RX_BATCH];
+	if (s->prio.total > s->backlog_max)
+		s->backlog_max = s->prio.total;
+	if (s->load)
+		__atomic_store_n(&s->load->backlog, s->prio.total, __ATOMIC_RELAXED);
+}
+
+/*
+ * Moves everything the RX ring holds into the priority queues. A copy of
+ * a reliable request whose original still waits there gets ACK PENDING
+ * instead of a place. Returns the frames to give back to the fill ring.
+ */
+static uint32_t drain_rx(struct flatrpc_sock *s, uint64_t *done, uint32_t n_done)
+{
+	uint32_t idx, got;
+
+	got = xsk_ring_cons__peek(&s->x.rx, FX_RING_SIZE, &idx);
+	for (uint32_t i = 0; i < got; i++) {
+		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&s->x.rx, idx + i);
+		uint8_t *f = fx_data(&s->x, d->addr);
+		const struct flatrpc_hdr *h = parse(f, d->len);
+		const struct iphdr *ip = (const struct iphdr *)(f + sizeof(struct ethhdr));
+		const struct udphdr *udp = (const struct udphdr *)(ip + 1);
+		struct proto_prio_item it = { .addr = d->addr, .len = d->len };
+		unsigned int level = 0;
+
+		s->rx++;
+		if (h && h->method < s->svc->n_methods) {
+			const struct flatrpc_method_desc *md = &s->svc->methods[h->method];
+
+			level = md->priority;
+			it.peer = ip->saddr;
+			it.port = udp->source;
+			it.rpc_id = ntohl(h->rpc_id);
+			/* A fragment can fill a gap in a queued message. */
+			if ((md->flags & FLATRPC_M_RELIABLE) && !(h->flags & FLATRPC_F_FRAG) &&
+			    (h->flags & (FLATRPC_F_RETX | FLATRPC_F_DUP)) &&
+			    proto_prio_has(&s->prio, it.peer, it.port, it.rpc_id)) {
+				send_ack(s, f, FLATRPC_ACK_PENDING);
+				done[n_done++] = d->addr;
+				continue;
+			}
+		}
+		/* The queues hold every RX frame, so this cannot fail; if it
+		 * did, the request is dropped like a lost one. */
+		if (proto_prio_push(&s->prio, level, &it))
+			done[n_done++] = d->addr;
+	}
+	if (got)
+		xsk_ring_cons__release(&s->x.rx, got);
+	return n_done;
+}
+
+static int serve_init(struct flatrpc_sock *s)
+{
 	int err;
 
 	if (!s->srv_ready) {
@@ -907,16 +1055,49 @@ int flatrpc_serve(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		/* Without it hold-forever still works, by retransmission. */
 		s->hold_ready = proto_hold_init(&s->hold, FX_FRAME_SIZE) == 0;
 	}
+	if (!s->prio_ready) {
+		err = proto_prio_init(&s->prio, FX_RX_FRAMES);
+		if (err)
+			return err;
+		s->prio_ready = 1;
+	}
+	if (s->load) {
+		s->load->backlog = 0;
+		__atomic_store_n(&s->load->busy_at, s->busy_at, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+FLATRPC_EXPORT
+int flatrpc_serve(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
+		  volatile int *stop)
+{
+	/* drain_rx() may answer a whole ring of copies at once */
+	static __thread uint64_t done[FX_RING_SIZE + RX_BATCH];
+	uint32_t n_done = 0;
+	int err;
+
+	err = serve_init(s);
+	if (err)
+		return err;
 	release_held(s);
 	while (!stop || !*stop) {
 		uint64_t now = mono_ns();
-		uint32_t idx, got;
+		struct proto_prio_item it;
+		unsigned int level;
 
+		/* Before every request: what arrived meanwhile may outrank
+		 * what is queued. Reading the ring's producer is no syscall. */
+		n_done = drain_rx(s, done, n_done);
+		publish_backlog(s);
 		if (s->frag_ready)
 			frag_rx_expire(&s->frag, now);
-
-		got = xsk_ring_cons__peek(&s->x.rx, RX_BATCH, &idx);
-		if (!got) {
+		if (!proto_prio_pop(&s->prio, &it, &level)) {
+			/* One kick per batch: in copy mode each sendto costs a
+			 * syscall. */
+			fx_kick(&s->x);
+			fx_rx_release(&s->x, done, n_done);
+			n_done = 0;
 			fx_reap(&s->x);
 			if (s->mode == FLATRPC_POLL_BLOCKING) {
 				struct pollfd pfd = { .fd = s->x.fd, .events = POLLIN };
@@ -926,19 +1107,17 @@ int flatrpc_serve(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 			}
 			continue;
 		}
-		for (uint32_t i = 0; i < got; i++) {
-			const struct xdp_desc *d = xsk_ring_cons__rx_desc(&s->x.rx, idx + i);
-
-			s->rx++;
-			serve_one(s, fn, ctx, fx_data(&s->x, d->addr), d->len, now);
-			done[i] = d->addr;
+		serve_one(s, fn, ctx, fx_data(&s->x, it.addr), it.len, now);
+		done[n_done++] = it.addr;
+		if (n_done >= RX_BATCH) {
+			fx_kick(&s->x);
+			fx_rx_release(&s->x, done, n_done);
+			n_done = 0;
+			fx_reap(&s->x);
 		}
-		xsk_ring_cons__release(&s->x.rx, got);
-		/* One kick per batch: in copy mode each sendto costs a syscall. */
-		fx_kick(&s->x);
-		fx_rx_release(&s->x, done, got);
-		fx_reap(&s->x);
 	}
+	fx_kick(&s->x);
+	fx_rx_release(&s->x, done, n_done);
 	return 0;
 }
 
@@ -958,6 +1137,7 @@ const char *flatrpc_strerror(int err)
 	case FLATRPC_E_NOROUTE:	return "no route or neighbour to the peer";
 	case FLATRPC_E_BUSY:	return "too many calls outstanding";
 	case FLATRPC_E_TOOBIG:	return "message too large: over FLATRPC_MSG_MAX, or over the buffer given";
+	case FLATRPC_E_OVERLOADED: return "the server was overloaded and refused the call";
 	}
 	if (err < 0 && err > -4096)
 		return strerror(-err);
@@ -999,9 +1179,31 @@ void flatrpc_sock_stats(const struct flatrpc_sock *s, struct flatrpc_sock_stats 
 		st->held_dropped = s->hold.held_dup + s->hold.overflow + s->hold.late +
 				   s->hold.evicted;
 	}
+	st->busy_rx = s->cli.busy;
+	st->ack_rx = s->cli.acks;
+	st->cwnd_cuts = s->cli.cwnd_cuts;
+	st->waited = s->cli.waited;
+	st->ack_tx = s->ack_tx;
+	st->backlog_max = s->backlog_max;
 	if (s->frag_ready) {
 		st->reassembled = s->frag.completed;
 		st->frag_dropped = s->frag.dup + s->frag.bad + s->frag.no_room + s->frag_stale;
 		st->frag_expired = s->frag.expired + s->frag.evicted;
+	}
+	if (s->prio_ready) {
+		for (unsigned int l = 0; l < FLATRPC_PRIO_LEVELS; l++) {
+			st->prio_overtaken_max[l] = s->prio.overtaken_max[l];
+			st->prio_bypassed[l] = s->prio.bypassed[l];
+		}
+	}
+	if (s->x.fd >= 0) {
+		struct xdp_statistics xs = { 0 };
+		socklen_t len = sizeof(xs);
+
+		if (!getsockopt(s->x.fd, SOL_XDP, XDP_STATISTICS, &xs, &len)) {
+			st->xsk_rx_dropped = xs.rx_dropped;
+			st->xsk_rx_ring_full = xs.rx_ring_full;
+			st->xsk_fill_ring_empty = xs.rx_fill_ring_empty_descs;
+		}
 	}
 }

@@ -57,7 +57,7 @@ static const char *const drop_names[] = {
 
 static const char *const core_pins[] = {
 	FLATRPC_PIN_XSKS, FLATRPC_PIN_STATS, FLATRPC_PIN_DROPS, FLATRPC_PIN_SEQS,
-	FLATRPC_PIN_META, FLATRPC_PIN_PROG_XDP, FLATRPC_PIN_PROG_TC,
+	FLATRPC_PIN_META, FLATRPC_PIN_PROG_XDP, FLATRPC_PIN_PROG_TC, FLATRPC_PIN_LOAD,
 };
 
 struct options {
@@ -895,8 +895,8 @@ static int cmd_status(void)
 
 	fd = pin_open(FLATRPC_PIN_STATS);
 	printf("methods (summed over %d CPUs):\n", ncpus);
-	printf("  %-8s %12s %12s %12s %12s %12s\n", "method", "rx_req", "rx_resp", "anf_err",
-	       "dup", "tx_stack");
+	printf("  %-8s %12s %12s %12s %12s %12s %12s %12s\n", "method", "rx_req", "rx_resp",
+	       "anf_err", "dup", "tx_stack", "busy", "rx_ack");
 	any = false;
 	for (key = 0; fd >= 0 && key < FLATRPC_MAX_METHODS; key++) {
 		struct flatrpc_method_stats s = {};
@@ -909,18 +909,21 @@ static int cmd_status(void)
 			s.anf_err += st[i].anf_err;
 			s.dup += st[i].dup;
 			s.tx_stack += st[i].tx_stack;
+			s.busy += st[i].busy;
+			s.rx_ack += st[i].rx_ack;
 		}
-		if (!(s.rx_req | s.rx_resp | s.anf_err | s.dup | s.tx_stack))
+		if (!(s.rx_req | s.rx_resp | s.anf_err | s.dup | s.tx_stack | s.busy | s.rx_ack))
 			continue;
 		any = true;
 		if (l && key < l->n_methods)
 			printf("  %-8s", l->methods[key]);
 		else
 			printf("  %-8u", key);
-		printf(" %12llu %12llu %12llu %12llu %12llu\n",
+		printf(" %12llu %12llu %12llu %12llu %12llu %12llu %12llu\n",
 		       (unsigned long long)s.rx_req, (unsigned long long)s.rx_resp,
 		       (unsigned long long)s.anf_err, (unsigned long long)s.dup,
-		       (unsigned long long)s.tx_stack);
+		       (unsigned long long)s.tx_stack, (unsigned long long)s.busy,
+		       (unsigned long long)s.rx_ack);
 	}
 	if (!any)
 		printf("  (no traffic yet)\n");
