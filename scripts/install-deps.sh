@@ -14,6 +14,8 @@ APT_PACKAGES=(
 	# baselines, plots (Debian's python3 only)
 	libnghttp2-dev libgrpc++-dev libprotobuf-dev protobuf-compiler
 	protobuf-compiler-grpc haproxy python3-matplotlib
+	# bench/run.sh --profile
+	linux-perf
 	# selftests: namespaces, tc, offload switches, packet crafting
 	iproute2 iputils-ping ethtool tcpdump jq python3 python3-pip python3-scapy
 	# virtme-ng: qemu (TCG), module tools for the guest's modprobe and the
