@@ -130,6 +130,12 @@ unsigned fr_type_size(const struct fr_type *t)
 	case TY_U32: return 4;
 	case TY_U64: case TY_I64: return 8;
 	case TY_STRING: case TY_BYTES: return t->n;
+	case TY_TUPLE: {
+		unsigned n = 0;	/* packed: the bytes of each element in turn */
+		for (unsigned i = 0; i < t->n; i++)
+			n += fr_type_size(&t->elems[i]);
+		return n;
+	}
 	default: return 0;
 	}
 }
@@ -152,6 +158,15 @@ const char *fr_type_str(const struct fr_type *t, char *buf, size_t n)
 	case TY_VEC:
 		snprintf(buf, n, "Vec<%s, %u>", fr_type_str(t->val, v, sizeof(v)), t->n);
 		break;
+	case TY_TUPLE: {
+		size_t o = snprintf(buf, n, "(");
+		for (unsigned i = 0; i < t->n && o < n; i++)
+			o += snprintf(buf + o, n - o, "%s%s", i ? ", " : "",
+				      fr_type_str(&t->elems[i], k, sizeof(k)));
+		if (o < n)
+			snprintf(buf + o, n - o, ")");
+		break;
+	}
 	default: snprintf(buf, n, "%s", names[t->kind]); break;
 	}
 	return buf;
@@ -802,6 +817,37 @@ static void check_set_field(struct ck *c, const struct fr_stmt *s)
 		     vty_str(&vt, a, sizeof(a)), fr_type_str(&f->type, b, sizeof(b)), f->name);
 }
 
+/* set(m, key, (x, y)) on a map whose values are tuples */
+static void check_set_tuple(struct ck *c, const struct fr_state *st, const struct fr_expr *k,
+			    const struct fr_expr *v)
+{
+	const struct fr_type *tt = st->type.val;
+	struct vty kt = check_expr(c, k);
+	char a[64], b[64];
+
+	if (!compatible(st->type.key, &kt))
+		cerr(c, (!kt.lit && k->kind == E_CALL) || depends(c, k), k->loc,
+		     "key of type %s does not match the key type %s of map '%s'",
+		     vty_str(&kt, a, sizeof(a)), fr_type_str(st->type.key, b, sizeof(b)), st->name);
+	if (v->kind != E_TUPLE || v->nargs != tt->n) {
+		cerr(c, 0, v->loc, "map '%s' holds tuples %s: store one, as in set(%s, key, "
+		     "(x, y))", st->name, fr_type_str(tt, b, sizeof(b)), st->name);
+		return;
+	}
+	for (unsigned i = 0; i < v->nargs; i++) {
+		struct vty et = check_expr(c, v->args[i]);
+		if (c->hk == H_INIT && !et.lit)
+			cerr(c, 0, v->args[i]->loc, "init() runs at load time: keys and values "
+			     "must be constants");
+		else if (!compatible(&tt->elems[i], &et))
+			cerr(c, (!et.lit && v->args[i]->kind != E_NAME) || depends(c, v->args[i]),
+			     v->args[i]->loc, "element %u of the tuple is %s, not %s", i + 1,
+			     fr_type_str(&tt->elems[i], b, sizeof(b)), vty_str(&et, a, sizeof(a)));
+	}
+	if (c->hk == H_INIT && !kt.lit)
+		cerr(c, 0, k->loc, "init() runs at load time: keys and values must be constants");
+}
+
 static void check_set(struct ck *c, const struct fr_stmt *s)
 {
 	const struct fr_expr *e = s->e;
@@ -839,6 +885,10 @@ static void check_set(struct ck *c, const struct fr_stmt *s)
 	}
 	const struct fr_expr *m = e->args[0], *k = e->args[1], *v = e->args[2];
 	struct fr_state *st = m->kind == E_NAME ? find_state(c->el, m->s) : NULL;
+	if (st && st->type.kind == TY_MAP && st->type.val->kind == TY_TUPLE) {
+		check_set_tuple(c, st, k, v);
+		return;
+	}
 	struct vty kt = check_expr(c, k), vt = check_expr(c, v);
 	if (!st) {
 		if (m->kind == E_NAME)
@@ -931,6 +981,43 @@ static void check_arms_reachable(struct ck *c, const struct fr_stmt *s)
 	}
 }
 
+/* Some((a, b)) of a tuple-valued map: one read-only name per element */
+static int bind_tuple(struct ck *c, const struct fr_arm *arm, const struct vty *t)
+{
+	char b[64];
+	int n = 0;
+
+	if (t->t.kind == TY_NONE)
+		;	/* unknown: bind the names untyped below */
+	else if (t->t.kind != TY_TUPLE) {
+		cerr(c, 0, arm->loc, "Some((...)) takes a tuple apart; the value here is %s: "
+		     "write Some(x)", fr_type_str(&t->t, b, sizeof(b)));
+		return 0;
+	} else if (!arm->nbinds) {
+		cerr(c, 0, arm->loc, "the value is a tuple %s: take it apart with Some((%s))",
+		     fr_type_str(&t->t, b, sizeof(b)), t->t.n == 2 ? "a, b" : "a, b, ...");
+		return 0;
+	} else if (arm->nbinds != t->t.n) {
+		cerr(c, 0, arm->loc, "Some((...)) names %u values, but the tuple %s has %u",
+		     arm->nbinds, fr_type_str(&t->t, b, sizeof(b)), t->t.n);
+		return 0;
+	}
+	for (unsigned i = 0; i < arm->nbinds; i++) {
+		if (c->nbinds == MAX_BINDS) {
+			cerr(c, 0, arm->loc, "too many nested bindings");
+			break;
+		}
+		memset(&c->binds[c->nbinds], 0, sizeof(c->binds[0]));
+		c->binds[c->nbinds].name = arm->binds[i];
+		if (t->t.kind == TY_TUPLE)
+			c->binds[c->nbinds].t.t = t->t.elems[i];
+		c->binds[c->nbinds].loc = arm->loc;
+		c->nbinds++;
+		n++;
+	}
+	return n;
+}
+
 static void check_match(struct ck *c, const struct fr_stmt *s)
 {
 	struct vty t = check_expr(c, s->e);
@@ -953,16 +1040,19 @@ static void check_match(struct ck *c, const struct fr_stmt *s)
 			if ((*(arm->kind == A_SOME ? &seen_some : &seen_none))++)
 				cerr(c, 0, arm->loc, "duplicate %s arm",
 				     arm->kind == A_SOME ? "Some" : "None");
+			if (arm->kind == A_SOME && (arm->nbinds || t.t.kind == TY_TUPLE)) {
+				pushed = bind_tuple(c, arm, &t);
+				break;
+			}
 			if (arm->kind == A_SOME) {
 				if (c->nbinds == MAX_BINDS) {
 					cerr(c, 0, arm->loc, "too many nested bindings");
 					break;
 				}
+				memset(&c->binds[c->nbinds], 0, sizeof(c->binds[0]));
 				c->binds[c->nbinds].name = arm->bind;
 				c->binds[c->nbinds].t = t;
 				c->binds[c->nbinds].t.option = 0;
-				c->binds[c->nbinds].local = 0;
-				c->binds[c->nbinds].dep = 0;
 				c->binds[c->nbinds].loc = arm->loc;
 				c->nbinds++;
 				pushed = 1;
@@ -983,8 +1073,7 @@ static void check_match(struct ck *c, const struct fr_stmt *s)
 			break;
 		}
 		check_block(c, &arm->body);
-		if (pushed)
-			c->nbinds--;
+		c->nbinds -= pushed;
 	}
 }
 
@@ -1221,6 +1310,7 @@ static void check_assign(struct ck *c, const struct fr_stmt *s)
 		}
 		struct vty t = v[i];
 		t.lit = 0;	/* a constant gives the local its widest type */
+		memset(&c->binds[c->nbinds], 0, sizeof(c->binds[0]));
 		c->binds[c->nbinds].name = name;
 		c->binds[c->nbinds].t = t;
 		c->binds[c->nbinds].local = 1;
@@ -1548,9 +1638,17 @@ static void check_element(struct ck *c, struct fr_element *el)
 		if (!state_type_ok(st->type.key))
 			fr_error(c->d, st->type.key->loc, "map keys must be integers, bool or "
 				 "string<N>, not %s", fr_type_str(st->type.key, b, sizeof(b)));
-		if (!state_type_ok(st->type.val))
-			fr_error(c->d, st->type.val->loc, "map values must be integers, bool or "
-				 "string<N>, not %s", fr_type_str(st->type.val, b, sizeof(b)));
+		if (st->type.val->kind == TY_TUPLE) {
+			for (unsigned k = 0; k < st->type.val->n; k++)
+				if (!fr_type_is_fixed_int(st->type.val->elems[k].kind))
+					fr_error(c->d, st->type.val->elems[k].loc, "tuple elements "
+						 "must be integers or bool, not %s",
+						 fr_type_str(&st->type.val->elems[k], b, sizeof(b)));
+		} else if (!state_type_ok(st->type.val)) {
+			fr_error(c->d, st->type.val->loc, "map values must be integers, bool, "
+				 "string<N> or a tuple of integers, not %s",
+				 fr_type_str(st->type.val, b, sizeof(b)));
+		}
 	}
 	if (!el->req.present)
 		fr_error(c->d, el->loc, "element '%s' has no req(rpc)", el->name);
@@ -1590,7 +1688,8 @@ static void check_fields(struct fr_diag *d, const struct fr_fields *fs,
 		check_name(d, f->loc, "field", f->name);
 		if (c_reserved(f->name))
 			fr_error(d, f->loc, "field name '%s' is reserved in C", f->name);
-		if (f->type.kind == TY_MAP || f->type.kind == TY_VEC || f->type.kind == TY_NONE)
+		if (f->type.kind == TY_MAP || f->type.kind == TY_VEC || f->type.kind == TY_TUPLE ||
+		    f->type.kind == TY_NONE)
 			fr_error(d, f->type.loc, "field '%s' cannot have type %s", f->name,
 				 fr_type_str(&f->type, b, sizeof(b)));
 	}

@@ -69,9 +69,14 @@ static const char *map_name(const struct fr_state *st, char *buf, size_t n)
 /* C type of a map key/value: strings are wrapped so they copy by value */
 static const char *ctype(const struct fr_type *t, char *buf, size_t n)
 {
-	if (t->kind == TY_STRING)
+	if (t->kind == TY_STRING) {
 		snprintf(buf, n, "struct fr_str%u", t->n);
-	else
+	} else if (t->kind == TY_TUPLE) {
+		/* named by its element types, so equal tuples share one struct */
+		size_t o = snprintf(buf, n, "struct fr_tup");
+		for (unsigned i = 0; i < t->n && o < n; i++)
+			o += snprintf(buf + o, n - o, "_%s", fr_bpf_int_type(t->elems[i].kind) + 2);
+	} else
 		snprintf(buf, n, "%s", fr_bpf_int_type(t->kind));
 	return buf;
 }
@@ -463,6 +468,17 @@ static void fill(struct gen *g, int d, const struct fr_type *t, const char *var,
 	struct cval v;
 	char ty[64];
 
+	if (t->kind == TY_TUPLE) {
+		/* the checker let only (x, y, ...) of the right arity through */
+		struct cval ev[8];
+		unsigned n = e->nargs < 8 ? e->nargs : 8;
+		for (unsigned i = 0; i < n; i++)
+			cval_of(g, e->args[i], &ev[i], d);
+		emitf(g, d, "%s %s = {};\n", ctype(t, ty, sizeof(ty)), var);
+		for (unsigned i = 0; i < n; i++)
+			emitf(g, d, "%s.f%u = %s;\n", var, i, ev[i].c);
+		return;
+	}
 	cval_of(g, e, &v, d);
 	ind(g, d);
 	if (t->kind != TY_STRING) {
@@ -794,13 +810,26 @@ static void gen_match(struct gen *g, const struct fr_stmt *s, int d)
 		if (some) {
 			ind(g, d + 1);
 			fr_buf_printf(g->b, "if (%s) {\n", vv);
-			struct bind *bd = &g->binds[g->nbinds++];
-			bd->name = some->bind;
-			snprintf(bd->var, sizeof(bd->var), "%s", vv);
-			bd->st = st;
-			bd->key = e->args[1];
+			int scope = g->nbinds;
+			if (some->nbinds) {
+				/* Some((a, b)): each name reads its field in place */
+				for (unsigned i = 0; i < some->nbinds && i < st->type.val->n; i++) {
+					struct bind *bd = &g->binds[g->nbinds++];
+					memset(bd, 0, sizeof(*bd));
+					bd->name = some->binds[i];
+					bd->kind = st->type.val->elems[i].kind;
+					snprintf(bd->var, sizeof(bd->var), "%s->f%u", vv, i);
+				}
+			} else {
+				struct bind *bd = &g->binds[g->nbinds++];
+				memset(bd, 0, sizeof(*bd));
+				bd->name = some->bind;
+				snprintf(bd->var, sizeof(bd->var), "%s", vv);
+				bd->st = st;
+				bd->key = e->args[1];
+			}
 			gen_block(g, &some->body, d + 2);
-			g->nbinds--;
+			g->nbinds = scope;
 			ind(g, d + 1);
 			fr_buf_printf(g->b, "}%s", none ? " else " : "\n");
 		} else if (none) {
@@ -1002,6 +1031,28 @@ static void size_fn(const struct fr_spec *spec, const char *name, const char *wh
 static void str_types(const struct fr_spec *spec, struct fr_buf *b)
 {
 	unsigned seen[256], n = 0;
+	char tn[256][64], ty[64];
+	unsigned ntn = 0;
+
+	/* tuples: packed, so a value is its elements' bytes in turn, as init.h
+	 * lays it out */
+	for (unsigned i = 0; i < spec->nelems; i++)
+		for (unsigned j = 0; j < spec->elems[i]->nstates; j++) {
+			const struct fr_type *t = spec->elems[i]->states[j].type.val;
+			unsigned q;
+			if (spec->elems[i]->states[j].type.kind != TY_MAP || t->kind != TY_TUPLE)
+				continue;
+			ctype(t, ty, sizeof(ty));
+			for (q = 0; q < ntn && strcmp(tn[q], ty); q++)
+				;
+			if (q < ntn || ntn == 256)
+				continue;
+			snprintf(tn[ntn++], sizeof(tn[0]), "%s", ty);
+			fr_buf_printf(b, "%s {", ty);
+			for (unsigned k = 0; k < t->n; k++)
+				fr_buf_printf(b, " %s f%u;", fr_bpf_int_type(t->elems[k].kind), k);
+			fr_buf_printf(b, " } __attribute__((packed));\n");
+		}
 
 	for (unsigned i = 0; i < spec->nelems; i++) {
 		const struct fr_element *el = spec->elems[i];

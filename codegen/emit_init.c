@@ -16,7 +16,15 @@ static void put_bytes(struct fr_buf *b, const char *name, const struct fr_type *
 
 	if (n > sizeof(v))
 		n = sizeof(v);
-	if (t->kind == TY_STRING)
+	if (t->kind == TY_TUPLE) {
+		/* packed, as the BPF side declares it: each element in turn */
+		for (unsigned k = 0, o = 0; k < t->n && k < e->nargs; k++) {
+			unsigned w = fr_type_size(&t->elems[k]);
+			for (unsigned i = 0; i < w && i < 8 && o + i < n; i++)
+				v[o + i] = (unsigned char)(e->args[k]->ival >> (8 * i));
+			o += w;
+		}
+	} else if (t->kind == TY_STRING)
 		memcpy(v, e->s, e->slen < n ? e->slen : n);
 	else
 		for (unsigned i = 0; i < n && i < 8; i++)
@@ -110,6 +118,11 @@ void fr_emit_init(const struct fr_spec *spec, struct fr_buf *b)
 							fr_buf_put(b, (char *)&ch, 1);
 					}
 					fr_buf_put(b, "'", 1);
+				} else if (kv[q]->kind == E_TUPLE) {
+					for (unsigned a = 0; a < kv[q]->nargs; a++)
+						fr_buf_printf(b, "%s%llu", a ? ", " : "(",
+							      (unsigned long long)kv[q]->args[a]->ival);
+					fr_buf_printf(b, ")");
 				} else {
 					fr_buf_printf(b, "%llu", (unsigned long long)kv[q]->ival);
 				}

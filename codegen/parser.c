@@ -191,8 +191,39 @@ static const struct { const char *name; enum fr_type_kind k; } scalar_types[] = 
  * the le16 length prefix, and big bodies travel in fragments. */
 #define FR_MAX_BYTES_FIELD 65535
 
+#define FR_MAX_TUPLE 8
+
+static void parse_type(struct parser *p, struct fr_type *t);
+
+/* (T, T, ...): a map value of several integers, stored as one */
+static void parse_tuple_type(struct parser *p, struct fr_type *t)
+{
+	struct fr_type el[FR_MAX_TUPLE];
+
+	t->kind = TY_TUPLE;
+	t->loc = next(p)->loc;
+	for (;;) {
+		if (t->n == FR_MAX_TUPLE)
+			fail(p, cur(p)->loc, "a tuple has at most %d elements", FR_MAX_TUPLE);
+		parse_type(p, &el[t->n++]);
+		if (!at(p, T_COMMA))
+			break;
+		next(p);
+	}
+	expect(p, T_RPAREN, "',' or ')'");
+	if (t->n < 2)
+		fail(p, t->loc, "a tuple type has at least 2 elements");
+	t->elems = fr_arena_alloc(&p->spec->arena, t->n * sizeof(*t->elems));
+	memcpy(t->elems, el, t->n * sizeof(*t->elems));
+}
+
 static void parse_type(struct parser *p, struct fr_type *t)
 {
+	if (at(p, T_LPAREN)) {
+		memset(t, 0, sizeof(*t));
+		parse_tuple_type(p, t);
+		return;
+	}
 	const struct fr_tok *id = expect(p, T_IDENT, "a type");
 
 	memset(t, 0, sizeof(*t));
@@ -537,7 +568,22 @@ static void parse_arm(struct parser *p, struct fr_stmt *m)
 		next(p);
 		arm.kind = A_SOME;
 		expect(p, T_LPAREN, "'(' after Some");
-		arm.bind = expect(p, T_IDENT, "a name to bind")->text;
+		if (at(p, T_LPAREN)) {
+			/* Some((a, b)) takes a tuple value apart */
+			unsigned cap = 0;
+			next(p);
+			for (;;) {
+				const char *n = expect(p, T_IDENT, "a name to bind")->text;
+				GROW(p, arm.binds, arm.nbinds, cap);
+				arm.binds[arm.nbinds++] = n;
+				if (!at(p, T_COMMA))
+					break;
+				next(p);
+			}
+			expect(p, T_RPAREN, "',' or ')'");
+		} else {
+			arm.bind = expect(p, T_IDENT, "a name to bind")->text;
+		}
 		expect(p, T_RPAREN, "')'");
 	} else if (at_word(p, "None")) {
 		next(p);

@@ -102,12 +102,14 @@ enum fr_type_kind {
 	TY_STRING, TY_BYTES,
 	TY_MAP,
 	TY_VEC,			/* Vec<T, N>: val is T, n is N; state only */
+	TY_TUPLE,		/* (T, ...): elems[0..n-1]; map values only */
 };
 
 struct fr_type {
 	enum fr_type_kind kind;
 	unsigned	n;		/* string<N>/bytes<N> */
 	struct fr_type	*key, *val;	/* Map<K, V> */
+	struct fr_type	*elems;		/* TY_TUPLE */
 	struct fr_loc	loc;
 };
 
@@ -163,7 +165,9 @@ struct fr_block {
 struct fr_arm {
 	enum fr_arm_kind kind;
 	struct fr_loc	loc;
-	const char	*bind;		/* A_SOME binder */
+	const char	*bind;		/* A_SOME binder; NULL with a tuple pattern */
+	const char	**binds;	/* Some((a, b)): one name per tuple element */
+	unsigned	nbinds;
 	struct fr_expr	*value;		/* A_CONST */
 	struct fr_block	body;
 };
@@ -410,8 +414,8 @@ const struct fr_expr *fr_elem_arg(const struct fr_method *m, const struct fr_ele
 				  const struct fr_eparam *prm);
 const struct fr_eparam *fr_elem_param(const struct fr_element *el, const char *name);
 uint64_t fr_fnv1a64(uint64_t h, const void *p, size_t n);
-
 #define FR_FNV_OFFSET 0xcbf29ce484222325ULL
+
 /* Whether some method of the service chains element el. */
 int fr_elem_used(const struct fr_spec *spec, const struct fr_element *el);
 

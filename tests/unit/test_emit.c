@@ -519,6 +519,48 @@ static void test_forward(void **state)
 	fr_spec_free(spec);
 }
 
+/* A tuple value is a packed struct named by its element types; Some((a, b))
+ * reads the fields in place; init.h lays the elements out in turn. */
+static void test_tuple_values(void **state)
+{
+	struct fr_spec *spec = load("element e:\n"
+				    "  state:\n"
+				    "    seen: Map<u64, (u64, u32, u8)>\n"
+				    "  init():\n"
+				    "    set(seen, 7, (100, 2, 1))\n"
+				    "  req(rpc):\n"
+				    "    match get(seen, get(rpc, 'id')):\n"
+				    "      Some((first, count, flag)) =>\n"
+				    "        set(seen, get(rpc, 'id'), (first, count + 1, flag))\n"
+				    "      None =>\n"
+				    "        set(seen, get(rpc, 'id'), (1, 1, 0))\n"
+				    "    pass\n"
+				    "service t:\n"
+				    "  method m:\n"
+				    "    request:\n"
+				    "      id: u64\n"
+				    "    server: e()\n", 0);
+	char *c = bpf_of(spec);
+	struct fr_buf ib = { 0 };
+	(void)state;
+
+	expect_in(c, "struct fr_tup_u64_u32_u8 { __u64 f0; __u32 f1; __u8 f2; } "
+		  "__attribute__((packed));\n");
+	expect_in(c, "\t__type(value, struct fr_tup_u64_u32_u8);\n");
+	expect_in(c, "struct fr_tup_u64_u32_u8 *v0 = bpf_map_lookup_elem(&fr_e_seen, &k0);\n");
+	expect_in(c, "__u32 t2 = v0->f1 + 1ULL;\n"
+		  "\t\t\t\tstruct fr_tup_u64_u32_u8 v1 = {};\n"
+		  "\t\t\t\tv1.f0 = v0->f0;\n\t\t\t\tv1.f1 = t2;\n\t\t\t\tv1.f2 = v0->f2;\n");
+	fr_emit_init(spec, &ib);
+	expect_in(ib.p, "/* e.init(): seen[7] = (100, 2, 1) */\n");
+	expect_in(ib.p, "flatrpc_init_0_value[13] __attribute__((unused)) = {\n"
+		  "\t0x64, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00,\n"
+		  "\t0x01\n};\n");
+	fr_buf_free(&ib);
+	free(c);
+	fr_spec_free(spec);
+}
+
 static void test_import_free_load(void **state)
 {
 	struct fr_diag d = { .out = NULL };
@@ -547,6 +589,7 @@ int main(void)
 		cmocka_unit_test(test_size_annotation),
 		cmocka_unit_test(test_element_arguments),
 		cmocka_unit_test(test_forward),
+		cmocka_unit_test(test_tuple_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1102,6 +1102,58 @@ static void test_err_message_with_nul(void **state)
 		     "bad.anf:3:14: error: an err() message cannot contain \\0\n");
 }
 
+static void test_tuple_value_errors(void **state)
+{
+	static const char *const want[] = {
+		"bad.anf:6:19: error: a tuple type has at least 2 elements",
+		"bad.anf:5:25: error: tuple elements must be integers or bool, not stri"
+		"ng<4>",
+		"bad.anf:9:7: error: the value is a tuple (u64, u32): take it apart wit"
+		"h Some((a, b))",
+		"bad.anf:13:7: error: Some((...)) names 3 values, but the tuple (u64, u"
+		"32) has 2",
+		"bad.anf:16:11: error: Some((...)) takes a tuple apart; the value here "
+		"is u64: write Some(x)",
+		"bad.anf:18:23: error: map 'm' holds tuples (u64, u32): store one, as i"
+		"n set(m, key, (x, y))",
+		"bad.anf:20:23: error: map 'm' holds tuples (u64, u32): store one, as i"
+		"n set(m, key, (x, y))",
+		"bad.anf:19:27: error: element 2 of the tuple is u32, not string<8>",
+		NULL,
+	};
+	(void)state;
+	expect_all(
+		   "element e:\n"
+		   "  state:\n"
+		   "    m: Map<u64, (u64, u32)>\n"
+		   "    s: Map<u64, u64>\n"
+		   "    bad: Map<u64, (u64, string<4>)>\n"
+		   "    one: Map<u64, (u64)>\n"
+		   "  req(rpc):\n"
+		   "    match get(m, 1):\n"
+		   "      Some(x) => pass\n"
+		   "      None => pass\n"
+		   "  resp(rpc):\n"
+		   "    match get(m, 1):\n"
+		   "      Some((a, b, c)) => pass\n"
+		   "      None =>\n"
+		   "        match get(s, 1):\n"
+		   "          Some((p, q)) => pass\n"
+		   "          None =>\n"
+		   "            set(m, 1, 5)\n"
+		   "            set(m, 2, (1, get(rpc, 'name')))\n"
+		   "            set(m, 3, (1, 2, 3))\n"
+		   "            pass\n"
+		   "service t:\n"
+		   "  method m:\n"
+		   "    request:\n"
+		   "      id: u64\n"
+		   "    response:\n"
+		   "      name: string<8>\n"
+		   "    client: e()\n"
+		   , 8, want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1128,6 +1180,7 @@ int main(void)
 		cmocka_unit_test(test_names_that_collide_in_c),
 		cmocka_unit_test(test_err_message_with_nul),
 		cmocka_unit_test(test_set_field_errors),
+		cmocka_unit_test(test_tuple_value_errors),
 		cmocka_unit_test(test_local_errors),
 		cmocka_unit_test(test_local_typed_by_field),
 		cmocka_unit_test(test_arith_delete_byte_size_errors),
