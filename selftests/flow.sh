@@ -75,7 +75,11 @@ test_priority() {
 	wait "$(cat "$WORK/tcpdump.pid")" || true
 
 	expect_eq "$(field failed "$line")" 0 "failed calls"
-	expect_eq "$(field set_ok "$line")" "$(field set_tx "$line")" "sets answered"
+	# every set ran, once (a loaded machine may still time a few out at
+	# the client: not what this test is about)
+	expect_eq "$(count_lines -c '^set ' "$WORK/prio.log")" "$(field set_tx "$line")" "sets executed"
+	expect_eq "$(grep '^applied set keys:' "$WORK/prio.out" | sed -n 's/.*duplicate_executions=\([0-9]*\).*/\1/p')" 0 \
+		"duplicate executions"
 	line=$(grep '^priority level=4 ' "$WORK/prio.out") ||
 		fail "no priority line for level 4 in: $(cat "$WORK/prio.out")"
 	say "server: $line"

@@ -28,6 +28,7 @@ if [ -z "${FLATRPC_SELFTEST_NS:-}" ]; then
 fi
 
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/flow.sh"
 
 ALL_TESTS=(
 	test_topology
@@ -49,6 +50,8 @@ ALL_TESTS=(
 	step_server_start
 	test_invariants
 	step_server_stop
+	test_priority
+	test_busy
 	test_unload
 	test_ratelimited
 	test_tiered

@@ -289,12 +289,15 @@ static void test_first_flag(void **state)
 /* Giving up on an in-order call must not wedge the stream: the messages
  * still in flight and the next new one carry FIRST so the receiver skips
  * the gap instead of holding them forever. */
+static uint32_t send_peer(struct fixture *fx, uint32_t peer, uint8_t method, uint64_t now,
+			  int *queued);
+
 static void test_abandoned_seq_restarts_stream(void **state)
 {
 	struct fixture *fx = *state;
 	struct proto_event ev[4];
 	uint32_t id1, id2;
-	int n, timeouts = 0;
+	int n, q, timeouts = 0;
 
 	id1 = send_at(fx, M_ORD, 0);			/* seq 0, FIRST */
 	id2 = send_at(fx, M_ORD, 3000 * US);		/* seq 1 */
@@ -324,12 +327,19 @@ static void test_abandoned_seq_restarts_stream(void **state)
 	assert_true(hdr_of(ev[0].frame)->flags & FLATRPC_F_FIRST);
 	assert_int_equal(ntohs(hdr_of(ev[0].frame)->seq), 1);
 
-	/* and so does the next new message; the one after is ordinary */
+	/* id2 restarts it, so new messages are ordinary: one carrying FIRST
+	 * could overtake id2 on the wire and make the receiver skip it */
 	send_at(fx, M_ORD, 7600 * US);
-	assert_true(hdr_of(fx->frame)->flags & FLATRPC_F_FIRST);
-	assert_int_equal(ntohs(hdr_of(fx->frame)->seq), 2);
-	send_at(fx, M_ORD, 7700 * US);
 	assert_false(hdr_of(fx->frame)->flags & FLATRPC_F_FIRST);
+	assert_int_equal(ntohs(hdr_of(fx->frame)->seq), 2);
+	/* with nothing outstanding after a give-up, the next new one opens */
+	{
+		struct flatrpc_hdr h;
+		struct proto_done d;
+
+		h = resp_hdr(id2, M_ORD, FLATRPC_RESP, 0);
+		assert_int_equal(proto_cli_on_response(&fx->cli, &h, 7650 * US, &d), 1);
+	}
 
 	/* a lossy in-order stream restarts the same way after a timeout */
 	send_at(fx, M_ORD_LOSSY, 8000 * US);
@@ -338,6 +348,36 @@ static void test_abandoned_seq_restarts_stream(void **state)
 	proto_cli_expire(&fx->cli, 9000 * US, ev, 4);
 	send_at(fx, M_ORD_LOSSY, 9100 * US);
 	assert_true(hdr_of(fx->frame)->flags & FLATRPC_F_FIRST);
+
+	/* only the oldest outstanding call carries FIRST after a give-up */
+	{
+		/* separate peers: this test's losses have shrunk peer 0's
+		 * window, and the sequence space is the method's anyway */
+		uint32_t a = send_peer(fx, 1, M_ORD, 20000 * US, &q);
+		uint32_t b = send_peer(fx, 2, M_ORD, 23000 * US, &q);
+		uint32_t cc = send_peer(fx, 3, M_ORD, 23100 * US, &q);
+		uint8_t fb = 0, fc = 0;
+
+		(void)a;
+		/* step through the attempts; look at what b and c carry once
+		 * a was given up */
+		for (uint64_t t = 20300; t <= 32000; t += 100) {
+			bool gone = !proto_cli_pending(&fx->cli, a);
+
+			n = proto_cli_expire(&fx->cli, t * US, ev, 4);
+			for (int i = 0; gone && i < n; i++) {
+				if (ev[i].rpc_id == b && ev[i].kind == PROTO_EV_RETX)
+					fb |= hdr_of(ev[i].frame)->flags;
+				if (ev[i].rpc_id == cc && ev[i].kind == PROTO_EV_RETX)
+					fc |= hdr_of(ev[i].frame)->flags;
+			}
+		}
+		assert_false(proto_cli_pending(&fx->cli, a));
+		assert_true(fb & FLATRPC_F_RETX);
+		assert_true(fc & FLATRPC_F_RETX);
+		assert_true(fb & FLATRPC_F_FIRST);
+		assert_false(fc & FLATRPC_F_FIRST);
+	}
 }
 
 static void test_seq_and_id_wraparound(void **state)

@@ -359,23 +359,30 @@ int proto_cli_on_response(struct proto_cli *c, const struct flatrpc_hdr *hdr,
 
 /*
  * A call of an in-order stream was given up: its sequence number will never
- * arrive, and the receiver would hold everything after it forever. FIRST on
- * the next message (and on every later one still in flight) tells the
- * receiver to skip the gap; it never rewinds, so stale copies stay dups.
+ * arrive, and the receiver would hold everything after it forever. FIRST
+ * tells the receiver to skip the gap; it never rewinds, so stale copies stay
+ * dups. Only the oldest call still outstanding carries it (from its next
+ * transmission on), or, with none, the next new one: had every call in
+ * flight carried it, a later one overtaking an earlier one on the wire would
+ * restart the stream past the earlier one, which then never runs. If the
+ * oldest is lost in turn, giving it up moves FIRST to the next.
  */
-static void abandon_seq(struct proto_cli *c, uint8_t method)
+static void abandon_seq(struct proto_cli *c, uint8_t method, const struct proto_call *gone)
 {
-	c->seq_started[method] = 0;
+	struct proto_call *oldest = NULL;
+
 	for (uint32_t i = 0; i <= c->mask; i++) {
 		struct proto_call *k = &c->calls[i];
 
-		if (k->in_use && k->method == method && k->frame_len) {
-			struct flatrpc_hdr *h =
-				(struct flatrpc_hdr *)(slot_frame(c, k) + c->hdr_off);
-
-			h->flags |= FLATRPC_F_FIRST;
-		}
+		if (k != gone && k->in_use && k->method == method && k->frame_len &&
+		    (!oldest || k->order < oldest->order))
+			oldest = k;
 	}
+	if (!oldest) {
+		c->seq_started[method] = 0;
+		return;
+	}
+	((struct flatrpc_hdr *)(slot_frame(c, oldest) + c->hdr_off))->flags |= FLATRPC_F_FIRST;
 }
 
 int proto_cli_on_ack(struct proto_cli *c, const struct flatrpc_hdr *hdr, uint64_t now,
@@ -413,7 +420,7 @@ int proto_cli_on_ack(struct proto_cli *c, const struct flatrpc_hdr *hdr, uint64_
 		done->err = (md->flags & FLATRPC_M_RELIABLE) ? FLATRPC_E_TIMEOUT
 							      : FLATRPC_E_OVERLOADED;
 		if (md->flags & FLATRPC_M_INORDER)
-			abandon_seq(c, k->method);
+			abandon_seq(c, k->method, k);
 		release(c, k);
 		if (done->err == FLATRPC_E_TIMEOUT)
 			c->timeouts++;
@@ -521,7 +528,7 @@ int proto_cli_expire(struct proto_cli *c, uint64_t now, struct proto_event *ev, 
 			ev[n].frame = NULL;
 			ev[n].len = 0;
 			if (md->flags & FLATRPC_M_INORDER)
-				abandon_seq(c, k->method);
+				abandon_seq(c, k->method, k);
 			release(c, k);
 			c->timeouts++;
 		}
