@@ -703,6 +703,48 @@ static void parse_annot(struct parser *p, struct fr_annot *a)
 		parse_args(p, &a->args, &a->nargs);
 }
 
+/* (name: type [= default], ...). A mistake is reported and its parameter
+ * skipped up to the next ',' or ')', so the others and the element's body
+ * are still checked. */
+static void parse_params(struct parser *p, struct fr_element *el)
+{
+	jmp_buf jb, *saved = p->recover;
+	volatile unsigned cap = 0;
+
+	next(p);
+	p->recover = &jb;
+	while (!at(p, T_RPAREN) && !at(p, T_NEWLINE) && !at(p, T_EOF)) {
+		if (setjmp(jb)) {
+			p->depth = 0;
+			while (!at(p, T_COMMA) && !at(p, T_RPAREN) && !at(p, T_NEWLINE) &&
+			       !at(p, T_EOF))
+				next(p);
+			if (!at(p, T_COMMA))
+				break;
+			next(p);
+			continue;
+		}
+		/* appended whole: a syntax error leaves no half parameter */
+		struct fr_eparam pr = { 0 };
+		const struct fr_tok *pn = expect(p, T_IDENT, "a parameter name");
+		pr.name = pn->text;
+		pr.loc = pn->loc;
+		expect(p, T_COLON, "':' after the parameter name");
+		parse_type(p, &pr.type);
+		if (at(p, T_EQ)) {
+			next(p);
+			pr.deflt = parse_expr(p);
+		}
+		GROW(p, el->params, el->nparams, cap);
+		el->params[el->nparams++] = pr;
+		if (at(p, T_RPAREN))
+			break;
+		expect(p, T_COMMA, "',' or ')'");
+	}
+	p->recover = saved;
+	expect(p, T_RPAREN, "',' or ')'");
+}
+
 static void parse_element(struct parser *p)
 {
 	next(p);
@@ -713,29 +755,8 @@ static void parse_element(struct parser *p)
 	el->loc = name->loc;
 	GROW(p, p->spec->elems, p->spec->nelems, p->spec->ecap);
 	p->spec->elems[p->spec->nelems++] = el;
-	if (at(p, T_LPAREN)) {
-		unsigned cap = 0;
-		next(p);
-		while (!at(p, T_RPAREN)) {
-			/* appended whole: a syntax error leaves no half parameter */
-			struct fr_eparam pr = { 0 };
-			const struct fr_tok *pn = expect(p, T_IDENT, "a parameter name");
-			pr.name = pn->text;
-			pr.loc = pn->loc;
-			expect(p, T_COLON, "':' after the parameter name");
-			parse_type(p, &pr.type);
-			if (at(p, T_EQ)) {
-				next(p);
-				pr.deflt = parse_expr(p);
-			}
-			GROW(p, el->params, el->nparams, cap);
-			el->params[el->nparams++] = pr;
-			if (!at(p, T_COMMA))
-				break;
-			next(p);
-		}
-		expect(p, T_RPAREN, "',' or ')'");
-	}
+	if (at(p, T_LPAREN))
+		parse_params(p, el);
 
 	open_block(p, 0);
 	RECOVER_LOOP(p, !at(p, T_DEDENT) && !at(p, T_EOF), {
