@@ -263,7 +263,8 @@ profile_one() { # proto mode cpus
 	local cpid=$!
 	# other people's work shares the cores: the stack is the processes in
 	# the two namespaces, taken while the client runs
-	sleep 0.3
+	for _ in $(seq 30); do [ -n "$(ip netns pids "$C")" ] && break; sleep 0.1; done
+	sleep 0.2
 	stack=$( (ip netns pids "$C"; ip netns pids "$S"; tr , '\n' <<<"$SERVER_PIDS") | sort -u | paste -sd,)
 	# a lossy get lost under perf's load makes the client exit non-zero;
 	# its line (with errors=) still says what was profiled
@@ -280,10 +281,18 @@ profile_one() { # proto mode cpus
 		perf_top 15 -i "$data" --no-children --sort comm
 		echo "## the stack's processes only ($stack), by command and object (user code, libraries, kernel)"
 		perf_top 25 -i "$data" --pid "$stack" --percentage relative --no-children --sort comm,dso
+		# sample periods are CPU ns (cpu-clock), so a share becomes time per call
+		echo "## the stack's CPU time per call by command and object, us (over all $((COUNT + WARMUP)) calls, warm-up" \
+			"included; busy-poll counts the spinning)"
+		# (--pid with a sort key that is not per task drops entries: perf 6.1)
+		perf report -i "$data" --pid "$stack" --stdio -q -g none --no-children --sort comm,dso \
+			-F period,comm,dso 2>/dev/null | grep . |
+			sort -rn | awk -v n=$((COUNT + WARMUP)) '{ t += $1; p = $1; sub(/^ *[0-9]+ +/, "")
+				printf "  %9.3f  %s\n", p / 1e3 / n, $0 } END { printf "  %9.3f  all\n", t / 1e3 / n }' || true
 		echo "## the stack's top symbols (self time)"
 		perf_top 60 -i "$data" --pid "$stack" --percentage relative --no-children --sort comm,dso,sym
 		echo "## the stack's top symbols with their callees (children time)"
-		perf_top 40 -i "$data" --pid "$stack" --percentage relative --children --sort sym
+		perf_top 40 -i "$data" --pid "$stack" --percentage relative --children --sort comm,sym
 	} >"$out"
 	echo "profile: $out"
 }
