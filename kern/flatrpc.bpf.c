@@ -203,8 +203,14 @@ static __always_inline void fr_frag_key(const struct fr_pkt *p, struct flatrpc_f
 	k->rpc_id = p->hdr->rpc_id;
 }
 
+/* What a frag_verdicts entry says about its first fragment, for bpftool
+ * readers: an ANF error code (1..127) as is, or one of these plus a drop
+ * reason or an ACK status. */
+#define FR_FRAG_WHY_DROP	0x100
+#define FR_FRAG_WHY_ACK		0x200
+
 /* A first fragment's verdict, for its message's later fragments: `why` is
- * a drop reason or an ANF error code, 0 when it was let through. */
+ * an FR_FRAG_WHY_* value or an ANF error code, 0 when it was let through. */
 static __always_inline void fr_frag_verdict(const struct fr_pkt *p, __u32 why)
 {
 	struct flatrpc_frag_key k;
@@ -229,7 +235,7 @@ static __always_inline int fr_frag_denied(const struct fr_pkt *p)
 /* Drops a first fragment, and with it the rest of its message. */
 static __always_inline int fr_xdp_drop_msg(const struct fr_pkt *p, __u32 reason)
 {
-	fr_frag_verdict(p, reason);
+	fr_frag_verdict(p, FR_FRAG_WHY_DROP + reason);
 	return fr_xdp_drop(reason);
 }
 
@@ -267,6 +273,8 @@ int flatrpc_xdp(struct xdp_md *ctx)
 			st = fr_stats(p.method);
 			if (st)
 				st->busy++;
+			/* the sender resends the whole message later */
+			fr_frag_verdict(&p, FR_FRAG_WHY_ACK + FLATRPC_ACK_BUSY);
 			return fr_reply(ctx, &p, FLATRPC_ACK, FLATRPC_ACK_BUSY);
 		}
 		fr_scrub_req(&p);

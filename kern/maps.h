@@ -59,7 +59,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct flatrpc_frag_key);
-	__type(value, __u32);		/* the first fragment's drop reason or ANF error */
+	__type(value, __u32);		/* why: see FR_FRAG_WHY_* in flatrpc.bpf.c */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } frag_verdicts SEC(".maps");
 
