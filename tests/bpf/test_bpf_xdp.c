@@ -269,6 +269,8 @@ static void method_stats(uint32_t method, struct flatrpc_method_stats *out)
 		out->anf_err += v[i].anf_err;
 		out->dup += v[i].dup;
 		out->tx_stack += v[i].tx_stack;
+		out->busy += v[i].busy;
+		out->rx_ack += v[i].rx_ack;
 	}
 }
 
@@ -342,8 +344,9 @@ static void check_not_counted(const struct row *r, const uint8_t *in, size_t in_
 	assert_int_equal(sessions(sid), *(const uint64_t *)before);
 }
 
-static void check_err_reply(const struct row *r, const uint8_t *in, size_t in_len,
-			    const uint8_t *out, size_t out_len, const void *before)
+/* The request came back as a bodiless reply of `kind` with `status`. */
+static void check_bounced(const uint8_t *in, const uint8_t *out, size_t out_len,
+			  uint8_t kind, uint8_t status)
 {
 	const struct ethhdr *ie = (const void *)in, *oe = (const void *)out;
 	const struct iphdr *ii = (const void *)(ie + 1), *oi = (const void *)(oe + 1);
@@ -363,13 +366,56 @@ static void check_err_reply(const struct row *r, const uint8_t *in, size_t in_le
 	assert_int_equal(ntohs(ou->len), sizeof(*ou) + sizeof(*oh));
 	assert_int_equal(ou->check, 0);
 	assert_int_equal(oh->magic, FLATRPC_MAGIC);
-	assert_int_equal(oh->flags, FLATRPC_ERR);
+	assert_int_equal(oh->flags, kind);
 	assert_int_equal(oh->method, ih->method);
-	assert_int_equal(oh->status, KV_ERR_FIREWALL);
+	assert_int_equal(oh->status, status);
 	assert_int_equal(oh->rpc_id, ih->rpc_id);
 	assert_int_equal(oh->len, 0);
+}
+
+static void check_err_reply(const struct row *r, const uint8_t *in, size_t in_len,
+			    const uint8_t *out, size_t out_len, const void *before)
+{
+	check_bounced(in, out, out_len, FLATRPC_ERR, KV_ERR_FIREWALL);
 	/* the firewall runs first: a denied call is never counted */
 	assert_int_equal(sessions(SID_PETER), *(const uint64_t *)before);
+}
+
+/* The receiving library's backlog, as it publishes it in the mmapped map. */
+static void set_load(uint32_t backlog, uint32_t busy_at)
+{
+	struct flatrpc_load l = { .backlog = backlog, .busy_at = busy_at };
+	uint32_t q = 0;	/* BPF_PROG_TEST_RUN's rx_queue_index */
+
+	assert_int_equal(bpf_map__update_elem(skel->maps.load, &q, sizeof(q), &l, sizeof(l), 0), 0);
+}
+
+static uint64_t probe_busy(void)
+{
+	set_load(4, 4);
+	return sessions(SID_KEVIN);
+}
+
+static uint64_t probe_below(void)
+{
+	set_load(3, 4);
+	return sessions(SID_KEVIN);
+}
+
+static void check_busy(const struct row *r, const uint8_t *in, size_t in_len,
+		       const uint8_t *out, size_t out_len, const void *before)
+{
+	set_load(0, 0);
+	check_bounced(in, out, out_len, FLATRPC_ACK, FLATRPC_ACK_BUSY);
+	/* refused before the ANFs: the session tracker did not count it */
+	assert_int_equal(sessions(SID_KEVIN), *(const uint64_t *)before);
+}
+
+static void check_below(const struct row *r, const uint8_t *in, size_t in_len,
+			const uint8_t *out, size_t out_len, const void *before)
+{
+	set_load(0, 0);
+	assert_int_equal(sessions(SID_KEVIN), *(const uint64_t *)before + 1);
 }
 
 static void check_seq_created(const struct row *r, const uint8_t *in, size_t in_len,
@@ -518,6 +564,31 @@ static const struct row rows[] = {
 	  XDP_DROP, FLATRPC_DROP_SHORT_BODY, NO_STAT },
 	{ "ack kind", XDP, { .body = B_GET_KEVIN, .flags = FLATRPC_ACK },
 	  XDP_DROP, FLATRPC_DROP_BAD_KIND, NO_STAT },
+	{ "ack with a body", XDP,
+	  { .response = true, .flags = FLATRPC_ACK, .status = FLATRPC_ACK_BUSY,
+	    .body = B_SET_RESP, .method = KV_SET },
+	  XDP_DROP, FLATRPC_DROP_BAD_KIND, NO_STAT },
+	{ "ack with an unknown status", XDP,
+	  { .response = true, .flags = FLATRPC_ACK, .status = 9, .method = KV_SET },
+	  XDP_DROP, FLATRPC_DROP_BAD_KIND, NO_STAT },
+	/* a bare ACK passes parsing (here it finds no socket) */
+	{ "ack busy reaches the client", XDP,
+	  { .response = true, .flags = FLATRPC_ACK, .status = FLATRPC_ACK_BUSY, .method = KV_SET },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT, .unchanged = true },
+	{ "ack pending reaches the client", XDP,
+	  { .response = true, .flags = FLATRPC_ACK, .status = FLATRPC_ACK_PENDING,
+	    .method = KV_GET },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT, .unchanged = true },
+
+	/* the library's backlog at its threshold: XDP refuses with ACK BUSY */
+	{ "request refused at the backlog threshold", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET },
+	  XDP_TX, FLATRPC_DROP_NONE, STAT(KV_GET, busy),
+	  .check = check_busy, .probe = probe_busy },
+	{ "request below the threshold goes on", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT,
+	  .check = check_below, .probe = probe_below },
 
 	/* the ANF chain */
 	{ "kevin's get, no socket", XDP, { .body = B_GET_KEVIN, .method = KV_GET },
