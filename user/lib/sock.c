@@ -270,8 +270,10 @@ void flatrpc_sock_del(struct flatrpc_sock *s)
 {
 	if (!s)
 		return;
-	if (s->load) {
-		/* Nobody drains this queue any more: never answer BUSY for it. */
+	if (s->load && s->prio_ready) {
+		/* Nobody drains this queue any more: never answer BUSY for it.
+		 * Only a socket that served: a client on the same queue must
+		 * not switch off its server's threshold. */
 		__atomic_store_n(&s->load->busy_at, 0, __ATOMIC_RELEASE);
 		s->load->backlog = 0;
 	}
