@@ -139,6 +139,23 @@ static int vec_len(struct gen *g, int d, const struct fr_state *st)
 	return t;
 }
 
+static void fill(struct gen *g, int d, const struct fr_type *t, const char *var,
+		 const struct fr_expr *e);
+
+/* A Vec index: compared at its full width (an index of 2^32 + 1 is past the
+ * end, not slot 1), then narrowed to the array map's __u32 key `kv`.
+ * Returns the wide variable's name (static: used before the next call). */
+static const char *vec_index(struct gen *g, int d, const struct fr_expr *e, const char *kv)
+{
+	static const struct fr_type wide = { .kind = TY_U64 };
+	static char name[24];
+
+	snprintf(name, sizeof(name), "w%s", kv);
+	fill(g, d, &wide, name, e);
+	emitf(g, d, "__u32 %s = (__u32)%s;\n", kv, name);
+	return name;
+}
+
 /* A value as C sees it: an integer expression, or N bytes at a pointer. */
 struct cval {
 	int is_bytes;
@@ -649,13 +666,12 @@ static void gen_set(struct gen *g, const struct fr_stmt *s, int d)
 	const struct fr_state *ms = find_state(g->el, me->s);
 	if (ms->type.kind == TY_VEC) {
 		/* a store past the length grows the Vec to include it */
-		static const struct fr_type idx = { .kind = TY_U32 };
-		fill(g, d + 1, &idx, kv, k);
+		const char *wide = vec_index(g, d + 1, k, kv);
 		fill(g, d + 1, ms->type.val, vv, v);
 		int n = vec_len(g, d + 1, ms);
 		ind(g, d + 1);
 		fr_buf_printf(g->b, "if (%s < %u && !bpf_map_update_elem(&%s, &%s, &%s, BPF_ANY) "
-			      "&&\n", kv, ms->type.n, map_name(ms, mn, sizeof(mn)), kv, vv);
+			      "&&\n", wide, ms->type.n, map_name(ms, mn, sizeof(mn)), kv, vv);
 		ind(g, d + 1);
 		fr_buf_printf(g->b, "    np%d && n%d <= %s)\n", n, n, kv);
 		ind(g, d + 2);
@@ -785,12 +801,11 @@ static void gen_match(struct gen *g, const struct fr_stmt *s, int d)
 		snprintf(vv, sizeof(vv), "v%d", t);
 		if (st->type.kind == TY_VEC) {
 			/* only slots below the length hold elements */
-			static const struct fr_type idx = { .kind = TY_U32 };
 			int n = vec_len(g, d + 1, st);
-			fill(g, d + 1, &idx, kv, e->args[1]);
+			const char *wide = vec_index(g, d + 1, e->args[1], kv);
 			ind(g, d + 1);
 			fr_buf_printf(g->b, "%s *%s = %s < n%d ? bpf_map_lookup_elem(&%s, &%s) : "
-				      "NULL;\n\n", ctype(st->type.val, ty, sizeof(ty)), vv, kv, n,
+				      "NULL;\n\n", ctype(st->type.val, ty, sizeof(ty)), vv, wide, n,
 				      map_name(st, mn, sizeof(mn)), kv);
 		} else {
 			fill(g, d + 1, st->type.key, kv, e->args[1]);

@@ -422,7 +422,9 @@ static void test_vec(void **state)
 	expect_in(c, "\t\tif (n0 > 1) {\n");
 	expect_in(c, "if (np7 && n7 < 2 &&\n\t\t    !bpf_map_update_elem(&fr_e_v, &n7, &v5, "
 		  "BPF_ANY))\n\t\t\t*np7 = n7 + 1;\n");
-	expect_in(c, "if (k8 < 2 && !bpf_map_update_elem(&fr_e_v, &k8, &v8, BPF_ANY) &&\n"
+	/* the index is bounded at its full width before it becomes a key */
+	expect_in(c, "__u64 wk8 = 0ULL;\n\t\t__u32 k8 = (__u32)wk8;\n");
+	expect_in(c, "if (wk8 < 2 && !bpf_map_update_elem(&fr_e_v, &k8, &v8, BPF_ANY) &&\n"
 		  "\t\t    np9 && n9 <= k8)\n\t\t\t*np9 = k8 + 1;\n");
 	fr_emit_init(spec, &ib);
 	expect_in(ib.p, "/* e.init(): the length of v */\n"
