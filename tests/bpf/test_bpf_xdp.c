@@ -700,6 +700,23 @@ static const struct row rows[] = {
 	    .frag_count = 3 },
 	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT, .unchanged = true },
 
+	/* a first fragment refused with ACK BUSY takes its message with it */
+	{ "busy: first fragment answered ACK BUSY", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET, .flags = FLATRPC_F_FRAG, .frag_count = 3 },
+	  XDP_TX, FLATRPC_DROP_NONE, STAT(KV_GET, busy),
+	  .check = check_busy, .probe = probe_busy },
+	{ "busy: its later fragment is dropped, even with room again", XDP,
+	  { .body = B_SHORT, .method = KV_GET, .flags = FLATRPC_F_FRAG, .frag_index = 1,
+	    .frag_count = 3 },
+	  XDP_DROP, FLATRPC_DROP_FRAG_DENIED, NO_STAT },
+	{ "busy: the resent first fragment passes", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET, .flags = FLATRPC_F_FRAG, .frag_count = 3 },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT, .unchanged = true },
+	{ "busy: and its later fragments with it", XDP,
+	  { .body = B_SHORT, .method = KV_GET, .flags = FLATRPC_F_FRAG, .frag_index = 1,
+	    .frag_count = 3 },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT, .unchanged = true },
+
 	/* TC egress: what the kernel stack sends */
 	{ "tc: well-formed request", TC, { .body = B_GET_KEVIN, .method = KV_GET },
 	  TC_ACT_OK, FLATRPC_DROP_NONE, STAT(KV_GET, tx_stack), .unchanged = true },
