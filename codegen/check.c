@@ -388,6 +388,10 @@ static const char *op_str(enum fr_tok_kind k)
 	}
 }
 
+/* The operator of E_ADD..E_MOD, indexed by the expression kind. */
+const char fr_arith_ops[] = { [E_ADD] = '+', [E_SUB] = '-', [E_MUL] = '*', [E_DIV] = '/',
+			      [E_MOD] = '%' };
+
 int fr_is_randomf(const struct fr_expr *e)
 {
 	return e->kind == E_CALL && !strcmp(e->s, "randomf");
@@ -654,8 +658,7 @@ static struct vty check_expr(struct ck *c, const struct fr_expr *e)
 	case E_MUL:
 	case E_DIV:
 	case E_MOD: {
-		static const char ops[] = { [E_ADD] = '+', [E_SUB] = '-', [E_MUL] = '*',
-					    [E_DIV] = '/', [E_MOD] = '%' };
+		const char *ops = fr_arith_ops;
 		struct vty l = check_expr(c, e->args[0]), rr = check_expr(c, e->args[1]);
 		if ((e->kind == E_DIV || e->kind == E_MOD) && e->args[1]->kind == E_INT &&
 		    !e->args[1]->ival) {

@@ -407,8 +407,7 @@ static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int 
 	case E_MUL:
 	case E_DIV:
 	case E_MOD: {
-		static const char ops[] = { [E_ADD] = '+', [E_SUB] = '-', [E_MUL] = '*',
-					    [E_DIV] = '/', [E_MOD] = '%' };
+		const char *ops = fr_arith_ops;
 		struct cval l, r;
 		cval_of(g, e->args[0], &l, d);
 		cval_of(g, e->args[1], &r, d);

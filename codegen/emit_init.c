@@ -36,6 +36,22 @@ static void put_bytes(struct fr_buf *b, const char *name, const struct fr_type *
 }
 
 
+/* Entry n: its key and value arrays in b, its row in table. */
+static void put_entry(struct fr_buf *b, struct fr_buf *table, unsigned n,
+		      const struct fr_state *st, const struct fr_type *kt,
+		      const struct fr_expr *k, const struct fr_type *vt, const struct fr_expr *v)
+{
+	char en[64], sn[64], kname[64], vname[64];
+
+	snprintf(kname, sizeof(kname), "flatrpc_init_%u_key", n);
+	snprintf(vname, sizeof(vname), "flatrpc_init_%u_value", n);
+	put_bytes(b, kname, kt, k);
+	put_bytes(b, vname, vt, v);
+	fr_buf_printf(table, "\t{ \"fr_%s_%s\", %s, %u, %s, %u },\n",
+		      fr_cname(en, sizeof(en), st->elem->name), fr_cname(sn, sizeof(sn), st->name),
+		      kname, fr_type_size(kt), vname, fr_type_size(vt));
+}
+
 static int is_set_of(const struct fr_stmt *s, const struct fr_state *st)
 {
 	return s->kind == S_SET && !strcmp(s->e->args[0]->s, st->name);
@@ -54,7 +70,7 @@ void fr_emit_init(const struct fr_spec *spec, struct fr_buf *b)
 {
 	const struct fr_service *svc = spec->svc;
 	struct fr_buf table = { 0 };
-	char sv[64], SV[64], en[64], sn[64], kname[64], vname[64];
+	char sv[64], SV[64];
 	unsigned n = 0;
 
 	fr_cname(sv, sizeof(sv), svc->name);
@@ -128,29 +144,11 @@ void fr_emit_init(const struct fr_spec *spec, struct fr_buf *b)
 				}
 				fr_buf_printf(b, "%s", q ? " */\n" : "] = ");
 			}
-			snprintf(kname, sizeof(kname), "flatrpc_init_%u_key", n);
-			snprintf(vname, sizeof(vname), "flatrpc_init_%u_value", n);
-			put_bytes(b, kname, kt, kv[0]);
-			put_bytes(b, vname, vt, kv[1]);
-			fr_buf_printf(&table, "\t{ \"fr_%s_%s\", %s, %u, %s, %u },\n",
-				      fr_cname(en, sizeof(en), el->name),
-				      fr_cname(sn, sizeof(sn), st->name),
-				      kname, fr_type_size(kt),
-				      vname, fr_type_size(vt));
-			n++;
+			put_entry(b, &table, n++, st, kt, kv[0], vt, kv[1]);
 			if (!len)
 				continue;
 			fr_buf_printf(b, "\n/* %s.init(): the length of %s */\n", el->name, st->name);
-			snprintf(kname, sizeof(kname), "flatrpc_init_%u_key", n);
-			snprintf(vname, sizeof(vname), "flatrpc_init_%u_value", n);
-			put_bytes(b, kname, kt, &len[0]);
-			put_bytes(b, vname, vt, &len[1]);
-			fr_buf_printf(&table, "\t{ \"fr_%s_%s\", %s, %u, %s, %u },\n",
-				      fr_cname(en, sizeof(en), el->name),
-				      fr_cname(sn, sizeof(sn), st->name),
-				      kname, fr_type_size(kt),
-				      vname, fr_type_size(vt));
-			n++;
+			put_entry(b, &table, n++, st, kt, &len[0], vt, &len[1]);
 		}
 	}
 	fr_buf_printf(b, "\n__attribute__((unused))\n"
