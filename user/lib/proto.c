@@ -487,11 +487,13 @@ int proto_cli_expire(struct proto_cli *c, uint64_t now, struct proto_event *ev, 
 		if (!k->in_use || k->queued)
 			continue;
 		if (!k->presumed_lost && k->lost_at <= now) {
-			/* A lossy call past its RTO: lost for the window,
-			 * still waiting for a late answer. */
+			/* A lossy call past its RTO gives its slot back and
+			 * still waits for a late answer. It does not cut the
+			 * window: a lost lossy message must delay no other
+			 * RPC, and the method said loss is acceptable.
+			 * Reliable timeouts and BUSY still cut it. */
 			struct proto_peer *p = peer_of(c, k);
 
-			cwnd_cut(c, p, k->attempt_at, now);
 			if (p)
 				p->inflight--;
 			k->presumed_lost = 1;
@@ -499,9 +501,10 @@ int proto_cli_expire(struct proto_cli *c, uint64_t now, struct proto_event *ev, 
 		if (k->deadline > now)
 			continue;
 		md = method_of(c, k->method);
-		/* The attempt is lost: the peer's network or receiver is
-		 * overloaded (or the frame was corrupted; we cannot tell). */
-		cwnd_cut(c, peer_of(c, k), k->attempt_at, now);
+		/* A reliable attempt is lost: the peer's network or receiver
+		 * is overloaded (or the frame was corrupted; we cannot tell). */
+		if (md->flags & FLATRPC_M_RELIABLE)
+			cwnd_cut(c, peer_of(c, k), k->attempt_at, now);
 		ev[n].rpc_id = k->rpc_id;
 		ev[n].method = k->method;
 		if (k->retries_left && k->frame_len) {
