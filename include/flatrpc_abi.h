@@ -130,6 +130,22 @@ struct flatrpc_frag {
 _Static_assert(sizeof(struct flatrpc_frag) == 4, "fragment extension is 4 bytes");
 
 /*
+ * A peer address in map keys, 16 bytes for both families so one map serves
+ * both: an IPv6 address as is, an IPv4 one IPv4-mapped (::ffff:a.b.c.d).
+ */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FLATRPC_V4MAPPED_WORD	0xffff0000u	/* 00 00 ff ff on the wire */
+#else
+#define FLATRPC_V4MAPPED_WORD	0x0000ffffu
+#endif
+#define FLATRPC_ADDR_V4MAPPED(k, v4) do {				\
+	(k)[0] = 0;							\
+	(k)[1] = 0;							\
+	(k)[2] = FLATRPC_V4MAPPED_WORD;					\
+	(k)[3] = (v4);							\
+} while (0)
+
+/*
  * The ANF verdict of a first fragment, for the later ones: XDP records a
  * first fragment it denied or dropped under (sender, rpc_id, kind), and
  * drops that message's later fragments as frag_denied. An accepted first
@@ -137,13 +153,13 @@ _Static_assert(sizeof(struct flatrpc_frag) == 4, "fragment extension is 4 bytes"
  * original was dropped).
  */
 struct flatrpc_frag_key {
-	__be32	addr;		/* sender */
+	__be32	addr[4];	/* sender, FLATRPC_ADDR form */
 	__be16	port;
 	__u8	kind;		/* FLATRPC_REQ, or FLATRPC_RESP for responses */
 	__u8	pad;
 	__be32	rpc_id;
 };
-_Static_assert(sizeof(struct flatrpc_frag_key) == 12, "no hidden padding");
+_Static_assert(sizeof(struct flatrpc_frag_key) == 24, "no hidden padding");
 
 /* Status codes of FLATRPC_ERR responses. 1..127 are the spec's ANF errors,
  * numbered by flatrpc-gen in the generated error table. */
@@ -172,7 +188,9 @@ enum flatrpc_status {
 	X(IP_FRAG,	"ip_fragment")	/* fragmented or optioned IPv4 */ \
 	X(SEQ_LATE,	"seq_late")	/* inorder "drop": older than expected */ \
 	X(FRAG_BAD,	"frag_bad")	/* fragment index/count out of range */ \
-	X(FRAG_DENIED,	"frag_denied")	/* first fragment was denied or dropped */
+	X(FRAG_DENIED,	"frag_denied")	/* first fragment was denied or dropped */ \
+	X(IP6_EXT,	"ipv6_ext_header") /* IPv6 with any extension header */ \
+	X(FWD_IP6,	"forward_ipv6")	/* forward() of an IPv6 request: IPv4 only */
 
 enum flatrpc_drop {
 #define FLATRPC_X_ENUM(n, s) FLATRPC_DROP_##n,
@@ -206,12 +224,12 @@ struct flatrpc_load {
 
 /* Key of the in-order state map: one stream per (client, method). */
 struct flatrpc_seq_key {
-	__be32	addr;
+	__be32	addr[4];	/* client, FLATRPC_ADDR form */
 	__be16	port;
 	__u8	method;
 	__u8	pad;
 };
-_Static_assert(sizeof(struct flatrpc_seq_key) == 8, "no hidden padding");
+_Static_assert(sizeof(struct flatrpc_seq_key) == 20, "no hidden padding");
 
 struct flatrpc_seq_state {
 	__u16	expected;	/* next sequence number to deliver */

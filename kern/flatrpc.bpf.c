@@ -64,6 +64,16 @@ static __always_inline __u16 fr_ip_csum(struct iphdr *ip)
 	return ~sum;
 }
 
+/* The sender's address in the 16-byte key form (FLATRPC_ADDR_V4MAPPED). */
+static __always_inline void fr_peer_addr(const struct fr_pkt *p, __be32 addr[4])
+{
+	/* Exactly one of ip and ip6 is set, but the verifier cannot know. */
+	if (p->ip)
+		FLATRPC_ADDR_V4MAPPED(addr, p->ip->saddr);
+	else if (p->ip6)
+		__builtin_memcpy(addr, &p->ip6->saddr, 16);
+}
+
 /*
  * In-order admission of a request: fr_seq_decide() (seq.h) decides, this
  * applies it to `seqs`. Returns an FR_SEQ_* verdict or a drop reason.
@@ -71,7 +81,6 @@ static __always_inline __u16 fr_ip_csum(struct iphdr *ip)
 static __always_inline int fr_seq_check(struct fr_pkt *p)
 {
 	struct flatrpc_seq_key key = {
-		.addr = p->ip->saddr,
 		.port = p->udp->source,
 		.method = p->method,
 	};
@@ -79,6 +88,7 @@ static __always_inline int fr_seq_check(struct fr_pkt *p)
 	int ret, store;
 	__u16 next;
 
+	fr_peer_addr(p, key.addr);
 	st = bpf_map_lookup_elem(&seqs, &key);
 	ret = fr_seq_decide(st != NULL, st ? st->expected : 0, bpf_ntohs(p->hdr->seq),
 			    p->hdr->flags, fr_method_flags(p->method), &next, &store);
@@ -128,6 +138,45 @@ static __always_inline void fr_scrub_req(struct fr_pkt *p)
 }
 
 /*
+ * The IPv6 half of fr_reply(): UDP and FlatRPC headers are already the
+ * reply's. Over IPv6 a UDP checksum is mandatory (RFC 8200 8.1), so it is
+ * summed in full: pseudo header plus 20 bytes of headers, a fixed cost.
+ * Returns the reply's length.
+ */
+static __always_inline int fr_reply6(struct fr_pkt *p)
+{
+	struct ipv6hdr *ip6 = p->ip6;
+	struct udphdr *udp = p->udp;
+	struct in6_addr a;
+	__u16 *w;
+	__u32 sum;
+	int i;
+
+	if (!ip6)
+		return 0;	/* fr_parse() set ip or ip6; the verifier cannot know */
+	a = ip6->saddr;
+	ip6->saddr = ip6->daddr;
+	ip6->daddr = a;
+	ip6->payload_len = udp->len;
+	udp->check = 0;
+
+	/* the pseudo header: addresses, length, next header */
+	sum = udp->len + bpf_htons(IPPROTO_UDP);
+	w = (__u16 *)&ip6->saddr;
+#pragma unroll
+	for (i = 0; i < 16; i++)
+		sum += w[i];
+	w = (__u16 *)udp;
+#pragma unroll
+	for (i = 0; i < (int)((sizeof(*udp) + sizeof(struct flatrpc_hdr)) / 2); i++)
+		sum += w[i];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	udp->check = (__u16)~sum ?: 0xffff;
+	return FR_HDRS6_LEN;
+}
+
+/*
  * Turns the request into a bodiless reply of `kind` (FLATRPC_ERR with an
  * ANF's error code, or FLATRPC_ACK BUSY) in place and bounces it. All
  * rewriting happens before the tail adjustment, which invalidates the packet
@@ -143,14 +192,11 @@ static __always_inline int fr_reply(struct xdp_md *ctx, struct fr_pkt *p, __u8 k
 	unsigned char mac[ETH_ALEN];
 	__be32 addr;
 	__be16 port;
-	int excess;
+	int excess, len;
 
 	__builtin_memcpy(mac, eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, mac, ETH_ALEN);
-	addr = ip->saddr;
-	ip->saddr = ip->daddr;
-	ip->daddr = addr;
 	port = udp->source;
 	udp->source = udp->dest;
 	udp->dest = port;
@@ -159,14 +205,26 @@ static __always_inline int fr_reply(struct xdp_md *ctx, struct fr_pkt *p, __u8 k
 	h->status = code;
 	h->len = 0;
 	udp->len = bpf_htons(sizeof(*udp) + sizeof(*h));
-	/* Zero is legal for UDP over IPv4 and spares summing the payload. */
-	udp->check = 0;
-	ip->tot_len = bpf_htons(sizeof(*ip) + sizeof(*udp) + sizeof(*h));
-	ip->check = fr_ip_csum(ip);
+	if (ip) {
+		addr = ip->saddr;
+		ip->saddr = ip->daddr;
+		ip->daddr = addr;
+		/* Zero is legal for UDP over IPv4 and spares summing the payload. */
+		udp->check = 0;
+		ip->tot_len = bpf_htons(sizeof(*ip) + sizeof(*udp) + sizeof(*h));
+		ip->check = fr_ip_csum(ip);
+		len = FR_HDRS_LEN;
+	} else {
+		len = fr_reply6(p);
+		if (!len)
+			return XDP_DROP;
+	}
 
-	excess = (int)((long)ctx->data_end - (long)ctx->data) - (int)FR_HDRS_LEN;
-	if (excess > 0)
-		bpf_xdp_adjust_tail(ctx, -excess);
+	excess = (int)((long)ctx->data_end - (long)ctx->data);
+	/* keeps clang from folding len into the pkt_end pointer */
+	asm volatile("" : "+r"(excess));
+	if (excess > len)
+		bpf_xdp_adjust_tail(ctx, len - excess);
 	return XDP_TX;
 }
 
@@ -196,7 +254,7 @@ static __always_inline int fr_xdp_drop(__u32 reason)
 
 static __always_inline void fr_frag_key(const struct fr_pkt *p, struct flatrpc_frag_key *k)
 {
-	k->addr = p->ip->saddr;
+	fr_peer_addr(p, k->addr);
 	k->port = p->udp->source;
 	k->kind = p->kind == FLATRPC_REQ ? FLATRPC_REQ : FLATRPC_RESP;
 	k->pad = 0;
@@ -296,12 +354,18 @@ int flatrpc_xdp(struct xdp_md *ctx)
 		}
 		if (!dup) {
 			ret = fr_anf_req(p.method, p.body, data_end);
-			/* a rewrite left the UDP checksum stale: 0 is "none" */
+			/* A rewrite left the UDP checksum stale: 0 is "none" over
+			 * IPv4. Over IPv6 0 is never a sum, so it marks the frame
+			 * as rewritten here; it only goes on to the AF_XDP socket,
+			 * and no stack checks it on the way. */
 			if (fr_anf_rewrote())
 				p.udp->check = 0;
 			/* a fragment's tail would not follow it: served here */
-			if (ret == FLATRPC_ANF_FORWARD && !p.frag_count)
+			if (ret == FLATRPC_ANF_FORWARD && !p.frag_count) {
+				if (!p.ip)
+					return fr_xdp_drop(FLATRPC_DROP_FWD_IP6);
 				return fr_forward(ctx, p.eth, p.ip, p.udp, fr_anf_forward_to());
+			}
 			if (ret > 0 && ret <= FLATRPC_MAX_ERRORS) {
 				st = fr_stats(p.method);
 				if (st)

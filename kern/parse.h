@@ -13,20 +13,39 @@
 
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/in.h>
 #include <linux/udp.h>
 
 #define FR_IP_MF	0x2000
 #define FR_IP_OFFSET	0x1fff
 
+/* IPv6 extension headers that can stand between the fixed header and UDP
+ * (RFC 8200 4.1, RFC 4302, RFC 7401, RFC 5533, RFC 3692). */
+#define FR_IP6_HOPOPTS	0
+#define FR_IP6_ROUTING	43
+#define FR_IP6_FRAGMENT	44
+#define FR_IP6_AH	51
+#define FR_IP6_DSTOPTS	60
+#define FR_IP6_MH	135
+#define FR_IP6_HIP	139
+#define FR_IP6_SHIM6	140
+#define FR_IP6_EXP1	253
+#define FR_IP6_EXP2	254
+/* How many extension headers are stepped over to find the UDP port. */
+#define FR_IP6_EXT_MAX	4
+
 /* Returned by fr_parse() for frames that are not FlatRPC: leave them alone. */
 #define FR_PASS		(-1)
 
-/* The longest header prefix fr_parse() reads: IPv4 options included. */
+/* The longest header prefix fr_parse() reads: IPv4 options included (an
+ * IPv6 frame with extension headers beyond it is left alone). */
 #define FR_HDRS_MAX	(sizeof(struct ethhdr) + 60 + sizeof(struct udphdr) + \
 			 sizeof(struct flatrpc_hdr))
 /* The size of a FlatRPC frame with an empty body. */
 #define FR_HDRS_LEN	(sizeof(struct ethhdr) + sizeof(struct iphdr) + \
+			 sizeof(struct udphdr) + sizeof(struct flatrpc_hdr))
+#define FR_HDRS6_LEN	(sizeof(struct ethhdr) + sizeof(struct ipv6hdr) + \
 			 sizeof(struct udphdr) + sizeof(struct flatrpc_hdr))
 
 /* A bounds-checked cursor: every pull is checked against the end first. */
@@ -47,7 +66,8 @@ static __always_inline void *fr_pull(struct fr_cursor *c, __u32 n)
 
 struct fr_pkt {
 	struct ethhdr		*eth;
-	struct iphdr		*ip;
+	struct iphdr		*ip;	/* NULL for IPv6 */
+	struct ipv6hdr		*ip6;	/* NULL for IPv4 */
 	struct udphdr		*udp;
 	struct flatrpc_hdr	*hdr;
 	void			*body;
@@ -59,62 +79,27 @@ struct fr_pkt {
 };
 
 /*
- * Returns FR_PASS for anything that is not FlatRPC on `port` (host order),
- * 0 for a valid frame (p filled in), or an enum flatrpc_drop reason.
- * Requests are recognised by destination port, responses by source port, so
- * the same rule holds at ingress and egress.
+ * The FlatRPC part of fr_parse(), for both IP versions: c points just past
+ * the UDP header (p->udp), udp_len is the UDP length the IP header vouched
+ * for (0 when they disagree).
  */
-static __always_inline int fr_parse(void *data, void *data_end, __u32 frame_len,
-				    __u16 port, struct fr_pkt *p)
+static __always_inline int fr_parse_tail(struct fr_cursor *c, struct ethhdr *eth,
+					 __u32 udp_len, __be16 nport, struct fr_pkt *p)
 {
-	struct fr_cursor c = { .pos = data, .end = data_end };
-	__be16 nport = bpf_htons(port);
-	__u32 ihl, ip_len, udp_len, body_len;
+	struct udphdr *udp = p->udp;
 	struct flatrpc_hdr *h;
-	struct udphdr *udp;
-	struct ethhdr *eth;
-	struct iphdr *ip;
+	__u32 body_len;
 	int fixed;
 
-	eth = fr_pull(&c, sizeof(*eth));
-	if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
-		return FR_PASS;
-	ip = fr_pull(&c, sizeof(*ip));
-	if (!ip || ip->version != 4 || ip->protocol != IPPROTO_UDP)
-		return FR_PASS;
-	ihl = ip->ihl * 4;
-	if (ihl < sizeof(*ip))
-		return FR_PASS;
-	/* A later fragment carries no UDP header, so it cannot be matched to
-	 * the port; the stack's reassembly deals with it. */
-	if (ip->frag_off & bpf_htons(FR_IP_OFFSET))
-		return FR_PASS;
-	/* Step over options anyway so an optioned FlatRPC frame is still
-	 * recognised and its drop gets a name. */
-	c.pos = (void *)ip + ihl;
-	udp = fr_pull(&c, sizeof(*udp));
-	if (!udp)
-		return FR_PASS;
-	if (udp->dest != nport && udp->source != nport)
-		return FR_PASS;
-	if (ihl != sizeof(*ip) || (ip->frag_off & bpf_htons(FR_IP_MF)))
-		return FLATRPC_DROP_IP_FRAG;
-
-	h = fr_pull(&c, sizeof(*h));
+	h = fr_pull(c, sizeof(*h));
 	if (!h)
 		return FLATRPC_DROP_TRUNCATED;
 	if (h->magic != FLATRPC_MAGIC)
 		return FLATRPC_DROP_BAD_MAGIC;
 
-	/* IP total length must fit the frame (Ethernet may pad beyond it);
-	 * UDP and FlatRPC lengths must match it exactly. The u32 arithmetic
-	 * makes an IP length below 20 wrap and fail the UDP comparison. */
-	ip_len = bpf_ntohs(ip->tot_len);
-	udp_len = bpf_ntohs(udp->len);
+	/* udp_len 0: the IP and UDP lengths already disagreed. */
 	body_len = bpf_ntohs(h->len);
-	if (ip_len + sizeof(*eth) > frame_len ||
-	    udp_len != ip_len - sizeof(*ip) ||
-	    body_len + sizeof(*h) + sizeof(*udp) != udp_len)
+	if (body_len + sizeof(*h) + sizeof(*udp) != udp_len)
 		return FLATRPC_DROP_BAD_LEN;
 
 	p->kind = h->flags & FLATRPC_KIND_MASK;
@@ -129,7 +114,7 @@ static __always_inline int fr_parse(void *data, void *data_end, __u32 frame_len,
 
 	/* The extension counts in `len`; the body the ANFs see starts after it. */
 	if (h->flags & FLATRPC_F_FRAG) {
-		struct flatrpc_frag *fx = fr_pull(&c, sizeof(*fx));
+		struct flatrpc_frag *fx = fr_pull(c, sizeof(*fx));
 
 		if (!fx || body_len < sizeof(*fx))
 			return FLATRPC_DROP_TRUNCATED;
@@ -155,12 +140,135 @@ static __always_inline int fr_parse(void *data, void *data_end, __u32 frame_len,
 		return FLATRPC_DROP_SHORT_BODY;
 
 	p->eth = eth;
-	p->ip = ip;
-	p->udp = udp;
 	p->hdr = h;
-	p->body = c.pos;
+	p->body = c->pos;
 	p->body_len = body_len;
 	return 0;
 }
 
 #endif
+
+/*
+ * IPv6: the fixed header, then UDP. Extension headers are stepped over only
+ * to learn the port, so that a FlatRPC frame carrying one is dropped under
+ * its own name; no FlatRPC sender adds any.
+ */
+static __always_inline int fr_parse6(struct fr_cursor *c, struct ethhdr *eth, __u32 frame_len,
+				     __be16 nport, struct fr_pkt *p)
+{
+	struct ipv6hdr *ip6 = fr_pull(c, sizeof(*ip6));
+	struct udphdr *udp;
+	__u32 pl_len, udp_len;
+	__u8 next;
+	int ext = 0, i;
+
+	if (!ip6 || ip6->version != 6)
+		return FR_PASS;
+	next = ip6->nexthdr;
+#pragma unroll
+	for (i = 0; i < FR_IP6_EXT_MAX; i++) {
+		__u8 *e;
+		__u32 len;
+
+		if (next == IPPROTO_UDP)
+			break;
+		e = fr_pull(c, 8);
+		if (!e)
+			return FR_PASS;
+		switch (next) {
+		case FR_IP6_FRAGMENT:
+			/* a later fragment has no UDP header to match */
+			if ((e[2] << 8 | e[3]) & ~7)
+				return FR_PASS;
+			len = 8;
+			break;
+		case FR_IP6_AH:
+			len = (e[1] + 2) * 4;
+			break;
+		case FR_IP6_HOPOPTS: case FR_IP6_ROUTING: case FR_IP6_DSTOPTS:
+		case FR_IP6_MH: case FR_IP6_HIP: case FR_IP6_SHIM6:
+		case FR_IP6_EXP1: case FR_IP6_EXP2:
+			len = (e[1] + 1) * 8;
+			break;
+		default:
+			return FR_PASS;	/* ESP, no next header, other L4 */
+		}
+		next = e[0];
+		c->pos = e + len;
+		ext = 1;
+	}
+	if (next != IPPROTO_UDP)
+		return FR_PASS;
+	udp = fr_pull(c, sizeof(*udp));
+	if (!udp)
+		return FR_PASS;
+	if (udp->dest != nport && udp->source != nport)
+		return FR_PASS;
+	if (ext)
+		return FLATRPC_DROP_IP6_EXT;
+
+	/* As for IPv4: the payload fits the frame, UDP matches it exactly. */
+	pl_len = bpf_ntohs(ip6->payload_len);
+	udp_len = bpf_ntohs(udp->len);
+	p->ip6 = ip6;
+	p->udp = udp;
+	if (pl_len + sizeof(*ip6) + sizeof(*eth) > frame_len || udp_len != pl_len)
+		udp_len = 0;
+	return fr_parse_tail(c, eth, udp_len, nport, p);
+}
+
+/*
+ * Returns FR_PASS for anything that is not FlatRPC on `port` (host order),
+ * 0 for a valid frame (p filled in), or an enum flatrpc_drop reason.
+ * Requests are recognised by destination port, responses by source port, so
+ * the same rule holds at ingress and egress.
+ */
+static __always_inline int fr_parse(void *data, void *data_end, __u32 frame_len,
+				    __u16 port, struct fr_pkt *p)
+{
+	struct fr_cursor c = { .pos = data, .end = data_end };
+	__be16 nport = bpf_htons(port);
+	__u32 ihl, ip_len, udp_len;
+	struct udphdr *udp;
+	struct ethhdr *eth;
+	struct iphdr *ip;
+
+	eth = fr_pull(&c, sizeof(*eth));
+	if (!eth)
+		return FR_PASS;
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		return fr_parse6(&c, eth, frame_len, nport, p);
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
+		return FR_PASS;
+	ip = fr_pull(&c, sizeof(*ip));
+	if (!ip || ip->version != 4 || ip->protocol != IPPROTO_UDP)
+		return FR_PASS;
+	ihl = ip->ihl * 4;
+	if (ihl < sizeof(*ip))
+		return FR_PASS;
+	/* A later fragment carries no UDP header, so it cannot be matched to
+	 * the port; the stack's reassembly deals with it. */
+	if (ip->frag_off & bpf_htons(FR_IP_OFFSET))
+		return FR_PASS;
+	/* Step over options anyway so an optioned FlatRPC frame is still
+	 * recognised and its drop gets a name. */
+	c.pos = (void *)ip + ihl;
+	udp = fr_pull(&c, sizeof(*udp));
+	if (!udp)
+		return FR_PASS;
+	if (udp->dest != nport && udp->source != nport)
+		return FR_PASS;
+	if (ihl != sizeof(*ip) || (ip->frag_off & bpf_htons(FR_IP_MF)))
+		return FLATRPC_DROP_IP_FRAG;
+
+	/* IP total length must fit the frame (Ethernet may pad beyond it);
+	 * UDP length must match it exactly. The u32 arithmetic makes an IP
+	 * length below 20 wrap and fail the UDP comparison. */
+	ip_len = bpf_ntohs(ip->tot_len);
+	udp_len = bpf_ntohs(udp->len);
+	p->ip = ip;
+	p->udp = udp;
+	if (ip_len + sizeof(*eth) > frame_len || udp_len != ip_len - sizeof(*ip))
+		return fr_parse_tail(&c, eth, 0, nport, p);
+	return fr_parse_tail(&c, eth, udp_len, nport, p);
+}

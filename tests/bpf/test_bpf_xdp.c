@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/udp.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -120,6 +121,7 @@ static size_t make_body(enum body b, uint8_t *p)
 /* ---- frames --------------------------------------------------------------- */
 
 /* Zero means "the ordinary value" for every knob. */
+#define EXT(type)	((type) + 1)	/* hop-by-hop options are type 0 */
 struct frame {
 	bool		arp;
 	bool		response;	/* from the service port to the client */
@@ -138,6 +140,8 @@ struct frame {
 	bool		udp_csum;
 	uint16_t	frag_index;	/* with FLATRPC_F_FRAG in flags: the extension */
 	uint16_t	frag_count;
+	bool		ip6;		/* IPv6 instead of IPv4 */
+	uint16_t	ip6_ext;	/* with ip6: one extension header, EXT(type) */
 };
 
 static const uint8_t mac_client[ETH_ALEN] = { 0x02, 0, 0, 0, 0, 0x01 };
@@ -181,6 +185,61 @@ static uint16_t udp_csum(const struct iphdr *ip, const struct udphdr *udp)
 	return htons(csum_fold(sum));
 }
 
+static const struct in6_addr ip6_client = { { { 0xfd, 0x77, [15] = 1 } } };
+static const struct in6_addr ip6_server = { { { 0xfd, 0x77, [15] = 2 } } };
+
+static uint16_t udp6_csum(const struct ipv6hdr *ip6, const struct udphdr *udp)
+{
+	uint16_t len = ntohs(udp->len);
+	uint32_t sum;
+
+	sum = csum_add(0, &ip6->saddr, 32);
+	sum += IPPROTO_UDP + len;
+	sum = csum_add(sum, udp, len);
+	return htons(csum_fold(sum));
+}
+
+/* An IPv6 request (or response) with a correct UDP checksum, as the
+ * library sends it; ip6_ext puts one 8-byte extension header before UDP. */
+static size_t build6(const struct frame *f, uint8_t *buf)
+{
+	struct ethhdr *eth = (struct ethhdr *)buf;
+	struct ipv6hdr *ip6 = (struct ipv6hdr *)(eth + 1);
+	uint8_t *ext = (uint8_t *)(ip6 + 1);
+	struct udphdr *udp = (struct udphdr *)(ext + (f->ip6_ext ? 8 : 0));
+	struct flatrpc_hdr *h = (struct flatrpc_hdr *)(udp + 1);
+	size_t body = make_body(f->body, (uint8_t *)(h + 1)), pl, len;
+
+	eth->h_proto = htons(ETH_P_IPV6);
+	h->magic = f->magic ? f->magic : FLATRPC_MAGIC;
+	h->flags = f->flags;
+	h->method = f->method;
+	h->status = f->status;
+	h->rpc_id = htonl(0xabcd0601);
+	h->seq = htons(f->seq);
+	h->len = htons(body + f->hdr_len_delta);
+	udp->source = htons(f->response ? PORT : CLIENT_PORT);
+	udp->dest = htons(f->dport ? f->dport : f->response ? CLIENT_PORT : PORT);
+	udp->len = htons(sizeof(*udp) + sizeof(*h) + body);
+	pl = (uint8_t *)(h + 1) + body - ext;
+	ip6->version = 6;
+	ip6->hop_limit = 64;
+	ip6->payload_len = htons(pl + f->ip_len_delta);
+	ip6->saddr = f->response ? ip6_server : ip6_client;
+	ip6->daddr = f->response ? ip6_client : ip6_server;
+	if (f->ip6_ext) {
+		ip6->nexthdr = f->ip6_ext - 1;
+		ext[0] = IPPROTO_UDP;	/* next header; length 0: 8 bytes */
+	} else {
+		ip6->nexthdr = IPPROTO_UDP;
+	}
+	udp->check = udp6_csum(ip6, udp);
+	len = sizeof(*eth) + sizeof(*ip6) + pl;
+	if (f->cut)
+		len = f->cut;
+	return len;
+}
+
 static size_t build(const struct frame *f, uint8_t *buf)
 {
 	struct ethhdr *eth = (struct ethhdr *)buf;
@@ -198,6 +257,8 @@ static size_t build(const struct frame *f, uint8_t *buf)
 		memset(eth + 1, 0xab, 28);
 		return sizeof(*eth) + 28;
 	}
+	if (f->ip6)
+		return build6(f, buf);
 	eth->h_proto = htons(ETH_P_IP);
 
 	if (f->flags & FLATRPC_F_FRAG) {
@@ -286,12 +347,11 @@ static uint64_t sessions(uint64_t sid)
 
 static int seq_expected(uint8_t method, uint16_t *expected)
 {
-	struct flatrpc_seq_key k = {
-		.addr = htonl(IP_CLIENT), .port = htons(CLIENT_PORT), .method = method,
-	};
+	struct flatrpc_seq_key k = { .port = htons(CLIENT_PORT), .method = method };
 	struct flatrpc_seq_state st;
 	int err;
 
+	FLATRPC_ADDR_V4MAPPED(k.addr, htonl(IP_CLIENT));
 	err = bpf_map__lookup_elem(skel->maps.seqs, &k, sizeof(k), &st, sizeof(st), 0);
 	if (!err)
 		*expected = st.expected;
@@ -371,6 +431,35 @@ static void check_bounced(const uint8_t *in, const uint8_t *out, size_t out_len,
 	assert_int_equal(oh->status, status);
 	assert_int_equal(oh->rpc_id, ih->rpc_id);
 	assert_int_equal(oh->len, 0);
+}
+
+/* The IPv6 firewall answer: addresses swapped, and a UDP checksum that
+ * verifies, since IPv6 has no "no checksum". */
+static void check_err_reply6(const struct row *r, const uint8_t *in, size_t in_len,
+			     const uint8_t *out, size_t out_len, const void *before)
+{
+	const struct ethhdr *ie = (const void *)in, *oe = (const void *)out;
+	const struct ipv6hdr *ii = (const void *)(ie + 1), *oi = (const void *)(oe + 1);
+	const struct udphdr *iu = (const void *)(ii + 1), *ou = (const void *)(oi + 1);
+	const struct flatrpc_hdr *ih = (const void *)(iu + 1), *oh = (const void *)(ou + 1);
+
+	assert_int_equal(out_len, sizeof(*oe) + sizeof(*oi) + sizeof(*ou) + sizeof(*oh));
+	assert_memory_equal(oe->h_dest, ie->h_source, ETH_ALEN);
+	assert_memory_equal(oe->h_source, ie->h_dest, ETH_ALEN);
+	assert_int_equal(oe->h_proto, htons(ETH_P_IPV6));
+	assert_memory_equal(&oi->saddr, &ii->daddr, 16);
+	assert_memory_equal(&oi->daddr, &ii->saddr, 16);
+	assert_int_equal(oi->nexthdr, IPPROTO_UDP);
+	assert_int_equal(ntohs(oi->payload_len), sizeof(*ou) + sizeof(*oh));
+	assert_int_equal(ou->source, iu->dest);
+	assert_int_equal(ou->dest, iu->source);
+	assert_int_equal(ntohs(ou->len), sizeof(*ou) + sizeof(*oh));
+	assert_int_not_equal(ou->check, 0);
+	assert_int_equal(udp6_csum(oi, ou), 0);
+	assert_int_equal(oh->flags, FLATRPC_ERR);
+	assert_int_equal(oh->status, KV_ERR_FIREWALL);
+	assert_int_equal(oh->rpc_id, ih->rpc_id);
+	assert_int_equal(sessions(SID_PETER), *(const uint64_t *)before);
 }
 
 static void check_err_reply(const struct row *r, const uint8_t *in, size_t in_len,
@@ -610,6 +699,35 @@ static const struct row rows[] = {
 	  { .body = B_GET_PETER, .method = KV_GET, .udp_csum = true },
 	  XDP_TX, FLATRPC_DROP_NONE, STAT(KV_GET, anf_err),
 	  .check = check_err_reply, .probe = probe_peter },
+
+	/* IPv6: the same rules, and extension headers are refused by name */
+	{ "ipv6: kevin's get passes", XDP, { .ip6 = true, .body = B_GET_KEVIN, .method = KV_GET },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT,
+	  .check = check_counted, .probe = probe_kevin },
+	{ "ipv6: peter's get is answered by the firewall", XDP,
+	  { .ip6 = true, .body = B_GET_PETER, .method = KV_GET },
+	  XDP_TX, FLATRPC_DROP_NONE, STAT(KV_GET, anf_err),
+	  .check = check_err_reply6, .probe = probe_peter },
+	{ "ipv6: udp to another port", XDP,
+	  { .ip6 = true, .body = B_GET_KEVIN, .dport = 53 },
+	  XDP_PASS, FLATRPC_DROP_NONE, NO_STAT, .unchanged = true },
+	{ "ipv6: hop-by-hop options header", XDP,
+	  { .ip6 = true, .ip6_ext = EXT(0), .body = B_GET_KEVIN, .method = KV_GET },
+	  XDP_DROP, FLATRPC_DROP_IP6_EXT, NO_STAT },
+	{ "ipv6: destination options header", XDP,
+	  { .ip6 = true, .ip6_ext = EXT(60), .body = B_GET_KEVIN, .method = KV_GET },
+	  XDP_DROP, FLATRPC_DROP_IP6_EXT, NO_STAT },
+	{ "ipv6: first-fragment header", XDP,
+	  { .ip6 = true, .ip6_ext = EXT(44), .body = B_GET_KEVIN, .method = KV_GET },
+	  XDP_DROP, FLATRPC_DROP_IP6_EXT, NO_STAT },
+	{ "ipv6: truncated header", XDP,
+	  { .ip6 = true, .body = B_NONE, .cut = 14 + 40 + 8 + 5 },
+	  XDP_DROP, FLATRPC_DROP_TRUNCATED, NO_STAT },
+	{ "ipv6: payload length beyond the frame", XDP,
+	  { .ip6 = true, .body = B_GET_KEVIN, .method = KV_GET, .ip_len_delta = 8 },
+	  XDP_DROP, FLATRPC_DROP_BAD_LEN, NO_STAT },
+	{ "ipv6: tc sees a request", TC, { .ip6 = true, .body = B_GET_KEVIN, .method = KV_GET },
+	  TC_ACT_OK, FLATRPC_DROP_NONE, STAT(KV_GET, tx_stack), .unchanged = true },
 
 	/* in-order set */
 	{ "set without FIRST and no stream", XDP,

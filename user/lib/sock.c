@@ -841,9 +841,10 @@ static void execute(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 static int32_t kern_expected(const struct flatrpc_sock *s, uint32_t addr, uint16_t port,
 			     uint8_t method)
 {
-	struct flatrpc_seq_key key = { .addr = addr, .port = port, .method = method };
+	struct flatrpc_seq_key key = { .port = port, .method = method };
 	struct flatrpc_seq_state val;
 
+	FLATRPC_ADDR_V4MAPPED(key.addr, addr);
 	if (s->x.seqs_fd < 0 || bpf_map_lookup_elem(s->x.seqs_fd, &key, &val))
 		return -1;
 	return val.expected;
@@ -858,9 +859,10 @@ static int32_t kern_expected(const struct flatrpc_sock *s, uint32_t addr, uint16
 static void kern_advance(struct flatrpc_sock *s, uint32_t addr, uint16_t port, uint8_t method,
 			 uint16_t expected)
 {
-	struct flatrpc_seq_key key = { .addr = addr, .port = port, .method = method };
+	struct flatrpc_seq_key key = { .port = port, .method = method };
 	struct flatrpc_seq_state val = { 0 };
 
+	FLATRPC_ADDR_V4MAPPED(key.addr, addr);
 	if (s->x.seqs_fd < 0)
 		return;
 	if (!bpf_map_lookup_elem(s->x.seqs_fd, &key, &val) &&
