@@ -190,7 +190,8 @@ enum flatrpc_status {
 	X(FRAG_BAD,	"frag_bad")	/* fragment index/count out of range */ \
 	X(FRAG_DENIED,	"frag_denied")	/* first fragment was denied or dropped */ \
 	X(IP6_EXT,	"ipv6_ext_header") /* IPv6 with any extension header */ \
-	X(FWD_IP6,	"forward_ipv6")	/* forward() of an IPv6 request: IPv4 only */
+	X(FWD_IP6,	"forward_ipv6")	/* forward() of an IPv6 request: IPv4 only */ \
+	X(FWD_FAILED,	"forward_failed") /* forward(): no route to the backend (kern/forward.h) */
 
 enum flatrpc_drop {
 #define FLATRPC_X_ENUM(n, s) FLATRPC_DROP_##n,

@@ -364,7 +364,9 @@ int flatrpc_xdp(struct xdp_md *ctx)
 			if (ret == FLATRPC_ANF_FORWARD && !p.frag_count) {
 				if (!p.ip)
 					return fr_xdp_drop(FLATRPC_DROP_FWD_IP6);
-				return fr_forward(ctx, p.eth, p.ip, p.udp, fr_anf_forward_to());
+				ret = fr_forward(ctx, p.eth, p.ip, p.udp, fr_anf_forward_to());
+				return ret == FR_FORWARD_FAILED ?
+					fr_xdp_drop(FLATRPC_DROP_FWD_FAILED) : ret;
 			}
 			if (ret > 0 && ret <= FLATRPC_MAX_ERRORS) {
 				st = fr_stats(p.method);

@@ -11,10 +11,14 @@
  * of a FlatRPC frame does. The MACs come from the kernel's FIB and
  * neighbour tables (bpf_fib_lookup): on success the frame goes out at once,
  * with XDP_TX on the interface it came in on or bpf_redirect to another.
- * Without a resolved neighbour, without a route, or with forwarding off on
- * the interface (bpf_fib_lookup answers only for one that forwards), the
+ * Without a resolved neighbour (or with a frame too big for the way out) the
  * rewritten frame goes up the stack (XDP_PASS), which resolves the
- * neighbour and forwards it, or drops it with its own counters.
+ * neighbour (or answers ICMP) and forwards it. When the kernel could never
+ * forward it - no route, a blackhole, unreachable or prohibit route, the
+ * backend's address is this host's own, or forwarding is off on the
+ * interface (bpf_fib_lookup answers only for one that forwards) - the
+ * caller drops it as forward_failed, so the operator sees a wrong backend
+ * list in FlatRPC's own counters rather than only in the stack's.
  */
 #ifndef FLATRPC_KERN_FORWARD_H
 #define FLATRPC_KERN_FORWARD_H
@@ -40,6 +44,9 @@ static __always_inline __u16 fr_csum_replace4(__u16 check, __be32 from, __be32 t
 	return (__u16)~sum;
 }
 
+/* fr_forward()'s answer when the frame cannot be forwarded at all */
+#define FR_FORWARD_FAILED	(-1)
+
 static __always_inline int fr_forward(struct xdp_md *ctx, struct ethhdr *eth,
 				      struct iphdr *ip, struct udphdr *udp, __u32 to)
 {
@@ -59,8 +66,10 @@ static __always_inline int fr_forward(struct xdp_md *ctx, struct ethhdr *eth,
 	fib.ipv4_dst = daddr;
 	fib.ifindex = ctx->ingress_ifindex;
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH || rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return XDP_PASS;
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return FR_FORWARD_FAILED;
 	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
 	if (fib.ifindex == ctx->ingress_ifindex)

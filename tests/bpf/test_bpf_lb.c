@@ -178,6 +178,27 @@ static void one_unknown_backend(void)
 	set_backends(1);
 }
 
+#define IP_NOROUTE	0xc0000201	/* 192.0.2.1: no route in the test's netns */
+
+static void one_unroutable_backend(void)
+{
+	set_slot(0, IP_NOROUTE);
+	set_backends(1);
+}
+
+static uint64_t drops_of(uint32_t reason)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	uint64_t v[ncpus > 0 ? ncpus : 1], sum = 0;
+
+	assert_true(ncpus > 0);
+	assert_int_equal(bpf_map__lookup_elem(skel->maps.drops, &reason, sizeof(reason),
+					      v, sizeof(v), 0), 0);
+	for (int i = 0; i < ncpus; i++)
+		sum += v[i];
+	return sum;
+}
+
 /* ---- rows ------------------------------------------------------------------- */
 
 enum mac_out { MACS_AS_SENT, MACS_FROM_FIB };
@@ -195,39 +216,45 @@ struct row {
 	enum mac_out macs;
 	uint32_t to;		/* forwarded to this, not to one of the three */
 	bool frag;		/* the first fragment of a two-fragment message */
+	uint32_t drop;		/* counted once under this drop reason */
 };
 
 static const struct row rows[] = {
 	/* header-rewrite: the tier comes from the operator's table, never
 	 * from the caller; the frame then reaches the (missing) socket */
 	{ "put: Kevin is tier 2", NULL, PUT, "Kevin", "colour", NULL, XDP_DROP, 2, false,
-	  MACS_AS_SENT, 0, false },
+	  MACS_AS_SENT, 0, false, 0 },
 	{ "put: Peter is tier 0", NULL, PUT, "Peter", "colour", NULL, XDP_DROP, 0, false,
-	  MACS_AS_SENT, 0, false },
+	  MACS_AS_SENT, 0, false, 0 },
 	{ "put: anyone else gets the default tier 1", NULL, PUT, "Mallory", "colour", NULL,
-	  XDP_DROP, 1, false, MACS_AS_SENT, 0, false },
+	  XDP_DROP, 1, false, MACS_AS_SENT, 0, false, 0 },
 	/* the first fragment carries an extension before the body: the
 	 * rewrite must not reach into the FlatRPC header */
 	{ "put, first fragment: Kevin is tier 2, header intact", NULL, PUT, "Kevin", "colour",
-	  NULL, XDP_DROP, 2, false, MACS_AS_SENT, 0, true },
+	  NULL, XDP_DROP, 2, false, MACS_AS_SENT, 0, true, 0 },
 	/* load-balancer, with the neighbours in the table: out at once */
 	{ "get on v0: to the key's backend, back out of v0", three_backends, GET, "Kevin",
-	  "colour", &ifindex_v0, XDP_TX, 2, true, MACS_FROM_FIB, 0, false },
+	  "colour", &ifindex_v0, XDP_TX, 2, true, MACS_FROM_FIB, 0, false, 0 },
 	{ "get on v0, another key", NULL, GET, "Peter", "shape", &ifindex_v0, XDP_TX, 0, true,
-	  MACS_FROM_FIB, 0, false },
+	  MACS_FROM_FIB, 0, false, 0 },
 	{ "get on v0, a third key", NULL, GET, "Mallory", "size-of-the-thing", &ifindex_v0,
-	  XDP_TX, 1, true, MACS_FROM_FIB, 0, false },
+	  XDP_TX, 1, true, MACS_FROM_FIB, 0, false, 0 },
 	{ "get on v1: redirected to v0", NULL, GET, "Kevin", "colour", &ifindex_v1,
-	  XDP_REDIRECT, 2, true, MACS_FROM_FIB, 0, false },
+	  XDP_REDIRECT, 2, true, MACS_FROM_FIB, 0, false, 0 },
 	{ "get on lo: redirected to v0", NULL, GET, "Peter", "shape", NULL, XDP_REDIRECT, 0,
-	  true, MACS_FROM_FIB, 0, false },
+	  true, MACS_FROM_FIB, 0, false, 0 },
 	/* a backend with no neighbour entry: rewritten, and up the stack,
 	 * which resolves it and forwards */
 	{ "get, unresolved backend: up the stack", one_unknown_backend, GET, "Kevin", "colour",
-	  &ifindex_v0, XDP_PASS, 2, true, MACS_AS_SENT, IP_UNKNOWN, false },
+	  &ifindex_v0, XDP_PASS, 2, true, MACS_AS_SENT, IP_UNKNOWN, false, 0 },
+	/* a backend the kernel could never forward to: dropped, and counted
+	 * as forward_failed so the operator sees the bad backend list */
+	{ "get, unroutable backend: dropped as forward_failed", one_unroutable_backend, GET,
+	  "Kevin", "colour", &ifindex_v0, XDP_DROP, 2, true, MACS_AS_SENT, IP_NOROUTE, false,
+	  FLATRPC_DROP_FWD_FAILED },
 	/* no backend configured: served here */
 	{ "get, no backends: served locally", no_backends, GET, "Kevin", "colour", &ifindex_v0,
-	  XDP_DROP, 2, false, MACS_AS_SENT, 0, false },
+	  XDP_DROP, 2, false, MACS_AS_SENT, 0, false, 0 },
 };
 
 static void run_row(const struct row *r)
@@ -236,6 +263,7 @@ static void run_row(const struct row *r)
 	struct xdp_md ctx = { 0 };
 	struct frame in, out;
 	uint32_t want_daddr = IP_FRONT;
+	uint64_t drops;
 
 	build(&in, r->m, r->user, 9, r->key, r->frag);
 	memcpy(&out, &in, sizeof(out));
@@ -251,10 +279,13 @@ static void run_row(const struct row *r)
 		opts.ctx_size_in = sizeof(ctx);
 	}
 	opts.repeat = 1;
+	drops = r->drop ? drops_of(r->drop) : 0;
 	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.flatrpc_xdp),
 						&opts), 0);
 	if ((int)opts.retval != r->verdict)
 		fail_msg("%s: verdict %u, want %d", r->name, opts.retval, r->verdict);
+	if (r->drop && drops_of(r->drop) != drops + 1)
+		fail_msg("%s: drop reason %u not counted once", r->name, r->drop);
 	assert_int_equal(opts.data_size_out, in.len);
 
 	/* out's pointers are in's, moved to its buffer */
