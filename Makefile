@@ -63,6 +63,9 @@ endif
 ifneq ($(filter blob,$(SERVICES)),)
 EXAMPLES += $(BUILD)/blob-server $(BUILD)/blob-client
 endif
+ifneq ($(filter balanced,$(SERVICES)),)
+EXAMPLES += $(BUILD)/balanced-server $(BUILD)/balanced-client
+endif
 BENCHES  := $(BUILD)/kv-bench
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -205,6 +208,13 @@ $(BUILD)/tiered-%: $(BUILD)/obj/examples/tiered/tiered_%.o $(BUILD)/obj/gen/tier
 $(BUILD)/obj/examples/blob/%.o: CFLAGS += -I$(BUILD)/gen/blob
 $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/blob/*.c)): $(BUILD)/gen/blob/.stamp
 $(BUILD)/blob-%: $(BUILD)/obj/examples/blob/blob_%.o $(BUILD)/obj/gen/blob/stubs.o $(LIB_A)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
+
+# the load-balanced example (front and backends), built only when its spec is in SPECS
+$(BUILD)/obj/examples/balanced/%.o: CFLAGS += -I$(BUILD)/gen/balanced
+$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/balanced/*.c)): $(BUILD)/gen/balanced/.stamp
+$(BUILD)/balanced-%: $(BUILD)/obj/examples/balanced/balanced_%.o $(BUILD)/obj/gen/balanced/stubs.o $(LIB_A)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
 

@@ -201,3 +201,68 @@ rl() {
 }
 
 server_pid() { cat "$WORK/server.pid" 2>/dev/null; }
+
+# --- load balancer (test_balanced) -------------------------------------------------
+#
+#   frlc (client) frlc0 10.78.1.2 -- frlf0 10.78.1.1 [frlf front] frlf1 10.78.2.1 -- frlb0 10.78.2.2 (backend 1)
+#                                                                 frlf2 10.78.3.1 -- frlq0 10.78.3.2 (backend 2)
+#
+# Its own namespaces: the front routes between three links, and nothing of
+# the client/router/server topology (impairment programs) is on the path.
+NS_LC=frlc-$SUFFIX
+NS_LF=frlf-$SUFFIX
+NS_LB1=frlb-$SUFFIX
+NS_LB2=frlq-$SUFFIX
+IF_LC=frlc0-$SUFFIX
+IF_LF0=frlf0-$SUFFIX
+IF_LF1=frlf1-$SUFFIX
+IF_LF2=frlf2-$SUFFIX
+IF_LB1=frlb0-$SUFFIX
+IF_LB2=frlq0-$SUFFIX
+IP_LC=10.78.1.2
+IP_LF0=10.78.1.1
+IP_LB1=10.78.2.2
+IP_LB2=10.78.3.2
+
+lb_topo_setup() {
+	local ns
+	for ns in "$NS_LC" "$NS_LF" "$NS_LB1" "$NS_LB2"; do
+		ip netns add "$ns"
+		ip -n "$ns" link set lo up
+	done
+	ip link add "$IF_LC" netns "$NS_LC" type veth peer name "$IF_LF0" netns "$NS_LF"
+	ip link add "$IF_LB1" netns "$NS_LB1" type veth peer name "$IF_LF1" netns "$NS_LF"
+	ip link add "$IF_LB2" netns "$NS_LB2" type veth peer name "$IF_LF2" netns "$NS_LF"
+	ip -n "$NS_LC" addr add $IP_LC/24 dev "$IF_LC"
+	ip -n "$NS_LF" addr add $IP_LF0/24 dev "$IF_LF0"
+	ip -n "$NS_LF" addr add 10.78.2.1/24 dev "$IF_LF1"
+	ip -n "$NS_LF" addr add 10.78.3.1/24 dev "$IF_LF2"
+	ip -n "$NS_LB1" addr add $IP_LB1/24 dev "$IF_LB1"
+	ip -n "$NS_LB2" addr add $IP_LB2/24 dev "$IF_LB2"
+	ip -n "$NS_LC" link set "$IF_LC" up
+	ip -n "$NS_LF" link set "$IF_LF0" up
+	ip -n "$NS_LF" link set "$IF_LF1" up
+	ip -n "$NS_LF" link set "$IF_LF2" up
+	ip -n "$NS_LB1" link set "$IF_LB1" up
+	ip -n "$NS_LB2" link set "$IF_LB2" up
+	ip -n "$NS_LC" route add default via $IP_LF0
+	ip -n "$NS_LB1" route add default via 10.78.2.1
+	ip -n "$NS_LB2" route add default via 10.78.3.1
+	# bpf_fib_lookup answers only on an interface that forwards
+	ip netns exec "$NS_LF" sysctl -qw net.ipv4.ip_forward=1
+	# as in topo_setup: software checksums for kernel-stack UDP, and GRO
+	# on the front's veths for frames XDP_TX/redirect puts on them
+	ip netns exec "$NS_LC" ethtool -K "$IF_LC" tx off >/dev/null
+	ip netns exec "$NS_LB1" ethtool -K "$IF_LB1" tx off >/dev/null
+	ip netns exec "$NS_LB2" ethtool -K "$IF_LB2" tx off >/dev/null
+	for ns in "$IF_LF0" "$IF_LF1" "$IF_LF2"; do
+		ip netns exec "$NS_LF" ethtool -K "$ns" tx off gro on >/dev/null
+	done
+}
+
+lb_topo_teardown() {
+	local ns
+	for ns in "$NS_LC" "$NS_LF" "$NS_LB1" "$NS_LB2"; do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+}

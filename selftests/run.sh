@@ -56,6 +56,7 @@ ALL_TESTS=(
 	test_ratelimited
 	test_tiered
 	test_blob_64k
+	test_balanced
 )
 
 # ---- (topology) ---------------------------------------------------------------------
@@ -751,6 +752,131 @@ test_blob_64k() {
 		"puts the server executed (probe, big, small, 5 sizes, the lossy ones): each once"
 	expect_eq "$(in_c ip -d link show dev "$IF_C" | count_lines -Ec 'prog/xdp|xdp(generic|drv)? ')" 0 "XDP left on $IF_C"
 	expect_eq "$(in_s ip -d link show dev "$IF_S" | count_lines -Ec 'prog/xdp|xdp(generic|drv)? ')" 0 "XDP left on $IF_S"
+	expect_eq "$(bpffs_listing | comm -13 "$WORK/bpffs.before" - | head -n 5 | tr '\n' ' ')" "" \
+		"pins left in bpffs"
+}
+
+# ---- balanced: forward() to AF_XDP backends (specs/balanced.anf) ----------------------
+
+BALANCED_SPEC=$ROOT/specs/balanced.anf
+BALANCED_SERVER=${BALANCED_SERVER:-$BUILD/balanced-server}
+BALANCED_CLIENT=${BALANCED_CLIENT:-$BUILD/balanced-client}
+
+# lb_backends IFACE ADDR...: the load balancer's pinned Vec on IFACE holds
+# exactly ADDR... (slots 0..15 addresses in host order, slot 16 the length)
+lb_backends() {
+	local dev=$1 map i=0 a o
+	shift
+	map=$(pin_of "$dev" backends) || return 1
+	for a in "$@"; do
+		IFS=. read -r -a o <<<"$a"
+		bpftool map update pinned "$map" key $i 0 0 0 value "${o[3]}" "${o[2]}" "${o[1]}" "${o[0]}" || return 1
+		i=$(( i + 1 ))
+	done
+	bpftool map update pinned "$map" key 16 0 0 0 value $# 0 0 0
+}
+
+balanced() {
+	timeout "$T_CALL" ip netns exec "$NS_LC" "$BALANCED_CLIENT" --iface "$IF_LC" --server $IP_LF0 "$@"
+}
+
+balanced_cleanup() {
+	local b pid
+	for b in lb1 lb2; do
+		pid=$(cat "$WORK/balanced-$b.pid" 2>/dev/null) || continue
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		rm -f "$WORK/balanced-$b.pid"
+	done
+	ip netns exec "$NS_LC" "$LOADER" --unload "$IF_LC" >/dev/null 2>&1 || true
+	ip netns exec "$NS_LF" "$LOADER" --unload "$IF_LF0" >/dev/null 2>&1 || true
+	ip netns exec "$NS_LB1" "$LOADER" --unload "$IF_LB1" >/dev/null 2>&1 || true
+	ip netns exec "$NS_LB2" "$LOADER" --unload "$IF_LB2" >/dev/null 2>&1 || true
+	lb_topo_teardown
+}
+
+# The front (spec on its client-side interface, no AF_XDP socket) forwards
+# every get from XDP to one of two backends, which serve it on AF_XDP and
+# answer the client directly from their own address.
+test_balanced() {
+	need "$LOADER" "$BALANCED_SPEC" "$BALANCED_SERVER" "$BALANCED_CLIENT"
+	trap balanced_cleanup EXIT
+	lb_topo_setup
+	ip netns exec "$NS_LC" "$LOADER" "$BALANCED_SPEC" "$IF_LC" || fail "load on the client"
+	ip netns exec "$NS_LF" "$LOADER" "$BALANCED_SPEC" "$IF_LF0" || fail "load on the front"
+	ip netns exec "$NS_LB1" "$LOADER" "$BALANCED_SPEC" "$IF_LB1" || fail "load on backend 1"
+	ip netns exec "$NS_LB2" "$LOADER" "$BALANCED_SPEC" "$IF_LB2" || fail "load on backend 2"
+	# a backend runs the same spec and serves what reaches it: no backends of its own
+	lb_backends "$IF_LB1" || fail "empty backend 1's Vec"
+	lb_backends "$IF_LB2" || fail "empty backend 2's Vec"
+	lb_backends "$IF_LF0" $IP_LB1 $IP_LB2 || fail "fill the front's Vec"
+
+	local b ns dev line i
+	for b in lb1 lb2; do
+		if [ $b = lb1 ]; then ns=$NS_LB1 dev=$IF_LB1; else ns=$NS_LB2 dev=$IF_LB2; fi
+		: >"$WORK/balanced-$b.log"
+		ip netns exec "$ns" "$BALANCED_SERVER" --iface "$dev" --name $b --log "$WORK/balanced-$b.log" \
+			>"$WORK/balanced-$b.out" 2>"$WORK/balanced-$b.err" &
+		echo $! >"$WORK/balanced-$b.pid"
+	done
+	# ready once both backends have answered a probe key
+	local k1='' k2=''
+	for i in $(seq 40); do
+		for b in lb1 lb2; do
+			kill -0 "$(cat "$WORK/balanced-$b.pid")" 2>/dev/null ||
+				fail "balanced-server $b exited: $(cat "$WORK/balanced-$b.err")"
+		done
+		line=$(balanced "probe$i" 2>/dev/null) || true
+		case $line in
+		*from=lb1) k1=${k1:-probe$i} ;;
+		*from=lb2) k2=${k2:-probe$i} ;;
+		esac
+		[ -n "$k1" ] && [ -n "$k2" ] && break
+	done
+	[ -n "$k1" ] && [ -n "$k2" ] || fail "not both backends answered (last: $line)"
+	say "both backends answered after $i probe(s)"
+
+	# (a) 40 keys, each asked 3 times: every call answered, both backends
+	# used, each key always by the same one, and each backend's log holds
+	# exactly the keys the client saw it answer
+	local keys=() out n
+	for i in $(seq 40); do keys+=("key$i"); done
+	: >"$WORK/balanced-lb1.log"; : >"$WORK/balanced-lb2.log"
+	out=$(balanced "${keys[@]}" "${keys[@]}" "${keys[@]}") || fail "calls failed: $(grep error= <<<"$out" | head -n 3)"
+	expect_eq "$(count_lines -c ' from=lb[12]$' <<<"$out")" 120 "answered gets"
+	n=$(sort -u <<<"$out" | awk '{print $2}' | sort | uniq -d | wc -l)
+	expect_eq "$n" 0 "keys answered by more than one backend"
+	local n1 n2
+	n1=$(sort -u <<<"$out" | count_lines -c 'from=lb1')
+	n2=$(sort -u <<<"$out" | count_lines -c 'from=lb2')
+	say "keys per backend: lb1=$n1 lb2=$n2 (of 40)"
+	expect_gt "$n1" 0 "keys on backend 1"
+	expect_gt "$n2" 0 "keys on backend 2"
+	expect_eq "$(sort "$WORK/balanced-lb1.log" | tr '\n' ' ')" \
+		"$(grep 'from=lb1$' <<<"$out" | awk '{print "get", $2}' | sort | tr '\n' ' ')" "backend 1's log"
+	expect_eq "$(sort "$WORK/balanced-lb2.log" | tr '\n' ' ')" \
+		"$(grep 'from=lb2$' <<<"$out" | awk '{print "get", $2}' | sort | tr '\n' ' ')" "backend 2's log"
+
+	# (b) a backend the front has no route to: the get is dropped in the
+	# front's XDP as forward_failed, and the client times out
+	local before after drops
+	drops=$(pin_dir "$IF_LF0")/drops
+	before=$("$ST/maptool.py" drops "$drops" "$ABI_H" | awk '$1 == "forward_failed" {print $2}')
+	lb_backends "$IF_LF0" 10.99.0.1 || fail "point the front at 10.99.0.1"
+	line=$(balanced lost1 lost2) && fail "gets to an unroutable backend succeeded: $line"
+	say "unroutable: $(tr '\n' ' ' <<<"$line")"
+	expect_eq "$(count_lines -c 'error=' <<<"$line")" 2 "failed gets to an unroutable backend"
+	after=$("$ST/maptool.py" drops "$drops" "$ABI_H" | awk '$1 == "forward_failed" {print $2}')
+	expect_eq "$(( ${after:-0} - ${before:-0} ))" 2 "forward_failed drops on the front"
+	expect_eq "$(cat "$WORK/balanced-lb1.log" "$WORK/balanced-lb2.log" | count_lines -c lost)" 0 \
+		"unroutable gets served by a backend"
+
+	balanced_cleanup
+	trap - EXIT
+	for b in lb1 lb2; do
+		grep -q "^served get=" "$WORK/balanced-$b.out" ||
+			fail "no served line from $b: $(cat "$WORK/balanced-$b.out" "$WORK/balanced-$b.err")"
+	done
 	expect_eq "$(bpffs_listing | comm -13 "$WORK/bpffs.before" - | head -n 5 | tr '\n' ' ')" "" \
 		"pins left in bpffs"
 }
