@@ -9,19 +9,24 @@
  *   kv-bench udp-server|tcp-server --port P [--busy-poll]
  *   kv-bench client --proto udp|tcp|flatrpc --server ADDR [--iface IF] [--port P]
  *                   [--busy-poll] [--count N] [--outstanding K] [--warmup W]
- *                   [--server-pids PID[,PID...]] [--loss] [--stall-us T]
+ *                   [--server-pids PID[,PID...]] [--loss] [--stall-us T] [--late-ok]
  * The client prints one line: proto= mode= outstanding= count= p50_us=
  * p99_us= rate_per_s= errors= client_cpu_us_per_rpc= server_cpu_us_per_rpc=
- * body_bytes_per_rpc= get_p50_us= get_p99_us= gets= gets_lost=. The CPU
- * figures cover the measured window (the server's needs --server-pids); the
- * bodies cover every call. The get_* figures are over the measured gets that
- * completed. --loss says the link loses frames on purpose (bench/run.sh's
+ * body_bytes_per_rpc= get_p50_us= get_p99_us= gets= gets_lost= set_p50_us=
+ * set_p99_us= sets= late=. The CPU figures cover the measured window (the
+ * server's needs --server-pids); the bodies cover every call. The get_* and
+ * set_* figures are over the measured calls of that method that completed. --loss says the link loses frames on purpose (bench/run.sh's
  * head-of-line run): a lossy call that times out is then counted as lost
  * (gets_lost), not as an error, and left out of every latency figure.
  * --stall-us T (FlatRPC): a call in flight for more than T µs stops counting
  * against --outstanding, so a call lost to its whole timeout does not leave
  * the run with fewer calls going, and less queueing, than the run without
  * loss it is compared with (at most MAX_OUTSTANDING in flight all the same).
+ * --late-ok (FlatRPC, bench/run.sh --smoke): on a loaded machine a lossy
+ * call's response can come after its timeout. Such a call is counted late,
+ * not failed, provided its response does arrive: at the end the client waits
+ * for as many stale responses as it had lossy timeouts, and fails if fewer
+ * come, since a response that never comes on a lossless link is a bug.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -276,7 +281,11 @@ struct run {
 	unsigned long	n_lat;
 	uint64_t	*get_lat;	/* ns, the measured gets that completed */
 	unsigned long	n_get, gets_lost;
+	uint64_t	*set_lat;	/* ns, the measured sets that completed */
+	unsigned long	n_set;
 	int		loss;		/* --loss */
+	int		late_ok;	/* --late-ok */
+	unsigned long	late;		/* lossy calls timed out, answered later */
 	uint64_t	stall_ns;	/* --stall-us */
 	uint64_t	t_start, t_end;	/* measured window */
 	unsigned long	errors;
@@ -307,6 +316,8 @@ static void record(struct run *r, unsigned long seq, uint8_t method, uint64_t se
 		r->lat[r->n_lat++] = now - sent;
 		if (method == KV_GET)
 			r->get_lat[r->n_get++] = now - sent;
+		else if (method == KV_SET)
+			r->set_lat[r->n_set++] = now - sent;
 	}
 }
 
@@ -483,7 +494,7 @@ static int flatrpc_client(struct run *r, const char *ifname, struct in_addr serv
 	unsigned inflight = 0;
 	uint32_t fly[MAX_OUTSTANDING];	/* ids in flight, for --stall-us */
 	uint8_t buf[2048];
-	int err;
+	int err, n_done;
 	struct flatrpc_sock *s = flatrpc_sock_new(&kv_service, &so, &err);
 
 	if (!s) {
@@ -525,11 +536,16 @@ static int flatrpc_client(struct run *r, const char *ifname, struct in_addr serv
 		for (int i = 0; i < n; i++) {
 			unsigned k = comp[i].rpc_id % N_SLOTS;
 			int mine = slot[k].id == comp[i].rpc_id;
-			int lost = r->loss && comp[i].err == FLATRPC_E_TIMEOUT &&
-				   !(kv_service.methods[comp[i].method].flags & FLATRPC_M_RELIABLE);
+			int lossy_to = comp[i].err == FLATRPC_E_TIMEOUT &&
+				       !(kv_service.methods[comp[i].method].flags & FLATRPC_M_RELIABLE);
+			int lost = r->loss && lossy_to;
 
 			if (lost && comp[i].method == KV_GET && mine && slot[k].seq >= r->warmup)
 				r->gets_lost++;
+			else if (lossy_to && r->late_ok && !r->loss) {
+				lost = 1;	/* out of the figures; checked below */
+				r->late++;
+			}
 			else if (comp[i].err && !lost && !r->errors++)
 				fprintf(stderr, "kv-bench: first failed call: #%ld, method %u: %s (status %s)\n",
 					mine ? (long)slot[k].seq : -1L, comp[i].method, flatrpc_strerror(comp[i].err),
@@ -547,6 +563,30 @@ static int flatrpc_client(struct run *r, const char *ifname, struct in_addr serv
 		}
 	}
 	r->t_end = now_ns();
+	if (r->late) {
+		struct flatrpc_sock_stats st;
+		uint64_t give_up = now_ns() + 2000000000ull;
+
+		/* Stale also counts the second answer to a retransmitted reliable
+		 * call, so a lost lossy response can hide behind one: the check
+		 * is a lower bound that fails only when too few came. */
+		do {
+			n_done = flatrpc_poll(s, comp, MAX_OUTSTANDING, 10);
+			if (n_done != 0) {
+				fprintf(stderr, "kv-bench: waiting for late responses: %s\n",
+					n_done < 0 ? flatrpc_strerror(n_done) : "a call completed twice");
+				return 1;
+			}
+			flatrpc_sock_stats(s, &st);
+		} while (st.stale < r->late && now_ns() < give_up);
+		fprintf(stderr, "kv-bench: %lu lossy calls timed out; %lu responses came after their call"
+			" had timed out\n", r->late, (unsigned long)st.stale);
+		if (st.stale < r->late) {
+			fprintf(stderr, "kv-bench: %lu lossy responses never came on a link that loses"
+				" nothing\n", r->late - (unsigned long)st.stale);
+			r->errors++;
+		}
+	}
 	if (r->errors) {
 		struct flatrpc_sock_stats st;
 
@@ -566,7 +606,7 @@ static void usage(FILE *f)
 		"usage: kv-bench udp-server|tcp-server --port P [--busy-poll]\n"
 		"       kv-bench client --proto udp|tcp|flatrpc --server ADDR [--iface IF] [--port P]\n"
 		"                       [--busy-poll] [--count N] [--outstanding K] [--warmup W]\n"
-		"                       [--server-pids PID[,PID...]] [--loss] [--stall-us T]\n"
+		"                       [--server-pids PID[,PID...]] [--loss] [--stall-us T] [--late-ok]\n"
 		"bench/run.sh runs both protocols side by side and prints the ratios.\n");
 }
 
@@ -584,6 +624,7 @@ int main(int argc, char **argv)
 		{ "server-pids", required_argument, NULL, 's' },
 		{ "loss", no_argument, NULL, 'L' },
 		{ "stall-us", required_argument, NULL, 'T' },
+		{ "late-ok", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -600,7 +641,7 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "p:S:i:P:bc:o:w:s:LT:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:S:i:P:bc:o:w:s:LT:lh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': proto = optarg; break;
 		case 'S': server = optarg; break;
@@ -613,6 +654,7 @@ int main(int argc, char **argv)
 		case 's': cpu_acct_init(&r.server, optarg); break;
 		case 'L': r.loss = 1; break;
 		case 'T': r.stall_ns = strtoull(optarg, NULL, 0) * 1000; break;
+		case 'l': r.late_ok = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -630,7 +672,8 @@ int main(int argc, char **argv)
 	}
 	r.lat = calloc(r.count, sizeof(*r.lat));
 	r.get_lat = calloc(r.count, sizeof(*r.get_lat));
-	if (!r.lat || !r.get_lat)
+	r.set_lat = calloc(r.count, sizeof(*r.set_lat));
+	if (!r.lat || !r.get_lat || !r.set_lat)
 		return 1;
 	if (strcmp(proto, "udp") == 0)
 		rc = udp_client(&r, addr, port);
@@ -651,11 +694,13 @@ int main(int argc, char **argv)
 
 	qsort(r.lat, r.n_lat, sizeof(*r.lat), cmp_u64);
 	qsort(r.get_lat, r.n_get, sizeof(*r.get_lat), cmp_u64);
+	qsort(r.set_lat, r.n_set, sizeof(*r.set_lat), cmp_u64);
 	double secs = (double)(r.t_end - r.t_start) / 1e9;
 
 	printf("proto=%s mode=%s outstanding=%u count=%lu p50_us=%.2f p99_us=%.2f rate_per_s=%.0f errors=%lu"
 	       " client_cpu_us_per_rpc=%.2f server_cpu_us_per_rpc=%.2f body_bytes_per_rpc=%.1f"
-	       " get_p50_us=%.2f get_p99_us=%.2f gets=%lu gets_lost=%lu\n",
+	       " get_p50_us=%.2f get_p99_us=%.2f gets=%lu gets_lost=%lu"
+	       " set_p50_us=%.2f set_p99_us=%.2f sets=%lu late=%lu\n",
 	       proto, r.busy ? "busy" : "blocking", r.outstanding, r.n_lat,
 	       r.n_lat ? r.lat[r.n_lat / 2] / 1e3 : 0.0,
 	       r.n_lat ? r.lat[(r.n_lat * 99) / 100] / 1e3 : 0.0,
@@ -664,6 +709,8 @@ int main(int argc, char **argv)
 	       r.n_lat ? cpu_server / 1e3 / (double)r.n_lat : 0.0,
 	       (double)r.body_bytes / (double)calls,
 	       r.n_get ? r.get_lat[r.n_get / 2] / 1e3 : 0.0,
-	       r.n_get ? r.get_lat[(r.n_get * 99) / 100] / 1e3 : 0.0, r.n_get, r.gets_lost);
+	       r.n_get ? r.get_lat[(r.n_get * 99) / 100] / 1e3 : 0.0, r.n_get, r.gets_lost,
+	       r.n_set ? r.set_lat[r.n_set / 2] / 1e3 : 0.0,
+	       r.n_set ? r.set_lat[(r.n_set * 99) / 100] / 1e3 : 0.0, r.n_set, r.late);
 	return r.errors ? 1 : 0;
 }

@@ -25,12 +25,20 @@ NAMES = {"udp": "UDP sockets", "tcp": "TCP (NODELAY)", "flatrpc": "FlatRPC",
          "xdp-echo": "raw AF_XDP echo (floor)",
          "h2": "HTTP/2 (nghttp2)", "grpc-icpt": "gRPC + interceptors"}
 
-# The FlatRPC rows, fewest features first; each adds one thing to the one
-# before it, so neighbouring rows give that thing's cost.
+# The FlatRPC rows. ANF_CHAIN is fewest features first; each adds one thing
+# to the one before it, so neighbouring rows give that thing's cost. The
+# others are flatrpc-fwst with one other transport for set (SET_TRANSPORT).
 FLATRPC_STACKS = {"flatrpc-noanf": "FlatRPC, no ANFs (all lossy)",
                   "flatrpc-fw": "FlatRPC, firewall (all lossy)",
                   "flatrpc-fwst": "FlatRPC, firewall + session tracker (all lossy)",
+                  "flatrpc-rel": "FlatRPC, firewall + session tracker, reliable set",
+                  "flatrpc-ino": "FlatRPC, firewall + session tracker, in-order (drop) set",
+                  "flatrpc-relino": "FlatRPC, firewall + session tracker, reliable in-order set",
                   "flatrpc": "FlatRPC, full: + reliable in-order set (specs/kv.anf)"}
+ANF_CHAIN = ("flatrpc-noanf", "flatrpc-fw", "flatrpc-fwst", "flatrpc")
+SET_TRANSPORT = {"flatrpc-rel": "reliable", "flatrpc-ino": "in-order (drop), lossy",
+                 "flatrpc-relino": "in-order (hold-forever) + reliable",
+                 "flatrpc": "in-order (hold-forever) + reliable + priority 4"}
 
 
 # what a block says when the raw output has nothing for it
@@ -55,7 +63,7 @@ def stack_order(seen):
 
 def parse(path):
     r = {"main": {}, "spread": {}, "cpu": {}, "wire": {}, "hdr": [], "frhdr": [],
-         "xdp": {}, "hol": {}, "machine": ""}
+         "xdp": {}, "hol": {}, "cost": {}, "machine": ""}
     section, last = "main", None
     for line in open(path):
         line = line.rstrip("\n")
@@ -71,6 +79,8 @@ def parse(path):
             section = "hdr"
         elif line.startswith("# ratios"):
             section = "ratios"
+        elif line.startswith("# transport cost"):
+            section = "cost"
         m = re.match(r"  (flatrpc[\w-]*) header (\w+) (\w+): ([\d.]+) B", line)
         if m:
             r["frhdr"].append((m[1], m[2], m[3], float(m[4])))
@@ -88,6 +98,8 @@ def parse(path):
         if section == "main" and len(f) == 5 and f[0] in ("blocking", "busy"):
             r["main"][(f[0], f[1])] = f[2:5]
             last = (f[0], f[1])
+        elif section == "cost" and len(f) == 6 and f[0] == "cost" and f[1] != "mode":
+            r["cost"][(f[1], f[2])] = [num(x) for x in f[3:6]]
         elif section == "cpu" and len(f) == 3 and f[0] in ("blocking", "busy"):
             r["cpu"][(f[0], f[1])] = f[2]
         elif section == "wire" and len(f) == 7 and f[0] != "proto":
@@ -153,7 +165,7 @@ def blocks(r):
     b["ratios"] = table(["FlatRPC (full) ÷", "blocking p50", "blocking p99", "blocking rate",
                          "busy p50", "busy p99", "busy rate"], rows)
 
-    variants = [p for p in FLATRPC_STACKS if p in protos]
+    variants = [p for p in ANF_CHAIN if p in protos]
     rows = []
     for i, p in enumerate(variants):
         prev = variants[i - 1] if i else None
@@ -170,6 +182,8 @@ def blocks(r):
     b["variants"] = table(["FlatRPC stack", "blocking p50 µs", "Δ p50 µs", "busy p50 µs", "Δ p50 µs",
                            "XDP ns/packet server / client", "Δ XDP ns"], rows) if rows else NA
 
+    b["transport"] = transport_cost(r["cost"])
+
     rows = [[label(p)] + r["wire"][p] for p in protos if p in r["wire"]]
     b["wire"] = table(["stack", "frames/call", "wire B/call (capture)", "veth counters B/call",
                        "bodies B/call", "headers B/call", "RPC header or framing B/message"], rows)
@@ -178,7 +192,7 @@ def blocks(r):
     for stack, meth, d, by in r["frhdr"]:
         hdrs.setdefault((stack, meth), {})[d] = by
     transport = {"get": "lossy"}
-    rows = [[label(s), m, "in-order + reliable" if s == "flatrpc" and m == "set" else transport.get(m, "lossy"),
+    rows = [[label(s), m, SET_TRANSPORT.get(s, "lossy") if m == "set" else transport.get(m, "lossy"),
              f"{v.get('req', 0):.1f} B", f"{v.get('resp', 0):.1f} B"]
             for (s, m), v in hdrs.items()]
     b["frhdr"] = table(["stack", "method", "transport", "request", "response"], rows) if rows else NA
@@ -219,6 +233,28 @@ def blocks(r):
                       "FlatRPC B"], rows) if rows else NA
     b["targets"] = targets(r, hdrs)
     return b
+
+
+def transport_cost(cost):
+    """Each set transport against flatrpc-fwst, whose methods are both lossy
+    and whose ANFs are the same: the difference is what the transport costs."""
+    base = "flatrpc-fwst"
+    stacks = [p for p in FLATRPC_STACKS if any(k[1] == p for k in cost)]
+    if base not in stacks:
+        return NA
+    rows = []
+    for p in stacks:
+        if p not in (base,) + tuple(SET_TRANSPORT):
+            continue
+        row = [label(p), SET_TRANSPORT.get(p, "lossy")]
+        for idx in (0, 1):
+            for m in ("blocking", "busy"):
+                v, b0 = cost.get((m, p), [None] * 3)[idx], cost.get((m, base), [None] * 3)[idx]
+                row.append("n/a" if v is None else f"{v:.2f}" if p == base or b0 is None
+                           else f"{v:.2f} ({v - b0:+.2f})")
+        rows.append(row)
+    return table(["FlatRPC stack", "set transport", "blocking p50 µs (Δ to lossy)",
+                  "busy p50 µs (Δ to lossy)", "blocking set p50 µs (Δ)", "busy set p50 µs (Δ)"], rows)
 
 
 def targets(r, hdrs):
