@@ -782,7 +782,7 @@ balanced() {
 
 balanced_cleanup() {
 	local b pid
-	for b in lb1 lb2; do
+	for b in front lb1 lb2; do
 		pid=$(cat "$WORK/balanced-$b.pid" 2>/dev/null) || continue
 		kill -TERM "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
@@ -795,9 +795,9 @@ balanced_cleanup() {
 	lb_topo_teardown
 }
 
-# The front (spec on its client-side interface, no AF_XDP socket) forwards
-# every get from XDP to one of two backends, which serve it on AF_XDP and
-# answer the client directly from their own address.
+# The front (spec on its client-side interface) forwards every get from XDP
+# to one of two backends, which serve it on AF_XDP and answer the client
+# directly from their own address; it serves puts on its own AF_XDP socket.
 test_balanced() {
 	need "$LOADER" "$BALANCED_SPEC" "$BALANCED_SERVER" "$BALANCED_CLIENT"
 	trap balanced_cleanup EXIT
@@ -812,17 +812,25 @@ test_balanced() {
 	lb_backends "$IF_LF0" $IP_LB1 $IP_LB2 || fail "fill the front's Vec"
 
 	local b ns dev line i
-	for b in lb1 lb2; do
-		if [ $b = lb1 ]; then ns=$NS_LB1 dev=$IF_LB1; else ns=$NS_LB2 dev=$IF_LB2; fi
+	for b in front lb1 lb2; do
+		case $b in
+		front) ns=$NS_LF dev=$IF_LF0 ;;
+		lb1) ns=$NS_LB1 dev=$IF_LB1 ;;
+		lb2) ns=$NS_LB2 dev=$IF_LB2 ;;
+		esac
 		: >"$WORK/balanced-$b.log"
 		ip netns exec "$ns" "$BALANCED_SERVER" --iface "$dev" --name $b --log "$WORK/balanced-$b.log" \
 			>"$WORK/balanced-$b.out" 2>"$WORK/balanced-$b.err" &
 		echo $! >"$WORK/balanced-$b.pid"
 	done
-	# ready once both backends have answered a probe key
+	# ready once the front has stored a put and both backends have answered
 	local k1='' k2=''
 	for i in $(seq 40); do
-		for b in lb1 lb2; do
+		line=$(balanced --put probe 2>&1) && break
+	done
+	expect_eq "$line" "put probe ok" "the front's answer to a put"
+	for i in $(seq 40); do
+		for b in front lb1 lb2; do
 			kill -0 "$(cat "$WORK/balanced-$b.pid")" 2>/dev/null ||
 				fail "balanced-server $b exited: $(cat "$WORK/balanced-$b.err")"
 		done
@@ -841,7 +849,7 @@ test_balanced() {
 	# exactly the keys the client saw it answer
 	local keys=() out n
 	for i in $(seq 40); do keys+=("key$i"); done
-	: >"$WORK/balanced-lb1.log"; : >"$WORK/balanced-lb2.log"
+	for b in front lb1 lb2; do : >"$WORK/balanced-$b.log"; done
 	out=$(balanced "${keys[@]}" "${keys[@]}" "${keys[@]}") || fail "calls failed: $(grep error= <<<"$out" | head -n 3)"
 	expect_eq "$(count_lines -c ' from=lb[12]$' <<<"$out")" 120 "answered gets"
 	n=$(sort -u <<<"$out" | awk '{print $2}' | sort | uniq -d | wc -l)
@@ -856,8 +864,15 @@ test_balanced() {
 		"$(grep 'from=lb1$' <<<"$out" | awk '{print "get", $2}' | sort | tr '\n' ' ')" "backend 1's log"
 	expect_eq "$(sort "$WORK/balanced-lb2.log" | tr '\n' ' ')" \
 		"$(grep 'from=lb2$' <<<"$out" | awk '{print "get", $2}' | sort | tr '\n' ' ')" "backend 2's log"
+	expect_eq "$(wc -l <"$WORK/balanced-front.log")" 0 "gets served by the front"
 
-	# (b) a backend the front has no route to: the get is dropped in the
+	# (b) puts are not forwarded: the front serves them, no backend sees one
+	out=$(balanced --put pk1 pk2 pk3) || fail "puts failed: $out"
+	expect_eq "$(tr '\n' ' ' <"$WORK/balanced-front.log")" "put pk1 put pk2 put pk3 " "the front's log"
+	expect_eq "$(cat "$WORK/balanced-lb1.log" "$WORK/balanced-lb2.log" | count_lines -c '^put')" 0 \
+		"puts served by a backend"
+
+	# (c) a backend the front has no route to: the get is dropped in the
 	# front's XDP as forward_failed, and the client times out
 	local before after drops
 	drops=$(pin_dir "$IF_LF0")/drops
@@ -873,7 +888,7 @@ test_balanced() {
 
 	balanced_cleanup
 	trap - EXIT
-	for b in lb1 lb2; do
+	for b in front lb1 lb2; do
 		grep -q "^served get=" "$WORK/balanced-$b.out" ||
 			fail "no served line from $b: $(cat "$WORK/balanced-$b.out" "$WORK/balanced-$b.err")"
 	done
