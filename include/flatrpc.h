@@ -93,9 +93,15 @@ void flatrpc_sock_del(struct flatrpc_sock *s);
 int flatrpc_sock_fd(const struct flatrpc_sock *s);
 
 struct flatrpc_peer {
-	struct in_addr	addr;
+	struct in_addr	addr;		/* IPv4, unless family is AF_INET6 */
 	uint16_t	port;		/* host order; 0 = the service port */
+	uint16_t	family;		/* 0 or AF_INET: addr; AF_INET6: addr6 */
+	struct in6_addr	addr6;
 };
+
+/* Fills peer's address from text, IPv4 ("10.0.0.2") or IPv6 ("fd00::2").
+ * Returns 0, or -EINVAL for anything else. The port is left alone. */
+int flatrpc_peer_parse(struct flatrpc_peer *peer, const char *text);
 
 /* --- client --- */
 

@@ -28,6 +28,11 @@ IP_C=10.77.1.2
 IP_R0=10.77.1.1
 IP_R1=10.77.2.1
 IP_S=10.77.2.2
+# IPv6 on the same links, routed by the same router (test_ipv6)
+IP6_C=fd77:1::2
+IP6_R0=fd77:1::1
+IP6_R1=fd77:2::1
+IP6_S=fd77:2::2
 
 # No dots: libbpf rewrites "." in pin paths it creates.
 WORK=/run/flatrpc-selftest-$SUFFIX
@@ -106,6 +111,14 @@ topo_setup() {
 	ip -n "$NS_C" route add default via $IP_R0
 	ip -n "$NS_S" route add default via $IP_R1
 	in_r sysctl -qw net.ipv4.ip_forward=1
+	# nodad: usable at once, no duplicate address detection delay
+	ip -n "$NS_C" addr add $IP6_C/64 dev "$IF_C" nodad
+	ip -n "$NS_R" addr add $IP6_R0/64 dev "$IF_R0" nodad
+	ip -n "$NS_R" addr add $IP6_R1/64 dev "$IF_R1" nodad
+	ip -n "$NS_S" addr add $IP6_S/64 dev "$IF_S" nodad
+	ip -n "$NS_C" -6 route add default via $IP6_R0
+	ip -n "$NS_S" -6 route add default via $IP6_R1
+	in_r sysctl -qw net.ipv6.conf.all.forwarding=1
 
 	# Kernel-stack UDP with CHECKSUM_PARTIAL loses its checksum when a
 	# native-XDP veth turns the skb into an xdp_frame; full software

@@ -7,11 +7,14 @@
 Each CASE is built to trip exactly one drop reason of flatrpc_abi.h, so a
 test can require that reason's counter to move by exactly COUNT. Every
 other layer is well formed (scapy fills IP/UDP lengths and checksums).
+IPv6 addresses make IPv6 frames; case ipv6_ext adds a destination options
+header to an otherwise good request.
 """
 import struct
 import sys
 
-from scapy.all import Ether, IP, UDP, Raw, sendp, get_if_hwaddr  # noqa: E402
+from scapy.all import (Ether, IP, IPv6, IPv6ExtHdrDestOpt, UDP, Raw,  # noqa: E402
+                       sendp, get_if_hwaddr)
 
 MAGIC = 0xF1
 PORT = 7447
@@ -31,6 +34,8 @@ def payload(case):
     if case == "bad_length":
         # claims far more body than the datagram carries
         return hdr(length=200) + body
+    if case == "ipv6_ext":
+        return hdr(length=len(body)) + body
     if case == "unknown_method":
         return hdr(method=UNKNOWN_METHOD, length=len(body)) + body
     raise SystemExit("send_malformed: unknown case " + case)
@@ -38,8 +43,16 @@ def payload(case):
 
 def main(a):
     iface, dst_mac, src_ip, dst_ip, case, count = a[1:7]
+    if ":" in dst_ip:
+        l3 = IPv6(src=src_ip, dst=dst_ip)
+        if case == "ipv6_ext":
+            l3 = l3 / IPv6ExtHdrDestOpt()
+    elif case == "ipv6_ext":
+        raise SystemExit("send_malformed: ipv6_ext needs IPv6 addresses")
+    else:
+        l3 = IP(src=src_ip, dst=dst_ip)
     frame = (Ether(src=get_if_hwaddr(iface), dst=dst_mac) /
-             IP(src=src_ip, dst=dst_ip) /
+             l3 /
              UDP(sport=40001, dport=PORT) /
              Raw(payload(case)))
     sendp(frame, iface=iface, count=int(count), verbose=False)

@@ -23,6 +23,7 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_DENIED = 3, EXIT_TIMEOUT
 struct client {
 	struct flatrpc_sock	*s;
 	struct flatrpc_peer	peer;
+	const char		*server;	/* as given, for messages */
 	const char		*user;
 	uint64_t		session;
 };
@@ -31,6 +32,7 @@ static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
 		"usage: %s --iface IFACE --server ADDR [--user NAME] [--session N] COMMAND\n"
+		"  ADDR is an IPv4 or IPv6 address\n"
 		"\n"
 		"commands:\n"
 		"  get KEY            print the value stored under KEY\n"
@@ -55,7 +57,7 @@ static int report(const struct client *c, int err, uint8_t status)
 		return EXIT_DENIED;
 	}
 	if (err == FLATRPC_E_TIMEOUT) {
-		fprintf(stderr, "error: no response from %s\n", inet_ntoa(c->peer.addr));
+		fprintf(stderr, "error: no response from %s\n", c->server);
 		return EXIT_TIMEOUT;
 	}
 	if (err == FLATRPC_E_REMOTE) {
@@ -304,10 +306,12 @@ int main(int argc, char **argv)
 		usage(stderr, argv[0]);
 		return EXIT_USAGE;
 	}
-	if (inet_pton(AF_INET, server, &c.peer.addr) != 1) {
-		fprintf(stderr, "error: --server wants an IPv4 address, got '%s'\n", server);
+	if (flatrpc_peer_parse(&c.peer, server)) {
+		fprintf(stderr, "error: --server wants an IPv4 or IPv6 address, got '%s'\n",
+			server);
 		return EXIT_USAGE;
 	}
+	c.server = server;
 	const char *cmd = argv[optind];
 	int nargs = argc - optind - 1;
 

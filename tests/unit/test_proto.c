@@ -516,6 +516,85 @@ static void test_srv_cache_hit_miss_evict(void **state)
 	proto_srv_fini(&s);
 }
 
+/* IPv6 peers are keyed by all 16 bytes, and never meet an IPv4 peer whose
+ * address is the same last four bytes. */
+static void test_srv_cache_ipv6_peers(void **state)
+{
+	static const uint8_t a6[16] = { 0xfd, 0x77, 1, [12] = 10, 0, 0, 1 };
+	static const uint8_t b6[16] = { 0xfd, 0x78, 1, [12] = 10, 0, 0, 1 };
+	struct proto_srv_cfg cfg = { .capacity = 8, .frame_size = 64 };
+	fr_addr_t a = fr_addr_v6(a6), b = fr_addr_v6(b6), v4 = fr_addr_v4(htonl(0x0a000001));
+	uint8_t fa[16] = { 0xa }, fb[16] = { 0xb }, f4[16] = { 0x4 };
+	const uint8_t *got;
+	struct proto_srv s;
+	uint16_t len;
+
+	(void)state;
+	assert_true(fr_addr_is_v4(v4));
+	assert_false(fr_addr_is_v4(a));
+	assert_int_equal(fr_addr_v4_of(v4), htonl(0x0a000001));
+	assert_int_equal(proto_srv_init(&s, &cfg), 0);
+	assert_int_equal(proto_srv_store(&s, a, 7, 42, fa, sizeof(fa), 0), 0);
+	assert_null(proto_srv_lookup(&s, b, 7, 42, 0, &len));
+	assert_null(proto_srv_lookup(&s, v4, 7, 42, 0, &len));
+	assert_int_equal(proto_srv_store(&s, b, 7, 42, fb, sizeof(fb), 0), 0);
+	assert_int_equal(proto_srv_store(&s, v4, 7, 42, f4, sizeof(f4), 0), 0);
+	got = proto_srv_lookup(&s, a, 7, 42, 0, &len);
+	assert_non_null(got);
+	assert_int_equal(got[0], 0xa);
+	got = proto_srv_lookup(&s, b, 7, 42, 0, &len);
+	assert_non_null(got);
+	assert_int_equal(got[0], 0xb);
+	got = proto_srv_lookup(&s, v4, 7, 42, 0, &len);
+	assert_non_null(got);
+	assert_int_equal(got[0], 0x4);
+	proto_srv_fini(&s);
+}
+
+/* A call to an IPv6 peer has its header 20 bytes further in (a longer IP
+ * header): the core writes and retransmits it there, and an IPv4 peer's
+ * call keeps the IPv4 offset. */
+static void test_cli_ipv6_header_offset(void **state)
+{
+	static const uint8_t a6[16] = { 0xfd, 0x77, [15] = 2 };
+	struct proto_cli_cfg cfg = {
+		.svc = &svc, .first_rpc_id = 1, .capacity = 8, .frame_size = 256,
+		.hdr_off = HDR_OFF, .hdr_off6 = HDR_OFF + 20, .rto_min_ns = RTO_MIN,
+	};
+	uint8_t f4[FRAME_LEN + 20], f6[FRAME_LEN + 20];
+	struct proto_event ev[4];
+	struct proto_cli c;
+	uint32_t id4, id6;
+	int n, seen = 0;
+
+	(void)state;
+	assert_int_equal(proto_cli_init(&c, &cfg), 0);
+	memset(f4, 0xAB, sizeof(f4));
+	memset(f6, 0xAB, sizeof(f6));
+	assert_int_equal(proto_cli_send_to(&c, fr_addr_v4(htonl(0x0a000002)), 1, M_REL, f4,
+					   sizeof(f4), 0, &id4), 0);
+	assert_int_equal(proto_cli_send_to(&c, fr_addr_v6(a6), 1, M_REL, f6, sizeof(f6), 0,
+					   &id6), 0);
+	assert_int_equal(ntohl(((struct flatrpc_hdr *)(f4 + HDR_OFF))->rpc_id), id4);
+	assert_int_equal(ntohl(((struct flatrpc_hdr *)(f6 + HDR_OFF + 20))->rpc_id), id6);
+	/* the 20 bytes that hold the IPv6 header's tail are left alone */
+	assert_int_equal(f6[HDR_OFF], 0xAB);
+
+	n = proto_cli_expire(&c, 1000 * US, ev, 4);
+	assert_int_equal(n, 2);
+	for (int i = 0; i < n; i++) {
+		size_t off = ev[i].rpc_id == id6 ? HDR_OFF + 20 : HDR_OFF;
+		const struct flatrpc_hdr *h = (const void *)((const uint8_t *)ev[i].frame + off);
+
+		assert_int_equal(ev[i].kind, PROTO_EV_RETX);
+		assert_true(h->flags & FLATRPC_F_RETX);
+		assert_int_equal(ntohl(h->rpc_id), ev[i].rpc_id);
+		seen |= ev[i].rpc_id == id6 ? 2 : 1;
+	}
+	assert_int_equal(seen, 3);
+	proto_cli_fini(&c);
+}
+
 static void test_srv_ttl(void **state)
 {
 	struct proto_srv_cfg cfg = { .capacity = 8, .ttl_ns = 1000 * US };
@@ -1306,6 +1385,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rto_lossy_waits_spec_timeout, setup, teardown),
 		cmocka_unit_test(test_srv_cache_hit_miss_evict),
 		cmocka_unit_test(test_srv_ttl),
+		cmocka_unit_test(test_srv_cache_ipv6_peers),
+		cmocka_unit_test(test_cli_ipv6_header_offset),
 		cmocka_unit_test(test_srv_dup_handling),
 		cmocka_unit_test_setup_teardown(test_hold_in_order, hold_setup, hold_teardown),
 		cmocka_unit_test_setup_teardown(test_hold_gap_filled_later, hold_setup, hold_teardown),

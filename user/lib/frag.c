@@ -62,7 +62,7 @@ static void slot_free(struct frag_slot *s)
 	s->prefix_len = 0;
 }
 
-static struct frag_slot *slot_find(struct frag_rx *r, uint32_t addr, uint16_t port,
+static struct frag_slot *slot_find(struct frag_rx *r, fr_addr_t addr, uint16_t port,
 				   uint8_t kind, uint32_t rpc_id)
 {
 	for (unsigned i = 0; i < r->n_slots; i++) {
@@ -173,7 +173,7 @@ unsigned frag_rx_expire(struct frag_rx *r, uint64_t now)
 	return n;
 }
 
-void frag_rx_forget(struct frag_rx *r, uint32_t addr, uint16_t port, uint8_t kind,
+void frag_rx_forget(struct frag_rx *r, fr_addr_t addr, uint16_t port, uint8_t kind,
 		    uint32_t rpc_id)
 {
 	struct frag_slot *s = slot_find(r, addr, port, kind, rpc_id);
@@ -223,7 +223,7 @@ void frag_store_fini(struct frag_store *st)
 	st->slab = NULL;
 }
 
-static struct frag_store_ent *store_find(const struct frag_store *st, uint32_t addr,
+static struct frag_store_ent *store_find(const struct frag_store *st, fr_addr_t addr,
 					 uint16_t port, uint32_t rpc_id)
 {
 	for (unsigned i = 0; i < st->n; i++) {
@@ -235,7 +235,7 @@ static struct frag_store_ent *store_find(const struct frag_store *st, uint32_t a
 	return NULL;
 }
 
-int frag_store_put(struct frag_store *st, uint32_t addr, uint16_t port, uint32_t rpc_id,
+int frag_store_put(struct frag_store *st, fr_addr_t addr, uint16_t port, uint32_t rpc_id,
 		   const void *prefix, size_t prefix_len, const void *body, size_t len,
 		   uint64_t now)
 {
@@ -270,13 +270,13 @@ int frag_store_put(struct frag_store *st, uint32_t addr, uint16_t port, uint32_t
 	return 0;
 }
 
-const struct frag_store_ent *frag_store_get(const struct frag_store *st, uint32_t addr,
+const struct frag_store_ent *frag_store_get(const struct frag_store *st, fr_addr_t addr,
 					    uint16_t port, uint32_t rpc_id)
 {
 	return st->ent ? store_find(st, addr, port, rpc_id) : NULL;
 }
 
-void frag_store_drop(struct frag_store *st, uint32_t addr, uint16_t port, uint32_t rpc_id)
+void frag_store_drop(struct frag_store *st, fr_addr_t addr, uint16_t port, uint32_t rpc_id)
 {
 	struct frag_store_ent *e = st->ent ? store_find(st, addr, port, rpc_id) : NULL;
 

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "flatrpc_abi.h"
+#include "addr.h"
 
 /* Eth + IPv4 + UDP + flatrpc_hdr is 54 bytes; room for IPv6 later. */
 #define FRAG_PREFIX_MAX		96
@@ -61,7 +62,7 @@ bool frag_valid(unsigned index, unsigned count, size_t plen);
 struct frag_slot {
 	uint64_t	touched;	/* last fragment, for the timeout */
 	uint64_t	got;		/* bit i: fragment i is in buf */
-	uint32_t	addr;		/* sender, network order */
+	fr_addr_t	addr;		/* sender, see addr.h */
 	uint32_t	rpc_id;
 	uint32_t	len;		/* body bytes; known once the last fragment came */
 	uint16_t	port;		/* sender, network order */
@@ -94,7 +95,7 @@ int frag_rx_init(struct frag_rx *r, unsigned n_slots, uint64_t timeout_ns);
 void frag_rx_fini(struct frag_rx *r);
 
 struct frag_in {
-	uint32_t	addr;		/* sender, network order */
+	fr_addr_t	addr;		/* sender, see addr.h */
 	uint16_t	port;
 	uint8_t		kind;
 	uint32_t	rpc_id;
@@ -123,7 +124,7 @@ unsigned frag_rx_expire(struct frag_rx *r, uint64_t now);
 
 /* Frees the partial message of (addr, port, kind, rpc_id), if any: e.g. its
  * call got an error answer and its later fragments are of no use. */
-void frag_rx_forget(struct frag_rx *r, uint32_t addr, uint16_t port, uint8_t kind,
+void frag_rx_forget(struct frag_rx *r, fr_addr_t addr, uint16_t port, uint8_t kind,
 		    uint32_t rpc_id);
 
 /* Gives back a slot that FRAG_DONE lent. */
@@ -138,7 +139,7 @@ unsigned frag_rx_in_use(const struct frag_rx *r);
 
 struct frag_store_ent {
 	uint64_t	stored_at;
-	uint32_t	addr;
+	fr_addr_t	addr;
 	uint32_t	rpc_id;
 	uint32_t	len;
 	uint16_t	port;
@@ -164,11 +165,11 @@ void frag_store_fini(struct frag_store *st);
 
 /* Keeps a copy of prefix and body. Returns 0, FLATRPC_E_BUSY (full, no
  * eviction) or FLATRPC_E_TOOBIG. An existing entry of the key is replaced. */
-int frag_store_put(struct frag_store *st, uint32_t addr, uint16_t port, uint32_t rpc_id,
+int frag_store_put(struct frag_store *st, fr_addr_t addr, uint16_t port, uint32_t rpc_id,
 		   const void *prefix, size_t prefix_len, const void *body, size_t len,
 		   uint64_t now);
-const struct frag_store_ent *frag_store_get(const struct frag_store *st, uint32_t addr,
+const struct frag_store_ent *frag_store_get(const struct frag_store *st, fr_addr_t addr,
 					    uint16_t port, uint32_t rpc_id);
-void frag_store_drop(struct frag_store *st, uint32_t addr, uint16_t port, uint32_t rpc_id);
+void frag_store_drop(struct frag_store *st, fr_addr_t addr, uint16_t port, uint32_t rpc_id);
 
 #endif /* FLATRPC_FRAG_H */

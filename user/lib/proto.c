@@ -27,6 +27,7 @@ int proto_cli_init(struct proto_cli *c, const struct proto_cli_cfg *cfg)
 
 	memset(c, 0, sizeof(*c));
 	if (!cfg->svc || !is_pow2(cap) || fs < cfg->hdr_off + sizeof(struct flatrpc_hdr) ||
+	    fs < cfg->hdr_off6 + sizeof(struct flatrpc_hdr) ||
 	    fs > UINT16_MAX)
 		return -EINVAL;
 	c->calls = calloc(cap, sizeof(*c->calls));
@@ -39,6 +40,7 @@ int proto_cli_init(struct proto_cli *c, const struct proto_cli_cfg *cfg)
 	c->mask = cap - 1;
 	c->frame_size = fs;
 	c->hdr_off = cfg->hdr_off;
+	c->hdr_off6 = cfg->hdr_off6 ? cfg->hdr_off6 : cfg->hdr_off;
 	c->rto_min = cfg->rto_min_ns ? cfg->rto_min_ns : PROTO_RTO_MIN_NS;
 	c->next_id = cfg->first_rpc_id;
 	c->cwnd_max = cap * PROTO_CWND_ONE;
@@ -116,7 +118,7 @@ static uint8_t *slot_frame(const struct proto_cli *c, const struct proto_call *k
 
 /* The peer's entry, created on first use; PROTO_NO_PEER when all entries
  * have calls out (such a call goes without a window rather than failing). */
-static uint8_t peer_get(struct proto_cli *c, uint32_t addr, uint16_t port, uint64_t now)
+static uint8_t peer_get(struct proto_cli *c, fr_addr_t addr, uint16_t port, uint64_t now)
 {
 	struct proto_peer *best = NULL, *idle = NULL;
 
@@ -187,7 +189,7 @@ static void cwnd_cut(struct proto_cli *c, struct proto_peer *p, uint64_t sent, u
 	c->cwnd_cuts++;
 }
 
-uint32_t proto_cli_cwnd(const struct proto_cli *c, uint32_t addr, uint16_t port)
+uint32_t proto_cli_cwnd(const struct proto_cli *c, fr_addr_t addr, uint16_t port)
 {
 	for (unsigned int i = 0; i < PROTO_PEERS; i++) {
 		const struct proto_peer *p = &c->peers[i];
@@ -204,7 +206,7 @@ int proto_cli_send(struct proto_cli *c, uint8_t method, void *frame, size_t len,
 	return proto_cli_send_to(c, 0, 0, method, frame, len, now, rpc_id);
 }
 
-int proto_cli_send_to(struct proto_cli *c, uint32_t addr, uint16_t port, uint8_t method,
+int proto_cli_send_to(struct proto_cli *c, fr_addr_t addr, uint16_t port, uint8_t method,
 		      void *frame, size_t len, uint64_t now, uint32_t *rpc_id)
 {
 	const struct flatrpc_method_desc *md = method_of(c, method);
@@ -213,11 +215,13 @@ int proto_cli_send_to(struct proto_cli *c, uint32_t addr, uint16_t port, uint8_t
 	struct proto_peer *p;
 	uint8_t pi;
 	uint32_t id;
+	size_t off;
 	bool reliable, wait;
 
 	if (!md)
 		return -EINVAL;
-	if (len < c->hdr_off + sizeof(*h))
+	off = fr_addr_is_v4(addr) ? c->hdr_off : c->hdr_off6;
+	if (len < off + sizeof(*h))
 		return FLATRPC_E_PROTO;
 	reliable = md->flags & FLATRPC_M_RELIABLE;
 	if (reliable && len > c->frame_size)
@@ -245,7 +249,7 @@ int proto_cli_send_to(struct proto_cli *c, uint32_t addr, uint16_t port, uint8_t
 	if (!k)
 		return FLATRPC_E_BUSY;
 
-	h = (struct flatrpc_hdr *)((uint8_t *)frame + c->hdr_off);
+	h = (struct flatrpc_hdr *)((uint8_t *)frame + off);
 	h->magic = FLATRPC_MAGIC;
 	h->flags = FLATRPC_REQ;
 	h->method = method;
@@ -273,6 +277,7 @@ int proto_cli_send_to(struct proto_cli *c, uint32_t addr, uint16_t port, uint8_t
 	k->retransmitted = 0;
 	k->retries_left = reliable ? md->retries : 0;
 	k->frame_len = 0;
+	k->hdr_off = (uint8_t)off;
 	k->peer = pi;
 	k->queued = wait;
 	k->busy_count = 0;
@@ -382,7 +387,7 @@ static void abandon_seq(struct proto_cli *c, uint8_t method, const struct proto_
 		c->seq_started[method] = 0;
 		return;
 	}
-	((struct flatrpc_hdr *)(slot_frame(c, oldest) + c->hdr_off))->flags |= FLATRPC_F_FIRST;
+	((struct flatrpc_hdr *)(slot_frame(c, oldest) + oldest->hdr_off))->flags |= FLATRPC_F_FIRST;
 }
 
 int proto_cli_on_ack(struct proto_cli *c, const struct flatrpc_hdr *hdr, uint64_t now,
@@ -509,7 +514,7 @@ int proto_cli_expire(struct proto_cli *c, uint64_t now, struct proto_event *ev, 
 		ev[n].method = k->method;
 		if (k->retries_left && k->frame_len) {
 			uint8_t *f = slot_frame(c, k);
-			struct flatrpc_hdr *h = (struct flatrpc_hdr *)(f + c->hdr_off);
+			struct flatrpc_hdr *h = (struct flatrpc_hdr *)(f + k->hdr_off);
 
 			h->flags |= FLATRPC_F_RETX;
 			k->retries_left--;
@@ -624,9 +629,9 @@ void proto_srv_fini(struct proto_srv *s)
 	s->slab = NULL;
 }
 
-static uint32_t srv_hash(const struct proto_srv *s, uint32_t addr, uint16_t port, uint32_t id)
+static uint32_t srv_hash(const struct proto_srv *s, fr_addr_t addr, uint16_t port, uint32_t id)
 {
-	uint64_t x = ((uint64_t)addr << 32 | id) ^ ((uint64_t)port << 17);
+	uint64_t x = ((uint64_t)fr_addr_fold(addr) << 32 | id) ^ ((uint64_t)port << 17);
 
 	/* A 64-bit multiplicative mix: rpc_ids are sequential per client, so
 	 * low bits alone would pile one client into neighbouring buckets. */
@@ -634,7 +639,7 @@ static uint32_t srv_hash(const struct proto_srv *s, uint32_t addr, uint16_t port
 	return (uint32_t)(x >> 32) & s->bucket_mask;
 }
 
-static int32_t srv_find(const struct proto_srv *s, uint32_t addr, uint16_t port, uint32_t id)
+static int32_t srv_find(const struct proto_srv *s, fr_addr_t addr, uint16_t port, uint32_t id)
 {
 	for (int32_t i = s->bucket[srv_hash(s, addr, port, id)]; i >= 0; i = s->ent[i].next) {
 		const struct proto_srv_entry *e = &s->ent[i];
@@ -657,7 +662,7 @@ static void srv_unlink(struct proto_srv *s, int32_t idx)
 	e->in_use = 0;
 }
 
-const void *proto_srv_lookup(struct proto_srv *s, uint32_t addr, uint16_t port,
+const void *proto_srv_lookup(struct proto_srv *s, fr_addr_t addr, uint16_t port,
 			     uint32_t rpc_id, uint64_t now, uint16_t *len)
 {
 	int32_t i = srv_find(s, addr, port, rpc_id);
@@ -671,7 +676,7 @@ const void *proto_srv_lookup(struct proto_srv *s, uint32_t addr, uint16_t port,
 	return s->slab + (size_t)i * s->frame_size;
 }
 
-int proto_srv_store(struct proto_srv *s, uint32_t addr, uint16_t port, uint32_t rpc_id,
+int proto_srv_store(struct proto_srv *s, fr_addr_t addr, uint16_t port, uint32_t rpc_id,
 		    const void *frame, size_t len, uint64_t now)
 {
 	int32_t i;
@@ -705,7 +710,7 @@ int proto_srv_store(struct proto_srv *s, uint32_t addr, uint16_t port, uint32_t 
 }
 
 enum proto_srv_verdict proto_srv_on_request(struct proto_srv *s, const struct flatrpc_hdr *hdr,
-					    bool reliable, uint32_t addr, uint16_t port,
+					    bool reliable, fr_addr_t addr, uint16_t port,
 					    uint64_t now, const void **frame, uint16_t *len)
 {
 	bool dup = hdr->flags & FLATRPC_F_DUP;
@@ -757,7 +762,7 @@ static uint8_t *hold_slot(const struct proto_hold *h, const struct proto_hold_st
 	return h->slab + i * h->frame_size;
 }
 
-static struct proto_hold_stream *hold_find(struct proto_hold *h, uint32_t addr, uint16_t port,
+static struct proto_hold_stream *hold_find(struct proto_hold *h, fr_addr_t addr, uint16_t port,
 					   uint8_t method)
 {
 	for (unsigned int i = 0; i < PROTO_HOLD_STREAMS; i++) {
@@ -769,7 +774,7 @@ static struct proto_hold_stream *hold_find(struct proto_hold *h, uint32_t addr, 
 	return NULL;
 }
 
-static struct proto_hold_stream *hold_new(struct proto_hold *h, uint32_t addr, uint16_t port,
+static struct proto_hold_stream *hold_new(struct proto_hold *h, fr_addr_t addr, uint16_t port,
 					  uint8_t method, uint16_t expected)
 {
 	struct proto_hold_stream *st = NULL;
@@ -793,7 +798,7 @@ static struct proto_hold_stream *hold_new(struct proto_hold *h, uint32_t addr, u
 	return st;
 }
 
-enum proto_hold_verdict proto_hold_on_request(struct proto_hold *h, uint32_t addr,
+enum proto_hold_verdict proto_hold_on_request(struct proto_hold *h, fr_addr_t addr,
 					      uint16_t port, uint8_t method, uint16_t seq,
 					      bool ahead, int32_t kern_expected,
 					      const void *frame, size_t len, uint64_t now,
@@ -983,7 +988,7 @@ bool proto_prio_pop(struct proto_prio *p, struct proto_prio_item *it, unsigned i
 	return false;
 }
 
-bool proto_prio_has(const struct proto_prio *p, uint32_t peer, uint16_t port, uint32_t rpc_id)
+bool proto_prio_has(const struct proto_prio *p, fr_addr_t peer, uint16_t port, uint32_t rpc_id)
 {
 	for (unsigned int l = 0; l < FLATRPC_PRIO_LEVELS; l++)
 		for (uint32_t i = 0; i < p->count[l]; i++) {

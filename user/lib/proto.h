@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "flatrpc.h"
+#include "addr.h"
 
 #define PROTO_NO_EXPIRY		UINT64_MAX
 
@@ -38,6 +39,7 @@ struct proto_call {
 	uint8_t		retransmitted;	/* Karn: no RTT sample from this call */
 	uint8_t		peer;		/* index in proto_cli.peers */
 	uint8_t		queued;		/* waits for the window; deadline = not before */
+	uint8_t		hdr_off;	/* where its frame's flatrpc_hdr is */
 	uint8_t		busy_count;	/* ACK BUSY refusals so far */
 	uint8_t		presumed_lost;	/* lossy: out of the window, still waiting */
 };
@@ -68,7 +70,7 @@ struct proto_call {
 struct proto_peer {
 	uint64_t	last_used;
 	uint64_t	last_cut;	/* when the window was last halved */
-	uint32_t	addr;		/* network order */
+	fr_addr_t	addr;		/* network order */
 	uint16_t	port;		/* network order */
 	uint8_t		in_use;
 	uint32_t	inflight;	/* calls sent and not yet answered or given up */
@@ -106,6 +108,7 @@ struct proto_cli_cfg {
 	unsigned int	capacity;	/* power of two; 0 = 256 */
 	unsigned int	frame_size;	/* largest frame kept for retransmission; 0 = 2048 */
 	size_t		hdr_off;	/* offset of flatrpc_hdr inside a frame */
+	size_t		hdr_off6;	/* the same to an IPv6 peer; 0 = hdr_off */
 	uint64_t	rto_min_ns;	/* RTO floor; 0 = PROTO_RTO_MIN_NS */
 	unsigned int	cwnd_init;	/* calls; 0 = PROTO_CWND_INIT */
 };
@@ -117,6 +120,7 @@ struct proto_cli {
 	uint32_t	mask;
 	uint32_t	frame_size;
 	size_t		hdr_off;
+	size_t		hdr_off6;
 	uint64_t	rto_min;	/* ns */
 	uint32_t	next_id;
 	uint32_t	outstanding;
@@ -185,7 +189,7 @@ int proto_cli_send(struct proto_cli *c, uint8_t method, void *frame, size_t len,
  * this with peer 0:0.
  */
 #define PROTO_QUEUED	1
-int proto_cli_send_to(struct proto_cli *c, uint32_t addr, uint16_t port, uint8_t method,
+int proto_cli_send_to(struct proto_cli *c, fr_addr_t addr, uint16_t port, uint8_t method,
 		      void *frame, size_t len, uint64_t now, uint32_t *rpc_id);
 
 /*
@@ -201,7 +205,7 @@ int proto_cli_on_ack(struct proto_cli *c, const struct flatrpc_hdr *hdr, uint64_
 		     struct proto_done *done);
 
 /* The peer's window in whole calls (at least 1), or 0 for an unknown peer. */
-uint32_t proto_cli_cwnd(const struct proto_cli *c, uint32_t addr, uint16_t port);
+uint32_t proto_cli_cwnd(const struct proto_cli *c, fr_addr_t addr, uint16_t port);
 
 /*
  * Matches a response (or ERR) header. Returns 1 and fills *done when it
@@ -245,7 +249,7 @@ static inline bool proto_seq_before(uint16_t a, uint16_t b)
 
 struct proto_srv_entry {
 	uint64_t	stored_at;
-	uint32_t	addr;		/* peer IPv4, network order */
+	fr_addr_t	addr;		/* peer, see addr.h */
 	uint32_t	rpc_id;
 	uint16_t	port;		/* peer UDP port, network order */
 	uint16_t	len;
@@ -280,12 +284,12 @@ int proto_srv_init(struct proto_srv *s, const struct proto_srv_cfg *cfg);
 void proto_srv_fini(struct proto_srv *s);
 
 /* The cached response frame for (addr, port, rpc_id) or NULL. */
-const void *proto_srv_lookup(struct proto_srv *s, uint32_t addr, uint16_t port,
+const void *proto_srv_lookup(struct proto_srv *s, fr_addr_t addr, uint16_t port,
 			     uint32_t rpc_id, uint64_t now, uint16_t *len);
 
 /* Copies a response frame into the cache, evicting the oldest entry when
  * full. Returns 0 or FLATRPC_E_TOOBIG. */
-int proto_srv_store(struct proto_srv *s, uint32_t addr, uint16_t port, uint32_t rpc_id,
+int proto_srv_store(struct proto_srv *s, fr_addr_t addr, uint16_t port, uint32_t rpc_id,
 		    const void *frame, size_t len, uint64_t now);
 
 enum proto_srv_verdict {
@@ -300,7 +304,7 @@ enum proto_srv_verdict {
  * (a retransmission the kernel did not mark, e.g. of an unordered method).
  */
 enum proto_srv_verdict proto_srv_on_request(struct proto_srv *s, const struct flatrpc_hdr *hdr,
-					    bool reliable, uint32_t addr, uint16_t port,
+					    bool reliable, fr_addr_t addr, uint16_t port,
 					    uint64_t now, const void **frame, uint16_t *len);
 
 /* ------------------------------------------------------- server: hold-forever */
@@ -325,7 +329,7 @@ enum proto_srv_verdict proto_srv_on_request(struct proto_srv *s, const struct fl
 struct proto_hold_stream {
 	uint64_t	last_used;
 	uint64_t	held_mask;	/* bit i: slot i holds held_seq[i] */
-	uint32_t	addr;		/* peer IPv4, network order */
+	fr_addr_t	addr;		/* peer, see addr.h */
 	uint16_t	port;		/* peer UDP port, network order */
 	uint8_t		method;
 	uint8_t		in_use;
@@ -371,7 +375,7 @@ void proto_hold_fini(struct proto_hold *h);
  * run this request, run every frame proto_hold_next() returns, then write
  * proto_hold_sync()'s value into `seqs` if it returns true.
  */
-enum proto_hold_verdict proto_hold_on_request(struct proto_hold *h, uint32_t addr,
+enum proto_hold_verdict proto_hold_on_request(struct proto_hold *h, fr_addr_t addr,
 					      uint16_t port, uint8_t method, uint16_t seq,
 					      bool ahead, int32_t kern_expected,
 					      const void *frame, size_t len, uint64_t now,
@@ -400,7 +404,7 @@ struct proto_prio_item {
 	uint64_t	addr;		/* UMEM address of the frame */
 	uint64_t	lower_mark;	/* lower-level requests run before it was queued */
 	uint32_t	len;
-	uint32_t	peer;		/* IPv4, network order */
+	fr_addr_t	peer;		/* see addr.h */
 	uint32_t	rpc_id;		/* host order */
 	uint16_t	port;		/* network order */
 };
@@ -426,6 +430,6 @@ int proto_prio_push(struct proto_prio *p, unsigned int level, const struct proto
 /* Takes the next request to run; false when every queue is empty. */
 bool proto_prio_pop(struct proto_prio *p, struct proto_prio_item *it, unsigned int *level);
 /* True when (peer, port, rpc_id) waits in a queue (its copy gets ACK PENDING). */
-bool proto_prio_has(const struct proto_prio *p, uint32_t peer, uint16_t port, uint32_t rpc_id);
+bool proto_prio_has(const struct proto_prio *p, fr_addr_t peer, uint16_t port, uint32_t rpc_id);
 
 #endif /* FLATRPC_PROTO_H */

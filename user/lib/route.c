@@ -113,9 +113,39 @@ struct route_res {
 	bool		found;
 	uint8_t		type;
 	int		oif;
-	uint32_t	gw;
-	uint32_t	src;
+	fr_addr_t	gw;		/* 0: none */
+	fr_addr_t	src;		/* 0: none */
 };
+
+/* The family, and where its bytes start, of an addr.h address. */
+static int addr_family(const fr_addr_t *a, const uint8_t **bytes, size_t *len)
+{
+	if (fr_addr_is_v4(*a)) {
+		*bytes = (const uint8_t *)a + 12;
+		*len = 4;
+		return AF_INET;
+	}
+	*bytes = (const uint8_t *)a;
+	*len = 16;
+	return AF_INET6;
+}
+
+/* A route or neighbour attribute holding an address of either family. */
+static bool attr_addr(const struct rtattr *a, fr_addr_t *out)
+{
+	if (RTA_PAYLOAD(a) == 4) {
+		uint32_t v4;
+
+		memcpy(&v4, RTA_DATA(a), 4);
+		*out = fr_addr_v4(v4);
+		return true;
+	}
+	if (RTA_PAYLOAD(a) == 16) {
+		*out = fr_addr_v6(RTA_DATA(a));
+		return true;
+	}
+	return false;
+}
 
 static void route_cb(const struct nlmsghdr *n, void *arg)
 {
@@ -133,17 +163,20 @@ static void route_cb(const struct nlmsghdr *n, void *arg)
 			memcpy(&r->oif, RTA_DATA(a), sizeof(r->oif));
 			break;
 		case RTA_GATEWAY:
-			memcpy(&r->gw, RTA_DATA(a), sizeof(r->gw));
+			attr_addr(a, &r->gw);
 			break;
 		case RTA_PREFSRC:
-			memcpy(&r->src, RTA_DATA(a), sizeof(r->src));
+			attr_addr(a, &r->src);
 			break;
 		}
 	}
 }
 
-static int get_route(uint32_t dst, struct route_res *r)
+static int get_route(fr_addr_t dst, struct route_res *r)
 {
+	const uint8_t *bytes;
+	size_t alen;
+	int family = addr_family(&dst, &bytes, &alen);
 	struct {
 		struct nlmsghdr	n;
 		struct rtmsg	r;
@@ -156,9 +189,9 @@ static int get_route(uint32_t dst, struct route_res *r)
 	req.n.nlmsg_len = NLMSG_LENGTH(sizeof(req.r));
 	req.n.nlmsg_type = RTM_GETROUTE;
 	req.n.nlmsg_flags = NLM_F_REQUEST;
-	req.r.rtm_family = AF_INET;
-	req.r.rtm_dst_len = 32;
-	add_attr(&req.n, sizeof(req), RTA_DST, &dst, sizeof(dst));
+	req.r.rtm_family = family;
+	req.r.rtm_dst_len = alen * 8;
+	add_attr(&req.n, sizeof(req), RTA_DST, bytes, alen);
 	err = nl_talk(&req.n, false, route_cb, r);
 	if (err == -ENETUNREACH || err == -EHOSTUNREACH || err == -ENETDOWN)
 		return FLATRPC_E_NOROUTE;
@@ -172,7 +205,8 @@ static int get_route(uint32_t dst, struct route_res *r)
 
 struct neigh_res {
 	int		ifindex;
-	uint32_t	addr;
+	int		family;
+	fr_addr_t	addr;
 	bool		found;
 	bool		failed;
 	uint8_t		mac[6];
@@ -185,15 +219,16 @@ static void neigh_cb(const struct nlmsghdr *n, void *arg)
 	int len = n->nlmsg_len - NLMSG_LENGTH(sizeof(*nd));
 	const uint8_t *mac = NULL;
 	bool match = false;
+	fr_addr_t dst;
 
-	if (n->nlmsg_type != RTM_NEWNEIGH || nd->ndm_family != AF_INET ||
+	if (n->nlmsg_type != RTM_NEWNEIGH || nd->ndm_family != r->family ||
 	    nd->ndm_ifindex != r->ifindex)
 		return;
 	for (const struct rtattr *a = (const struct rtattr *)((const char *)nd +
 							     NLMSG_ALIGN(sizeof(*nd)));
 	     RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-		if (a->rta_type == NDA_DST && RTA_PAYLOAD(a) == 4)
-			match = !memcmp(RTA_DATA(a), &r->addr, 4);
+		if (a->rta_type == NDA_DST && attr_addr(a, &dst))
+			match = dst == r->addr;
 		else if (a->rta_type == NDA_LLADDR && RTA_PAYLOAD(a) == 6)
 			mac = RTA_DATA(a);
 	}
@@ -210,8 +245,11 @@ static void neigh_cb(const struct nlmsghdr *n, void *arg)
 	}
 }
 
-static int get_neigh(int ifindex, uint32_t addr, struct neigh_res *r)
+static int get_neigh(int ifindex, fr_addr_t addr, struct neigh_res *r)
 {
+	const uint8_t *bytes;
+	size_t alen;
+
 	struct {
 		struct nlmsghdr	n;
 		struct ndmsg	nd;
@@ -221,31 +259,39 @@ static int get_neigh(int ifindex, uint32_t addr, struct neigh_res *r)
 	memset(r, 0, sizeof(*r));
 	r->ifindex = ifindex;
 	r->addr = addr;
+	r->family = addr_family(&addr, &bytes, &alen);
 	req.n.nlmsg_len = NLMSG_LENGTH(sizeof(req.nd));
 	req.n.nlmsg_type = RTM_GETNEIGH;
 	req.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	req.nd.ndm_family = AF_INET;
+	req.nd.ndm_family = r->family;
 	return nl_talk(&req.n, true, neigh_cb, r);
 }
 
 /* The kernel resolves the neighbour for any datagram it has to send there;
  * an empty one to the discard port is the least intrusive such datagram. */
-static void poke_neigh(uint32_t addr)
+static void poke_neigh(fr_addr_t addr)
 {
-	struct sockaddr_in sin = {
-		.sin_family = AF_INET,
-		.sin_port = htons(DISCARD_PORT),
-		.sin_addr.s_addr = addr,
-	};
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(DISCARD_PORT) };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(DISCARD_PORT) };
+	const uint8_t *bytes;
+	size_t alen;
+	int family = addr_family(&addr, &bytes, &alen);
+	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return;
-	sendto(fd, "", 0, MSG_DONTWAIT, (struct sockaddr *)&sin, sizeof(sin));
+	if (family == AF_INET) {
+		memcpy(&sin.sin_addr, bytes, alen);
+		sendto(fd, "", 0, MSG_DONTWAIT, (struct sockaddr *)&sin, sizeof(sin));
+	} else {
+		memcpy(&sin6.sin6_addr, bytes, alen);
+		sendto(fd, "", 0, MSG_DONTWAIT, (struct sockaddr *)&sin6, sizeof(sin6));
+	}
 	close(fd);
 }
 
-static int if_addr(int ifindex, uint32_t *addr)
+/* IPv4 only: an IPv6 route always names its source (RTA_PREFSRC). */
+static int if_addr(int ifindex, fr_addr_t *addr)
 {
 	struct ifreq ifr;
 	int fd, err = 0;
@@ -259,12 +305,12 @@ static int if_addr(int ifindex, uint32_t *addr)
 	if (ioctl(fd, SIOCGIFADDR, &ifr) < 0)
 		err = -errno;
 	else
-		*addr = ((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr.s_addr;
+		*addr = fr_addr_v4(((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr.s_addr);
 	close(fd);
 	return err;
 }
 
-int route_lookup(uint32_t dst, struct route_nh *nh, int resolve_ms)
+int route_lookup(fr_addr_t dst, struct route_nh *nh, int resolve_ms)
 {
 	const struct timespec step = { 0, 5 * 1000000L };
 	struct route_res r;
@@ -277,7 +323,7 @@ int route_lookup(uint32_t dst, struct route_nh *nh, int resolve_ms)
 	nh->ifindex = r.oif;
 	nh->via = r.gw ? r.gw : dst;
 	nh->src = r.src;
-	if (!nh->src && if_addr(r.oif, &nh->src))
+	if (!nh->src && (!fr_addr_is_v4(dst) || if_addr(r.oif, &nh->src)))
 		return FLATRPC_E_NOROUTE;
 
 	for (int waited = 0;; waited += 5) {
@@ -343,7 +389,7 @@ int route_reserve_port(uint16_t port, uint16_t *bound)
 	return fd;
 }
 
-int route_cache_get(struct route_cache *rc, uint32_t dst, uint64_t now, int force,
+int route_cache_get(struct route_cache *rc, fr_addr_t dst, uint64_t now, int force,
 		    const struct route_nh **nh)
 {
 	struct route_entry *e = NULL;

@@ -4,23 +4,25 @@
  *
  * AF_XDP frames bypass the kernel's IP output path, so the library builds
  * Ethernet headers itself; the kernel stays the single source of truth for
- * routes and ARP, read through rtnetlink rather than a private static table.
+ * routes and ARP (IPv6: neighbour discovery), read through rtnetlink rather
+ * than a private static table. Addresses are addr.h values of either family.
  */
 #ifndef FLATRPC_ROUTE_H
 #define FLATRPC_ROUTE_H
 
 #include <stdint.h>
+#include "addr.h"
 
 struct route_nh {
 	int		ifindex;	/* output interface */
-	uint32_t	src;		/* preferred source address, network order */
-	uint32_t	via;		/* gateway or the destination, network order */
+	fr_addr_t	src;		/* preferred source address */
+	fr_addr_t	via;		/* gateway or the destination */
 	uint8_t		mac[6];		/* next hop's MAC */
 };
 
-/* Resolves dst (network order). Waits up to resolve_ms for ARP when no valid
- * neighbour entry exists. Returns 0, FLATRPC_E_NOROUTE or -errno. */
-int route_lookup(uint32_t dst, struct route_nh *nh, int resolve_ms);
+/* Resolves dst. Waits up to resolve_ms for ARP or neighbour discovery when
+ * no valid neighbour entry exists. Returns 0, FLATRPC_E_NOROUTE or -errno. */
+int route_lookup(fr_addr_t dst, struct route_nh *nh, int resolve_ms);
 
 int route_if_mac(const char *ifname, uint8_t mac[6]);
 
@@ -40,7 +42,7 @@ enum { ROUTE_EMPTY = 0, ROUTE_OK, ROUTE_NEGATIVE };
 
 struct route_entry {
 	uint64_t	checked_at;
-	uint32_t	dst;
+	fr_addr_t	dst;
 	uint8_t		valid;		/* ROUTE_* */
 	int		err;		/* why, when ROUTE_NEGATIVE */
 	struct route_nh	nh;
@@ -54,7 +56,7 @@ struct route_cache {
 /* Cached next hop for dst; refreshed from the kernel when older than the TTL
  * or when `force` is set. A failed lookup is remembered for
  * ROUTE_NEGATIVE_TTL_NS so callers do not block on ARP at every send. */
-int route_cache_get(struct route_cache *rc, uint32_t dst, uint64_t now, int force,
+int route_cache_get(struct route_cache *rc, fr_addr_t dst, uint64_t now, int force,
 		    const struct route_nh **nh);
 
 #endif /* FLATRPC_ROUTE_H */

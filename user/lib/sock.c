@@ -3,7 +3,9 @@
  * sock.c - the public API of libflatrpc-user (include/flatrpc.h).
  *
  * Glues the pure protocol core to one AF_XDP socket: builds and parses
- * Ethernet/IPv4/UDP around flatrpc_hdr, reads CLOCK_MONOTONIC, and waits.
+ * Ethernet/IPv4/UDP or Ethernet/IPv6/UDP around flatrpc_hdr, reads
+ * CLOCK_MONOTONIC, and waits. Offsets below are the IPv4 ones; an IPv6
+ * frame's headers are V6_EXTRA bytes longer (msg_off() and friends).
  */
 #include <errno.h>
 #include <poll.h>
@@ -14,6 +16,7 @@
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/udp.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -31,7 +34,7 @@
 
 #define L2L4_LEN	(sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct udphdr))
 #define MSG_OFF		(L2L4_LEN + sizeof(struct flatrpc_hdr))
-#define BODY_MAX	(FX_FRAME_SIZE - MSG_OFF)
+#define V6_EXTRA	(sizeof(struct ipv6hdr) - sizeof(struct iphdr))
 #define RX_BATCH	64
 #define SERVE_IDLE_MS	100	/* how often a blocked serve loop looks at *stop */
 #define FRAME_TTL		64
@@ -105,36 +108,139 @@ static uint8_t method_tos(const struct flatrpc_service_desc *svc, uint8_t method
 	return method < svc->n_methods ? FLATRPC_PRIO_TOS(svc->methods[method].priority) : 0;
 }
 
-static void fill_l3l4(uint8_t *f, uint32_t saddr, uint32_t daddr, uint16_t sport,
+static inline bool frame_v6(const uint8_t *f)
+{
+	return ((const struct ethhdr *)f)->h_proto == htons(ETH_P_IPV6);
+}
+
+/* Where a frame's flatrpc_hdr and its body start. */
+static inline size_t hdr_off(const uint8_t *f)
+{
+	return frame_v6(f) ? L2L4_LEN + V6_EXTRA : L2L4_LEN;
+}
+
+static inline size_t msg_off(const uint8_t *f)
+{
+	return hdr_off(f) + sizeof(struct flatrpc_hdr);
+}
+
+static inline const struct udphdr *frame_udp(const uint8_t *f)
+{
+	return (const struct udphdr *)(f + hdr_off(f) - sizeof(struct udphdr));
+}
+
+/* The sender (or with `dst`, the receiver) of a parsed frame. */
+static fr_addr_t frame_addr(const uint8_t *f, bool dst)
+{
+	const uint8_t *l3 = f + sizeof(struct ethhdr);
+
+	if (frame_v6(f)) {
+		const struct ipv6hdr *ip6 = (const struct ipv6hdr *)l3;
+
+		return fr_addr_v6(dst ? &ip6->daddr : &ip6->saddr);
+	}
+	return fr_addr_v4(dst ? ((const struct iphdr *)l3)->daddr
+			      : ((const struct iphdr *)l3)->saddr);
+}
+
+/* The Ethernet type and IP/UDP headers; both addresses of one family. */
+static void fill_l3l4(uint8_t *f, fr_addr_t saddr, fr_addr_t daddr, uint16_t sport,
 		      uint16_t dport, uint16_t body_len, uint16_t ip_id, uint8_t tos)
 {
-	struct iphdr *ip = (struct iphdr *)(f + sizeof(struct ethhdr));
+	struct ethhdr *eth = (struct ethhdr *)f;
+	struct iphdr *ip = (struct iphdr *)(eth + 1);
+	struct ipv6hdr *ip6 = (struct ipv6hdr *)(eth + 1);
 	struct udphdr *udp = (struct udphdr *)(ip + 1);
 	uint16_t udp_len = sizeof(*udp) + sizeof(struct flatrpc_hdr) + body_len;
 
-	ip->version = 4;
-	ip->ihl = 5;
-	ip->tos = tos;
-	ip->tot_len = htons(sizeof(*ip) + udp_len);
-	ip->id = htons(ip_id);
-	ip->frag_off = htons(0x4000);	/* DF: FlatRPC never fragments */
-	ip->ttl = FRAME_TTL;
-	ip->protocol = IPPROTO_UDP;
-	ip->check = 0;
-	ip->saddr = saddr;
-	ip->daddr = daddr;
-	ip->check = ip_csum(ip, sizeof(*ip));
+	if (!fr_addr_is_v4(daddr)) {
+		eth->h_proto = htons(ETH_P_IPV6);
+		udp = (struct udphdr *)(ip6 + 1);
+		/* version 6, the class's DSCP as traffic class, no flow label */
+		uint32_t vtc = htonl(6u << 28 | (uint32_t)tos << 20);
+
+		memcpy(ip6, &vtc, sizeof(vtc));
+		ip6->payload_len = htons(udp_len);
+		ip6->nexthdr = IPPROTO_UDP;
+		ip6->hop_limit = FRAME_TTL;
+		fr_addr_bytes(saddr, &ip6->saddr);
+		fr_addr_bytes(daddr, &ip6->daddr);
+	} else {
+		eth->h_proto = htons(ETH_P_IP);
+		ip->version = 4;
+		ip->ihl = 5;
+		ip->tos = tos;
+		ip->tot_len = htons(sizeof(*ip) + udp_len);
+		ip->id = htons(ip_id);
+		ip->frag_off = htons(0x4000);	/* DF: FlatRPC never fragments */
+		ip->ttl = FRAME_TTL;
+		ip->protocol = IPPROTO_UDP;
+		ip->check = 0;
+		ip->saddr = fr_addr_v4_of(saddr);
+		ip->daddr = fr_addr_v4_of(daddr);
+		ip->check = ip_csum(ip, sizeof(*ip));
+	}
 	udp->source = sport;
 	udp->dest = dport;
 	udp->len = htons(udp_len);
-	/* Zero is legal for IPv4 and saves touching the body twice. */
+	/* Zero is legal for IPv4 and saves touching the body twice; IPv6
+	 * frames get theirs in tx_frame(), once everything is written. */
 	udp->check = 0;
+}
+
+/*
+ * The UDP checksum of an IPv6 frame (RFC 8200 8.1: mandatory), summed over
+ * the pseudo header and the whole datagram at the last moment before it
+ * leaves, since the core and the fragment sender still write the header.
+ */
+static void udp6_csum_fill(uint8_t *f)
+{
+	struct ipv6hdr *ip6 = (struct ipv6hdr *)(f + sizeof(struct ethhdr));
+	struct udphdr *udp = (struct udphdr *)(ip6 + 1);
+	uint16_t len = ntohs(udp->len);
+	const uint8_t *b = (const uint8_t *)udp;
+	uint64_t sum = 0;
+	uint32_t w;
+
+	udp->check = 0;
+	for (int i = 0; i < 32; i += 4) {
+		memcpy(&w, (const uint8_t *)&ip6->saddr + i, 4);
+		sum += w;
+	}
+	sum += htonl(len) + htonl(IPPROTO_UDP);
+	for (; len >= 4; len -= 4, b += 4) {
+		memcpy(&w, b, 4);
+		sum += w;
+	}
+	if (len) {
+		w = 0;
+		memcpy(&w, b, len);
+		sum += w;
+	}
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	udp->check = (uint16_t)~sum ?: 0xffff;
 }
 
 /* The FlatRPC header of a frame that carries well-formed headers, or NULL. */
 static struct flatrpc_hdr *parse(uint8_t *f, uint32_t len)
 {
 	const struct ethhdr *eth = (const struct ethhdr *)f;
+
+	/* XDP has checked the lengths; the checksum is not checked here (the
+	 * IPv4 sender may leave it 0, and an ANF rewrite in XDP zeroes it). */
+	if (len >= MSG_OFF + V6_EXTRA && eth->h_proto == htons(ETH_P_IPV6)) {
+		const struct ipv6hdr *ip6 = (const struct ipv6hdr *)(eth + 1);
+		const struct udphdr *udp6 = (const struct udphdr *)(ip6 + 1);
+		struct flatrpc_hdr *h6 = (struct flatrpc_hdr *)(udp6 + 1);
+		uint32_t pl = ntohs(ip6->payload_len);
+
+		if ((ip6->version) != 6 || ip6->nexthdr != IPPROTO_UDP ||
+		    pl > len - sizeof(*eth) - sizeof(*ip6) || ntohs(udp6->len) != pl ||
+		    pl != sizeof(*udp6) + sizeof(*h6) + ntohs(h6->len) || h6->magic != FLATRPC_MAGIC)
+			return NULL;
+		return h6;
+	}
 	const struct iphdr *ip = (const struct iphdr *)(eth + 1);
 	const struct udphdr *udp = (const struct udphdr *)(ip + 1);
 	struct flatrpc_hdr *h = (struct flatrpc_hdr *)(udp + 1);
@@ -231,6 +337,7 @@ struct flatrpc_sock *flatrpc_sock_new(const struct flatrpc_service_desc *svc,
 	ccfg.first_seq = (uint16_t)rnd[1];
 	ccfg.frame_size = FX_FRAME_SIZE;
 	ccfg.hdr_off = L2L4_LEN;
+	ccfg.hdr_off6 = L2L4_LEN + V6_EXTRA;
 	e = proto_cli_init(&s->cli, &ccfg);
 	if (e)
 		goto fail;
@@ -358,10 +465,11 @@ static void send_frags(struct flatrpc_sock *s, const uint8_t *tmpl, const uint8_
 
 	for (unsigned int i = from; i < count; i++) {
 		uint64_t addr = fx_tx_alloc(&s->x);
-		struct iphdr *ip;
+		size_t moff = msg_off(tmpl);
 		struct udphdr *udp;
 		struct flatrpc_hdr *h;
 		struct flatrpc_frag *fx;
+		uint16_t udp_len;
 		uint32_t n;
 		size_t off;
 		uint8_t *f;
@@ -370,23 +478,29 @@ static void send_frags(struct flatrpc_sock *s, const uint8_t *tmpl, const uint8_
 			return;
 		f = fx_data(&s->x, addr);
 		n = frag_piece(len, i, &off);
-		memcpy(f, tmpl, MSG_OFF);
-		ip = (struct iphdr *)(f + sizeof(struct ethhdr));
-		udp = (struct udphdr *)(ip + 1);
-		h = (struct flatrpc_hdr *)(udp + 1);
-		ip->tot_len = htons(sizeof(*ip) + sizeof(*udp) + sizeof(*h) + sizeof(*fx) + n);
-		ip->id = htons(s->ip_id++);
-		ip->check = 0;
-		ip->check = ip_csum(ip, sizeof(*ip));
-		udp->len = htons(sizeof(*udp) + sizeof(*h) + sizeof(*fx) + n);
+		memcpy(f, tmpl, moff);
+		h = (struct flatrpc_hdr *)(f + hdr_off(f));
+		udp = (struct udphdr *)h - 1;
+		udp_len = sizeof(*udp) + sizeof(*h) + sizeof(*fx) + n;
+		if (frame_v6(f)) {
+			((struct ipv6hdr *)(f + sizeof(struct ethhdr)))->payload_len = htons(udp_len);
+		} else {
+			struct iphdr *ip = (struct iphdr *)(f + sizeof(struct ethhdr));
+
+			ip->tot_len = htons(sizeof(*ip) + udp_len);
+			ip->id = htons(s->ip_id++);
+			ip->check = 0;
+			ip->check = ip_csum(ip, sizeof(*ip));
+		}
+		udp->len = htons(udp_len);
 		udp->check = 0;
 		h->flags |= FLATRPC_F_FRAG;
 		h->len = htons(sizeof(*fx) + n);
-		fx = (struct flatrpc_frag *)(f + MSG_OFF);
+		fx = (struct flatrpc_frag *)(f + moff);
 		fx->index = htons(i);
 		fx->count = htons(count);
 		memcpy(fx + 1, body + off, n);
-		tx_frame(s, addr, MSG_OFF + sizeof(*fx) + n);
+		tx_frame(s, addr, moff + sizeof(*fx) + n);
 	}
 }
 
@@ -399,9 +513,8 @@ static struct flatrpc_hdr *frag_receive(struct flatrpc_sock *s, const uint8_t *f
 					const struct flatrpc_hdr *h, uint8_t kind, uint64_t now,
 					struct frag_slot **fs)
 {
-	const struct iphdr *ip = (const struct iphdr *)(f + sizeof(struct ethhdr));
-	const struct udphdr *udp = (const struct udphdr *)(ip + 1);
-	const struct flatrpc_frag *fx = (const struct flatrpc_frag *)(f + MSG_OFF);
+	const struct udphdr *udp = frame_udp(f);
+	const struct flatrpc_frag *fx = (const struct flatrpc_frag *)(f + msg_off(f));
 	uint16_t blen = ntohs(h->len);
 	struct frag_in in;
 
@@ -411,18 +524,23 @@ static struct flatrpc_hdr *frag_receive(struct flatrpc_sock *s, const uint8_t *f
 		return NULL;
 	}
 	in = (struct frag_in){
-		.addr = ip->saddr, .port = udp->source, .kind = kind,
+		.addr = frame_addr(f, false), .port = udp->source, .kind = kind,
 		.rpc_id = ntohl(h->rpc_id), .index = ntohs(fx->index), .count = ntohs(fx->count),
-		.payload = fx + 1, .plen = blen - sizeof(*fx), .prefix = f, .prefix_len = MSG_OFF,
+		.payload = fx + 1, .plen = blen - sizeof(*fx), .prefix = f, .prefix_len = msg_off(f),
 	};
 	if (frag_rx_add(&s->frag, &in, now, fs) != FRAG_DONE)
 		return NULL;
-	return (struct flatrpc_hdr *)((*fs)->prefix + L2L4_LEN);
+	return (struct flatrpc_hdr *)((*fs)->prefix + hdr_off((*fs)->prefix));
 }
 
 static int tx_frame(struct flatrpc_sock *s, uint64_t addr, uint32_t len)
 {
-	int err = fx_tx_push(&s->x, addr, len);
+	uint8_t *f = fx_data(&s->x, addr);
+	int err;
+
+	if (frame_v6(f))
+		udp6_csum_fill(f);
+	err = fx_tx_push(&s->x, addr, len);
 
 	if (err) {
 		fx_tx_free(&s->x, addr);
@@ -433,6 +551,28 @@ static int tx_frame(struct flatrpc_sock *s, uint64_t addr, uint32_t len)
 }
 
 FLATRPC_EXPORT
+int flatrpc_peer_parse(struct flatrpc_peer *peer, const char *text)
+{
+	if (!peer || !text)
+		return -EINVAL;
+	if (inet_pton(AF_INET, text, &peer->addr) == 1) {
+		peer->family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, text, &peer->addr6) == 1) {
+		/* a mapped address is an IPv4 peer: its frames are IPv4 */
+		if (IN6_IS_ADDR_V4MAPPED(&peer->addr6)) {
+			memcpy(&peer->addr, &peer->addr6.s6_addr[12], 4);
+			peer->family = AF_INET;
+		} else {
+			peer->family = AF_INET6;
+		}
+		return 0;
+	}
+	return -EINVAL;
+}
+
+FLATRPC_EXPORT
 int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 		 uint8_t method, const void *body, size_t len, uint32_t *rpc_id)
 {
@@ -440,8 +580,9 @@ int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 	struct flatrpc_hdr *h;
 	struct ethhdr *eth;
 	uint64_t now = mono_ns(), addr;
-	uint8_t tmpl[MSG_OFF];
-	size_t flen;
+	uint8_t tmpl[MSG_OFF + V6_EXTRA];
+	size_t flen, moff;
+	fr_addr_t dst;
 	uint32_t id;
 	uint8_t *f;
 	bool big;
@@ -449,12 +590,19 @@ int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 
 	if (!peer || (len && !body) || method >= s->svc->n_methods)
 		return -EINVAL;
+	if (peer->family == AF_INET6)
+		dst = fr_addr_v6(&peer->addr6);
+	else if (!peer->family || peer->family == AF_INET)
+		dst = fr_addr_v4(peer->addr.s_addr);
+	else
+		return -EAFNOSUPPORT;
+	moff = MSG_OFF + (fr_addr_is_v4(dst) ? 0 : V6_EXTRA);
 	big = s->frag_ready && len > FLATRPC_FRAG_CHUNK;
-	if (big ? len > FLATRPC_MSG_MAX : len > BODY_MAX)
+	if (big ? len > FLATRPC_MSG_MAX : len > FX_FRAME_SIZE - moff)
 		return FLATRPC_E_TOOBIG;
 	/* a big message's first frame is its first fragment */
 	flen = big ? sizeof(struct flatrpc_frag) + FLATRPC_FRAG_CHUNK : len;
-	err = route_cache_get(&s->routes, peer->addr.s_addr, now, 0, &nh);
+	err = route_cache_get(&s->routes, dst, now, 0, &nh);
 	if (err)
 		return err;
 	/* The socket can only emit on its own interface. */
@@ -468,25 +616,24 @@ int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 	eth = (struct ethhdr *)f;
 	memcpy(eth->h_dest, nh->mac, ETH_ALEN);
 	memcpy(eth->h_source, s->mac, ETH_ALEN);
-	eth->h_proto = htons(ETH_P_IP);
-	fill_l3l4(f, nh->src, peer->addr.s_addr, s->local_port,
+	fill_l3l4(f, nh->src, dst, s->local_port,
 		  htons(peer->port ? peer->port : s->svc->port), (uint16_t)flen, s->ip_id++,
 		  method_tos(s->svc, method));
-	h = (struct flatrpc_hdr *)(f + L2L4_LEN);
+	h = (struct flatrpc_hdr *)(f + moff) - 1;
 	h->len = htons((uint16_t)flen);
 	if (big) {
-		struct flatrpc_frag *fx = (struct flatrpc_frag *)(f + MSG_OFF);
+		struct flatrpc_frag *fx = (struct flatrpc_frag *)(f + moff);
 
 		fx->index = 0;
 		fx->count = htons(frag_count(len));
 		memcpy(fx + 1, body, FLATRPC_FRAG_CHUNK);
 	} else if (len) {
-		memcpy(f + MSG_OFF, body, len);
+		memcpy(f + moff, body, len);
 	}
 
-	err = proto_cli_send_to(&s->cli, peer->addr.s_addr,
+	err = proto_cli_send_to(&s->cli, dst,
 				htons(peer->port ? peer->port : s->svc->port), method, f,
-				MSG_OFF + flen, now, &id);
+				moff + flen, now, &id);
 	if (err < 0) {
 		fx_tx_free(&s->x, addr);
 		return err;
@@ -495,13 +642,13 @@ int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 		/* The core wrote the header (and keeps its first frame): the
 		 * whole body is kept here, and every later send of this call
 		 * (queued, retransmitted) sends all fragments. */
-		if (frag_store_put(&s->big_tx, 0, 0, id, f, MSG_OFF, body, len, now)) {
+		if (frag_store_put(&s->big_tx, 0, 0, id, f, moff, body, len, now)) {
 			proto_cli_cancel(&s->cli, id);
 			fx_tx_free(&s->x, addr);
 			return FLATRPC_E_BUSY;
 		}
 		h->flags |= FLATRPC_F_FRAG;
-		memcpy(tmpl, f, MSG_OFF);
+		memcpy(tmpl, f, moff);
 	}
 	if (err == PROTO_QUEUED) {
 		/* The peer's window is full: the core keeps a copy and hands
@@ -511,7 +658,7 @@ int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 		/* A full TX ring is treated like a lost frame: the call stays
 		 * registered and the retransmission timer (or the deadline)
 		 * handles it. */
-		tx_frame(s, addr, MSG_OFF + flen);
+		tx_frame(s, addr, moff + flen);
 		if (big)
 			send_frags(s, tmpl, body, len, 1);
 		fx_kick(&s->x);
@@ -544,7 +691,7 @@ static int rx_responses(struct flatrpc_sock *s, struct flatrpc_completion *out, 
 		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&s->x.rx, idx + i);
 		uint8_t *f = fx_data(&s->x, d->addr);
 		struct flatrpc_hdr *h = parse(f, d->len);
-		const struct udphdr *udp = (const struct udphdr *)(f + L2L4_LEN - sizeof(struct udphdr));
+		const struct udphdr *udp = frame_udp(f);
 		struct proto_done done;
 		struct frag_slot *fs;
 
@@ -587,7 +734,7 @@ static int rx_responses(struct flatrpc_sock *s, struct flatrpc_completion *out, 
 		out[n].err = done.err;
 		out[n].status = done.status;
 		out[n].len = done.err == FLATRPC_E_OVERLOADED ? 0 : ntohs(h->len);
-		out[n].body = f + MSG_OFF;
+		out[n].body = f + msg_off(f);
 		s->held[s->n_held++] = d->addr;
 		if (s->frag_ready)
 			frag_store_drop(&s->big_tx, 0, 0, done.rpc_id);
@@ -742,18 +889,16 @@ static void build_reply(struct flatrpc_sock *s, uint8_t *rf, const uint8_t *qf,
 			uint8_t kind, uint8_t status, uint16_t body_len)
 {
 	const struct ethhdr *qeth = (const struct ethhdr *)qf;
-	const struct iphdr *qip = (const struct iphdr *)(qeth + 1);
-	const struct udphdr *qudp = (const struct udphdr *)(qip + 1);
+	const struct udphdr *qudp = frame_udp(qf);
 	const struct flatrpc_hdr *qh = (const struct flatrpc_hdr *)(qudp + 1);
 	struct ethhdr *eth = (struct ethhdr *)rf;
-	struct flatrpc_hdr *h = (struct flatrpc_hdr *)(rf + L2L4_LEN);
+	struct flatrpc_hdr *h = (struct flatrpc_hdr *)(rf + hdr_off(qf));
 
 	memcpy(eth->h_dest, qeth->h_source, ETH_ALEN);
 	memcpy(eth->h_source, qeth->h_dest, ETH_ALEN);
-	eth->h_proto = htons(ETH_P_IP);
 	/* The request's method sets the response's class too. */
-	fill_l3l4(rf, qip->daddr, qip->saddr, qudp->dest, qudp->source, body_len, s->ip_id++,
-		  method_tos(s->svc, qh->method));
+	fill_l3l4(rf, frame_addr(qf, true), frame_addr(qf, false), qudp->dest, qudp->source,
+		  body_len, s->ip_id++, method_tos(s->svc, qh->method));
 	h->magic = FLATRPC_MAGIC;
 	h->flags = kind;
 	h->method = qh->method;
@@ -768,11 +913,11 @@ static void build_reply(struct flatrpc_sock *s, uint8_t *rf, const uint8_t *qf,
 static void execute(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		    const uint8_t *qf, uint64_t now)
 {
-	const struct iphdr *qip = (const struct iphdr *)(qf + sizeof(struct ethhdr));
-	const struct udphdr *qudp = (const struct udphdr *)(qip + 1);
+	const struct udphdr *qudp = frame_udp(qf);
 	const struct flatrpc_hdr *qh = (const struct flatrpc_hdr *)(qudp + 1);
 	const struct flatrpc_method_desc *md = NULL;
-	const uint8_t *qbody = qf + MSG_OFF;
+	const size_t moff = msg_off(qf);	/* the response's too */
+	const uint8_t *qbody = qf + moff;
 	size_t qlen = ntohs(qh->len);
 	uint16_t body_len = 0;
 	uint8_t kind = FLATRPC_RESP, st = 0;
@@ -801,29 +946,29 @@ static void execute(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		int rc = fn(ctx, qh->method, qbody, qlen, s->big_buf, &rlen);
 
 		if (rc == 0 && rlen > FLATRPC_FRAG_CHUNK && rlen <= FLATRPC_MSG_MAX) {
-			uint8_t tmpl[MSG_OFF];
+			uint8_t tmpl[MSG_OFF + V6_EXTRA];
 
 			build_reply(s, rf, qf, FLATRPC_RESP, 0, 0);
-			memcpy(tmpl, rf, MSG_OFF);
+			memcpy(tmpl, rf, moff);
 			fx_tx_free(&s->x, addr);
 			if (md->flags & FLATRPC_M_RELIABLE)
-				frag_store_put(&s->big_resp, qip->saddr, qudp->source,
-					       ntohl(qh->rpc_id), tmpl, MSG_OFF, s->big_buf, rlen, now);
+				frag_store_put(&s->big_resp, frame_addr(qf, false), qudp->source,
+					       ntohl(qh->rpc_id), tmpl, moff, s->big_buf, rlen, now);
 			send_frags(s, tmpl, s->big_buf, rlen, 0);
 			return;
 		}
 		if (rc == 0 && rlen <= FLATRPC_FRAG_CHUNK) {
-			memcpy(rf + MSG_OFF, s->big_buf, rlen);
+			memcpy(rf + moff, s->big_buf, rlen);
 			body_len = (uint16_t)rlen;
 		} else {
 			kind = FLATRPC_ERR;
 			st = (rc >= 128 && rc <= 255) ? (uint8_t)rc : FLATRPC_ST_APP;
 		}
 	} else {
-		size_t rlen = BODY_MAX;
-		int rc = fn(ctx, qh->method, qbody, qlen, rf + MSG_OFF, &rlen);
+		size_t rlen = FX_FRAME_SIZE - moff;
+		int rc = fn(ctx, qh->method, qbody, qlen, rf + moff, &rlen);
 
-		if (rc == 0 && rlen <= BODY_MAX) {
+		if (rc == 0 && rlen <= FX_FRAME_SIZE - moff) {
 			body_len = (uint16_t)rlen;
 		} else {
 			kind = FLATRPC_ERR;
@@ -832,19 +977,19 @@ static void execute(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 	}
 	build_reply(s, rf, qf, kind, st, body_len);
 	if (md && (md->flags & FLATRPC_M_RELIABLE))
-		proto_srv_store(&s->srv, qip->saddr, qudp->source, ntohl(qh->rpc_id), rf,
-				MSG_OFF + body_len, now);
-	tx_frame(s, addr, MSG_OFF + body_len);
+		proto_srv_store(&s->srv, frame_addr(qf, false), qudp->source, ntohl(qh->rpc_id),
+				rf, moff + body_len, now);
+	tx_frame(s, addr, moff + body_len);
 }
 
 /* The kernel's expected sequence of a stream, or -1. */
-static int32_t kern_expected(const struct flatrpc_sock *s, uint32_t addr, uint16_t port,
+static int32_t kern_expected(const struct flatrpc_sock *s, fr_addr_t addr, uint16_t port,
 			     uint8_t method)
 {
 	struct flatrpc_seq_key key = { .port = port, .method = method };
 	struct flatrpc_seq_state val;
 
-	FLATRPC_ADDR_V4MAPPED(key.addr, addr);
+	fr_addr_bytes(addr, key.addr);
 	if (s->x.seqs_fd < 0 || bpf_map_lookup_elem(s->x.seqs_fd, &key, &val))
 		return -1;
 	return val.expected;
@@ -856,13 +1001,13 @@ static int32_t kern_expected(const struct flatrpc_sock *s, uint32_t addr, uint16
  * have gone further with copies that slipped in before this write (they
  * were answered from the cache).
  */
-static void kern_advance(struct flatrpc_sock *s, uint32_t addr, uint16_t port, uint8_t method,
+static void kern_advance(struct flatrpc_sock *s, fr_addr_t addr, uint16_t port, uint8_t method,
 			 uint16_t expected)
 {
 	struct flatrpc_seq_key key = { .port = port, .method = method };
 	struct flatrpc_seq_state val = { 0 };
 
-	FLATRPC_ADDR_V4MAPPED(key.addr, addr);
+	fr_addr_bytes(addr, key.addr);
 	if (s->x.seqs_fd < 0)
 		return;
 	if (!bpf_map_lookup_elem(s->x.seqs_fd, &key, &val) &&
@@ -881,7 +1026,7 @@ static void send_ack(struct flatrpc_sock *s, const uint8_t *qf, uint8_t status)
 	if (addr == FX_NO_FRAME)
 		return;
 	build_reply(s, fx_data(&s->x, addr), qf, FLATRPC_ACK, status, 0);
-	tx_frame(s, addr, MSG_OFF);
+	tx_frame(s, addr, msg_off(qf));
 	s->ack_tx++;
 }
 
@@ -917,8 +1062,8 @@ static void serve_one(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 static void serve_msg(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		      const uint8_t *qf, uint32_t qlen, const struct flatrpc_hdr *qh, uint64_t now)
 {
-	const struct iphdr *qip = (const struct iphdr *)(qf + sizeof(struct ethhdr));
-	const struct udphdr *qudp = (const struct udphdr *)(qip + 1);
+	const struct udphdr *qudp = frame_udp(qf);
+	const fr_addr_t peer = frame_addr(qf, false);
 	const struct flatrpc_method_desc *md = NULL;
 	struct proto_hold_stream *hs = NULL;
 	enum proto_srv_verdict v;
@@ -931,7 +1076,7 @@ static void serve_msg(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		md = &s->svc->methods[qh->method];
 	reliable = md && (md->flags & FLATRPC_M_RELIABLE);
 	if (reliable && s->frag_ready) {
-		const struct frag_store_ent *e = frag_store_get(&s->big_resp, qip->saddr,
+		const struct frag_store_ent *e = frag_store_get(&s->big_resp, peer,
 								qudp->source, ntohl(qh->rpc_id));
 
 		/* answered before with a big response: send it again, whole */
@@ -940,7 +1085,7 @@ static void serve_msg(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 			return;
 		}
 	}
-	v = proto_srv_on_request(&s->srv, qh, reliable, qip->saddr, qudp->source, now,
+	v = proto_srv_on_request(&s->srv, qh, reliable, peer, qudp->source, now,
 				 &cached, &clen);
 	if (v == PROTO_SRV_DROP)
 		return;
@@ -967,9 +1112,9 @@ static void serve_msg(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		s->frag_stale++;
 		return;
 	}
-	switch (proto_hold_on_request(&s->hold, qip->saddr, qudp->source, qh->method,
+	switch (proto_hold_on_request(&s->hold, peer, qudp->source, qh->method,
 				      ntohs(qh->seq), ahead,
-				      ahead ? kern_expected(s, qip->saddr, qudp->source, qh->method) : -1,
+				      ahead ? kern_expected(s, peer, qudp->source, qh->method) : -1,
 				      qf, qlen, now, &hs)) {
 	case PROTO_HOLD_EXEC:
 		break;
@@ -985,7 +1130,7 @@ static void serve_msg(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 	while ((f = proto_hold_next(&s->hold, hs, &flen)))
 		execute(s, fn, ctx, f, now);
 	if (proto_hold_sync(hs, &exp))
-		kern_advance(s, qip->saddr, qudp->source, qh->method, exp);
+		kern_advance(s, peer, qudp->source, qh->method, exp);
 }
 
 /* Plain stores into the mmapped map: XDP reads them per request. */
@@ -1011,8 +1156,6 @@ static uint32_t drain_rx(struct flatrpc_sock *s, uint64_t *done, uint32_t n_done
 		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&s->x.rx, idx + i);
 		uint8_t *f = fx_data(&s->x, d->addr);
 		const struct flatrpc_hdr *h = parse(f, d->len);
-		const struct iphdr *ip = (const struct iphdr *)(f + sizeof(struct ethhdr));
-		const struct udphdr *udp = (const struct udphdr *)(ip + 1);
 		struct proto_prio_item it = { .addr = d->addr, .len = d->len };
 		unsigned int level = 0;
 
@@ -1021,8 +1164,8 @@ static uint32_t drain_rx(struct flatrpc_sock *s, uint64_t *done, uint32_t n_done
 			const struct flatrpc_method_desc *md = &s->svc->methods[h->method];
 
 			level = md->priority;
-			it.peer = ip->saddr;
-			it.port = udp->source;
+			it.peer = frame_addr(f, false);
+			it.port = frame_udp(f)->source;
 			it.rpc_id = ntohl(h->rpc_id);
 			/* A fragment can fill a gap in a queued message. */
 			if ((md->flags & FLATRPC_M_RELIABLE) && !(h->flags & FLATRPC_F_FRAG) &&
