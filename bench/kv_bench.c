@@ -579,8 +579,9 @@ static int flatrpc_client(struct run *r, const char *ifname, struct in_addr serv
 			}
 			flatrpc_sock_stats(s, &st);
 		} while (st.stale < r->late && now_ns() < give_up);
-		fprintf(stderr, "kv-bench: %lu lossy calls timed out; %lu responses came after their call"
-			" had timed out\n", r->late, (unsigned long)st.stale);
+		fprintf(stderr, "kv-bench (%s, %u outstanding): %lu lossy calls timed out; %lu responses"
+			" came after their call had timed out\n", r->busy ? "busy" : "blocking",
+			r->outstanding, r->late, (unsigned long)st.stale);
 		if (st.stale < r->late) {
 			fprintf(stderr, "kv-bench: %lu lossy responses never came on a link that loses"
 				" nothing\n", r->late - (unsigned long)st.stale);
