@@ -319,10 +319,14 @@ test_ipv6() {
 	in_c ping -6 -c 1 -W 5 $IP6_S >/dev/null || fail "client cannot ping $IP6_S through the router"
 	# the router sees both directions: UDP checksums (mandatory over IPv6,
 	# summed by the library) and the set's class CS4 as traffic class 0x80
-	in_r timeout 10 tcpdump -l -n -vv -i "$IF_R1" -c 4 "ip6 and udp port 7447" \
-		>"$WORK/ipv6.pcap.txt" 2>/dev/null &
-	local dump=$!
-	sleep 1
+	in_r timeout "$T_CALL" tcpdump -l -n -vv -i "$IF_R1" -c 4 "ip6 and udp port 7447" \
+		>"$WORK/ipv6.pcap.txt" 2>"$WORK/ipv6.tcpdump.err" &
+	local dump=$! i
+	# it says so once it captures (slow to start under TCG)
+	for i in $(seq $(( T_CALL * 10 ))); do
+		grep -q 'listening on' "$WORK/ipv6.tcpdump.err" && break
+		sleep 0.1
+	done
 	kv6 --user Kevin --session 60 set k6 over-ipv6 >/dev/null || fail "set over IPv6"
 	expect_eq "$(kv6 --user Kevin --session 60 get k6)" over-ipv6 "get over IPv6"
 	wait $dump || true
