@@ -288,6 +288,7 @@ struct run {
 	unsigned long	late;		/* lossy calls timed out, answered later */
 	uint64_t	stall_ns;	/* --stall-us */
 	uint64_t	t_start, t_end;	/* measured window */
+	int		started;	/* t_start and the CPU baselines taken */
 	unsigned long	errors;
 	uint64_t	body_bytes;	/* request + response bodies, every call */
 	struct cpu_acct	server, server0;	/* no pids: client CPU only */
@@ -304,9 +305,12 @@ static uint64_t cpu_self_ns(void)
 
 static void record(struct run *r, unsigned long seq, uint8_t method, uint64_t sent, uint64_t now)
 {
-	if (seq == r->warmup) {
+	if (seq >= r->warmup && !r->started) {
 		/* CPU is counted over the measured window only, so socket setup
-		 * and a busy server's idle spinning before it stay out */
+		 * and a busy server's idle spinning before it stay out. The
+		 * first measured call to complete opens it: the one at seq ==
+		 * warmup may be lost or late, and never come here. */
+		r->started = 1;
 		r->cpu0_client = cpu_self_ns();
 		r->server0 = r->server;	/* the pid list */
 		cpu_acct_read(&r->server0);
