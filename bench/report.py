@@ -98,8 +98,10 @@ def parse(path):
         if section == "main" and len(f) == 5 and f[0] in ("blocking", "busy"):
             r["main"][(f[0], f[1])] = f[2:5]
             last = (f[0], f[1])
-        elif section == "cost" and len(f) == 6 and f[0] == "cost" and f[1] != "mode":
-            r["cost"][(f[1], f[2])] = [num(x) for x in f[3:6]]
+        elif section == "cost" and len(f) == 8 and f[0] == "cost" and f[1] != "mode":
+            # p50, set p50, get p50, then the runs' min/max of p50 and set p50
+            r["cost"][(f[1], f[2])] = [num(x) for x in f[3:6]] + \
+                [tuple(num(x) for x in mm.split("/")) for mm in f[6:8]]
         elif section == "cpu" and len(f) == 3 and f[0] in ("blocking", "busy"):
             r["cpu"][(f[0], f[1])] = f[2]
         elif section == "wire" and len(f) == 7 and f[0] != "proto":
@@ -249,12 +251,14 @@ def transport_cost(cost):
         row = [label(p), SET_TRANSPORT.get(p, "lossy")]
         for idx in (0, 1):
             for m in ("blocking", "busy"):
-                v, b0 = cost.get((m, p), [None] * 3)[idx], cost.get((m, base), [None] * 3)[idx]
-                row.append("n/a" if v is None else f"{v:.2f}" if p == base or b0 is None
-                           else f"{v:.2f} ({v - b0:+.2f})")
+                c, c0 = cost.get((m, p), [None] * 5), cost.get((m, base), [None] * 5)
+                v, b0, mm = c[idx], c0[idx], c[3 + idx]
+                runs = f", runs {mm[0]:g}–{mm[1]:g}" if mm and mm[0] != mm[1] else ""
+                row.append("n/a" if v is None else f"{v:.2f}{runs}" if p == base or b0 is None
+                           else f"{v:.2f} ({v - b0:+.2f}{runs})")
         rows.append(row)
-    return table(["FlatRPC stack", "set transport", "blocking p50 µs (Δ to lossy)",
-                  "busy p50 µs (Δ to lossy)", "blocking set p50 µs (Δ)", "busy set p50 µs (Δ)"], rows)
+    return table(["FlatRPC stack", "set transport", "blocking p50 µs (Δ to lossy, runs min–max)",
+                  "busy p50 µs (Δ, runs)", "blocking set p50 µs (Δ, runs)", "busy set p50 µs (Δ, runs)"], rows)
 
 
 def targets(r, hdrs):

@@ -394,7 +394,8 @@ for v in flatrpc-fwst flatrpc-rel flatrpc-ino flatrpc-relino flatrpc; do
 done
 echo
 echo "# transport cost: set's transport against flatrpc-fwst (all lossy), the same ANFs; p50 us, all calls and per method (medians of $REPS interleaved runs)"
-printf '%-4s %-9s %-15s %10s %10s %10s\n' cost mode proto p50_us set_p50_us get_p50_us
+printf '%-4s %-9s %-15s %10s %10s %10s %15s %15s\n' cost mode proto p50_us set_p50_us get_p50_us \
+	p50_runs_min_max set_runs_min_max
 for mode in blocking busy; do
 	for proto in $COST_STACKS; do : >"$work/cost-$proto"; done
 	for _ in $(seq "$REPS"); do
@@ -405,10 +406,12 @@ for mode in blocking busy; do
 		done
 	done
 	for proto in $COST_STACKS; do
-		printf '%-4s %-9s %-15s %10s %10s %10s\n' cost $mode $proto \
+		printf '%-4s %-9s %-15s %10s %10s %10s %15s %15s\n' cost $mode $proto \
 			"$(field p50_us <"$work/cost-$proto" | median)" \
 			"$(field set_p50_us <"$work/cost-$proto" | median)" \
-			"$(field get_p50_us <"$work/cost-$proto" | median)"
+			"$(field get_p50_us <"$work/cost-$proto" | median)" \
+			"$(field p50_us <"$work/cost-$proto" | sort -g | sed -n '1p;$p' | paste -sd/)" \
+			"$(field set_p50_us <"$work/cost-$proto" | sort -g | sed -n '1p;$p' | paste -sd/)"
 		late=$(field late <"$work/cost-$proto" | awk '{ n += $1 } END { print n + 0 }')
 		[ "$late" = 0 ] || echo "  late: $late lossy calls answered after their timeout (smoke: reported, not failed)"
 	done
