@@ -354,6 +354,10 @@ test_ipv6() {
 	expect_eq "$(delta ipv6_ext_header)" $n "drops[ipv6_ext_header] increase"
 	expect_eq "$(delta truncated)" $n "drops[truncated] increase over IPv6"
 	expect_eq "$(kv6 --user Kevin --session 60 get k6)" over-ipv6 "IPv6 still served"
+	# the library's socket holds its UDP port for both families: one
+	# dual-stack socket, which ss shows as *:PORT (0.0.0.0:PORT is IPv4 only)
+	expect_eq "$(in_s ss -Hluanp | awk '/"kv-server"/ {sub(/:[0-9]+$/, "", $4); print $4}')" "*" \
+		"kv-server's reserved port, dual-stack"
 }
 
 # ---- (e) a lossy get is never retransmitted -----------------------------------------

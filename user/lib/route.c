@@ -368,24 +368,43 @@ int route_if_mac(const char *ifname, uint8_t mac[6])
 
 int route_reserve_port(uint16_t port, uint16_t *bound)
 {
+	struct sockaddr_in6 sin6 = {
+		.sin6_family = AF_INET6,
+		.sin6_port = htons(port),
+		.sin6_addr = IN6ADDR_ANY_INIT,
+	};
 	struct sockaddr_in sin = {
 		.sin_family = AF_INET,
 		.sin_port = htons(port),
 		.sin_addr.s_addr = htonl(INADDR_ANY),
 	};
-	socklen_t sl = sizeof(sin);
-	int fd, err;
+	struct sockaddr *sa = (struct sockaddr *)&sin6;
+	socklen_t sl = sizeof(sin6);
+	int fd, err, off = 0;
 
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &sl) < 0) {
+	/* One dual-stack socket holds the port for IPv4 and IPv6 peers alike;
+	 * a kernel built without IPv6 gets an IPv4 one. */
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0) {
 		err = -errno;
 		close(fd);
 		return err;
 	}
-	*bound = ntohs(sin.sin_port);
+	if (fd < 0) {
+		if (errno != EAFNOSUPPORT)
+			return -errno;
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		sa = (struct sockaddr *)&sin;
+		sl = sizeof(sin);
+	}
+	if (bind(fd, sa, sl) < 0 || getsockname(fd, sa, &sl) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	*bound = ntohs(sa->sa_family == AF_INET6 ? sin6.sin6_port : sin.sin_port);
 	return fd;
 }
 

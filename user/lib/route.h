@@ -26,7 +26,8 @@ int route_lookup(fr_addr_t dst, struct route_nh *nh, int resolve_ms);
 
 int route_if_mac(const char *ifname, uint8_t mac[6]);
 
-/* Binds a UDP socket to INADDR_ANY:port (0 = ephemeral) and keeps it so the
+/* Binds a UDP socket to the port (0 = ephemeral) on every address of both
+ * families ([::], dual-stack; 0.0.0.0 without IPv6) and keeps it so the
  * kernel never hands the port to another socket. Returns the fd or -errno;
  * *bound gets the port in host order. */
 int route_reserve_port(uint16_t port, uint16_t *bound);
