@@ -389,6 +389,17 @@ $(BUILD)/grpc-bench: $(BUILD)/obj/bench/grpc_bench.o $(BUILD)/obj/bench/kv.pb.o 
 	$(call msg,LINK,$@)
 	$(Q)$(CXX) $^ -o $@ $(GRPC_LIBS)
 
+# The gRPC series of the header-parsing figure, beside hdr-parse's nghttp2 and XDP ones.
+bench-tools: $(BUILD)/grpc-md
+$(BUILD)/obj/bench/grpc_md.o: bench/grpc_md.cc $(GRPC_GEN)/kv.grpc.pb.cc
+	$(call msg,CXX,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) $(GRPC_CXXFLAGS) -c $< -o $@
+
+$(BUILD)/grpc-md: $(BUILD)/obj/bench/grpc_md.o $(BUILD)/obj/bench/kv.pb.o $(BUILD)/obj/bench/kv.grpc.pb.o
+	$(call msg,LINK,$@)
+	$(Q)$(CXX) $^ -o $@ $(GRPC_LIBS)
+
 # FlatRPC variants of the KV service (bench/specs/*.anf, in SPECS so that
 # flatrpc-load carries them). They declare the same `service kv` with other
 # chains and transports, so kv-server and kv-bench compile unchanged against

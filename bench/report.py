@@ -112,6 +112,12 @@ def parse(path):
             last = ("hol", f[1], f[2])
         elif section == "hdr" and line.startswith("n="):
             r["hdr"].append({k: float(v) for k, v in re.findall(r"(\w+)=(-?[\d.]+)", line)})
+        elif section == "hdr" and line.startswith("grpc-md n="):
+            # grpc-md prints after hdr-parse, so its row for n joins hdr-parse's
+            g = {k: float(v) for k, v in re.findall(r"(\w+)=(-?[\d.]+)", line)}
+            row = next((x for x in r["hdr"] if x["n"] == g["n"]), None)
+            if row is not None:
+                row.update(g)
     return r
 
 
@@ -227,12 +233,14 @@ def blocks(r):
         if n in (1, 2, 5, 10, 15, 20, 25):
             rows.append([n, f"{x['h2_cold_ns']:.0f} ({x['h2_cold_min']:.0f}–{x['h2_cold_max']:.0f})",
                          f"{x['h2_warm_ns']:.0f} ({x['h2_warm_min']:.0f}–{x['h2_warm_max']:.0f})",
+                         f"{x['grpc_ns']:.0f} ({x['grpc_min']:.0f}–{x['grpc_max']:.0f})"
+                         if "grpc_ns" in x else "n/a",
                          f"{x['bpf_ns']:.0f} ({x['bpf_min']:.0f}–{x['bpf_max']:.0f})",
                          f"{x['bpf_net_ns']:.0f}", f"{x['h2_cold_bytes']:.0f} / {x['h2_warm_bytes']:.0f}",
                          f"{x['flatrpc_bytes']:.0f}"])
     b["hdr"] = table(["N fields", "HTTP/2 first request (nghttp2) ns", "HTTP/2 indexed ns",
-                      "FlatRPC XDP (test run) ns", "XDP minus N=0 ns", "HPACK B (first/indexed)",
-                      "FlatRPC B"], rows) if rows else NA
+                      "gRPC metadata (server CPU) ns", "FlatRPC XDP (test run) ns", "XDP minus N=0 ns",
+                      "HPACK B (first/indexed)", "FlatRPC B"], rows) if rows else NA
     b["targets"] = targets(r, hdrs)
     return b
 
@@ -384,7 +392,10 @@ def plots(r, png_dir):
         n = [x["n"] for x in hdr]
         for key, name in (("h2_cold", "HTTP/2 headers, first request (nghttp2 inflate)"),
                           ("h2_warm", "HTTP/2 headers, indexed (nghttp2 inflate)"),
-                          ("bpf", "FlatRPC fixed offsets, XDP (BPF_PROG_TEST_RUN)")):
+                          ("bpf", "FlatRPC fixed offsets, XDP (BPF_PROG_TEST_RUN)"),
+                          ("grpc", "gRPC metadata, server CPU per call over N = 0 (libgrpc++)")):
+            if not all(key + "_ns" in x for x in hdr):
+                continue
             ys = [x[key + "_ns"] for x in hdr]
             lo = [x[key + "_ns"] - x[key + "_min"] for x in hdr]
             hi = [x[key + "_max"] - x[key + "_ns"] for x in hdr]

@@ -14,7 +14,7 @@
 # Each figure is the median of REPS runs; p50/p99 come from calls with one
 # outstanding, the rate from runs with 32 outstanding. Then: CPU per call,
 # on-wire bytes per call from a packet capture, and header-parsing cost
-# (N metadata fields: nghttp2 against XDP). bench/report.py turns a saved
+# (N metadata fields: nghttp2 and gRPC against XDP). bench/report.py turns a saved
 # output into the tables and plots of docs/benchmarks.md.
 # FlatRPC runs several ways, each with its own spec, server and client:
 # flatrpc-noanf (no ANFs, all lossy), flatrpc-fw (firewall), flatrpc-fwst
@@ -688,13 +688,21 @@ if [ "$SMOKE" = 1 ] && [[ " ${GRPC[*]} " == *" grpc-icpt "* ]]; then
 fi
 
 # Header parsing (the paper's Figure 3): N metadata fields as HTTP/2 headers
-# decoded by nghttp2, and as fixed-offset FlatRPC fields read by XDP through
-# BPF_PROG_TEST_RUN. On core 1, away from nothing else of ours.
+# decoded by nghttp2, as gRPC metadata, and as fixed-offset FlatRPC fields
+# read by XDP through BPF_PROG_TEST_RUN. On core 1, away from nothing else of ours.
 echo
 if [ -x "$B/hdr-parse" ] && [ -f "$B/bench/hdr_fields.bpf.o" ]; then
 	echo "# header parsing, ns per request to get at N fields (medians; see bench/hdr_parse.c)"
 	if [ "$SMOKE" = 1 ]; then hp=(--runs 1 --iters 2000 --max-n 3); else hp=(--runs 5 --iters 200000); fi
 	taskset -c 1 "$B/hdr-parse" --bpf-obj "$B/bench/hdr_fields.bpf.o" "${hp[@]}"
+	# gRPC's series: server CPU per call with N fields minus none (bench/grpc_md.cc);
+	# its server and client share core 1, as only the server's CPU is counted
+	if [ -x "$B/grpc-md" ]; then
+		if [ "$SMOKE" = 1 ]; then gm=(--runs 1 --calls 200 --warmup 20 --max-n 3); else gm=(); fi
+		taskset -c 1 "$B/grpc-md" "${gm[@]}"
+	else
+		echo "# gRPC metadata: n/a ($B/grpc-md not built: make bench-tools)"
+	fi
 else
 	echo "# header parsing: n/a ($B/hdr-parse not built: make bench-tools)"
 fi
