@@ -36,6 +36,10 @@
 #define MSG_OFF		(L2L4_LEN + sizeof(struct flatrpc_hdr))
 #define V6_EXTRA	(sizeof(struct ipv6hdr) - sizeof(struct iphdr))
 #define RX_BATCH	64
+/* Answers wait for a batch's single kick at most this long: with slow
+ * handlers, a batch of 64 would hold the first answer for 64 handler runs,
+ * and the client would see the server idle when it is in fact backlogged. */
+#define SERVE_FLUSH_NS	20000
 #define SERVE_IDLE_MS	100	/* how often a blocked serve loop looks at *stop */
 #define FRAME_TTL		64
 
@@ -1215,12 +1219,23 @@ static int serve_init(struct flatrpc_sock *s)
 	return 0;
 }
 
+/* Sends the answers so far and gives their frames back, with one kick for
+ * the lot: in copy mode each kick is a sendto syscall. */
+static uint32_t serve_flush(struct flatrpc_sock *s, const uint64_t *done, uint32_t n_done)
+{
+	fx_kick(&s->x);
+	fx_rx_release(&s->x, done, n_done);
+	fx_reap(&s->x);
+	return 0;
+}
+
 FLATRPC_EXPORT
 int flatrpc_serve(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		  volatile int *stop)
 {
 	/* drain_rx() may answer a whole ring of copies at once */
 	static __thread uint64_t done[FX_RING_SIZE + RX_BATCH];
+	uint64_t oldest_done = 0;	/* when done[0] was added */
 	uint32_t n_done = 0;
 	int err;
 
@@ -1233,19 +1248,18 @@ int flatrpc_serve(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		struct proto_prio_item it;
 		unsigned int level;
 
+		if (n_done && now - oldest_done >= SERVE_FLUSH_NS)
+			n_done = serve_flush(s, done, n_done);
 		/* Before every request: what arrived meanwhile may outrank
 		 * what is queued. Reading the ring's producer is no syscall. */
+		if (!n_done)
+			oldest_done = now;
 		n_done = drain_rx(s, done, n_done);
 		publish_backlog(s);
 		if (s->frag_ready)
 			frag_rx_expire(&s->frag, now);
 		if (!proto_prio_pop(&s->prio, &it, &level)) {
-			/* One kick per batch: in copy mode each sendto costs a
-			 * syscall. */
-			fx_kick(&s->x);
-			fx_rx_release(&s->x, done, n_done);
-			n_done = 0;
-			fx_reap(&s->x);
+			n_done = serve_flush(s, done, n_done);
 			if (s->mode == FLATRPC_POLL_BLOCKING) {
 				struct pollfd pfd = { .fd = s->x.fd, .events = POLLIN };
 
@@ -1256,12 +1270,8 @@ int flatrpc_serve(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		}
 		serve_one(s, fn, ctx, fx_data(&s->x, it.addr), it.len, now);
 		done[n_done++] = it.addr;
-		if (n_done >= RX_BATCH) {
-			fx_kick(&s->x);
-			fx_rx_release(&s->x, done, n_done);
-			n_done = 0;
-			fx_reap(&s->x);
-		}
+		if (n_done >= RX_BATCH)
+			n_done = serve_flush(s, done, n_done);
 	}
 	fx_kick(&s->x);
 	fx_rx_release(&s->x, done, n_done);
