@@ -2,7 +2,7 @@
 # Every rule lives here; each part only lists its sources.
 
 # bench/specs/: FlatRPC variants of specs/kv.anf that the benchmark compares
-SPECS    ?= specs/kv.anf specs/ratelimited.anf specs/tiered.anf specs/blob.anf specs/balanced.anf \
+SPECS    ?= specs/kv.anf specs/ratelimited.anf specs/tiered.anf specs/blob.anf specs/balanced.anf specs/tracked.anf \
             $(wildcard bench/specs/*.anf)
 BUILD    ?= build
 V        ?= 0

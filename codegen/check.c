@@ -87,6 +87,7 @@ struct ck {
 	struct fr_handler *h;
 	enum hkind hk;
 	struct fr_method *m;		/* NULL in the method-independent pass */
+	enum fr_side side;		/* of the chain entry, with m */
 	const struct fr_fields *fields;
 	struct {
 		const char *name;
@@ -1091,6 +1092,11 @@ static void check_forward(struct ck *c, const struct fr_stmt *s)
 		     "in req()");
 		return;
 	}
+	if (c->m && c->side == FR_CLIENT)
+		cerr(c, 1, s->loc, "forward() cannot run in a client: chain of method '%s': "
+		     "client: elements run on the sending host before the request is sent, "
+		     "where it has no route to change; put '%s' in the server: chain",
+		     c->m->name, c->el->name);
 	if (e->nargs != 2 || !is_param(c, e->args[0])) {
 		cerr(c, 0, e->loc, "forward() takes the message and an IPv4 address: "
 		     "forward(%s, ip)", c->h->param ? c->h->param : "rpc");
@@ -1516,7 +1522,7 @@ static void check_paths(struct ck *c, struct fr_element *el, const char *hname,
 }
 
 static void check_handler(struct ck *c, struct fr_element *el, enum hkind hk,
-			  struct fr_method *m)
+			  struct fr_method *m, enum fr_side side)
 {
 	struct fr_handler *h = hk == H_INIT ? &el->init : hk == H_REQ ? &el->req : &el->resp;
 
@@ -1526,6 +1532,7 @@ static void check_handler(struct ck *c, struct fr_element *el, enum hkind hk,
 	c->h = h;
 	c->hk = hk;
 	c->m = m;
+	c->side = side;
 	c->fields = m ? (hk == H_REQ ? &m->req : &m->resp) : NULL;
 	c->nbinds = 0;
 	c->in_foreach = 0;
@@ -1655,9 +1662,9 @@ static void check_element(struct ck *c, struct fr_element *el)
 	}
 	if (!el->req.present)
 		fr_error(c->d, el->loc, "element '%s' has no req(rpc)", el->name);
-	check_handler(c, el, H_INIT, NULL);
-	check_handler(c, el, H_REQ, NULL);
-	check_handler(c, el, H_RESP, NULL);
+	check_handler(c, el, H_INIT, NULL, FR_SERVER);
+	check_handler(c, el, H_REQ, NULL, FR_SERVER);
+	check_handler(c, el, H_RESP, NULL, FR_SERVER);
 	c->el = el;
 	c->m = NULL;
 	check_paths(c, el, "req", &el->req);
@@ -1959,12 +1966,16 @@ static void check_service(struct ck *c, struct fr_service *svc)
 				check_chain_args(c, r);
 			for (unsigned k = 0; k < j; k++)
 				if (!strcmp(m->chain[k].name, r->name)) {
-					fr_error(d, r->loc, "element '%s' appears twice in the chain",
-						 r->name);
+					fr_error(d, r->loc, "element '%s' appears twice in the "
+						 "chains of method '%s'", r->name, m->name);
 					break;
 				}
 		}
 		check_transport(d, m);
+		for (unsigned j = 0; j < m->nchain; j++)
+			if (m->chain[j].side == FR_CLIENT && m->chain[j].elem &&
+			    m->chain[j].elem->req.present)
+				m->flags |= FLATRPC_M_CLIENT_ANF;
 	}
 
 	/* fr_anf_<method>_<element>_req is one function per pair */
@@ -1995,8 +2006,8 @@ static void check_service(struct ck *c, struct fr_service *svc)
 		for (unsigned j = 0; j < m->nchain; j++) {
 			if (!m->chain[j].elem)
 				continue;
-			check_handler(c, m->chain[j].elem, H_REQ, m);
-			check_handler(c, m->chain[j].elem, H_RESP, m);
+			check_handler(c, m->chain[j].elem, H_REQ, m, m->chain[j].side);
+			check_handler(c, m->chain[j].elem, H_RESP, m, m->chain[j].side);
 		}
 	}
 }

@@ -95,15 +95,21 @@ static void emit_fixed(const struct fr_spec *spec, const struct fr_method *m, in
 				fr_buf_printf(b, "\tchar %s[%u];", fn, s->size);
 			else
 				fr_buf_printf(b, "\t%s %s;", fr_bpf_int_type(s->f->type.kind), fn);
-			fr_buf_printf(b, "\t/* offset %u%s%s */\n", s->off,
-				      s->anf_read ? ", read by " : "", s->anf_read ? s->readers : "");
+			fr_buf_printf(b, "\t/* offset %u%s%s%s */\n", s->off,
+				      s->anf_read ? ", read by " : "", s->anf_read ? s->readers : "",
+				      s->stripped ? "; stripped before the wire" : "");
 		}
 		fr_buf_printf(b, "} __attribute__((packed));\n");
 		fr_buf_printf(b, "_Static_assert(sizeof(struct %s_%s_%s_fixed) == %u, "
 			      "\"%s.%s %s fixed part\");\n", sv, mn, dir, l->fixed,
 			      spec->svc->name, m->name, dir);
 	}
-	fr_buf_printf(b, "#define %s_%s_%s_FIXED %u\n", SV, MN, DIR, l->fixed);
+	/* FIXED is what crosses the wire; the client builds CLIENT_FIXED bytes
+	 * and its client: program cuts the last STRIP of them */
+	fr_buf_printf(b, "#define %s_%s_%s_FIXED %u\n", SV, MN, DIR, l->fixed - l->strip);
+	if (!resp)
+		fr_buf_printf(b, "#define %s_%s_REQ_CLIENT_FIXED %u\n#define %s_%s_REQ_STRIP %u\n",
+			      SV, MN, l->fixed, SV, MN, l->strip);
 	fr_buf_printf(b, "#define %s_%s_%s_MAX %u\n", SV, MN, DIR, l->max);
 	for (unsigned i = 0; i < l->n; i++) {
 		const struct fr_slot *s = &l->v[i];
@@ -160,6 +166,7 @@ void fr_emit_abi(const struct fr_spec *spec, uint64_t hash, struct fr_buf *b)
 				{ FLATRPC_M_RELIABLE, "FLATRPC_M_RELIABLE" },
 				{ FLATRPC_M_INORDER, "FLATRPC_M_INORDER" },
 				{ FLATRPC_M_INORDER_DROP, "FLATRPC_M_INORDER_DROP" },
+				{ FLATRPC_M_CLIENT_ANF, "FLATRPC_M_CLIENT_ANF" },
 			};
 			unsigned n = 0, k;
 

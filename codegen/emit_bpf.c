@@ -974,8 +974,9 @@ static void inst_name(const struct fr_method *m, const struct fr_element *el, in
 }
 
 static void gen_instance(const struct fr_spec *spec, const struct fr_method *m,
-			 const struct fr_element *el, int resp, struct fr_buf *b)
+			 const struct fr_chain_ref *r, int resp, struct fr_buf *b)
 {
+	const struct fr_element *el = r->elem;
 	struct gen g = { .spec = spec, .m = m, .el = el, .l = resp ? &m->lresp : &m->lreq,
 			 .param = resp ? el->resp.param : el->req.param, .b = b };
 	char fn[200], SV[64], MN[64];
@@ -986,8 +987,10 @@ static void gen_instance(const struct fr_spec *spec, const struct fr_method *m,
 	fr_buf_printf(b, "\n/* %s.%s() on %s %ss */\n", el->name, resp ? "resp" : "req",
 		      m->name, resp ? "response" : "request");
 	fr_buf_printf(b, "static __always_inline int %s(void *body, void *data_end)\n{\n", fn);
-	fr_buf_printf(b, "\tif (body + %s_%s_%s_FIXED > data_end)\n\t\treturn 0;\n",
-		      SV, MN, resp ? "RESP" : "REQ");
+	/* a client: element sees the request before its strip */
+	fr_buf_printf(b, "\tif (body + %s_%s_%s > data_end)\n\t\treturn 0;\n",
+		      SV, MN, resp ? "RESP_FIXED" : r->side == FR_CLIENT ? "REQ_CLIENT_FIXED" :
+		      "REQ_FIXED");
 	const struct fr_block *body = resp ? &el->resp.body : &el->req.body;
 	gen_block(&g, body, 1);
 	if (!body->n || (body->v[body->n - 1]->kind != S_SEND &&
@@ -998,27 +1001,41 @@ static void gen_instance(const struct fr_spec *spec, const struct fr_method *m,
 	fr_buf_printf(b, "}\n");
 }
 
-static void gen_dispatch(const struct fr_spec *spec, int resp, struct fr_buf *b)
+/*
+ * One chain runner per hook, each a switch on the method: "req" runs the
+ * server: elements' req() in XDP at the server, "client_req" the client:
+ * ones' in the client program, and "resp" every resp(), server: elements'
+ * first as the response travels, in XDP at the client.
+ */
+static void gen_dispatch(const struct fr_spec *spec, const char *name, struct fr_buf *b)
 {
 	const struct fr_service *svc = spec->svc;
+	int resp = !strcmp(name, "resp");
 	char fn[200], SV[64], MN[64];
 
 	fr_cname_upper(SV, sizeof(SV), svc->name);
-	fr_buf_printf(b, "\n/* Runs the %s() chain of a method: 0 passes the message on, "
-		      "1..127 is an error code. */\n", resp ? "resp" : "req");
+	fr_buf_printf(b, "\n/* Runs the %s chain of a method: 0 passes the message on, "
+		      "1..127 is an error code. */\n", name);
 	fr_buf_printf(b, "static __always_inline int fr_anf_%s(__u32 method, void *body, "
-		      "void *data_end)\n{\n\tint rc = 0;\n\n\tswitch (method) {\n",
-		      resp ? "resp" : "req");
+		      "void *data_end)\n{\n\tint rc = 0;\n\n\tswitch (method) {\n", name);
 	for (unsigned i = 0; i < svc->nmethods; i++) {
 		const struct fr_method *m = &svc->methods[i];
 		fr_buf_printf(b, "\tcase %s_%s:\n", SV, fr_cname_upper(MN, sizeof(MN), m->name));
-		for (unsigned j = 0; j < m->nchain; j++) {
-			const struct fr_element *el = m->chain[j].elem;
-			if (!(resp ? el->resp.present : el->req.present))
-				continue;
-			inst_name(m, el, resp, fn, sizeof(fn));
-			fr_buf_printf(b, "\t\trc = %s(body, data_end);\n\t\tif (rc)\n"
-				      "\t\t\treturn rc;\n", fn);
+		for (int pass = 0; pass < 2; pass++) {
+			/* resp: server: entries, then client: ones */
+			enum fr_side want = resp ? (pass ? FR_CLIENT : FR_SERVER) :
+					    !strcmp(name, "req") ? FR_SERVER : FR_CLIENT;
+			if (!resp && pass)
+				break;
+			for (unsigned j = 0; j < m->nchain; j++) {
+				const struct fr_element *el = m->chain[j].elem;
+				if (m->chain[j].side != want ||
+				    !(resp ? el->resp.present : el->req.present))
+					continue;
+				inst_name(m, el, resp, fn, sizeof(fn));
+				fr_buf_printf(b, "\t\trc = %s(body, data_end);\n\t\tif (rc)\n"
+					      "\t\t\treturn rc;\n", fn);
+			}
 		}
 		fr_buf_printf(b, "\t\tbreak;\n");
 	}
@@ -1105,6 +1122,7 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 
 	size_fn(spec, "fr_req_fixed", "REQ_FIXED", "-1", b);
 	size_fn(spec, "fr_resp_fixed", "RESP_FIXED", "-1", b);
+	size_fn(spec, "fr_req_strip", "REQ_STRIP", "0", b);
 	size_fn(spec, "fr_method_flags", "FLAGS", "0", b);
 
 	fr_buf_printf(b, "\n/* body integers are little-endian, at any alignment */\n"
@@ -1202,10 +1220,11 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 			for (unsigned j = 0; j < m->nchain; j++) {
 				const struct fr_element *el = m->chain[j].elem;
 				if (resp ? el->resp.present : el->req.present)
-					gen_instance(spec, m, el, resp, b);
+					gen_instance(spec, m, &m->chain[j], resp, b);
 			}
 	}
-	gen_dispatch(spec, 0, b);
-	gen_dispatch(spec, 1, b);
+	gen_dispatch(spec, "req", b);
+	gen_dispatch(spec, "client_req", b);
+	gen_dispatch(spec, "resp", b);
 	fr_buf_printf(b, "\n#endif /* FR_%s_ANF_BPF_H */\n", SV);
 }

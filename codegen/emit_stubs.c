@@ -37,7 +37,7 @@ static const char *user_int(enum fr_type_kind k)
 }
 
 static void emit_struct(const struct names *n, const char *dir,
-			const struct fr_fields *fs, struct fr_buf *b)
+			const struct fr_fields *fs, const struct fr_layout *l, struct fr_buf *b)
 {
 	char fn[64];
 
@@ -57,6 +57,10 @@ static void emit_struct(const struct names *n, const char *dir,
 		default:
 			fr_buf_printf(b, "\t%s %s;\n", user_int(f->type.kind), fn);
 		}
+		const struct fr_slot *sl = fr_layout_find(l, f->name);
+		if (sl && sl->stripped)
+			fr_buf_printf(b, "\t/* ^ read only by client: elements, which strip it: "
+				      "a server sees 0 */\n");
 	}
 	if (!fs->n)
 		fr_buf_printf(b, "\tchar unused_;\t/* no fields; C has no empty structs */\n");
@@ -94,8 +98,8 @@ void fr_emit_stubs_h(const struct fr_spec *spec, struct fr_buf *b)
 		const struct fr_method *m = &svc->methods[i];
 		names_of(spec, m, &n);
 		fr_buf_printf(b, "/* ---- %s ---- */\n", m->name);
-		emit_struct(&n, "req", &m->req, b);
-		emit_struct(&n, "resp", &m->resp, b);
+		emit_struct(&n, "req", &m->req, &m->lreq, b);
+		emit_struct(&n, "resp", &m->resp, &m->lresp, b);
 		protos(&n, "req", b);
 		protos(&n, "resp", b);
 		fr_buf_printf(b, "int %s_%s(struct flatrpc_sock *s, const struct flatrpc_peer *peer,\n"
@@ -125,8 +129,9 @@ static void emit_encode(const struct names *n, const char *dir, const char *DIR,
 
 	fr_buf_printf(b, "int %s_%s_%s_encode(const struct %s_%s_%s *r, void *buf, size_t cap)\n{\n",
 		      n->sv, n->mn, dir, n->sv, n->mn, dir);
-	fr_buf_printf(b, "\tuint8_t *p = buf;\n\tsize_t off = %s_%s_%s_FIXED, n = 0;\n\n",
-		      n->SV, n->MN, DIR);
+	/* a request is built whole; its client: program strips it */
+	fr_buf_printf(b, "\tuint8_t *p = buf;\n\tsize_t off = %s_%s_%s_%sFIXED, n = 0;\n\n",
+		      n->SV, n->MN, DIR, strcmp(DIR, "REQ") ? "" : "CLIENT_");
 	fr_buf_printf(b, "\t(void)r;\n\t(void)n;\n\tif (cap < off)\n\t\treturn FLATRPC_E_TOOBIG;\n"
 		      "\tmemset(p, 0, off);\n");
 	for (unsigned i = 0; i < l->n; i++) {
@@ -183,6 +188,8 @@ static void emit_decode(const struct names *n, const char *dir, const char *DIR,
 		      "\tif (len < off)\n\t\treturn FLATRPC_E_PROTO;\n");
 	for (unsigned i = 0; i < l->n; i++) {
 		const struct fr_slot *s = &l->v[i];
+		if (s->stripped)
+			continue;	/* never reaches the server: left 0 */
 		fr_cname(fn, sizeof(fn), s->f->name);
 		switch (s->f->type.kind) {
 		case TY_U8:
@@ -270,9 +277,9 @@ void fr_emit_stubs_c(const struct fr_spec *spec, struct fr_buf *b)
 			      "\t\t.req_fixed = %s_%s_REQ_FIXED,\n\t\t.resp_fixed = %s_%s_RESP_FIXED,\n"
 			      "\t\t.req_max = %s_%s_REQ_MAX,\n\t\t.resp_max = %s_%s_RESP_MAX,\n"
 			      "\t\t.timeout_us = %s_%s_TIMEOUT_US,\n\t\t.retries = %s_%s_RETRIES,\n"
-			      "\t\t.priority = %s_%s_PRIORITY,\n\t},\n",
+			      "\t\t.priority = %s_%s_PRIORITY,\n\t\t.req_strip = %s_%s_REQ_STRIP,\n\t},\n",
 			      n.SV, n.MN, m->name, n.SV, n.MN, n.SV, n.MN, n.SV, n.MN, n.SV, n.MN,
-			      n.SV, n.MN, n.SV, n.MN, n.SV, n.MN, n.SV, n.MN, n.SV, n.MN);
+			      n.SV, n.MN, n.SV, n.MN, n.SV, n.MN, n.SV, n.MN, n.SV, n.MN, n.SV, n.MN);
 	}
 	fr_buf_printf(b, "};\n\n");
 	names_of(spec, NULL, &n);

@@ -19,14 +19,16 @@ static unsigned align_of(const struct fr_type *t)
 	return fr_type_is_fixed_int(t->kind) ? fr_type_size(t) : 1;
 }
 
-static int chain_reads(const struct fr_method *m, int resp, const char *field,
+/* How many elements of m's chains on `side` (or both, side < 0) read the
+ * field; their names go to who, a client: one marked as such. */
+static int chain_reads(const struct fr_method *m, int resp, const char *field, int side,
 		       struct fr_buf *who)
 {
 	int n = 0;
 
 	for (unsigned i = 0; i < m->nchain; i++) {
 		const struct fr_element *el = m->chain[i].elem;
-		if (!el)
+		if (!el || (side >= 0 && (int)m->chain[i].side != side))
 			continue;
 		const struct fr_reads *r = resp ? &el->resp_reads : &el->req_reads;
 		for (unsigned j = 0; j < r->n; j++) {
@@ -36,6 +38,8 @@ static int chain_reads(const struct fr_method *m, int resp, const char *field,
 				if (n)
 					fr_buf_put(who, ", ", 2);
 				fr_buf_put(who, el->name, strlen(el->name));
+				if (m->chain[i].side == FR_CLIENT)
+					fr_buf_printf(who, " (client)");
 			}
 			n++;
 			break;
@@ -44,51 +48,79 @@ static int chain_reads(const struct fr_method *m, int resp, const char *field,
 	return n;
 }
 
-static void layout_one(struct fr_spec *spec, const struct fr_method *m, int resp,
-		       const struct fr_fields *fs, struct fr_layout *l)
+/*
+ * Metadata that only client: elements read never needs to leave the client
+ * host: they run before the wire. The method's own request fields are the
+ * server application's input, so they always go.
+ */
+static int stripped(const struct fr_method *m, int resp, const struct fr_field *f)
 {
-	struct fr_slot *v = fr_arena_alloc(&spec->arena, (fs->n + 1) * sizeof(*v));
-	unsigned n = 0, off = 0, max;
+	return !resp && f->is_meta && chain_reads(m, 0, f->name, FR_CLIENT, NULL) &&
+	       !chain_reads(m, 0, f->name, FR_SERVER, NULL);
+}
 
-	memset(l, 0, sizeof(*l));
-	/* 1. ANF-read, by alignment (8, 4, 2, 1), stable in declaration order */
+/* Adds the fixed slots of fields with strip == want that an ANF reads, by
+ * alignment (8, 4, 2, 1), stable in declaration order. */
+static unsigned anf_slots(struct fr_spec *spec, const struct fr_method *m, int resp,
+			  const struct fr_fields *fs, int want, struct fr_slot *v, unsigned *n,
+			  unsigned off)
+{
 	for (unsigned al = 8; al >= 1; al /= 2) {
 		for (unsigned i = 0; i < fs->n; i++) {
 			struct fr_field *f = &fs->v[i];
 			if (f->type.kind == TY_BYTES || f->type.kind == TY_MAP ||
-			    f->type.kind == TY_NONE || align_of(&f->type) != al)
+			    f->type.kind == TY_NONE || align_of(&f->type) != al ||
+			    stripped(m, resp, f) != want)
 				continue;
 			struct fr_buf who = { 0 };
-			if (!chain_reads(m, resp, f->name, &who))
+			if (!chain_reads(m, resp, f->name, -1, &who))
 				continue;
-			v[n] = (struct fr_slot){ .f = f, .fixed = 1, .anf_read = 1, .off = off,
-						 .size = fr_type_size(&f->type) };
-			v[n].readers = fr_arena_strndup(&spec->arena, who.p, who.len);
+			v[*n] = (struct fr_slot){ .f = f, .fixed = 1, .anf_read = 1, .off = off,
+						  .size = fr_type_size(&f->type), .stripped = want };
+			v[*n].readers = fr_arena_strndup(&spec->arena, who.p, who.len);
 			fr_buf_free(&who);
-			off += v[n].size;
-			n++;
+			off += v[*n].size;
+			(*n)++;
 		}
 	}
+	return off;
+}
+
+static void layout_one(struct fr_spec *spec, const struct fr_method *m, int resp,
+		       const struct fr_fields *fs, struct fr_layout *l)
+{
+	struct fr_slot *v = fr_arena_alloc(&spec->arena, (fs->n + 1) * sizeof(*v));
+	unsigned n = 0, off, wire, max;
+
+	memset(l, 0, sizeof(*l));
+	/* 1. what the server's ANFs read (or a client: one, when it is not
+	 * metadata) */
+	off = anf_slots(spec, m, resp, fs, 0, v, &n, 0);
 	/* 2. other fixed-width fields, declaration order */
 	for (unsigned i = 0; i < fs->n; i++) {
 		struct fr_field *f = &fs->v[i];
-		if (!fr_type_is_fixed_int(f->type.kind) || chain_reads(m, resp, f->name, NULL))
+		if (!fr_type_is_fixed_int(f->type.kind) || chain_reads(m, resp, f->name, -1, NULL))
 			continue;
 		v[n] = (struct fr_slot){ .f = f, .fixed = 1, .off = off,
 					 .size = fr_type_size(&f->type), .readers = "-" };
 		off += v[n].size;
 		n++;
 	}
+	/* 3. the stripped fields, last of the fixed part, so that cutting them
+	 * moves no field that stays */
+	wire = off;
+	off = anf_slots(spec, m, resp, fs, 1, v, &n, off);
 	l->fixed = off;
+	l->strip = off - wire;
 	max = off;
-	/* 3. variable fields, declaration order; .off is the smallest offset
-	 * (every earlier variable field empty) */
+	/* 4. variable fields, declaration order; .off is the smallest offset
+	 * (every earlier variable field empty), as the client builds it */
 	unsigned minoff = off;
 	for (unsigned i = 0; i < fs->n; i++) {
 		struct fr_field *f = &fs->v[i];
 		if (f->type.kind != TY_STRING && f->type.kind != TY_BYTES)
 			continue;
-		if (f->type.kind == TY_STRING && chain_reads(m, resp, f->name, NULL))
+		if (f->type.kind == TY_STRING && chain_reads(m, resp, f->name, -1, NULL))
 			continue;
 		v[n] = (struct fr_slot){ .f = f, .fixed = 0, .off = minoff,
 					 .size = f->type.n, .readers = "-" };
@@ -217,7 +249,7 @@ void fr_request_cost(const struct fr_method *m, struct fr_cost *c)
 	memset(c, 0, sizeof(*c));
 	for (int t = 0; t < 2; t++) {
 		c->headers[t] = FR_H2_FRAME_HDR + FR_GRPC_INDEXED_HDRS;
-		c->flatrpc[t] = FR_ETH_IP + FR_UDP + FR_FLATRPC_HDR + m->lreq.fixed;
+		c->flatrpc[t] = FR_ETH_IP + FR_UDP + FR_FLATRPC_HDR + m->lreq.fixed - m->lreq.strip;
 	}
 	for (unsigned i = 0; i < m->req.n; i++) {
 		const struct fr_field *f = &m->req.v[i];
@@ -283,7 +315,8 @@ static void print_cost_notes(FILE *out)
 	      "    each metadata field a custom header, HPACK literal without indexing, new\n"
 	      "    name, no Huffman (an upper bound): 1 + len(name) + name + len(value) + value,\n"
 	      "    integers as decimal text. TCP ACKs, WINDOW_UPDATE and TLS not counted.\n"
-	      "  FlatRPC: Eth 14 + IP 20 + UDP 8 + FlatRPC header 12 + the layout above.\n", out);
+	      "  FlatRPC: Eth 14 + IP 20 + UDP 8 + FlatRPC header 12 + the layout above,\n"
+	      "    without its stripped fields.\n", out);
 }
 
 static void print_one(const char *dir, const struct fr_layout *l, FILE *out)
@@ -291,22 +324,31 @@ static void print_one(const char *dir, const struct fr_layout *l, FILE *out)
 	char ty[64], off[32], size[32];
 
 	fprintf(out, "  %s:\n", dir);
-	fprintf(out, "    %-20s %-14s %7s %9s  %s\n", "field", "type", "offset", "size", "read by");
+	fprintf(out, "    %-20s %-14s %7s %9s  %-8s  %s\n", "field", "type", "offset", "size",
+		"wire", "read by");
 	for (unsigned i = 0; i < l->n; i++) {
 		const struct fr_slot *s = &l->v[i];
 		if (s->fixed) {
-			snprintf(off, sizeof(off), "%u", s->off);
+			/* a stripped field's offset is in the client's copy only */
+			snprintf(off, sizeof(off), s->stripped ? "(%u)" : "%u", s->off);
 			snprintf(size, sizeof(size), "%u", s->size);
 		} else {
-			/* after earlier variable fields: only a lower bound is static */
+			/* after earlier variable fields: only a lower bound is static;
+			 * on the wire, a stripped part is gone before them */
 			snprintf(off, sizeof(off), "%s%u", i && !l->v[i - 1].fixed ? ">=" : "",
-				 s->off);
+				 s->off - l->strip);
 			snprintf(size, sizeof(size), "2+%u", s->size);
 		}
-		fprintf(out, "    %-20s %-14s %7s %9s  %s\n", s->f->name,
-			fr_type_str(&s->f->type, ty, sizeof(ty)), off, size, s->readers);
+		fprintf(out, "    %-20s %-14s %7s %9s  %-8s  %s\n", s->f->name,
+			fr_type_str(&s->f->type, ty, sizeof(ty)), off, size,
+			s->stripped ? "stripped" : "yes", s->readers);
 	}
-	fprintf(out, "    header: %u fixed bytes, %u bytes at most\n", l->fixed, l->max);
+	if (l->strip)
+		fprintf(out, "    header: %u fixed bytes on the wire (the client strips %u more "
+			"after its client: elements), %u bytes at most\n", l->fixed - l->strip,
+			l->strip, l->max - l->strip);
+	else
+		fprintf(out, "    header: %u fixed bytes, %u bytes at most\n", l->fixed, l->max);
 }
 
 void fr_print_layout(const struct fr_spec *spec, FILE *out)

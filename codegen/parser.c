@@ -805,11 +805,13 @@ static void parse_element(struct parser *p)
 
 static void parse_chain(struct parser *p, struct fr_method *m, const struct fr_tok *kw)
 {
-	if (m->nchain)
-		fr_error(p->d, kw->loc, "method '%s' has more than one chain", m->name);
-	m->nchain = 0;
-	m->chain_side = !strcmp(kw->text, "server");
-	m->chain_loc = kw->loc;
+	enum fr_side side = strcmp(kw->text, "server") ? FR_CLIENT : FR_SERVER;
+	unsigned at_ = side == FR_SERVER ? m->nchain : 0;	/* client: entries go first */
+
+	if (m->side_loc[side].line)
+		fr_error(p->d, kw->loc, "method '%s' has more than one %s: chain", m->name,
+			 kw->text);
+	m->side_loc[side] = kw->loc;
 	expect(p, T_COLON, "':'");
 	for (;;) {
 		const struct fr_tok *n = expect(p, T_IDENT, "an element name");
@@ -831,7 +833,9 @@ static void parse_chain(struct parser *p, struct fr_method *m, const struct fr_t
 		}
 		expect(p, T_RPAREN, "',' or ')'");
 		GROW(p, m->chain, m->nchain, m->ccap);
-		m->chain[m->nchain++] = (struct fr_chain_ref){ n->text, n->loc, nargs, NULL, args };
+		memmove(&m->chain[at_ + 1], &m->chain[at_], (m->nchain - at_) * sizeof(*m->chain));
+		m->chain[at_++] = (struct fr_chain_ref){ n->text, n->loc, side, nargs, NULL, args };
+		m->nchain++;
 		if (!at(p, T_ARROW))
 			break;
 		next(p);

@@ -242,9 +242,14 @@ struct fr_carg {
 	struct fr_expr	*value;
 };
 
+/* Where a chain entry runs: client: elements on the sending host before the
+ * wire (their fields can be stripped), server: elements in XDP at the server. */
+enum fr_side { FR_CLIENT, FR_SERVER };
+
 struct fr_chain_ref {
 	const char	*name;
 	struct fr_loc	loc;
+	enum fr_side	side;
 	unsigned	nargs;
 	struct fr_element *elem;	/* resolved by the checker */
 	struct fr_carg	*args;
@@ -270,6 +275,7 @@ struct fr_slot {
 	struct fr_field	*f;
 	int		fixed;		/* in the fixed part */
 	int		anf_read;
+	int		stripped;	/* metadata only client: elements read */
 	unsigned	off;		/* fixed: offset in the body */
 	unsigned	size;		/* fixed: bytes; var: max payload bytes */
 	const char	*readers;	/* "firewall, session-tracker" or "-" */
@@ -278,7 +284,9 @@ struct fr_slot {
 struct fr_layout {
 	struct fr_slot	*v;		/* fixed slots in offset order, then var */
 	unsigned	n;
-	unsigned	fixed;		/* bytes of the fixed part */
+	unsigned	fixed;		/* bytes of the fixed part, as the client builds it */
+	unsigned	strip;		/* of those, the stripped fields' bytes: the
+					 * last ones, cut before the wire */
 	unsigned	max;		/* largest encoded body */
 };
 
@@ -289,8 +297,8 @@ struct fr_method {
 	struct fr_fields req, resp;	/* req includes the metadata first */
 	struct fr_chain_ref *chain;
 	unsigned	nchain, ccap;
-	int		chain_side;	/* 0 client:, 1 server: */
-	struct fr_loc	chain_loc;
+	/* client: entries first, then server:, each in `->` order */
+	struct fr_loc	side_loc[2];	/* of client: and server:, line 0 if absent */
 	struct fr_prop	*props;
 	unsigned	nprops, prcap;
 	/* derived by the checker */

@@ -37,6 +37,9 @@ struct flatrpc_method_desc {
 					 * timeout (docs/transport.md); lossy: the wait */
 	uint8_t		retries;	/* extra attempts for reliable methods */
 	uint8_t		priority;	/* 0..FLATRPC_PRIO_MAX: DSCP and serving order */
+	uint16_t	req_strip;	/* FLATRPC_M_CLIENT_ANF: the request body as
+					 * encoded has this many bytes more, at the end
+					 * of its fixed part, than go on the wire */
 };
 
 /* Emitted by flatrpc-gen as `<service>_service`. */

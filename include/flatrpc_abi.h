@@ -33,6 +33,10 @@
  * (seq_late) and an ahead one is delivered, skipping the gap. Without it an
  * in-order method is "hold-forever" (see FLATRPC_F_AHEAD). */
 #define FLATRPC_M_INORDER_DROP	0x4
+/* The method has client: elements with a req(): the sending library runs
+ * them, through the pinned FLATRPC_PIN_PROG_CLIENT program, before the
+ * request goes out, and that program strips the metadata only they read. */
+#define FLATRPC_M_CLIENT_ANF	0x8
 
 /*
  * Method priority, from the spec's priority(level=N): 0 (default, lowest)
@@ -191,7 +195,8 @@ enum flatrpc_status {
 	X(FRAG_DENIED,	"frag_denied")	/* first fragment was denied or dropped */ \
 	X(IP6_EXT,	"ipv6_ext_header") /* IPv6 with any extension header */ \
 	X(FWD_IP6,	"forward_ipv6")	/* forward() of an IPv6 request: IPv4 only */ \
-	X(FWD_FAILED,	"forward_failed") /* forward(): no route to the backend (kern/forward.h) */
+	X(FWD_FAILED,	"forward_failed") /* forward(): no route to the backend (kern/forward.h) */ \
+	X(NOT_CLIENT_REQ, "not_client_request") /* the client: program got no request built for it */
 
 enum flatrpc_drop {
 #define FLATRPC_X_ENUM(n, s) FLATRPC_DROP_##n,
@@ -204,11 +209,13 @@ enum flatrpc_drop {
 struct flatrpc_method_stats {
 	__u64	rx_req;		/* requests delivered to the local socket */
 	__u64	rx_resp;	/* responses (incl. errors) delivered */
-	__u64	anf_err;	/* requests answered with an ANF error in XDP */
+	__u64	anf_err;	/* requests answered with an ANF error, in XDP or
+				 * (on the client host) by the client: program */
 	__u64	dup;		/* retransmitted requests marked FLATRPC_F_DUP */
 	__u64	tx_stack;	/* FlatRPC messages leaving through the kernel stack (TC) */
 	__u64	busy;		/* requests refused with ACK BUSY by this XDP */
 	__u64	rx_ack;		/* ACKs (PENDING or BUSY) delivered to the local socket */
+	__u64	client_pass;	/* requests the client: program let through */
 };
 
 /*
@@ -248,6 +255,9 @@ struct flatrpc_seq_state {
 #define FLATRPC_PIN_LOAD	"load"
 #define FLATRPC_PIN_PROG_XDP	"prog_xdp"
 #define FLATRPC_PIN_PROG_TC	"prog_tc"
+/* Never attached: the library runs it with BPF_PROG_TEST_RUN per request of
+ * a FLATRPC_M_CLIENT_ANF method. */
+#define FLATRPC_PIN_PROG_CLIENT	"prog_client"
 
 /* What flatrpc-load records about an attachment (a one-entry array). */
 struct flatrpc_meta {

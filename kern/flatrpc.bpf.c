@@ -6,6 +6,9 @@
  * runs the spec's ANF chain (anf.bpf.h, generated), answers ANF errors with
  * XDP_TX and hands everything else to the AF_XDP socket of the RX queue.
  *
+ * flatrpc_client: never attached; the sending library runs it on each
+ * request of a method with client: elements (FLATRPC_M_CLIENT_ANF).
+ *
  * flatrpc_tc_egress: frames the kernel stack sends. AF_XDP transmit bypasses
  * TC, so this only sees raw/UDP-socket traffic; it validates and counts.
  */
@@ -423,6 +426,67 @@ int flatrpc_xdp(struct xdp_md *ctx)
 			st->rx_req++;
 	}
 	return bpf_redirect_map(&xsks, queue, XDP_DROP);
+}
+
+/*
+ * AF_XDP transmit passes no hook on the sending host, so the library runs
+ * this program itself, with BPF_PROG_TEST_RUN, on a frame that holds a
+ * request's headers and fixed part as the client built it (the whole body
+ * would not fit a test run, and no element reads past the fixed part). It
+ * runs the client: elements, then cuts the metadata only they read: the
+ * last fr_req_strip() bytes of the fixed part. The library puts the fixed
+ * part it gets back in front of the rest of the body. A denial comes back
+ * as XDP_TX with the error reply fr_reply() made of the frame.
+ */
+SEC("xdp")
+int flatrpc_client(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct flatrpc_method_stats *st;
+	struct fr_pkt p = {};
+	__u32 strip;
+	int ret;
+
+	ret = fr_parse(data, data_end, (__u32)(data_end - data), flatrpc_port, &p);
+	if (ret == FR_PASS)
+		ret = FLATRPC_DROP_NOT_CLIENT_REQ;
+	if (ret)
+		return fr_xdp_drop(ret);
+	strip = fr_req_strip(p.method);
+	if (p.kind != FLATRPC_REQ || p.frag_count ||
+	    p.body_len != (__u32)fr_req_fixed(p.method) + strip)
+		return fr_xdp_drop(FLATRPC_DROP_NOT_CLIENT_REQ);
+
+	ret = fr_anf_client_req(p.method, p.body, data_end);
+	/* the library sums the checksum of the frames it sends */
+	fr_anf_rewrote();
+	st = fr_stats(p.method);
+	if (ret > 0 && ret <= FLATRPC_MAX_ERRORS) {
+		if (st)
+			st->anf_err++;
+		return fr_reply(ctx, &p, FLATRPC_ERR, ret);
+	}
+	if (ret)	/* forward(): the checker keeps it out of client: chains */
+		return fr_xdp_drop(FLATRPC_DROP_NOT_CLIENT_REQ);
+	if (st)
+		st->client_pass++;
+	if (!strip)
+		return XDP_PASS;
+
+	/* Lengths first: the tail adjustment invalidates the pointers. */
+	p.hdr->len = bpf_htons(p.body_len - strip);
+	p.udp->len = bpf_htons(bpf_ntohs(p.udp->len) - strip);
+	p.udp->check = 0;
+	if (p.ip) {
+		p.ip->tot_len = bpf_htons(bpf_ntohs(p.ip->tot_len) - strip);
+		p.ip->check = fr_ip_csum(p.ip);
+	} else if (p.ip6) {
+		p.ip6->payload_len = bpf_htons(bpf_ntohs(p.ip6->payload_len) - strip);
+	}
+	if (bpf_xdp_adjust_tail(ctx, -(int)strip))
+		return fr_xdp_drop(FLATRPC_DROP_NOT_CLIENT_REQ);
+	return XDP_PASS;
 }
 
 SEC("tc")

@@ -188,7 +188,7 @@ static const char ORDER_SPEC[] =
 	"      b: u32\n"
 	"      note: string<5>\n"
 	"      c: u64\n"
-	"    client: r()\n";
+	"    server: r()\n";
 
 static void test_alignment_order(void **state)
 {

@@ -64,7 +64,8 @@ static void test_kv_parses(void **state)
 	assert_string_equal(set->chain[0].name, "firewall");
 	assert_string_equal(set->chain[1].name, "session-tracker");
 	assert_ptr_equal(set->chain[1].elem, fr_spec_element(spec, "session-tracker"));
-	assert_int_equal(set->chain_side, 0);
+	assert_int_equal(set->chain[0].side, FR_SERVER);
+	assert_int_equal(set->chain[1].side, FR_SERVER);
 
 	/* transport */
 	assert_int_equal(get->flags, 0);

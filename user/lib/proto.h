@@ -229,6 +229,13 @@ uint64_t proto_cli_rto(const struct proto_cli *c, uint8_t method);
 /* Earliest deadline of any outstanding call, or PROTO_NO_EXPIRY. */
 uint64_t proto_cli_next_expiry(const struct proto_cli *c, uint64_t now);
 
+/* An RPC ID no call of the core will get, for a call that ends before it
+ * is sent (a denial by the client: elements). */
+static inline uint32_t proto_cli_take_id(struct proto_cli *c)
+{
+	return c->next_id++;
+}
+
 /* Forgets a call without completing it (e.g. the caller could not send it). */
 void proto_cli_cancel(struct proto_cli *c, uint32_t rpc_id);
 

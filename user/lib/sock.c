@@ -42,6 +42,7 @@
 #define SERVE_FLUSH_NS	20000
 #define SERVE_IDLE_MS	100	/* how often a blocked serve loop looks at *stop */
 #define FRAME_TTL		64
+#define CLIENT_DENIED_MAX	64	/* a power of two */
 
 struct flatrpc_sock {
 	const struct flatrpc_service_desc *svc;
@@ -82,6 +83,14 @@ struct flatrpc_sock {
 	uint32_t		n_lent;
 	struct frag_slot	*lent[RX_BATCH];	/* reassembled bodies lent to completions */
 	uint64_t		frag_stale;	/* fragments of no call or no big service */
+	/* client: elements (FLATRPC_M_CLIENT_ANF methods) */
+	int			client_prog_fd;	/* the pinned flatrpc_client, or -1 */
+	uint8_t			*wire_buf;	/* a stripped request body */
+	struct {
+		uint32_t	rpc_id;
+		uint8_t		method, status;
+	}			denied[CLIENT_DENIED_MAX];	/* calls denied before the wire, */
+	uint32_t		denied_head, denied_tail;	/* for flatrpc_poll() */
 };
 
 static int frag_init(struct flatrpc_sock *s);
@@ -296,6 +305,32 @@ static void load_map_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts
 	s->load = (struct flatrpc_load *)m + s->x.queue;
 }
 
+/* A service with client: elements needs flatrpc-load's client program
+ * (and a buffer for the stripped bodies); without them the elements could
+ * not run, so the socket is refused rather than sending unchecked. */
+static int client_prog_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts *opts)
+{
+	char dir[256], path[300];
+	bool any = false, strip = false;
+
+	for (unsigned int i = 0; i < s->svc->n_methods; i++) {
+		any |= !!(s->svc->methods[i].flags & FLATRPC_M_CLIENT_ANF);
+		strip |= s->svc->methods[i].req_strip != 0;
+	}
+	if (!any)
+		return 0;
+	if (fx_pin_dir(dir, sizeof(dir), opts->bpffs, opts->ifname) ||
+	    snprintf(path, sizeof(path), "%s/%s", dir, FLATRPC_PIN_PROG_CLIENT) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	s->client_prog_fd = bpf_obj_get(path);
+	if (s->client_prog_fd < 0)
+		return FLATRPC_E_NOTLOADED;
+	if (strip && !(s->wire_buf = malloc(FLATRPC_MSG_MAX)))
+		return -ENOMEM;
+	return 0;
+}
+
 FLATRPC_EXPORT
 struct flatrpc_sock *flatrpc_sock_new(const struct flatrpc_service_desc *svc,
 				      const struct flatrpc_sock_opts *opts, int *err)
@@ -323,6 +358,7 @@ struct flatrpc_sock *flatrpc_sock_new(const struct flatrpc_service_desc *svc,
 	s->x.fd = -1;
 	s->x.xsks_fd = -1;
 	s->x.seqs_fd = -1;
+	s->client_prog_fd = -1;
 
 	e = route_reserve_port(opts->local_port, &port);
 	if (e < 0)
@@ -365,6 +401,9 @@ struct flatrpc_sock *flatrpc_sock_new(const struct flatrpc_service_desc *svc,
 	 * while the senders learn of the BUSY, so the fill ring never runs dry. */
 	s->busy_at = opts->busy_at ? opts->busy_at : FX_RX_FRAMES / 2;
 	load_map_open(s, opts);
+	e = client_prog_open(s, opts);
+	if (e)
+		goto fail;
 	if (err)
 		*err = 0;
 	return s;
@@ -401,6 +440,9 @@ void flatrpc_sock_del(struct flatrpc_sock *s)
 		proto_hold_fini(&s->hold);
 	if (s->port_fd >= 0)
 		close(s->port_fd);
+	if (s->client_prog_fd >= 0)
+		close(s->client_prog_fd);
+	free(s->wire_buf);
 	free(s);
 }
 
@@ -576,6 +618,93 @@ int flatrpc_peer_parse(struct flatrpc_peer *peer, const char *text)
 	return -EINVAL;
 }
 
+/*
+ * Runs the client: elements of a request: the pinned flatrpc_client program
+ * sees its headers and fixed part as the client built them, through
+ * BPF_PROG_TEST_RUN, since an AF_XDP transmit passes no hook. Returns 0 with
+ * *body and *len now the body to send (the stripped fields gone), 1 when an
+ * element denied the call (*status its error code), or an error.
+ */
+static int run_client_anfs(struct flatrpc_sock *s, uint8_t method, const void **body,
+			   size_t *len, uint8_t *status)
+{
+	const struct flatrpc_method_desc *md = &s->svc->methods[method];
+	size_t fixed = md->req_fixed, cfixed = fixed + md->req_strip;
+	uint8_t in[MSG_OFF + FLATRPC_FRAG_CHUNK], out[sizeof(in)];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = MSG_OFF + cfixed,
+		    .data_out = out, .data_size_out = sizeof(out));
+	const struct flatrpc_hdr *oh = (const struct flatrpc_hdr *)(out + MSG_OFF) - 1;
+	struct flatrpc_hdr *h = (struct flatrpc_hdr *)(in + MSG_OFF) - 1;
+	int err;
+
+	if (*len < cfixed)
+		return FLATRPC_E_PROTO;
+	if (cfixed > FLATRPC_FRAG_CHUNK)
+		return FLATRPC_E_TOOBIG;	/* flatrpc-gen keeps it within */
+	/* Addresses mean nothing to an element; the frame only has to parse. */
+	memset(in, 0, MSG_OFF);
+	fill_l3l4(in, fr_addr_v4(0), fr_addr_v4(0), s->local_port, htons(s->svc->port),
+		  (uint16_t)cfixed, 0, 0);
+	h->magic = FLATRPC_MAGIC;
+	h->flags = FLATRPC_REQ;
+	h->method = method;
+	h->len = htons((uint16_t)cfixed);
+	memcpy(in + MSG_OFF, *body, cfixed);
+	err = bpf_prog_test_run_opts(s->client_prog_fd, &o);
+	if (err)
+		return -errno;
+	if (o.retval == XDP_TX && o.data_size_out >= MSG_OFF &&
+	    (oh->flags & FLATRPC_KIND_MASK) == FLATRPC_ERR) {
+		*status = oh->status;
+		return 1;
+	}
+	if (o.retval != XDP_PASS || o.data_size_out != MSG_OFF + fixed)
+		return FLATRPC_E_PROTO;	/* counted as not_client_request */
+	if (!md->req_strip) {
+		/* an element may have rewritten a field */
+		if (!s->wire_buf && !(s->wire_buf = malloc(FLATRPC_MSG_MAX)))
+			return -ENOMEM;
+	}
+	memcpy(s->wire_buf, out + MSG_OFF, fixed);
+	memcpy(s->wire_buf + fixed, (const uint8_t *)*body + cfixed, *len - cfixed);
+	*body = s->wire_buf;
+	*len -= md->req_strip;
+	return 0;
+}
+
+/* A call the client: elements denied ends at the next flatrpc_poll(), like
+ * one a server's element denied, without having been sent. */
+static int deny_locally(struct flatrpc_sock *s, uint8_t method, uint8_t status, uint32_t *rpc_id)
+{
+	uint32_t i = s->denied_tail;
+
+	if (i - s->denied_head == CLIENT_DENIED_MAX)
+		return FLATRPC_E_BUSY;
+	s->denied[i % CLIENT_DENIED_MAX].rpc_id = proto_cli_take_id(&s->cli);
+	s->denied[i % CLIENT_DENIED_MAX].method = method;
+	s->denied[i % CLIENT_DENIED_MAX].status = status;
+	s->denied_tail = i + 1;
+	if (rpc_id)
+		*rpc_id = s->denied[i % CLIENT_DENIED_MAX].rpc_id;
+	return 0;
+}
+
+static int take_denied(struct flatrpc_sock *s, struct flatrpc_completion *out, int max)
+{
+	int n = 0;
+
+	for (; n < max && s->denied_head != s->denied_tail; n++, s->denied_head++) {
+		uint32_t i = s->denied_head % CLIENT_DENIED_MAX;
+
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].rpc_id = s->denied[i].rpc_id;
+		out[n].method = s->denied[i].method;
+		out[n].err = FLATRPC_E_ANF;
+		out[n].status = s->denied[i].status;
+	}
+	return n;
+}
+
 FLATRPC_EXPORT
 int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 		 uint8_t method, const void *body, size_t len, uint32_t *rpc_id)
@@ -594,6 +723,15 @@ int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 
 	if (!peer || (len && !body) || method >= s->svc->n_methods)
 		return -EINVAL;
+	if (s->svc->methods[method].flags & FLATRPC_M_CLIENT_ANF) {
+		uint8_t status = 0;
+
+		err = run_client_anfs(s, method, &body, &len, &status);
+		if (err == 1)
+			return deny_locally(s, method, status, rpc_id);
+		if (err)
+			return err;
+	}
 	if (peer->family == AF_INET6)
 		dst = fr_addr_v6(&peer->addr6);
 	else if (!peer->family || peer->family == AF_INET)
@@ -813,11 +951,12 @@ int flatrpc_poll(struct flatrpc_sock *s, struct flatrpc_completion *out, int max
 		return -EINVAL;
 	release_held(s);
 	for (;;) {
-		int n;
+		int n = take_denied(s, out, max);
 
 		if (s->frag_ready)
 			frag_rx_expire(&s->frag, now);
-		n = rx_responses(s, out, max, now);
+		if (n < max)
+			n += rx_responses(s, out + n, max - n, now);
 		if (n < max)
 			n += run_timers(s, out + n, max - n, now);
 		fx_kick(&s->x);

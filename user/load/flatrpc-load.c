@@ -48,6 +48,7 @@
 
 #define FR_XDP_PROG_NAME "flatrpc_xdp"
 #define FR_TC_PROG_NAME	 "flatrpc_tc_egress"
+#define FR_CLIENT_PROG_NAME "flatrpc_client"
 
 static const char *const drop_names[] = {
 #define FLATRPC_X_NAME(n, s) [FLATRPC_DROP_##n] = s,
@@ -58,6 +59,7 @@ static const char *const drop_names[] = {
 static const char *const core_pins[] = {
 	FLATRPC_PIN_XSKS, FLATRPC_PIN_STATS, FLATRPC_PIN_DROPS, FLATRPC_PIN_SEQS,
 	FLATRPC_PIN_META, FLATRPC_PIN_PROG_XDP, FLATRPC_PIN_PROG_TC, FLATRPC_PIN_LOAD,
+	FLATRPC_PIN_PROG_CLIENT,
 };
 
 struct options {
@@ -556,7 +558,7 @@ static int cmd_load(void)
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	LIBBPF_OPTS(bpf_xdp_query_opts, xq);
 	const struct flatrpc_loader *l;
-	struct bpf_program *xdp_prog, *tc_prog;
+	struct bpf_program *xdp_prog, *tc_prog, *client_prog;
 	struct flatrpc_meta old = {}, m;
 	struct bpf_object *obj;
 	bool fresh, had_meta = false, replaced = false;
@@ -623,7 +625,8 @@ static int cmd_load(void)
 	}
 	xdp_prog = bpf_object__find_program_by_name(obj, FR_XDP_PROG_NAME);
 	tc_prog = bpf_object__find_program_by_name(obj, FR_TC_PROG_NAME);
-	if (!xdp_prog || !tc_prog) {
+	client_prog = bpf_object__find_program_by_name(obj, FR_CLIENT_PROG_NAME);
+	if (!xdp_prog || !tc_prog || !client_prog) {
 		complain("the %s object lacks its programs\n", l->service);
 		goto fail_early;
 	}
@@ -665,7 +668,10 @@ static int cmd_load(void)
 		goto fail;
 	}
 
-	if (pin_prog(xdp_prog, FLATRPC_PIN_PROG_XDP) || pin_prog(tc_prog, FLATRPC_PIN_PROG_TC))
+	/* The client program is never attached: libflatrpc-user runs it from
+	 * its pin, so that pin is what keeps it loaded. */
+	if (pin_prog(xdp_prog, FLATRPC_PIN_PROG_XDP) || pin_prog(tc_prog, FLATRPC_PIN_PROG_TC) ||
+	    pin_prog(client_prog, FLATRPC_PIN_PROG_CLIENT))
 		goto fail;
 
 	memset(&m, 0, sizeof(m));
@@ -895,8 +901,8 @@ static int cmd_status(void)
 
 	fd = pin_open(FLATRPC_PIN_STATS);
 	printf("methods (summed over %d CPUs):\n", ncpus);
-	printf("  %-8s %12s %12s %12s %12s %12s %12s %12s\n", "method", "rx_req", "rx_resp",
-	       "anf_err", "dup", "tx_stack", "busy", "rx_ack");
+	printf("  %-8s %12s %12s %12s %12s %12s %12s %12s %12s\n", "method", "rx_req", "rx_resp",
+	       "anf_err", "dup", "tx_stack", "busy", "rx_ack", "client_pass");
 	any = false;
 	for (key = 0; fd >= 0 && key < FLATRPC_MAX_METHODS; key++) {
 		struct flatrpc_method_stats s = {};
@@ -911,19 +917,21 @@ static int cmd_status(void)
 			s.tx_stack += st[i].tx_stack;
 			s.busy += st[i].busy;
 			s.rx_ack += st[i].rx_ack;
+			s.client_pass += st[i].client_pass;
 		}
-		if (!(s.rx_req | s.rx_resp | s.anf_err | s.dup | s.tx_stack | s.busy | s.rx_ack))
+		if (!(s.rx_req | s.rx_resp | s.anf_err | s.dup | s.tx_stack | s.busy | s.rx_ack |
+		      s.client_pass))
 			continue;
 		any = true;
 		if (l && key < l->n_methods)
 			printf("  %-8s", l->methods[key]);
 		else
 			printf("  %-8u", key);
-		printf(" %12llu %12llu %12llu %12llu %12llu %12llu %12llu\n",
+		printf(" %12llu %12llu %12llu %12llu %12llu %12llu %12llu %12llu\n",
 		       (unsigned long long)s.rx_req, (unsigned long long)s.rx_resp,
 		       (unsigned long long)s.anf_err, (unsigned long long)s.dup,
 		       (unsigned long long)s.tx_stack, (unsigned long long)s.busy,
-		       (unsigned long long)s.rx_ack);
+		       (unsigned long long)s.rx_ack, (unsigned long long)s.client_pass);
 	}
 	if (!any)
 		printf("  (no traffic yet)\n");
