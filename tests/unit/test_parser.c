@@ -1041,6 +1041,9 @@ static void test_forward_errors(void **state)
 		"bad.anf:9:5: error: unreachable statement: the path already ended on line 8",
 		"bad.anf:8:18: error: the address in forward() is an IPv4 address, a u32 "
 		"(0x0a000002 is 10.0.0.2), not string<8>",
+		"bad.anf:12:5: error: forward() cannot run in a client: chain of method 'm': "
+		"client: elements run on the sending host before the request is sent, where it "
+		"has no route to change; put 'g' in the server: chain",
 		NULL,
 	};
 	(void)state;
@@ -1061,7 +1064,8 @@ static void test_forward_errors(void **state)
 		   "    request:\n"
 		   "      id: u64\n"
 		   "      name: string<8>\n"
-		   "    client: e() -> f() -> g()\n", 4, want);
+		   "    server: e() -> f()\n"
+		   "    client: g()\n", 5, want);
 }
 
 static void test_names_that_collide_in_c(void **state)
