@@ -31,6 +31,7 @@ NAMES = {"udp": "UDP sockets", "tcp": "TCP (NODELAY)", "flatrpc": "FlatRPC",
 FLATRPC_STACKS = {"flatrpc-noanf": "FlatRPC, no ANFs (all lossy)",
                   "flatrpc-fw": "FlatRPC, firewall (all lossy)",
                   "flatrpc-fwst": "FlatRPC, firewall + session tracker (all lossy)",
+                  "flatrpc-cst": "FlatRPC, firewall + session tracker at the client (all lossy)",
                   "flatrpc-rel": "FlatRPC, firewall + session tracker, reliable set",
                   "flatrpc-ino": "FlatRPC, firewall + session tracker, in-order (drop) set",
                   "flatrpc-relino": "FlatRPC, firewall + session tracker, reliable in-order set",
@@ -191,6 +192,7 @@ def blocks(r):
                            "XDP ns/packet server / client", "Δ XDP ns"], rows) if rows else NA
 
     b["transport"] = transport_cost(r["cost"])
+    b["placement"] = placement(r)
 
     rows = [[label(p)] + r["wire"][p] for p in protos if p in r["wire"]]
     b["wire"] = table(["stack", "frames/call", "wire B/call (capture)", "veth counters B/call",
@@ -267,6 +269,32 @@ def transport_cost(cost):
         rows.append(row)
     return table(["FlatRPC stack", "set transport", "blocking p50 µs (Δ to lossy, runs min–max)",
                   "busy p50 µs (Δ, runs)", "blocking set p50 µs (Δ, runs)", "busy set p50 µs (Δ, runs)"], rows)
+
+
+def placement(r):
+    """The session tracker at the server (flatrpc-fwst) and at the client
+    (flatrpc-cst), from the interleaved runs, the capture and the BPF
+    statistics of the same invocation."""
+    base, cst = "flatrpc-fwst", "flatrpc-cst"
+    if (("blocking", cst) not in r["cost"]) or (("blocking", base) not in r["cost"]):
+        return NA
+    rows = []
+    for p, where in ((base, "server (XDP)"), (cst, "client (BPF_PROG_TEST_RUN), session_id stripped")):
+        row = [label(p), where]
+        for m in ("blocking", "busy"):
+            c, c0 = r["cost"].get((m, p), [None] * 5), r["cost"].get((m, base), [None] * 5)
+            v, b0, mm = c[0], c0[0], c[3]
+            runs = f", runs {mm[0]:g}–{mm[1]:g}" if mm and mm[0] != mm[1] else ""
+            row.append("n/a" if v is None else f"{v:.2f}{runs}" if p == base or b0 is None
+                       else f"{v:.2f} ({v - b0:+.2f}{runs})")
+        w, w0 = r["wire"].get(p), r["wire"].get(base)
+        row.append("n/a" if not w else w[1] if p == base or not w0
+                   else f"{w[1]} ({float(w[1]) - float(w0[1]):+.1f})")
+        x = r["xdp"].get(p)
+        row.append(f"{x[0]} / {x[1]}" if x else "n/a")
+        rows.append(row)
+    return table(["FlatRPC stack", "session tracker runs at", "blocking p50 µs (Δ, runs min–max)",
+                  "busy p50 µs (Δ, runs)", "wire B/call (Δ)", "XDP ns/packet server / client"], rows)
 
 
 def targets(r, hdrs):

@@ -22,6 +22,8 @@
 # (those plus a reliable, in-order set). flatrpc-rel, -ino and -relino are
 # flatrpc-fwst with a reliable, an in-order ("drop") or a reliable in-order
 # set: against flatrpc-fwst, the transport cost table gives what each costs.
+# flatrpc-cst is flatrpc-fwst with the session tracker on the client host
+# (client:), which strips session_id: what moving an ANF to the sender costs.
 # Last, head-of-line blocking: 1% loss at a router between client and
 # server, get p99 for gRPC and FlatRPC.
 #
@@ -104,7 +106,7 @@ done
 # flatrpc-V is bench/specs/kv-V.anf with build/bench/kv-V/kv-{server,bench},
 # the same sources built against that spec's stubs (make builds them).
 FR_VARIANTS=""
-for v in noanf fw fwst rel ino relino; do
+for v in noanf fw fwst cst rel ino relino; do
 	[ -x "$B/bench/kv-$v/kv-bench" ] && [ -x "$B/bench/kv-$v/kv-server" ] && FR_VARIANTS+="flatrpc-$v "
 done
 flatrpc_spec() { if [ "$1" = flatrpc ]; then echo "$top/specs/kv.anf"; else echo "$top/bench/specs/kv-${1#flatrpc-}.anf"; fi; }
@@ -389,11 +391,11 @@ done
 # are interleaved: each of REPS rounds runs every stack once, and the drift
 # falls on all of them alike. p50 over all calls, and of sets and gets alone.
 COST_STACKS=""
-for v in flatrpc-fwst flatrpc-rel flatrpc-ino flatrpc-relino flatrpc; do
+for v in flatrpc-fwst flatrpc-cst flatrpc-rel flatrpc-ino flatrpc-relino flatrpc; do
 	[[ " $FR_VARIANTS flatrpc " == *" $v "* ]] && COST_STACKS+="$v "
 done
 echo
-echo "# transport cost: set's transport against flatrpc-fwst (all lossy), the same ANFs; p50 us, all calls and per method (medians of $REPS interleaved runs)"
+echo "# transport cost: set's transport against flatrpc-fwst (all lossy), the same ANFs, and flatrpc-cst, its session tracker at the client; p50 us, all calls and per method (medians of $REPS interleaved runs)"
 printf '%-4s %-9s %-15s %10s %10s %10s %15s %15s\n' cost mode proto p50_us set_p50_us get_p50_us \
 	p50_runs_min_max set_runs_min_max
 for mode in blocking busy; do
