@@ -639,8 +639,9 @@ static int run_client_anfs(struct flatrpc_sock *s, uint8_t method, const void **
 
 	if (*len < cfixed)
 		return FLATRPC_E_PROTO;
-	if (cfixed > FLATRPC_FRAG_CHUNK)
-		return FLATRPC_E_TOOBIG;	/* flatrpc-gen keeps it within */
+	/* flatrpc-gen keeps the fixed part within one fragment */
+	if (cfixed > FLATRPC_FRAG_CHUNK || *len - md->req_strip > FLATRPC_MSG_MAX)
+		return FLATRPC_E_TOOBIG;
 	/* Addresses mean nothing to an element; the frame only has to parse. */
 	memset(in, 0, MSG_OFF);
 	fill_l3l4(in, fr_addr_v4(0), fr_addr_v4(0), s->local_port, htons(s->svc->port),
