@@ -110,7 +110,10 @@ int flatrpc_peer_parse(struct flatrpc_peer *peer, const char *text);
 
 /* Sends a request body (already encoded in the method's layout) and
  * returns its RPC ID in *rpc_id. Reliable methods keep a copy for
- * retransmission until a response arrives or retries run out. */
+ * retransmission until a response arrives or retries run out.
+ * A FLATRPC_M_CLIENT_ANF method's client: elements run here first, on the
+ * body as encoded (req_strip bytes more than the wire's); a call they deny
+ * is not sent, and completes at the next flatrpc_poll() with FLATRPC_E_ANF. */
 int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 		 uint8_t method, const void *body, size_t len, uint32_t *rpc_id);
 
