@@ -66,6 +66,9 @@ endif
 ifneq ($(filter balanced,$(SERVICES)),)
 EXAMPLES += $(BUILD)/balanced-server $(BUILD)/balanced-client
 endif
+ifneq ($(filter tracked,$(SERVICES)),)
+EXAMPLES += $(BUILD)/tracked-server $(BUILD)/tracked-client
+endif
 BENCHES  := $(BUILD)/kv-bench
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -215,6 +218,14 @@ $(BUILD)/blob-%: $(BUILD)/obj/examples/blob/blob_%.o $(BUILD)/obj/gen/blob/stubs
 $(BUILD)/obj/examples/balanced/%.o: CFLAGS += -I$(BUILD)/gen/balanced
 $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/balanced/*.c)): $(BUILD)/gen/balanced/.stamp
 $(BUILD)/balanced-%: $(BUILD)/obj/examples/balanced/balanced_%.o $(BUILD)/obj/gen/balanced/stubs.o $(LIB_A)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
+
+# the client-side stripping example, built only when its spec is in SPECS;
+# its server keeps values in the KV example's store
+$(BUILD)/obj/examples/tracked/%.o: CFLAGS += -I$(BUILD)/gen/tracked -Iexamples/kv
+$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/tracked/*.c)): $(BUILD)/gen/tracked/.stamp
+$(BUILD)/tracked-%: $(BUILD)/obj/examples/tracked/tracked_%.o $(BUILD)/obj/gen/tracked/stubs.o $(LIB_A)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
 
