@@ -279,3 +279,32 @@ lb_topo_teardown() {
 		ip netns del "$ns" 2>/dev/null || true
 	done
 }
+
+# --- captures --------------------------------------------------------------------
+
+# capture_start NAME IFACE FILTER: tcpdump in the router namespace into
+# $WORK/NAME.pcap, returning once it listens. Immediate mode: with the
+# default buffer timeout, frames still in the kernel's capture block when
+# tcpdump stops are never written (seen under TCG).
+capture_start() {
+	local i
+	# not through in_r: $! must be tcpdump itself, not a subshell
+	ip netns exec "$NS_R" tcpdump -i "$2" --immediate-mode -U -w "$WORK/$1.pcap" "$3" \
+		2>"$WORK/$1.tcpdump.err" &
+	echo $! >"$WORK/$1.tcpdump.pid"
+	for i in $(seq 50); do
+		grep -q 'listening on' "$WORK/$1.tcpdump.err" && return 0
+		sleep 0.1
+	done
+	fail "tcpdump did not start: $(cat "$WORK/$1.tcpdump.err")"
+}
+
+# capture_stop NAME: lets tcpdump write what it has, then stops it
+capture_stop() {
+	local pid
+	pid=$(cat "$WORK/$1.tcpdump.pid" 2>/dev/null) || return 0
+	sleep 0.5
+	kill -INT "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	rm -f "$WORK/$1.tcpdump.pid"
+}

@@ -58,6 +58,7 @@ ALL_TESTS=(
 	test_tiered
 	test_blob_64k
 	test_balanced
+	test_client_strip
 )
 
 # ---- (topology) ---------------------------------------------------------------------
@@ -946,6 +947,178 @@ test_balanced() {
 		grep -q "^served get=" "$WORK/balanced-$b.out" ||
 			fail "no served line from $b: $(cat "$WORK/balanced-$b.out" "$WORK/balanced-$b.err")"
 	done
+	expect_eq "$(bpffs_listing | comm -13 "$WORK/bpffs.before" - | head -n 5 | tr '\n' ' ')" "" \
+		"pins left in bpffs"
+}
+
+# ---- client-side stripping (specs/tracked.anf) --------------------------------------
+
+TRACKED_SPEC=$ROOT/specs/tracked.anf
+TRACKED_SERVER=${TRACKED_SERVER:-$BUILD/tracked-server}
+TRACKED_CLIENT=${TRACKED_CLIENT:-$BUILD/tracked-client}
+TRACKED_ABI=$BUILD/gen/tracked/tracked.abi.h
+
+tracked() {
+	timeout "$T_CALL" ip netns exec "$NS_C" "$TRACKED_CLIENT" --iface "$IF_C" --server $IP_S "$@"
+}
+
+# tracked_abi NAME: a constant of the generated layout
+tracked_abi() {
+	awk -v n="$1" '$1 == "#define" && $2 == n { print $3; f = 1 } END { exit !f }' "$TRACKED_ABI" ||
+		fail "no $1 in $TRACKED_ABI"
+}
+
+# sessions_of IFACE SESSION: the session tracker's count on that host (0 if none)
+sessions_of() {
+	local n
+	n=$("$ST/maptool.py" ints "$(pin_of "$1" sessions)" | awk -v k="$2" '$1 == k { print $2 }') || return 1
+	echo "${n:-0}"
+}
+
+# req_lens PCAP METHOD-ID: the Ethernet length of every request frame of a
+# method in a capture, one per line (FlatRPC header after UDP: magic at
+# udp[8], kind in the low bits of udp[9], method at udp[10])
+req_lens() {
+	tcpdump -r "$1" -nn -e "udp dst port 7452 and udp[8] = 0xf1 and (udp[9] & 3) = 0 and udp[10] = $2" \
+		2>/dev/null | sed -n 's/.*, length \([0-9]*\): .*/\1/p'
+}
+
+# The session tracker of get and put (client: chain) runs on the client host
+# before the frame is built, and the metadata only it and the client-side
+# firewall read never crosses the wire; get_remote, the same request with
+# the tracker at the server, is the control. Checked with frames captured at
+# the router, the server's log of what it received, both hosts' session maps
+# and both hosts' counters.
+test_client_strip() {
+	need "$LOADER" "$TRACKED_SPEC" "$TRACKED_SERVER" "$TRACKED_CLIENT" "$TRACKED_ABI"
+	trap 'capture_stop strip; spec_cleanup tracked-server' EXIT
+	in_c "$LOADER" "$TRACKED_SPEC" "$IF_C" || fail "load $TRACKED_SPEC on $IF_C"
+	in_s "$LOADER" "$TRACKED_SPEC" "$IF_S" || fail "load $TRACKED_SPEC on $IF_S"
+	[ -e "$(pin_dir "$IF_C")/prog_client" ] || fail "no prog_client pinned for $IF_C"
+
+	local log=$WORK/tracked-server.log pcap=$WORK/strip.pcap line i rc err
+	: >"$log"
+	ip netns exec "$NS_S" "$TRACKED_SERVER" --iface "$IF_S" --log "$log" \
+		>"$WORK/tracked-server.out" 2>"$WORK/tracked-server.err" &
+	echo $! >"$WORK/tracked-server.pid"
+	# Ready once a get_remote is answered; the probe's session (1) is not
+	# one the checks below count.
+	for i in $(seq 40); do
+		kill -0 "$(cat "$WORK/tracked-server.pid")" 2>/dev/null ||
+			fail "tracked-server exited: $(cat "$WORK/tracked-server.err")"
+		tracked --user probe --session 1 get-remote ready-probe >/dev/null 2>&1 && break
+	done
+	[ "$(count_lines -c '^get_remote user=probe ' "$log")" -ge 1 ] || fail "tracked-server never answered"
+	say "server answered after $i probe(s)"
+	: >"$log"
+
+	# on the router's client-side link: everything the client sends
+	capture_start strip "$IF_R0" 'udp port 7452'
+
+	# counts as differences: a reload over another spec's pins may keep
+	# same-named state ("state kept from before")
+	local c_pass_get0 c_pass_put0 c_err_put0 s_req_put0 c_sess0 s_sess0
+	c_sess0=$(sessions_of "$IF_C" 42)
+	s_sess0=$(sessions_of "$IF_S" 42)
+	c_pass_get0=$(status_col "$NS_C" "$IF_C" get client_pass)
+	c_pass_put0=$(status_col "$NS_C" "$IF_C" put client_pass)
+	c_err_put0=$(status_col "$NS_C" "$IF_C" put anf_err)
+	s_req_put0=$(status_col "$NS_S" "$IF_S" put rx_req)
+
+	# (a) Kevin, session 42: 2 puts, 3 gets, 3 get_remotes, values read back
+	local K="tracked --user Kevin --session 42"
+	expect_eq "$($K put color blue)" ok "Kevin: put color blue"
+	expect_eq "$($K put size xl)" ok "Kevin: put size xl"
+	expect_eq "$($K get color)" blue "Kevin: get color"
+	expect_eq "$($K get size)" xl "Kevin: get size"
+	expect_eq "$($K get color)" blue "Kevin: get color again"
+	for i in 1 2 3; do
+		expect_eq "$($K get-remote color)" blue "Kevin: get-remote color ($i)"
+	done
+	local s_req_put1
+	s_req_put1=$(status_col "$NS_S" "$IF_S" put rx_req)
+
+	# (e) Peter's put: denied by the firewall on the client host, never sent
+	rc=0; err=$(tracked --user Peter --session 42 put peterkey peterval 2>&1 >/dev/null) || rc=$?
+	expect_eq "$rc" 3 "Peter: put exit code (stderr: $err)"
+	expect_eq "$err" "error: denied by firewall" "Peter: put stderr"
+
+	capture_stop strip
+
+	# (b) sizes on the wire, from the spec's types: Eth 14 + IPv4 20 +
+	# UDP 8 + FlatRPC 12, then the fixed part (username string<16> = 16,
+	# session_id u64 = 8, whichever cross the wire), then le16 length +
+	# bytes per variable field
+	local hdrs=$((14 + 20 + 8 + 12)) user_b=16 sess_b=8
+	expect_eq "$(tracked_abi TRACKED_GET_REQ_STRIP)" $sess_b "layout: get strips session_id"
+	expect_eq "$(tracked_abi TRACKED_GET_REQ_FIXED)" $user_b "layout: get's wire fixed part"
+	expect_eq "$(tracked_abi TRACKED_GET_REMOTE_REQ_STRIP)" 0 "layout: get_remote strips nothing"
+	expect_eq "$(tracked_abi TRACKED_PUT_REQ_STRIP)" $((user_b + sess_b)) "layout: put strips both"
+	expect_eq "$(tracked_abi TRACKED_PUT_REQ_FIXED)" 0 "layout: put's wire fixed part"
+	local get_lens remote_lens put_lens want_get want_remote want_put_color want_put_size
+	get_lens=$(req_lens "$pcap" 0 | sort | uniq -c | awk '{ print $2 "x" $1 }' | tr '\n' ' ')
+	remote_lens=$(req_lens "$pcap" 1 | sort | uniq -c | awk '{ print $2 "x" $1 }' | tr '\n' ' ')
+	put_lens=$(req_lens "$pcap" 2 | sort -n | tr '\n' ' ')
+	say "request frames at the router (bytes x count): get $get_lens| get_remote $remote_lens| put $put_lens"
+	want_get=$((hdrs + user_b + 2 + 5))		# "color"
+	local want_get_size=$((hdrs + user_b + 2 + 4))	# "size"
+	want_remote=$((hdrs + user_b + sess_b + 2 + 5))
+	want_put_color=$((hdrs + user_b + sess_b + 2 + 5 + 2 + 4 - (user_b + sess_b)))	# color blue
+	want_put_size=$((hdrs + user_b + sess_b + 2 + 4 + 2 + 2 - (user_b + sess_b)))	# size xl
+	expect_eq "$get_lens" "${want_get_size}x1 ${want_get}x2 " "get request frames (2 x color, 1 x size)"
+	expect_eq "$remote_lens" "${want_remote}x3 " "get_remote request frames (3 x color)"
+	expect_eq "$((want_remote - want_get))" $sess_b "get_remote minus get for the same key"
+	# put is reliable: a retransmission is the same frame again, so every
+	# frame must have one of the two sizes, each at least once
+	expect_eq "$(req_lens "$pcap" 2 | sort -un | tr '\n' ' ')" \
+		"$(printf '%s\n' $want_put_color $want_put_size | sort -un | tr '\n' ' ')" "put request frame sizes"
+	expect_eq "$(tcpdump -r "$pcap" -nn -A 'udp dst port 7452' 2>/dev/null | count_lines -c peterkey)" 0 \
+		"frames with Peter's key at the router"
+
+	# (c) the server's log: what it received
+	expect_eq "$(count_lines -c '^get user=Kevin session=0 key=' "$log")" 3 "gets logged with Kevin, session 0"
+	expect_eq "$(count_lines -c '^get_remote user=Kevin session=42 key=color$' "$log")" 3 \
+		"get_remotes logged with Kevin, session 42"
+	expect_eq "$(count_lines -c '^put user= session=0 key=' "$log")" 2 "puts logged with no user, session 0"
+	expect_eq "$(wc -l <"$log")" 8 "server log lines"
+	expect_eq "$(count_lines -c 'peterkey' "$log")" 0 "server log lines with Peter's key"
+
+	# (d) session 42 counted where its tracker ran: 3 gets + 2 puts on the
+	# client host (Peter's put, also session 42, stopped at the firewall
+	# before the tracker), 3 get_remotes at the server
+	local c_sess s_sess
+	c_sess=$(( $(sessions_of "$IF_C" 42) - c_sess0 ))
+	s_sess=$(( $(sessions_of "$IF_S" 42) - s_sess0 ))
+	say "session 42 counted: client host +$c_sess, server host +$s_sess"
+	expect_eq "$c_sess" 5 "session 42 on the client host (3 gets + 2 puts)"
+	expect_eq "$s_sess" 3 "session 42 on the server host (3 get_remotes)"
+
+	# (e) counters: the client's XDP program counted the denial and the
+	# passes; the server saw no put from Peter
+	local c_pass_get c_pass_put c_err_put s_req_put2
+	c_pass_get=$(( $(status_col "$NS_C" "$IF_C" get client_pass) - c_pass_get0 ))
+	c_pass_put=$(( $(status_col "$NS_C" "$IF_C" put client_pass) - c_pass_put0 ))
+	c_err_put=$(( $(status_col "$NS_C" "$IF_C" put anf_err) - c_err_put0 ))
+	s_req_put2=$(status_col "$NS_S" "$IF_S" put rx_req)
+	say "client: get client_pass=$c_pass_get put client_pass=$c_pass_put put anf_err=$c_err_put;" \
+		"server put rx_req: $s_req_put0 -> $s_req_put1 -> $s_req_put2"
+	expect_eq "$c_pass_get" 3 "client_pass for get on the client"
+	expect_eq "$c_pass_put" 2 "client_pass for put on the client"
+	expect_eq "$c_err_put" 1 "anf_err for put on the client"
+	expect_eq "$(status_col "$NS_C" "$IF_C" get_remote client_pass)" 0 "client_pass for get_remote"
+	expect_ge "$((s_req_put1 - s_req_put0))" 2 "puts received by the server's XDP"
+	expect_eq "$((s_req_put2 - s_req_put1))" 0 "puts received by the server's XDP during Peter's put"
+	expect_eq "$(req_lens "$pcap" 2 | wc -l)" "$((s_req_put2 - s_req_put0))" \
+		"put frames at the router vs puts at the server's XDP"
+
+	# (f) unload both ends; later tests load what they need themselves
+	spec_cleanup tracked-server
+	trap - EXIT
+	line=$(grep '^served ' "$WORK/tracked-server.out") ||
+		fail "no served line from tracked-server: $(cat "$WORK/tracked-server.out" "$WORK/tracked-server.err")"
+	expect_eq "$(field get "$line") $(field put "$line")" "3 2" "tracked-server's gets and puts"
+	expect_eq "$(in_c ip -d link show dev "$IF_C" | count_lines -Ec 'prog/xdp|xdp(generic|drv)? ')" 0 "XDP left on $IF_C"
+	expect_eq "$(in_s ip -d link show dev "$IF_S" | count_lines -Ec 'prog/xdp|xdp(generic|drv)? ')" 0 "XDP left on $IF_S"
 	expect_eq "$(bpffs_listing | comm -13 "$WORK/bpffs.before" - | head -n 5 | tr '\n' ' ')" "" \
 		"pins left in bpffs"
 }
