@@ -14,7 +14,9 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "flatrpc_abi.h"
 #include "spec.h"
+#include "spec_path.h"
 
 static struct fr_spec *load(const char *text, int follow_imports)
 {
@@ -563,6 +565,185 @@ static void test_tuple_values(void **state)
 	fr_spec_free(spec);
 }
 
+/* ---- client: chains (specs/tracked.anf) --------------------------------------- */
+
+static struct fr_spec *load_tracked(void)
+{
+	struct fr_diag d = { .out = stderr };
+	int err;
+	struct fr_spec *spec = fr_spec_load_file(spec_path("tracked.anf"), &d, &err);
+
+	assert_int_equal(err, 0);
+	assert_int_equal(d.n_errors, 0);
+	return spec;
+}
+
+/* The text of the function whose definition starts with head, to its
+ * closing brace. */
+static char *function_of(const char *text, const char *head)
+{
+	const char *a = strstr(text, head), *b;
+
+	if (!a)
+		fail_msg("expected \"%s\" in:\n%s", head, text);
+	b = strstr(a, "\n}\n");
+	assert_non_null(b);
+	return strndup(a, (size_t)(b - a) + 3);
+}
+
+/* FIXED is what the server parses off the wire, CLIENT_FIXED what the
+ * client encodes, STRIP what its client: program cuts between them. */
+static void test_tracked_abi(void **state)
+{
+	struct fr_spec *spec = load_tracked();
+	struct fr_buf b = { 0 };
+	(void)state;
+
+	fr_emit_abi(spec, spec->hash, &b);
+	expect_in(b.p, "#define TRACKED_GET_REQ_FIXED 16\n#define TRACKED_GET_REQ_CLIENT_FIXED 24\n"
+		  "#define TRACKED_GET_REQ_STRIP 8\n#define TRACKED_GET_REQ_MAX 90\n"
+		  "#define TRACKED_GET_REQ_OFF_USERNAME 0\n"
+		  "#define TRACKED_GET_REQ_OFF_SESSION_ID 16\n");
+	expect_in(b.p, "#define TRACKED_GET_REMOTE_REQ_FIXED 24\n"
+		  "#define TRACKED_GET_REMOTE_REQ_CLIENT_FIXED 24\n"
+		  "#define TRACKED_GET_REMOTE_REQ_STRIP 0\n");
+	expect_in(b.p, "#define TRACKED_PUT_REQ_FIXED 0\n#define TRACKED_PUT_REQ_CLIENT_FIXED 24\n"
+		  "#define TRACKED_PUT_REQ_STRIP 24\n");
+	/* responses are never stripped: one size */
+	expect_in(b.p, "#define TRACKED_PUT_RESP_FIXED 1\n#define TRACKED_PUT_RESP_MAX 1\n");
+	assert_null(strstr(b.p, "RESP_CLIENT_FIXED"));
+	assert_null(strstr(b.p, "RESP_STRIP"));
+	/* the struct is the client's copy, which still holds the field */
+	expect_in(b.p, "\t__u64 session_id;\t/* offset 16, read by session-tracker (client); "
+		  "stripped before the wire */\n} __attribute__((packed));\n"
+		  "_Static_assert(sizeof(struct tracked_get_req_fixed) == 24, ");
+	expect_in(b.p, "\tchar username[16];\t/* offset 0, read by firewall */\n");
+	/* the library runs the client program only for these */
+	expect_in(b.p, "#define TRACKED_GET_FLAGS FLATRPC_M_CLIENT_ANF\n");
+	expect_in(b.p, "#define TRACKED_GET_REMOTE_FLAGS 0\n");
+	expect_in(b.p, "#define TRACKED_PUT_FLAGS (FLATRPC_M_RELIABLE | FLATRPC_M_CLIENT_ANF)\n");
+	fr_buf_free(&b);
+	fr_spec_free(spec);
+}
+
+static void test_client_anf_flag(void **state)
+{
+	struct fr_spec *spec = load("element e:\n  req(rpc):\n    pass\n"
+				    "service t:\n"
+				    "  method none:\n"
+				    "    request:\n      x: u32\n"
+				    "  method srv:\n"
+				    "    server: e()\n"
+				    "  method cli:\n"
+				    "    client: e()\n"
+				    "    transport: reliable(timeout=1000)\n", 0);
+	struct fr_buf b = { 0 };
+	(void)state;
+
+	assert_int_equal(spec->svc->methods[0].flags, 0);
+	assert_int_equal(spec->svc->methods[1].flags, 0);
+	assert_int_equal(spec->svc->methods[2].flags, FLATRPC_M_CLIENT_ANF | FLATRPC_M_RELIABLE);
+	fr_emit_abi(spec, spec->hash, &b);
+	expect_in(b.p, "#define T_NONE_FLAGS 0\n");
+	expect_in(b.p, "#define T_SRV_FLAGS 0\n");
+	expect_in(b.p, "#define T_CLI_FLAGS (FLATRPC_M_RELIABLE | FLATRPC_M_CLIENT_ANF)\n");
+	/* nothing is read, so nothing is stripped */
+	expect_in(b.p, "#define T_CLI_REQ_CLIENT_FIXED 0\n#define T_CLI_REQ_STRIP 0\n");
+	fr_buf_free(&b);
+	fr_spec_free(spec);
+}
+
+/* server: req() in XDP at the server, client: req() in the client program,
+ * every resp() in XDP at the client, the server: elements' first. */
+static void test_tracked_bpf_chains(void **state)
+{
+	struct fr_spec *spec = load_tracked();
+	char *c = bpf_of(spec), *f;
+	(void)state;
+
+	expect_in(c, "static __always_inline __u32 fr_req_strip(__u32 m)\n{\n\tswitch (m) {\n"
+		  "\tcase TRACKED_GET: return TRACKED_GET_REQ_STRIP;\n");
+
+	f = function_of(c, "static __always_inline int fr_anf_req(__u32 method, void *body, "
+			"void *data_end)\n");
+	expect_in(f, "\tcase TRACKED_GET:\n\t\trc = fr_anf_get_firewall_req(body, data_end);\n"
+		  "\t\tif (rc)\n\t\t\treturn rc;\n\t\tbreak;\n");
+	expect_in(f, "\tcase TRACKED_PUT:\n\t\tbreak;\n");
+	/* the client: instances are not in the server's chain */
+	assert_null(strstr(f, "fr_anf_get_session_tracker_req"));
+	assert_null(strstr(f, "fr_anf_put_"));
+	expect_in(f, "\t\trc = fr_anf_get_remote_session_tracker_req(body, data_end);\n");
+	free(f);
+
+	f = function_of(c, "static __always_inline int fr_anf_client_req(__u32 method, void *body, "
+			"void *data_end)\n");
+	expect_in(f, "\tcase TRACKED_GET:\n\t\trc = fr_anf_get_session_tracker_req(body, data_end);\n"
+		  "\t\tif (rc)\n\t\t\treturn rc;\n\t\tbreak;\n");
+	expect_in(f, "\tcase TRACKED_GET_REMOTE:\n\t\tbreak;\n");
+	expect_in(f, "\tcase TRACKED_PUT:\n\t\trc = fr_anf_put_firewall_req(body, data_end);\n"
+		  "\t\tif (rc)\n\t\t\treturn rc;\n"
+		  "\t\trc = fr_anf_put_session_tracker_req(body, data_end);\n");
+	free(f);
+
+	/* get's chain is written tracker (client) then firewall (server); the
+	 * response meets the firewall first */
+	f = function_of(c, "static __always_inline int fr_anf_resp(__u32 method, void *body, "
+			"void *data_end)\n");
+	expect_in(f, "\tcase TRACKED_GET:\n\t\trc = fr_anf_get_firewall_resp(body, data_end);\n"
+		  "\t\tif (rc)\n\t\t\treturn rc;\n"
+		  "\t\trc = fr_anf_get_session_tracker_resp(body, data_end);\n");
+	free(f);
+
+	/* a client: element's bounds check covers the fields it reads, which
+	 * are past the wire's fixed part */
+	expect_in(c, "fr_anf_get_session_tracker_req(void *body, void *data_end)\n{\n"
+		  "\tif (body + TRACKED_GET_REQ_CLIENT_FIXED > data_end)\n");
+	expect_in(c, "fr_anf_get_firewall_req(void *body, void *data_end)\n{\n"
+		  "\tif (body + TRACKED_GET_REQ_FIXED > data_end)\n");
+	expect_in(c, "fr_anf_get_remote_session_tracker_req(void *body, void *data_end)\n{\n"
+		  "\tif (body + TRACKED_GET_REMOTE_REQ_FIXED > data_end)\n");
+	free(c);
+	fr_spec_free(spec);
+}
+
+static void test_tracked_layout_text(void **state)
+{
+	struct fr_spec *spec = load_tracked();
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	(void)state;
+
+	fr_print_layout(spec, f);
+	fclose(f);
+	expect_in(out, "method get (id 0)\n  request:\n"
+		  "    field                type            offset      size  wire      read by\n"
+		  "    username             string<16>           0        16  yes       firewall\n"
+		  "    session_id           u64               (16)         8  stripped  "
+		  "session-tracker (client)\n"
+		  "    key                  string<64>          16      2+64  yes       -\n"
+		  "    header: 16 fixed bytes on the wire (the client strips 8 more after its "
+		  "client: elements), 82 bytes at most\n");
+	expect_in(out, "method get_remote (id 1)\n  request:\n"
+		  "    field                type            offset      size  wire      read by\n"
+		  "    session_id           u64                  0         8  yes       "
+		  "session-tracker\n");
+	expect_in(out, "    key                  string<64>          24      2+64  yes       -\n"
+		  "    header: 24 fixed bytes, 90 bytes at most\n");
+	/* put keeps no fixed field on the wire: its variable part starts at 0 */
+	expect_in(out, "    username             string<16>         (8)        16  stripped  "
+		  "firewall (client)\n"
+		  "    key                  string<64>           0      2+64  yes       -\n"
+		  "    value                bytes<256>         >=2     2+256  yes       -\n"
+		  "    header: 0 fixed bytes on the wire (the client strips 24 more after its "
+		  "client: elements), 324 bytes at most\n");
+	expect_in(out, "    FlatRPC                          136 / 104 ");
+	expect_in(out, "  FlatRPC: Eth 14 + IP 20 + UDP 8 + FlatRPC header 12 + the layout above,\n"
+		  "    without its stripped fields.\n");
+	free(out);
+	fr_spec_free(spec);
+}
+
 static void test_import_free_load(void **state)
 {
 	struct fr_diag d = { .out = NULL };
@@ -592,6 +773,10 @@ int main(void)
 		cmocka_unit_test(test_element_arguments),
 		cmocka_unit_test(test_forward),
 		cmocka_unit_test(test_tuple_values),
+		cmocka_unit_test(test_tracked_abi),
+		cmocka_unit_test(test_client_anf_flag),
+		cmocka_unit_test(test_tracked_bpf_chains),
+		cmocka_unit_test(test_tracked_layout_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* test_layout.c - wire layouts of kv and of a spec made to test ordering. */
+/* test_layout.c - wire layouts of kv, of tracked (client: chains and what
+ * they strip) and of specs made to test ordering and the stripping rules. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,29 +10,22 @@
 #include <cmocka.h>
 
 #include "spec.h"
+#include "spec_path.h"
 
-static const char *kv_path(void)
-{
-	static char buf[4096];
-	const char *root = getenv("FLATRPC_SRCDIR");
-	const char *f = __FILE__, *cut = strstr(f, "tests/unit/");
-
-	if (root)
-		snprintf(buf, sizeof(buf), "%s/specs/kv.anf", root);
-	else
-		snprintf(buf, sizeof(buf), "%.*sspecs/kv.anf", cut ? (int)(cut - f) : 0, f);
-	return buf;
-}
-
-static struct fr_spec *load_kv(void)
+static struct fr_spec *load_spec(const char *name)
 {
 	struct fr_diag d = { .out = stderr };
 	int err;
-	struct fr_spec *spec = fr_spec_load_file(kv_path(), &d, &err);
+	struct fr_spec *spec = fr_spec_load_file(spec_path(name), &d, &err);
 
 	assert_int_equal(err, 0);
 	assert_int_equal(d.n_errors, 0);
 	return spec;
+}
+
+static struct fr_spec *load_kv(void)
+{
+	return load_spec("kv.anf");
 }
 
 static void expect_slot(const struct fr_layout *l, const char *name, int fixed,
@@ -152,6 +146,225 @@ static void test_kv_set(void **state)
 	expect_slot(&m->lresp, "ok", 1, 0, 1, 0);
 	assert_int_equal(m->lresp.fixed, 1);
 	assert_int_equal(m->lresp.max, 1);
+	fr_spec_free(spec);
+}
+
+static void expect_stripped(const struct fr_layout *l, const char *name, int stripped,
+			    const char *readers)
+{
+	const struct fr_slot *s = fr_layout_find(l, name);
+
+	if (!s)
+		fail_msg("no slot '%s'", name);
+	if (s->stripped != stripped)
+		fail_msg("'%s' is %s, expected %s", name, s->stripped ? "stripped" : "on the wire",
+			 stripped ? "stripped" : "on the wire");
+	if (readers)
+		assert_string_equal(s->readers, readers);
+}
+
+/* The stripped slots are the last of the fixed part, back to back, and
+ * l->strip is their total: what the client program cuts. */
+static void expect_strip_tail(const struct fr_layout *l)
+{
+	unsigned sum = 0, first = l->fixed;
+
+	for (unsigned i = 0; i < l->n; i++) {
+		const struct fr_slot *s = &l->v[i];
+		if (!s->stripped)
+			continue;
+		assert_true(s->fixed);
+		sum += s->size;
+		if (s->off < first)
+			first = s->off;
+	}
+	for (unsigned i = 0; i < l->n; i++)
+		if (l->v[i].fixed && !l->v[i].stripped)
+			assert_true(l->v[i].off + l->v[i].size <= first);
+	assert_int_equal(l->strip, sum);
+	assert_int_equal(first, l->fixed - l->strip);
+}
+
+/* specs/tracked.anf: the same request three ways. */
+static void test_tracked_get_strips_session_id(void **state)
+{
+	struct fr_spec *spec = load_spec("tracked.anf");
+	const struct fr_method *m = &spec->svc->methods[0];
+	(void)state;
+
+	assert_string_equal(m->name, "get");
+	/* username is read at the server: first, on the wire; session_id is
+	 * read only by the client's tracker: after it, cut before the wire */
+	static const char *const order[] = { "username", "session_id", "key" };
+	assert_int_equal(m->lreq.n, 3);
+	for (unsigned i = 0; i < 3; i++)
+		assert_string_equal(m->lreq.v[i].f->name, order[i]);
+	expect_slot(&m->lreq, "username", 1, 0, 16, 1);
+	expect_stripped(&m->lreq, "username", 0, "firewall");
+	expect_slot(&m->lreq, "session_id", 1, 16, 8, 1);
+	expect_stripped(&m->lreq, "session_id", 1, "session-tracker (client)");
+	/* in the client's copy the variable part follows the stripped field */
+	expect_slot(&m->lreq, "key", 0, 24, 64, 0);
+	expect_stripped(&m->lreq, "key", 0, "-");
+	assert_int_equal(m->lreq.fixed, 24);
+	assert_int_equal(m->lreq.strip, 8);
+	assert_int_equal(m->lreq.max, 24 + 2 + 64);
+	expect_strip_tail(&m->lreq);
+
+	/* a response is never stripped */
+	assert_int_equal(m->lresp.strip, 0);
+	expect_stripped(&m->lresp, "value", 0, "-");
+
+	/* the wire carries 8 bytes less than get_remote's request */
+	struct fr_cost c;
+	fr_request_cost(m, &c);
+	assert_int_equal(c.flatrpc[0], 54 + 16 + 2 + 64);
+	assert_int_equal(c.flatrpc[1], 54 + 16 + 2 + 32);
+	fr_spec_free(spec);
+}
+
+static void test_tracked_get_remote_strips_nothing(void **state)
+{
+	struct fr_spec *spec = load_spec("tracked.anf");
+	const struct fr_method *m = &spec->svc->methods[1];
+	struct fr_cost c;
+	(void)state;
+
+	assert_string_equal(m->name, "get_remote");
+	/* both readers at the server: kv's layout */
+	expect_slot(&m->lreq, "session_id", 1, 0, 8, 1);
+	expect_stripped(&m->lreq, "session_id", 0, "session-tracker");
+	expect_slot(&m->lreq, "username", 1, 8, 16, 1);
+	expect_stripped(&m->lreq, "username", 0, "firewall");
+	expect_slot(&m->lreq, "key", 0, 24, 64, 0);
+	assert_int_equal(m->lreq.fixed, 24);
+	assert_int_equal(m->lreq.strip, 0);
+	fr_request_cost(m, &c);
+	assert_int_equal(c.flatrpc[0], 54 + 24 + 2 + 64);
+	fr_spec_free(spec);
+}
+
+static void test_tracked_put_strips_all_metadata(void **state)
+{
+	struct fr_spec *spec = load_spec("tracked.anf");
+	const struct fr_method *m = &spec->svc->methods[2];
+	(void)state;
+
+	assert_string_equal(m->name, "put");
+	/* both metadata fields read only at the client: the whole fixed part
+	 * goes, u64 first by alignment */
+	expect_slot(&m->lreq, "session_id", 1, 0, 8, 1);
+	expect_stripped(&m->lreq, "session_id", 1, "session-tracker (client)");
+	expect_slot(&m->lreq, "username", 1, 8, 16, 1);
+	expect_stripped(&m->lreq, "username", 1, "firewall (client)");
+	expect_slot(&m->lreq, "key", 0, 24, 64, 0);
+	expect_slot(&m->lreq, "value", 0, 26, 256, 0);
+	assert_int_equal(m->lreq.fixed, 24);
+	assert_int_equal(m->lreq.strip, 24);
+	assert_int_equal(m->lreq.max, 24 + 2 + 64 + 2 + 256);
+	expect_strip_tail(&m->lreq);
+
+	expect_slot(&m->lresp, "ok", 1, 0, 1, 0);
+	assert_int_equal(m->lresp.fixed, 1);
+	assert_int_equal(m->lresp.strip, 0);
+	fr_spec_free(spec);
+}
+
+/*
+ * The rules one at a time. c runs at the client, s at the server.
+ * Metadata: sid, w, tag read by c only (stripped); shared by both (sent);
+ * unread (sent, unread part). own is the method's own field, read by c
+ * only: the server application's input, so it is sent. out is a response
+ * field c's resp() reads: responses are never stripped. Method n has no
+ * client: chain, so the same metadata all goes on the wire there.
+ */
+static const char STRIP_SPEC[] =
+	"element c:\n"
+	"  req(rpc):\n"
+	"    match get(rpc, 'sid') == 0 or get(rpc, 'tag') == 1 or get(rpc, 'w') == 2:\n"
+	"      true => send(err('client-no'), Up)\n"
+	"      false =>\n"
+	"        match get(rpc, 'shared') + get(rpc, 'own'):\n"
+	"          0 => send(err('zero'), Up)\n"
+	"          _ => pass\n"
+	"  resp(rpc):\n"
+	"    match get(rpc, 'out'):\n"
+	"      0 => send(err('no-out'), Up)\n"
+	"      _ => pass\n"
+	"element s:\n"
+	"  req(rpc):\n"
+	"    match get(rpc, 'shared'):\n"
+	"      5 => send(err('five'), Up)\n"
+	"      _ => pass\n"
+	"service x:\n"
+	"  metadata:\n"
+	"    tag: u8\n"
+	"    sid: u64\n"
+	"    shared: u32\n"
+	"    w: u16\n"
+	"    unread: u16\n"
+	"  method m:\n"
+	"    request:\n"
+	"      own: u32\n"
+	"      plain: u8\n"
+	"      name: string<4>\n"
+	"    response:\n"
+	"      out: u32\n"
+	"    server: s()\n"
+	"    client: c()\n"
+	"  method n:\n"
+	"    request:\n"
+	"      own: u32\n"
+	"    server: s()\n";
+
+static void test_strip_rules(void **state)
+{
+	struct fr_diag d = { .out = stderr };
+	struct fr_spec *spec = fr_spec_load_string("strip.anf", STRIP_SPEC, &d);
+	(void)state;
+
+	assert_int_equal(d.n_errors, 0);
+	const struct fr_method *m = &spec->svc->methods[0];
+	const struct fr_layout *l = &m->lreq;
+	/* read and sent by alignment, unread fixed fields, then the stripped
+	 * ones by alignment (not declaration: tag comes first there), then the
+	 * variable part */
+	static const char *const order[] = { "shared", "own", "unread", "plain",
+					     "sid", "w", "tag", "name" };
+	assert_int_equal(l->n, 8);
+	for (unsigned i = 0; i < 8; i++)
+		assert_string_equal(l->v[i].f->name, order[i]);
+	expect_slot(l, "shared", 1, 0, 4, 1);
+	expect_stripped(l, "shared", 0, "c (client), s");
+	expect_slot(l, "own", 1, 4, 4, 1);
+	expect_stripped(l, "own", 0, "c (client)");
+	expect_slot(l, "unread", 1, 8, 2, 0);
+	expect_stripped(l, "unread", 0, "-");
+	expect_slot(l, "plain", 1, 10, 1, 0);
+	expect_slot(l, "sid", 1, 11, 8, 1);
+	expect_stripped(l, "sid", 1, "c (client)");
+	expect_slot(l, "w", 1, 19, 2, 1);
+	expect_stripped(l, "w", 1, "c (client)");
+	expect_slot(l, "tag", 1, 21, 1, 1);
+	expect_stripped(l, "tag", 1, "c (client)");
+	expect_slot(l, "name", 0, 22, 4, 0);
+	expect_stripped(l, "name", 0, "-");
+	assert_int_equal(l->fixed, 22);
+	assert_int_equal(l->strip, 8 + 2 + 1);
+	assert_int_equal(l->max, 22 + 2 + 4);
+	expect_strip_tail(l);
+
+	expect_slot(&m->lresp, "out", 1, 0, 4, 1);
+	expect_stripped(&m->lresp, "out", 0, "c (client)");
+	assert_int_equal(m->lresp.strip, 0);
+
+	/* stripping is per method: without the client: chain nothing goes */
+	const struct fr_method *n = &spec->svc->methods[1];
+	assert_int_equal(n->lreq.strip, 0);
+	assert_int_equal(n->lreq.fixed, 4 + 1 + 8 + 2 + 2 + 4);
+	for (unsigned i = 0; i < n->lreq.n; i++)
+		assert_false(n->lreq.v[i].stripped);
+	expect_slot(&n->lreq, "sid", 1, 5, 8, 0);
 	fr_spec_free(spec);
 }
 
@@ -307,6 +520,10 @@ int main(void)
 		cmocka_unit_test(test_alignment_order),
 		cmocka_unit_test(test_hash_ignores_comments_and_paths),
 		cmocka_unit_test(test_fragment_limits),
+		cmocka_unit_test(test_tracked_get_strips_session_id),
+		cmocka_unit_test(test_tracked_get_remote_strips_nothing),
+		cmocka_unit_test(test_tracked_put_strips_all_metadata),
+		cmocka_unit_test(test_strip_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

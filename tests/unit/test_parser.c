@@ -11,20 +11,11 @@
 #include "flatrpc_abi.h"
 #include "flatrpc_gen.h"
 #include "spec.h"
+#include "spec_path.h"
 
-/* The repository root: $FLATRPC_SRCDIR, else derived from this file's path
- * (make compiles from the root, so __FILE__ is tests/unit/...). */
 static const char *kv_path(void)
 {
-	static char buf[4096];
-	const char *root = getenv("FLATRPC_SRCDIR");
-	const char *f = __FILE__, *cut = strstr(f, "tests/unit/");
-
-	if (root)
-		snprintf(buf, sizeof(buf), "%s/specs/kv.anf", root);
-	else
-		snprintf(buf, sizeof(buf), "%.*sspecs/kv.anf", cut ? (int)(cut - f) : 0, f);
-	return buf;
+	return spec_path("kv.anf");
 }
 
 static void test_kv_parses(void **state)
@@ -1068,6 +1059,116 @@ static void test_forward_errors(void **state)
 		   "    client: g()\n", 5, want);
 }
 
+/* ---- client: and server: chains ------------------------------------------------ */
+
+#define THREE_ELEMENTS							\
+	"element c:\n  req(rpc):\n    pass\n"				\
+	"element d:\n  req(rpc):\n    pass\n"				\
+	"element s:\n  req(rpc):\n    pass\n"
+
+static struct fr_spec *load_ok(const char *text)
+{
+	struct fr_diag d = { .out = stderr };
+	struct fr_spec *spec = fr_spec_load_string("ok.anf", text, &d);
+
+	assert_int_equal(d.n_errors, 0);
+	return spec;
+}
+
+static void expect_chain(const struct fr_method *m, const char *const *names,
+			 const enum fr_side *sides, const unsigned *lines, unsigned n)
+{
+	assert_int_equal(m->nchain, n);
+	for (unsigned i = 0; i < n; i++) {
+		assert_string_equal(m->chain[i].name, names[i]);
+		assert_int_equal(m->chain[i].side, sides[i]);
+		assert_int_equal(m->chain[i].loc.line, lines[i]);
+		assert_non_null(m->chain[i].elem);
+	}
+}
+
+/* client: entries come first in m->chain whichever line is written first,
+ * each side in its `->` order: the emitters and the layout rely on it. */
+static void test_client_entries_first(void **state)
+{
+	static const char *const names[] = { "c", "d", "s" };
+	static const enum fr_side sides[] = { FR_CLIENT, FR_CLIENT, FR_SERVER };
+	static const unsigned server_first[] = { 13, 13, 12 };
+	static const unsigned client_first[] = { 12, 12, 13 };
+	(void)state;
+
+	struct fr_spec *spec = load_ok(THREE_ELEMENTS
+				       "service t:\n"
+				       "  method m:\n"
+				       "    server: s()\n"
+				       "    client: c() -> d()\n");
+	expect_chain(&spec->svc->methods[0], names, sides, server_first, 3);
+	assert_int_equal(spec->svc->methods[0].side_loc[FR_CLIENT].line, 13);
+	assert_int_equal(spec->svc->methods[0].side_loc[FR_SERVER].line, 12);
+	fr_spec_free(spec);
+
+	spec = load_ok(THREE_ELEMENTS
+		       "service t:\n"
+		       "  method m:\n"
+		       "    client: c() -> d()\n"
+		       "    server: s()\n");
+	expect_chain(&spec->svc->methods[0], names, sides, client_first, 3);
+	fr_spec_free(spec);
+
+	/* one side alone keeps its order and its side */
+	spec = load_ok(THREE_ELEMENTS
+		       "service t:\n"
+		       "  method m:\n"
+		       "    server: d() -> c()\n");
+	assert_int_equal(spec->svc->methods[0].nchain, 2);
+	assert_string_equal(spec->svc->methods[0].chain[0].name, "d");
+	assert_int_equal(spec->svc->methods[0].chain[0].side, FR_SERVER);
+	assert_int_equal(spec->svc->methods[0].chain[1].side, FR_SERVER);
+	assert_int_equal(spec->svc->methods[0].side_loc[FR_CLIENT].line, 0);
+	fr_spec_free(spec);
+}
+
+static void test_chain_side_errors(void **state)
+{
+	(void)state;
+	expect_error(THREE_ELEMENTS
+		     "service t:\n"
+		     "  method m:\n"
+		     "    client: c()\n"
+		     "    client: d()\n",
+		     "bad.anf:13:5: error: method 'm' has more than one client: chain");
+	expect_error(THREE_ELEMENTS
+		     "service t:\n"
+		     "  method m:\n"
+		     "    server: c()\n"
+		     "    client: d()\n"
+		     "    server: s()\n",
+		     "bad.anf:14:5: error: method 'm' has more than one server: chain");
+	/* one element cannot run on both hosts of one method */
+	expect_error(THREE_ELEMENTS
+		     "service t:\n"
+		     "  method m:\n"
+		     "    client: c()\n"
+		     "    server: s() -> c()\n",
+		     "bad.anf:13:20: error: element 'c' appears twice in the chains of method 'm'");
+	expect_error(THREE_ELEMENTS
+		     "service t:\n"
+		     "  method m:\n"
+		     "    client: c() -> d() -> c()\n",
+		     "bad.anf:12:27: error: element 'c' appears twice in the chains of method 'm'");
+	/* but another method may put it on the other side */
+	struct fr_spec *spec = load_ok(THREE_ELEMENTS
+				       "service t:\n"
+				       "  method m:\n"
+				       "    client: c()\n"
+				       "  method n:\n"
+				       "    server: c()\n");
+	assert_int_equal(spec->svc->methods[0].chain[0].side, FR_CLIENT);
+	assert_int_equal(spec->svc->methods[1].chain[0].side, FR_SERVER);
+	assert_ptr_equal(spec->svc->methods[0].chain[0].elem, spec->svc->methods[1].chain[0].elem);
+	fr_spec_free(spec);
+}
+
 static void test_names_that_collide_in_c(void **state)
 {
 	(void)state;
@@ -1204,6 +1305,8 @@ int main(void)
 		cmocka_unit_test(test_state_annotations),
 		cmocka_unit_test(test_element_argument_errors),
 		cmocka_unit_test(test_forward_errors),
+		cmocka_unit_test(test_client_entries_first),
+		cmocka_unit_test(test_chain_side_errors),
 		cmocka_unit_test(test_parameter_syntax_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
