@@ -48,15 +48,48 @@ static int chain_reads(const struct fr_method *m, int resp, const char *field, i
 	return n;
 }
 
+/* Whether a handler body has set(param, 'field', ...), in any arm or loop. */
+static int block_sets(const struct fr_block *b, const char *param, const char *field)
+{
+	size_t flen = strlen(field);
+
+	for (unsigned i = 0; i < b->n; i++) {
+		const struct fr_stmt *s = b->v[i];
+		const struct fr_expr *e = s->e;
+		if (s->kind == S_SET && e && e->nargs == 3 && e->args[0]->kind == E_NAME &&
+		    !strcmp(e->args[0]->s, param) && e->args[1]->kind == E_STR &&
+		    e->args[1]->slen == flen && !memcmp(e->args[1]->s, field, flen))
+			return 1;
+		for (unsigned j = 0; j < s->narms; j++)
+			if (block_sets(&s->arms[j].body, param, field))
+				return 1;
+		if (s->kind == S_FOREACH && block_sets(&s->body, param, field))
+			return 1;
+	}
+	return 0;
+}
+
+static int client_sets(const struct fr_method *m, const char *field)
+{
+	for (unsigned i = 0; i < m->nchain; i++) {
+		const struct fr_element *el = m->chain[i].elem;
+		if (m->chain[i].side == FR_CLIENT && el && el->req.present && el->req.param &&
+		    block_sets(&el->req.body, el->req.param, field))
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * Metadata that only client: elements read never needs to leave the client
  * host: they run before the wire. The method's own request fields are the
- * server application's input, so they always go.
+ * server application's input, so they always go, and so does a field a
+ * client: element writes: the write is meant for the server.
  */
 static int stripped(const struct fr_method *m, int resp, const struct fr_field *f)
 {
 	return !resp && f->is_meta && chain_reads(m, 0, f->name, FR_CLIENT, NULL) &&
-	       !chain_reads(m, 0, f->name, FR_SERVER, NULL);
+	       !chain_reads(m, 0, f->name, FR_SERVER, NULL) && !client_sets(m, f->name);
 }
 
 /* Adds the fixed slots of fields with strip == want that an ANF reads, by

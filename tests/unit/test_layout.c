@@ -368,6 +368,43 @@ static void test_strip_rules(void **state)
 	fr_spec_free(spec);
 }
 
+/* A field a client: element writes is its output for the server (what
+ * header-rewrite does for tier): stripping it would throw the write away
+ * and leave the server 0. Only what client: elements merely read stays
+ * home; here the write sits inside match arms. */
+static void test_client_write_is_sent(void **state)
+{
+	struct fr_diag d = { .out = stderr };
+	struct fr_spec *spec = fr_spec_load_string("write.anf",
+		"element tagger:\n"
+		"  req(rpc):\n"
+		"    match get(rpc, 'sid'):\n"
+		"      0 => set(rpc, 'tier', 1)\n"
+		"      _ => set(rpc, 'tier', 2)\n"
+		"    send(rpc, Down)\n"
+		"service w:\n"
+		"  metadata:\n"
+		"    sid: u64\n"
+		"    tier: u8\n"
+		"  method m:\n"
+		"    request:\n"
+		"      key: string<8>\n"
+		"    client: tagger()\n", &d);
+	(void)state;
+
+	assert_int_equal(d.n_errors, 0);
+	const struct fr_layout *l = &spec->svc->methods[0].lreq;
+	expect_slot(l, "tier", 1, 0, 1, 1);
+	expect_stripped(l, "tier", 0, "tagger (client)");
+	expect_slot(l, "sid", 1, 1, 8, 1);
+	expect_stripped(l, "sid", 1, "tagger (client)");
+	expect_slot(l, "key", 0, 9, 8, 0);
+	assert_int_equal(l->fixed, 9);
+	assert_int_equal(l->strip, 8);
+	expect_strip_tail(l);
+	fr_spec_free(spec);
+}
+
 static const char ORDER_SPEC[] =
 	"element r:\n"
 	"  state:\n"
@@ -524,6 +561,7 @@ int main(void)
 		cmocka_unit_test(test_tracked_get_remote_strips_nothing),
 		cmocka_unit_test(test_tracked_put_strips_all_metadata),
 		cmocka_unit_test(test_strip_rules),
+		cmocka_unit_test(test_client_write_is_sent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
