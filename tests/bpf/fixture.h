@@ -22,6 +22,48 @@ static inline __u16 fixture_ip_csum(const struct iphdr *ip)
 	return htons((__u16)~sum);
 }
 
+/* The IPv4 header of a UDP datagram of udp_len bytes, no options, its
+ * checksum summed; addresses in host order. */
+static inline void fixture_ipv4(struct iphdr *ip, __u32 saddr, __u32 daddr, __u16 id,
+				__u16 udp_len)
+{
+	memset(ip, 0, sizeof(*ip));
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_UDP;
+	ip->id = htons(id);
+	ip->tot_len = htons(sizeof(*ip) + udp_len);
+	ip->saddr = htonl(saddr);
+	ip->daddr = htonl(daddr);
+	ip->check = fixture_ip_csum(ip);
+}
+
+/* The drops map's count of reason over every CPU; all ones when the map
+ * cannot be read, which no row expects. */
+static inline __u64 fixture_drops(struct flatrpc_bpf *s, __u32 reason)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	__u64 v[ncpus > 0 ? ncpus : 1], sum = 0;
+
+	if (ncpus <= 0 || bpf_map__lookup_elem(s->maps.drops, &reason, sizeof(reason),
+					       v, sizeof(v), 0))
+		return ~0ULL;
+	for (int i = 0; i < ncpus; i++)
+		sum += v[i];
+	return sum;
+}
+
+/* A counter an element keeps in a hash map: 0 until its first count. */
+static inline __u64 fixture_count(struct bpf_map *map, const void *key, size_t key_size)
+{
+	__u64 v = 0;
+
+	if (bpf_map__lookup_elem(map, key, key_size, &v, sizeof(v), 0))
+		return 0;
+	return v;
+}
+
 static struct flatrpc_bpf *fixture_load(__u16 port)
 {
 	struct flatrpc_bpf *s = flatrpc_bpf__open();

@@ -141,14 +141,7 @@ static void build(struct frame *f, enum method m, const char *user, uint8_t tier
 	f->udp->dest = htons(BALANCED_PORT);
 	f->udp->len = htons(sizeof(*f->udp) + sizeof(*h) + n);
 	f->udp->check = htons(0x1234);	/* as if the sender had summed it */
-	f->ip->version = 4;
-	f->ip->ihl = 5;
-	f->ip->ttl = 64;
-	f->ip->protocol = IPPROTO_UDP;
-	f->ip->tot_len = htons(sizeof(*f->ip) + sizeof(*f->udp) + sizeof(*h) + n);
-	f->ip->saddr = htonl(IP_CLIENT);
-	f->ip->daddr = htonl(IP_FRONT);
-	f->ip->check = fixture_ip_csum(f->ip);
+	fixture_ipv4(f->ip, IP_CLIENT, IP_FRONT, 0, ntohs(f->udp->len));
 	f->len = sizeof(*f->eth) + ntohs(f->ip->tot_len);
 }
 
@@ -184,19 +177,6 @@ static void one_unroutable_backend(void)
 {
 	set_slot(0, IP_NOROUTE);
 	set_backends(1);
-}
-
-static uint64_t drops_of(uint32_t reason)
-{
-	int ncpus = libbpf_num_possible_cpus();
-	uint64_t v[ncpus > 0 ? ncpus : 1], sum = 0;
-
-	assert_true(ncpus > 0);
-	assert_int_equal(bpf_map__lookup_elem(skel->maps.drops, &reason, sizeof(reason),
-					      v, sizeof(v), 0), 0);
-	for (int i = 0; i < ncpus; i++)
-		sum += v[i];
-	return sum;
 }
 
 /* ---- rows ------------------------------------------------------------------- */
@@ -279,12 +259,12 @@ static void run_row(const struct row *r)
 		opts.ctx_size_in = sizeof(ctx);
 	}
 	opts.repeat = 1;
-	drops = r->drop ? drops_of(r->drop) : 0;
+	drops = r->drop ? fixture_drops(skel, r->drop) : 0;
 	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.flatrpc_xdp),
 						&opts), 0);
 	if ((int)opts.retval != r->verdict)
 		fail_msg("%s: verdict %u, want %d", r->name, opts.retval, r->verdict);
-	if (r->drop && drops_of(r->drop) != drops + 1)
+	if (r->drop && fixture_drops(skel, r->drop) != drops + 1)
 		fail_msg("%s: drop reason %u not counted once", r->name, r->drop);
 	assert_int_equal(opts.data_size_out, in.len);
 

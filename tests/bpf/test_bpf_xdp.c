@@ -337,12 +337,7 @@ static void method_stats(uint32_t method, struct flatrpc_method_stats *out)
 
 static uint64_t sessions(uint64_t sid)
 {
-	uint64_t v = 0;
-
-	if (bpf_map__lookup_elem(skel->maps.fr_session_tracker_sessions, &sid, sizeof(sid),
-				 &v, sizeof(v), 0))
-		return 0;
-	return v;
+	return fixture_count(skel->maps.fr_session_tracker_sessions, &sid, sizeof(sid));
 }
 
 static int seq_expected(uint8_t method, uint16_t *expected)
