@@ -81,6 +81,10 @@ endif
 ifeq ($(filter balanced,$(SERVICES)),)
 BPF_TESTS  := $(filter-out %/test_bpf_lb,$(BPF_TESTS))
 endif
+# flatrpc_client rows need specs/tracked.anf
+ifeq ($(filter tracked,$(SERVICES)),)
+BPF_TESTS  := $(filter-out %/test_bpf_client,$(BPF_TESTS))
+endif
 SELFTEST_BPF := $(patsubst selftests/bpf/%.bpf.c,$(BUILD)/selftests/%.bpf.o,$(wildcard selftests/bpf/*.bpf.c))
 
 all: $(GEN) $(foreach s,$(SERVICES),$(BUILD)/gen/$(s)/flatrpc.bpf.o) $(LIB_A) $(LIB_SO) \
@@ -240,12 +244,18 @@ $(BUILD)/kv-bench: $(BUILD)/obj/bench/kv_bench.o $(BUILD)/obj/gen/kv/stubs.o $(L
 TEST_SVC = kv
 $(BUILD)/obj/tests/bpf/test_bpf_elements.o: TEST_SVC = ratelimited
 $(BUILD)/obj/tests/bpf/test_bpf_lb.o: TEST_SVC = balanced
+$(BUILD)/obj/tests/bpf/test_bpf_client.o: TEST_SVC = tracked
 $(BUILD)/obj/tests/%.o: CFLAGS += -Icodegen -Iuser/lib -Iuser/load -I$(BUILD)/gen/$(TEST_SVC)
 $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c)): $(BUILD)/gen/kv/.stamp
-$(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/bpf/test_bpf_elements.c tests/bpf/test_bpf_lb.c,$(wildcard tests/bpf/*.c))): \
+$(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/bpf/test_bpf_elements.c tests/bpf/test_bpf_lb.c \
+	tests/bpf/test_bpf_client.c,$(wildcard tests/bpf/*.c))): \
 	$(BUILD)/gen/kv/flatrpc.skel.h
 $(BUILD)/obj/tests/bpf/test_bpf_elements.o: $(BUILD)/gen/ratelimited/flatrpc.skel.h
 $(BUILD)/obj/tests/bpf/test_bpf_lb.o: $(BUILD)/gen/balanced/flatrpc.skel.h
+$(BUILD)/obj/tests/bpf/test_bpf_client.o: $(BUILD)/gen/tracked/flatrpc.skel.h
+# it encodes and decodes with the generated stubs, which call into the library
+$(BUILD)/tests/test_bpf_client: $(BUILD)/obj/gen/tracked/stubs.o $(LIB_A)
+$(BUILD)/tests/test_bpf_client: LIBBPF_LIBS := $(LIBXDP_LIBS) $(LIBBPF_LIBS)
 
 # unit tests link the pure modules only: no root, no sockets
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(BUILD)/libflatrpc-spec.a $(LIB_A)

@@ -1,0 +1,571 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * test_bpf_client.c - flatrpc_client, the program that runs client: elements
+ * on the sending host, and flatrpc_xdp of the same object, through
+ * specs/tracked.anf: get (client: session-tracker, server: firewall),
+ * get_remote (server: firewall -> session-tracker), put (client: firewall ->
+ * session-tracker).
+ *
+ * Each call row is one request on its way from client to server: encoded by
+ * the generated stub in the client layout, run through flatrpc_client on
+ * the frame the library builds for it (headers and the client fixed part,
+ * nothing more), its fixed part put back in front of the rest of the body,
+ * and the wire message that makes run through flatrpc_xdp, as the server's
+ * XDP would. A row checks the exact bytes out of both programs, every
+ * method's counters and the session-tracker's map. A second table feeds
+ * flatrpc_client frames the library never builds. Rows build on each
+ * other, in table order. Needs root.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <endian.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "flatrpc_abi.h"
+#include "tracked.abi.h"
+#include "tracked_stubs.h"
+#include "flatrpc.skel.h"
+#include "loader.h"
+#include "init.h"
+#include "fixture.h"
+
+#define CLIENT_PORT	40001
+#define IP_CLIENT	0x0a000001
+#define IP_SERVER	0x0a000002
+#define HDRS		(sizeof(struct ethhdr) + sizeof(struct iphdr) + \
+			 sizeof(struct udphdr) + sizeof(struct flatrpc_hdr))
+#define FRAME_MAX	1024
+#define KEY		"colour"
+#define VALUE		"blue"
+
+static struct flatrpc_bpf *skel;
+static int ncpus;
+
+static const uint8_t mac_client[ETH_ALEN] = { 0x02, 0, 0, 0, 0, 0x11 };
+static const uint8_t mac_server[ETH_ALEN] = { 0x02, 0, 0, 0, 0, 0x22 };
+
+/* ---- frames ------------------------------------------------------------- */
+
+enum shape { REQUEST, RESPONSE, FRAGMENT, OTHER_PORT };
+
+/* A frame of `shape` around n body bytes; a fragment is the first of two,
+ * its extension between the header and the body. Returns its length. */
+static size_t frame(uint8_t *buf, enum shape shape, uint8_t method, const void *body,
+		    size_t n)
+{
+	struct ethhdr *eth = (struct ethhdr *)buf;
+	struct iphdr *ip = (struct iphdr *)(eth + 1);
+	struct udphdr *udp = (struct udphdr *)(ip + 1);
+	struct flatrpc_hdr *h = (struct flatrpc_hdr *)(udp + 1);
+	uint16_t port = shape == OTHER_PORT ? TRACKED_PORT + 1 : TRACKED_PORT;
+	bool resp = shape == RESPONSE;
+
+	memset(buf, 0, FRAME_MAX);
+	if (shape == FRAGMENT) {
+		struct flatrpc_frag x = { .index = htons(0), .count = htons(2) };
+
+		memcpy(h + 1, &x, sizeof(x));
+		memcpy((uint8_t *)(h + 1) + sizeof(x), body, n);
+		n += sizeof(x);
+	} else {
+		memcpy(h + 1, body, n);
+	}
+	memcpy(eth->h_dest, resp ? mac_client : mac_server, ETH_ALEN);
+	memcpy(eth->h_source, resp ? mac_server : mac_client, ETH_ALEN);
+	eth->h_proto = htons(ETH_P_IP);
+	h->magic = FLATRPC_MAGIC;
+	h->flags = (resp ? FLATRPC_RESP : FLATRPC_REQ) | (shape == FRAGMENT ? FLATRPC_F_FRAG : 0);
+	h->method = method;
+	h->rpc_id = htonl(0xc1000000 + method);
+	h->len = htons(n);
+	udp->source = htons(resp ? port : CLIENT_PORT);
+	udp->dest = htons(resp ? CLIENT_PORT : port);
+	udp->len = htons(sizeof(*udp) + sizeof(*h) + n);
+	/* as if summed: the programs must zero it when they change the body */
+	udp->check = htons(0x1234);
+	fixture_ipv4(ip, resp ? IP_SERVER : IP_CLIENT, resp ? IP_CLIENT : IP_SERVER, 0x4321,
+		     ntohs(udp->len));
+	return sizeof(*eth) + ntohs(ip->tot_len);
+}
+
+/* The request as the generated stub encodes it: the client layout. */
+static size_t encode(uint8_t method, const char *user, uint64_t session, uint8_t *buf)
+{
+	int n = -1;
+
+	switch (method) {
+	case TRACKED_GET: {
+		struct tracked_get_req q = { .session_id = session };
+
+		strcpy(q.username, user);
+		strcpy(q.key, KEY);
+		n = tracked_get_req_encode(&q, buf, FRAME_MAX);
+		break;
+	}
+	case TRACKED_GET_REMOTE: {
+		struct tracked_get_remote_req q = { .session_id = session };
+
+		strcpy(q.username, user);
+		strcpy(q.key, KEY);
+		n = tracked_get_remote_req_encode(&q, buf, FRAME_MAX);
+		break;
+	}
+	case TRACKED_PUT: {
+		struct tracked_put_req q = { .session_id = session, .value.len = strlen(VALUE) };
+
+		strcpy(q.username, user);
+		strcpy(q.key, KEY);
+		memcpy(q.value.data, VALUE, strlen(VALUE));
+		n = tracked_put_req_encode(&q, buf, FRAME_MAX);
+		break;
+	}
+	}
+	assert_true(n > 0);
+	return n;
+}
+
+static size_t client_fixed(uint8_t method)
+{
+	const struct flatrpc_method_desc *md = &tracked_service.methods[method];
+
+	return md->req_fixed + md->req_strip;
+}
+
+/* A request the client program let through: its frame cut by `strip`
+ * bytes at the end of the body, every length shorter by as much, the IPv4
+ * checksum re-summed, the UDP checksum left for the library (0). With
+ * nothing cut, the frame as it came. */
+static void want_cut(const uint8_t *in, size_t in_len, size_t strip, uint8_t *want)
+{
+	struct iphdr *ip = (struct iphdr *)(want + sizeof(struct ethhdr));
+	struct udphdr *udp = (struct udphdr *)(ip + 1);
+	struct flatrpc_hdr *h = (struct flatrpc_hdr *)(udp + 1);
+
+	memcpy(want, in, in_len - strip);
+	if (!strip)
+		return;
+	ip->tot_len = htons(ntohs(ip->tot_len) - strip);
+	ip->check = 0;
+	ip->check = fixture_ip_csum(ip);
+	udp->len = htons(ntohs(udp->len) - strip);
+	udp->check = 0;
+	h->len = htons(ntohs(h->len) - strip);
+}
+
+/* A denial, from docs/architecture.md: the request's headers with the
+ * addresses and ports swapped, kind ERR with the element's code, no body,
+ * lengths and IPv4 checksum for 40 bytes, UDP checksum 0. */
+static void want_err(const uint8_t *in, uint8_t status, uint8_t *want)
+{
+	struct ethhdr *eth = (struct ethhdr *)want;
+	struct iphdr *ip = (struct iphdr *)(eth + 1);
+	struct udphdr *udp = (struct udphdr *)(ip + 1);
+	struct flatrpc_hdr *h = (struct flatrpc_hdr *)(udp + 1);
+	uint32_t addr;
+	uint16_t port;
+	uint8_t mac[ETH_ALEN];
+
+	memcpy(want, in, HDRS);
+	memcpy(mac, eth->h_dest, ETH_ALEN);
+	memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
+	memcpy(eth->h_source, mac, ETH_ALEN);
+	addr = ip->saddr;
+	ip->saddr = ip->daddr;
+	ip->daddr = addr;
+	ip->tot_len = htons(40);
+	ip->check = 0;
+	ip->check = fixture_ip_csum(ip);
+	port = udp->source;
+	udp->source = udp->dest;
+	udp->dest = port;
+	udp->len = htons(20);
+	udp->check = 0;
+	h->flags = FLATRPC_ERR;
+	h->status = status;
+	h->len = 0;
+}
+
+static void expect_err(const char *name, const char *side, int verdict, const uint8_t *in,
+		       const uint8_t *out, size_t out_len)
+{
+	uint8_t want[HDRS];
+
+	if (verdict != XDP_TX)
+		fail_msg("%s: %s verdict %d, want XDP_TX", name, side, verdict);
+	want_err(in, TRACKED_ERR_FIREWALL, want);
+	assert_int_equal(out_len, HDRS);
+	assert_memory_equal(out, want, HDRS);
+}
+
+/* ---- state ------------------------------------------------------------- */
+
+static struct flatrpc_method_stats stats_of(uint32_t method)
+{
+	struct flatrpc_method_stats v[ncpus], sum = { 0 };
+
+	assert_int_equal(bpf_map__lookup_elem(skel->maps.stats, &method, sizeof(method),
+					      v, sizeof(v), 0), 0);
+	for (int i = 0; i < ncpus; i++) {
+		sum.client_pass += v[i].client_pass;
+		sum.anf_err += v[i].anf_err;
+	}
+	return sum;
+}
+
+static uint64_t sessions_of(uint64_t id)
+{
+	return fixture_count(skel->maps.fr_session_tracker_sessions, &id, sizeof(id));
+}
+
+static int run(const struct bpf_program *prog, const uint8_t *in, size_t in_len,
+	       uint8_t *out, size_t *out_len)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	memset(out, 0, FRAME_MAX);
+	opts.data_in = in;
+	opts.data_size_in = in_len;
+	opts.data_out = out;
+	opts.data_size_out = FRAME_MAX;
+	opts.repeat = 1;
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(prog), &opts), 0);
+	*out_len = opts.data_size_out;
+	return opts.retval;
+}
+
+/* ---- the stubs' layout is the ABI's ------------------------------------- */
+
+static void stub_layout(void **state)
+{
+	uint8_t enc[FRAME_MAX];
+	uint64_t session;
+
+	(void)state;
+	encode(TRACKED_GET, "Kevin", 42, enc);
+	assert_string_equal((char *)enc + TRACKED_GET_REQ_OFF_USERNAME, "Kevin");
+	memcpy(&session, enc + TRACKED_GET_REQ_OFF_SESSION_ID, sizeof(session));
+	assert_int_equal(le64toh(session), 42);
+	/* stripped fields come last in the client's fixed part */
+	assert_int_equal(TRACKED_GET_REQ_OFF_SESSION_ID, TRACKED_GET_REQ_FIXED);
+	assert_int_equal(enc[TRACKED_GET_REQ_CLIENT_FIXED], strlen(KEY));
+
+	encode(TRACKED_PUT, "Kevin", 42, enc);
+	assert_string_equal((char *)enc + TRACKED_PUT_REQ_OFF_USERNAME, "Kevin");
+	memcpy(&session, enc + TRACKED_PUT_REQ_OFF_SESSION_ID, sizeof(session));
+	assert_int_equal(le64toh(session), 42);
+	assert_int_equal(enc[TRACKED_PUT_REQ_CLIENT_FIXED], strlen(KEY));
+
+	assert_int_equal(client_fixed(TRACKED_GET), TRACKED_GET_REQ_CLIENT_FIXED);
+	assert_int_equal(tracked_service.methods[TRACKED_GET].req_strip, 8);
+	assert_int_equal(client_fixed(TRACKED_PUT), TRACKED_PUT_REQ_CLIENT_FIXED);
+	assert_int_equal(tracked_service.methods[TRACKED_PUT].req_strip, 24);
+}
+
+/* The library runs the client program for exactly the methods whose
+ * descriptor says FLATRPC_M_CLIENT_ANF (user/lib/sock.c flatrpc_send). */
+static void desc_flags(void **state)
+{
+	const struct flatrpc_method_desc *m = tracked_service.methods;
+
+	(void)state;
+	assert_true(m[TRACKED_GET].flags & FLATRPC_M_CLIENT_ANF);
+	assert_true(m[TRACKED_PUT].flags & FLATRPC_M_CLIENT_ANF);
+	assert_false(m[TRACKED_GET_REMOTE].flags & FLATRPC_M_CLIENT_ANF);
+	assert_int_equal(m[TRACKED_GET_REMOTE].req_strip, 0);
+	assert_int_equal(m[TRACKED_GET_REMOTE].req_fixed, TRACKED_GET_REMOTE_REQ_FIXED);
+}
+
+/* ---- calls, client to server ------------------------------------------- */
+
+enum outcome {
+	NOT_RUN,	/* client: no client: chain; server: never sent */
+	PASSED,		/* client: XDP_PASS; server: on to the (absent) socket */
+	DENIED,		/* XDP_TX with the firewall's error */
+};
+
+struct row {
+	const char	*name;
+	uint8_t		method;
+	const char	*user;
+	uint64_t	session;
+	enum outcome	client, server;
+	uint64_t	counted;	/* sessions[session] increments, both hosts */
+};
+
+static const struct row rows[] = {
+	{ "get, Kevin, session 42: session_id stays home", TRACKED_GET, "Kevin", 42,
+	  PASSED, PASSED, 1 },
+	{ "put, Kevin, session 42: username and session_id stay home", TRACKED_PUT, "Kevin", 42,
+	  PASSED, PASSED, 1 },
+	{ "put, Peter, session 42: denied on the client, never sent", TRACKED_PUT, "Peter", 42,
+	  DENIED, NOT_RUN, 0 },
+	/* the tracker runs on the client before the server's firewall denies */
+	{ "get, Peter, session 7: tracked, then denied by the server", TRACKED_GET, "Peter", 7,
+	  PASSED, DENIED, 1 },
+	{ "get_remote, Peter, session 43: the firewall first, at the server",
+	  TRACKED_GET_REMOTE, "Peter", 43, NOT_RUN, DENIED, 0 },
+	{ "get_remote, Kevin, session 43: tracked at the server", TRACKED_GET_REMOTE, "Kevin", 43,
+	  NOT_RUN, PASSED, 1 },
+};
+
+/* What the server decodes is the request less the stripped fields. */
+static void check_wire(const struct row *r, const uint8_t *wire, size_t len)
+{
+	switch (r->method) {
+	case TRACKED_GET: {
+		struct tracked_get_req q;
+
+		assert_int_equal(len, TRACKED_GET_REQ_FIXED + 2 + strlen(KEY));
+		assert_int_equal(tracked_get_req_decode(&q, wire, len), 0);
+		assert_string_equal(q.username, r->user);
+		assert_int_equal(q.session_id, 0);
+		/* the key follows the username directly */
+		assert_int_equal(wire[16], strlen(KEY));
+		assert_memory_equal(wire + 18, KEY, strlen(KEY));
+		break;
+	}
+	case TRACKED_GET_REMOTE: {
+		struct tracked_get_remote_req q;
+
+		assert_int_equal(tracked_get_remote_req_decode(&q, wire, len), 0);
+		assert_string_equal(q.username, r->user);
+		assert_int_equal(q.session_id, r->session);
+		break;
+	}
+	case TRACKED_PUT: {
+		struct tracked_put_req q;
+
+		/* exactly key and value */
+		assert_int_equal(len, 2 + strlen(KEY) + 2 + strlen(VALUE));
+		assert_int_equal(tracked_put_req_decode(&q, wire, len), 0);
+		assert_string_equal(q.username, "");
+		assert_int_equal(q.session_id, 0);
+		assert_string_equal(q.key, KEY);
+		assert_memory_equal(q.value.data, VALUE, q.value.len);
+		break;
+	}
+	}
+}
+
+/* flatrpc_client on the frame the library builds: the client fixed part.
+ * Returns the wire body: what it left of the fixed part, then the rest. */
+static size_t run_client(const struct row *r, const uint8_t *enc, size_t enc_len,
+			 uint8_t *wire)
+{
+	const struct flatrpc_method_desc *md = &tracked_service.methods[r->method];
+	uint8_t in[FRAME_MAX], out[FRAME_MAX], want[FRAME_MAX];
+	size_t cfixed = client_fixed(r->method), in_len, out_len;
+	const struct iphdr *ip = (const struct iphdr *)(out + sizeof(struct ethhdr));
+	int verdict;
+
+	in_len = frame(in, REQUEST, r->method, enc, cfixed);
+	verdict = run(skel->progs.flatrpc_client, in, in_len, out, &out_len);
+	if (r->client == DENIED) {
+		expect_err(r->name, "client", verdict, in, out, out_len);
+		return 0;
+	}
+	if (verdict != XDP_PASS)
+		fail_msg("%s: client verdict %d, want XDP_PASS", r->name, verdict);
+	assert_int_equal(out_len, in_len - md->req_strip);
+	want_cut(in, in_len, md->req_strip, want);
+	assert_memory_equal(out, want, out_len);
+	/* spelled out, not only as want_cut() computes them */
+	assert_int_equal(ntohs(ip->tot_len), 20 + 8 + 12 + md->req_fixed);
+	assert_int_equal(fixture_ip_csum(ip), 0);
+	assert_int_equal(ntohs(((const struct udphdr *)(ip + 1))->len), 8 + 12 + md->req_fixed);
+
+	memcpy(wire, out + HDRS, md->req_fixed);
+	memcpy(wire + md->req_fixed, enc + cfixed, enc_len - cfixed);
+	return enc_len - md->req_strip;
+}
+
+static void run_server(const struct row *r, const uint8_t *wire, size_t len)
+{
+	uint8_t in[FRAME_MAX], out[FRAME_MAX];
+	uint64_t no_socket = fixture_drops(skel, FLATRPC_DROP_NO_SOCKET);
+	size_t in_len, out_len;
+	int verdict;
+
+	in_len = frame(in, REQUEST, r->method, wire, len);
+	verdict = run(skel->progs.flatrpc_xdp, in, in_len, out, &out_len);
+	if (r->server == DENIED) {
+		expect_err(r->name, "server", verdict, in, out, out_len);
+		assert_int_equal(fixture_drops(skel, FLATRPC_DROP_NO_SOCKET), no_socket);
+		return;
+	}
+	/* passed by every element: untouched, on to the (absent) socket */
+	if (verdict != XDP_DROP)
+		fail_msg("%s: server verdict %d, want XDP_DROP (no socket)", r->name, verdict);
+	assert_int_equal(fixture_drops(skel, FLATRPC_DROP_NO_SOCKET), no_socket + 1);
+	assert_int_equal(out_len, in_len);
+	assert_memory_equal(out, in, in_len);
+}
+
+static void run_row(void **state)
+{
+	const struct row *r = *state;
+	struct flatrpc_method_stats before[TRACKED__NMETHODS], after;
+	uint64_t not_client = fixture_drops(skel, FLATRPC_DROP_NOT_CLIENT_REQ);
+	uint64_t counted = sessions_of(r->session);
+	uint8_t enc[FRAME_MAX], wire[FRAME_MAX];
+	size_t enc_len, len;
+
+	for (uint32_t m = 0; m < TRACKED__NMETHODS; m++)
+		before[m] = stats_of(m);
+	enc_len = encode(r->method, r->user, r->session, enc);
+	assert_int_equal(!!(tracked_service.methods[r->method].flags & FLATRPC_M_CLIENT_ANF),
+			 r->client != NOT_RUN);
+	if (r->client != NOT_RUN) {
+		len = run_client(r, enc, enc_len, wire);
+	} else {
+		memcpy(wire, enc, enc_len);
+		len = enc_len;
+	}
+	if (r->server != NOT_RUN) {
+		check_wire(r, wire, len);
+		run_server(r, wire, len);
+	}
+
+	for (uint32_t m = 0; m < TRACKED__NMETHODS; m++) {
+		bool mine = m == r->method;
+
+		after = stats_of(m);
+		if (after.client_pass != before[m].client_pass + (mine && r->client == PASSED))
+			fail_msg("%s: client_pass of method %u", r->name, m);
+		if (after.anf_err != before[m].anf_err + (mine && r->client == DENIED) +
+					 (mine && r->server == DENIED))
+			fail_msg("%s: anf_err of method %u", r->name, m);
+	}
+	assert_int_equal(fixture_drops(skel, FLATRPC_DROP_NOT_CLIENT_REQ), not_client);
+	if (sessions_of(r->session) != counted + r->counted)
+		fail_msg("%s: session %lu counted %lu times, want %lu", r->name,
+			 (unsigned long)r->session, (unsigned long)(sessions_of(r->session) - counted),
+			 (unsigned long)r->counted);
+}
+
+/* ---- frames the library never gives the client program ----------------- */
+
+struct bad {
+	const char	*name;
+	enum shape	shape;
+	int		extra;	/* bytes beyond (or short of) the client fixed part */
+};
+
+static const struct bad bads[] = {
+	{ "not for the client program: a response", RESPONSE, 0 },
+	{ "not for the client program: one byte more than the client fixed part", REQUEST, 1 },
+	{ "not for the client program: one byte short of it", REQUEST, -1 },
+	{ "not for the client program: a fragment", FRAGMENT, 0 },
+	{ "not for the client program: another port", OTHER_PORT, 0 },
+};
+
+static void run_bad(void **state)
+{
+	const struct bad *b = *state;
+	uint8_t enc[FRAME_MAX], in[FRAME_MAX], out[FRAME_MAX];
+	uint64_t drops = fixture_drops(skel, FLATRPC_DROP_NOT_CLIENT_REQ), counted = sessions_of(42);
+	struct flatrpc_method_stats before = stats_of(TRACKED_GET), after;
+	size_t in_len, out_len;
+
+	encode(TRACKED_GET, "Kevin", 42, enc);
+	in_len = frame(in, b->shape, TRACKED_GET, enc, client_fixed(TRACKED_GET) + b->extra);
+	assert_int_equal(run(skel->progs.flatrpc_client, in, in_len, out, &out_len), XDP_DROP);
+	assert_int_equal(fixture_drops(skel, FLATRPC_DROP_NOT_CLIENT_REQ), drops + 1);
+	/* no element ran and nothing counts as let through */
+	assert_int_equal(sessions_of(42), counted);
+	after = stats_of(TRACKED_GET);
+	assert_int_equal(after.client_pass, before.client_pass);
+	assert_int_equal(after.anf_err, before.anf_err);
+}
+
+/* get_remote has no client: chain, so the library never runs the program
+ * for it. Run anyway, the program passes the frame untouched (UDP checksum
+ * included), counts client_pass, and runs none of the method's server:
+ * elements: the session is not counted. */
+static void get_remote_on_client(void **state)
+{
+	uint8_t enc[FRAME_MAX], in[FRAME_MAX], out[FRAME_MAX];
+	struct flatrpc_method_stats before = stats_of(TRACKED_GET_REMOTE), after;
+	uint64_t counted = sessions_of(42);
+	size_t in_len, out_len;
+
+	(void)state;
+	encode(TRACKED_GET_REMOTE, "Peter", 42, enc);
+	in_len = frame(in, REQUEST, TRACKED_GET_REMOTE, enc, client_fixed(TRACKED_GET_REMOTE));
+	assert_int_equal(run(skel->progs.flatrpc_client, in, in_len, out, &out_len), XDP_PASS);
+	assert_int_equal(out_len, in_len);
+	assert_memory_equal(out, in, in_len);
+	after = stats_of(TRACKED_GET_REMOTE);
+	assert_int_equal(after.client_pass, before.client_pass + 1);
+	assert_int_equal(after.anf_err, before.anf_err);
+	assert_int_equal(sessions_of(42), counted);
+}
+
+/* After every row: Kevin's get and put counted session 42 on the client,
+ * Peter's denied put did not, and no other frame did. */
+static void sessions_counted(void **state)
+{
+	(void)state;
+	assert_int_equal(sessions_of(42), 2);
+	assert_int_equal(sessions_of(7), 1);
+	assert_int_equal(sessions_of(43), 1);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus <= 0)
+		return -1;
+	skel = fixture_load(TRACKED_PORT);
+	return skel ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	flatrpc_bpf__destroy(skel);
+	return 0;
+}
+
+#define N_ROWS	(sizeof(rows) / sizeof(rows[0]))
+#define N_BADS	(sizeof(bads) / sizeof(bads[0]))
+
+int main(void)
+{
+	struct CMUnitTest tests[2 + N_ROWS + N_BADS + 2];
+	size_t i, n = 0;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_bpf_client: needs root\n");
+		return 1;
+	}
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(stub_layout);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(desc_flags);
+	for (i = 0; i < N_ROWS; i++, n++) {
+		tests[n] = (struct CMUnitTest)cmocka_unit_test_prestate(run_row, (void *)&rows[i]);
+		tests[n].name = rows[i].name;
+	}
+	for (i = 0; i < N_BADS; i++, n++) {
+		tests[n] = (struct CMUnitTest)cmocka_unit_test_prestate(run_bad, (void *)&bads[i]);
+		tests[n].name = bads[i].name;
+	}
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(get_remote_on_client);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(sessions_counted);
+	return cmocka_run_group_tests_name("bpf_client", tests, setup, teardown);
+}
