@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <cmocka.h>
 
 #include "flatrpc_abi.h"
@@ -153,8 +152,10 @@ static void test_builtins_and_operators(void **state)
 
 /* Regression: fr_error_ident() decided each code by recursing on every
  * earlier one, time 2^n in the number of distinct err() messages (26
- * took ten seconds; the ABI allows 127). Must be instant and still
- * number the colliding identifiers. */
+ * took ten seconds; the ABI allows 127). With 100 codes that would never
+ * end, which the runner's timeout reports; no clock here, as a loaded
+ * machine must not fail a test. It must still number the colliding
+ * identifiers. */
 static void test_many_error_codes(void **state)
 {
 	struct fr_buf t = { 0 };
@@ -169,13 +170,10 @@ static void test_many_error_codes(void **state)
 	fr_buf_printf(&t, "      _ => pass\nservice s:\n  method m:\n    request:\n"
 		      "      x: u32\n    client: e()\n");
 
-	clock_t t0 = clock();
 	struct fr_spec *spec = load(t.p, 0);
 	char *c = bpf_of(spec);
-	double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
 
 	assert_int_equal(spec->nerrs, 100);
-	assert_true(secs < 2.0);
 	assert_string_equal(fr_error_ident(spec, 1, id, sizeof(id)), "S_ERR_A_B");
 	assert_string_equal(fr_error_ident(spec, 2, id, sizeof(id)), "S_ERR_A_B_2");
 	/* its base equals code 2's final identifier: numbered as well */
