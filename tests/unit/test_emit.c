@@ -742,6 +742,37 @@ static void test_tracked_layout_text(void **state)
 	fr_spec_free(spec);
 }
 
+/* The client encodes the whole fixed part; the server decodes the wire's
+ * and leaves the stripped field 0, as the request struct says. */
+static void test_tracked_stubs(void **state)
+{
+	struct fr_spec *spec = load_tracked();
+	struct fr_buf h = { 0 }, c = { 0 };
+	char *f;
+	(void)state;
+
+	fr_emit_stubs_h(spec, &h);
+	expect_in(h.p, "\tuint64_t session_id;\n\t/* ^ read only by client: elements, which "
+		  "strip it: a server sees 0 */\n\tchar key[65];\t");
+	fr_emit_stubs_c(spec, &c);
+	f = function_of(c.p, "int tracked_get_req_encode(");
+	expect_in(f, "\tsize_t off = TRACKED_GET_REQ_CLIENT_FIXED, n = 0;\n");
+	expect_in(f, "\tfr_put64(p + 16, (uint64_t)r->session_id);\n");
+	free(f);
+	f = function_of(c.p, "int tracked_get_req_decode(");
+	expect_in(f, "\tsize_t off = TRACKED_GET_REQ_FIXED, n = 0;\n");
+	expect_in(f, "\tmemcpy(r->username, p + 0, 16);\n");
+	assert_null(strstr(f, "session_id"));
+	free(f);
+	f = function_of(c.p, "int tracked_get_remote_req_decode(");
+	expect_in(f, "r->session_id = ");
+	free(f);
+	expect_in(c.p, "\t\t.req_strip = TRACKED_PUT_REQ_STRIP,\n");
+	fr_buf_free(&h);
+	fr_buf_free(&c);
+	fr_spec_free(spec);
+}
+
 static void test_import_free_load(void **state)
 {
 	struct fr_diag d = { .out = NULL };
@@ -775,6 +806,7 @@ int main(void)
 		cmocka_unit_test(test_client_anf_flag),
 		cmocka_unit_test(test_tracked_bpf_chains),
 		cmocka_unit_test(test_tracked_layout_text),
+		cmocka_unit_test(test_tracked_stubs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
