@@ -975,6 +975,22 @@ sessions_of() {
 	echo "${n:-0}"
 }
 
+# strip_lossy METHOD KEY ARGS...: a lossy call (ARGS end with the key),
+# again after a timeout (exit 4): under TCG an answer can come after the
+# spec's 20 ms. Each attempt is a line "METHOD KEY" in $WORK/strip.attempts,
+# so the counts checked follow what was really sent.
+strip_lossy() {
+	local m=$1 k=$2 i rc out
+	shift 2
+	for i in 1 2 3 4 5; do
+		echo "$m $k" >>"$WORK/strip.attempts"
+		rc=0; out=$(tracked "$@") || rc=$?
+		[ $rc -eq 4 ] || break
+	done
+	printf '%s\n' "$out"
+	return $rc
+}
+
 # req_lens PCAP METHOD-ID: the Ethernet length of every request frame of a
 # method in a capture, one per line (FlatRPC header after UDP: magic at
 # udp[8], kind in the low bits of udp[9], method at udp[10])
@@ -1026,15 +1042,23 @@ test_client_strip() {
 	s_req_put0=$(status_col "$NS_S" "$IF_S" put rx_req)
 
 	# (a) Kevin, session 42: 2 puts, 3 gets, 3 get_remotes, values read back
-	local K="tracked --user Kevin --session 42"
-	expect_eq "$($K put color blue)" ok "Kevin: put color blue"
-	expect_eq "$($K put size xl)" ok "Kevin: put size xl"
-	expect_eq "$($K get color)" blue "Kevin: get color"
-	expect_eq "$($K get size)" xl "Kevin: get size"
-	expect_eq "$($K get color)" blue "Kevin: get color again"
+	local K="--user Kevin --session 42"
+	: >"$WORK/strip.attempts"
+	expect_eq "$(tracked $K put color blue)" ok "Kevin: put color blue"
+	expect_eq "$(tracked $K put size xl)" ok "Kevin: put size xl"
+	expect_eq "$(strip_lossy get color $K get color)" blue "Kevin: get color"
+	expect_eq "$(strip_lossy get size $K get size)" xl "Kevin: get size"
+	expect_eq "$(strip_lossy get color $K get color)" blue "Kevin: get color again"
 	for i in 1 2 3; do
-		expect_eq "$($K get-remote color)" blue "Kevin: get-remote color ($i)"
+		expect_eq "$(strip_lossy get_remote color $K get-remote color)" blue "Kevin: get-remote color ($i)"
 	done
+	# attempts: 3 gets (2 of color) and 3 get_remotes, more after a timeout
+	local n_get n_get_color n_get_size n_remote
+	n_get_color=$(count_lines -cx 'get color' "$WORK/strip.attempts")
+	n_get_size=$(count_lines -cx 'get size' "$WORK/strip.attempts")
+	n_get=$((n_get_color + n_get_size))
+	n_remote=$(count_lines -cx 'get_remote color' "$WORK/strip.attempts")
+	say "lossy attempts: get color $n_get_color, get size $n_get_size, get_remote $n_remote"
 	local s_req_put1
 	s_req_put1=$(status_col "$NS_S" "$IF_S" put rx_req)
 
@@ -1065,8 +1089,9 @@ test_client_strip() {
 	want_remote=$((hdrs + user_b + sess_b + 2 + 5))
 	want_put_color=$((hdrs + user_b + sess_b + 2 + 5 + 2 + 4 - (user_b + sess_b)))	# color blue
 	want_put_size=$((hdrs + user_b + sess_b + 2 + 4 + 2 + 2 - (user_b + sess_b)))	# size xl
-	expect_eq "$get_lens" "${want_get_size}x1 ${want_get}x2 " "get request frames (2 x color, 1 x size)"
-	expect_eq "$remote_lens" "${want_remote}x3 " "get_remote request frames (3 x color)"
+	expect_eq "$get_lens" "${want_get_size}x$n_get_size ${want_get}x$n_get_color " \
+		"get request frames (size, color)"
+	expect_eq "$remote_lens" "${want_remote}x$n_remote " "get_remote request frames (color)"
 	expect_eq "$((want_remote - want_get))" $sess_b "get_remote minus get for the same key"
 	# put is reliable: a retransmission is the same frame again, so every
 	# frame must have one of the two sizes, each at least once
@@ -1075,12 +1100,13 @@ test_client_strip() {
 	expect_eq "$(tcpdump -r "$pcap" -nn -A 'udp dst port 7452' 2>/dev/null | count_lines -c peterkey)" 0 \
 		"frames with Peter's key at the router"
 
-	# (c) the server's log: what it received
-	expect_eq "$(count_lines -c '^get user=Kevin session=0 key=' "$log")" 3 "gets logged with Kevin, session 0"
-	expect_eq "$(count_lines -c '^get_remote user=Kevin session=42 key=color$' "$log")" 3 \
+	# (c) the server's log: what it received (a timed-out attempt was late,
+	# not lost: every frame the router saw reached the server)
+	expect_eq "$(count_lines -c '^get user=Kevin session=0 key=' "$log")" $n_get "gets logged with Kevin, session 0"
+	expect_eq "$(count_lines -c '^get_remote user=Kevin session=42 key=color$' "$log")" $n_remote \
 		"get_remotes logged with Kevin, session 42"
 	expect_eq "$(count_lines -c '^put user= session=0 key=' "$log")" 2 "puts logged with no user, session 0"
-	expect_eq "$(wc -l <"$log")" 8 "server log lines"
+	expect_eq "$(wc -l <"$log")" $((n_get + n_remote + 2)) "server log lines"
 	expect_eq "$(count_lines -c 'peterkey' "$log")" 0 "server log lines with Peter's key"
 
 	# (d) session 42 counted where its tracker ran: 3 gets + 2 puts on the
@@ -1090,8 +1116,8 @@ test_client_strip() {
 	c_sess=$(( $(sessions_of "$IF_C" 42) - c_sess0 ))
 	s_sess=$(( $(sessions_of "$IF_S" 42) - s_sess0 ))
 	say "session 42 counted: client host +$c_sess, server host +$s_sess"
-	expect_eq "$c_sess" 5 "session 42 on the client host (3 gets + 2 puts)"
-	expect_eq "$s_sess" 3 "session 42 on the server host (3 get_remotes)"
+	expect_eq "$c_sess" $((n_get + 2)) "session 42 on the client host (gets + 2 puts)"
+	expect_eq "$s_sess" $n_remote "session 42 on the server host (get_remotes)"
 
 	# (e) counters: the client's XDP program counted the denial and the
 	# passes; the server saw no put from Peter
@@ -1102,7 +1128,7 @@ test_client_strip() {
 	s_req_put2=$(status_col "$NS_S" "$IF_S" put rx_req)
 	say "client: get client_pass=$c_pass_get put client_pass=$c_pass_put put anf_err=$c_err_put;" \
 		"server put rx_req: $s_req_put0 -> $s_req_put1 -> $s_req_put2"
-	expect_eq "$c_pass_get" 3 "client_pass for get on the client"
+	expect_eq "$c_pass_get" $n_get "client_pass for get on the client"
 	expect_eq "$c_pass_put" 2 "client_pass for put on the client"
 	expect_eq "$c_err_put" 1 "anf_err for put on the client"
 	expect_eq "$(status_col "$NS_C" "$IF_C" get_remote client_pass)" 0 "client_pass for get_remote"
@@ -1116,7 +1142,7 @@ test_client_strip() {
 	trap - EXIT
 	line=$(grep '^served ' "$WORK/tracked-server.out") ||
 		fail "no served line from tracked-server: $(cat "$WORK/tracked-server.out" "$WORK/tracked-server.err")"
-	expect_eq "$(field get "$line") $(field put "$line")" "3 2" "tracked-server's gets and puts"
+	expect_eq "$(field get "$line") $(field put "$line")" "$n_get 2" "tracked-server's gets and puts"
 	expect_eq "$(in_c ip -d link show dev "$IF_C" | count_lines -Ec 'prog/xdp|xdp(generic|drv)? ')" 0 "XDP left on $IF_C"
 	expect_eq "$(in_s ip -d link show dev "$IF_S" | count_lines -Ec 'prog/xdp|xdp(generic|drv)? ')" 0 "XDP left on $IF_S"
 	expect_eq "$(bpffs_listing | comm -13 "$WORK/bpffs.before" - | head -n 5 | tr '\n' ' ')" "" \
