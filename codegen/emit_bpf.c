@@ -30,6 +30,8 @@ struct gen {
 	const struct fr_method *m;
 	const struct fr_element *el;
 	const struct fr_layout *l;
+	unsigned var_off;		/* where the variable part starts in the message
+					 * this chain sees: after a strip, earlier */
 	const char *param;		/* the handler's message: "rpc" */
 	struct fr_buf *b;
 	int tmp;
@@ -223,7 +225,7 @@ static void byte_size(struct gen *g, const struct fr_expr *e, struct cval *v, in
 	int t = g->tmp++;
 	tmp_int(g, d, v, TY_U32, "0");
 	emitf(g, d, "{\n");
-	emitf(g, d + 1, "__u64 o%d = %u;\n", t, g->l->fixed);
+	emitf(g, d + 1, "__u64 o%d = %u;\n", t, g->var_off);
 	emitf(g, d + 1, "int ok%d = 1;\n\n", t);
 	for (unsigned i = 0; i < g->l->n; i++) {
 		const struct fr_slot *p = &g->l->v[i];
@@ -979,6 +981,9 @@ static void gen_instance(const struct fr_spec *spec, const struct fr_method *m,
 	const struct fr_element *el = r->elem;
 	struct gen g = { .spec = spec, .m = m, .el = el, .l = resp ? &m->lresp : &m->lreq,
 			 .param = resp ? el->resp.param : el->req.param, .b = b };
+
+	/* a server: element sees the request as the wire carries it */
+	g.var_off = g.l->fixed - (!resp && r->side == FR_SERVER ? g.l->strip : 0);
 	char fn[200], SV[64], MN[64];
 
 	inst_name(m, el, resp, fn, sizeof(fn));

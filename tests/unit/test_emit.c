@@ -773,6 +773,49 @@ static void test_tracked_stubs(void **state)
 	fr_spec_free(spec);
 }
 
+/* After a strip the wire's variable part starts earlier: a server: element
+ * walks it from the wire's fixed size, a client: one from the client's. */
+static void test_byte_size_after_strip(void **state)
+{
+	struct fr_spec *spec = load("element c:\n"
+				    "  req(rpc):\n"
+				    "    match get(rpc, 'sid'):\n"
+				    "      7 => send(err('seven'), Up)\n"
+				    "      _ => pass\n"
+				    "element s:\n"
+				    "  req(rpc):\n"
+				    "    match byte_size(rpc, 'key') > get(rpc, 'n'):\n"
+				    "      true => send(err('long'), Up)\n"
+				    "      _ => pass\n"
+				    "element sc:\n"
+				    "  req(rpc):\n"
+				    "    match byte_size(rpc, 'key') > 60:\n"
+				    "      true => send(err('long'), Up)\n"
+				    "      _ => pass\n"
+				    "service t:\n"
+				    "  metadata:\n"
+				    "    sid: u64\n"
+				    "  method m:\n"
+				    "    request:\n"
+				    "      n: u32\n"
+				    "      key: string<64>\n"
+				    "    client: c() -> sc()\n"
+				    "    server: s()\n", 0);
+	char *c = bpf_of(spec), *srv, *cli;
+	(void)state;
+
+	/* client layout: n at 0, sid (stripped) at 4, key from 12; wire: key from 4 */
+	assert_int_equal(spec->svc->methods[0].lreq.strip, 8);
+	srv = function_of(c, "static __always_inline int fr_anf_m_s_req(");
+	cli = function_of(c, "static __always_inline int fr_anf_m_sc_req(");
+	expect_in(srv, "__u64 o1 = 4;\n");
+	expect_in(cli, "__u64 o1 = 12;\n");
+	free(srv);
+	free(cli);
+	free(c);
+	fr_spec_free(spec);
+}
+
 static void test_import_free_load(void **state)
 {
 	struct fr_diag d = { .out = NULL };
@@ -807,6 +850,7 @@ int main(void)
 		cmocka_unit_test(test_tracked_bpf_chains),
 		cmocka_unit_test(test_tracked_layout_text),
 		cmocka_unit_test(test_tracked_stubs),
+		cmocka_unit_test(test_byte_size_after_strip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
