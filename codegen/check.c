@@ -1966,8 +1966,13 @@ static void check_service(struct ck *c, struct fr_service *svc)
 				check_chain_args(c, r);
 			for (unsigned k = 0; k < j; k++)
 				if (!strcmp(m->chain[k].name, r->name)) {
-					fr_error(d, r->loc, "element '%s' appears twice in the "
-						 "chains of method '%s'", r->name, m->name);
+					/* client: entries come first whatever the
+					 * order of the lines: point at the later one */
+					const struct fr_chain_ref *o = &m->chain[k];
+					int later = o->loc.line > r->loc.line ||
+						    (o->loc.line == r->loc.line && o->loc.col > r->loc.col);
+					fr_error(d, later ? o->loc : r->loc, "element '%s' appears "
+						 "twice in the chains of method '%s'", r->name, m->name);
 					break;
 				}
 		}

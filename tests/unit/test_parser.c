@@ -1151,6 +1151,13 @@ static void test_chain_side_errors(void **state)
 		     "    client: c()\n"
 		     "    server: s() -> c()\n",
 		     "bad.anf:13:20: error: element 'c' appears twice in the chains of method 'm'");
+	/* the later line is the one in error, though client: entries go first */
+	expect_error(THREE_ELEMENTS
+		     "service t:\n"
+		     "  method m:\n"
+		     "    server: s() -> c()\n"
+		     "    client: c()\n",
+		     "bad.anf:13:13: error: element 'c' appears twice in the chains of method 'm'");
 	expect_error(THREE_ELEMENTS
 		     "service t:\n"
 		     "  method m:\n"
