@@ -177,6 +177,9 @@ impair_sum() { "$ST/maptool.py" impair-sum "$IMPAIR_MAPS/impair_stats" "$@"; }
 
 pin_dir() { echo "$FLATRPC_BPFFS/flatrpc/$1"; }
 
+# u64_le N: N as 8 little-endian bytes, in decimal, for bpftool
+u64_le() { local v=$1 i; for i in 0 1 2 3 4 5 6 7; do printf '%d ' $(( (v >> (8 * i)) & 255 )); done; }
+
 # pin_of IFACE NAME: the pinned object NAME, or the only pin whose name ends
 # in _NAME (generated ANF maps carry an element prefix).
 pin_of() {

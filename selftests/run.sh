@@ -59,6 +59,7 @@ ALL_TESTS=(
 	test_blob_64k
 	test_balanced
 	test_client_strip
+	test_load_other_service
 )
 
 # ---- (topology) ---------------------------------------------------------------------
@@ -594,7 +595,6 @@ test_ratelimited() {
 	# even under TCG, where a round trip can take milliseconds. Exact
 	# splits depend on the round-trip time, so only the shape is checked.
 	local n=50 ok rl_n
-	u64_le() { local v=$1 i; for i in 0 1 2 3 4 5 6 7; do printf '%d ' $(( (v >> (8 * i)) & 255 )); done; }
 	bpftool map update pinned "$(pin_of "$IF_S" cost)" key 0 0 0 0 value $(u64_le 1000000000) ||
 		fail "cannot set the rate limiter's cost"
 	bpftool map update pinned "$(pin_of "$IF_S" burst)" key 0 0 0 0 value $(u64_le 5000000000) ||
@@ -1147,6 +1147,32 @@ test_client_strip() {
 	expect_eq "$(in_s ip -d link show dev "$IF_S" | count_lines -Ec 'prog/xdp|xdp(generic|drv)? ')" 0 "XDP left on $IF_S"
 	expect_eq "$(bpffs_listing | comm -13 "$WORK/bpffs.before" - | head -n 5 | tr '\n' ' ')" "" \
 		"pins left in bpffs"
+}
+
+# A spec loaded over another service's pins starts afresh: maps are reused
+# by pinned name, and kv's session counts must not become tracked's. The
+# same service reloaded keeps its state.
+test_load_other_service() {
+	need "$LOADER" "$TRACKED_SPEC"
+	local out sid
+	trap 'in_c "$LOADER" --unload "$IF_C" >/dev/null 2>&1 || true' EXIT
+	in_c "$LOADER" -q "$SPEC" "$IF_C" || fail "load $SPEC on $IF_C"
+	sid=$(pin_of "$IF_C" sessions)
+	bpftool map update pinned "$sid" key $(u64_le 42) value $(u64_le 99) || fail "cannot seed $sid"
+	expect_eq "$(sessions_of "$IF_C" 42)" 99 "kv's session 42, seeded"
+	out=$(in_c "$LOADER" "$TRACKED_SPEC" "$IF_C") || fail "load $TRACKED_SPEC over kv: $out"
+	say "$(grep -m1 'afresh' <<<"$out")"
+	expect_eq "$(count_lines -c 'held the state of service kv; it is removed, and tracked starts afresh' <<<"$out")" 1 \
+		"the loader says kv's state goes"
+	expect_eq "$(count_lines -c 'state is new' <<<"$out")" 1 "tracked's state is new"
+	expect_eq "$(sessions_of "$IF_C" 42)" 0 "tracked's session 42"
+	bpftool map update pinned "$(pin_of "$IF_C" sessions)" key $(u64_le 42) value $(u64_le 7) ||
+		fail "cannot seed tracked's sessions"
+	out=$(in_c "$LOADER" "$TRACKED_SPEC" "$IF_C") || fail "reload $TRACKED_SPEC: $out"
+	expect_eq "$(count_lines -c 'state kept from before' <<<"$out")" 1 "a reload keeps tracked's state"
+	expect_eq "$(sessions_of "$IF_C" 42)" 7 "tracked's session 42 after a reload"
+	in_c "$LOADER" --unload "$IF_C" >/dev/null || fail "unload $IF_C"
+	trap - EXIT
 }
 
 # ---- runner -----------------------------------------------------------------------------

@@ -607,6 +607,21 @@ static int cmd_load(void)
 		}
 	}
 
+	/* Maps are reused by pinned name, so another service's would hand this
+	 * one their state (a session map, counters by method id) as its own. */
+	had_meta = read_meta(&old);
+	if (had_meta && strncmp(old.service, l->service, sizeof(old.service))) {
+		say("%s held the state of service %.32s; it is removed, and %s starts afresh\n",
+		    pin_dir, old.service, l->service);
+		remove_pins();
+		err = mkdir_p(pin_dir);
+		if (err) {
+			complain("cannot create %s: %s\n", pin_dir, strerror(-err));
+			return 1;
+		}
+		fresh = true;
+	}
+
 	oo.pin_root_path = pin_dir;
 	skel = l->open(&oo);
 	if (!skel) {
@@ -630,7 +645,6 @@ static int cmd_load(void)
 		complain("the %s object lacks its programs\n", l->service);
 		goto fail_early;
 	}
-	had_meta = read_meta(&old);
 	err = apply_init(l, obj);
 	if (err)
 		goto fail_early;
