@@ -36,6 +36,8 @@
 # --profile runs no benchmark: it records where the time goes (perf record -g)
 # in a few runs and writes bench/results/profile-<stack>-<mode>.txt.
 set -euo pipefail
+# errexit stops the run at a failed step; this says which one
+trap 'echo "bench/run.sh: line $LINENO failed (exit $?): $BASH_COMMAND" >&2' ERR
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$top/build}

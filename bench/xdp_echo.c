@@ -141,6 +141,7 @@ static int xe_open(struct xe *x, const char *ifname, const char *obj_path, uint1
 	x->area = mmap(NULL, (size_t)NUM_FRAMES * FRAME_SIZE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (x->area == MAP_FAILED) {
+		perror("xdp-echo: UMEM");
 		x->area = NULL;
 		return -1;
 	}
@@ -165,8 +166,10 @@ static int xe_open(struct xe *x, const char *ifname, const char *obj_path, uint1
 		return -1;
 	}
 	x->fd = xsk_socket__fd(x->xsk);
-	if (xsk_ring_prod__reserve(&x->fq, RX_FRAMES, &idx) != RX_FRAMES)
+	if (xsk_ring_prod__reserve(&x->fq, RX_FRAMES, &idx) != RX_FRAMES) {
+		fprintf(stderr, "xdp-echo: the new fill ring has no room for %u frames\n", RX_FRAMES);
 		return -1;
+	}
 	for (uint32_t i = 0; i < RX_FRAMES; i++)
 		*xsk_ring_prod__fill_addr(&x->fq, idx + i) = (uint64_t)i * FRAME_SIZE;
 	xsk_ring_prod__submit(&x->fq, RX_FRAMES);
@@ -359,8 +362,12 @@ static int client(struct xe *x, struct run *r, const uint8_t *dmac, struct in_ad
 			continue;
 		uint64_t t = now_ns();
 
-		if (xsk_ring_prod__reserve(&x->fq, n, &fi) != n)
-			return 1;	/* cannot happen: RX_FRAMES == fill ring size */
+		if (xsk_ring_prod__reserve(&x->fq, n, &fi) != n) {
+			/* RX_FRAMES == fill ring size: should not happen, and
+			 * a benchmark that stops says why */
+			fprintf(stderr, "xdp-echo: no room in the fill ring for %u frames\n", n);
+			return 1;
+		}
 		for (unsigned i = 0; i < n; i++) {
 			const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->rx, idx + i);
 			const uint8_t *f = xsk_umem__get_data(x->area, d->addr);
@@ -463,8 +470,10 @@ int main(int argc, char **argv)
 		/* build/xdp-echo finds build/bench/xdp_echo.bpf.o */
 		ssize_t n = readlink("/proc/self/exe", objbuf, sizeof(objbuf) - 32);
 
-		if (n <= 0)
+		if (n <= 0) {
+			perror("xdp-echo: /proc/self/exe");
 			return 1;
+		}
 		objbuf[n] = 0;
 		strcpy(strrchr(objbuf, '/'), "/bench/xdp_echo.bpf.o");
 		obj = objbuf;
@@ -476,8 +485,10 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	if (is_client) {
 		r.lat = calloc(r.count, sizeof(*r.lat));
-		if (!r.lat)
+		if (!r.lat) {
+			perror("xdp-echo: latency array");
 			return 1;
+		}
 	}
 	if (xe_open(&x, ifname, obj, port)) {
 		xe_close(&x);
