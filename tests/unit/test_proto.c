@@ -45,8 +45,8 @@ struct fixture {
 	uint8_t			frame[FRAME_LEN];
 };
 
-static int setup_cwnd(void **state, uint32_t first_id, uint16_t first_seq, unsigned int cap,
-		      unsigned int cwnd)
+static int setup_floor(void **state, uint32_t first_id, uint16_t first_seq, unsigned int cap,
+		       unsigned int cwnd, unsigned int floor)
 {
 	static struct fixture fx;
 	struct proto_cli_cfg cfg = {
@@ -54,6 +54,7 @@ static int setup_cwnd(void **state, uint32_t first_id, uint16_t first_seq, unsig
 		.capacity = cap, .frame_size = 256, .hdr_off = HDR_OFF,
 		.rto_min_ns = RTO_MIN,	/* below the test methods' timeouts */
 		.cwnd_init = cwnd,
+		.cwnd_floor = floor,
 	};
 
 	memset(&fx, 0, sizeof(fx));
@@ -61,6 +62,13 @@ static int setup_cwnd(void **state, uint32_t first_id, uint16_t first_seq, unsig
 		return -1;
 	*state = &fx;
 	return 0;
+}
+
+/* These follow AIMD down to one call; the loss floor has its own tests. */
+static int setup_cwnd(void **state, uint32_t first_id, uint16_t first_seq, unsigned int cap,
+		      unsigned int cwnd)
+{
+	return setup_floor(state, first_id, first_seq, cap, cwnd, 1);
 }
 
 static int setup_with(void **state, uint32_t first_id, uint16_t first_seq, unsigned int cap)
@@ -73,6 +81,8 @@ static int setup_w1(void **state) { return setup_cwnd(state, 100, 0, 0, 1); }
 static int setup_w2(void **state) { return setup_cwnd(state, 100, 0, 0, 2); }
 static int setup_w4(void **state) { return setup_cwnd(state, 100, 0, 0, 4); }
 static int setup_w8(void **state) { return setup_cwnd(state, 100, 0, 0, 8); }
+static int setup_w16_floor4(void **state) { return setup_floor(state, 100, 0, 0, 16, 4); }
+static int setup_defaults(void **state) { return setup_floor(state, 100, 0, 0, 0, 0); }
 static int setup_wrap(void **state) { return setup_with(state, 0xFFFFFFFEu, 0xFFFE, 0); }
 static int setup_small(void **state) { return setup_with(state, 7, 0, 4); }
 
@@ -1159,6 +1169,80 @@ static void test_cwnd_halves_once_per_window(void **state)
 	assert_int_equal(proto_cli_cwnd(&fx->cli, PEER_A, PORT), 2);
 }
 
+/* Losses halve the window down to the floor and no further: below it a
+ * lossy call would only wait behind a reliable one's loss. A BUSY, the
+ * receiver's own word, still goes below. */
+static void test_cwnd_loss_stops_at_floor(void **state)
+{
+	struct fixture *fx = *state;
+	struct proto_event ev[32];
+	struct proto_done d;
+	uint64_t t = 0;
+	uint32_t id;
+	int q;
+
+	for (unsigned int want = 8; want >= 2; want /= 2) {
+		for (int i = 0; i < 2; i++)
+			send_peer(fx, PEER_A, M_REL, t, &q);
+		t += 1000 * US;
+		/* each round's attempts left after the last cut: it cuts */
+		assert_int_equal(proto_cli_expire(&fx->cli, t, ev, 32), 2);
+		assert_int_equal(proto_cli_cwnd(&fx->cli, PEER_A, PORT), want < 4 ? 4 : want);
+		t += 1000 * US;
+		/* the retransmissions are lost too, which ends them */
+		while (proto_cli_expire(&fx->cli, t, ev, 32) > 0 || proto_cli_next_expiry(&fx->cli, t) !=
+		       PROTO_NO_EXPIRY)
+			t += 1000 * US;
+	}
+	/* 16 -> 8 -> 4, then the third loss leaves it at the floor */
+	assert_int_equal(fx->cli.cwnd_cuts, 2);
+	id = send_peer(fx, PEER_A, M_REL, t, &q);
+	assert_int_equal(ack(fx, id, M_REL, FLATRPC_ACK_BUSY, t + 10 * US, &d), 0);
+	assert_int_equal(proto_cli_cwnd(&fx->cli, PEER_A, PORT), 2);
+	assert_int_equal(fx->cli.cwnd_cuts, 3);
+}
+
+/* ACK PENDING: the receiver holds the request (queued, or held behind a
+ * gap), so it is out of the network and out of the window; a call waiting
+ * for room leaves, and the held call's later timeout is no loss. */
+static void test_cwnd_pending_leaves_window(void **state)
+{
+	struct fixture *fx = *state;
+	struct proto_event ev[4];
+	struct proto_done d;
+	uint32_t a, c;
+	int q;
+
+	a = send_peer(fx, PEER_A, M_REL, 0, &q);
+	send_peer(fx, PEER_A, M_REL, 0, &q);
+	c = send_peer(fx, PEER_A, M_REL, 0, &q);
+	assert_true(q);
+	assert_int_equal(proto_cli_expire(&fx->cli, 10 * US, ev, 4), 0);
+	assert_int_equal(ack(fx, a, M_REL, FLATRPC_ACK_PENDING, 20 * US, &d), 0);
+	assert_int_equal(proto_cli_expire(&fx->cli, 20 * US, ev, 4), 1);
+	assert_int_equal(ev[0].kind, PROTO_EV_SEND);
+	assert_int_equal(ev[0].rpc_id, c);
+	/* a's timer ran on from the ACK: it is resent, but the window stays */
+	assert_int_equal(proto_cli_expire(&fx->cli, 1020 * US, ev, 4), 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(ev[i].kind, PROTO_EV_RETX);
+	assert_int_equal(fx->cli.cwnd_cuts, 1);	/* b's and c's loss, once */
+	/* a second ACK for a does not free a second slot */
+	assert_int_equal(ack(fx, a, M_REL, FLATRPC_ACK_PENDING, 1030 * US, &d), 0);
+	answer_kind(fx, a, M_REL, FLATRPC_RESP, 0, 1040 * US);
+	answer_kind(fx, c, M_REL, FLATRPC_RESP, 0, 1050 * US);
+	assert_true(proto_cli_pending(&fx->cli, a + 1));
+	assert_int_equal(fx->cli.peers[0].inflight, 1);
+}
+
+static void test_cwnd_floor_default(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(fx->cli.cwnd_floor, PROTO_CWND_FLOOR * PROTO_CWND_ONE);
+	assert_int_equal(fx->cli.cwnd_init, PROTO_CWND_INIT * PROTO_CWND_ONE);
+}
+
 static void test_cwnd_anf_error_is_not_congestion(void **state)
 {
 	struct fixture *fx = *state;
@@ -1397,6 +1481,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hold_unknown_stream, hold_setup, hold_teardown),
 		cmocka_unit_test_setup_teardown(test_hold_eviction, hold_setup, hold_teardown),
 		cmocka_unit_test_setup_teardown(test_cwnd_queues_beyond_window, setup_w4, teardown),
+		cmocka_unit_test_setup_teardown(test_cwnd_loss_stops_at_floor, setup_w16_floor4,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_cwnd_floor_default, setup_defaults, teardown),
+		cmocka_unit_test_setup_teardown(test_cwnd_pending_leaves_window, setup_w2, teardown),
 		cmocka_unit_test_setup_teardown(test_cwnd_priority_leaves_first, setup_w2, teardown),
 		cmocka_unit_test_setup_teardown(test_cwnd_halves_once_per_window, setup_w8, teardown),
 		cmocka_unit_test_setup_teardown(test_cwnd_anf_error_is_not_congestion, setup_w4, teardown),

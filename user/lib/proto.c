@@ -47,6 +47,9 @@ int proto_cli_init(struct proto_cli *c, const struct proto_cli_cfg *cfg)
 	c->cwnd_init = (cfg->cwnd_init ? cfg->cwnd_init : PROTO_CWND_INIT) * PROTO_CWND_ONE;
 	if (c->cwnd_init > c->cwnd_max)
 		c->cwnd_init = c->cwnd_max;
+	c->cwnd_floor = (cfg->cwnd_floor ? cfg->cwnd_floor : PROTO_CWND_FLOOR) * PROTO_CWND_ONE;
+	if (c->cwnd_floor > c->cwnd_max)
+		c->cwnd_floor = c->cwnd_max;
 	for (unsigned int m = 0; m < FLATRPC_MAX_METHODS; m++)
 		c->seq_next[m] = cfg->first_seq;
 	return 0;
@@ -176,17 +179,27 @@ static void cwnd_grow(struct proto_cli *c, struct proto_peer *p)
 
 /* Loss or BUSY of an attempt sent at `sent`. The attempts of one window all
  * fail together; halving once per window (only for attempts sent after the
- * last cut) keeps one burst from collapsing it to 1. */
-static void cwnd_cut(struct proto_cli *c, struct proto_peer *p, uint64_t sent, uint64_t now)
+ * last cut) keeps one burst from collapsing it to 1. A loss stops at the
+ * floor (or where a BUSY left the window, if lower); a BUSY goes to 1. */
+static void cwnd_cut(struct proto_cli *c, struct proto_peer *p, uint64_t sent, uint64_t now,
+		     bool busy)
 {
+	uint32_t low = busy ? PROTO_CWND_ONE : c->cwnd_floor;
+
 	if (!p || (p->last_cut && sent < p->last_cut))
 		return;
+	if (low > p->cwnd)
+		low = p->cwnd;
+	if (low < PROTO_CWND_ONE)
+		low = PROTO_CWND_ONE;
 	p->ssthresh = p->cwnd / 2;
-	if (p->ssthresh < PROTO_CWND_ONE)
-		p->ssthresh = PROTO_CWND_ONE;
+	if (p->ssthresh < low)
+		p->ssthresh = low;
+	/* at the floor the window stays, but growth is slow from now on */
+	if (p->ssthresh < p->cwnd)
+		c->cwnd_cuts++;
 	p->cwnd = p->ssthresh;
 	p->last_cut = now ? now : 1;
-	c->cwnd_cuts++;
 }
 
 uint32_t proto_cli_cwnd(const struct proto_cli *c, fr_addr_t addr, uint16_t port)
@@ -281,7 +294,7 @@ int proto_cli_send_to(struct proto_cli *c, fr_addr_t addr, uint16_t port, uint8_
 	k->peer = pi;
 	k->queued = wait;
 	k->busy_count = 0;
-	k->presumed_lost = 0;
+	k->left_window = 0;
 	k->lost_at = reliable ? PROTO_NO_EXPIRY : now + rto_est(c, md);
 	if (reliable || wait) {
 		memcpy(slot_frame(c, k), frame, len);
@@ -309,7 +322,7 @@ static void release(struct proto_cli *c, struct proto_call *k)
 	if (p && k->queued) {
 		p->queued--;
 		c->n_queued--;
-	} else if (p && !k->presumed_lost) {
+	} else if (p && !k->left_window) {
 		p->inflight--;
 	}
 	k->in_use = 0;
@@ -407,15 +420,20 @@ int proto_cli_on_ack(struct proto_cli *c, const struct flatrpc_hdr *hdr, uint64_
 	}
 	if (hdr->status == FLATRPC_ACK_PENDING) {
 		/* Received and waiting its turn: retransmitting now would only
-		 * add load; the answer comes, or this attempt times out. */
+		 * add load; the answer comes, or this attempt times out. It is
+		 * out of the network, so out of the window. */
 		c->acks++;
 		k->deadline = now + k->rto;
+		p = peer_of(c, k);
+		if (!k->left_window && p)
+			p->inflight--;
+		k->left_window = 1;
 		return 0;
 	}
 	c->busy++;
 	md = method_of(c, k->method);
 	p = peer_of(c, k);
-	cwnd_cut(c, p, k->attempt_at, now);
+	cwnd_cut(c, p, k->attempt_at, now, true);
 	if (!(md->flags & FLATRPC_M_RELIABLE) || !k->frame_len ||
 	    ++k->busy_count > PROTO_BUSY_MAX) {
 		/* A lossy call is never sent twice; it fails fast instead. */
@@ -434,10 +452,12 @@ int proto_cli_on_ack(struct proto_cli *c, const struct flatrpc_hdr *hdr, uint64_
 	/* Not delivered, so not lost: back to the head of the peer's queue,
 	 * out again after one RTO, with its retries intact. */
 	if (p) {
-		p->inflight--;
+		if (!k->left_window)
+			p->inflight--;
 		p->queued++;
 		c->n_queued++;
 	}
+	k->left_window = 0;
 	k->queued = 1;
 	k->deadline = now + k->rto;
 	return 0;
@@ -491,7 +511,7 @@ int proto_cli_expire(struct proto_cli *c, uint64_t now, struct proto_event *ev, 
 
 		if (!k->in_use || k->queued)
 			continue;
-		if (!k->presumed_lost && k->lost_at <= now) {
+		if (!k->left_window && k->lost_at <= now) {
 			/* A lossy call past its RTO gives its slot back and
 			 * still waits for a late answer. It does not cut the
 			 * window: a lost lossy message must delay no other
@@ -501,15 +521,16 @@ int proto_cli_expire(struct proto_cli *c, uint64_t now, struct proto_event *ev, 
 
 			if (p)
 				p->inflight--;
-			k->presumed_lost = 1;
+			k->left_window = 1;
 		}
 		if (k->deadline > now)
 			continue;
 		md = method_of(c, k->method);
 		/* A reliable attempt is lost: the peer's network or receiver
-		 * is overloaded (or the frame was corrupted; we cannot tell). */
-		if (md->flags & FLATRPC_M_RELIABLE)
-			cwnd_cut(c, peer_of(c, k), k->attempt_at, now);
+		 * is overloaded (or the frame was corrupted; we cannot tell).
+		 * One the receiver said it holds was not lost. */
+		if ((md->flags & FLATRPC_M_RELIABLE) && !k->left_window)
+			cwnd_cut(c, peer_of(c, k), k->attempt_at, now, false);
 		ev[n].rpc_id = k->rpc_id;
 		ev[n].method = k->method;
 		if (k->retries_left && k->frame_len) {
@@ -583,7 +604,7 @@ uint64_t proto_cli_next_expiry(const struct proto_cli *c, uint64_t now)
 			continue;
 		if (k->deadline < best)
 			best = k->deadline;
-		if (!k->queued && !k->presumed_lost && k->lost_at < best)
+		if (!k->queued && !k->left_window && k->lost_at < best)
 			best = k->lost_at;
 	}
 	return best;

@@ -41,7 +41,9 @@ struct proto_call {
 	uint8_t		queued;		/* waits for the window; deadline = not before */
 	uint8_t		hdr_off;	/* where its frame's flatrpc_hdr is */
 	uint8_t		busy_count;	/* ACK BUSY refusals so far */
-	uint8_t		presumed_lost;	/* lossy: out of the window, still waiting */
+	uint8_t		left_window;	/* no longer counted in the peer's window, still
+					 * waiting: a lossy call past its RTO, or a
+					 * reliable one the receiver holds (ACK PENDING) */
 };
 
 /*
@@ -56,12 +58,24 @@ struct proto_call {
  * A lossy call with no answer one RTO (as a reliable one would get) after it
  * left is presumed lost: that is the loss signal, and its slot in the window
  * is given back although the call waits for its whole timeout, so a lost
- * lossy message holds up no other call for longer than that RTO.
+ * lossy message holds up no other call for longer than that RTO. A call the
+ * receiver answers ACK PENDING (it has the request, queued or held for its
+ * turn behind a gap) leaves the window too: it is out of the network, and
+ * the in-order calls held behind one lost request would otherwise fill the
+ * window and stall every other method of the peer. Its later timeouts are
+ * not losses.
+ * A loss halves it down to PROTO_CWND_FLOOR calls and no further; only a
+ * BUSY, the receiver's own word, takes it lower. Below about a
+ * bandwidth-delay product of calls a window only makes calls wait in the
+ * sender, and at these round trips a random loss is far likelier than a
+ * congested path: a lossy call would queue behind a reliable one's loss
+ * (the head-of-line blocking the lossy method was chosen to avoid).
  * Why loss and not delay: docs/transport.md.
  */
 #define PROTO_PEERS		16
 #define PROTO_CWND_ONE		256u	/* fixed point: cwnd / 256 calls */
 #define PROTO_CWND_INIT		64u	/* calls; capped by the table's capacity */
+#define PROTO_CWND_FLOOR	16u	/* calls: 16 x 1.5 KB, a 10 Gb/s x 20 us BDP */
 #define PROTO_NO_PEER		0xFF	/* peer table full: the call has no window */
 /* A call refused this often ends with FLATRPC_E_TIMEOUT: a receiver whose
  * library died leaves its backlog published above the threshold. */
@@ -111,6 +125,7 @@ struct proto_cli_cfg {
 	size_t		hdr_off6;	/* the same to an IPv6 peer; 0 = hdr_off */
 	uint64_t	rto_min_ns;	/* RTO floor; 0 = PROTO_RTO_MIN_NS */
 	unsigned int	cwnd_init;	/* calls; 0 = PROTO_CWND_INIT */
+	unsigned int	cwnd_floor;	/* calls a loss cannot cut below; 0 = PROTO_CWND_FLOOR */
 };
 
 struct proto_cli {
@@ -130,6 +145,7 @@ struct proto_cli {
 	struct proto_peer peers[PROTO_PEERS];
 	uint32_t	cwnd_max;	/* PROTO_CWND_ONE units: the table's capacity */
 	uint32_t	cwnd_init;
+	uint32_t	cwnd_floor;	/* PROTO_CWND_ONE units */
 	uint32_t	n_queued;
 	uint64_t	next_order;
 	/* counters */

@@ -1262,6 +1262,9 @@ static void serve_msg(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 				      qf, qlen, now, &hs)) {
 	case PROTO_HOLD_EXEC:
 		break;
+	case PROTO_HOLD_HELD:
+		/* Told at once, so that the client takes it out of its window:
+		 * the calls held behind a gap must not stall other methods. */
 	case PROTO_HOLD_PENDING:
 		send_ack(s, qf, FLATRPC_ACK_PENDING);
 		return;
