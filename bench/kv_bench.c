@@ -293,6 +293,8 @@ struct run {
 	uint64_t	body_bytes;	/* request + response bodies, every call */
 	struct cpu_acct	server, server0;	/* no pids: client CPU only */
 	uint64_t	cpu0_client;
+	/* FlatRPC: where a call can wait besides the network */
+	uint64_t	cwnd_cuts, waited, retransmits;
 };
 
 static uint64_t cpu_self_ns(void)
@@ -602,6 +604,12 @@ static int flatrpc_client(struct run *r, const char *ifname, struct in_addr serv
 		fprintf(stderr, "kv-bench: %lu calls timed out; %lu responses came after their call had"
 			" timed out\n", (unsigned long)st.timeouts, (unsigned long)st.stale);
 	}
+	struct flatrpc_sock_stats end;
+
+	flatrpc_sock_stats(s, &end);
+	r->cwnd_cuts = end.cwnd_cuts;
+	r->waited = end.waited;
+	r->retransmits = end.retransmits;
 	flatrpc_sock_del(s);
 	return 0;
 }
@@ -706,7 +714,8 @@ int main(int argc, char **argv)
 	printf("proto=%s mode=%s outstanding=%u count=%lu p50_us=%.2f p99_us=%.2f rate_per_s=%.0f errors=%lu"
 	       " client_cpu_us_per_rpc=%.2f server_cpu_us_per_rpc=%.2f body_bytes_per_rpc=%.1f"
 	       " get_p50_us=%.2f get_p99_us=%.2f gets=%lu gets_lost=%lu"
-	       " set_p50_us=%.2f set_p99_us=%.2f sets=%lu late=%lu\n",
+	       " set_p50_us=%.2f set_p99_us=%.2f sets=%lu late=%lu"
+	       " cwnd_cuts=%llu waited=%llu retransmits=%llu\n",
 	       proto, r.busy ? "busy" : "blocking", r.outstanding, r.n_lat,
 	       r.n_lat ? r.lat[r.n_lat / 2] / 1e3 : 0.0,
 	       r.n_lat ? r.lat[(r.n_lat * 99) / 100] / 1e3 : 0.0,
@@ -717,6 +726,8 @@ int main(int argc, char **argv)
 	       r.n_get ? r.get_lat[r.n_get / 2] / 1e3 : 0.0,
 	       r.n_get ? r.get_lat[(r.n_get * 99) / 100] / 1e3 : 0.0, r.n_get, r.gets_lost,
 	       r.n_set ? r.set_lat[r.n_set / 2] / 1e3 : 0.0,
-	       r.n_set ? r.set_lat[(r.n_set * 99) / 100] / 1e3 : 0.0, r.n_set, r.late);
+	       r.n_set ? r.set_lat[(r.n_set * 99) / 100] / 1e3 : 0.0, r.n_set, r.late,
+	       (unsigned long long)r.cwnd_cuts, (unsigned long long)r.waited,
+	       (unsigned long long)r.retransmits);
 	return r.errors ? 1 : 0;
 }

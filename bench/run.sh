@@ -35,7 +35,7 @@
 # full run stays strict: there any timed-out call fails it.
 # --profile runs no benchmark: it records where the time goes (perf record -g)
 # in a few runs and writes bench/results/profile-<stack>-<mode>.txt.
-set -euo pipefail
+set -Eeuo pipefail
 # errexit stops the run at a failed step; this says which one
 trap 'echo "bench/run.sh: line $LINENO failed (exit $?): $BASH_COMMAND" >&2' ERR
 
@@ -660,6 +660,10 @@ if [ -f "$B/selftests/impair.bpf.o" ]; then
 				"$(field gets <"$work/hol" | median)" "$(field gets_lost <"$work/hol" | median)" \
 				$(($(hol_dropped) - d0))
 			[ "$SMOKE" = 1 ] || echo "  runs: $(field get_p99_us <"$work/hol" | tr '\n' ' ')(get p99)"
+			# where else a FlatRPC call waits: the peer's window, cut by
+			# the reliable sets' losses
+			[ $proto = flatrpc ] && echo "  window per run: cuts $(field cwnd_cuts <"$work/hol" |
+				paste -sd/), calls that waited $(field waited <"$work/hol" | paste -sd/), retransmits $(field retransmits <"$work/hol" | paste -sd/)"
 		done
 	done
 	hol_loss 0

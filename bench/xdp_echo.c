@@ -514,5 +514,10 @@ int main(int argc, char **argv)
 	       secs > 0 ? (double)r.n_lat / secs : 0.0, r.errors,
 	       r.n_lat ? cpu_client / 1e3 / (double)r.n_lat : 0.0,
 	       r.n_lat ? cpu_server / 1e3 / (double)r.n_lat : 0.0, 2.0 * BODY);
-	return r.errors ? 1 : 0;
+	/* A stray frame on the queue is not an echo of ours: it is left out of
+	 * the figures, said, and does not void the run. */
+	if (r.errors)
+		fprintf(stderr, "xdp-echo: %lu received frames were no answer to an outstanding "
+			"request (left out)\n", r.errors);
+	return 0;
 }
