@@ -392,6 +392,9 @@ static int client(struct xe *x, struct run *r, const uint8_t *dmac, struct in_ad
 		xsk_ring_cons__release(&x->rx, n);
 	}
 	r->t_end = now_ns();
+	if (done < total)
+		fprintf(stderr, "xdp-echo: stopped by a signal after %lu of %lu answers\n",
+			done, total);
 	return done < total;
 }
 
