@@ -1404,6 +1404,27 @@ static void test_ack_pending_restarts_timer(void **state)
 	assert_int_equal(fx->cli.retransmits, 1);
 }
 
+/* A held call waits for a gap that an RTO need not cover: each ACK PENDING
+ * doubles its timer, up to the method's timeout. */
+static void test_ack_pending_backs_off(void **state)
+{
+	struct fixture *fx = *state;
+	struct proto_done d;
+	uint64_t rto;
+	uint32_t id;
+
+	/* one round trip of 50 us: the RTO falls to its floor */
+	id = send_at(fx, M_ORD, 0);
+	answer_kind(fx, id, M_ORD, FLATRPC_RESP, 0, 50 * US);
+	rto = proto_cli_rto(&fx->cli, M_ORD);
+	assert_true(4 * rto < 2000 * US);
+	id = send_at(fx, M_ORD, 100 * US);
+	assert_int_equal(ack(fx, id, M_ORD, FLATRPC_ACK_PENDING, 110 * US, &d), 0);
+	assert_int_equal(proto_cli_next_expiry(&fx->cli, 110 * US), 110 * US + 2 * rto);
+	assert_int_equal(ack(fx, id, M_ORD, FLATRPC_ACK_PENDING, 120 * US, &d), 0);
+	assert_int_equal(proto_cli_next_expiry(&fx->cli, 120 * US), 120 * US + 4 * rto);
+}
+
 /* ---------------------------------------------------- server: priority */
 
 static void test_prio_order(void **state)
@@ -1493,6 +1514,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_busy_lossy_fails_fast, setup_w8, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_keeps_peer_order, setup_w2, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_pending_restarts_timer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_pending_backs_off, setup, teardown),
 		cmocka_unit_test(test_prio_order),
 	};
 

@@ -423,6 +423,12 @@ int proto_cli_on_ack(struct proto_cli *c, const struct flatrpc_hdr *hdr, uint64_
 		 * add load; the answer comes, or this attempt times out. It is
 		 * out of the network, so out of the window. */
 		c->acks++;
+		/* It waits for a gap or a queue, which an RTO need not cover:
+		 * backing off spares the copies sent while it waits. */
+		md = method_of(c, k->method);
+		k->rto *= 2;
+		if (k->rto > (uint64_t)md->timeout_us * 1000)
+			k->rto = (uint64_t)md->timeout_us * 1000;
 		k->deadline = now + k->rto;
 		p = peer_of(c, k);
 		if (!k->left_window && p)

@@ -306,17 +306,15 @@ static void load_map_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts
 }
 
 /* A service with client: elements needs flatrpc-load's client program
- * (and a buffer for the stripped bodies); without them the elements could
+ * (and a buffer for the bodies it returns); without them the elements could
  * not run, so the socket is refused rather than sending unchecked. */
 static int client_prog_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts *opts)
 {
 	char dir[256], path[300];
-	bool any = false, strip = false;
+	bool any = false;
 
-	for (unsigned int i = 0; i < s->svc->n_methods; i++) {
+	for (unsigned int i = 0; i < s->svc->n_methods; i++)
 		any |= !!(s->svc->methods[i].flags & FLATRPC_M_CLIENT_ANF);
-		strip |= s->svc->methods[i].req_strip != 0;
-	}
 	if (!any)
 		return 0;
 	if (fx_pin_dir(dir, sizeof(dir), opts->bpffs, opts->ifname) ||
@@ -326,9 +324,8 @@ static int client_prog_open(struct flatrpc_sock *s, const struct flatrpc_sock_op
 	s->client_prog_fd = bpf_obj_get(path);
 	if (s->client_prog_fd < 0)
 		return FLATRPC_E_NOTLOADED;
-	if (strip && !(s->wire_buf = malloc(FLATRPC_MSG_MAX)))
-		return -ENOMEM;
-	return 0;
+	s->wire_buf = malloc(FLATRPC_MSG_MAX);
+	return s->wire_buf ? 0 : -ENOMEM;
 }
 
 FLATRPC_EXPORT
@@ -661,11 +658,7 @@ static int run_client_anfs(struct flatrpc_sock *s, uint8_t method, const void **
 	}
 	if (o.retval != XDP_PASS || o.data_size_out != MSG_OFF + fixed)
 		return FLATRPC_E_PROTO;	/* counted as not_client_request */
-	if (!md->req_strip) {
-		/* an element may have rewritten a field */
-		if (!s->wire_buf && !(s->wire_buf = malloc(FLATRPC_MSG_MAX)))
-			return -ENOMEM;
-	}
+	/* the fixed part as the elements left it (they may rewrite a field) */
 	memcpy(s->wire_buf, out + MSG_OFF, fixed);
 	memcpy(s->wire_buf + fixed, (const uint8_t *)*body + cfixed, *len - cfixed);
 	*body = s->wire_buf;
@@ -1265,6 +1258,7 @@ static void serve_msg(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 	case PROTO_HOLD_HELD:
 		/* Told at once, so that the client takes it out of its window:
 		 * the calls held behind a gap must not stall other methods. */
+		/* fall through */
 	case PROTO_HOLD_PENDING:
 		send_ack(s, qf, FLATRPC_ACK_PENDING);
 		return;
