@@ -63,6 +63,8 @@ tag=$$
 C=frbc$tag S=frbs$tag M=frbm$tag HOL_FS=/tmp/flatrpc-bench-hol-$tag
 work=$(mktemp -d /tmp/flatrpc-bench.XXXXXX)
 export FLATRPC_BPFFS=$work/bpffs
+source "$top/scripts/keys.sh"
+fr_keys "$work/keys" "$B/flatrpc-load" "$top"/specs/*.anf "$top"/bench/specs/*.anf
 pids=() nsrv=0
 
 cleanup() {

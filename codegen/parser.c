@@ -928,8 +928,20 @@ static void parse_service(struct parser *p)
 
 	open_block(p, 0);
 	RECOVER_LOOP(p, !at(p, T_DEDENT) && !at(p, T_EOF), {
-		const struct fr_tok *k = expect(p, T_IDENT, "port:, metadata: or method");
-		if (!strcmp(k->text, "port")) {
+		const struct fr_tok *k = expect(p, T_IDENT, "port:, auth:, metadata: or method");
+		if (!strcmp(k->text, "auth")) {
+			expect(p, T_COLON, "':'");
+			const struct fr_tok *v = expect(p, T_IDENT, "siphash or none");
+			if (svc->has_auth)
+				fr_error(p->d, k->loc, "auth: is given twice");
+			if (!strcmp(v->text, "none"))
+				svc->auth_none = 1;
+			else if (strcmp(v->text, "siphash"))
+				fr_error(p->d, v->loc, "unknown auth '%s' (expected siphash, the default, "
+					 "or none for a network that is trusted)", v->text);
+			svc->has_auth = 1;
+			expect(p, T_NEWLINE, "end of line");
+		} else if (!strcmp(k->text, "port")) {
 			expect(p, T_COLON, "':'");
 			const struct fr_tok *n = expect(p, T_INT, "a port number");
 			if (n->ival == 0 || n->ival > 65535)
@@ -942,7 +954,7 @@ static void parse_service(struct parser *p)
 		} else if (!strcmp(k->text, "method")) {
 			parse_method(p, svc);
 		} else {
-			fail(p, k->loc, "unknown service section '%s' (expected port:, "
+			fail(p, k->loc, "unknown service section '%s' (expected port:, auth:, "
 			     "metadata: or method NAME:)", k->text);
 		}
 	});

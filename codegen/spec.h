@@ -315,6 +315,8 @@ struct fr_service {
 	struct fr_loc	loc;
 	uint16_t	port;
 	int		has_port;
+	/* auth: none - frames carry no tag (docs/security.md) */
+	int		auth_none, has_auth;
 	struct fr_fields meta;
 	struct fr_method *methods;
 	unsigned	nmethods, mcap;

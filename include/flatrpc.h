@@ -64,6 +64,7 @@ enum flatrpc_error {
 	FLATRPC_E_BUSY		= -1008,	/* too many calls outstanding */
 	FLATRPC_E_TOOBIG	= -1009,	/* message larger than FLATRPC_MSG_MAX */
 	FLATRPC_E_OVERLOADED	= -1010,	/* lossy call refused by a busy server */
+	FLATRPC_E_NOKEY		= -1011,	/* the service authenticates; no key loaded */
 };
 
 const char *flatrpc_strerror(int err);

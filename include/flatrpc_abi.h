@@ -196,7 +196,8 @@ enum flatrpc_status {
 	X(IP6_EXT,	"ipv6_ext_header") /* IPv6 with any extension header */ \
 	X(FWD_IP6,	"forward_ipv6")	/* forward() of an IPv6 request: IPv4 only */ \
 	X(FWD_FAILED,	"forward_failed") /* forward(): no route to the backend (kern/forward.h) */ \
-	X(NOT_CLIENT_REQ, "not_client_request") /* the client: program got no request built for it */
+	X(NOT_CLIENT_REQ, "not_client_request") /* the client: program got no request built for it */ \
+	X(BAD_TAG,	"bad_tag")	/* the message tag is not that of a live key (docs/security.md) */
 
 enum flatrpc_drop {
 #define FLATRPC_X_ENUM(n, s) FLATRPC_DROP_##n,
@@ -244,6 +245,38 @@ struct flatrpc_seq_state {
 	__u16	pad;
 };
 
+/*
+ * Message authentication (docs/security.md). Unless the spec says
+ * `auth: none`, every FlatRPC frame ends in a FLATRPC_TAG_LEN-byte tag that
+ * follows the body and is not counted in flatrpc_hdr.len (the UDP length
+ * counts it). The tag is SipHash-2-4 (flatrpc_siphash.h), keyed with the
+ * service's key, of struct flatrpc_tag_pseudo followed by the frame's
+ * FlatRPC header and body (fragment extension included), stored
+ * little-endian. Receivers check it in XDP before anything else looks at
+ * the frame. The destination address is left out so that a forward()ed
+ * request keeps its tag; the source is in, so a frame cannot be passed off
+ * as another peer's.
+ */
+#define FLATRPC_TAG_LEN		8
+
+struct flatrpc_tag_pseudo {
+	__be32	saddr[4];	/* sender, FLATRPC_ADDR form */
+	__be16	sport;
+	__be16	dport;
+	__u32	zero;
+};
+_Static_assert(sizeof(struct flatrpc_tag_pseudo) == 24, "three SipHash words");
+
+/* The live keys of a service, in the one-entry, mmap-able `auth_keys` map:
+ * flatrpc-load writes it from the key file, XDP verifies with it and the
+ * library signs with key[0]. Two keys are live during a rotation. */
+#define FLATRPC_KEYS_MAX	2
+struct flatrpc_keys {
+	__u32	on;		/* 1: frames carry tags (the spec's auth) */
+	__u32	count;		/* live keys, 1..FLATRPC_KEYS_MAX (0 while on == 0) */
+	__u64	key[FLATRPC_KEYS_MAX][2];	/* key[0] signs and verifies, key[1] verifies */
+};
+
 /* Pinned objects, under <bpffs>/flatrpc/<ifname>/. */
 #define FLATRPC_PIN_SUBDIR	"flatrpc"
 #define FLATRPC_PIN_XSKS	"xsks"
@@ -253,6 +286,7 @@ struct flatrpc_seq_state {
 #define FLATRPC_PIN_META	"meta"
 #define FLATRPC_PIN_FRAGS	"frag_verdicts"
 #define FLATRPC_PIN_LOAD	"load"
+#define FLATRPC_PIN_KEYS	"auth_keys"
 #define FLATRPC_PIN_PROG_XDP	"prog_xdp"
 #define FLATRPC_PIN_PROG_TC	"prog_tc"
 /* Never attached: the library runs it with BPF_PROG_TEST_RUN per request of

@@ -22,9 +22,19 @@
 #include "parse.h"
 #include "forward.h"
 #include "seq.h"
+#include "auth.h"
 
 /* Host order; set by flatrpc-load through the skeleton before load. */
 const volatile __u16 flatrpc_port = FLATRPC_DEFAULT_PORT;
+/* 1: every frame carries a tag (the spec's auth; anf.bpf.h). flatrpc-load
+ * reads it to know whether a key is needed; table tests may clear it. With
+ * it 0 the verifier drops every tag branch. */
+const volatile __u8 flatrpc_auth = FR_SPEC_AUTH;
+
+static __always_inline __u32 fr_tag_len(void)
+{
+	return flatrpc_auth ? FLATRPC_TAG_LEN : 0;
+}
 
 static __always_inline void fr_count_drop(__u32 reason)
 {
@@ -141,25 +151,21 @@ static __always_inline void fr_scrub_req(struct fr_pkt *p)
 }
 
 /*
- * The IPv6 half of fr_reply(): UDP and FlatRPC headers are already the
- * reply's. Over IPv6 a UDP checksum is mandatory (RFC 8200 8.1), so it is
- * summed in full: pseudo header plus 20 bytes of headers, a fixed cost.
- * Returns the reply's length.
+ * The IPv6 half of fr_reply(): addresses, UDP and FlatRPC headers and the
+ * tag are already the reply's. Over IPv6 a UDP checksum is mandatory (RFC
+ * 8200 8.1), so it is summed in full: pseudo header plus the 20 bytes of
+ * headers and the tag, a fixed cost. Returns the reply's length.
  */
-static __always_inline int fr_reply6(struct fr_pkt *p)
+static __always_inline int fr_reply6(struct fr_pkt *p, void *data_end, __u32 tag_len)
 {
 	struct ipv6hdr *ip6 = p->ip6;
 	struct udphdr *udp = p->udp;
-	struct in6_addr a;
 	__u16 *w;
 	__u32 sum;
 	int i;
 
 	if (!ip6)
 		return 0;	/* fr_parse() set ip or ip6; the verifier cannot know */
-	a = ip6->saddr;
-	ip6->saddr = ip6->daddr;
-	ip6->daddr = a;
 	ip6->payload_len = udp->len;
 	udp->check = 0;
 
@@ -170,13 +176,20 @@ static __always_inline int fr_reply6(struct fr_pkt *p)
 	for (i = 0; i < 16; i++)
 		sum += w[i];
 	w = (__u16 *)udp;
+	if ((void *)w + sizeof(*udp) + sizeof(struct flatrpc_hdr) + tag_len > data_end)
+		return 0;
 #pragma unroll
 	for (i = 0; i < (int)((sizeof(*udp) + sizeof(struct flatrpc_hdr)) / 2); i++)
 		sum += w[i];
+	if (tag_len) {
+#pragma unroll
+		for (i = 0; i < FLATRPC_TAG_LEN / 2; i++)
+			sum += w[(sizeof(*udp) + sizeof(struct flatrpc_hdr)) / 2 + i];
+	}
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	udp->check = (__u16)~sum ?: 0xffff;
-	return FR_HDRS6_LEN;
+	return FR_HDRS6_LEN + tag_len;
 }
 
 /*
@@ -186,13 +199,15 @@ static __always_inline int fr_reply6(struct fr_pkt *p)
  * pointers; if the shrink fails the reply is still valid, since receivers
  * accept bytes beyond the IP total length as Ethernet padding.
  */
-static __always_inline int fr_reply(struct xdp_md *ctx, struct fr_pkt *p, __u8 kind, __u8 code)
+static __always_inline int fr_reply(struct xdp_md *ctx, struct fr_pkt *p, __u8 kind, __u8 code,
+				    __u32 tag_len)
 {
 	struct ethhdr *eth = p->eth;
 	struct iphdr *ip = p->ip;
 	struct udphdr *udp = p->udp;
 	struct flatrpc_hdr *h = p->hdr;
 	unsigned char mac[ETH_ALEN];
+	struct in6_addr a;
 	__be32 addr;
 	__be16 port;
 	int excess, len;
@@ -203,22 +218,31 @@ static __always_inline int fr_reply(struct xdp_md *ctx, struct fr_pkt *p, __u8 k
 	port = udp->source;
 	udp->source = udp->dest;
 	udp->dest = port;
-
-	h->flags = kind;
-	h->status = code;
-	h->len = 0;
-	udp->len = bpf_htons(sizeof(*udp) + sizeof(*h));
 	if (ip) {
 		addr = ip->saddr;
 		ip->saddr = ip->daddr;
 		ip->daddr = addr;
+	} else if (p->ip6) {
+		a = p->ip6->saddr;
+		p->ip6->saddr = p->ip6->daddr;
+		p->ip6->daddr = a;
+	}
+
+	h->flags = kind;
+	h->status = code;
+	h->len = 0;
+	/* The request had a tag, so the reply's fits where its body was. */
+	if (tag_len && fr_tag_reply(ctx, p, (void *)(long)ctx->data_end))
+		return XDP_DROP;
+	udp->len = bpf_htons(sizeof(*udp) + sizeof(*h) + tag_len);
+	if (ip) {
 		/* Zero is legal for UDP over IPv4 and spares summing the payload. */
 		udp->check = 0;
-		ip->tot_len = bpf_htons(sizeof(*ip) + sizeof(*udp) + sizeof(*h));
+		ip->tot_len = bpf_htons(sizeof(*ip) + sizeof(*udp) + sizeof(*h) + tag_len);
 		ip->check = fr_ip_csum(ip);
-		len = FR_HDRS_LEN;
+		len = FR_HDRS_LEN + tag_len;
 	} else {
-		len = fr_reply6(p);
+		len = fr_reply6(p, (void *)(long)ctx->data_end, tag_len);
 		if (!len)
 			return XDP_DROP;
 	}
@@ -311,11 +335,15 @@ int flatrpc_xdp(struct xdp_md *ctx)
 	int dup = 0, ahead = 0;
 	int ret;
 
-	ret = fr_parse(data, data_end, (__u32)(data_end - data), flatrpc_port, &p);
+	ret = fr_parse(data, data_end, (__u32)(data_end - data), flatrpc_port, fr_tag_len(), &p);
 	if (ret == FR_PASS)
 		return XDP_PASS;
 	if (ret)
 		return fr_xdp_drop(ret);
+	/* Before anything acts on what the frame says: a forged request,
+	 * response, ACK or stream reset changes no state and runs no ANF. */
+	if (fr_tag_len() && !fr_tag_ok(ctx, &p, data_end))
+		return fr_xdp_drop(FLATRPC_DROP_BAD_TAG);
 
 	/* Later fragments follow their first one's verdict: its ANFs saw the
 	 * fixed part, and the sequence decision was made for the message. */
@@ -336,7 +364,7 @@ int flatrpc_xdp(struct xdp_md *ctx)
 				st->busy++;
 			/* the sender resends the whole message later */
 			fr_frag_verdict(&p, FR_FRAG_WHY_ACK + FLATRPC_ACK_BUSY);
-			return fr_reply(ctx, &p, FLATRPC_ACK, FLATRPC_ACK_BUSY);
+			return fr_reply(ctx, &p, FLATRPC_ACK, FLATRPC_ACK_BUSY, fr_tag_len());
 		}
 		fr_scrub_req(&p);
 		if (fr_method_flags(p.method) & FLATRPC_M_INORDER) {
@@ -377,7 +405,7 @@ int flatrpc_xdp(struct xdp_md *ctx)
 					st->anf_err++;
 				if (!ahead) {
 					fr_frag_verdict(&p, ret);
-					return fr_reply(ctx, &p, FLATRPC_ERR, ret);
+					return fr_reply(ctx, &p, FLATRPC_ERR, ret, fr_tag_len());
 				}
 				/* Answering now would leave a hole that no
 				 * retransmission fills (the client got its
@@ -448,7 +476,8 @@ int flatrpc_client(struct xdp_md *ctx)
 	__u32 strip;
 	int ret;
 
-	ret = fr_parse(data, data_end, (__u32)(data_end - data), flatrpc_port, &p);
+	/* the library tags the request after this program has run */
+	ret = fr_parse(data, data_end, (__u32)(data_end - data), flatrpc_port, 0, &p);
 	if (ret == FR_PASS)
 		ret = FLATRPC_DROP_NOT_CLIENT_REQ;
 	if (ret)
@@ -465,7 +494,8 @@ int flatrpc_client(struct xdp_md *ctx)
 	if (ret > 0 && ret <= FLATRPC_MAX_ERRORS) {
 		if (st)
 			st->anf_err++;
-		return fr_reply(ctx, &p, FLATRPC_ERR, ret);
+		/* read by the library that ran it, never sent */
+		return fr_reply(ctx, &p, FLATRPC_ERR, ret, 0);
 	}
 	if (ret)	/* forward(): the checker keeps it out of client: chains */
 		return fr_xdp_drop(FLATRPC_DROP_NOT_CLIENT_REQ);
@@ -506,7 +536,7 @@ int flatrpc_tc_egress(struct __sk_buff *skb)
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
 
-	ret = fr_parse(data, data_end, skb->len, flatrpc_port, &p);
+	ret = fr_parse(data, data_end, skb->len, flatrpc_port, fr_tag_len(), &p);
 	if (ret == FR_PASS)
 		return TC_ACT_OK;
 	if (ret) {

@@ -74,6 +74,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } load SEC(".maps");
 
+/* The service's live keys (struct flatrpc_keys), written by flatrpc-load
+ * from the key file; the library mmaps it to sign what it sends. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct flatrpc_keys);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} auth_keys SEC(".maps");
+
 /* What flatrpc-load attached; the BPF side never reads it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

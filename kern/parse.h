@@ -84,7 +84,8 @@ struct fr_pkt {
  * for (0 when they disagree).
  */
 static __always_inline int fr_parse_tail(struct fr_cursor *c, struct ethhdr *eth,
-					 __u32 udp_len, __be16 nport, struct fr_pkt *p)
+					 __u32 udp_len, __be16 nport, __u32 tag_len,
+					 struct fr_pkt *p)
 {
 	struct udphdr *udp = p->udp;
 	struct flatrpc_hdr *h;
@@ -99,7 +100,7 @@ static __always_inline int fr_parse_tail(struct fr_cursor *c, struct ethhdr *eth
 
 	/* udp_len 0: the IP and UDP lengths already disagreed. */
 	body_len = bpf_ntohs(h->len);
-	if (body_len + sizeof(*h) + sizeof(*udp) != udp_len)
+	if (body_len + sizeof(*h) + sizeof(*udp) + tag_len != udp_len)
 		return FLATRPC_DROP_BAD_LEN;
 
 	p->kind = h->flags & FLATRPC_KIND_MASK;
@@ -154,7 +155,7 @@ static __always_inline int fr_parse_tail(struct fr_cursor *c, struct ethhdr *eth
  * its own name; no FlatRPC sender adds any.
  */
 static __always_inline int fr_parse6(struct fr_cursor *c, struct ethhdr *eth, __u32 frame_len,
-				     __be16 nport, struct fr_pkt *p)
+				     __be16 nport, __u32 tag_len, struct fr_pkt *p)
 {
 	struct ipv6hdr *ip6 = fr_pull(c, sizeof(*ip6));
 	struct udphdr *udp;
@@ -214,17 +215,18 @@ static __always_inline int fr_parse6(struct fr_cursor *c, struct ethhdr *eth, __
 	p->udp = udp;
 	if (pl_len + sizeof(*ip6) + sizeof(*eth) > frame_len || udp_len != pl_len)
 		udp_len = 0;
-	return fr_parse_tail(c, eth, udp_len, nport, p);
+	return fr_parse_tail(c, eth, udp_len, nport, tag_len, p);
 }
 
 /*
  * Returns FR_PASS for anything that is not FlatRPC on `port` (host order),
  * 0 for a valid frame (p filled in), or an enum flatrpc_drop reason.
  * Requests are recognised by destination port, responses by source port, so
- * the same rule holds at ingress and egress.
+ * the same rule holds at ingress and egress. tag_len: the bytes of message
+ * tag expected after the body (0, or FLATRPC_TAG_LEN); it is not checked here.
  */
 static __always_inline int fr_parse(void *data, void *data_end, __u32 frame_len,
-				    __u16 port, struct fr_pkt *p)
+				    __u16 port, __u32 tag_len, struct fr_pkt *p)
 {
 	struct fr_cursor c = { .pos = data, .end = data_end };
 	__be16 nport = bpf_htons(port);
@@ -237,7 +239,7 @@ static __always_inline int fr_parse(void *data, void *data_end, __u32 frame_len,
 	if (!eth)
 		return FR_PASS;
 	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
-		return fr_parse6(&c, eth, frame_len, nport, p);
+		return fr_parse6(&c, eth, frame_len, nport, tag_len, p);
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
 		return FR_PASS;
 	ip = fr_pull(&c, sizeof(*ip));
@@ -269,6 +271,6 @@ static __always_inline int fr_parse(void *data, void *data_end, __u32 frame_len,
 	p->ip = ip;
 	p->udp = udp;
 	if (ip_len + sizeof(*eth) > frame_len || udp_len != ip_len - sizeof(*ip))
-		return fr_parse_tail(&c, eth, 0, nport, p);
-	return fr_parse_tail(&c, eth, udp_len, nport, p);
+		return fr_parse_tail(&c, eth, 0, nport, tag_len, p);
+	return fr_parse_tail(&c, eth, udp_len, nport, tag_len, p);
 }

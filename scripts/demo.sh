@@ -14,6 +14,8 @@ tag=$$
 C=kvclient$tag S=kvserver$tag CI=kvc$tag SI=kvs$tag
 work=$(mktemp -d /tmp/flatrpc-demo.XXXXXX)
 export FLATRPC_BPFFS=$work/bpffs
+source "$top/scripts/keys.sh"
+fr_keys "$work/keys" "$B/flatrpc-load" "$top/specs/kv.anf"
 server=
 
 cleanup() {

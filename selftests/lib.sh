@@ -16,6 +16,8 @@ IMPAIR_OBJ=$BUILD/selftests/impair.bpf.o
 SPEC=$ROOT/specs/kv.anf
 ABI_H=$ROOT/include/flatrpc_abi.h
 
+source "$ROOT/scripts/keys.sh"
+
 SUFFIX=${SUFFIX:-$$}
 NS_C=frc-$SUFFIX
 NS_R=frw-$SUFFIX
@@ -37,6 +39,8 @@ IP6_S=fd77:2::2
 # No dots: libbpf rewrites "." in pin paths it creates.
 WORK=/run/flatrpc-selftest-$SUFFIX
 export FLATRPC_BPFFS=$WORK/bpffs
+# topo_setup writes a key per service there (scripts/keys.sh)
+export FLATRPC_KEY_DIR=$WORK/keys
 # The impairment program gets its own bpffs so that "no FlatRPC pins left"
 # can be checked on FLATRPC_BPFFS as a whole.
 IMPAIR_FS=$WORK/impair
@@ -85,6 +89,7 @@ field() { sed -n "s/.*\\b$1=\\([0-9]*\\).*/\\1/p" <<<"$2" | head -n1; }
 
 topo_setup() {
 	mkdir -p "$WORK" "$FLATRPC_BPFFS" "$IMPAIR_FS"
+	fr_keys "$WORK/keys" "$LOADER" "$ROOT"/specs/*.anf
 	mount -t bpf bpf "$FLATRPC_BPFFS"
 	mount -t bpf bpf "$IMPAIR_FS"
 

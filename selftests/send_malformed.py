@@ -10,6 +10,8 @@ other layer is well formed (scapy fills IP/UDP lengths and checksums).
 IPv6 addresses make IPv6 frames; case ipv6_ext adds a destination options
 header to an otherwise good request.
 """
+import os
+import re
 import struct
 import sys
 
@@ -21,6 +23,23 @@ PORT = 7447
 UNKNOWN_METHOD = 63  # below FLATRPC_MAX_METHODS, and kv has two methods
 
 
+def abi_define(name):
+    """A numeric #define of the ABI header, so no constant is kept here."""
+    abi = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "include",
+                       "flatrpc_abi.h")
+    with open(abi) as f:
+        m = re.search(r"^#define\s+%s\s+(\d+)" % name, f.read(), re.M)
+    if not m:
+        raise SystemExit("send_malformed: no %s in %s" % (name, abi))
+    return int(m.group(1))
+
+
+# Frames that are well-formed but for their one defect carry a tag's worth
+# of bytes (a wrong tag: the defect is found before the tag is checked), so
+# that their length is right for a service that authenticates.
+TAG = bytes(abi_define("FLATRPC_TAG_LEN"))
+
+
 def hdr(magic=MAGIC, flags=0, method=0, rpc_id=1, seq=0, length=0):
     return struct.pack("!BBBBIHH", magic, flags, method, 0, rpc_id, seq, length)
 
@@ -30,14 +49,14 @@ def payload(case):
     if case == "truncated":
         return hdr()[:5]
     if case == "bad_magic":
-        return hdr(magic=0x42, length=len(body)) + body
+        return hdr(magic=0x42, length=len(body)) + body + TAG
     if case == "bad_length":
         # claims far more body than the datagram carries
         return hdr(length=200) + body
     if case == "ipv6_ext":
-        return hdr(length=len(body)) + body
+        return hdr(length=len(body)) + body + TAG
     if case == "unknown_method":
-        return hdr(method=UNKNOWN_METHOD, length=len(body)) + body
+        return hdr(method=UNKNOWN_METHOD, length=len(body)) + body + TAG
     raise SystemExit("send_malformed: unknown case " + case)
 
 

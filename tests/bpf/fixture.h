@@ -64,7 +64,10 @@ static inline __u64 fixture_count(struct bpf_map *map, const void *key, size_t k
 	return v;
 }
 
-static struct flatrpc_bpf *fixture_load(__u16 port)
+/* auth: the object's flatrpc_auth. The tables are about the frames' other
+ * checks and load it 0, untagged, as a spec with auth: none sends them;
+ * test_bpf_auth loads it 1. */
+static struct flatrpc_bpf *fixture_load_auth(__u16 port, __u8 auth)
 {
 	struct flatrpc_bpf *s = flatrpc_bpf__open();
 	struct bpf_map *map;
@@ -76,6 +79,7 @@ static struct flatrpc_bpf *fixture_load(__u16 port)
 	bpf_object__for_each_map(map, s->obj)
 		bpf_map__set_pin_path(map, NULL);
 	s->rodata->flatrpc_port = port;
+	s->rodata->flatrpc_auth = auth;
 	if (flatrpc_bpf__load(s))
 		goto fail;
 	for (i = 0; i < FLATRPC_INIT_COUNT; i++) {
@@ -90,6 +94,11 @@ static struct flatrpc_bpf *fixture_load(__u16 port)
 fail:
 	flatrpc_bpf__destroy(s);
 	return NULL;
+}
+
+static inline struct flatrpc_bpf *fixture_load(__u16 port)
+{
+	return fixture_load_auth(port, 0);
 }
 
 #endif

@@ -24,6 +24,7 @@
 #include <linux/if_xdp.h>
 
 #include "flatrpc.h"
+#include "auth.h"
 #include "frag.h"
 #include "proto.h"
 #include "route.h"
@@ -55,6 +56,11 @@ struct flatrpc_sock {
 	struct proto_prio	prio;		/* server receive queues by priority */
 	int			prio_ready;
 	struct flatrpc_load	*load;		/* this queue's entry of the mmapped `load` map */
+	/* the service's live keys (the mmapped `auth_keys` map): read at each
+	 * send, so a rotation by flatrpc-load --rekey applies at once */
+	const struct flatrpc_keys *keys;
+	size_t			keys_map_len;
+	uint32_t		tag_len;	/* FLATRPC_TAG_LEN, or 0 for auth: none */
 	void			*load_map;
 	size_t			load_map_len;
 	uint32_t		busy_at;
@@ -236,8 +242,10 @@ static void udp6_csum_fill(uint8_t *f)
 }
 
 /* The FlatRPC header of a frame that carries well-formed headers, or NULL. */
-static struct flatrpc_hdr *parse(uint8_t *f, uint32_t len)
+static struct flatrpc_hdr *parse(const struct flatrpc_sock *s, uint8_t *f, uint32_t len)
 {
+	uint32_t tag = s->tag_len;
+
 	const struct ethhdr *eth = (const struct ethhdr *)f;
 
 	/* XDP has checked the lengths; the checksum is not checked here (the
@@ -250,7 +258,8 @@ static struct flatrpc_hdr *parse(uint8_t *f, uint32_t len)
 
 		if ((ip6->version) != 6 || ip6->nexthdr != IPPROTO_UDP ||
 		    pl > len - sizeof(*eth) - sizeof(*ip6) || ntohs(udp6->len) != pl ||
-		    pl != sizeof(*udp6) + sizeof(*h6) + ntohs(h6->len) || h6->magic != FLATRPC_MAGIC)
+		    pl != sizeof(*udp6) + sizeof(*h6) + ntohs(h6->len) + tag ||
+		    h6->magic != FLATRPC_MAGIC)
 			return NULL;
 		return h6;
 	}
@@ -265,7 +274,7 @@ static struct flatrpc_hdr *parse(uint8_t *f, uint32_t len)
 	ip_len = ntohs(ip->tot_len);
 	udp_len = ntohs(udp->len);
 	if (ip_len > len - sizeof(*eth) || udp_len != ip_len - sizeof(*ip) ||
-	    udp_len != sizeof(*udp) + sizeof(*h) + ntohs(h->len) || h->magic != FLATRPC_MAGIC)
+	    udp_len != sizeof(*udp) + sizeof(*h) + ntohs(h->len) + tag || h->magic != FLATRPC_MAGIC)
 		return NULL;
 	return h;
 }
@@ -303,6 +312,40 @@ static void load_map_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts
 	s->load_map = m;
 	s->load_map_len = len;
 	s->load = (struct flatrpc_load *)m + s->x.queue;
+}
+
+/*
+ * Maps the pinned `auth_keys` map. A service whose spec authenticates
+ * (flatrpc-load sets `on`) gets no socket until a key is loaded: sending
+ * untagged frames would only have them dropped at the peer.
+ */
+static int keys_map_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts *opts)
+{
+	char dir[256], path[300];
+	long page = sysconf(_SC_PAGESIZE);
+	size_t len;
+	void *m;
+	int fd;
+
+	if (fx_pin_dir(dir, sizeof(dir), opts->bpffs, opts->ifname) ||
+	    snprintf(path, sizeof(path), "%s/%s", dir, FLATRPC_PIN_KEYS) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return FLATRPC_E_NOTLOADED;
+	len = (sizeof(struct flatrpc_keys) + (size_t)page - 1) / (size_t)page * (size_t)page;
+	m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return -errno;
+	s->keys = m;
+	s->keys_map_len = len;
+	if (!s->keys->on)
+		return 0;
+	if (!s->keys->count)
+		return FLATRPC_E_NOKEY;
+	s->tag_len = FLATRPC_TAG_LEN;
+	return 0;
 }
 
 /* A service with client: elements needs flatrpc-load's client program
@@ -398,6 +441,9 @@ struct flatrpc_sock *flatrpc_sock_new(const struct flatrpc_service_desc *svc,
 	 * while the senders learn of the BUSY, so the fill ring never runs dry. */
 	s->busy_at = opts->busy_at ? opts->busy_at : FX_RX_FRAMES / 2;
 	load_map_open(s, opts);
+	e = keys_map_open(s, opts);
+	if (e)
+		goto fail;
 	e = client_prog_open(s, opts);
 	if (e)
 		goto fail;
@@ -426,6 +472,8 @@ void flatrpc_sock_del(struct flatrpc_sock *s)
 	}
 	if (s->load_map)
 		munmap(s->load_map, s->load_map_len);
+	if (s->keys)
+		munmap((void *)s->keys, s->keys_map_len);
 	if (s->prio_ready)
 		proto_prio_fini(&s->prio);
 	fx_close(&s->x);
@@ -576,11 +624,45 @@ static struct flatrpc_hdr *frag_receive(struct flatrpc_sock *s, const uint8_t *f
 	return (struct flatrpc_hdr *)((*fs)->prefix + hdr_off((*fs)->prefix));
 }
 
+/*
+ * Appends the frame's tag (flatrpc_abi.h, FLATRPC_TAG_LEN) and counts it in
+ * the IP and UDP lengths. Here, at the last moment, so that every send of a
+ * message - first, queued, retransmitted with RETX or FIRST, answered from
+ * the cache - is signed as it leaves and copies are kept untagged.
+ */
+static uint32_t tag_frame(const struct flatrpc_sock *s, uint8_t *f, uint32_t len)
+{
+	struct udphdr *udp = (struct udphdr *)frame_udp(f);
+	size_t off = hdr_off(f);
+	__be32 saddr[4];
+	__u64 key[2], tag;
+
+	fr_addr_bytes(frame_addr(f, false), saddr);
+	memcpy(key, s->keys->key[0], sizeof(key));
+	tag = fr_tag_of(key, saddr, udp->source, udp->dest, f + off, len - off);
+	memcpy(f + len, &tag, sizeof(tag));
+	udp->len = htons(ntohs(udp->len) + FLATRPC_TAG_LEN);
+	if (frame_v6(f)) {
+		struct ipv6hdr *ip6 = (struct ipv6hdr *)(f + sizeof(struct ethhdr));
+
+		ip6->payload_len = udp->len;
+	} else {
+		struct iphdr *ip = (struct iphdr *)(f + sizeof(struct ethhdr));
+
+		ip->tot_len = htons(ntohs(ip->tot_len) + FLATRPC_TAG_LEN);
+		ip->check = 0;
+		ip->check = ip_csum(ip, sizeof(*ip));
+	}
+	return len + FLATRPC_TAG_LEN;
+}
+
 static int tx_frame(struct flatrpc_sock *s, uint64_t addr, uint32_t len)
 {
 	uint8_t *f = fx_data(&s->x, addr);
 	int err;
 
+	if (s->tag_len)
+		len = tag_frame(s, f, len);
 	if (frame_v6(f))
 		udp6_csum_fill(f);
 	err = fx_tx_push(&s->x, addr, len);
@@ -734,7 +816,7 @@ int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 		return -EAFNOSUPPORT;
 	moff = MSG_OFF + (fr_addr_is_v4(dst) ? 0 : V6_EXTRA);
 	big = s->frag_ready && len > FLATRPC_FRAG_CHUNK;
-	if (big ? len > FLATRPC_MSG_MAX : len > FX_FRAME_SIZE - moff)
+	if (big ? len > FLATRPC_MSG_MAX : len > FX_FRAME_SIZE - moff - FLATRPC_TAG_LEN)
 		return FLATRPC_E_TOOBIG;
 	/* a big message's first frame is its first fragment */
 	flen = big ? sizeof(struct flatrpc_frag) + FLATRPC_FRAG_CHUNK : len;
@@ -826,7 +908,7 @@ static int rx_responses(struct flatrpc_sock *s, struct flatrpc_completion *out, 
 	for (uint32_t i = 0; i < got; i++) {
 		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&s->x.rx, idx + i);
 		uint8_t *f = fx_data(&s->x, d->addr);
-		struct flatrpc_hdr *h = parse(f, d->len);
+		struct flatrpc_hdr *h = parse(s, f, d->len);
 		const struct udphdr *udp = frame_udp(f);
 		struct proto_done done;
 		struct frag_slot *fs;
@@ -1102,10 +1184,10 @@ static void execute(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 			st = (rc >= 128 && rc <= 255) ? (uint8_t)rc : FLATRPC_ST_APP;
 		}
 	} else {
-		size_t rlen = FX_FRAME_SIZE - moff;
+		size_t rlen = FX_FRAME_SIZE - moff - FLATRPC_TAG_LEN;
 		int rc = fn(ctx, qh->method, qbody, qlen, rf + moff, &rlen);
 
-		if (rc == 0 && rlen <= FX_FRAME_SIZE - moff) {
+		if (rc == 0 && rlen <= FX_FRAME_SIZE - moff - FLATRPC_TAG_LEN) {
 			body_len = (uint16_t)rlen;
 		} else {
 			kind = FLATRPC_ERR;
@@ -1174,7 +1256,7 @@ static void serve_msg(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 static void serve_one(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		      uint8_t *qf, uint32_t qlen, uint64_t now)
 {
-	struct flatrpc_hdr *qh = parse(qf, qlen);
+	struct flatrpc_hdr *qh = parse(s, qf, qlen);
 	struct frag_slot *fs;
 
 	if (!qh || (qh->flags & FLATRPC_KIND_MASK) != FLATRPC_REQ)
@@ -1296,7 +1378,7 @@ static uint32_t drain_rx(struct flatrpc_sock *s, uint64_t *done, uint32_t n_done
 	for (uint32_t i = 0; i < got; i++) {
 		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&s->x.rx, idx + i);
 		uint8_t *f = fx_data(&s->x, d->addr);
-		const struct flatrpc_hdr *h = parse(f, d->len);
+		const struct flatrpc_hdr *h = parse(s, f, d->len);
 		struct proto_prio_item it = { .addr = d->addr, .len = d->len };
 		unsigned int level = 0;
 
@@ -1432,6 +1514,8 @@ const char *flatrpc_strerror(int err)
 	case FLATRPC_E_BUSY:	return "too many calls outstanding";
 	case FLATRPC_E_TOOBIG:	return "message too large: over FLATRPC_MSG_MAX, or over the buffer given";
 	case FLATRPC_E_OVERLOADED: return "the server was overloaded and refused the call";
+	case FLATRPC_E_NOKEY:	return "the service authenticates its messages and no key is loaded "
+				       "(flatrpc-load --key FILE)";
 	}
 	if (err < 0 && err > -4096)
 		return strerror(-err);

@@ -37,6 +37,7 @@
 #include "flatrpc_abi.h"
 #include "flatrpc_gen.h"
 #include "loader.h"
+#include "keys.h"
 
 #define EXIT_USAGE	2
 #define EXIT_NOTLOADED	3
@@ -59,13 +60,14 @@ static const char *const drop_names[] = {
 static const char *const core_pins[] = {
 	FLATRPC_PIN_XSKS, FLATRPC_PIN_STATS, FLATRPC_PIN_DROPS, FLATRPC_PIN_SEQS,
 	FLATRPC_PIN_META, FLATRPC_PIN_PROG_XDP, FLATRPC_PIN_PROG_TC, FLATRPC_PIN_LOAD,
-	FLATRPC_PIN_PROG_CLIENT,
+	FLATRPC_PIN_PROG_CLIENT, FLATRPC_PIN_KEYS,
 };
 
 struct options {
 	const char	*spec;
 	const char	*ifname;
 	const char	*bpffs;
+	const char	*key;		/* --key: the service's key file */
 	__u32		xdp_mode;	/* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE */
 	__u16		port;		/* 0: the spec's */
 	bool		quiet;
@@ -119,7 +121,9 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: flatrpc-load [--mode auto|drv|skb] [--port N] [--bpffs DIR] [--force] [-q] SPEC.anf IFACE\n"
 		"       flatrpc-load [--bpffs DIR] --status IFACE\n"
-		"       flatrpc-load [--bpffs DIR] [-q] --unload IFACE\n");
+		"       flatrpc-load [--bpffs DIR] [-q] --unload IFACE\n"
+		"       flatrpc-load --keygen FILE\n"
+		"       flatrpc-load [--bpffs DIR] [--key FILE] --rekey IFACE\n");
 }
 
 static void help(void)
@@ -137,11 +141,21 @@ static void help(void)
 	       "  --bpffs DIR     bpffs root (default $FLATRPC_BPFFS or /sys/fs/bpf);\n"
 	       "                  mounted there if it is not a bpffs yet\n"
 	       "  --force         replace an XDP program that is not FlatRPC's\n"
+	       "  --key FILE      the service's key file (default $FLATRPC_KEY_DIR/SERVICE.key,\n"
+	       "                  the directory defaulting to /etc/flatrpc); needed unless the\n"
+	       "                  spec says auth: none. 1 or 2 lines of 32 hex digits, mode 0600:\n"
+	       "                  the first key signs, both verify\n"
+	       "  --keygen FILE   write a new random key to FILE (0600); an existing FILE is kept\n"
+	       "  --rekey IFACE   load the key file again into the running service (a rotation step)\n"
 	       "  -q, --quiet     print errors only\n"
 	       "  --status IFACE  show what is loaded, counters and state sizes (exit 3: nothing)\n"
 	       "  --unload IFACE  detach and remove every pin; safe when nothing is loaded\n"
 	       "\n"
-	       "Exit codes: 0 ok, 1 failure, 2 usage, 3 not loaded.\n");
+	       "Exit codes: 0 ok, 1 failure, 2 usage, 3 not loaded.\n"
+	       "\n"
+	       "Example:\n"
+	       "  flatrpc-load --keygen /etc/flatrpc/kv.key    # once; copy it to the service's hosts\n"
+	       "  flatrpc-load specs/kv.anf eth0\n");
 }
 
 /* ---- filesystem --------------------------------------------------------- */
@@ -468,7 +482,9 @@ static const struct flatrpc_loader *pick_loader(const char *spec)
 
 /* The port the object will match, read back from .rodata, since the adapter
  * picks the spec's own port when asked for 0. */
-static __u16 rodata_port(struct bpf_object *obj)
+/* The value a .rodata variable will load with, into out (size bytes).
+ * Returns 0, or -1 when the object has no such variable. */
+static int rodata_var(struct bpf_object *obj, const char *name, void *out, size_t out_size)
 {
 	const struct btf_var_secinfo *v;
 	const struct btf_type *t;
@@ -476,15 +492,14 @@ static __u16 rodata_port(struct bpf_object *obj)
 	const char *data;
 	struct btf *btf;
 	size_t size;
-	__u16 port;
 	int id, i;
 
 	btf = bpf_object__btf(obj);
 	if (!btf)
-		return 0;
+		return -1;
 	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
 	if (id < 0)
-		return 0;
+		return -1;
 	bpf_object__for_each_map(map, obj) {
 		const char *name = bpf_map__name(map);
 		size_t len = strlen(name);
@@ -493,20 +508,72 @@ static __u16 rodata_port(struct bpf_object *obj)
 			break;
 	}
 	if (!map)
-		return 0;
+		return -1;
 	data = bpf_map__initial_value(map, &size);
 	t = btf__type_by_id(btf, id);
 	v = btf_var_secinfos(t);
 	for (i = 0; i < btf_vlen(t); i++, v++) {
 		const struct btf_type *vt = btf__type_by_id(btf, v->type);
 
-		if (strcmp(btf__name_by_offset(btf, vt->name_off), "flatrpc_port"))
+		if (strcmp(btf__name_by_offset(btf, vt->name_off), name))
 			continue;
-		if (!data || v->offset + sizeof(port) > size)
-			return 0;
-		memcpy(&port, data + v->offset, sizeof(port));
-		return port;
+		if (!data || v->offset + out_size > size)
+			return -1;
+		memcpy(out, data + v->offset, out_size);
+		return 0;
 	}
+	return -1;
+}
+
+static __u16 rodata_port(struct bpf_object *obj)
+{
+	__u16 port = 0;
+
+	return rodata_var(obj, "flatrpc_port", &port, sizeof(port)) ? 0 : port;
+}
+
+/* The key file of a service: --key, or the default path by its name. */
+static int key_file(char *buf, size_t len, const char *service)
+{
+	if (opt.key)
+		return snprintf(buf, len, "%s", opt.key) >= (int)len ? -1 : 0;
+	return fr_key_path(buf, len, service);
+}
+
+/*
+ * Fills the object's auth_keys map: the spec's auth setting, and for an
+ * authenticating service the keys of its key file. Before anything is
+ * attached, so a missing key changes nothing on the interface.
+ */
+static int apply_keys(const struct flatrpc_loader *l, struct bpf_object *obj)
+{
+	struct flatrpc_keys k = {};
+	char path[PATH_MAX], why[PATH_MAX + 128];
+	__u8 auth = 1;
+	__u32 key = 0;
+	int fd;
+
+	if (rodata_var(obj, "flatrpc_auth", &auth, sizeof(auth)) == 0 && !auth) {
+		say("  auth: none (the spec says so): frames carry no tag\n");
+	} else {
+		if (key_file(path, sizeof(path), l->service)) {
+			complain("key file path too long\n");
+			return -1;
+		}
+		if (fr_keys_read(path, &k, why, sizeof(why))) {
+			complain("service %s authenticates its messages, and its key is not usable: %s\n"
+				 "  create one with: flatrpc-load --keygen %s (then copy it to every host "
+				 "of the service), or give --key FILE\n", l->service, why, path);
+			return -1;
+		}
+	}
+	fd = bpf_map__fd(bpf_object__find_map_by_name(obj, FLATRPC_PIN_KEYS));
+	if (fd < 0 || bpf_map_update_elem(fd, &key, &k, BPF_ANY)) {
+		complain("cannot write the keys: %s\n", strerror(errno));
+		return -1;
+	}
+	if (k.on)
+		say("  auth: siphash-2-4, %u key%s from %s\n", k.count, k.count == 1 ? "" : "s", path);
 	return 0;
 }
 
@@ -647,6 +714,8 @@ static int cmd_load(void)
 	}
 	err = apply_init(l, obj);
 	if (err)
+		goto fail_early;
+	if (apply_keys(l, obj))
 		goto fail_early;
 
 	/* From here on the interface changes; a failure undoes all of it. */
@@ -887,6 +956,20 @@ static int cmd_status(void)
 	       l ? l->spec_path : "(not built into this flatrpc-load)");
 	printf("port      %u/udp\n", m.port);
 	printf("mode      %s\n", mode_name(m.xdp_mode));
+	{
+		struct flatrpc_keys k = {};
+		__u32 zero = 0;
+		int kfd = pin_open(FLATRPC_PIN_KEYS);
+
+		if (kfd < 0 || bpf_map_lookup_elem(kfd, &zero, &k))
+			printf("auth      unknown (no readable %s pin)\n", FLATRPC_PIN_KEYS);
+		else if (!k.on)
+			printf("auth      none (the spec says so)\n");
+		else
+			printf("auth      siphash-2-4, %u key%s live\n", k.count, k.count == 1 ? "" : "s");
+		if (kfd >= 0)
+			close(kfd);
+	}
 
 	pinned_xdp = pinned_prog_id(FLATRPC_PIN_PROG_XDP);
 	pinned_tc = pinned_prog_id(FLATRPC_PIN_PROG_TC);
@@ -997,11 +1080,67 @@ static int cmd_unload(void)
 	return 0;
 }
 
+/* Replaces the live keys of the service loaded on the interface, in place:
+ * one step of a rotation (docs/security.md), no reload. */
+static int cmd_rekey(void)
+{
+	struct flatrpc_keys old = {}, k;
+	struct flatrpc_meta m;
+	char path[PATH_MAX], svc[sizeof(m.service) + 1], why[PATH_MAX + 128];
+	__u32 zero = 0;
+	int fd;
+
+	if (!is_bpffs(opt.bpffs) || !read_meta(&m)) {
+		complain("FlatRPC is not loaded on %s (no pins in %s)\n", opt.ifname, pin_dir);
+		return EXIT_NOTLOADED;
+	}
+	snprintf(svc, sizeof(svc), "%.*s", (int)sizeof(m.service), m.service);
+	fd = pin_open(FLATRPC_PIN_KEYS);
+	if (fd < 0 || bpf_map_lookup_elem(fd, &zero, &old)) {
+		complain("no readable %s pin in %s\n", FLATRPC_PIN_KEYS, pin_dir);
+		return 1;
+	}
+	if (!old.on) {
+		complain("service %s does not authenticate (auth: none in its spec); no key to change\n",
+			 svc);
+		close(fd);
+		return 1;
+	}
+	if (key_file(path, sizeof(path), svc) || fr_keys_read(path, &k, why, sizeof(why))) {
+		complain("%s\n", key_file(path, sizeof(path), svc) ? "key file path too long" : why);
+		close(fd);
+		return 1;
+	}
+	if (bpf_map_update_elem(fd, &zero, &k, BPF_ANY)) {
+		complain("cannot write the keys: %s\n", strerror(errno));
+		close(fd);
+		return 1;
+	}
+	close(fd);
+	say("service %s on %s: %u key%s live from %s\n", svc, opt.ifname, k.count,
+	    k.count == 1 ? "" : "s", path);
+	return 0;
+}
+
+static int cmd_keygen(const char *path)
+{
+	char why[PATH_MAX + 128];
+	int rc = fr_keygen(path, why, sizeof(why));
+
+	if (rc < 0) {
+		complain("%s\n", why);
+		return 1;
+	}
+	say(rc ? "%s exists already; left as it is\n" : "wrote a new key to %s (mode 0600)\n", path);
+	return 0;
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
 {
-	enum { OPT_STATUS = 256, OPT_UNLOAD, OPT_MODE, OPT_PORT, OPT_BPFFS, OPT_FORCE };
+	enum { OPT_STATUS = 256, OPT_UNLOAD, OPT_MODE, OPT_PORT, OPT_BPFFS, OPT_FORCE, OPT_KEY,
+	       OPT_KEYGEN, OPT_REKEY };
 	static const struct option longopts[] = {
 		{ "mode",   required_argument, NULL, OPT_MODE },
 		{ "port",   required_argument, NULL, OPT_PORT },
@@ -1010,10 +1149,13 @@ int main(int argc, char **argv)
 		{ "quiet",  no_argument,       NULL, 'q' },
 		{ "status", no_argument,       NULL, OPT_STATUS },
 		{ "unload", no_argument,       NULL, OPT_UNLOAD },
+		{ "key",    required_argument, NULL, OPT_KEY },
+		{ "keygen", no_argument,       NULL, OPT_KEYGEN },
+		{ "rekey",  no_argument,       NULL, OPT_REKEY },
 		{ "help",   no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	enum { LOAD, STATUS, UNLOAD } cmd = LOAD;
+	enum { LOAD, STATUS, UNLOAD, KEYGEN, REKEY } cmd = LOAD;
 	char *end;
 	long v;
 	int c;
@@ -1063,6 +1205,15 @@ int main(int argc, char **argv)
 		case OPT_UNLOAD:
 			cmd = UNLOAD;
 			break;
+		case OPT_KEY:
+			opt.key = optarg;
+			break;
+		case OPT_KEYGEN:
+			cmd = KEYGEN;
+			break;
+		case OPT_REKEY:
+			cmd = REKEY;
+			break;
 		case 'h':
 			help();
 			return 0;
@@ -1070,6 +1221,13 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return EXIT_USAGE;
 		}
+	}
+	if (cmd == KEYGEN) {
+		if (argc - optind != 1) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		return cmd_keygen(argv[optind]);
 	}
 	if (cmd == LOAD && argc - optind == 2) {
 		opt.spec = argv[optind];
@@ -1100,6 +1258,10 @@ int main(int argc, char **argv)
 		return cmd_status();
 	case UNLOAD:
 		return cmd_unload();
+	case REKEY:
+		return cmd_rekey();
+	case KEYGEN:
+		break;
 	}
 	return 1;
 }
