@@ -127,30 +127,36 @@ static __always_inline int fr_tag_ok(struct xdp_md *ctx, const struct fr_pkt *p,
 }
 
 /*
- * Tags a bodiless reply whose addresses, ports and header are final: the
- * tag goes right after the header. Returns 0, or -1 without a key (the
- * caller drops the frame: an untagged reply would only be dropped there).
+ * Tags the frame's message as it now stands - its header and h->len body
+ * bytes - writing the tag right after it: a bodiless reply XDP made, or a
+ * request an ANF rewrote before forward() sends it on (this host holds the
+ * service's key, so it vouches for what it changed). Returns 0, or -1
+ * without a key (the caller drops the frame: an untagged one would only
+ * be dropped at its receiver).
  */
-static __always_inline int fr_tag_reply(struct xdp_md *ctx, const struct fr_pkt *p,
-					const void *data_end)
+static __always_inline int fr_tag_sign(struct xdp_md *ctx, const struct fr_pkt *p,
+				       const void *data_end)
 {
 	const struct flatrpc_keys *k;
 	struct fr_tag_in in;
-	__u32 zero = 0;
+	__u32 zero = 0, len;
 	__u8 *tag;
 	__u64 t;
 
 	k = bpf_map_lookup_elem(&auth_keys, &zero);
 	if (!k || !k->count)
 		return -1;
-	tag = (__u8 *)(p->hdr + 1);
+	len = sizeof(struct flatrpc_hdr) + bpf_ntohs(p->hdr->len);
+	if (len > FR_TAG_MAX_MSG)
+		return -1;
+	tag = (__u8 *)p->hdr + len;
 	if ((void *)(tag + FLATRPC_TAG_LEN) > data_end)
 		return -1;
 	fr_tag_pseudo(&in, p);
 	in.k0 = k->key[0][0];
 	in.k1 = k->key[0][1];
 	if (fr_tag_calc(ctx, &in, (__u32)((const void *)p->hdr - (const void *)(long)ctx->data),
-			sizeof(struct flatrpc_hdr), &t))
+			len, &t))
 		return -1;
 	*(__u64 *)tag = t;
 	return 0;

@@ -232,7 +232,7 @@ static __always_inline int fr_reply(struct xdp_md *ctx, struct fr_pkt *p, __u8 k
 	h->status = code;
 	h->len = 0;
 	/* The request had a tag, so the reply's fits where its body was. */
-	if (tag_len && fr_tag_reply(ctx, p, (void *)(long)ctx->data_end))
+	if (tag_len && fr_tag_sign(ctx, p, (void *)(long)ctx->data_end))
 		return XDP_DROP;
 	udp->len = bpf_htons(sizeof(*udp) + sizeof(*h) + tag_len);
 	if (ip) {
@@ -332,7 +332,7 @@ int flatrpc_xdp(struct xdp_md *ctx)
 	struct flatrpc_method_stats *st;
 	struct fr_pkt p = {};
 	__u32 queue;
-	int dup = 0, ahead = 0;
+	int dup = 0, ahead = 0, rewrote;
 	int ret;
 
 	ret = fr_parse(data, data_end, (__u32)(data_end - data), flatrpc_port, fr_tag_len(), &p);
@@ -389,12 +389,17 @@ int flatrpc_xdp(struct xdp_md *ctx)
 			 * IPv4. Over IPv6 0 is never a sum, so it marks the frame
 			 * as rewritten here; it only goes on to the AF_XDP socket,
 			 * and no stack checks it on the way. */
-			if (fr_anf_rewrote())
+			rewrote = fr_anf_rewrote();
+			if (rewrote)
 				p.udp->check = 0;
 			/* a fragment's tail would not follow it: served here */
 			if (ret == FLATRPC_ANF_FORWARD && !p.frag_count) {
 				if (!p.ip)
 					return fr_xdp_drop(FLATRPC_DROP_FWD_IP6);
+				/* the backend checks the tag of what it gets */
+				if (rewrote && fr_tag_len() &&
+				    fr_tag_sign(ctx, &p, (void *)(long)ctx->data_end))
+					return fr_xdp_drop(FLATRPC_DROP_FWD_FAILED);
 				ret = fr_forward(ctx, p.eth, p.ip, p.udp, fr_anf_forward_to());
 				return ret == FR_FORWARD_FAILED ?
 					fr_xdp_drop(FLATRPC_DROP_FWD_FAILED) : ret;

@@ -60,6 +60,9 @@ ALL_TESTS=(
 	test_balanced
 	test_client_strip
 	test_load_other_service
+	step_server_start
+	test_forged_wire
+	step_server_stop
 )
 
 # ---- (topology) ---------------------------------------------------------------------
@@ -1070,10 +1073,13 @@ test_client_strip() {
 	capture_stop strip
 
 	# (b) sizes on the wire, from the spec's types: Eth 14 + IPv4 20 +
-	# UDP 8 + FlatRPC 12, then the fixed part (username string<16> = 16,
-	# session_id u64 = 8, whichever cross the wire), then le16 length +
-	# bytes per variable field
-	local hdrs=$((14 + 20 + 8 + 12)) user_b=16 sess_b=8
+	# UDP 8 + FlatRPC 12 + the message tag (it authenticates: no auth:
+	# none), then the fixed part (username string<16> = 16, session_id
+	# u64 = 8, whichever cross the wire), then le16 length + bytes per
+	# variable field
+	local tag_b
+	tag_b=$(awk '$1 == "#define" && $2 == "FLATRPC_TAG_LEN" { print $3 }' "$ABI_H")
+	local hdrs=$((14 + 20 + 8 + 12 + tag_b)) user_b=16 sess_b=8
 	expect_eq "$(tracked_abi TRACKED_GET_REQ_STRIP)" $sess_b "layout: get strips session_id"
 	expect_eq "$(tracked_abi TRACKED_GET_REQ_FIXED)" $user_b "layout: get's wire fixed part"
 	expect_eq "$(tracked_abi TRACKED_GET_REMOTE_REQ_STRIP)" 0 "layout: get_remote strips nothing"
@@ -1172,6 +1178,68 @@ test_load_other_service() {
 	expect_eq "$(count_lines -c 'state kept from before' <<<"$out")" 1 "a reload keeps tracked's state"
 	expect_eq "$(sessions_of "$IF_C" 42)" 7 "tracked's session 42 after a reload"
 	in_c "$LOADER" --unload "$IF_C" >/dev/null || fail "unload $IF_C"
+	trap - EXIT
+}
+
+# ---- an attacker without the key ----------------------------------------------------
+#
+# A fourth namespace, frx (10.77.4.2), hangs off the router: another host
+# of the subnet, off-path. It sends well-formed FlatRPC frames whose source
+# is the client's or the server's address, with guessed tags: stream resets
+# and held-ahead sets that would hijack or flood the in-order state, and
+# responses, errors, ACK PENDING and ACK BUSY for the client. Each frame
+# must be dropped as bad_tag in XDP, nothing else may move, no stream
+# state may appear, the forged set must never run, and the client's own
+# calls must go on working.
+test_forged_wire() {
+	need "$ST/forge.py" "$KV_CLIENT"
+	local ns_a=frx-$SUFFIX if_a=frx0-$SUFFIX if_ra=frwx-$SUFFIX
+	local ports n_s=0 n_c=0 k mac_r sb sa cb ca seqs_b d total
+	trap "ip netns del $ns_a 2>/dev/null || true" EXIT
+	ip netns add "$ns_a"
+	ip link add "$if_a" netns "$ns_a" type veth peer name "$if_ra" netns "$NS_R"
+	ip -n "$ns_a" addr add 10.77.4.2/24 dev "$if_a"
+	ip -n "$NS_R" addr add 10.77.4.1/24 dev "$if_ra"
+	ip -n "$ns_a" link set lo up
+	ip -n "$ns_a" link set "$if_a" up
+	ip -n "$NS_R" link set "$if_ra" up
+	ip -n "$ns_a" route add default via 10.77.4.1
+	# no source validation on the router: spoofed sources get through, as
+	# they would on a flat network
+	in_r sysctl -qw net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$if_ra.rp_filter=0"
+	mac_r=$(ip -n "$NS_R" -j link show "$if_ra" | jq -r '.[0].address')
+	ports="40000-$((40000 + $(scaled 400) - 1))"
+
+	sb=$("$ST/maptool.py" drops "$(pin_dir "$IF_S")/drops" "$ABI_H")
+	cb=$("$ST/maptool.py" drops "$(pin_dir "$IF_C")/drops" "$ABI_H")
+	seqs_b=$(bpftool -j map dump pinned "$(pin_dir "$IF_S")/seqs" | jq length)
+	for k in set-first set-ahead; do
+		n_s=$(( n_s + $(ip netns exec "$ns_a" "$ST/forge.py" "$if_a" "$mac_r" $IP_C $IP_S $k "$ports" 1) ))
+	done
+	for k in resp err ack-pending ack-busy; do
+		n_c=$(( n_c + $(ip netns exec "$ns_a" "$ST/forge.py" "$if_a" "$mac_r" $IP_S $IP_C $k "$ports" 1) ))
+	done
+	say "forged: $n_s requests to the server, $n_c answers to the client"
+	sleep 0.5
+	sa=$("$ST/maptool.py" drops "$(pin_dir "$IF_S")/drops" "$ABI_H")
+	ca=$("$ST/maptool.py" drops "$(pin_dir "$IF_C")/drops" "$ABI_H")
+	delta() { echo $(( $(awk -v r="$1" '$1 == r {print $2}' <<<"$3") - \
+			    $(awk -v r="$1" '$1 == r {print $2}' <<<"$2") )); }
+	expect_eq "$(delta bad_tag "$sb" "$sa")" $n_s "server: forged requests dropped as bad_tag"
+	expect_eq "$(delta bad_tag "$cb" "$ca")" $n_c "client: forged answers dropped as bad_tag"
+	total=0
+	for d in $(awk '{print $1}' <<<"$sa"); do total=$(( total + $(delta "$d" "$sb" "$sa") )); done
+	expect_eq "$total" $n_s "server: all drop counters together"
+	total=0
+	for d in $(awk '{print $1}' <<<"$ca"); do total=$(( total + $(delta "$d" "$cb" "$ca") )); done
+	expect_eq "$total" $n_c "client: all drop counters together"
+	expect_eq "$(bpftool -j map dump pinned "$(pin_dir "$IF_S")/seqs" | jq length)" "$seqs_b" \
+		"server: in-order streams after the forged resets"
+	expect_eq "$(count_lines -c ' pwned$' "$WORK/server.log")" 0 "forged sets executed"
+	# the victim's own reliable in-order sets and gets still work
+	expect_eq "$(kv --user Kevin --session 9 set pwned by-kevin)" ok "Kevin's set after the attack"
+	expect_eq "$(kv --user Kevin --session 9 get pwned)" by-kevin "Kevin's get after the attack"
+	ip netns del "$ns_a"
 	trap - EXIT
 }
 

@@ -23,15 +23,18 @@ PORT = 7447
 UNKNOWN_METHOD = 63  # below FLATRPC_MAX_METHODS, and kv has two methods
 
 
-def abi_define(name):
-    """A numeric #define of the ABI header, so no constant is kept here."""
-    abi = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "include",
-                       "flatrpc_abi.h")
+def abi_define(name, header=None):
+    """A number the ABI header (or another header: a generated <svc>.abi.h)
+    defines, as #define or enum member, so that no constant is kept here."""
+    abi = header or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                 "include", "flatrpc_abi.h")
     with open(abi) as f:
-        m = re.search(r"^#define\s+%s\s+(\d+)" % name, f.read(), re.M)
+        text = f.read()
+    m = (re.search(r"^#define\s+%s\s+(0x[0-9a-fA-F]+|\d+)\b" % name, text, re.M) or
+         re.search(r"^\s*%s\s*=\s*(0x[0-9a-fA-F]+|\d+)\s*," % name, text, re.M))
     if not m:
         raise SystemExit("send_malformed: no %s in %s" % (name, abi))
-    return int(m.group(1))
+    return int(m.group(1), 0)
 
 
 # Frames that are well-formed but for their one defect carry a tag's worth
