@@ -422,6 +422,32 @@ for mode in blocking busy; do
 		[ "$late" = 0 ] || echo "  late: $late lossy calls answered after their timeout (smoke: reported, not failed)"
 	done
 done
+# What the message tag costs (docs/security.md): specs/kv.anf against the
+# same spec with auth: none, interleaved as above, one outstanding.
+AUTH_STACKS=""
+[ -x "$B/bench/kv-noauth/kv-bench" ] && [ -x "$B/bench/kv-noauth/kv-server" ] &&
+	AUTH_STACKS="flatrpc-noauth flatrpc"
+echo
+echo "# auth cost: specs/kv.anf (siphash tags) against flatrpc-noauth (auth: none); p50 us, all calls and per method (medians of $REPS interleaved runs)"
+printf '%-4s %-9s %-15s %10s %10s %10s %15s\n' auth mode proto p50_us set_p50_us get_p50_us \
+	p50_runs_min_max
+for mode in blocking busy; do
+	for proto in $AUTH_STACKS; do : >"$work/auth-$proto"; done
+	for _ in $(seq "$REPS"); do
+		for proto in $AUTH_STACKS; do
+			start_server $proto $mode
+			client $proto $mode 1 "$COUNT" >>"$work/auth-$proto"
+			stop_server
+		done
+	done
+	for proto in $AUTH_STACKS; do
+		printf '%-4s %-9s %-15s %10s %10s %10s %15s\n' auth $mode $proto \
+			"$(field p50_us <"$work/auth-$proto" | median)" \
+			"$(field set_p50_us <"$work/auth-$proto" | median)" \
+			"$(field get_p50_us <"$work/auth-$proto" | median)" \
+			"$(field p50_us <"$work/auth-$proto" | sort -g | sed -n '1p;$p' | paste -sd/)"
+	done
+done
 # On-wire bytes per call, from a packet capture. AF_XDP frames pass no
 # packet tap on either end (TX is a direct xmit, RX is taken by XDP before
 # the taps), so the capture is taken in a third namespace bridging a separate
@@ -495,7 +521,7 @@ SRV_IP=10.78.2.2 F_SRV_IP=10.78.1.2 F_SIF=fbs$tag F_CIF=fbc$tag
 # one extra run per stack after the timed ones.
 stats_was=$(sysctl -n kernel.bpf_stats_enabled)
 trap 'sysctl -qw kernel.bpf_stats_enabled=$stats_was; cleanup' EXIT
-for proto in $FR_VARIANTS flatrpc; do
+for proto in $FR_VARIANTS ${AUTH_STACKS%% *} flatrpc; do
 	flatrpc_use $proto "$C" fbc$tag "$S" fbs$tag
 	sysctl -qw kernel.bpf_stats_enabled=1
 	read -r cnt0 ns0 <<<"$(xdp_stats fbs$tag)"
