@@ -40,6 +40,7 @@ ALL_TESTS=(
 	test_denied
 	test_sessions
 	test_malformed
+	test_forged_wire
 	test_ipv6
 	test_lossy_get_not_retried
 	test_reliable_set_once
@@ -60,9 +61,6 @@ ALL_TESTS=(
 	test_balanced
 	test_client_strip
 	test_load_other_service
-	step_server_start
-	test_forged_wire
-	step_server_stop
 )
 
 # ---- (topology) ---------------------------------------------------------------------
