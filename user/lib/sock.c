@@ -286,27 +286,46 @@ static struct flatrpc_hdr *parse(const struct flatrpc_sock *s, uint8_t *f, uint3
  * the serve loop publishes its backlog with plain stores. An object loaded
  * without the map leaves s->load NULL: no BUSY, everything else works.
  */
-static void load_map_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts *opts)
+/* Maps the pinned array NAME of the interface (BPF_F_MMAPABLE), `size`
+ * bytes rounded up to pages, into *len. NULL with *err set when the pin is
+ * missing (FLATRPC_E_NOTLOADED) or cannot be mapped. */
+static void *pin_mmap(const struct flatrpc_sock_opts *opts, const char *name, size_t size,
+		      int prot, size_t *len, int *err)
 {
 	char dir[256], path[300];
 	long page = sysconf(_SC_PAGESIZE);
-	size_t len;
 	void *m;
 	int fd;
 
 	if (fx_pin_dir(dir, sizeof(dir), opts->bpffs, opts->ifname) ||
-	    snprintf(path, sizeof(path), "%s/%s", dir, FLATRPC_PIN_LOAD) >= (int)sizeof(path))
-		return;
+	    snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
+		*err = -ENAMETOOLONG;
+		return NULL;
+	}
 	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return;
-	len = FLATRPC_MAX_QUEUES * sizeof(struct flatrpc_load);
-	len = (len + (size_t)page - 1) / (size_t)page * (size_t)page;
-	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (fd < 0) {
+		*err = FLATRPC_E_NOTLOADED;
+		return NULL;
+	}
+	*len = (size + (size_t)page - 1) / (size_t)page * (size_t)page;
+	m = mmap(NULL, *len, prot, MAP_SHARED, fd, 0);
+	*err = m == MAP_FAILED ? -errno : 0;
 	close(fd);
-	if (m == MAP_FAILED || s->x.queue >= FLATRPC_MAX_QUEUES) {
-		if (m != MAP_FAILED)
-			munmap(m, len);
+	return m == MAP_FAILED ? NULL : m;
+}
+
+static void load_map_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts *opts)
+{
+	size_t len;
+	void *m;
+	int err;
+
+	m = pin_mmap(opts, FLATRPC_PIN_LOAD, FLATRPC_MAX_QUEUES * sizeof(struct flatrpc_load),
+		     PROT_READ | PROT_WRITE, &len, &err);
+	if (!m)
+		return;
+	if (s->x.queue >= FLATRPC_MAX_QUEUES) {
+		munmap(m, len);
 		return;
 	}
 	s->load_map = m;
@@ -321,25 +340,12 @@ static void load_map_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts
  */
 static int keys_map_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts *opts)
 {
-	char dir[256], path[300];
-	long page = sysconf(_SC_PAGESIZE);
-	size_t len;
-	void *m;
-	int fd;
+	int err;
 
-	if (fx_pin_dir(dir, sizeof(dir), opts->bpffs, opts->ifname) ||
-	    snprintf(path, sizeof(path), "%s/%s", dir, FLATRPC_PIN_KEYS) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return FLATRPC_E_NOTLOADED;
-	len = (sizeof(struct flatrpc_keys) + (size_t)page - 1) / (size_t)page * (size_t)page;
-	m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	if (m == MAP_FAILED)
-		return -errno;
-	s->keys = m;
-	s->keys_map_len = len;
+	s->keys = pin_mmap(opts, FLATRPC_PIN_KEYS, sizeof(struct flatrpc_keys), PROT_READ,
+			   &s->keys_map_len, &err);
+	if (!s->keys)
+		return err;
 	if (!s->keys->on)
 		return 0;
 	if (!s->keys->count)
