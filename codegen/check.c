@@ -1092,6 +1092,7 @@ static void check_forward(struct ck *c, const struct fr_stmt *s)
 		     "in req()");
 		return;
 	}
+	c->el->forwards = 1;
 	if (c->m && c->side == FR_CLIENT)
 		cerr(c, 1, s->loc, "forward() cannot run in a client: chain of method '%s': "
 		     "client: elements run on the sending host before the request is sent, "
@@ -1981,6 +1982,10 @@ static void check_service(struct ck *c, struct fr_service *svc)
 			if (m->chain[j].side == FR_CLIENT && m->chain[j].elem &&
 			    m->chain[j].elem->req.present)
 				m->flags |= FLATRPC_M_CLIENT_ANF;
+		for (unsigned j = 0; j < m->nchain; j++)
+			if (m->chain[j].side == FR_SERVER && m->chain[j].elem &&
+			    m->chain[j].elem->forwards)
+				m->flags |= FLATRPC_M_FORWARD;
 	}
 
 	/* fr_anf_<method>_<element>_req is one function per pair */

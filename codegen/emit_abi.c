@@ -167,6 +167,7 @@ void fr_emit_abi(const struct fr_spec *spec, uint64_t hash, struct fr_buf *b)
 				{ FLATRPC_M_INORDER, "FLATRPC_M_INORDER" },
 				{ FLATRPC_M_INORDER_DROP, "FLATRPC_M_INORDER_DROP" },
 				{ FLATRPC_M_CLIENT_ANF, "FLATRPC_M_CLIENT_ANF" },
+				{ FLATRPC_M_FORWARD, "FLATRPC_M_FORWARD" },
 			};
 			unsigned n = 0, k;
 

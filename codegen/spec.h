@@ -233,6 +233,7 @@ struct fr_element {
 	unsigned	nstates, scap;
 	struct fr_handler init, req, resp;
 	struct fr_reads	req_reads, resp_reads;	/* filled by the checker */
+	unsigned	forwards;	/* req() can forward(): filled by the checker */
 };
 
 /* name=value in a chain: e(rate=1000) */

@@ -185,6 +185,9 @@ struct flatrpc_sock_stats {
 	uint64_t	reassembled;	/* messages received whole from fragments */
 	uint64_t	frag_dropped;	/* fragments dropped: duplicate, malformed, stale */
 	uint64_t	frag_expired;	/* partial messages freed on timeout or eviction */
+	/* client: answers and ACKs from a host or port the call was not sent
+	 * to (appended: the fields above keep their offsets) */
+	uint64_t	foreign;
 };
 void flatrpc_sock_stats(const struct flatrpc_sock *s, struct flatrpc_sock_stats *st);
 

@@ -37,6 +37,10 @@
  * them, through the pinned FLATRPC_PIN_PROG_CLIENT program, before the
  * request goes out, and that program strips the metadata only they read. */
 #define FLATRPC_M_CLIENT_ANF	0x8
+/* A server: element of the method's chain can forward() it: the answer
+ * comes from the backend that got it, so the caller cannot require it to
+ * come from the host it called (only from the port; the tag still holds). */
+#define FLATRPC_M_FORWARD	0x10
 
 /*
  * Method priority, from the spec's priority(level=N): 0 (default, lowest)

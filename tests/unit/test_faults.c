@@ -336,13 +336,13 @@ static void cli_receive(struct sim *s, struct pkt *p)
 #ifdef PROTO_QUEUED
 	if ((hdr(p->b)->flags & FLATRPC_KIND_MASK) == FLATRPC_ACK) {
 		/* PENDING restarts the attempt's timer and never ends a call */
-		assert_int_equal(proto_cli_on_ack(&s->cli, hdr(p->b), s->now, &d), 0);
+		assert_int_equal(proto_cli_on_ack(&s->cli, hdr(p->b), 0, 0, s->now, &d), 0);
 		return;
 	}
 #endif
 	if (s->now < s->sent_at[idx] + methods[s->method_of[idx]].timeout_us * US)
 		s->resp_in[idx]++;
-	r = proto_cli_on_response(&s->cli, hdr(p->b), s->now, &d);
+	r = proto_cli_on_response(&s->cli, hdr(p->b), 0, 0, s->now, &d);
 	assert_true(r == 0 || r == 1);
 	if (r == 1) {
 		assert_int_equal(d.err, 0);
@@ -422,7 +422,7 @@ struct scenario {
 	struct net_cfg	net;
 	int		calls;
 	uint64_t	seed;
-	uint32_t	first_rpc_id;
+	uint32_t	first_count;	/* of the RPC ID permutation */
 	uint16_t	first_seq;
 };
 
@@ -438,7 +438,8 @@ static int live_count(const struct sim *s)
 static void run(struct sim *s, const struct scenario *sc)
 {
 	struct proto_cli_cfg cc = {
-		.svc = &svc, .first_rpc_id = sc->first_rpc_id, .first_seq = sc->first_seq,
+		.svc = &svc, .id_key = { sc->seed, ~(uint64_t)sc->seed },
+		.first_count = sc->first_count, .first_seq = sc->first_seq,
 		.frame_size = 256, .hdr_off = HDR_OFF, .rto_min_ns = 200 * US,
 	};
 	struct proto_srv_cfg sc_srv = { .frame_size = 256 };
@@ -564,7 +565,7 @@ static void test_random_loss_dup_reorder(void **state)
 	for (uint64_t seed = 1; seed <= 3; seed++) {
 		struct scenario sc = {
 			.net = { LOSS_RANDOM, 50000, 50000, 30000, 0, 50 * US, 80 * US },
-			.calls = 5000, .seed = seed, .first_rpc_id = 1,
+			.calls = 5000, .seed = seed, .first_count = 1,
 		};
 
 		run(&S, &sc);
@@ -584,7 +585,7 @@ static void test_heavy_loss_timeouts_and_restarts(void **state)
 {
 	struct scenario sc = {
 		.net = { LOSS_RANDOM, 300000, 300000, 50000, 0, 50 * US, 80 * US },
-		.calls = 3000, .seed = 11, .first_rpc_id = 1,
+		.calls = 3000, .seed = 11, .first_count = 1,
 	};
 
 	(void)state;
@@ -601,7 +602,7 @@ static void test_burst_loss(void **state)
 {
 	struct scenario sc = {
 		.net = { LOSS_BURST, 10000, 10000, 20000, 8, 50 * US, 80 * US },
-		.calls = 4000, .seed = 21, .first_rpc_id = 1,
+		.calls = 4000, .seed = 21, .first_count = 1,
 	};
 
 	(void)state;
@@ -618,7 +619,7 @@ static void test_response_loss_answered_from_cache(void **state)
 {
 	struct scenario sc = {
 		.net = { LOSS_RANDOM, 0, 200000, 0, 0, 50 * US, 80 * US },
-		.calls = 3000, .seed = 31, .first_rpc_id = 1,
+		.calls = 3000, .seed = 31, .first_count = 1,
 	};
 
 	(void)state;
@@ -643,7 +644,7 @@ static void test_wraparound_under_faults(void **state)
 {
 	struct scenario sc = {
 		.net = { LOSS_RANDOM, 50000, 50000, 30000, 0, 50 * US, 80 * US },
-		.calls = 3000, .seed = 41, .first_rpc_id = 0xFFFFFF00u, .first_seq = 0xFF80,
+		.calls = 3000, .seed = 41, .first_count = 0xFFFFFF00u, .first_seq = 0xFF80,
 	};
 
 	(void)state;
@@ -662,7 +663,7 @@ static void test_extreme_reordering(void **state)
 {
 	struct scenario sc = {
 		.net = { LOSS_RANDOM, 20000, 20000, 50000, 0, 20 * US, 900 * US },
-		.calls = 3000, .seed = 51, .first_rpc_id = 1,
+		.calls = 3000, .seed = 51, .first_count = 1,
 	};
 
 	(void)state;
@@ -676,7 +677,7 @@ static void test_extreme_reordering(void **state)
 /* ------------------------------------------------- targeted client cases */
 
 static const struct scenario quiet = {
-	.net = { LOSS_RANDOM, 0, 0, 0, 0, 50 * US, 0 }, .calls = 0, .first_rpc_id = 100,
+	.net = { LOSS_RANDOM, 0, 0, 0, 0, 50 * US, 0 }, .calls = 0, .first_count = 100,
 };
 
 static uint32_t send_one(struct sim *s, uint8_t m, uint8_t *frame)
@@ -695,7 +696,7 @@ static int answer(struct sim *s, uint32_t id, uint8_t m)
 				 .rpc_id = htonl(id) };
 	struct proto_done d;
 
-	return proto_cli_on_response(&s->cli, &h, s->now, &d);
+	return proto_cli_on_response(&s->cli, &h, 0, 0, s->now, &d);
 }
 
 /* Exactly `retries` losses in a row still succeed; one more times out, once. */

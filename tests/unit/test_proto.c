@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <cmocka.h>
@@ -19,7 +20,7 @@
 
 #define RTO_MIN 200000ull
 
-enum { M_REL, M_LOSSY, M_ORD, M_ORD_LOSSY, M_HIGH, N_METHODS };
+enum { M_REL, M_LOSSY, M_ORD, M_ORD_LOSSY, M_HIGH, M_FWD, N_METHODS };
 
 static const struct flatrpc_method_desc methods[N_METHODS] = {
 	[M_REL]       = { .name = "rel", .id = M_REL, .flags = FLATRPC_M_RELIABLE,
@@ -33,6 +34,10 @@ static const struct flatrpc_method_desc methods[N_METHODS] = {
 			  .timeout_us = 1000 },
 	[M_HIGH]      = { .name = "high", .id = M_HIGH, .flags = FLATRPC_M_RELIABLE,
 			  .timeout_us = 1000, .retries = 3, .priority = 6 },
+	/* its chain can forward(): a backend answers */
+	[M_FWD]       = { .name = "fwd", .id = M_FWD,
+			  .flags = FLATRPC_M_RELIABLE | FLATRPC_M_FORWARD,
+			  .timeout_us = 1000, .retries = 3 },
 };
 
 static const struct flatrpc_service_desc svc = {
@@ -50,7 +55,8 @@ static int setup_floor(void **state, uint32_t first_id, uint16_t first_seq, unsi
 {
 	static struct fixture fx;
 	struct proto_cli_cfg cfg = {
-		.svc = &svc, .first_rpc_id = first_id, .first_seq = first_seq,
+		.svc = &svc, .id_key = { 0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull },
+		.first_count = first_id, .first_seq = first_seq,
 		.capacity = cap, .frame_size = 256, .hdr_off = HDR_OFF,
 		.rto_min_ns = RTO_MIN,	/* below the test methods' timeouts */
 		.cwnd_init = cwnd,
@@ -176,7 +182,7 @@ static void test_response_completes_and_frees(void **state)
 	uint32_t id = send_at(fx, M_REL, 0);
 	struct flatrpc_hdr h = resp_hdr(id, M_REL, FLATRPC_RESP, 0);
 
-	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 10 * US, &d), 1);
+	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, 0, 10 * US, &d), 1);
 	assert_int_equal(d.rpc_id, id);
 	assert_int_equal(d.method, M_REL);
 	assert_int_equal(d.err, 0);
@@ -195,30 +201,30 @@ static void test_error_status_mapping(void **state)
 
 	id = send_at(fx, M_REL, 0);
 	h = resp_hdr(id, M_REL, FLATRPC_ERR, 5);
-	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, &d), 1);
+	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, 0, 0, &d), 1);
 	assert_int_equal(d.err, FLATRPC_E_ANF);
 	assert_int_equal(d.status, 5);
 
 	id = send_at(fx, M_REL, 0);
 	h = resp_hdr(id, M_REL, FLATRPC_ERR, FLATRPC_MAX_ERRORS);
-	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, &d), 1);
+	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, 0, 0, &d), 1);
 	assert_int_equal(d.err, FLATRPC_E_ANF);
 
 	id = send_at(fx, M_LOSSY, 0);
 	h = resp_hdr(id, M_LOSSY, FLATRPC_ERR, FLATRPC_ST_APP);
-	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, &d), 1);
+	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, 0, 0, &d), 1);
 	assert_int_equal(d.err, FLATRPC_E_REMOTE);
 	assert_int_equal(d.status, FLATRPC_ST_APP);
 
 	id = send_at(fx, M_LOSSY, 0);
 	h = resp_hdr(id, M_LOSSY, FLATRPC_ERR, FLATRPC_ST_NO_METHOD);
-	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, &d), 1);
+	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, 0, 0, &d), 1);
 	assert_int_equal(d.err, FLATRPC_E_REMOTE);
 
 	/* A request or ACK is not a response at all. */
 	id = send_at(fx, M_LOSSY, 0);
 	h = resp_hdr(id, M_LOSSY, FLATRPC_REQ, 0);
-	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, &d), FLATRPC_E_PROTO);
+	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, 0, 0, &d), FLATRPC_E_PROTO);
 	assert_true(proto_cli_pending(&fx->cli, id));
 }
 
@@ -231,25 +237,25 @@ static void test_stale_responses_counted(void **state)
 	struct flatrpc_hdr h;
 
 	h = resp_hdr(id + 1, M_LOSSY, FLATRPC_RESP, 0);
-	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, &d), 0);
+	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, 0, 0, &d), 0);
 	assert_int_equal(fx->cli.stale, 1);
 	/* Same slot, different method: not ours either. */
 	h = resp_hdr(id, M_REL, FLATRPC_RESP, 0);
-	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, &d), 0);
+	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, 0, 0, &d), 0);
 	assert_int_equal(fx->cli.stale, 2);
 	assert_true(proto_cli_pending(&fx->cli, id));
 
 	/* Late answer after the deadline. */
 	assert_int_equal(proto_cli_expire(&fx->cli, 500 * US, ev, 4), 1);
 	h = resp_hdr(id, M_LOSSY, FLATRPC_RESP, 0);
-	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 600 * US, &d), 0);
+	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, 0, 600 * US, &d), 0);
 	assert_int_equal(fx->cli.stale, 3);
 
 	/* Duplicate answer after completion. */
 	id = send_at(fx, M_REL, 0);
 	h = resp_hdr(id, M_REL, FLATRPC_RESP, 0);
-	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, &d), 1);
-	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, &d), 0);
+	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, 0, 0, &d), 1);
+	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, 0, 0, &d), 0);
 	assert_int_equal(fx->cli.stale, 4);
 }
 
@@ -348,7 +354,7 @@ static void test_abandoned_seq_restarts_stream(void **state)
 		struct proto_done d;
 
 		h = resp_hdr(id2, M_ORD, FLATRPC_RESP, 0);
-		assert_int_equal(proto_cli_on_response(&fx->cli, &h, 7650 * US, &d), 1);
+		assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, 0, 7650 * US, &d), 1);
 	}
 
 	/* a lossy in-order stream restarts the same way after a timeout */
@@ -394,13 +400,17 @@ static void test_seq_and_id_wraparound(void **state)
 {
 	struct fixture *fx = *state;
 	const uint16_t want_seq[] = { 0xFFFE, 0xFFFF, 0x0000, 0x0001 };
-	const uint32_t want_id[] = { 0xFFFFFFFEu, 0xFFFFFFFFu, 0, 1 };
 	uint32_t ids[4];
 	struct proto_done d;
 
+	/* the count behind the IDs wraps too (setup_wrap starts it at
+	 * 0xFFFFFFFE): the IDs stay distinct, each in its own slot */
 	for (int i = 0; i < 4; i++) {
 		ids[i] = send_at(fx, M_ORD, 0);
-		assert_int_equal(ids[i], want_id[i]);
+		for (int j = 0; j < i; j++) {
+			assert_int_not_equal(ids[i], ids[j]);
+			assert_int_not_equal(ids[i] & fx->cli.mask, ids[j] & fx->cli.mask);
+		}
 		assert_int_equal(ntohs(hdr_of(fx->frame)->seq), want_seq[i]);
 		assert_int_equal(!!(hdr_of(fx->frame)->flags & FLATRPC_F_FIRST), i == 0);
 	}
@@ -412,8 +422,8 @@ static void test_seq_and_id_wraparound(void **state)
 	for (int i = 3; i >= 0; i--) {
 		struct flatrpc_hdr h = resp_hdr(ids[i], M_ORD, FLATRPC_RESP, 0);
 
-		assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, &d), 1);
-		assert_int_equal(d.rpc_id, want_id[i]);
+		assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, 0, 0, &d), 1);
+		assert_int_equal(d.rpc_id, ids[i]);
 	}
 	assert_int_equal(fx->cli.outstanding, 0);
 }
@@ -431,7 +441,7 @@ static void test_table_full_busy(void **state)
 			 FLATRPC_E_BUSY);
 	/* Free a slot in the middle: the next ID skips the slots still held. */
 	h = resp_hdr(ids[1], M_LOSSY, FLATRPC_RESP, 0);
-	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, &d), 1);
+	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, 0, 0, &d), 1);
 	id = send_at(fx, M_LOSSY, 0);
 	assert_int_equal(id & 3, ids[1] & 3);
 	assert_int_not_equal(id, ids[1]);
@@ -568,7 +578,7 @@ static void test_cli_ipv6_header_offset(void **state)
 {
 	static const uint8_t a6[16] = { 0xfd, 0x77, [15] = 2 };
 	struct proto_cli_cfg cfg = {
-		.svc = &svc, .first_rpc_id = 1, .capacity = 8, .frame_size = 256,
+		.svc = &svc, .capacity = 8, .frame_size = 256,
 		.hdr_off = HDR_OFF, .hdr_off6 = HDR_OFF + 20, .rto_min_ns = RTO_MIN,
 	};
 	uint8_t f4[FRAME_LEN + 20], f6[FRAME_LEN + 20];
@@ -934,7 +944,7 @@ static void answer(struct fixture *fx, uint32_t id, uint8_t method, uint64_t now
 	struct flatrpc_hdr h = resp_hdr(id, method, FLATRPC_RESP, 0);
 	struct proto_done d;
 
-	assert_int_equal(proto_cli_on_response(&fx->cli, &h, now, &d), 1);
+	assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, 0, now, &d), 1);
 }
 
 static void test_rto_initial_is_spec_timeout(void **state)
@@ -1062,9 +1072,11 @@ static void answer_kind(struct fixture *fx, uint32_t id, uint8_t method, uint8_t
 			uint8_t status, uint64_t now)
 {
 	struct flatrpc_hdr h = resp_hdr(id, method, kind, status);
+	const struct proto_call *k = &fx->cli.calls[id & fx->cli.mask];
 	struct proto_done d;
 
-	assert_int_equal(proto_cli_on_response(&fx->cli, &h, now, &d), 1);
+	/* from the host and port it was sent to */
+	assert_int_equal(proto_cli_on_response(&fx->cli, &h, k->dst, k->dst_port, now, &d), 1);
 	assert_int_equal(d.rpc_id, id);
 }
 
@@ -1072,8 +1084,112 @@ static int ack(struct fixture *fx, uint32_t id, uint8_t method, uint8_t status, 
 	       struct proto_done *d)
 {
 	struct flatrpc_hdr h = resp_hdr(id, method, FLATRPC_ACK, status);
+	const struct proto_call *k = &fx->cli.calls[id & fx->cli.mask];
 
-	return proto_cli_on_ack(&fx->cli, &h, now, d);
+	return proto_cli_on_ack(&fx->cli, &h, k->dst, k->dst_port, now, d);
+}
+
+/* Every n of a width maps to a distinct ID, odd widths (cycle walk) too. */
+static void test_id_perm_is_a_permutation(void **state)
+{
+	static const uint64_t key[2] = { 1, 2 }, other[2] = { 1, 3 };
+	static const unsigned int widths[] = { 1, 2, 7, 12, 13 };
+	static uint8_t seen[1u << 13];
+	unsigned int same = 0;
+
+	(void)state;
+	for (unsigned int w = 0; w < sizeof(widths) / sizeof(widths[0]); w++) {
+		uint32_t n = 1u << widths[w];
+
+		memset(seen, 0, sizeof(seen));
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t v = proto_id_perm(key, widths[w], i);
+
+			assert_true(v < n);
+			assert_int_equal(seen[v], 0);
+			seen[v] = 1;
+		}
+	}
+	/* another key, another order */
+	for (uint32_t i = 0; i < 4096; i++)
+		same += proto_id_perm(key, 24, i) == proto_id_perm(other, 24, i);
+	assert_true(same < 4);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* IDs over many calls: never repeated, each in its call's slot, and with no
+ * stride an observer could extrapolate from one ID to the next. */
+static void test_ids_distinct_and_unpredictable(void **state)
+{
+	struct fixture *fx = *state;
+	enum { N = 6000 };
+	static uint32_t ids[N];
+	unsigned int stride = 0;
+
+	for (int i = 0; i < N; i++) {
+		ids[i] = send_at(fx, M_LOSSY, 0);
+		assert_true(proto_cli_pending(&fx->cli, ids[i]));
+		answer_kind(fx, ids[i], M_LOSSY, FLATRPC_RESP, 0, 0);
+		if (i >= 2)
+			stride += ids[i] - ids[i - 1] == ids[i - 1] - ids[i - 2];
+	}
+	assert_true(stride < 4);
+	qsort(ids, N, sizeof(ids[0]), cmp_u32);
+	for (int i = 1; i < N; i++)
+		assert_int_not_equal(ids[i], ids[i - 1]);
+}
+
+/* A key holder that was not called cannot answer, ACK or refuse a call:
+ * only the called host and port can, and the call stays open for them. */
+static void test_answer_only_from_the_callee(void **state)
+{
+	struct fixture *fx = *state;
+	const fr_addr_t a = 0x0a000002, b = 0x0a000003;	/* as send_peer() has them */
+	struct proto_done d;
+	struct flatrpc_hdr h;
+	uint32_t id;
+	int queued;
+
+	id = send_peer(fx, 0x0a000002, M_REL, 0, &queued);
+	h = resp_hdr(id, M_REL, FLATRPC_RESP, 0);
+	assert_int_equal(proto_cli_on_response(&fx->cli, &h, b, PORT, 10 * US, &d), 0);
+	assert_int_equal(proto_cli_on_response(&fx->cli, &h, a, PORT + 1, 10 * US, &d), 0);
+	h = resp_hdr(id, M_REL, FLATRPC_ACK, FLATRPC_ACK_PENDING);
+	assert_int_equal(proto_cli_on_ack(&fx->cli, &h, b, PORT, 10 * US, &d), 0);
+	h = resp_hdr(id, M_REL, FLATRPC_ACK, FLATRPC_ACK_BUSY);
+	assert_int_equal(proto_cli_on_ack(&fx->cli, &h, b, PORT, 10 * US, &d), 0);
+	assert_int_equal(fx->cli.foreign, 4);
+	assert_int_equal(fx->cli.acks + fx->cli.busy, 0);
+	assert_true(proto_cli_pending(&fx->cli, id));
+	h = resp_hdr(id, M_REL, FLATRPC_RESP, 0);
+	assert_int_equal(proto_cli_on_response(&fx->cli, &h, a, PORT, 20 * US, &d), 1);
+	assert_int_equal(d.rpc_id, id);
+	assert_int_equal(fx->cli.foreign, 4);
+}
+
+/* A forwarding method is answered by the backend it reached: any host, but
+ * still only from the port that was called. */
+static void test_forwarded_answer_from_the_backend(void **state)
+{
+	struct fixture *fx = *state;
+	const fr_addr_t backend = 0x0a000009;
+	struct proto_done d;
+	struct flatrpc_hdr h;
+	uint32_t id;
+	int queued;
+
+	id = send_peer(fx, 0x0a000002, M_FWD, 0, &queued);
+	h = resp_hdr(id, M_FWD, FLATRPC_RESP, 0);
+	assert_int_equal(proto_cli_on_response(&fx->cli, &h, backend, PORT + 1, 10 * US, &d), 0);
+	assert_int_equal(fx->cli.foreign, 1);
+	assert_int_equal(proto_cli_on_response(&fx->cli, &h, backend, PORT, 10 * US, &d), 1);
+	assert_int_equal(d.rpc_id, id);
 }
 
 static void test_cwnd_queues_beyond_window(void **state)
@@ -1210,11 +1326,11 @@ static void test_cwnd_pending_leaves_window(void **state)
 	struct fixture *fx = *state;
 	struct proto_event ev[4];
 	struct proto_done d;
-	uint32_t a, c;
+	uint32_t a, b, c;
 	int q;
 
 	a = send_peer(fx, PEER_A, M_REL, 0, &q);
-	send_peer(fx, PEER_A, M_REL, 0, &q);
+	b = send_peer(fx, PEER_A, M_REL, 0, &q);
 	c = send_peer(fx, PEER_A, M_REL, 0, &q);
 	assert_true(q);
 	assert_int_equal(proto_cli_expire(&fx->cli, 10 * US, ev, 4), 0);
@@ -1231,7 +1347,7 @@ static void test_cwnd_pending_leaves_window(void **state)
 	assert_int_equal(ack(fx, a, M_REL, FLATRPC_ACK_PENDING, 1030 * US, &d), 0);
 	answer_kind(fx, a, M_REL, FLATRPC_RESP, 0, 1040 * US);
 	answer_kind(fx, c, M_REL, FLATRPC_RESP, 0, 1050 * US);
-	assert_true(proto_cli_pending(&fx->cli, a + 1));
+	assert_true(proto_cli_pending(&fx->cli, b));
 	assert_int_equal(fx->cli.peers[0].inflight, 1);
 }
 
@@ -1334,7 +1450,7 @@ static void test_busy_resends_without_a_retry(void **state)
 	{
 		struct flatrpc_hdr h = resp_hdr(id, M_REL, FLATRPC_RESP, 0);
 
-		assert_int_equal(proto_cli_on_response(&fx->cli, &h, 6001 * US, &d), 0);
+		assert_int_equal(proto_cli_on_response(&fx->cli, &h, 0, 0, 6001 * US, &d), 0);
 	}
 }
 
@@ -1481,6 +1597,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_first_flag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seq_and_id_wraparound, setup_wrap, teardown),
 		cmocka_unit_test_setup_teardown(test_table_full_busy, setup_small, teardown),
+		cmocka_unit_test(test_id_perm_is_a_permutation),
+		cmocka_unit_test_setup_teardown(test_ids_distinct_and_unpredictable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_answer_only_from_the_callee, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forwarded_answer_from_the_backend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expire_respects_max, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rto_initial_is_spec_timeout, setup, teardown),

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 
 #include "proto.h"
+#include "auth.h"
 
 #define DEF_CALLS	256
 #define DEF_FRAME	2048
@@ -19,6 +20,49 @@ static bool is_pow2(unsigned int v)
 }
 
 /* ---------------------------------------------------------------- client */
+
+/* One balanced Feistel network on 2h bits, round function SipHash-2-4 of
+ * (round, half): a pseudorandom permutation (Luby-Rackoff) for the key. */
+static uint64_t feistel(const uint64_t key[2], unsigned int h, uint64_t x)
+{
+	uint64_t mh = (1ull << h) - 1, l = x >> h, r = x & mh;
+
+	for (uint64_t round = 0; round < PROTO_ID_ROUNDS; round++) {
+		uint64_t in = round << 32 | r, t;
+
+		t = l ^ (fr_siphash2((const __u64 *)key, NULL, 0, &in, sizeof(in)) & mh);
+		l = r;
+		r = t;
+	}
+	return l << h | r;
+}
+
+uint32_t proto_id_perm(const uint64_t key[2], unsigned int bits, uint32_t n)
+{
+	unsigned int h = (bits + 1) / 2;
+	uint64_t x = n & ((1ull << bits) - 1);
+
+	/* An odd width walks the cycle of the next even one until it lands
+	 * back inside: still a permutation, under two steps on average. */
+	do
+		x = feistel(key, h, x);
+	while (x >> bits);
+	return (uint32_t)x;
+}
+
+/* A fresh ID for slot `slot`: the permuted count above the slot's bits. */
+static uint32_t next_id(struct proto_cli *c, uint32_t slot)
+{
+	unsigned int w = 32 - c->slot_bits;
+
+	return (uint32_t)((uint64_t)proto_id_perm(c->id_key, w, c->id_count++) << c->slot_bits) |
+	       slot;
+}
+
+uint32_t proto_cli_take_id(struct proto_cli *c)
+{
+	return next_id(c, 0);
+}
 
 int proto_cli_init(struct proto_cli *c, const struct proto_cli_cfg *cfg)
 {
@@ -42,7 +86,11 @@ int proto_cli_init(struct proto_cli *c, const struct proto_cli_cfg *cfg)
 	c->hdr_off = cfg->hdr_off;
 	c->hdr_off6 = cfg->hdr_off6 ? cfg->hdr_off6 : cfg->hdr_off;
 	c->rto_min = cfg->rto_min_ns ? cfg->rto_min_ns : PROTO_RTO_MIN_NS;
-	c->next_id = cfg->first_rpc_id;
+	c->id_key[0] = cfg->id_key[0];
+	c->id_key[1] = cfg->id_key[1];
+	c->id_count = cfg->first_count;
+	while ((1u << c->slot_bits) < cap)
+		c->slot_bits++;
 	c->cwnd_max = cap * PROTO_CWND_ONE;
 	c->cwnd_init = (cfg->cwnd_init ? cfg->cwnd_init : PROTO_CWND_INIT) * PROTO_CWND_ONE;
 	if (c->cwnd_init > c->cwnd_max)
@@ -249,13 +297,15 @@ int proto_cli_send_to(struct proto_cli *c, fr_addr_t addr, uint16_t port, uint8_
 	if (wait && len > c->frame_size)
 		return FLATRPC_E_TOOBIG;
 
-	/* IDs stay sequential (wrapping at 2^32) but skip over slots still held
-	 * by slow calls, so one stuck call does not block the whole table. */
+	/* Slots are taken in turn, skipping those still held by slow calls, so
+	 * one stuck call does not block the whole table. */
 	for (uint32_t i = 0; i <= c->mask; i++) {
-		id = c->next_id + i;
-		if (!c->calls[id & c->mask].in_use) {
-			k = &c->calls[id & c->mask];
-			c->next_id = id + 1;
+		uint32_t slot = (c->next_slot + i) & c->mask;
+
+		if (!c->calls[slot].in_use) {
+			k = &c->calls[slot];
+			c->next_slot = slot + 1;
+			id = next_id(c, slot);
 			break;
 		}
 	}
@@ -281,6 +331,8 @@ int proto_cli_send_to(struct proto_cli *c, fr_addr_t addr, uint16_t port, uint8_
 	}
 
 	k->rpc_id = id;
+	k->dst = addr;
+	k->dst_port = port;
 	k->method = method;
 	k->rto = proto_cli_rto(c, method);
 	k->sent_at = now;
@@ -337,8 +389,22 @@ void proto_cli_cancel(struct proto_cli *c, uint32_t rpc_id)
 		release(c, k);
 }
 
-int proto_cli_on_response(struct proto_cli *c, const struct flatrpc_hdr *hdr,
-			  uint64_t now, struct proto_done *done)
+/* Only the called peer answers a call; a forwarding method's backend answers
+ * from its own address, so there only the port is held to. */
+static bool from_callee(struct proto_cli *c, const struct proto_call *k, fr_addr_t from,
+			uint16_t from_port)
+{
+	const struct flatrpc_method_desc *md = method_of(c, k->method);
+
+	if (from_port == k->dst_port &&
+	    (from == k->dst || (md && (md->flags & FLATRPC_M_FORWARD))))
+		return true;
+	c->foreign++;
+	return false;
+}
+
+int proto_cli_on_response(struct proto_cli *c, const struct flatrpc_hdr *hdr, fr_addr_t from,
+			  uint16_t from_port, uint64_t now, struct proto_done *done)
 {
 	uint8_t kind = hdr->flags & FLATRPC_KIND_MASK;
 	uint32_t id = ntohl(hdr->rpc_id);
@@ -353,6 +419,8 @@ int proto_cli_on_response(struct proto_cli *c, const struct flatrpc_hdr *hdr,
 		c->stale++;
 		return 0;
 	}
+	if (!from_callee(c, k, from, from_port))
+		return 0;
 	/* Karn: an answer to a retransmitted call may be to any attempt. */
 	if (!k->retransmitted && now >= k->sent_at)
 		rtt_sample(&c->rtt[k->method], now - k->sent_at);
@@ -403,8 +471,8 @@ static void abandon_seq(struct proto_cli *c, uint8_t method, const struct proto_
 	((struct flatrpc_hdr *)(slot_frame(c, oldest) + oldest->hdr_off))->flags |= FLATRPC_F_FIRST;
 }
 
-int proto_cli_on_ack(struct proto_cli *c, const struct flatrpc_hdr *hdr, uint64_t now,
-		     struct proto_done *done)
+int proto_cli_on_ack(struct proto_cli *c, const struct flatrpc_hdr *hdr, fr_addr_t from,
+		     uint16_t from_port, uint64_t now, struct proto_done *done)
 {
 	uint32_t id = ntohl(hdr->rpc_id);
 	struct proto_call *k = &c->calls[id & c->mask];
@@ -418,6 +486,8 @@ int proto_cli_on_ack(struct proto_cli *c, const struct flatrpc_hdr *hdr, uint64_
 		c->stale++;
 		return 0;
 	}
+	if (!from_callee(c, k, from, from_port))
+		return 0;
 	if (hdr->status == FLATRPC_ACK_PENDING) {
 		/* Received and waiting its turn: retransmitting now would only
 		 * add load; the answer comes, or this attempt times out. It is

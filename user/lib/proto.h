@@ -31,7 +31,10 @@ struct proto_call {
 	uint64_t	rto;		/* this attempt's timeout, ns */
 	uint64_t	order;		/* registration order: queued calls leave FIFO */
 	uint64_t	lost_at;	/* lossy: presumed lost from here (see below) */
+	fr_addr_t	dst;		/* the peer called: only it may answer (see
+					 * proto_cli_on_response) */
 	uint32_t	rpc_id;
+	uint16_t	dst_port;	/* network order */
 	uint16_t	frame_len;	/* bytes kept in the slab (reliable, or queued) */
 	uint8_t		method;
 	uint8_t		in_use;
@@ -115,9 +118,26 @@ struct proto_rtt {
 	uint8_t		valid;
 };
 
+/*
+ * RPC IDs. An ID is the call's slot in the table (its low bits) under a
+ * number that no one without the socket's secret can predict: a keyed
+ * permutation of a per-socket count (PROTO_ID_ROUNDS Feistel rounds of
+ * SipHash-2-4, cycle-walked to the bits above the slot). Being a
+ * permutation, it repeats no ID before 2^(32 - log2 capacity) calls (2^24
+ * with the default table), which the server's response cache needs: an ID
+ * met again would be answered from the cache. A guessed ID is worth little
+ * once frames are tagged, but an unpredictable one also keeps a peer that
+ * holds the key from answering calls it was never sent.
+ */
+#define PROTO_ID_ROUNDS		4
+
+/* The permutation on its own, `bits` wide (1..32), for the unit tests. */
+uint32_t proto_id_perm(const uint64_t key[2], unsigned int bits, uint32_t n);
+
 struct proto_cli_cfg {
 	const struct flatrpc_service_desc *svc;
-	uint32_t	first_rpc_id;
+	uint64_t	id_key[2];	/* keys the RPC IDs: random per socket */
+	uint32_t	first_count;	/* where the permuted count starts (tests) */
 	uint16_t	first_seq;	/* initial sequence of every in-order stream */
 	unsigned int	capacity;	/* power of two; 0 = 256 */
 	unsigned int	frame_size;	/* largest frame kept for retransmission; 0 = 2048 */
@@ -137,7 +157,10 @@ struct proto_cli {
 	size_t		hdr_off;
 	size_t		hdr_off6;
 	uint64_t	rto_min;	/* ns */
-	uint32_t	next_id;
+	uint64_t	id_key[2];
+	uint32_t	id_count;	/* calls numbered so far (wraps) */
+	uint32_t	next_slot;	/* where the search for a free slot starts */
+	uint8_t		slot_bits;	/* log2(capacity) */
 	uint32_t	outstanding;
 	uint16_t	seq_next[FLATRPC_MAX_METHODS];
 	uint8_t		seq_started[FLATRPC_MAX_METHODS];
@@ -152,6 +175,7 @@ struct proto_cli {
 	uint64_t	retransmits;
 	uint64_t	timeouts;
 	uint64_t	stale;
+	uint64_t	foreign;	/* answers from a host or port the call did not go to */
 	uint64_t	cwnd_cuts;	/* window halvings */
 	uint64_t	waited;		/* calls that waited for the window */
 	uint64_t	busy;		/* ACK BUSY received */
@@ -217,19 +241,23 @@ int proto_cli_send_to(struct proto_cli *c, fr_addr_t addr, uint16_t port, uint8_
  * FLATRPC_E_OVERLOADED. Returns 1 with *done filled when the call ended,
  * 0 otherwise (stale or kept), FLATRPC_E_PROTO for a malformed ACK.
  */
-int proto_cli_on_ack(struct proto_cli *c, const struct flatrpc_hdr *hdr, uint64_t now,
-		     struct proto_done *done);
+int proto_cli_on_ack(struct proto_cli *c, const struct flatrpc_hdr *hdr, fr_addr_t from,
+		     uint16_t from_port, uint64_t now, struct proto_done *done);
 
 /* The peer's window in whole calls (at least 1), or 0 for an unknown peer. */
 uint32_t proto_cli_cwnd(const struct proto_cli *c, fr_addr_t addr, uint16_t port);
 
 /*
- * Matches a response (or ERR) header. Returns 1 and fills *done when it
- * completes a call, 0 when it is stale (counted), FLATRPC_E_PROTO when the
- * header is not a response.
+ * Matches a response (or ERR) header that came from `from`:`from_port`
+ * (network order). Returns 1 and fills *done when it completes a call, 0
+ * when it is stale or foreign (counted), FLATRPC_E_PROTO when the header is
+ * not a response. Only the host and port the call was sent to may answer it
+ * (or ACK it); a method whose chain can forward() (FLATRPC_M_FORWARD) is
+ * answered by whichever backend got it, so for it only the port is held to.
+ * proto_cli_send()'s calls went to 0:0.
  */
-int proto_cli_on_response(struct proto_cli *c, const struct flatrpc_hdr *hdr,
-			  uint64_t now, struct proto_done *done);
+int proto_cli_on_response(struct proto_cli *c, const struct flatrpc_hdr *hdr, fr_addr_t from,
+			  uint16_t from_port, uint64_t now, struct proto_done *done);
 
 /*
  * Runs the timers: fills up to `max` events for calls whose attempt ended at
@@ -247,10 +275,7 @@ uint64_t proto_cli_next_expiry(const struct proto_cli *c, uint64_t now);
 
 /* An RPC ID no call of the core will get, for a call that ends before it
  * is sent (a denial by the client: elements). */
-static inline uint32_t proto_cli_take_id(struct proto_cli *c)
-{
-	return c->next_id++;
-}
+uint32_t proto_cli_take_id(struct proto_cli *c);
 
 /* Forgets a call without completing it (e.g. the caller could not send it). */
 void proto_cli_cancel(struct proto_cli *c, uint32_t rpc_id);

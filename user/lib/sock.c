@@ -384,7 +384,7 @@ struct flatrpc_sock *flatrpc_sock_new(const struct flatrpc_service_desc *svc,
 	struct proto_cli_cfg ccfg = { 0 };
 	struct fx_cfg xcfg = { 0 };
 	struct flatrpc_sock *s;
-	uint32_t rnd[2] = { 0, 0 };
+	uint64_t rnd[3];
 	uint16_t port;
 	int e;
 
@@ -412,15 +412,18 @@ struct flatrpc_sock *flatrpc_sock_new(const struct flatrpc_service_desc *svc,
 	s->port_fd = e;
 	s->local_port = htons(port);
 
-	/* Random starting points keep a restarted client from colliding with
-	 * its predecessor's cached responses and sequence state. */
-	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd)) {
-		rnd[0] = (uint32_t)mono_ns() ^ (uint32_t)getpid();
-		rnd[1] = rnd[0] * 2654435761u;
+	/* The RPC IDs' key must be secret (proto.h), so there is no fallback
+	 * to a clock; a random first sequence keeps a restarted client from
+	 * colliding with its predecessor's sequence state. */
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+		e = -errno;
+		goto fail;
 	}
 	ccfg.svc = svc;
-	ccfg.first_rpc_id = rnd[0];
-	ccfg.first_seq = (uint16_t)rnd[1];
+	ccfg.id_key[0] = rnd[0];
+	ccfg.id_key[1] = rnd[1];
+	ccfg.first_count = (uint32_t)rnd[2];
+	ccfg.first_seq = (uint16_t)(rnd[2] >> 32);
 	ccfg.frame_size = FX_FRAME_SIZE;
 	ccfg.hdr_off = L2L4_LEN;
 	ccfg.hdr_off6 = L2L4_LEN + V6_EXTRA;
@@ -430,7 +433,7 @@ struct flatrpc_sock *flatrpc_sock_new(const struct flatrpc_service_desc *svc,
 	e = frag_init(s);
 	if (e)
 		goto fail;
-	s->ip_id = (uint16_t)(rnd[1] >> 16);
+	s->ip_id = (uint16_t)(rnd[2] >> 48);
 
 	xcfg.ifname = opts->ifname;
 	xcfg.queue = opts->queue;
@@ -931,7 +934,8 @@ static int rx_responses(struct flatrpc_sock *s, struct flatrpc_completion *out, 
 			h = frag_receive(s, f, h, FLATRPC_RESP, now, &fs);
 			if (!h)
 				continue;
-			if (proto_cli_on_response(&s->cli, h, now, &done) != 1) {
+			if (proto_cli_on_response(&s->cli, h, frame_addr(f, false), udp->source,
+						  now, &done) != 1) {
 				frag_rx_release(&s->frag, fs);
 				continue;
 			}
@@ -948,8 +952,9 @@ static int rx_responses(struct flatrpc_sock *s, struct flatrpc_completion *out, 
 		}
 		if (!h || udp->dest != s->local_port ||
 		    ((h->flags & FLATRPC_KIND_MASK) == FLATRPC_ACK ?
-		     proto_cli_on_ack(&s->cli, h, now, &done) :
-		     proto_cli_on_response(&s->cli, h, now, &done)) != 1) {
+		     proto_cli_on_ack(&s->cli, h, frame_addr(f, false), udp->source, now, &done) :
+		     proto_cli_on_response(&s->cli, h, frame_addr(f, false), udp->source, now,
+					   &done)) != 1) {
 			drop[n_drop++] = d->addr;
 			continue;
 		}
@@ -1554,6 +1559,7 @@ void flatrpc_sock_stats(const struct flatrpc_sock *s, struct flatrpc_sock_stats 
 	st->retransmits = s->cli.retransmits;
 	st->timeouts = s->cli.timeouts;
 	st->stale = s->cli.stale;
+	st->foreign = s->cli.foreign;
 	if (s->srv_ready) {
 		st->dup_answered = s->srv.dup_answered;
 		st->dup_dropped = s->srv.dup_dropped;
