@@ -34,6 +34,7 @@ ALL_TESTS=(
 	test_topology
 	test_impair
 	test_load_errors
+	test_loader_guards
 	test_load
 	step_server_start
 	test_allowed
@@ -173,6 +174,64 @@ EOF
 	expect_eq "$rc" 2 "exit code on an unknown option"
 	rc=0; in_c "$LOADER" --status >/dev/null 2>&1 || rc=$?
 	expect_eq "$rc" 2 "exit code on --status without an interface"
+}
+
+# ---- the loader's guards: whose directories, one at a time, which bpffs ---------
+
+# the XDP program attached to IFACE in NS ("none" if none)
+xdp_attached() { ip -n "$1" -j -d link show dev "$2" | jq -r '.[0].xdp.prog.id // "none"'; }
+
+test_loader_guards() {
+	need "$LOADER" "$SPEC"
+	local fs=$WORK/otherfs err rc i r1 r2
+	# directories someone else made in a world-writable bpffs: refused
+	# before anything is attached
+	mkdir -p "$fs" && mount -t bpf bpf "$fs" && chmod 1777 "$fs"
+	mkdir -p "$fs/flatrpc/$IF_C" && chown 65534:65534 "$fs/flatrpc"
+	rc=0; err=$(in_c "$LOADER" --bpffs "$fs" "$SPEC" "$IF_C" 2>&1 >/dev/null) || rc=$?
+	expect_eq "$rc" 1 "load into a flatrpc/ of uid 65534: exit code"
+	grep -q "belongs to uid 65534" <<<"$err" || fail "load into another's flatrpc/: $err"
+	expect_eq "$(xdp_attached "$NS_C" "$IF_C")" none "XDP after a refused load (foreign owner)"
+	chown 0:0 "$fs/flatrpc" && chmod 0777 "$fs/flatrpc/$IF_C"
+	rc=0; err=$(in_c "$LOADER" --bpffs "$fs" "$SPEC" "$IF_C" 2>&1 >/dev/null) || rc=$?
+	expect_eq "$rc" 1 "load into a world-writable flatrpc/IFACE: exit code"
+	grep -q "writable by others" <<<"$err" || fail "load into a writable directory: $err"
+	expect_eq "$(xdp_attached "$NS_C" "$IF_C")" none "XDP after a refused load (writable)"
+	umount "$fs"
+
+	# ip netns exec with the default path: its /sys/fs/bpf is a throwaway
+	rc=0; err=$(in_c env -u FLATRPC_BPFFS "$LOADER" "$SPEC" "$IF_C" 2>&1 >/dev/null) || rc=$?
+	expect_eq "$rc" 1 "load under ip netns exec into /sys/fs/bpf: exit code"
+	grep -q "the /sys that ip netns exec mounted" <<<"$err" || fail "ip netns exec, default bpffs: $err"
+	expect_eq "$(xdp_attached "$NS_C" "$IF_C")" none "XDP after the refused default-path load"
+
+	# two loaders at once, then a load racing an unload: each run ends in
+	# one whole state, the attached program being the pinned one
+	for i in 1 2 3; do
+		in_c "$LOADER" -q "$SPEC" "$IF_C" >"$WORK/race1.out" 2>&1 & r1=$!
+		in_c "$LOADER" -q "$SPEC" "$IF_C" >"$WORK/race2.out" 2>&1 & r2=$!
+		rc=0; wait $r1 || rc=$?
+		expect_eq "$rc" 0 "racing load 1, round $i ($(cat "$WORK/race1.out"))"
+		rc=0; wait $r2 || rc=$?
+		expect_eq "$rc" 0 "racing load 2, round $i ($(cat "$WORK/race2.out"))"
+		expect_eq "$(xdp_attached "$NS_C" "$IF_C")" \
+			"$(bpftool -j prog show pinned "$(pin_dir "$IF_C")/prog_xdp" | jq .id)" \
+			"attached XDP is the pinned one, round $i"
+		in_c "$LOADER" --status "$IF_C" >/dev/null || fail "--status after racing loads, round $i"
+	done
+	in_c "$LOADER" -q --unload "$IF_C" >"$WORK/race1.out" 2>&1 & r1=$!
+	in_c "$LOADER" -q "$SPEC" "$IF_C" >"$WORK/race2.out" 2>&1 & r2=$!
+	wait $r1 || fail "unload racing a load: $(cat "$WORK/race1.out")"
+	wait $r2 || fail "load racing an unload: $(cat "$WORK/race2.out")"
+	if [ "$(xdp_attached "$NS_C" "$IF_C")" == none ]; then
+		expect_eq "$(ls "$(pin_dir "$IF_C")" 2>/dev/null | wc -l)" 0 "pins left after the unload won"
+	else
+		expect_eq "$(xdp_attached "$NS_C" "$IF_C")" \
+			"$(bpftool -j prog show pinned "$(pin_dir "$IF_C")/prog_xdp" | jq .id)" \
+			"attached XDP is the pinned one after the load won"
+	fi
+	in_c "$LOADER" -q --unload "$IF_C" || fail "final unload"
+	expect_eq "$(xdp_attached "$NS_C" "$IF_C")" none "XDP after the final unload"
 }
 
 # ---- loading on both ends ---------------------------------------------------------

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -133,6 +135,10 @@ static void help(void)
 	       "Loads the FlatRPC XDP and TC programs built for SPEC onto IFACE, seeds the\n"
 	       "state of the spec's init() functions and pins everything under\n"
 	       "<bpffs>/flatrpc/IFACE/. Running it again replaces the programs and keeps state.\n"
+	       "One loader at a time changes a bpffs (a second one waits for the first). The\n"
+	       "flatrpc/ and flatrpc/IFACE/ directories must belong to the loader's user and\n"
+	       "not be writable by others, or nothing is loaded. Under ip netns exec, where\n"
+	       "/sys/fs/bpf is a throwaway, name a bpffs that outlives the command (--bpffs).\n"
 	       "\n"
 	       "  --mode M        XDP attach mode: drv, skb, or auto (default): skb on\n"
 	       "                  veth, whose native XDP_TX is lost when the peer has\n"
@@ -187,11 +193,63 @@ static bool is_bpffs(const char *path)
 	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
 }
 
+/*
+ * `ip netns exec NAME` gives its command a mount namespace with a fresh /sys
+ * (so that /sys/class/net shows NAME's interfaces), mounted with NAME as
+ * its source, and iproute2 mounts a bpffs of its own on its /sys/fs/bpf.
+ * Anything under that /sys goes when the command ends. Whether /sys is such
+ * a mount: the last /sys line of mountinfo is a sysfs whose source names a
+ * namespace in /run/netns.
+ */
+static bool sys_of_netns_exec(void)
+{
+	char line[4096], mnt[PATH_MAX], type[64], src[NAME_MAX + 1], path[PATH_MAX];
+	bool found = false;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		const char *sep = strstr(line, " - ");
+
+		/* id parent maj:min root MOUNTPOINT ... - TYPE SOURCE opts */
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 || strcmp(mnt, "/sys"))
+			continue;
+		found = sscanf(sep + 3, "%63s %255s", type, src) == 2 && !strcmp(type, "sysfs") &&
+			strcmp(src, "sysfs") && !strchr(src, '/') &&
+			snprintf(path, sizeof(path), "/run/netns/%s", src) < (int)sizeof(path) &&
+			!access(path, F_OK);
+	}
+	fclose(f);
+	return found;
+}
+
+static bool under_sys(const char *root)
+{
+	char abs[PATH_MAX];
+
+	if (!realpath(root, abs))
+		snprintf(abs, sizeof(abs), "%s", root);
+	return !strncmp(abs, "/sys/", 5) || !strcmp(abs, "/sys");
+}
+
 /* bpffs is not mounted at boot on our targets; a load must still work. */
 static int ensure_bpffs(const char *root)
 {
 	int err;
 
+	/* A bpffs there (ip netns exec's, or one we mounted) would go when the
+	 * command ends, and the pins with it: the programs would stay attached
+	 * with nothing to find, reload or unload them by. */
+	if (under_sys(root) && sys_of_netns_exec()) {
+		complain("%s is under the /sys that ip netns exec mounted for this command: a "
+			 "bpffs there vanishes when the command ends, and the pins with it. "
+			 "Mount one that outlives it and name it, for example:\n"
+			 "  mount -t bpf bpf /run/flatrpc-bpffs   (outside the namespace)\n"
+			 "  ip netns exec NS flatrpc-load --bpffs /run/flatrpc-bpffs SPEC IFACE\n",
+			 root);
+		return -EXDEV;
+	}
 	if (is_bpffs(root))
 		return 0;
 	err = mkdir_p(root);
@@ -205,6 +263,98 @@ static int ensure_bpffs(const char *root)
 		return err;
 	}
 	say("mounted bpffs on %s\n", root);
+	return 0;
+}
+
+/*
+ * Whoever owns a directory we pin into can delete or replace our pins, and a
+ * fresh bpffs is world-writable (sticky): another user may have made
+ * flatrpc/ or flatrpc/IFACE before us. So each must be a real directory of
+ * ours that no one else may write to.
+ */
+static int check_dir_ours(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st)) {
+		complain("cannot stat %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		complain("%s is not a directory; refusing to pin there (remove it)\n", path);
+		return -ENOTDIR;
+	}
+	if (st.st_uid != geteuid()) {
+		complain("%s belongs to uid %u, not to this loader (uid %u); refusing to pin "
+			 "there: whoever owns it could remove or replace the pins (remove it)\n",
+			 path, (unsigned)st.st_uid, (unsigned)geteuid());
+		return -EPERM;
+	}
+	if (st.st_mode & S_IWOTH) {
+		complain("%s is writable by others (mode %04o); refusing to pin there "
+			 "(chmod o-w it, or remove it)\n", path, (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
+
+/*
+ * One flatrpc-load at a time changes a bpffs's pins: an exclusive flock on
+ * <bpffs>/flatrpc, held until exit (a killed loader's lock goes with it).
+ * The second waits, then sees the first one's result. Coarser than one lock
+ * per interface, but loads are rare, and a bpffs can hold no lock file of
+ * its own; the per-interface directory itself is removed and made anew by
+ * a load that changes service, so it cannot carry the lock.
+ */
+static int lock_fd = -1;
+
+static int lock_pins(bool create)
+{
+	char dir[PATH_MAX];
+	struct stat held, now;
+	int err;
+
+	if (snprintf(dir, sizeof(dir), "%s/%s", opt.bpffs, FLATRPC_PIN_SUBDIR) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+again:
+	if (create) {
+		err = mkdir_p(dir);
+		if (err) {
+			complain("cannot create %s: %s\n", dir, strerror(-err));
+			return err;
+		}
+	}
+	lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (lock_fd < 0) {
+		if (errno == ENOENT && !create)
+			return 0;	/* nothing pinned: nothing to guard */
+		complain("cannot open %s: %s\n", dir, strerror(errno));
+		return -errno;
+	}
+	err = check_dir_ours(dir);
+	if (err)
+		return err;
+	if (flock(lock_fd, LOCK_EX | LOCK_NB)) {
+		if (errno != EWOULDBLOCK) {
+			complain("cannot lock %s: %s\n", dir, strerror(errno));
+			return -errno;
+		}
+		say("waiting for another flatrpc-load that holds %s\n", dir);
+		if (flock(lock_fd, LOCK_EX)) {
+			complain("cannot lock %s: %s\n", dir, strerror(errno));
+			return -errno;
+		}
+	}
+	/* The holder may have removed the directory (the last --unload does):
+	 * a lock on a directory no longer there guards nothing. */
+	if (fstat(lock_fd, &held) || stat(dir, &now) || held.st_ino != now.st_ino ||
+	    held.st_dev != now.st_dev) {
+		close(lock_fd);
+		lock_fd = -1;
+		if (!create && stat(dir, &now))
+			return 0;
+		goto again;
+	}
 	return 0;
 }
 
@@ -644,19 +794,23 @@ static int cmd_load(void)
 		return 1;
 	}
 
+	/* Under the lock from here: what is attached and pinned is then what
+	 * a finished loader left, never one half way through. */
+	if (ensure_bpffs(opt.bpffs) || lock_pins(true))
+		return 1;
 	/* Refuse early, before anything changes, if the slot is someone else's. */
 	err = bpf_xdp_query(ifindex, 0, &xq);
 	if (err) {
 		complain("cannot query XDP on %s: %s\n", opt.ifname, strerror(-err));
 		return 1;
 	}
-	if (ensure_bpffs(opt.bpffs))
-		return 1;
 	err = mkdir_p(pin_dir);
 	if (err) {
 		complain("cannot create %s: %s\n", pin_dir, strerror(-err));
 		return 1;
 	}
+	if (check_dir_ours(pin_dir))
+		return 1;
 	fresh = !pin_exists(FLATRPC_PIN_PROG_XDP);
 	{
 		__u32 pinned = pinned_prog_id(FLATRPC_PIN_PROG_XDP);
@@ -686,6 +840,8 @@ static int cmd_load(void)
 			complain("cannot create %s: %s\n", pin_dir, strerror(-err));
 			return 1;
 		}
+		if (check_dir_ours(pin_dir))
+			return 1;
 		fresh = true;
 	}
 
@@ -1072,6 +1228,8 @@ static int cmd_unload(void)
 {
 	int ifindex = if_nametoindex(opt.ifname);
 
+	if (is_bpffs(opt.bpffs) && lock_pins(false))
+		return 1;
 	/* No bpffs means no pins; a stray program of ours may still be attached. */
 	if (!teardown(ifindex, is_bpffs(opt.bpffs) ? -1 : 0, true))
 		say("FlatRPC was not loaded on %s; nothing to do\n", opt.ifname);
@@ -1090,6 +1248,8 @@ static int cmd_rekey(void)
 	__u32 zero = 0;
 	int fd;
 
+	if (is_bpffs(opt.bpffs) && lock_pins(false))
+		return 1;
 	if (!is_bpffs(opt.bpffs) || !read_meta(&m)) {
 		complain("FlatRPC is not loaded on %s (no pins in %s)\n", opt.ifname, pin_dir);
 		return EXIT_NOTLOADED;
