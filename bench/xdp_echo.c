@@ -42,7 +42,11 @@
 #define NUM_FRAMES	4096
 #define FRAME_SIZE	2048
 #define RING_SIZE	2048
-#define RX_FRAMES	RING_SIZE	/* lower half feeds the fill ring */
+/* The lowest frames feed the fill ring, which is kept half empty: the kernel
+ * may publish its fill-ring consumer index later than the RX descriptors
+ * that used the entries (seen on 6.18 in busy mode), and a full ring would
+ * then have no room to take a received frame back. */
+#define RX_FRAMES	(RING_SIZE / 2)
 #define BODY		99
 #define HDRS		(sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct udphdr))
 #define MAX_OUTSTANDING	64
@@ -363,8 +367,8 @@ static int client(struct xe *x, struct run *r, const uint8_t *dmac, struct in_ad
 		uint64_t t = now_ns();
 
 		if (xsk_ring_prod__reserve(&x->fq, n, &fi) != n) {
-			/* RX_FRAMES == fill ring size: should not happen, and
-			 * a benchmark that stops says why */
+			/* half the ring spare (RX_FRAMES): should not happen,
+			 * and a benchmark that stops says why */
 			fprintf(stderr, "xdp-echo: no room in the fill ring for %u frames\n", n);
 			return 1;
 		}
