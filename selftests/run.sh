@@ -186,6 +186,7 @@ test_loader_guards() {
 	local fs=$WORK/otherfs err rc i r1 r2
 	# directories someone else made in a world-writable bpffs: refused
 	# before anything is attached
+	trap "umount $fs 2>/dev/null || true" EXIT
 	mkdir -p "$fs" && mount -t bpf bpf "$fs" && chmod 1777 "$fs"
 	mkdir -p "$fs/flatrpc/$IF_C" && chown 65534:65534 "$fs/flatrpc"
 	rc=0; err=$(in_c "$LOADER" --bpffs "$fs" "$SPEC" "$IF_C" 2>&1 >/dev/null) || rc=$?
@@ -198,6 +199,7 @@ test_loader_guards() {
 	grep -q "writable by others" <<<"$err" || fail "load into a writable directory: $err"
 	expect_eq "$(xdp_attached "$NS_C" "$IF_C")" none "XDP after a refused load (writable)"
 	umount "$fs"
+	trap - EXIT
 
 	# ip netns exec with the default path: its /sys/fs/bpf is a throwaway
 	rc=0; err=$(in_c env -u FLATRPC_BPFFS "$LOADER" "$SPEC" "$IF_C" 2>&1 >/dev/null) || rc=$?
