@@ -1552,7 +1552,7 @@ static int state_type_ok(const struct fr_type *t)
  * said to be ignored, where it is written. */
 static void check_annots(struct ck *c, struct fr_state *st)
 {
-	const struct fr_annot *size = NULL;
+	const struct fr_annot *size = NULL, *full = NULL;
 
 	for (unsigned i = 0; i < st->nannots; i++) {
 		const struct fr_annot *a = &st->annots[i];
@@ -1578,6 +1578,24 @@ static void check_annots(struct ck *c, struct fr_state *st)
 			else
 				fr_warn(c->d, a->loc, "@size is ignored on scalar state '%s': it "
 					"is one slot", st->name);
+		} else if (!strcmp(a->name, "full")) {
+			/* what a set() of a new key does once the map is full */
+			if (full) {
+				fr_error(c->d, a->loc, "duplicate @full (first on line %d)",
+					 full->loc.line);
+				continue;
+			}
+			full = a;
+			if (strcmp(arg, "evict") && strcmp(arg, "refuse")) {
+				fr_error(c->d, a->loc, "@full takes evict (drop the least recently "
+					 "used key) or refuse (answer the request state_full)");
+				continue;
+			}
+			if (st->type.kind == TY_MAP)
+				st->full_refuse = !strcmp(arg, "refuse");
+			else
+				fr_warn(c->d, a->loc, "@full is ignored on %s '%s': it cannot fill",
+					st->type.kind == TY_VEC ? "Vec" : "scalar state", st->name);
 		} else if (!strcmp(a->name, "consistency")) {
 			fr_warn(c->d, a->loc, "@consistency(%s) is ignored: state '%s' is one "
 				"BPF map on this host, shared by all its CPUs, and not replicated "
@@ -1590,7 +1608,7 @@ static void check_annots(struct ck *c, struct fr_state *st)
 				"pinned by name, which outlives reloads of the program but not a "
 				"reboot", st->name);
 		} else {
-			fr_warn(c->d, a->loc, "unknown annotation @%s is ignored (known: @size, "
+			fr_warn(c->d, a->loc, "unknown annotation @%s is ignored (known: @size, @full, "
 				"@consistency, @combiner, @persistence)", a->name);
 		}
 	}
@@ -1987,6 +2005,15 @@ static void check_service(struct ck *c, struct fr_service *svc)
 			    m->chain[j].elem->forwards)
 				m->flags |= FLATRPC_M_FORWARD;
 	}
+
+	/* each Map state has its slot of state_limits */
+	for (unsigned i = 0; i < spec->nelems; i++)
+		for (unsigned j = 0; j < spec->elems[i]->nstates; j++) {
+			const struct fr_state *st = &spec->elems[i]->states[j];
+			if (fr_map_state_index(spec, st) == FLATRPC_MAX_STATES)
+				fr_error(d, st->loc, "more than %d Map states in the elements "
+					 "of service '%s'", FLATRPC_MAX_STATES, svc->name);
+		}
 
 	/* fr_anf_<method>_<element>_req is one function per pair */
 	for (unsigned i = 0; i < svc->nmethods; i++)

@@ -61,11 +61,7 @@ static void emitf(struct gen *g, int d, const char *fmt, ...)
 
 static const char *map_name(const struct fr_state *st, char *buf, size_t n)
 {
-	char e[64], s[64];
-
-	snprintf(buf, n, "fr_%s_%s", fr_cname(e, sizeof(e), st->elem->name),
-		 fr_cname(s, sizeof(s), st->name));
-	return buf;
+	return fr_state_map_name(buf, n, st);
 }
 
 /* C type of a map key/value: strings are wrapped so they copy by value */
@@ -681,11 +677,19 @@ static void gen_set(struct gen *g, const struct fr_stmt *s, int d)
 		fr_buf_printf(g->b, "}\n");
 		return;
 	}
+	/* A present key is written in place: an update would take a fresh LRU
+	 * node first, which in a full map pushes out another key. */
+	char ty[64];
 	fill(g, d + 1, ms->type.key, kv, k);
 	fill(g, d + 1, ms->type.val, vv, v);
-	ind(g, d + 1);
-	fr_buf_printf(g->b, "bpf_map_update_elem(&%s, &%s, &%s, BPF_ANY);\n",
-		      map_name(ms, mn, sizeof(mn)), kv, vv);
+	map_name(ms, mn, sizeof(mn));
+	emitf(g, d + 1, "%s *p%d = bpf_map_lookup_elem(&%s, &%s);\n\n",
+	      ctype(ms->type.val, ty, sizeof(ty)), t, mn, kv);
+	emitf(g, d + 1, "if (p%d)\n", t);
+	emitf(g, d + 2, "__builtin_memcpy(p%d, &%s, sizeof(%s));\n", t, vv, vv);
+	emitf(g, d + 1, "else if (fr_state_insert(&%s, %d, %d, &%s, &%s))\n", mn,
+	      fr_map_state_index(g->spec, ms), ms->full_refuse, kv, vv);
+	emitf(g, d + 2, "return FLATRPC_ST_STATE_FULL;\n");
 	ind(g, d);
 	fr_buf_printf(g->b, "}\n");
 }
@@ -765,7 +769,8 @@ static void gen_delete(struct gen *g, const struct fr_stmt *s, int d)
 	snprintf(kv, sizeof(kv), "k%d", g->tmp++);
 	emitf(g, d, "{\n");
 	fill(g, d + 1, ms->type.key, kv, s->e->args[1]);
-	emitf(g, d + 1, "bpf_map_delete_elem(&%s, &%s);\n", map_name(ms, mn, sizeof(mn)), kv);
+	emitf(g, d + 1, "fr_state_delete(&%s, %d, &%s);\n", map_name(ms, mn, sizeof(mn)),
+	      fr_map_state_index(g->spec, ms), kv);
 	emitf(g, d, "}\n");
 }
 
@@ -1177,6 +1182,28 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 		      "static __always_inline int fr_anf_rewrote(void)\n{\n"
 		      "\tstruct fr_anf_out *o = fr_anf_out();\n\tint r;\n\n"
 		      "\tif (!o)\n\t\treturn 0;\n\tr = o->rewrote;\n\to->rewrote = 0;\n\treturn r;\n}\n\n");
+	fr_buf_printf(b, "/* A set() of a key its Map state does not hold: stores it and counts\n"
+		      " * it in state_limits[idx] (flatrpc_abi.h). Nonzero: a full @full(refuse)\n"
+		      " * map did not take it. Counted without fetching atomics, which 6.1's\n"
+		      " * default BPF ISA lacks, so two CPUs may race on `live`. */\n"
+		      "static __always_inline int fr_state_insert(void *map, __u32 idx, int refuse,\n"
+		      "\t\t\t\t\t   const void *k, const void *v)\n{\n"
+		      "\tstruct flatrpc_state_limits *l = bpf_map_lookup_elem(&state_limits, &idx);\n"
+		      "\tlong err = bpf_map_update_elem(map, k, v, BPF_NOEXIST);\n\n"
+		      "\tif (err == -17)\t/* EEXIST: another CPU stored it just now */\n"
+		      "\t\treturn bpf_map_update_elem(map, k, v, BPF_ANY), 0;\n"
+		      "\tif (!l)\n\t\treturn 0;\n"
+		      "\tif (err)\t/* E2BIG: full, which only a plain hash reports */\n"
+		      "\t\treturn refuse ? (__sync_fetch_and_add(&l->refused, 1), 1) : 0;\n"
+		      "\t__sync_fetch_and_add(&l->inserted, 1);\n"
+		      "\tif (!refuse && l->max && l->live >= l->max)\t/* the LRU pushed a key out */\n"
+		      "\t\t__sync_fetch_and_add(&l->evicted, 1);\n"
+		      "\telse\n\t\t__sync_fetch_and_add(&l->live, 1);\n"
+		      "\treturn 0;\n}\n\n"
+		      "static __always_inline void fr_state_delete(void *map, __u32 idx, const void *k)\n{\n"
+		      "\tstruct flatrpc_state_limits *l = bpf_map_lookup_elem(&state_limits, &idx);\n\n"
+		      "\tif (!bpf_map_delete_elem(map, k) && l)\n"
+		      "\t\t__sync_fetch_and_add(&l->live, -1);\n}\n\n");
 	fr_buf_printf(b, "/* ---- element state, pinned by name so it outlives reloads ---- */\n");
 	str_types(spec, b);
 	for (unsigned i = 0; i < spec->nelems; i++) {
@@ -1209,10 +1236,16 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 					      map_name(st, mn, sizeof(mn)));
 				continue;
 			}
-			fr_buf_printf(b, "struct {\n\t__uint(type, BPF_MAP_TYPE_HASH);\n"
+			/* @full(evict) is the kernel's LRU; @full(refuse) a plain hash,
+			 * whose insert fails when full */
+			fr_buf_printf(b, "/* state_limits[%d]; when full: %s */\n",
+				      fr_map_state_index(spec, st),
+				      st->full_refuse ? "refuse" : "evict");
+			fr_buf_printf(b, "struct {\n\t__uint(type, BPF_MAP_TYPE_%s);\n"
 				      "\t__uint(max_entries, %u);\n\t__type(key, %s);\n"
 				      "\t__type(value, %s);\n\t__uint(pinning, LIBBPF_PIN_BY_NAME);\n"
 				      "} %s SEC(\".maps\");\n",
+				      st->full_refuse ? "HASH" : "LRU_HASH",
 				      st->max_entries ? st->max_entries : 65536,
 				      ctype(st->type.key, ty, sizeof(ty)),
 				      ctype(st->type.val, ty2, sizeof(ty2)),

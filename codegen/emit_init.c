@@ -41,14 +41,14 @@ static void put_entry(struct fr_buf *b, struct fr_buf *table, unsigned n,
 		      const struct fr_state *st, const struct fr_type *kt,
 		      const struct fr_expr *k, const struct fr_type *vt, const struct fr_expr *v)
 {
-	char en[64], sn[64], kname[64], vname[64];
+	char mn[160], kname[64], vname[64];
 
 	snprintf(kname, sizeof(kname), "flatrpc_init_%u_key", n);
 	snprintf(vname, sizeof(vname), "flatrpc_init_%u_value", n);
 	put_bytes(b, kname, kt, k);
 	put_bytes(b, vname, vt, v);
-	fr_buf_printf(table, "\t{ \"fr_%s_%s\", %s, %u, %s, %u },\n",
-		      fr_cname(en, sizeof(en), st->elem->name), fr_cname(sn, sizeof(sn), st->name),
+	fr_buf_printf(table, "\t{ \"%s\", %s, %u, %s, %u },\n",
+		      fr_state_map_name(mn, sizeof(mn), st),
 		      kname, fr_type_size(kt), vname, fr_type_size(vt));
 }
 
@@ -88,6 +88,17 @@ void fr_emit_init(const struct fr_spec *spec, struct fr_buf *b)
 	for (unsigned i = 0; i < svc->nmethods; i++)
 		fr_buf_printf(b, "%s \"%s\"", i ? "," : "", svc->methods[i].name);
 	fr_buf_printf(b, " }\n");
+	/* Map states' pins by their state_limits slot, for --status and the
+	 * loader's entry count; NULL-terminated, so that none is a list too */
+	fr_buf_printf(b, "#define FLATRPC_SPEC_STATES {");
+	for (unsigned i = 0; i < spec->nelems; i++)
+		for (unsigned j = 0; j < spec->elems[i]->nstates; j++) {
+			const struct fr_state *st = &spec->elems[i]->states[j];
+			char mn[160];
+			if (fr_map_state_index(spec, st) >= 0)
+				fr_buf_printf(b, " \"%s\",", fr_state_map_name(mn, sizeof(mn), st));
+		}
+	fr_buf_printf(b, " NULL }\n");
 
 	for (unsigned i = 0; i < spec->nelems; i++) {
 		const struct fr_element *el = spec->elems[i];

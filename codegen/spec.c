@@ -195,3 +195,29 @@ int fr_elem_used(const struct fr_spec *spec, const struct fr_element *el)
 				return 1;
 	return 0;
 }
+
+const char *fr_state_map_name(char *buf, size_t n, const struct fr_state *st)
+{
+	char e[64], s[64];
+
+	snprintf(buf, n, "fr_%s_%s", fr_cname(e, sizeof(e), st->elem->name),
+		 fr_cname(s, sizeof(s), st->name));
+	return buf;
+}
+
+int fr_map_state_index(const struct fr_spec *spec, const struct fr_state *st)
+{
+	int n = 0;
+
+	for (unsigned i = 0; i < spec->nelems; i++) {
+		const struct fr_element *el = spec->elems[i];
+		if (!fr_elem_used(spec, el))
+			continue;
+		for (unsigned j = 0; j < el->nstates; j++) {
+			if (&el->states[j] == st)
+				return st->type.kind == TY_MAP ? n : -1;
+			n += el->states[j].type.kind == TY_MAP;
+		}
+	}
+	return -1;
+}

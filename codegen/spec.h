@@ -200,6 +200,7 @@ struct fr_state {
 	struct fr_annot	*annots;
 	unsigned	nannots;
 	unsigned	max_entries;	/* a map's @size(N); 0: the default */
+	int		full_refuse;	/* a map's @full(refuse); else it evicts (LRU) */
 };
 
 struct fr_handler {
@@ -430,5 +431,10 @@ uint64_t fr_fnv1a64(uint64_t h, const void *p, size_t n);
 
 /* Whether some method of the service chains element el. */
 int fr_elem_used(const struct fr_spec *spec, const struct fr_element *el);
+/* A Map state's number in state_limits and FLATRPC_SPEC_STATES: its place
+ * among the Map states of the used elements, in spec order; -1 otherwise. */
+int fr_map_state_index(const struct fr_spec *spec, const struct fr_state *st);
+/* The state's BPF map, fr_<element>_<state>: its C name and its pin name. */
+const char *fr_state_map_name(char *buf, size_t n, const struct fr_state *st);
 
 #endif

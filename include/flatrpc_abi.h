@@ -176,7 +176,14 @@ enum flatrpc_status {
 	FLATRPC_ST_NO_METHOD	= 128,	/* server has no handler */
 	FLATRPC_ST_BAD_REQUEST	= 129,	/* body failed to decode */
 	FLATRPC_ST_APP		= 130,	/* handler returned an error */
+	/* An ANF's set() found its @full(refuse) map full (docs/spec-language.md).
+	 * The chain returns it like an ANF error code. */
+	FLATRPC_ST_STATE_FULL	= 131,
 };
+
+/* A chain's return value that answers the request with an ERR of that status. */
+#define FLATRPC_ANF_IS_ERR(ret) \
+	(((ret) > 0 && (ret) <= FLATRPC_MAX_ERRORS) || (ret) == FLATRPC_ST_STATE_FULL)
 
 /*
  * Drop reasons, named and counted per reason in the pinned "drops" map.
@@ -281,6 +288,24 @@ struct flatrpc_keys {
 	__u64	key[FLATRPC_KEYS_MAX][2];	/* key[0] signs and verifies, key[1] verifies */
 };
 
+/*
+ * What happened to the inserts into each ANF Map state, in `state_limits`
+ * (an array indexed by the state's number, FLATRPC_SPEC_STATES order in the
+ * generated init.h). Shared by all CPUs, not per CPU: `live` must be one
+ * number. Inserts of new keys only; updates of present keys are not counted.
+ */
+#define FLATRPC_MAX_STATES	64	/* Map states of one service */
+struct flatrpc_state_limits {
+	__u64	inserted;	/* new keys stored */
+	__u64	evicted;	/* @full(evict): stored into a full map, pushing out the
+				 * least recently used key (a lower bound: see
+				 * docs/spec-language.md) */
+	__u64	refused;	/* @full(refuse): not stored, request answered
+				 * FLATRPC_ST_STATE_FULL */
+	__s64	live;		/* entries, as counted here; the loader sets it at load */
+	__s64	max;		/* the map's max_entries, set by the loader */
+};
+
 /* Pinned objects, under <bpffs>/flatrpc/<ifname>/. */
 #define FLATRPC_PIN_SUBDIR	"flatrpc"
 #define FLATRPC_PIN_XSKS	"xsks"
@@ -291,6 +316,7 @@ struct flatrpc_keys {
 #define FLATRPC_PIN_FRAGS	"frag_verdicts"
 #define FLATRPC_PIN_LOAD	"load"
 #define FLATRPC_PIN_KEYS	"auth_keys"
+#define FLATRPC_PIN_STATE_LIMITS "state_limits"
 #define FLATRPC_PIN_PROG_XDP	"prog_xdp"
 #define FLATRPC_PIN_PROG_TC	"prog_tc"
 /* Never attached: the library runs it with BPF_PROG_TEST_RUN per request of

@@ -17,8 +17,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "flatrpc_abi.h"
+#include "maps.h"		/* before anf.bpf.h, which counts into state_limits */
 #include "anf.bpf.h"
-#include "maps.h"
 #include "parse.h"
 #include "forward.h"
 #include "seq.h"
@@ -404,7 +404,7 @@ int flatrpc_xdp(struct xdp_md *ctx)
 				return ret == FR_FORWARD_FAILED ?
 					fr_xdp_drop(FLATRPC_DROP_FWD_FAILED) : ret;
 			}
-			if (ret > 0 && ret <= FLATRPC_MAX_ERRORS) {
+			if (FLATRPC_ANF_IS_ERR(ret)) {
 				st = fr_stats(p.method);
 				if (st)
 					st->anf_err++;
@@ -424,7 +424,7 @@ int flatrpc_xdp(struct xdp_md *ctx)
 		ret = fr_anf_resp(p.method, p.body, data_end);
 		if (fr_anf_rewrote())
 			p.udp->check = 0;
-		if (ret > 0 && ret <= FLATRPC_MAX_ERRORS) {
+		if (FLATRPC_ANF_IS_ERR(ret)) {
 			__u16 *word = (__u16 *)p.hdr;	/* magic + flags */
 			__u16 *word2 = word + 1;	/* method + status */
 			__u16 old = *word, old2 = *word2;
@@ -496,7 +496,7 @@ int flatrpc_client(struct xdp_md *ctx)
 	/* the library sums the checksum of the frames it sends */
 	fr_anf_rewrote();
 	st = fr_stats(p.method);
-	if (ret > 0 && ret <= FLATRPC_MAX_ERRORS) {
+	if (FLATRPC_ANF_IS_ERR(ret)) {
 		if (st)
 			st->anf_err++;
 		/* read by the library that ran it, never sent */

@@ -85,6 +85,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } auth_keys SEC(".maps");
 
+/* Inserts, evictions and refusals per ANF Map state (struct
+ * flatrpc_state_limits); the generated set() code updates it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FLATRPC_MAX_STATES);
+	__type(key, __u32);
+	__type(value, struct flatrpc_state_limits);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} state_limits SEC(".maps");
+
 /* What flatrpc-load attached; the BPF side never reads it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

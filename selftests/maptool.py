@@ -52,6 +52,21 @@ def drop_reasons(abi_header):
     return re.findall(r'X\(\s*\w+\s*,\s*"([^"]+)"\s*\)', block)
 
 
+def struct_fields(abi_header, name):
+    """Field names of a struct of __u64/__s64 words, in order, from the header."""
+    text = open(abi_header).read()
+    body = text[text.index("struct %s {" % name):]
+    body = re.sub(r"/\*.*?\*/", "", body[:body.index("};")], flags=re.S)
+    return re.findall(r"__[us]64\s+(\w+);", body)
+
+
+def spec_states(init_header):
+    """Map state pins in state_limits order, from the generated init.h."""
+    text = open(init_header).read()
+    line = text[text.index("#define FLATRPC_SPEC_STATES"):].split("\n")[0]
+    return re.findall(r'"([^"]+)"', line)
+
+
 def u32(v):
     return [str((v >> s) & 0xFF) for s in (0, 8, 16, 24)]
 
@@ -71,6 +86,16 @@ def main(argv):
             counts[name] = counts.get(name, 0) + (v[0] if v else 0)
         for name, n in counts.items():
             print(name, n)
+    elif cmd == "limits":
+        # limits PATH ABI_H INIT_H: one line per Map state, its pin name
+        # and field=value for each word of struct flatrpc_state_limits
+        fields = struct_fields(argv[3], "flatrpc_state_limits")
+        states = spec_states(argv[4])
+        for k, v in entries(argv[2]):
+            idx = int.from_bytes(k, "little")
+            if idx < len(states):
+                words = [w - (1 << 64) if w >> 63 else w for w in v]
+                print(states[idx], *("%s=%d" % fw for fw in zip(fields, words)))
     elif cmd == "impair-set":
         # impair-set PATH REQ RESP [DUP_REQ DUP_RESP [FLAGS]], rates in ppm;
         # the layout of struct impair_cfg in selftests/bpf/impair.bpf.c

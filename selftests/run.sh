@@ -344,6 +344,19 @@ test_sessions() {
 	counts=$("$ST/maptool.py" ints "$map")
 	expect_eq "$(awk '$1 == 41 {print $2}' <<<"$counts")" 5 "session 41 count"
 	expect_eq "$(awk '$1 == 42 {print $2}' <<<"$counts")" 3 "session 42 count"
+	# the tracker's table (@full(evict)) counted each new session once
+	# and, far from full, pushed none out
+	local lim n
+	lim=$("$ST/maptool.py" limits "$(pin_dir "$IF_S")/state_limits" "$ABI_H" \
+		"$BUILD/gen/kv/init.h" | grep '^fr_session_tracker_sessions ')
+	n=$(wc -l <<<"$counts")
+	limit() { tr ' ' '\n' <<<"$lim" | awk -F= -v f="$1" '$1 == f {print $2}'; }
+	expect_eq "$(limit inserted)" "$n" "sessions inserted = sessions in the table"
+	expect_eq "$(limit live)" "$n" "sessions counted live = in the table"
+	expect_eq "$(limit evicted)" 0 "sessions evicted"
+	expect_eq "$(limit max)" 65536 "sessions table size"
+	grep -q "fr_session_tracker_sessions .* inserted $n, evicted 0, refused 0" \
+		"$WORK/status.sessions" || fail "--status does not show the sessions' counts"
 }
 
 # ---- (f) malformed frames are dropped with a named reason ----------------------------

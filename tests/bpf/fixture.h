@@ -8,6 +8,13 @@
 #ifndef FLATRPC_BPF_FIXTURE_H
 #define FLATRPC_BPF_FIXTURE_H
 
+#include "seed.h"
+
+/* A test that fills a Map state names it here, with the size to load it at,
+ * before fixture_load(): a few entries fill it instead of 65,536. */
+static const char *fixture_small_map;
+static __u32 fixture_small_size;
+
 /* The IPv4 header checksum of ip as it stands, in network order: the value
  * to store when ip->check is 0, and 0 when ip->check is already right. */
 static inline __u16 fixture_ip_csum(const struct iphdr *ip)
@@ -70,8 +77,9 @@ static inline __u64 fixture_count(struct bpf_map *map, const void *key, size_t k
 static struct flatrpc_bpf *fixture_load_auth(__u16 port, __u8 auth)
 {
 	struct flatrpc_bpf *s = flatrpc_bpf__open();
+	static const char *const state_names[] = FLATRPC_SPEC_STATES;
+	const char *what;
 	struct bpf_map *map;
-	unsigned int i;
 
 	if (!s)
 		return NULL;
@@ -80,20 +88,35 @@ static struct flatrpc_bpf *fixture_load_auth(__u16 port, __u8 auth)
 		bpf_map__set_pin_path(map, NULL);
 	s->rodata->flatrpc_port = port;
 	s->rodata->flatrpc_auth = auth;
+	if (fixture_small_map &&
+	    bpf_map__set_max_entries(bpf_object__find_map_by_name(s->obj, fixture_small_map),
+				     fixture_small_size))
+		goto fail;
 	if (flatrpc_bpf__load(s))
 		goto fail;
-	for (i = 0; i < FLATRPC_INIT_COUNT; i++) {
-		const struct flatrpc_init_entry *e = &flatrpc_init_table[i];
-
-		map = bpf_object__find_map_by_name(s->obj, e->map);
-		if (!map || bpf_map__update_elem(map, e->key, e->key_size, e->value,
-						 e->value_size, BPF_ANY))
-			goto fail;
-	}
+	if (flatrpc_seed(s->obj, flatrpc_init_table, FLATRPC_INIT_COUNT, state_names, &what))
+		goto fail;
 	return s;
 fail:
 	flatrpc_bpf__destroy(s);
 	return NULL;
+}
+
+/* state_limits of the Map state pinned as NAME, found by its slot in the
+ * generated FLATRPC_SPEC_STATES; zeros (max 0, which no test expects) if
+ * the spec has no such state. */
+static inline struct flatrpc_state_limits fixture_state_limits(struct flatrpc_bpf *s,
+							       const char *name)
+{
+	static const char *const names[] = FLATRPC_SPEC_STATES;
+	struct flatrpc_state_limits v = {};
+	__u32 i = 0;
+
+	while (names[i] && strcmp(names[i], name))
+		i++;
+	if (names[i])
+		bpf_map__lookup_elem(s->maps.state_limits, &i, sizeof(i), &v, sizeof(v), 0);
+	return v;
 }
 
 static inline struct flatrpc_bpf *fixture_load(__u16 port)

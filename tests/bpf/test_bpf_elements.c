@@ -83,7 +83,7 @@ static size_t body_put(uint8_t *p)
 	return n + put_var(p + n, "blue");
 }
 
-enum msg { GET_KEVIN, GET_PETER, GET_MALLORY, PUT, GET_RESP };
+enum msg { GET_KEVIN, GET_PETER, GET_MALLORY, GET_ALICE, PUT, GET_RESP };
 
 static size_t build(enum msg m, uint8_t *buf)
 {
@@ -100,6 +100,7 @@ static size_t build(enum msg m, uint8_t *buf)
 	case GET_KEVIN: n = body_get(body, "Kevin"); break;
 	case GET_PETER: n = body_get(body, "Peter"); break;
 	case GET_MALLORY: n = body_get(body, "Mallory"); break;
+	case GET_ALICE: n = body_get(body, "Alice"); break;
 	case PUT: n = body_put(body); break;
 	case GET_RESP: n = put_var(body, "blue"); break;
 	}
@@ -194,6 +195,32 @@ static void window_ran_out(void)
 		   scalar(skel->maps.fr_admission_control_start) - 2 * SEC_NS);
 }
 
+/* The quota's table of users holds USERS_MAX (fixture_small_map): the rows
+ * fill it with Kevin and Mallory, and Alice finds it full. The rate limiter
+ * is opened wide so that only the quota decides. */
+#define USERS_MAX	2
+
+static void quota_fresh(void)
+{
+	char user[16] = { 0 };
+
+	set_scalar(skel->maps.fr_user_quota_quota, 2);
+	strcpy(user, "Kevin");
+	bpf_map__delete_elem(skel->maps.fr_user_quota_used, user, sizeof(user), 0);
+	strcpy(user, "Mallory");
+	bpf_map__delete_elem(skel->maps.fr_user_quota_used, user, sizeof(user), 0);
+	set_scalar(skel->maps.fr_rate_limiter_cost, 1);
+	set_scalar(skel->maps.fr_rate_limiter_burst, 1000);
+	set_scalar(skel->maps.fr_rate_limiter_last, 0);
+	set_default_allow(1);
+}
+
+/* what state_limits says of the quota's table (its slot, from init.h) */
+static struct flatrpc_state_limits quota_limits(void)
+{
+	return fixture_state_limits(skel, "fr_user_quota_used");
+}
+
 static void faults_always(void) { set_scalar(skel->maps.fr_fault_injection_rate, 1ULL << 32); }
 static void faults_never(void) { set_scalar(skel->maps.fr_fault_injection_rate, 0); }
 
@@ -267,6 +294,16 @@ static const struct row rows[] = {
 	  .get_req = 1 },
 	{ "rate-limiter: and only one", NULL, GET_KEVIN, .err = RATELIMITED_ERR_RATE_LIMITED },
 	{ "acl denies before the limiter", NULL, GET_PETER, .err = RATELIMITED_ERR_ACL },
+
+	/* user-quota: 2 requests per user; a table of USERS_MAX users, which
+	 * refuses a new one when full */
+	{ "user-quota: Kevin 1/2", quota_fresh, GET_KEVIN, .err = 0, .get_req = 1 },
+	{ "user-quota: Kevin 2/2", NULL, GET_KEVIN, .err = 0, .get_req = 1 },
+	{ "user-quota: Kevin over quota", NULL, GET_KEVIN, .err = RATELIMITED_ERR_OVER_QUOTA },
+	{ "user-quota: Mallory 1/2 fills the table", NULL, GET_MALLORY, .err = 0, .get_req = 1 },
+	{ "user-quota: Alice refused, table full", NULL, GET_ALICE,
+	  .err = FLATRPC_ST_STATE_FULL },
+	{ "user-quota: Mallory 2/2, still tracked", NULL, GET_MALLORY, .err = 0, .get_req = 1 },
 
 	/* put: admission-control (2 per window) then fault-injection */
 	{ "admission: 1/2, faults at rate 0", window_fresh, PUT, .err = 0, .put_req = 1 },
@@ -351,8 +388,23 @@ static void init_seeded(void **state)
 	assert_int_equal(allowed, 1);
 }
 
+/* After the rows: the table took Kevin and Mallory (twice each, as rows
+ * delete them first), refused Alice once, and never evicted (refuse). */
+static void quota_counted(void **state)
+{
+	struct flatrpc_state_limits v = quota_limits();
+	(void)state;
+
+	assert_int_equal(v.max, USERS_MAX);
+	assert_int_equal(v.refused, 1);
+	assert_int_equal(v.evicted, 0);
+	assert_true(v.inserted >= 2);
+}
+
 static int setup(void **state)
 {
+	fixture_small_map = "fr_user_quota_used";
+	fixture_small_size = USERS_MAX;
 	skel = fixture_load(PORT);
 	return skel ? 0 : -1;
 }
@@ -365,7 +417,7 @@ static int teardown(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[1 + sizeof(rows) / sizeof(rows[0])];
+	struct CMUnitTest tests[2 + sizeof(rows) / sizeof(rows[0])];
 	size_t i;
 
 	if (geteuid() != 0) {
@@ -378,5 +430,6 @@ int main(void)
 									   (void *)&rows[i]);
 		tests[i + 1].name = rows[i].name;
 	}
+	tests[i + 1] = (struct CMUnitTest)cmocka_unit_test(quota_counted);
 	return cmocka_run_group_tests_name("bpf_elements", tests, setup, teardown);
 }

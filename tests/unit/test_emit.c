@@ -34,6 +34,14 @@ static char *bpf_of(const struct fr_spec *spec)
 	return b.p;
 }
 
+static char *init_of(const struct fr_spec *spec)
+{
+	struct fr_buf b = { 0 };
+
+	fr_emit_init(spec, &b);
+	return b.p;
+}
+
 static void expect_in(const char *text, const char *want)
 {
 	if (!strstr(text, want))
@@ -358,7 +366,7 @@ static void test_arith_delete_byte_size(void **state)
 		  "\t\t\tif (n6 > 100)\n\t\t\t\tok6 = 0;\n"
 		  "\t\t\to6 += 2 + (__u64)n6;\n");
 	expect_in(c, "\t\t\tt7 = n6 <= 64 ? n6 : 0;\n");
-	expect_in(c, "bpf_map_delete_elem(&fr_e_seen, &k");
+	expect_in(c, "fr_state_delete(&fr_e_seen, 0, &k");
 	free(c);
 	fr_spec_free(spec);
 }
@@ -462,6 +470,41 @@ static void test_size_annotation(void **state)
 	expect_in(c, "\t__uint(max_entries, 65536);\n\t__type(key, __u32);\n"
 		  "\t__type(value, __u8);\n\t__uint(pinning, LIBBPF_PIN_BY_NAME);\n"
 		  "} fr_e_other SEC");
+	free(c);
+	fr_spec_free(spec);
+}
+
+/* @full: evict is the kernel's LRU, refuse a plain hash whose failed insert
+ * answers state_full; each Map state has its state_limits slot, and a
+ * present key is written in place. */
+static void test_full_annotation(void **state)
+{
+	struct fr_spec *spec = load("element e:\n"
+				    "  state:\n"
+				    "    n: u64\n"
+				    "    seen: Map<u32, u8>\n"
+				    "    @full(refuse)\n"
+				    "    cfg: Map<u32, u8>\n"
+				    "  req(rpc):\n"
+				    "    set(seen, 1, 2)\n"
+				    "    set(cfg, 3, 4)\n"
+				    "    pass\n"
+				    "service t:\n"
+				    "  method m:\n"
+				    "    server: e()\n", 0);
+	char *c = bpf_of(spec), *init = init_of(spec);
+	(void)state;
+
+	expect_in(c, "/* state_limits[0]; when full: evict */\nstruct {\n"
+		  "\t__uint(type, BPF_MAP_TYPE_LRU_HASH);");
+	expect_in(c, "/* state_limits[1]; when full: refuse */\nstruct {\n"
+		  "\t__uint(type, BPF_MAP_TYPE_HASH);");
+	expect_in(c, "if (p0)\n\t\t\t__builtin_memcpy(p0, &v0, sizeof(v0));\n"
+		  "\t\telse if (fr_state_insert(&fr_e_seen, 0, 0, &k0, &v0))\n"
+		  "\t\t\treturn FLATRPC_ST_STATE_FULL;");
+	expect_in(c, "fr_state_insert(&fr_e_cfg, 1, 1, &k1, &v1)");
+	expect_in(init, "#define FLATRPC_SPEC_STATES { \"fr_e_seen\", \"fr_e_cfg\", NULL }");
+	free(init);
 	free(c);
 	fr_spec_free(spec);
 }
@@ -842,6 +885,7 @@ int main(void)
 		cmocka_unit_test(test_randomf),
 		cmocka_unit_test(test_vec),
 		cmocka_unit_test(test_size_annotation),
+		cmocka_unit_test(test_full_annotation),
 		cmocka_unit_test(test_element_arguments),
 		cmocka_unit_test(test_forward),
 		cmocka_unit_test(test_tuple_values),

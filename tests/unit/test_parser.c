@@ -908,7 +908,11 @@ static void test_state_annotations(void **state)
 		"1..16777216",
 		"bad.anf:14:14: error: duplicate @size (first on line 14)",
 		"bad.anf:16:5: warning: unknown annotation @weird is ignored (known: @size, "
-		"@consistency, @combiner, @persistence)",
+		"@full, @consistency, @combiner, @persistence)",
+		"bad.anf:18:5: error: @full takes evict (drop the least recently used key) "
+		"or refuse (answer the request state_full)",
+		"bad.anf:20:19: error: duplicate @full (first on line 20)",
+		"bad.anf:22:5: warning: @full is ignored on scalar state 'c': it cannot fill",
 		NULL,
 	};
 	int n, w;
@@ -930,6 +934,12 @@ static void test_state_annotations(void **state)
 				   "    m3: Map<u32, u8>\n"
 				   "    @weird\n"
 				   "    m4: Map<u32, u8>\n"
+				   "    @full(sometimes)\n"
+				   "    m5: Map<u32, u8>\n"
+				   "    @full(refuse) @full(evict)\n"
+				   "    m6: Map<u32, u8>\n"
+				   "    @full(refuse)\n"
+				   "    c: u64\n"
 				   "  req(rpc):\n"
 				   "    pass\n"
 				   "service t:\n  method m:\n    client: e()\n", &n, &w);
@@ -938,8 +948,8 @@ static void test_state_annotations(void **state)
 	for (int i = 0; want[i]; i++)
 		if (!strstr(out, want[i]))
 			fail_msg("expected \"%s\" in:\n%s", want[i], out);
-	assert_int_equal(n, 2);
-	assert_int_equal(w, 6);
+	assert_int_equal(n, 4);
+	assert_int_equal(w, 7);
 	free(out);
 }
 

@@ -434,10 +434,10 @@ int proto_cli_on_response(struct proto_cli *c, const struct flatrpc_hdr *hdr, fr
 	done->err = 0;
 	if (kind == FLATRPC_ERR) {
 		done->status = hdr->status;
-		/* 1..127 come from the spec's ANFs; 128+ from the server itself.
-		 * An ERR without a status is still a failure, not a success. */
-		done->err = (hdr->status >= 1 && hdr->status <= FLATRPC_MAX_ERRORS) ?
-			    FLATRPC_E_ANF : FLATRPC_E_REMOTE;
+		/* 1..127 and state_full come from the spec's ANFs; the rest of
+		 * 128+ from the server itself. An ERR without a status is still
+		 * a failure, not a success. */
+		done->err = FLATRPC_ANF_IS_ERR(hdr->status) ? FLATRPC_E_ANF : FLATRPC_E_REMOTE;
 	}
 	release(c, k);
 	return 1;

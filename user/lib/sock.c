@@ -1541,6 +1541,7 @@ const char *flatrpc_status_str(const struct flatrpc_service_desc *svc, uint8_t s
 	case FLATRPC_ST_NO_METHOD:	return "no_method";
 	case FLATRPC_ST_BAD_REQUEST:	return "bad_request";
 	case FLATRPC_ST_APP:		return "app_error";
+	case FLATRPC_ST_STATE_FULL:	return "state_full";
 	}
 	if (status <= FLATRPC_MAX_ERRORS) {
 		if (svc && svc->errors && status <= svc->n_errors && svc->errors[status - 1])

@@ -39,6 +39,7 @@
 #include "flatrpc_abi.h"
 #include "flatrpc_gen.h"
 #include "loader.h"
+#include "seed.h"
 #include "keys.h"
 
 #define EXIT_USAGE	2
@@ -62,7 +63,7 @@ static const char *const drop_names[] = {
 static const char *const core_pins[] = {
 	FLATRPC_PIN_XSKS, FLATRPC_PIN_STATS, FLATRPC_PIN_DROPS, FLATRPC_PIN_SEQS,
 	FLATRPC_PIN_META, FLATRPC_PIN_PROG_XDP, FLATRPC_PIN_PROG_TC, FLATRPC_PIN_LOAD,
-	FLATRPC_PIN_PROG_CLIENT, FLATRPC_PIN_KEYS,
+	FLATRPC_PIN_PROG_CLIENT, FLATRPC_PIN_KEYS, FLATRPC_PIN_STATE_LIMITS,
 };
 
 struct options {
@@ -731,25 +732,13 @@ static int apply_keys(const struct flatrpc_loader *l, struct bpf_object *obj)
 
 static int apply_init(const struct flatrpc_loader *l, struct bpf_object *obj)
 {
-	unsigned int i;
+	const char *what = "";
+	int err = flatrpc_seed(obj, l->init, l->n_init, l->states, &what);
 
-	for (i = 0; i < l->n_init; i++) {
-		const struct flatrpc_init_entry *e = &l->init[i];
-		struct bpf_map *map = bpf_object__find_map_by_name(obj, e->map);
-		int err;
-
-		if (!map) {
-			complain("init: no map %s in the object\n", e->map);
-			return -ENOENT;
-		}
-		err = bpf_map__update_elem(map, e->key, e->key_size, e->value,
-					   e->value_size, BPF_ANY);
-		if (err) {
-			complain("init: cannot update %s: %s\n", e->map, strerror(-err));
-			return err;
-		}
-	}
-	return 0;
+	if (err)
+		complain("cannot seed %s in the %s object: %s\n", what, l->service,
+			 strerror(-err));
+	return err;
 }
 
 static int pin_prog(struct bpf_program *prog, const char *name)
@@ -961,19 +950,7 @@ fail_early:
 
 static long count_entries(int fd, __u32 key_size, __u32 max)
 {
-	char key[512], next[512];
-	long n = 0;
-	void *prev = NULL;
-
-	if (key_size > sizeof(key))
-		return -1;
-	/* bounded by max_entries: a map that changes under us cannot loop */
-	while (n <= max && !bpf_map_get_next_key(fd, prev, next)) {
-		memcpy(key, next, key_size);
-		prev = key;
-		n++;
-	}
-	return n;
+	return flatrpc_count_entries(fd, key_size, max);
 }
 
 #define STATUS_MAX_ENTRIES 16
@@ -1046,9 +1023,33 @@ static void print_entries(int fd, const struct bpf_map_info *info, long max)
 	}
 }
 
-static void print_state_maps(void)
+/* What state_limits says of the state pinned as NAME: "" for core maps. */
+static const char *state_limits_of(const struct flatrpc_loader *l, const char *name,
+				   char *buf, size_t n)
 {
-	char path[PATH_MAX];
+	struct flatrpc_state_limits v;
+	__u32 i;
+	int fd;
+
+	buf[0] = 0;
+	for (i = 0; l && l->states[i]; i++)
+		if (!strcmp(l->states[i], name))
+			break;
+	if (!l || !l->states[i])
+		return buf;
+	fd = pin_open(FLATRPC_PIN_STATE_LIMITS);
+	if (fd >= 0 && !bpf_map_lookup_elem(fd, &i, &v))
+		snprintf(buf, n, "; inserted %llu, evicted %llu, refused %llu",
+			 (unsigned long long)v.inserted, (unsigned long long)v.evicted,
+			 (unsigned long long)v.refused);
+	if (fd >= 0)
+		close(fd);
+	return buf;
+}
+
+static void print_state_maps(const struct flatrpc_loader *l)
+{
+	char path[PATH_MAX], lim[128];
 	struct dirent *de;
 	DIR *d;
 	bool any = false;
@@ -1077,10 +1078,13 @@ static void print_state_maps(void)
 			if (!any)
 				printf("state maps:\n");
 			any = true;
-			printf("  %-32s %ld of %u entries%s\n", de->d_name,
+			printf("  %-32s %ld of %u entries%s%s\n", de->d_name,
 			       count_entries(fd, info.key_size, info.max_entries), info.max_entries,
-			       core ? " (in-order streams)" : "");
-			if (!core && (info.type == BPF_MAP_TYPE_HASH || info.type == BPF_MAP_TYPE_ARRAY))
+			       core ? " (in-order streams)" : "",
+			       state_limits_of(l, de->d_name, lim, sizeof(lim)));
+			if (!core && (info.type == BPF_MAP_TYPE_HASH ||
+				      info.type == BPF_MAP_TYPE_LRU_HASH ||
+				      info.type == BPF_MAP_TYPE_ARRAY))
 				print_entries(fd, &info, STATUS_MAX_ENTRIES);
 		}
 		close(fd);
@@ -1213,7 +1217,7 @@ static int cmd_status(void)
 	free(st);
 	free(drops);
 
-	print_state_maps();
+	print_state_maps(l);
 	if (!attached) {
 		printf("FlatRPC is pinned but not attached on %s; load it again or --unload\n",
 		       opt.ifname);

@@ -29,6 +29,8 @@ struct flatrpc_loader {
 	const char				*spec_path;	/* as given at build time */
 	const char *const			*methods;	/* names by method id */
 	unsigned int				n_methods;
+	const char *const			*states;	/* Map state pins by state_limits
+								 * slot, NULL-terminated */
 	const struct flatrpc_init_entry		*init;
 	unsigned int				n_init;
 	/* skeleton lifecycle; `skel` is the skeleton struct, opaque here */

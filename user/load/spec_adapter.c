@@ -47,6 +47,7 @@ static void adapter_destroy(void *skel)
 }
 
 static const char *const method_names[] = FLATRPC_SPEC_METHODS;
+static const char *const state_names[] = FLATRPC_SPEC_STATES;
 
 const struct flatrpc_loader FLATRPC_LOADER_SYM = {
 	.service	= FLATRPC_SPEC_SERVICE,
@@ -54,6 +55,7 @@ const struct flatrpc_loader FLATRPC_LOADER_SYM = {
 	.spec_path	= FLATRPC_SPEC_FILE,
 	.methods	= method_names,
 	.n_methods	= sizeof(method_names) / sizeof(method_names[0]),
+	.states		= state_names,
 	.init		= flatrpc_init_table,
 	.n_init		= FLATRPC_INIT_COUNT,
 	.open		= adapter_open,
