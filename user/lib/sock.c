@@ -302,9 +302,11 @@ static void *pin_mmap(const struct flatrpc_sock_opts *opts, const char *name, si
 		*err = -ENAMETOOLONG;
 		return NULL;
 	}
-	fd = bpf_obj_get(path);
+	/* read-write even for PROT_READ: the kernel maps a BPF map only
+	 * MAP_SHARED, which a read-only file cannot be */
+	fd = fx_obj_get(path, false);
 	if (fd < 0) {
-		*err = FLATRPC_E_NOTLOADED;
+		*err = fd;
 		return NULL;
 	}
 	*len = (size + (size_t)page - 1) / (size_t)page * (size_t)page;
@@ -370,9 +372,9 @@ static int client_prog_open(struct flatrpc_sock *s, const struct flatrpc_sock_op
 	    snprintf(path, sizeof(path), "%s/%s", dir, FLATRPC_PIN_PROG_CLIENT) >=
 	    (int)sizeof(path))
 		return -ENAMETOOLONG;
-	s->client_prog_fd = bpf_obj_get(path);
+	s->client_prog_fd = fx_obj_get(path, false);	/* a program pin opens read-write only */
 	if (s->client_prog_fd < 0)
-		return FLATRPC_E_NOTLOADED;
+		return s->client_prog_fd;
 	s->wire_buf = malloc(FLATRPC_MSG_MAX);
 	return s->wire_buf ? 0 : -ENOMEM;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/if_link.h>
@@ -35,17 +36,34 @@ int fx_pin_dir(char *buf, size_t sz, const char *bpffs, const char *ifname)
 	return n < 0 || (size_t)n >= sz ? -ENAMETOOLONG : 0;
 }
 
-static int open_pin(const char *dir, const char *name)
+/*
+ * A pin, opened read-only where that is all the library needs, so that an
+ * application that is not root needs no more than read access to it
+ * (flatrpc-load --group: docs/security.md). libbpf 1.1 has no
+ * bpf_obj_get_opts, so the syscall is made here. Errors: FLATRPC_E_NOTLOADED
+ * for a missing pin, else -errno (-EACCES: not readable by this user).
+ */
+int fx_obj_get(const char *path, bool rdonly)
 {
-	char path[512];
+	union bpf_attr attr;
 	int fd;
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(path);
+	memset(&attr, 0, sizeof(attr));
+	attr.pathname = (__u64)(unsigned long)path;
+	attr.file_flags = rdonly ? BPF_F_RDONLY : 0;
+	fd = syscall(__NR_bpf, BPF_OBJ_GET, &attr, sizeof(attr));
 	if (fd < 0)
 		return errno == ENOENT ? FLATRPC_E_NOTLOADED : -errno;
 	return fd;
+}
+
+static int open_pin(const char *dir, const char *name, bool rdonly)
+{
+	char path[512];
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return fx_obj_get(path, rdonly);
 }
 
 static int check_meta(const char *dir, uint64_t spec_hash)
@@ -54,7 +72,7 @@ static int check_meta(const char *dir, uint64_t spec_hash)
 	__u32 key = 0;
 	int fd, err = 0;
 
-	fd = open_pin(dir, FLATRPC_PIN_META);
+	fd = open_pin(dir, FLATRPC_PIN_META, true);
 	if (fd < 0)
 		return fd;
 	memset(&meta, 0, sizeof(meta));
@@ -125,7 +143,7 @@ int fx_open(struct fx *x, const struct fx_cfg *cfg)
 	err = check_meta(dir, cfg->spec_hash);
 	if (err)
 		return err;
-	x->xsks_fd = open_pin(dir, FLATRPC_PIN_XSKS);
+	x->xsks_fd = open_pin(dir, FLATRPC_PIN_XSKS, false);
 	if (x->xsks_fd < 0) {
 		err = x->xsks_fd;
 		x->xsks_fd = -1;
@@ -134,7 +152,7 @@ int fx_open(struct fx *x, const struct fx_cfg *cfg)
 
 	/* Only a hold-forever server writes it (to move a stream past what it
 	 * ran from its hold); a spec without in-order methods still has it. */
-	x->seqs_fd = open_pin(dir, FLATRPC_PIN_SEQS);
+	x->seqs_fd = open_pin(dir, FLATRPC_PIN_SEQS, false);
 	if (x->seqs_fd < 0)
 		x->seqs_fd = -1;
 

@@ -69,5 +69,7 @@ static inline void *fx_data(const struct fx *x, uint64_t addr)
 
 /* Where the pins of an interface live: <bpffs>/flatrpc/<ifname>. */
 int fx_pin_dir(char *buf, size_t sz, const char *bpffs, const char *ifname);
+/* A pinned object; read-only when rdonly. FLATRPC_E_NOTLOADED or -errno. */
+int fx_obj_get(const char *path, bool rdonly);
 
 #endif /* FLATRPC_XSK_RING_H */

@@ -11,6 +11,7 @@
  * Exit codes: 0 ok, 1 failure, 2 usage, 3 not loaded (--status).
  */
 #include <errno.h>
+#include <grp.h>
 #include <dirent.h>
 #include <getopt.h>
 #include <limits.h>
@@ -66,6 +67,24 @@ static const char *const core_pins[] = {
 	FLATRPC_PIN_PROG_CLIENT, FLATRPC_PIN_KEYS, FLATRPC_PIN_STATE_LIMITS,
 };
 
+/*
+ * What a member of the --group may do with each pin: what libflatrpc-user
+ * needs and no more. Read-write: the library registers its AF_XDP socket in
+ * xsks, publishes its backlog in load, resets in-order streams in seqs, and
+ * runs the client program (a program pin opens read-write only), and maps
+ * the keys it signs with (the kernel mmaps a BPF map only through a
+ * read-write file, so a member could also change them). Read-only: what it
+ * checks or a monitor reads. Everything else (the attached programs, the
+ * ANF state) stays the loader's.
+ */
+static const struct { const char *pin; mode_t mode; } shared_pins[] = {
+	{ FLATRPC_PIN_XSKS, 0660 },	{ FLATRPC_PIN_LOAD, 0660 },
+	{ FLATRPC_PIN_SEQS, 0660 },	{ FLATRPC_PIN_PROG_CLIENT, 0660 },
+	{ FLATRPC_PIN_KEYS, 0660 },	{ FLATRPC_PIN_META, 0640 },
+	{ FLATRPC_PIN_STATS, 0640 },	{ FLATRPC_PIN_DROPS, 0640 },
+	{ FLATRPC_PIN_STATE_LIMITS, 0640 },
+};
+
 struct options {
 	const char	*spec;
 	const char	*ifname;
@@ -75,6 +94,8 @@ struct options {
 	__u16		port;		/* 0: the spec's */
 	bool		quiet;
 	bool		force;
+	bool		share;		/* --group, or the one the pins had */
+	gid_t		gid;		/* the group whose applications may use the pins */
 };
 
 static struct options opt;
@@ -122,7 +143,8 @@ static int libbpf_silent(enum libbpf_print_level level, const char *fmt, va_list
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: flatrpc-load [--mode auto|drv|skb] [--port N] [--bpffs DIR] [--force] [-q] SPEC.anf IFACE\n"
+		"usage: flatrpc-load [--mode auto|drv|skb] [--port N] [--bpffs DIR] [--group G] [--force] [-q]\n"
+		"                    SPEC.anf IFACE\n"
 		"       flatrpc-load [--bpffs DIR] --status IFACE\n"
 		"       flatrpc-load [--bpffs DIR] [-q] --unload IFACE\n"
 		"       flatrpc-load --keygen FILE\n"
@@ -148,6 +170,9 @@ static void help(void)
 	       "  --bpffs DIR     bpffs root (default $FLATRPC_BPFFS or /sys/fs/bpf);\n"
 	       "                  mounted there if it is not a bpffs yet\n"
 	       "  --force         replace an XDP program that is not FlatRPC's\n"
+	       "  --group G       let applications of group G (name or gid) use the service\n"
+	       "                  without root: they need only CAP_BPF, CAP_NET_RAW and\n"
+	       "                  CAP_IPC_LOCK (docs/security.md); later loads keep the group\n"
 	       "  --key FILE      the service's key file (default $FLATRPC_KEY_DIR/SERVICE.key,\n"
 	       "                  the directory defaulting to /etc/flatrpc); needed unless the\n"
 	       "                  spec says auth: none. 1 or 2 lines of 32 hex digits, mode 0600:\n"
@@ -756,6 +781,48 @@ static int pin_prog(struct bpf_program *prog, const char *name)
 	return err;
 }
 
+/*
+ * Opens the pins to opts.gid as shared_pins says. The interface's directory
+ * becomes 0750 of that group, so members reach the pins but cannot add,
+ * remove or replace any. Run on every load, since a load may pin new objects.
+ */
+static int share_pins(void)
+{
+	char top[PATH_MAX], path[PATH_MAX];
+	size_t i;
+
+	snprintf(top, sizeof(top), "%s/%s", opt.bpffs, FLATRPC_PIN_SUBDIR);
+	/* every group may pass through the top, none may list it */
+	if (chmod(top, 0711) ||
+	    chown(pin_dir, (uid_t)-1, opt.gid) || chmod(pin_dir, 0750)) {
+		complain("cannot give group %u access to %s: %s\n", (unsigned)opt.gid, pin_dir,
+			 strerror(errno));
+		return -errno;
+	}
+	for (i = 0; i < sizeof(shared_pins) / sizeof(shared_pins[0]); i++) {
+		pin_path(path, sizeof(path), shared_pins[i].pin);
+		if (chown(path, (uid_t)-1, opt.gid) || chmod(path, shared_pins[i].mode)) {
+			if (errno == ENOENT)
+				continue;
+			complain("cannot give group %u access to %s: %s\n", (unsigned)opt.gid,
+				 path, strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+/* A load without --group keeps the group an earlier one gave the pins. */
+static void inherit_group(void)
+{
+	struct stat st;
+
+	if (opt.share || stat(pin_dir, &st) || !st.st_gid || !(st.st_mode & S_IXGRP))
+		return;
+	opt.share = true;
+	opt.gid = st.st_gid;
+}
+
 static int cmd_load(void)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
@@ -800,6 +867,7 @@ static int cmd_load(void)
 	}
 	if (check_dir_ours(pin_dir))
 		return 1;
+	inherit_group();
 	fresh = !pin_exists(FLATRPC_PIN_PROG_XDP);
 	{
 		__u32 pinned = pinned_prog_id(FLATRPC_PIN_PROG_XDP);
@@ -916,6 +984,9 @@ static int cmd_load(void)
 		goto fail;
 	}
 
+	if (opt.share && share_pins())
+		goto fail;
+
 	say("%s FlatRPC service %s (%s, spec hash %016llx) on %s:\n",
 	    replaced ? "reloaded" : "loaded", l->service, l->spec_path,
 	    (unsigned long long)l->spec_hash, opt.ifname);
@@ -927,6 +998,12 @@ static int cmd_load(void)
 	say("  UDP port %u; %u init entr%s applied; %s\n", port, l->n_init,
 	    l->n_init == 1 ? "y" : "ies", fresh ? "state is new" : "state kept from before");
 	say("  pinned under %s\n", pin_dir);
+	if (opt.share) {
+		struct group *g = getgrgid(opt.gid);
+
+		say("  usable by group %s (gid %u): see docs/security.md, Applications without root\n",
+		    g ? g->gr_name : "?", (unsigned)opt.gid);
+	}
 	l->destroy(skel);
 	return 0;
 
@@ -1304,7 +1381,7 @@ static int cmd_keygen(const char *path)
 int main(int argc, char **argv)
 {
 	enum { OPT_STATUS = 256, OPT_UNLOAD, OPT_MODE, OPT_PORT, OPT_BPFFS, OPT_FORCE, OPT_KEY,
-	       OPT_KEYGEN, OPT_REKEY };
+	       OPT_KEYGEN, OPT_REKEY, OPT_GROUP };
 	static const struct option longopts[] = {
 		{ "mode",   required_argument, NULL, OPT_MODE },
 		{ "port",   required_argument, NULL, OPT_PORT },
@@ -1316,6 +1393,7 @@ int main(int argc, char **argv)
 		{ "key",    required_argument, NULL, OPT_KEY },
 		{ "keygen", no_argument,       NULL, OPT_KEYGEN },
 		{ "rekey",  no_argument,       NULL, OPT_REKEY },
+		{ "group",  required_argument, NULL, OPT_GROUP },
 		{ "help",   no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1375,6 +1453,26 @@ int main(int argc, char **argv)
 		case OPT_KEYGEN:
 			cmd = KEYGEN;
 			break;
+		case OPT_GROUP: {
+			struct group *g = getgrnam(optarg);
+
+			errno = 0;
+			v = g ? (long)g->gr_gid : strtol(optarg, &end, 10);
+			if (!g && (errno || *end || v < 1 || v > 0x7fffffff)) {
+				complain("--group takes a group name or a gid other than 0, not %s\n",
+					 optarg);
+				usage(stderr);
+				return EXIT_USAGE;
+			}
+			if (!v) {
+				complain("--group root would share nothing: root has the pins already\n");
+				usage(stderr);
+				return EXIT_USAGE;
+			}
+			opt.share = true;
+			opt.gid = (gid_t)v;
+			break;
+		}
 		case OPT_REKEY:
 			cmd = REKEY;
 			break;
