@@ -3,8 +3,8 @@
  * test_bpf_state.c - a Map state that fills, in the kernel: the kv object's
  * session tracker (@full(evict), the default), loaded with room for SESSIONS
  * sessions. Gets of more sessions than that must all pass, the table must
- * hold the newest SESSIONS, and state_limits must count every insert and
- * every eviction. (The refusing kind is test_bpf_elements' user-quota.)
+ * keep the newest, and state_limits must count every insert and every
+ * insert into a full table (a lower bound of the kernel's evictions). (The refusing kind is test_bpf_elements' user-quota.)
  * Frames go from and to 127.0.0.1, a local address in any namespace.
  * Needs root.
  */
@@ -120,9 +120,12 @@ static void fills_and_evicts(void **state)
 	assert_int_equal(v.evicted, CALLS - SESSIONS);
 	assert_int_equal(v.live, SESSIONS);
 	assert_int_equal(v.refused, 0);
+	/* Kernel 6.1's LRU may push a key out before the map is full (it did,
+	 * holding 3 of 4), 6.18's did not: the count is a lower bound. */
 	for (sid = 1; sid <= CALLS; sid++)
 		held += session_count(sid) != 0;
-	assert_int_equal(held, SESSIONS);
+	assert_in_range(held, 1, SESSIONS);
+	assert_true(CALLS - held >= v.evicted);
 	/* the latest session is always in: a new key goes in, an old one out */
 	assert_int_equal(session_count(CALLS), 1);
 }
