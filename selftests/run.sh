@@ -405,7 +405,7 @@ prog_tc 600 0"
 	# a later load without --group keeps the group
 	in_c "$LOADER" -q "$SPEC" "$IF_C" || fail "reload without --group"
 	expect_eq "$(modes)" "$want" "pin modes and groups after a reload"
-	# not a member: plain refusal; a member without CAP_BPF: refused too
+	# not a member: plain refusal; a member without CAP_NET_RAW: refused too
 	rc=0; out=$(as_app - $caps "${call[@]}" 2>&1) || rc=$?
 	[ "$rc" -ne 0 ] && grep -q "Permission denied" <<<"$out" ||
 		fail "a non-member was not refused in plain words (exit $rc: $out)"
