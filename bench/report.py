@@ -35,6 +35,7 @@ FLATRPC_STACKS = {"flatrpc-noanf": "FlatRPC, no ANFs (all lossy)",
                   "flatrpc-rel": "FlatRPC, firewall + session tracker, reliable set",
                   "flatrpc-ino": "FlatRPC, firewall + session tracker, in-order (drop) set",
                   "flatrpc-relino": "FlatRPC, firewall + session tracker, reliable in-order set",
+                  "flatrpc-noauth": "FlatRPC, full, auth: none",
                   "flatrpc": "FlatRPC, full: + reliable in-order set (specs/kv.anf)"}
 ANF_CHAIN = ("flatrpc-noanf", "flatrpc-fw", "flatrpc-fwst", "flatrpc")
 SET_TRANSPORT = {"flatrpc-rel": "reliable", "flatrpc-ino": "in-order (drop), lossy",
@@ -64,7 +65,7 @@ def stack_order(seen):
 
 def parse(path):
     r = {"main": {}, "spread": {}, "cpu": {}, "wire": {}, "hdr": [], "frhdr": [],
-         "xdp": {}, "hol": {}, "cost": {}, "machine": ""}
+         "xdp": {}, "hol": {}, "cost": {}, "auth": {}, "machine": ""}
     section, last = "main", None
     for line in open(path):
         line = line.rstrip("\n")
@@ -82,6 +83,8 @@ def parse(path):
             section = "ratios"
         elif line.startswith("# transport cost"):
             section = "cost"
+        elif line.startswith("# auth cost"):
+            section = "auth"
         m = re.match(r"  (flatrpc[\w-]*) header (\w+) (\w+): ([\d.]+) B", line)
         if m:
             r["frhdr"].append((m[1], m[2], m[3], float(m[4])))
@@ -103,6 +106,10 @@ def parse(path):
             # p50, set p50, get p50, then the runs' min/max of p50 and set p50
             r["cost"][(f[1], f[2])] = [num(x) for x in f[3:6]] + \
                 [tuple(num(x) for x in mm.split("/")) for mm in f[6:8]]
+        elif section == "auth" and len(f) == 7 and f[0] == "auth" and f[1] != "mode":
+            # p50, set p50, get p50, then the runs' min/max of p50
+            r["auth"][(f[1], f[2])] = [num(x) for x in f[3:6]] + \
+                [tuple(num(x) for x in f[6].split("/"))]
         elif section == "cpu" and len(f) == 3 and f[0] in ("blocking", "busy"):
             r["cpu"][(f[0], f[1])] = f[2]
         elif section == "wire" and len(f) == 7 and f[0] != "proto":
@@ -193,6 +200,7 @@ def blocks(r):
 
     b["transport"] = transport_cost(r["cost"])
     b["placement"] = placement(r)
+    b["auth"] = auth_cost(r)
 
     rows = [[label(p)] + r["wire"][p] for p in protos if p in r["wire"]]
     b["wire"] = table(["stack", "frames/call", "wire B/call (capture)", "veth counters B/call",
@@ -297,6 +305,31 @@ def placement(r):
                   "busy p50 µs (Δ, runs)", "wire B/call (Δ)", "XDP ns/packet server / client"], rows)
 
 
+def auth_cost(r):
+    """specs/kv.anf with its SipHash tags against the same spec with
+    auth: none, from the interleaved runs and the BPF statistics."""
+    base, full = "flatrpc-noauth", "flatrpc"
+    if ("blocking", base) not in r["auth"]:
+        return NA
+    rows = []
+    for p, what in ((base, "auth: none"), (full, "SipHash-2-4 tag on every frame")):
+        row = [label(p), what]
+        for m in ("blocking", "busy"):
+            c, c0 = r["auth"].get((m, p)), r["auth"].get((m, base))
+            if not c:
+                row.append("n/a")
+                continue
+            mm = c[3]
+            runs = f", runs {mm[0]:g}–{mm[1]:g}" if mm and mm[0] != mm[1] else ""
+            row.append(f"{c[0]:.2f}{runs}" if p == base or not c0
+                       else f"{c[0]:.2f} ({c[0] - c0[0]:+.2f}{runs})")
+        x = r["xdp"].get(p)
+        row.append(f"{x[0]} / {x[1]}" if x else "n/a")
+        rows.append(row)
+    return table(["FlatRPC stack", "frames", "blocking p50 µs (Δ, runs min–max)",
+                  "busy p50 µs (Δ, runs)", "XDP ns/packet server / client"], rows)
+
+
 def targets(r, hdrs):
     main_t, xdp = r["main"], r["xdp"]
     rows = []
@@ -343,6 +376,14 @@ def targets(r, hdrs):
                  f"get {lossy:g} B, set {rel:g} B (largest per message in the capture)"
                  if lossy is not None and rel is not None else "n/a",
                  verdict(None if lossy is None or rel is None else lossy <= 12 and rel <= 16)])
+
+    for m in ("blocking", "busy"):
+        a, c = r["auth"].get((m, "flatrpc")), r["auth"].get((m, "flatrpc-noauth"))
+        name = f"message tags add ≤ 0.2 µs p50, {'one core blocking' if m == 'blocking' else 'busy-poll'}"
+        if not a or not c or a[0] is None or c[0] is None:
+            rows.append([name, "n/a", verdict(None)])
+            continue
+        rows.append([name, f"{a[0]:g} − {c[0]:g} = {a[0] - c[0]:+.2f} µs", verdict(a[0] - c[0] <= 0.2)])
 
     h0, h1 = r["hol"].get(("flatrpc", "0")), [v for (q, p), v in r["hol"].items() if q == "flatrpc" and p != "0"]
     if h0 and h1:
