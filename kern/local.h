@@ -13,14 +13,19 @@
  * conflates a few outcomes, which decide the shape of the code below:
  * - It checks that the interface forwards before it looks at the address
  *   (6.1 up to at least 6.18, every flag): on an interface that does not,
- *   it returns FWD_DISABLED and says nothing about locality. Then the frame
- *   is let through unchecked: refusing it would stop every FlatRPC service
- *   on a host that is not a router. That is the check's main limit.
+ *   it returns FWD_DISABLED and says nothing about locality. Then it is
+ *   asked again as if the frame had come in on lo, which a host that is no
+ *   router can let forward at next to no cost (lo only carries what the
+ *   host sends itself). When neither forwards, the frame is let through
+ *   unchecked: refusing it would stop every FlatRPC service on a host that
+ *   is not a router. That is the check's main limit.
  * - NOT_FWDED is a local route, but also broadcast, multicast, no route at
  *   all and, for IPv6, any link-local, loopback or multicast address, source
  *   or destination, before any table is read. Group addresses are refused
  *   here first, the lookup is asked without the IPv6 source, and a
- *   link-local destination is refused: the lookup cannot place it.
+ *   link-local destination is refused: the lookup cannot place it. "No
+ *   route at all" stays indistinguishable from local (a host without a
+ *   default route): a limit, documented.
  * - A loopback destination resolves as local, but the stack treats one that
  *   arrives on any other interface as martian.
  */
@@ -69,7 +74,8 @@ static __always_inline int fr_dst_local6(struct xdp_md *ctx, const struct ipv6hd
 	return 1;
 }
 
-/* 1: deliver the frame; 0: it is addressed to some other host. */
+/* 0: the frame is addressed to another host; 1: to this one, or the kernel
+ * could not tell (neither the interface nor lo forwards). */
 static __always_inline int fr_dst_local(struct xdp_md *ctx, const struct fr_pkt *p)
 {
 	struct bpf_fib_lookup fib = {};
@@ -84,7 +90,7 @@ static __always_inline int fr_dst_local(struct xdp_md *ctx, const struct fr_pkt 
 		if (!fr_dst_local6(ctx, p->ip6, &fib))
 			return 0;
 	} else {
-		return 0;
+		return 0;	/* fr_parse() set ip or ip6; the verifier cannot know */
 	}
 	fib.l4_protocol = IPPROTO_UDP;
 	fib.sport = p->udp->source;
@@ -92,6 +98,11 @@ static __always_inline int fr_dst_local(struct xdp_md *ctx, const struct fr_pkt 
 	/* tot_len stays 0: an MTU verdict would hide the route's answer */
 	fib.ifindex = ctx->ingress_ifindex;
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	/* FWD_DISABLED returns before the helper writes anything to fib */
+	if (rc == BPF_FIB_LKUP_RET_FWD_DISABLED && fib.ifindex != FR_LOOPBACK_IFINDEX) {
+		fib.ifindex = FR_LOOPBACK_IFINDEX;
+		rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	}
 	return rc == BPF_FIB_LKUP_RET_NOT_FWDED || rc == BPF_FIB_LKUP_RET_FWD_DISABLED;
 }
 

@@ -1385,45 +1385,54 @@ test_forged_wire() {
 #
 # The tag leaves the destination out (forward() re-aims requests), so a
 # key holder's request for another host of the service carries a good tag.
-# Here the router delivers 10.77.2.99, which no host has, to the server's
-# MAC, as an on-link attacker could. The server's XDP must drop every such
-# frame as not_local and nothing else, and the set must never run. The
-# server's interface forwards for this test only: bpf_fib_lookup() answers
-# only there (kern/local.h; the unchecked case is a table row of
-# test_bpf_xdp). Over IPv6 the same, to fd77:2::99.
-test_not_local() {
-	need "$KV_CLIENT"
-	local stray=10.77.2.99 stray6=fd77:2::99 mac_s sb sa d total n rc
-	mac_s=$(in_s ip -j link show "$IF_S" | jq -r '.[0].address')
-	trap "in_r ip neigh del $stray dev $IF_R1 2>/dev/null; in_r ip -6 neigh del $stray6 dev $IF_R1 2>/dev/null
-	      in_s sysctl -qw net.ipv4.conf.$IF_S.forwarding=0 net.ipv6.conf.$IF_S.forwarding=0" EXIT
-	in_r ip neigh replace $stray lladdr "$mac_s" dev "$IF_R1" nud permanent
-	in_r ip -6 neigh replace $stray6 lladdr "$mac_s" dev "$IF_R1" nud permanent
-	in_s sysctl -qw "net.ipv4.conf.$IF_S.forwarding=1" "net.ipv6.conf.$IF_S.forwarding=1"
-
+# Here the router delivers 10.77.2.99 and fd77:2::99, which no host has, to
+# the server's MAC, as an on-link attacker could. The server's XDP must drop
+# every such frame as not_local and nothing else, and the sets must never
+# run. bpf_fib_lookup() answers only for an interface that forwards
+# (kern/local.h): the test runs once with the server's interface
+# forwarding, as on a router, and once with lo alone forwarding, as on a
+# host that is none (the unchecked case is a table row of test_bpf_xdp).
+not_local_round() { # SYSCTL-DEVICE SESSION
+	local dev=$1 sid=$2 sb sa d total n rc
+	in_s sysctl -qw "net.ipv4.conf.$dev.forwarding=1" "net.ipv6.conf.$dev.forwarding=1"
 	sb=$("$ST/maptool.py" drops "$(pin_dir "$IF_S")/drops" "$ABI_H")
-	rc=0; timeout "$T_CALL" ip netns exec "$NS_C" "$KV_CLIENT" --iface "$IF_C" --server $stray \
-		--user Kevin --session 12 set stray v4 >/dev/null 2>&1 || rc=$?
-	expect_eq "$rc" 4 "set to $stray: times out (kv-client exit 4)"
-	rc=0; timeout "$T_CALL" ip netns exec "$NS_C" "$KV_CLIENT" --iface "$IF_C" --server $stray6 \
-		--user Kevin --session 12 set stray v6 >/dev/null 2>&1 || rc=$?
-	expect_eq "$rc" 4 "set to $stray6: times out (kv-client exit 4)"
+	rc=0; timeout "$T_CALL" ip netns exec "$NS_C" "$KV_CLIENT" --iface "$IF_C" --server $NL_STRAY \
+		--user Kevin --session "$sid" set stray v4 >/dev/null 2>&1 || rc=$?
+	expect_eq "$rc" 4 "$dev forwards: set to $NL_STRAY times out (kv-client exit 4)"
+	rc=0; timeout "$T_CALL" ip netns exec "$NS_C" "$KV_CLIENT" --iface "$IF_C" --server $NL_STRAY6 \
+		--user Kevin --session "$sid" set stray v6 >/dev/null 2>&1 || rc=$?
+	expect_eq "$rc" 4 "$dev forwards: set to $NL_STRAY6 times out (kv-client exit 4)"
 	sleep 0.5
 	sa=$("$ST/maptool.py" drops "$(pin_dir "$IF_S")/drops" "$ABI_H")
+	in_s sysctl -qw "net.ipv4.conf.$dev.forwarding=0" "net.ipv6.conf.$dev.forwarding=0"
 	delta() { echo $(( $(awk -v r="$1" '$1 == r {print $2}' <<<"$3") - \
 			    $(awk -v r="$1" '$1 == r {print $2}' <<<"$2") )); }
 	n=$(delta not_local "$sb" "$sa")
-	say "$n frames for other addresses dropped as not_local"
+	say "$dev forwards: $n frames for other addresses dropped as not_local"
 	# one set each way, each sent at least once
-	expect_ge "$n" 2 "server: requests for other addresses dropped as not_local"
+	expect_ge "$n" 2 "$dev forwards: requests for other addresses dropped as not_local"
 	total=0
 	for d in $(awk '{print $1}' <<<"$sa"); do total=$(( total + $(delta "$d" "$sb" "$sa") )); done
-	expect_eq "$total" "$n" "server: all drop counters together"
+	expect_eq "$total" "$n" "$dev forwards: all drop counters together"
+}
+
+test_not_local() {
+	need "$KV_CLIENT"
+	local mac_s
+	NL_STRAY=10.77.2.99 NL_STRAY6=fd77:2::99
+	mac_s=$(in_s ip -j link show "$IF_S" | jq -r '.[0].address')
+	trap "in_r ip neigh del $NL_STRAY dev $IF_R1 2>/dev/null; in_r ip -6 neigh del $NL_STRAY6 dev $IF_R1 2>/dev/null
+	      in_s sysctl -qw net.ipv4.conf.$IF_S.forwarding=0 net.ipv6.conf.$IF_S.forwarding=0 \
+		net.ipv4.conf.lo.forwarding=0 net.ipv6.conf.lo.forwarding=0" EXIT
+	in_r ip neigh replace $NL_STRAY lladdr "$mac_s" dev "$IF_R1" nud permanent
+	in_r ip -6 neigh replace $NL_STRAY6 lladdr "$mac_s" dev "$IF_R1" nud permanent
+
+	not_local_round "$IF_S" 12
+	not_local_round lo 13
 	expect_eq "$(count_lines -c ' stray$' "$WORK/server.log")" 0 "sets for other addresses executed"
 
-	in_s sysctl -qw "net.ipv4.conf.$IF_S.forwarding=0" "net.ipv6.conf.$IF_S.forwarding=0"
-	in_r ip neigh del $stray dev "$IF_R1"
-	in_r ip -6 neigh del $stray6 dev "$IF_R1"
+	in_r ip neigh del $NL_STRAY dev "$IF_R1"
+	in_r ip -6 neigh del $NL_STRAY6 dev "$IF_R1"
 	trap - EXIT
 	# the server's own address still serves
 	expect_eq "$(kv --user Kevin --session 12 set here v)" ok "Kevin's set to the server"

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
@@ -390,6 +391,7 @@ struct row {
 	check_fn	check;
 	uint64_t	(*probe)(void);	/* state read before the run, for check */
 	bool		no_router;	/* run with forwarding off on lo */
+	bool		on_veth;	/* arrives on fr-out, which never forwards */
 };
 
 #define STAT(m, f)	.stat_method = (m), .stat_field = offsetof(struct flatrpc_method_stats, f)
@@ -927,8 +929,29 @@ static const struct row rows[] = {
 	{ "ipv6: request to a link-local address", XDP,
 	  { .ip6 = true, .body = B_GET_KEVIN, .method = KV_GET, .daddr6 = &ip6_linklocal },
 	  XDP_DROP, FLATRPC_DROP_NOT_LOCAL, NO_STAT, .unchanged = true },
+	/* An interface that does not forward: asked again as if on lo */
+	{ "arriving where nothing forwards: another host's address", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET, .daddr = IP_OTHER },
+	  XDP_DROP, FLATRPC_DROP_NOT_LOCAL, NO_STAT, .unchanged = true,
+	  .check = check_world, .probe = probe_world, .on_veth = true },
+	{ "arriving where nothing forwards, ipv6: another host's address", XDP,
+	  { .ip6 = true, .body = B_GET_KEVIN, .method = KV_GET, .daddr6 = &ip6_other },
+	  XDP_DROP, FLATRPC_DROP_NOT_LOCAL, NO_STAT, .unchanged = true,
+	  .check = check_world, .probe = probe_world, .on_veth = true },
+	{ "arriving where nothing forwards: this host's address passes", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT, .unchanged = true,
+	  .check = check_counted, .probe = probe_kevin, .on_veth = true },
+	{ "arriving where nothing forwards, ipv6: this host's address passes", XDP,
+	  { .ip6 = true, .body = B_GET_KEVIN, .method = KV_GET },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT, .unchanged = true,
+	  .check = check_counted, .probe = probe_kevin, .on_veth = true },
+	{ "127.0.0.1 arriving on another interface than lo", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET, .daddr = 0x7f000001 },
+	  XDP_DROP, FLATRPC_DROP_NOT_LOCAL, NO_STAT, .unchanged = true, .on_veth = true },
 	/* The limit, pinned down: bpf_fib_lookup() does not answer for an
-	 * interface that does not forward, and the frame goes on unchecked. */
+	 * interface that does not forward; with lo not forwarding either, the
+	 * frame goes on unchecked. */
 	{ "no router: another host's address is not checked", XDP,
 	  { .body = B_GET_KEVIN, .method = KV_GET, .daddr = IP_OTHER },
 	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT, .unchanged = true,
@@ -957,6 +980,7 @@ static void run_row(void **state)
 	size_t in_len;
 	uint32_t i;
 	int fd, err;
+	struct xdp_md ctx = {};
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 
 	in_len = build(&r->in, in);
@@ -973,6 +997,13 @@ static void run_row(void **state)
 	opts.data_out = out;
 	opts.data_size_out = sizeof(out);
 	opts.repeat = 1;
+	if (r->on_veth) {
+		ctx.data_end = in_len;
+		ctx.ingress_ifindex = if_nametoindex("fr-out");
+		assert_int_not_equal(ctx.ingress_ifindex, 0);
+		opts.ctx_in = &ctx;
+		opts.ctx_size_in = sizeof(ctx);
+	}
 	fd = bpf_program__fd(r->hook == XDP ? skel->progs.flatrpc_xdp
 					    : skel->progs.flatrpc_tc_egress);
 	if (r->no_router)
@@ -1008,6 +1039,8 @@ static int setup(void **state)
 	if (fixture_netns((const char *const[]){ "10.0.0.1/32", "10.0.0.2/32",
 						"fd77::1/128", "fd77::2/128", NULL }) ||
 	    system("ip addr add 10.0.9.1/32 dev fr-out") ||
+	    /* a new namespace may inherit IPv4 forwarding from the host's */
+	    system("sysctl -qw net.ipv4.conf.fr-out.forwarding=0 net.ipv6.conf.fr-out.forwarding=0") ||
 	    system("ip route add blackhole 10.0.6.0/24"))
 		return -1;
 	skel = fixture_load(PORT);
