@@ -208,7 +208,8 @@ enum flatrpc_status {
 	X(FWD_IP6,	"forward_ipv6")	/* forward() of an IPv6 request: IPv4 only */ \
 	X(FWD_FAILED,	"forward_failed") /* forward(): no route to the backend (kern/forward.h) */ \
 	X(NOT_CLIENT_REQ, "not_client_request") /* the client: program got no request built for it */ \
-	X(BAD_TAG,	"bad_tag")	/* the message tag is not that of a live key (docs/security.md) */
+	X(BAD_TAG,	"bad_tag")	/* the message tag is not that of a live key (docs/security.md) */ \
+	X(NOT_LOCAL,	"not_local")	/* the destination address is not this host's (kern/local.h) */
 
 enum flatrpc_drop {
 #define FLATRPC_X_ENUM(n, s) FLATRPC_DROP_##n,

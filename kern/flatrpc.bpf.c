@@ -23,6 +23,7 @@
 #include "forward.h"
 #include "seq.h"
 #include "auth.h"
+#include "local.h"
 
 /* Host order; set by flatrpc-load through the skeleton before load. */
 const volatile __u16 flatrpc_port = FLATRPC_DEFAULT_PORT;
@@ -344,6 +345,10 @@ int flatrpc_xdp(struct xdp_md *ctx)
 	 * response, ACK or stream reset changes no state and runs no ANF. */
 	if (fr_tag_len() && !fr_tag_ok(ctx, &p, data_end))
 		return fr_xdp_drop(FLATRPC_DROP_BAD_TAG);
+	/* The tag leaves the destination out (forward() re-aims requests), so
+	 * a good tag does not say the frame was meant for this host. */
+	if (!fr_dst_local(ctx, &p))
+		return fr_xdp_drop(FLATRPC_DROP_NOT_LOCAL);
 
 	/* Later fragments follow their first one's verdict: its ANFs saw the
 	 * fixed part, and the sequence decision was made for the message. */

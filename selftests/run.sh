@@ -43,6 +43,7 @@ ALL_TESTS=(
 	test_nonroot
 	test_malformed
 	test_forged_wire
+	test_not_local
 	test_ipv6
 	test_lossy_get_not_retried
 	test_reliable_set_once
@@ -1378,6 +1379,64 @@ test_forged_wire() {
 	expect_eq "$(lossy_tries kv --user Kevin --session 9 get pwned)" by-kevin "Kevin's get after the attack"
 	ip netns del "$ns_a"
 	trap - EXIT
+}
+
+# ---- a request for another address, delivered to the server's MAC ----------------------
+#
+# The tag leaves the destination out (forward() re-aims requests), so a
+# key holder's request for another host of the service carries a good tag.
+# Here the router delivers 10.77.2.99 and fd77:2::99, which no host has, to
+# the server's MAC, as an on-link attacker could. The server's XDP must drop
+# every such frame as not_local and nothing else, and the sets must never
+# run. bpf_fib_lookup() answers only for an interface that forwards
+# (kern/local.h): the test runs once with the server's interface
+# forwarding, as on a router, and once with lo alone forwarding, as on a
+# host that is none (the unchecked case is a table row of test_bpf_xdp).
+not_local_round() { # SYSCTL-DEVICE SESSION
+	local dev=$1 sid=$2 sb sa d total n rc
+	in_s sysctl -qw "net.ipv4.conf.$dev.forwarding=1" "net.ipv6.conf.$dev.forwarding=1"
+	sb=$("$ST/maptool.py" drops "$(pin_dir "$IF_S")/drops" "$ABI_H")
+	rc=0; timeout "$T_CALL" ip netns exec "$NS_C" "$KV_CLIENT" --iface "$IF_C" --server $NL_STRAY \
+		--user Kevin --session "$sid" set stray v4 >/dev/null 2>&1 || rc=$?
+	expect_eq "$rc" 4 "$dev forwards: set to $NL_STRAY times out (kv-client exit 4)"
+	rc=0; timeout "$T_CALL" ip netns exec "$NS_C" "$KV_CLIENT" --iface "$IF_C" --server $NL_STRAY6 \
+		--user Kevin --session "$sid" set stray v6 >/dev/null 2>&1 || rc=$?
+	expect_eq "$rc" 4 "$dev forwards: set to $NL_STRAY6 times out (kv-client exit 4)"
+	sleep 0.5
+	sa=$("$ST/maptool.py" drops "$(pin_dir "$IF_S")/drops" "$ABI_H")
+	in_s sysctl -qw "net.ipv4.conf.$dev.forwarding=0" "net.ipv6.conf.$dev.forwarding=0"
+	delta() { echo $(( $(awk -v r="$1" '$1 == r {print $2}' <<<"$3") - \
+			    $(awk -v r="$1" '$1 == r {print $2}' <<<"$2") )); }
+	n=$(delta not_local "$sb" "$sa")
+	say "$dev forwards: $n frames for other addresses dropped as not_local"
+	# one set each way, each sent at least once
+	expect_ge "$n" 2 "$dev forwards: requests for other addresses dropped as not_local"
+	total=0
+	for d in $(awk '{print $1}' <<<"$sa"); do total=$(( total + $(delta "$d" "$sb" "$sa") )); done
+	expect_eq "$total" "$n" "$dev forwards: all drop counters together"
+}
+
+test_not_local() {
+	need "$KV_CLIENT"
+	local mac_s
+	NL_STRAY=10.77.2.99 NL_STRAY6=fd77:2::99
+	mac_s=$(in_s ip -j link show "$IF_S" | jq -r '.[0].address')
+	trap "in_r ip neigh del $NL_STRAY dev $IF_R1 2>/dev/null; in_r ip -6 neigh del $NL_STRAY6 dev $IF_R1 2>/dev/null
+	      in_s sysctl -qw net.ipv4.conf.$IF_S.forwarding=0 net.ipv6.conf.$IF_S.forwarding=0 \
+		net.ipv4.conf.lo.forwarding=0 net.ipv6.conf.lo.forwarding=0" EXIT
+	in_r ip neigh replace $NL_STRAY lladdr "$mac_s" dev "$IF_R1" nud permanent
+	in_r ip -6 neigh replace $NL_STRAY6 lladdr "$mac_s" dev "$IF_R1" nud permanent
+
+	not_local_round "$IF_S" 12
+	not_local_round lo 13
+	expect_eq "$(count_lines -c ' stray$' "$WORK/server.log")" 0 "sets for other addresses executed"
+
+	in_r ip neigh del $NL_STRAY dev "$IF_R1"
+	in_r ip -6 neigh del $NL_STRAY6 dev "$IF_R1"
+	trap - EXIT
+	# the server's own address still serves
+	expect_eq "$(kv --user Kevin --session 12 set here v)" ok "Kevin's set to the server"
+	expect_eq "$(lossy_tries kv --user Kevin --session 12 get here)" v "Kevin's get from the server"
 }
 
 # ---- runner -----------------------------------------------------------------------------

@@ -8,6 +8,8 @@
 #ifndef FLATRPC_BPF_FIXTURE_H
 #define FLATRPC_BPF_FIXTURE_H
 
+#include <sched.h>
+
 #include "seed.h"
 
 /* A test that fills a Map state names it here, with the size to load it at,
@@ -122,6 +124,55 @@ static inline struct flatrpc_state_limits fixture_state_limits(struct flatrpc_bp
 static inline struct flatrpc_bpf *fixture_load(__u16 port)
 {
 	return fixture_load_auth(port, 0);
+}
+
+/*
+ * XDP drops a frame whose destination is not this host's (not_local, by the
+ * kernel's routing decision, kern/local.h), and a test run receives on lo.
+ * So a table enters a network namespace of its own where the addresses its
+ * frames go to are local (on lo, /32 and /128) and every other one has a
+ * route out of a veth (as a host's default route would), and where lo
+ * forwards: bpf_fib_lookup() answers only for an interface that does, so
+ * the check is exercised rather than skipped. addrs ends with NULL.
+ */
+static inline int fixture_netns(const char *const *addrs)
+{
+	static const char *const setup[] = {
+		"ip link set lo up",
+		"ip link add fr-out type veth peer name fr-peer",
+		"ip link set fr-peer up",
+		"ip link set fr-out up",
+		"ip route add default dev fr-out",
+		"ip -6 route add default dev fr-out",
+		"sysctl -qw net.ipv4.conf.lo.forwarding=1",
+		"sysctl -qw net.ipv6.conf.lo.forwarding=1",
+	};
+	char cmd[160];
+
+	if (unshare(CLONE_NEWNET)) {
+		perror("unshare(CLONE_NEWNET)");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(setup) / sizeof(setup[0]); i++)
+		if (system(setup[i])) {
+			fprintf(stderr, "failed: %s\n", setup[i]);
+			return -1;
+		}
+	for (; addrs && *addrs; addrs++) {
+		snprintf(cmd, sizeof(cmd), "ip addr add %s dev lo", *addrs);
+		if (system(cmd)) {
+			fprintf(stderr, "failed: %s\n", cmd);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Whether lo forwards, for the rows about a host that is no router. */
+static inline int fixture_lo_forwarding(int on)
+{
+	return system(on ? "sysctl -qw net.ipv4.conf.lo.forwarding=1 net.ipv6.conf.lo.forwarding=1"
+			 : "sysctl -qw net.ipv4.conf.lo.forwarding=0 net.ipv6.conf.lo.forwarding=0");
 }
 
 #endif

@@ -10,6 +10,7 @@
  * leave `seqs` as it was, and XDP's own replies (an ANF error) must carry a
  * tag that the library's code accepts. Needs root (BPF_PROG_LOAD).
  */
+#define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -401,6 +402,9 @@ static int setup(void **state)
 	(void)state;
 	ncpus = libbpf_num_possible_cpus();
 	if (ncpus <= 0)
+		return -1;
+	if (fixture_netns((const char *const[]){ "10.77.1.2/32", "10.77.2.2/32",
+						"fd77:1::2/128", "fd77:2::2/128", NULL }))
 		return -1;
 	skel = fixture_load_auth(PORT, 1);
 	return skel ? 0 : -1;

@@ -16,6 +16,7 @@
  * flatrpc_client frames the library never builds. Rows build on each
  * other, in table order. Needs root.
  */
+#define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

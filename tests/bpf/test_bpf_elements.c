@@ -13,6 +13,7 @@
  * BPF_PROG_TEST_RUN reads the real clock, so "later" is made by moving the
  * elements' time stamps back, never by sleeping. Needs root.
  */
+#define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -405,6 +406,8 @@ static int setup(void **state)
 {
 	fixture_small_map = "fr_user_quota_used";
 	fixture_small_size = USERS_MAX;
+	if (fixture_netns((const char *const[]){ "10.0.0.1/32", "10.0.0.2/32", NULL }))
+		return -1;
 	skel = fixture_load(PORT);
 	return skel ? 0 : -1;
 }

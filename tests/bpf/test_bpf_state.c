@@ -162,6 +162,8 @@ static int setup(void **state)
 		return -1;
 	fixture_small_map = "fr_session_tracker_sessions";
 	fixture_small_size = SESSIONS;
+	if (fixture_netns(NULL))
+		return -1;
 	skel = fixture_load(PORT);
 	return skel ? 0 : -1;
 }

@@ -9,6 +9,7 @@
  * on each other. Nothing is pinned: the maps live only as long as the test.
  * Needs root (BPF_PROG_LOAD).
  */
+#define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -22,6 +23,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
@@ -142,12 +144,21 @@ struct frame {
 	uint16_t	frag_count;
 	bool		ip6;		/* IPv6 instead of IPv4 */
 	uint16_t	ip6_ext;	/* with ip6: one extension header, EXT(type) */
+	uint32_t	daddr;		/* IPv4 destination override, host order */
+	const struct in6_addr *daddr6;	/* IPv6 destination override */
+	bool		eth_group;	/* an Ethernet group (multicast) destination */
 };
 
 static const uint8_t mac_client[ETH_ALEN] = { 0x02, 0, 0, 0, 0, 0x01 };
 static const uint8_t mac_server[ETH_ALEN] = { 0x02, 0, 0, 0, 0, 0x02 };
 #define IP_CLIENT	0x0a000001
 #define IP_SERVER	0x0a000002
+/* The test's namespace (setup()): IP_CLIENT and IP_SERVER are on lo,
+ * IP_LOCAL2 on the veth; IP_OTHER goes out by the default route, IP_HOLE
+ * into a blackhole. */
+#define IP_LOCAL2	0x0a000901
+#define IP_OTHER	0x0a000505
+#define IP_HOLE		0x0a000606
 
 static uint16_t csum_fold(uint32_t sum)
 {
@@ -187,6 +198,9 @@ static uint16_t udp_csum(const struct iphdr *ip, const struct udphdr *udp)
 
 static const struct in6_addr ip6_client = { { { 0xfd, 0x77, [15] = 1 } } };
 static const struct in6_addr ip6_server = { { { 0xfd, 0x77, [15] = 2 } } };
+static const struct in6_addr ip6_other = { { { 0xfd, 0x77, [15] = 0x99 } } };
+static const struct in6_addr ip6_mcast = { { { 0xff, 0x02, [15] = 1 } } };
+static const struct in6_addr ip6_linklocal = { { { 0xfe, 0x80, [15] = 2 } } };
 
 static uint16_t udp6_csum(const struct ipv6hdr *ip6, const struct udphdr *udp)
 {
@@ -227,6 +241,8 @@ static size_t build6(const struct frame *f, uint8_t *buf)
 	ip6->payload_len = htons(pl + f->ip_len_delta);
 	ip6->saddr = f->response ? ip6_server : ip6_client;
 	ip6->daddr = f->response ? ip6_client : ip6_server;
+	if (f->daddr6)
+		ip6->daddr = *f->daddr6;
 	if (f->ip6_ext) {
 		ip6->nexthdr = f->ip6_ext - 1;
 		ext[0] = IPPROTO_UDP;	/* next header; length 0: 8 bytes */
@@ -252,6 +268,8 @@ static size_t build(const struct frame *f, uint8_t *buf)
 	memset(buf, 0, 1024);
 	memcpy(eth->h_dest, f->response ? mac_client : mac_server, ETH_ALEN);
 	memcpy(eth->h_source, f->response ? mac_server : mac_client, ETH_ALEN);
+	if (f->eth_group)
+		eth->h_dest[0] |= 1;
 	if (f->arp) {
 		eth->h_proto = htons(ETH_P_ARP);
 		memset(eth + 1, 0xab, 28);
@@ -291,7 +309,7 @@ static size_t build(const struct frame *f, uint8_t *buf)
 	ip->frag_off = htons(f->frag_off);
 	ip->tot_len = htons(ip_len + f->ip_len_delta);
 	ip->saddr = htonl(f->response ? IP_SERVER : IP_CLIENT);
-	ip->daddr = htonl(f->response ? IP_CLIENT : IP_SERVER);
+	ip->daddr = htonl(f->daddr ? f->daddr : f->response ? IP_CLIENT : IP_SERVER);
 	ip->check = ip_csum(ip);
 	if (f->udp_csum)
 		udp->check = udp_csum(ip, udp);
@@ -372,6 +390,8 @@ struct row {
 	bool		unchanged;	/* output frame must equal the input */
 	check_fn	check;
 	uint64_t	(*probe)(void);	/* state read before the run, for check */
+	bool		no_router;	/* run with forwarding off on lo */
+	bool		on_veth;	/* arrives on fr-out, which never forwards */
 };
 
 #define STAT(m, f)	.stat_method = (m), .stat_field = offsetof(struct flatrpc_method_stats, f)
@@ -381,6 +401,22 @@ static uint64_t probe_kevin(void) { return sessions(SID_KEVIN); }
 static uint64_t probe_peter(void) { return sessions(SID_PETER); }
 static uint64_t probe_anon(void) { return sessions(SID_ANON); }
 static uint64_t probe_set(void) { return sessions(SID_SET); }
+
+/* What a frame that is dropped before the transport and the ANFs must
+ * leave as it was: the sessions the ANFs count and the set stream. */
+static uint64_t probe_world(void)
+{
+	uint16_t exp = 0;
+	uint64_t stream = seq_expected(KV_SET, &exp) ? 0 : 0x10000 | exp;
+
+	return (sessions(SID_KEVIN) & 0xffff) | (sessions(SID_SET) & 0xffff) << 16 | stream << 32;
+}
+
+static void check_world(const struct row *r, const uint8_t *in, size_t in_len,
+			const uint8_t *out, size_t out_len, const void *before)
+{
+	assert_int_equal(probe_world(), *(const uint64_t *)before);
+}
 
 static void check_counted(const struct row *r, const uint8_t *in, size_t in_len,
 			  const uint8_t *out, size_t out_len, const void *before)
@@ -837,6 +873,93 @@ static const struct row rows[] = {
 	  TC_ACT_OK, FLATRPC_DROP_NONE, NO_STAT, .unchanged = true },
 	{ "tc: lying length", TC, { .body = B_GET_KEVIN, .hdr_len_delta = -3 },
 	  TC_ACT_SHOT, FLATRPC_DROP_BAD_LEN, NO_STAT },
+	/* the destination must be this host's (kern/local.h) */
+	{ "request to another host's address", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET, .daddr = IP_OTHER },
+	  XDP_DROP, FLATRPC_DROP_NOT_LOCAL, NO_STAT, .unchanged = true,
+	  .check = check_world, .probe = probe_world },
+	{ "stream reset to another host's address", XDP,
+	  { .body = B_SET_KEVIN, .method = KV_SET, .seq = 500, .flags = FLATRPC_F_FIRST,
+	    .daddr = IP_OTHER },
+	  XDP_DROP, FLATRPC_DROP_NOT_LOCAL, NO_STAT, .unchanged = true,
+	  .check = check_world, .probe = probe_world },
+	{ "denied request to another host's address gets no answer", XDP,
+	  { .body = B_GET_PETER, .method = KV_GET, .daddr = IP_OTHER },
+	  XDP_DROP, FLATRPC_DROP_NOT_LOCAL, NO_STAT, .unchanged = true },
+	{ "response to another host's address", XDP,
+	  { .response = true, .flags = FLATRPC_RESP, .body = B_SET_RESP, .method = KV_SET,
+	    .daddr = IP_OTHER },
+	  XDP_DROP, FLATRPC_DROP_NOT_LOCAL, NO_STAT, .unchanged = true },
+	{ "error to another host's address", XDP,
+	  { .response = true, .flags = FLATRPC_ERR, .status = 1, .method = KV_GET,
+	    .daddr = IP_OTHER },
+	  XDP_DROP, FLATRPC_DROP_NOT_LOCAL, NO_STAT, .unchanged = true },
+	{ "ack to another host's address", XDP,
+	  { .response = true, .flags = FLATRPC_ACK, .status = FLATRPC_ACK_BUSY, .method = KV_SET,
+	    .daddr = IP_OTHER },
+	  XDP_DROP, FLATRPC_DROP_NOT_LOCAL, NO_STAT, .unchanged = true },
+	{ "request to a blackholed address", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET, .daddr = IP_HOLE },
+	  XDP_DROP, FLATRPC_DROP_NOT_LOCAL, NO_STAT, .unchanged = true,
+	  .check = check_world, .probe = probe_world },
+	{ "request to an ethernet group address", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET, .eth_group = true },
+	  XDP_DROP, FLATRPC_DROP_NOT_LOCAL, NO_STAT, .unchanged = true },
+	{ "request to an ipv4 multicast address", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET, .daddr = 0xe00000fb },
+	  XDP_DROP, FLATRPC_DROP_NOT_LOCAL, NO_STAT, .unchanged = true },
+	{ "request to the limited broadcast address", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET, .daddr = 0xffffffff },
+	  XDP_DROP, FLATRPC_DROP_NOT_LOCAL, NO_STAT, .unchanged = true },
+	{ "request to this host's other address passes", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET, .daddr = IP_LOCAL2 },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT, .unchanged = true,
+	  .check = check_counted, .probe = probe_kevin },
+	{ "request to 127.0.0.1 arriving on lo passes", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET, .daddr = 0x7f000001 },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT, .unchanged = true,
+	  .check = check_counted, .probe = probe_kevin },
+	{ "ipv6: request to another host's address", XDP,
+	  { .ip6 = true, .body = B_GET_KEVIN, .method = KV_GET, .daddr6 = &ip6_other },
+	  XDP_DROP, FLATRPC_DROP_NOT_LOCAL, NO_STAT, .unchanged = true,
+	  .check = check_world, .probe = probe_world },
+	{ "ipv6: request to a multicast address", XDP,
+	  { .ip6 = true, .body = B_GET_KEVIN, .method = KV_GET, .daddr6 = &ip6_mcast },
+	  XDP_DROP, FLATRPC_DROP_NOT_LOCAL, NO_STAT, .unchanged = true },
+	{ "ipv6: request to a link-local address", XDP,
+	  { .ip6 = true, .body = B_GET_KEVIN, .method = KV_GET, .daddr6 = &ip6_linklocal },
+	  XDP_DROP, FLATRPC_DROP_NOT_LOCAL, NO_STAT, .unchanged = true },
+	/* An interface that does not forward: asked again as if on lo */
+	{ "arriving where nothing forwards: another host's address", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET, .daddr = IP_OTHER },
+	  XDP_DROP, FLATRPC_DROP_NOT_LOCAL, NO_STAT, .unchanged = true,
+	  .check = check_world, .probe = probe_world, .on_veth = true },
+	{ "arriving where nothing forwards, ipv6: another host's address", XDP,
+	  { .ip6 = true, .body = B_GET_KEVIN, .method = KV_GET, .daddr6 = &ip6_other },
+	  XDP_DROP, FLATRPC_DROP_NOT_LOCAL, NO_STAT, .unchanged = true,
+	  .check = check_world, .probe = probe_world, .on_veth = true },
+	{ "arriving where nothing forwards: this host's address passes", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT, .unchanged = true,
+	  .check = check_counted, .probe = probe_kevin, .on_veth = true },
+	{ "arriving where nothing forwards, ipv6: this host's address passes", XDP,
+	  { .ip6 = true, .body = B_GET_KEVIN, .method = KV_GET },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT, .unchanged = true,
+	  .check = check_counted, .probe = probe_kevin, .on_veth = true },
+	{ "127.0.0.1 arriving on another interface than lo", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET, .daddr = 0x7f000001 },
+	  XDP_DROP, FLATRPC_DROP_NOT_LOCAL, NO_STAT, .unchanged = true, .on_veth = true },
+	/* The limit, pinned down: bpf_fib_lookup() does not answer for an
+	 * interface that does not forward; with lo not forwarding either, the
+	 * frame goes on unchecked. */
+	{ "no router: another host's address is not checked", XDP,
+	  { .body = B_GET_KEVIN, .method = KV_GET, .daddr = IP_OTHER },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT, .unchanged = true,
+	  .check = check_counted, .probe = probe_kevin, .no_router = true },
+	{ "no router, ipv6: another host's address is not checked", XDP,
+	  { .ip6 = true, .body = B_GET_KEVIN, .method = KV_GET, .daddr6 = &ip6_other },
+	  XDP_DROP, FLATRPC_DROP_NO_SOCKET, NO_STAT, .unchanged = true,
+	  .check = check_counted, .probe = probe_kevin, .no_router = true },
 	{ "tc: bad magic", TC, { .body = B_GET_KEVIN, .magic = 0x99 },
 	  TC_ACT_SHOT, FLATRPC_DROP_BAD_MAGIC, NO_STAT },
 };
@@ -857,6 +980,7 @@ static void run_row(void **state)
 	size_t in_len;
 	uint32_t i;
 	int fd, err;
+	struct xdp_md ctx = {};
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 
 	in_len = build(&r->in, in);
@@ -873,9 +997,20 @@ static void run_row(void **state)
 	opts.data_out = out;
 	opts.data_size_out = sizeof(out);
 	opts.repeat = 1;
+	if (r->on_veth) {
+		ctx.data_end = in_len;
+		ctx.ingress_ifindex = if_nametoindex("fr-out");
+		assert_int_not_equal(ctx.ingress_ifindex, 0);
+		opts.ctx_in = &ctx;
+		opts.ctx_size_in = sizeof(ctx);
+	}
 	fd = bpf_program__fd(r->hook == XDP ? skel->progs.flatrpc_xdp
 					    : skel->progs.flatrpc_tc_egress);
+	if (r->no_router)
+		assert_int_equal(fixture_lo_forwarding(0), 0);
 	err = bpf_prog_test_run_opts(fd, &opts);
+	if (r->no_router)
+		assert_int_equal(fixture_lo_forwarding(1), 0);
 	assert_int_equal(err, 0);
 	assert_int_equal(opts.retval, r->verdict);
 
@@ -900,6 +1035,13 @@ static int setup(void **state)
 {
 	ncpus = libbpf_num_possible_cpus();
 	if (ncpus <= 0)
+		return -1;
+	if (fixture_netns((const char *const[]){ "10.0.0.1/32", "10.0.0.2/32",
+						"fd77::1/128", "fd77::2/128", NULL }) ||
+	    system("ip addr add 10.0.9.1/32 dev fr-out") ||
+	    /* a new namespace may inherit IPv4 forwarding from the host's */
+	    system("sysctl -qw net.ipv4.conf.fr-out.forwarding=0 net.ipv6.conf.fr-out.forwarding=0") ||
+	    system("ip route add blackhole 10.0.6.0/24"))
 		return -1;
 	skel = fixture_load(PORT);
 	return skel ? 0 : -1;
