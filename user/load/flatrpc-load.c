@@ -1025,11 +1025,6 @@ fail_early:
 
 /* ---- status ----------------------------------------------------------------- */
 
-static long count_entries(int fd, __u32 key_size, __u32 max)
-{
-	return flatrpc_count_entries(fd, key_size, max);
-}
-
 #define STATUS_MAX_ENTRIES 16
 
 /* True when the map's BTF says the type is an integer (through typedefs). */
@@ -1156,7 +1151,7 @@ static void print_state_maps(const struct flatrpc_loader *l)
 				printf("state maps:\n");
 			any = true;
 			printf("  %-32s %ld of %u entries%s%s\n", de->d_name,
-			       count_entries(fd, info.key_size, info.max_entries), info.max_entries,
+			       flatrpc_count_entries(fd, info.key_size, info.max_entries), info.max_entries,
 			       core ? " (in-order streams)" : "",
 			       state_limits_of(l, de->d_name, lim, sizeof(lim)));
 			if (!core && (info.type == BPF_MAP_TYPE_HASH ||
