@@ -188,6 +188,10 @@ struct flatrpc_sock_stats {
 	/* client: answers and ACKs from a host or port the call was not sent
 	 * to (appended: the fields above keep their offsets) */
 	uint64_t	foreign;
+	/* client: requests sent again for an ACK EPOCH (docs/security.md,
+	 * Replay); server: epoch rotations its response cache asked for */
+	uint64_t	epoch_resends;
+	uint64_t	epoch_rotations;
 };
 void flatrpc_sock_stats(const struct flatrpc_sock *s, struct flatrpc_sock_stats *st);
 

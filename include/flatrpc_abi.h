@@ -71,6 +71,12 @@ enum flatrpc_ack {
 	 * delivered. Sent by the receiver's XDP. The sender shrinks its window
 	 * and sends the request again later, without spending a retry. */
 	FLATRPC_ACK_BUSY	= 2,
+	/* The request was signed for an epoch the receiver does not hold (a
+	 * HELLO, or a stale one): it was not delivered. The ACK's body is a
+	 * struct flatrpc_epoch_body with the receiver's current epoch; the
+	 * sender signs the request for it and sends it again at once, without
+	 * spending a retry. Sent by the receiver's XDP (docs/security.md). */
+	FLATRPC_ACK_EPOCH	= 3,
 };
 #define FLATRPC_KIND_MASK	0x03
 /* Opens an in-order (client, method) stream, or restarts it after the
@@ -113,7 +119,9 @@ struct flatrpc_hdr {
 	__u8	magic;		/* FLATRPC_MAGIC */
 	__u8	flags;		/* enum flatrpc_kind | FLATRPC_F_* */
 	__u8	method;		/* method id, assigned by flatrpc-gen */
-	__u8	status;		/* 0, or an error code when kind == FLATRPC_ERR */
+	__u8	status;		/* 0, or an error code when kind == FLATRPC_ERR; in a
+				 * request, FLATRPC_EPOCH_HINT of the epoch it is
+				 * signed for */
 	__be32	rpc_id;		/* unique per client socket; echoed in the response */
 	__be16	seq;		/* per (client, method) sequence, in-order methods only */
 	__be16	len;		/* body bytes after this header */
@@ -209,7 +217,9 @@ enum flatrpc_status {
 	X(FWD_FAILED,	"forward_failed") /* forward(): no route to the backend (kern/forward.h) */ \
 	X(NOT_CLIENT_REQ, "not_client_request") /* the client: program got no request built for it */ \
 	X(BAD_TAG,	"bad_tag")	/* the message tag is not that of a live key (docs/security.md) */ \
-	X(NOT_LOCAL,	"not_local")	/* the destination address is not this host's (kern/local.h) */
+	X(NOT_LOCAL,	"not_local")	/* the destination address is not this host's (kern/local.h) */ \
+	X(EPOCH_HELLO,	"epoch_hello")	/* a request that asks for the epoch: answered ACK EPOCH, not run */ \
+	X(STALE_EPOCH,	"stale_epoch")	/* signed for an epoch no longer live: answered ACK EPOCH, not run */
 
 enum flatrpc_drop {
 #define FLATRPC_X_ENUM(n, s) FLATRPC_DROP_##n,
@@ -275,7 +285,9 @@ struct flatrpc_tag_pseudo {
 	__be32	saddr[4];	/* sender, FLATRPC_ADDR form */
 	__be16	sport;
 	__be16	dport;
-	__u32	zero;
+	__u32	epoch;		/* a request's: the receiver's epoch it is meant
+				 * for (0: a HELLO, or a FLATRPC_M_FORWARD method);
+				 * 0 in every answer */
 };
 _Static_assert(sizeof(struct flatrpc_tag_pseudo) == 24, "three SipHash words");
 
@@ -287,6 +299,34 @@ struct flatrpc_keys {
 	__u32	on;		/* 1: frames carry tags (the spec's auth) */
 	__u32	count;		/* live keys, 1..FLATRPC_KEYS_MAX (0 while on == 0) */
 	__u64	key[FLATRPC_KEYS_MAX][2];	/* key[0] signs and verifies, key[1] verifies */
+	/* The receiver's live epochs, FLATRPC_EPOCHS(cur, prev): one word, so
+	 * that XDP never reads half a rotation. Written by flatrpc-load at
+	 * each load and by the server library when it rotates. */
+	__u64	epochs;
+};
+
+/*
+ * Epochs keep a captured request from running again (docs/security.md,
+ * Replay). A request is signed for the receiver's current epoch, or the
+ * previous one during a rotation; others are not delivered. A load picks a
+ * random epoch and no previous one, so nothing captured before it runs;
+ * the server library rotates (cur + 1) before its response cache forgets
+ * a request that a live epoch would still admit. The low byte, the hint a
+ * request carries in its status, is never 0: hint 0 is a HELLO.
+ */
+#define FLATRPC_EPOCHS(cur, prev)	((__u64)(__u32)(cur) | (__u64)(__u32)(prev) << 32)
+#define FLATRPC_EPOCH_CUR(e)		((__u32)(e))
+#define FLATRPC_EPOCH_PREV(e)		((__u32)((e) >> 32))
+#define FLATRPC_EPOCH_HINT(epoch)	((__u8)(epoch))
+static inline __u32 flatrpc_epoch_next(__u32 e)
+{
+	e++;
+	return FLATRPC_EPOCH_HINT(e) ? e : e + 1;
+}
+
+/* The body of an ACK EPOCH. */
+struct flatrpc_epoch_body {
+	__be32	epoch;		/* the receiver's current epoch */
 };
 
 /*

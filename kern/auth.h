@@ -75,12 +75,15 @@ __noinline int fr_tag_calc(struct xdp_md *ctx, const struct fr_tag_in *in, __u64
 	return 0;
 }
 
-/* The pseudo header of a frame as it stands: its sender and ports. */
-static __always_inline void fr_tag_pseudo(struct fr_tag_in *in, const struct fr_pkt *p)
+/* The pseudo header of a frame as it stands: its sender and ports, and
+ * the epoch it is signed for. */
+static __always_inline void fr_tag_pseudo(struct fr_tag_in *in, const struct fr_pkt *p,
+					  __u32 epoch)
 {
 	struct flatrpc_tag_pseudo ph = {
 		.sport = p->udp->source,
 		.dport = p->udp->dest,
+		.epoch = epoch,
 	};
 
 	if (p->ip)
@@ -90,20 +93,17 @@ static __always_inline void fr_tag_pseudo(struct fr_tag_in *in, const struct fr_
 	__builtin_memcpy(in->pw, &ph, sizeof(ph));
 }
 
-/* 1 when the frame's tag is that of one of the live keys. */
+/* 1 when the frame's tag, signed for `epoch`, is that of one of k's keys. */
 static __always_inline int fr_tag_ok(struct xdp_md *ctx, const struct fr_pkt *p,
-				     const void *data_end)
+				     const void *data_end, const struct flatrpc_keys *k,
+				     __u32 epoch)
 {
-	const struct flatrpc_keys *k;
 	struct fr_tag_in in;
-	__u32 zero = 0, len;
 	const __u8 *tag;
 	__u64 want, got;
+	__u32 len;
 	int i;
 
-	k = bpf_map_lookup_elem(&auth_keys, &zero);
-	if (!k)
-		return 0;
 	len = sizeof(struct flatrpc_hdr) + bpf_ntohs(p->hdr->len);
 	/* also what lets the verifier range-check the variable offset below */
 	if (len > FR_TAG_MAX_MSG)
@@ -112,7 +112,7 @@ static __always_inline int fr_tag_ok(struct xdp_md *ctx, const struct fr_pkt *p,
 	if ((const void *)(tag + FLATRPC_TAG_LEN) > data_end)
 		return 0;
 	got = *(const __u64 *)tag;
-	fr_tag_pseudo(&in, p);
+	fr_tag_pseudo(&in, p, epoch);
 #pragma unroll
 	for (i = 0; i < FLATRPC_KEYS_MAX; i++) {
 		if ((__u32)i >= k->count)
@@ -152,7 +152,8 @@ static __always_inline int fr_tag_sign(struct xdp_md *ctx, const struct fr_pkt *
 	tag = (__u8 *)p->hdr + len;
 	if ((void *)(tag + FLATRPC_TAG_LEN) > data_end)
 		return -1;
-	fr_tag_pseudo(&in, p);
+	/* answers, and a forward()ed request (its method has no epoch) */
+	fr_tag_pseudo(&in, p, 0);
 	in.k0 = k->key[0][0];
 	in.k1 = k->key[0][1];
 	if (fr_tag_calc(ctx, &in, (__u32)((const void *)p->hdr - (const void *)(long)ctx->data),
@@ -160,6 +161,41 @@ static __always_inline int fr_tag_sign(struct xdp_md *ctx, const struct fr_pkt *
 		return -1;
 	*(__u64 *)tag = t;
 	return 0;
+}
+
+/* What a request's epoch hint says (docs/security.md, Replay). */
+#define FR_EPOCH_LIVE	0	/* signed for *epoch, a live one: check the tag */
+#define FR_EPOCH_HELLO	1	/* asks for the epoch: check the tag (*epoch 0), answer */
+#define FR_EPOCH_STALE	2	/* for an epoch this host no longer holds: answer unchecked */
+
+/*
+ * The epoch a frame is signed for. Answers have none: they are held to an
+ * outstanding call instead. A FLATRPC_M_FORWARD method has none either:
+ * its request goes on to a backend, whose epoch its sender cannot know.
+ * One tag computation per key whatever the hint, so that a flood of
+ * forged frames costs no more than before epochs.
+ */
+static __always_inline int fr_epoch_of(const struct flatrpc_keys *k, const struct fr_pkt *p,
+				       __u32 *epoch)
+{
+	__u64 e = k->epochs;
+	__u32 cur = FLATRPC_EPOCH_CUR(e), prev = FLATRPC_EPOCH_PREV(e);
+	__u8 hint = p->hdr->status;
+
+	*epoch = 0;
+	if (p->kind != FLATRPC_REQ || (fr_method_flags(p->method) & FLATRPC_M_FORWARD))
+		return FR_EPOCH_LIVE;
+	if (!hint)
+		return FR_EPOCH_HELLO;
+	if (hint == FLATRPC_EPOCH_HINT(cur)) {
+		*epoch = cur;
+		return FR_EPOCH_LIVE;
+	}
+	if (prev && hint == FLATRPC_EPOCH_HINT(prev)) {
+		*epoch = prev;
+		return FR_EPOCH_LIVE;
+	}
+	return FR_EPOCH_STALE;
 }
 
 #endif

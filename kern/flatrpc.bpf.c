@@ -151,13 +151,17 @@ static __always_inline void fr_scrub_req(struct fr_pkt *p)
 		fr_set_status(p, 0);
 }
 
+/* The largest body a reply XDP makes carries: ACK EPOCH's. */
+#define FR_REPLY_BODY_MAX	sizeof(struct flatrpc_epoch_body)
+
 /*
- * The IPv6 half of fr_reply(): addresses, UDP and FlatRPC headers and the
+ * The IPv6 half of fr_reply(): addresses, UDP and FlatRPC headers, body and
  * tag are already the reply's. Over IPv6 a UDP checksum is mandatory (RFC
  * 8200 8.1), so it is summed in full: pseudo header plus the 20 bytes of
- * headers and the tag, a fixed cost. Returns the reply's length.
+ * headers, the blen (0 or 4) body bytes and the tag, a fixed cost.
+ * Returns the reply's length.
  */
-static __always_inline int fr_reply6(struct fr_pkt *p, void *data_end, __u32 tag_len)
+static __always_inline int fr_reply6(struct fr_pkt *p, void *data_end, __u32 blen, __u32 tag_len)
 {
 	struct ipv6hdr *ip6 = p->ip6;
 	struct udphdr *udp = p->udp;
@@ -177,31 +181,41 @@ static __always_inline int fr_reply6(struct fr_pkt *p, void *data_end, __u32 tag
 	for (i = 0; i < 16; i++)
 		sum += w[i];
 	w = (__u16 *)udp;
-	if ((void *)w + sizeof(*udp) + sizeof(struct flatrpc_hdr) + tag_len > data_end)
+	/* blen and tag_len are constants where this is inlined */
+	if ((void *)w + sizeof(*udp) + sizeof(struct flatrpc_hdr) + blen + tag_len > data_end)
 		return 0;
 #pragma unroll
 	for (i = 0; i < (int)((sizeof(*udp) + sizeof(struct flatrpc_hdr)) / 2); i++)
 		sum += w[i];
+	w += (sizeof(*udp) + sizeof(struct flatrpc_hdr)) / 2;
+	if (blen) {
+#pragma unroll
+		for (i = 0; i < (int)(FR_REPLY_BODY_MAX / 2); i++)
+			sum += w[i];
+		w += FR_REPLY_BODY_MAX / 2;
+	}
 	if (tag_len) {
 #pragma unroll
 		for (i = 0; i < FLATRPC_TAG_LEN / 2; i++)
-			sum += w[(sizeof(*udp) + sizeof(struct flatrpc_hdr)) / 2 + i];
+			sum += w[i];
 	}
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	udp->check = (__u16)~sum ?: 0xffff;
-	return FR_HDRS6_LEN + tag_len;
+	return FR_HDRS6_LEN + blen + tag_len;
 }
 
 /*
- * Turns the request into a bodiless reply of `kind` (FLATRPC_ERR with an
- * ANF's error code, or FLATRPC_ACK BUSY) in place and bounces it. All
- * rewriting happens before the tail adjustment, which invalidates the packet
- * pointers; if the shrink fails the reply is still valid, since receivers
- * accept bytes beyond the IP total length as Ethernet padding.
+ * Turns the request into a reply of `kind` (FLATRPC_ERR with an ANF's error
+ * code, FLATRPC_ACK BUSY, or ACK EPOCH with `word` as its 4-byte body) in
+ * place and bounces it. All rewriting happens before the tail adjustment,
+ * which invalidates the packet pointers; if the shrink fails the reply is
+ * still valid, since receivers accept bytes beyond the IP total length as
+ * Ethernet padding. The frame must hold the whole reply (fr_epoch_ack()
+ * makes room for a body).
  */
 static __always_inline int fr_reply(struct xdp_md *ctx, struct fr_pkt *p, __u8 kind, __u8 code,
-				    __u32 tag_len)
+				    __u32 tag_len, __u32 blen, __be32 word)
 {
 	struct ethhdr *eth = p->eth;
 	struct iphdr *ip = p->ip;
@@ -231,19 +245,25 @@ static __always_inline int fr_reply(struct xdp_md *ctx, struct fr_pkt *p, __u8 k
 
 	h->flags = kind;
 	h->status = code;
-	h->len = 0;
+	blen = blen ? FR_REPLY_BODY_MAX : 0;
+	h->len = bpf_htons(blen);
+	if (blen) {
+		if ((void *)(h + 1) + FR_REPLY_BODY_MAX > (void *)(long)ctx->data_end)
+			return XDP_DROP;
+		*(__be32 *)(h + 1) = word;
+	}
 	/* The request had a tag, so the reply's fits where its body was. */
 	if (tag_len && fr_tag_sign(ctx, p, (void *)(long)ctx->data_end))
 		return XDP_DROP;
-	udp->len = bpf_htons(sizeof(*udp) + sizeof(*h) + tag_len);
+	udp->len = bpf_htons(sizeof(*udp) + sizeof(*h) + blen + tag_len);
 	if (ip) {
 		/* Zero is legal for UDP over IPv4 and spares summing the payload. */
 		udp->check = 0;
-		ip->tot_len = bpf_htons(sizeof(*ip) + sizeof(*udp) + sizeof(*h) + tag_len);
+		ip->tot_len = bpf_htons(sizeof(*ip) + sizeof(*udp) + sizeof(*h) + blen + tag_len);
 		ip->check = fr_ip_csum(ip);
-		len = FR_HDRS_LEN + tag_len;
+		len = FR_HDRS_LEN + blen + tag_len;
 	} else {
-		len = fr_reply6(p, (void *)(long)ctx->data_end, tag_len);
+		len = fr_reply6(p, (void *)(long)ctx->data_end, blen, tag_len);
 		if (!len)
 			return XDP_DROP;
 	}
@@ -325,15 +345,49 @@ static __always_inline int fr_xdp_drop_msg(const struct fr_pkt *p, __u32 reason)
 	return fr_xdp_drop(reason);
 }
 
+/*
+ * Answers a request signed for no live epoch (a HELLO, or a stale one) with
+ * ACK EPOCH and the current epoch, counting it under `reason`; it is never
+ * delivered. The reply is 4 bytes longer than a bodiless request, so such a
+ * frame grows first, and is parsed again: growing moves data_end. A later
+ * fragment is only dropped: the first one answers for its message.
+ */
+static __always_inline int fr_epoch_ack(struct xdp_md *ctx, struct fr_pkt *p, __u32 cur,
+					__u32 reason)
+{
+	__u32 need, have;
+	struct fr_pkt q = {};
+	void *data, *data_end;
+
+	fr_count_drop(reason);
+	if (p->frag_index)
+		return XDP_DROP;
+	need = (p->ip ? FR_HDRS_LEN : FR_HDRS6_LEN) + FR_REPLY_BODY_MAX + FLATRPC_TAG_LEN;
+	have = (__u32)(ctx->data_end - ctx->data);
+	if (have < need) {
+		if (bpf_xdp_adjust_tail(ctx, (int)(need - have)))
+			return XDP_DROP;
+		data = (void *)(long)ctx->data;
+		data_end = (void *)(long)ctx->data_end;
+		if (fr_parse(data, data_end, (__u32)(data_end - data), flatrpc_port, fr_tag_len(),
+			     &q))
+			return XDP_DROP;
+		p = &q;
+	}
+	return fr_reply(ctx, p, FLATRPC_ACK, FLATRPC_ACK_EPOCH, fr_tag_len(), FR_REPLY_BODY_MAX,
+			bpf_htonl(cur));
+}
+
 SEC("xdp")
 int flatrpc_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
+	const struct flatrpc_keys *keys = NULL;
 	struct flatrpc_method_stats *st;
 	struct fr_pkt p = {};
-	__u32 queue;
-	int dup = 0, ahead = 0, rewrote;
+	__u32 queue, zero = 0, epoch = 0;
+	int dup = 0, ahead = 0, rewrote, how = FR_EPOCH_LIVE;
 	int ret;
 
 	ret = fr_parse(data, data_end, (__u32)(data_end - data), flatrpc_port, fr_tag_len(), &p);
@@ -343,12 +397,24 @@ int flatrpc_xdp(struct xdp_md *ctx)
 		return fr_xdp_drop(ret);
 	/* Before anything acts on what the frame says: a forged request,
 	 * response, ACK or stream reset changes no state and runs no ANF. */
-	if (fr_tag_len() && !fr_tag_ok(ctx, &p, data_end))
-		return fr_xdp_drop(FLATRPC_DROP_BAD_TAG);
+	if (fr_tag_len()) {
+		keys = bpf_map_lookup_elem(&auth_keys, &zero);
+		if (!keys)
+			return fr_xdp_drop(FLATRPC_DROP_BAD_TAG);
+		/* A stale one cannot be checked (its epoch is gone) and is
+		 * never run; its answer carries only the public epoch. */
+		how = fr_epoch_of(keys, &p, &epoch);
+		if (how != FR_EPOCH_STALE && !fr_tag_ok(ctx, &p, data_end, keys, epoch))
+			return fr_xdp_drop(FLATRPC_DROP_BAD_TAG);
+	}
 	/* The tag leaves the destination out (forward() re-aims requests), so
 	 * a good tag does not say the frame was meant for this host. */
 	if (!fr_dst_local(ctx, &p))
 		return fr_xdp_drop(FLATRPC_DROP_NOT_LOCAL);
+	if (keys && how != FR_EPOCH_LIVE)
+		return fr_epoch_ack(ctx, &p, FLATRPC_EPOCH_CUR(keys->epochs),
+				    how == FR_EPOCH_HELLO ? FLATRPC_DROP_EPOCH_HELLO :
+							    FLATRPC_DROP_STALE_EPOCH);
 
 	/* Later fragments follow their first one's verdict: its ANFs saw the
 	 * fixed part, and the sequence decision was made for the message. */
@@ -369,7 +435,7 @@ int flatrpc_xdp(struct xdp_md *ctx)
 				st->busy++;
 			/* the sender resends the whole message later */
 			fr_frag_verdict(&p, FR_FRAG_WHY_ACK + FLATRPC_ACK_BUSY);
-			return fr_reply(ctx, &p, FLATRPC_ACK, FLATRPC_ACK_BUSY, fr_tag_len());
+			return fr_reply(ctx, &p, FLATRPC_ACK, FLATRPC_ACK_BUSY, fr_tag_len(), 0, 0);
 		}
 		fr_scrub_req(&p);
 		if (fr_method_flags(p.method) & FLATRPC_M_INORDER) {
@@ -415,7 +481,7 @@ int flatrpc_xdp(struct xdp_md *ctx)
 					st->anf_err++;
 				if (!ahead) {
 					fr_frag_verdict(&p, ret);
-					return fr_reply(ctx, &p, FLATRPC_ERR, ret, fr_tag_len());
+					return fr_reply(ctx, &p, FLATRPC_ERR, ret, fr_tag_len(), 0, 0);
 				}
 				/* Answering now would leave a hole that no
 				 * retransmission fills (the client got its
@@ -505,7 +571,7 @@ int flatrpc_client(struct xdp_md *ctx)
 		if (st)
 			st->anf_err++;
 		/* read by the library that ran it, never sent */
-		return fr_reply(ctx, &p, FLATRPC_ERR, ret, 0);
+		return fr_reply(ctx, &p, FLATRPC_ERR, ret, 0, 0, 0);
 	}
 	if (ret)	/* forward(): the checker keeps it out of client: chains */
 		return fr_xdp_drop(FLATRPC_DROP_NOT_CLIENT_REQ);

@@ -104,9 +104,11 @@ static __always_inline int fr_parse_tail(struct fr_cursor *c, struct ethhdr *eth
 		return FLATRPC_DROP_BAD_LEN;
 
 	p->kind = h->flags & FLATRPC_KIND_MASK;
-	/* An ACK is a bare header with a known status, never a body. */
-	if (p->kind == FLATRPC_ACK && (body_len || (h->status != FLATRPC_ACK_PENDING &&
-						    h->status != FLATRPC_ACK_BUSY)))
+	/* An ACK is a bare header with a known status; only ACK EPOCH has a
+	 * body, the epoch. */
+	if (p->kind == FLATRPC_ACK &&
+	    (h->status == FLATRPC_ACK_EPOCH ? body_len != sizeof(struct flatrpc_epoch_body) :
+	     body_len || (h->status != FLATRPC_ACK_PENDING && h->status != FLATRPC_ACK_BUSY)))
 		return FLATRPC_DROP_BAD_KIND;
 	/* A request travels to the service port, a response from it; a frame
 	 * that merely shares the port the other way round is someone else's. */

@@ -17,10 +17,19 @@ exits 1 if any invariant is violated or the run was too mild to test them
 import argparse
 import bisect
 import collections
+import os
 import re
 import sys
 
 REQ, RESP, ERR = 0, 1, 2
+
+
+def impair_define(name):
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bpf", "impair.bpf.c")
+    return int(re.search(r"#define\s+%s\s+(\w+)" % name, open(src).read()).group(1), 0)
+
+
+ACK_EPOCH = impair_define("IMPAIR_REC_ACK_EPOCH")
 
 
 def error_codes(header):
@@ -116,10 +125,15 @@ def main():
         seen, dropped, dups, retx, _first = req
         n_exec = execs[(m, i)]
         if m == a.lossy:
-            # Lossy: never retried, so the router saw the client's one copy.
-            if seen != 1 or retx:
+            # Lossy: never retried, so the router saw the client's one copy,
+            # and one more for each ACK EPOCH that reached the client (the
+            # request was not taken: a HELLO, or a stale epoch).
+            ack = rec.get((ACK_EPOCH, m, rid))
+            resent = ack[0] - ack[1] + ack[2] if ack else 0
+            if seen > 1 + resent or retx:
                 bad["a lossy call was retried"].append(
-                    "index %d rpc_id %d seen %d retx %d" % (i, rid, seen, retx))
+                    "index %d rpc_id %d seen %d retx %d epoch acks %d" %
+                    (i, rid, seen, retx, resent))
             # No per-RPC state anywhere, so a copy the network made may run
             # again; nothing else may.
             if n_exec > seen - dropped + dups:

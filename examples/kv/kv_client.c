@@ -237,8 +237,9 @@ static int cmd_load(struct client *c, unsigned long count, unsigned set_pct, uns
 	free(slot);
 	flatrpc_sock_stats(c->s, &st);
 	printf("load ok=%lu denied=%lu timeouts=%lu failed=%lu get_ok=%lu set_ok=%lu "
-	       "get_tx=%lu set_tx=%lu retransmits=%" PRIu64 "\n",
-	       ok, denied, timeouts, failed, get_ok, set_ok, get_tx, set_tx, st.retransmits);
+	       "get_tx=%lu set_tx=%lu retransmits=%" PRIu64 " epoch_resends=%" PRIu64 "\n",
+	       ok, denied, timeouts, failed, get_ok, set_ok, get_tx, set_tx, st.retransmits,
+	       st.epoch_resends);
 	return failed ? EXIT_FAIL : EXIT_OK;
 }
 

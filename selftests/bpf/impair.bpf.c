@@ -53,6 +53,9 @@ struct impair_cfg {
 /* kind IMPAIR_KIND_MALFORMED: a datagram on the service port that is not a
  * readable FlatRPC header (too short or bad magic); method is 0 then. */
 #define IMPAIR_KIND_MALFORMED	0xff
+/* In the per-RPC records only: an ACK EPOCH, the answer that makes a
+ * sender send its request again (docs/security.md, Replay). */
+#define IMPAIR_REC_ACK_EPOCH	4
 
 struct impair_key {
 	__u8	kind;
@@ -243,7 +246,8 @@ int impair(struct __sk_buff *skb)
 			__sync_fetch_and_add(&c->retx_seen, 1);
 	}
 	if (key.kind != IMPAIR_KIND_MALFORMED && (cfg->flags & IMPAIR_F_RECORD))
-		record(&fh, key.kind, drop, dup);
+		record(&fh, key.kind == FLATRPC_ACK && fh.status == FLATRPC_ACK_EPOCH ?
+			    IMPAIR_REC_ACK_EPOCH : key.kind, drop, dup);
 	return drop ? TC_ACT_SHOT : TC_ACT_OK;
 }
 

@@ -64,6 +64,19 @@ enum tag_mode {
 	TAG_NONE,	/* no tag at all: an untagged sender */
 };
 
+/* The receiver's epochs in these tests, and one it no longer holds. */
+#define EPOCH_CUR	0x5eed0a02u
+#define EPOCH_PREV	0x5eed0a01u
+#define EPOCH_OLD	0x1234567fu
+
+enum epoch_mode {
+	E_CUR,		/* a request signed for the current epoch (answers: none) */
+	E_PREV,		/* for the previous one, during a rotation */
+	E_HELLO,	/* for none: hint 0, asks for the epoch */
+	E_OLD,		/* for one this host no longer holds: a replay after a reload */
+	E_MIXED,	/* the current epoch's hint, the previous one's tag */
+};
+
 enum tamper {
 	T_NONE,
 	T_TAG_BIT,	/* one bit of the tag */
@@ -83,10 +96,12 @@ struct row {
 	uint16_t	frag_count;	/* a first fragment of that many */
 	enum tag_mode	tag;
 	enum tamper	tamper;
+	enum epoch_mode	epoch;
 	int		keys;		/* live keys: 1 (A) or 2 (A, B) */
 	int		verdict;
 	enum flatrpc_drop reason;
-	bool		reply_tagged;	/* XDP_TX: the reply's tag must verify under A */
+	bool		reply_tagged;	/* XDP_TX: the reply's tag must verify under A,
+					 * and an ACK EPOCH's body is EPOCH_CUR */
 	bool		seqs_untouched;	/* no stream state may appear */
 };
 
@@ -135,8 +150,17 @@ static size_t build(const struct row *r, uint8_t *buf)
 	uint8_t *body = (uint8_t *)(h + 1);
 	bool resp = (r->flags & FLATRPC_KIND_MASK) != FLATRPC_REQ;
 	size_t blen = 0, msg, udp_len;
+	__u32 epoch = 0, hint_of = 0;
 	__be32 saddr[4];
 	__u64 tag;
+
+	if (!resp) {
+		static const __u32 sign[] = { EPOCH_CUR, EPOCH_PREV, 0, EPOCH_OLD, EPOCH_PREV };
+		static const __u32 hint[] = { EPOCH_CUR, EPOCH_PREV, 0, EPOCH_OLD, EPOCH_CUR };
+
+		epoch = sign[r->epoch];
+		hint_of = hint[r->epoch];
+	}
 
 	memset(buf, 0, 2048);
 	memcpy(eth->h_dest, resp ? mac_c : mac_s, ETH_ALEN);
@@ -167,7 +191,7 @@ static size_t build(const struct row *r, uint8_t *buf)
 	h->magic = FLATRPC_MAGIC;
 	h->flags = r->flags | (r->frag_count ? FLATRPC_F_FRAG : 0);
 	h->method = r->method;
-	h->status = r->status;
+	h->status = resp ? r->status : FLATRPC_EPOCH_HINT(hint_of);
 	h->rpc_id = htonl(0x5eed0001);
 	h->seq = htons(r->seq);
 	h->len = htons(blen);
@@ -195,7 +219,7 @@ static size_t build(const struct row *r, uint8_t *buf)
 		const __u64 *k = r->tag == TAG_A ? key_a : r->tag == TAG_B ? key_b : key_x;
 
 		frame_saddr(buf, saddr);
-		tag = fr_tag_of(k, saddr, udp->source, udp->dest, h, msg);
+		tag = fr_tag_of(k, saddr, udp->source, udp->dest, epoch, h, msg);
 		memcpy((uint8_t *)h + msg, &tag, sizeof(tag));
 	}
 	switch (r->tamper) {
@@ -232,7 +256,8 @@ static size_t build(const struct row *r, uint8_t *buf)
 
 static void set_keys(int n)
 {
-	struct flatrpc_keys k = { .on = 1, .count = n };
+	struct flatrpc_keys k = { .on = 1, .count = n,
+				  .epochs = FLATRPC_EPOCHS(EPOCH_CUR, EPOCH_PREV) };
 	__u32 zero = 0;
 
 	memcpy(k.key[0], key_a, sizeof(key_a));
@@ -261,21 +286,32 @@ static long seqs_entries(void)
 	return n;
 }
 
-/* The reply XDP made must be a bodiless FlatRPC frame tagged under key A. */
+/* The reply XDP made must be a FlatRPC frame tagged under key A: bodiless,
+ * or an ACK EPOCH whose body is the current epoch. */
 static void check_reply(const uint8_t *out, size_t len)
 {
 	size_t off = sizeof(struct ethhdr) + l3_len(out);
 	const struct udphdr *udp = (const struct udphdr *)(out + off);
 	const struct flatrpc_hdr *h = (const struct flatrpc_hdr *)(udp + 1);
+	bool epoch = (h->flags & FLATRPC_KIND_MASK) == FLATRPC_ACK &&
+		     h->status == FLATRPC_ACK_EPOCH;
+	size_t blen = epoch ? sizeof(struct flatrpc_epoch_body) : 0;
 	__be32 saddr[4];
 	__u64 want, got;
 
-	assert_int_equal(len, off + sizeof(*udp) + sizeof(*h) + FLATRPC_TAG_LEN);
-	assert_int_equal(ntohs(udp->len), sizeof(*udp) + sizeof(*h) + FLATRPC_TAG_LEN);
-	assert_int_equal(h->len, 0);
+	assert_int_equal(len, off + sizeof(*udp) + sizeof(*h) + blen + FLATRPC_TAG_LEN);
+	assert_int_equal(ntohs(udp->len), sizeof(*udp) + sizeof(*h) + blen + FLATRPC_TAG_LEN);
+	assert_int_equal(ntohs(h->len), blen);
+	assert_int_equal(ntohl(h->rpc_id), 0x5eed0001);
+	if (epoch) {
+		struct flatrpc_epoch_body b;
+
+		memcpy(&b, h + 1, sizeof(b));
+		assert_int_equal(ntohl(b.epoch), EPOCH_CUR);
+	}
 	frame_saddr(out, saddr);
-	want = fr_tag_of(key_a, saddr, udp->source, udp->dest, h, sizeof(*h));
-	memcpy(&got, h + 1, sizeof(got));
+	want = fr_tag_of(key_a, saddr, udp->source, udp->dest, 0, h, sizeof(*h) + blen);
+	memcpy(&got, (const uint8_t *)(h + 1) + blen, sizeof(got));
 	assert_true(want == got);
 	if (l3_len(out) == sizeof(struct ipv6hdr)) {
 		const struct ipv6hdr *ip6 = (const struct ipv6hdr *)(out + sizeof(struct ethhdr));
@@ -339,6 +375,31 @@ static const struct row rows[] = {
 	  .reply_tagged = true },
 	{ "forged peter: no reply at all", REQ(KV_GET), .user = "Peter", .tag = TAG_X, .keys = 1,
 	  .verdict = XDP_DROP, .reason = FLATRPC_DROP_BAD_TAG },
+	/* epochs: what a replay after a reload or a rotation meets */
+	{ "previous epoch, during a rotation", REQ(KV_GET), .user = "Kevin", .tag = TAG_A,
+	  .epoch = E_PREV, .keys = 1, .verdict = XDP_DROP, .reason = FLATRPC_DROP_NO_SOCKET },
+	{ "HELLO: ACK EPOCH with the current epoch", REQ(KV_GET), .user = "Kevin", .tag = TAG_A,
+	  .epoch = E_HELLO, .keys = 1, .verdict = XDP_TX, .reason = FLATRPC_DROP_EPOCH_HELLO,
+	  .reply_tagged = true },
+	{ "HELLO over IPv6: tagged, checksummed", .v6 = true, REQ(KV_GET), .user = "Kevin",
+	  .tag = TAG_A, .epoch = E_HELLO, .keys = 1, .verdict = XDP_TX,
+	  .reason = FLATRPC_DROP_EPOCH_HELLO, .reply_tagged = true },
+	{ "HELLO that opens a stream: answered, no state", SET_FIRST, .user = "Kevin",
+	  .tag = TAG_A, .epoch = E_HELLO, .keys = 1, .verdict = XDP_TX,
+	  .reason = FLATRPC_DROP_EPOCH_HELLO, .reply_tagged = true, .seqs_untouched = true },
+	{ "forged HELLO: no reply", REQ(KV_GET), .user = "Kevin", .tag = TAG_X, .epoch = E_HELLO,
+	  .keys = 1, .verdict = XDP_DROP, .reason = FLATRPC_DROP_BAD_TAG },
+	{ "replayed set of an old epoch: never run, told the epoch", SET_FIRST, .user = "Kevin",
+	  .tag = TAG_A, .epoch = E_OLD, .keys = 1, .verdict = XDP_TX,
+	  .reason = FLATRPC_DROP_STALE_EPOCH, .reply_tagged = true, .seqs_untouched = true },
+	{ "old epoch over IPv6", .v6 = true, REQ(KV_GET), .user = "Kevin", .tag = TAG_A,
+	  .epoch = E_OLD, .keys = 1, .verdict = XDP_TX, .reason = FLATRPC_DROP_STALE_EPOCH,
+	  .reply_tagged = true },
+	{ "current hint, previous epoch's tag", REQ(KV_GET), .user = "Kevin", .tag = TAG_A,
+	  .epoch = E_MIXED, .keys = 1, .verdict = XDP_DROP, .reason = FLATRPC_DROP_BAD_TAG },
+	{ "old epoch, a first fragment: answered", REQ(KV_GET), .user = "Kevin",
+	  .frag_count = 3, .tag = TAG_A, .epoch = E_OLD, .keys = 1, .verdict = XDP_TX,
+	  .reason = FLATRPC_DROP_STALE_EPOCH, .reply_tagged = true },
 };
 
 static void run_row(void **state)

@@ -1192,6 +1192,130 @@ static void test_forwarded_answer_from_the_backend(void **state)
 	assert_int_equal(d.rpc_id, id);
 }
 
+/* An ACK EPOCH as the receiver's XDP makes it: the header, then the epoch. */
+struct epoch_ack {
+	struct flatrpc_hdr		h;
+	struct flatrpc_epoch_body	b;
+} __attribute__((packed));
+
+static int ack_epoch_from(struct fixture *fx, uint32_t id, uint8_t method, uint32_t epoch,
+			  fr_addr_t from, uint64_t now, struct proto_done *d)
+{
+	struct epoch_ack a = {
+		.h = resp_hdr(id, method, FLATRPC_ACK, FLATRPC_ACK_EPOCH),
+		.b = { .epoch = htonl(epoch) },
+	};
+
+	a.h.len = htons(sizeof(a.b));
+	return proto_cli_on_ack(&fx->cli, &a.h, from, PORT, now, d);
+}
+
+/* The first call to a peer is a HELLO; its ACK EPOCH sends it again at
+ * once for that epoch, spending no retry, and later calls use it. */
+static void test_epoch_hello_then_resend(void **state)
+{
+	struct fixture *fx = *state;
+	const uint32_t e = 0x1234ab07;
+	struct proto_done d;
+	const void *copy;
+	uint16_t len;
+	uint32_t id, id2;
+	int queued;
+
+	id = send_peer(fx, PEER_A, M_REL, 0, &queued);
+	assert_int_equal(proto_cli_call_epoch(&fx->cli, id), 0);
+	assert_int_equal(ack_epoch_from(fx, id, M_REL, e, PEER_A, 10 * US, &d), PROTO_ACK_RESEND);
+	assert_int_equal(d.rpc_id, id);
+	assert_int_equal(proto_cli_call_epoch(&fx->cli, id), e);
+	copy = proto_cli_frame(&fx->cli, id, &len);
+	assert_non_null(copy);
+	assert_int_equal(len, FRAME_LEN);
+	assert_int_equal(ntohl(hdr_of(copy)->rpc_id), id);
+	assert_int_equal(fx->cli.calls[id & fx->cli.mask].retries_left, 3);
+	assert_int_equal(fx->cli.epoch_acks, 1);
+	/* a second copy of that ACK: the call already uses its epoch */
+	assert_int_equal(ack_epoch_from(fx, id, M_REL, e, PEER_A, 11 * US, &d), 0);
+	id2 = send_peer(fx, PEER_A, M_REL, 20 * US, &queued);
+	assert_int_equal(proto_cli_call_epoch(&fx->cli, id2), e);
+	/* another peer has its own */
+	id2 = send_peer(fx, PEER_B, M_REL, 20 * US, &queued);
+	assert_int_equal(proto_cli_call_epoch(&fx->cli, id2), 0);
+	answer_kind(fx, id, M_REL, FLATRPC_RESP, 0, 30 * US);
+	assert_int_equal(proto_cli_call_epoch(&fx->cli, id), 0);
+}
+
+/* A lossy call is sent again too (it keeps a copy); a method that can
+ * forward() is signed for no epoch, whatever its peer's is. */
+static void test_epoch_lossy_and_forwarded(void **state)
+{
+	struct fixture *fx = *state;
+	struct proto_done d;
+	uint32_t id;
+	int queued;
+
+	id = send_peer(fx, PEER_A, M_LOSSY, 0, &queued);
+	assert_int_equal(ack_epoch_from(fx, id, M_LOSSY, 0x77000001, PEER_A, 5 * US, &d),
+			 PROTO_ACK_RESEND);
+	assert_int_equal(proto_cli_call_epoch(&fx->cli, id), 0x77000001);
+	id = send_peer(fx, PEER_A, M_FWD, 10 * US, &queued);
+	assert_int_equal(proto_cli_call_epoch(&fx->cli, id), 0);
+}
+
+/* Only the callee can move a call's epoch; a malformed ACK EPOCH is a
+ * protocol error; a receiver that keeps changing its mind ends the call. */
+static void test_epoch_ack_checked(void **state)
+{
+	struct fixture *fx = *state;
+	struct epoch_ack bad;
+	struct proto_done d;
+	uint32_t id, e = 0x10000001;
+	int queued, i;
+
+	id = send_peer(fx, PEER_A, M_REL, 0, &queued);
+	assert_int_equal(ack_epoch_from(fx, id, M_REL, e, PEER_B, 5 * US, &d), 0);
+	assert_int_equal(fx->cli.foreign, 1);
+	assert_int_equal(proto_cli_call_epoch(&fx->cli, id), 0);
+	assert_int_equal(ack_epoch_from(fx, id, M_REL, 0, PEER_A, 5 * US, &d), FLATRPC_E_PROTO);
+	assert_int_equal(ack_epoch_from(fx, id, M_REL, 0x10000100, PEER_A, 5 * US, &d),
+			 FLATRPC_E_PROTO);	/* hint 0 is a HELLO's, never an epoch's */
+	bad = (struct epoch_ack){ .h = resp_hdr(id, M_REL, FLATRPC_ACK, FLATRPC_ACK_EPOCH) };
+	assert_int_equal(proto_cli_on_ack(&fx->cli, &bad.h, PEER_A, PORT, 5 * US, &d),
+			 FLATRPC_E_PROTO);	/* no body */
+	for (i = 0; i < PROTO_EPOCH_RESENDS_MAX; i++)
+		assert_int_equal(ack_epoch_from(fx, id, M_REL, e + (uint32_t)i, PEER_A, 10 * US, &d),
+				 PROTO_ACK_RESEND);
+	assert_int_equal(ack_epoch_from(fx, id, M_REL, e + 9, PEER_A, 10 * US, &d), 1);
+	assert_int_equal(d.err, FLATRPC_E_TIMEOUT);
+	assert_false(proto_cli_pending(&fx->cli, id));
+}
+
+/* The response cache asks for a rotation every quarter of its capacity of
+ * new entries, so that an entry leaves only after two rotations. */
+static void test_srv_rotation_due(void **state)
+{
+	struct proto_srv s;
+	struct proto_srv_cfg cfg = { .capacity = 16, .frame_size = 64 };
+	uint8_t f[8] = { 0 };
+	int due = 0, evicted_at_due = 0;
+
+	(void)state;
+	assert_int_equal(proto_srv_init(&s, &cfg), 0);
+	for (uint32_t i = 0; i < 64; i++) {
+		assert_int_equal(proto_srv_store(&s, 1, 2, i, f, sizeof(f), i), 0);
+		/* a present entry is no new one */
+		assert_int_equal(proto_srv_store(&s, 1, 2, i, f, sizeof(f), i), 0);
+		if (proto_srv_rotate_due(&s, i)) {
+			due++;
+			evicted_at_due += s.evictions > 0;
+		}
+		assert_false(proto_srv_rotate_due(&s, i));
+	}
+	assert_int_equal(due, 64 / 4);
+	assert_int_equal(s.rotations, 16);
+	assert_true(evicted_at_due > 0);
+	proto_srv_fini(&s);
+}
+
 static void test_cwnd_queues_beyond_window(void **state)
 {
 	struct fixture *fx = *state;
@@ -1635,6 +1759,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_busy_keeps_peer_order, setup_w2, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_pending_restarts_timer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_pending_backs_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_epoch_hello_then_resend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_epoch_lossy_and_forwarded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_epoch_ack_checked, setup, teardown),
+		cmocka_unit_test(test_srv_rotation_due),
 		cmocka_unit_test(test_prio_order),
 	};
 

@@ -36,11 +36,12 @@ static inline __u64 fr_siphash2(const __u64 key[2], const void *pre, size_t pre_
 }
 
 /* The tag of a frame's FlatRPC message (header and body, `len` bytes at
- * msg) sent from saddr (FLATRPC_ADDR form), sport to dport (network order). */
+ * msg) sent from saddr (FLATRPC_ADDR form), sport to dport (network order),
+ * signed for the receiver's `epoch` (a request's; 0 for answers). */
 static inline __u64 fr_tag_of(const __u64 key[2], const __be32 saddr[4], __be16 sport,
-			      __be16 dport, const void *msg, size_t len)
+			      __be16 dport, __u32 epoch, const void *msg, size_t len)
 {
-	struct flatrpc_tag_pseudo ph = { .sport = sport, .dport = dport, .zero = 0 };
+	struct flatrpc_tag_pseudo ph = { .sport = sport, .dport = dport, .epoch = epoch };
 
 	memcpy(ph.saddr, saddr, sizeof(ph.saddr));
 	return fr_siphash2(key, &ph, sizeof(ph), msg, len);

@@ -348,7 +348,12 @@ int proto_cli_send_to(struct proto_cli *c, fr_addr_t addr, uint16_t port, uint8_
 	k->busy_count = 0;
 	k->left_window = 0;
 	k->lost_at = reliable ? PROTO_NO_EXPIRY : now + rto_est(c, md);
-	if (reliable || wait) {
+	/* A method that can forward() is signed for no epoch: its backend's
+	 * is not the one its sender learns (docs/security.md, Replay). */
+	k->epoch = p && !(md->flags & FLATRPC_M_FORWARD) ? p->epoch : 0;
+	k->epoch_resends = 0;
+	/* Lossy calls too: an ACK EPOCH sends any call again. */
+	if (len <= c->frame_size) {
 		memcpy(slot_frame(c, k), frame, len);
 		k->frame_len = (uint16_t)len;
 	}
@@ -455,12 +460,16 @@ int proto_cli_on_response(struct proto_cli *c, const struct flatrpc_hdr *hdr, fr
  */
 static void abandon_seq(struct proto_cli *c, uint8_t method, const struct proto_call *gone)
 {
+	const struct flatrpc_method_desc *md = method_of(c, method);
+	bool reliable = md && (md->flags & FLATRPC_M_RELIABLE);
 	struct proto_call *oldest = NULL;
 
 	for (uint32_t i = 0; i <= c->mask; i++) {
 		struct proto_call *k = &c->calls[i];
 
+		/* a lossy call's copy leaves again only if it still waits */
 		if (k != gone && k->in_use && k->method == method && k->frame_len &&
+		    (reliable || k->queued) &&
 		    (!oldest || k->order < oldest->order))
 			oldest = k;
 	}
@@ -469,6 +478,67 @@ static void abandon_seq(struct proto_cli *c, uint8_t method, const struct proto_
 		return;
 	}
 	((struct flatrpc_hdr *)(slot_frame(c, oldest) + oldest->hdr_off))->flags |= FLATRPC_F_FIRST;
+}
+
+/*
+ * The receiver did not take the call's request: it was signed for no epoch
+ * the receiver holds. Nothing was delivered, so no retry is spent and the
+ * window is unchanged; the attempt starts again now. A copy of an ACK the
+ * call was already sent again for names the epoch in use and changes
+ * nothing.
+ */
+static int on_ack_epoch(struct proto_cli *c, struct proto_call *k, const struct flatrpc_hdr *hdr,
+			uint64_t now, struct proto_done *done)
+{
+	const struct flatrpc_epoch_body *b = (const void *)(hdr + 1);
+	struct proto_peer *p = peer_of(c, k);
+	uint32_t epoch;
+
+	if (ntohs(hdr->len) != sizeof(*b))
+		return FLATRPC_E_PROTO;
+	epoch = ntohl(b->epoch);
+	if (!epoch || !FLATRPC_EPOCH_HINT(epoch))
+		return FLATRPC_E_PROTO;
+	if (epoch == k->epoch)
+		return 0;
+	c->epoch_acks++;
+	if (p)
+		p->epoch = epoch;
+	done->rpc_id = k->rpc_id;
+	done->method = k->method;
+	done->status = hdr->status;
+	if (!k->frame_len || ++k->epoch_resends > PROTO_EPOCH_RESENDS_MAX) {
+		done->err = FLATRPC_E_TIMEOUT;
+		if (method_of(c, k->method)->flags & FLATRPC_M_INORDER)
+			abandon_seq(c, k->method, k);
+		release(c, k);
+		c->timeouts++;
+		return 1;
+	}
+	k->epoch = epoch;
+	k->attempt_at = now;
+	k->deadline = now + k->rto;
+	if (k->lost_at != PROTO_NO_EXPIRY)
+		k->lost_at = now + rto_est(c, method_of(c, k->method));
+	done->err = 0;
+	return PROTO_ACK_RESEND;
+}
+
+const void *proto_cli_frame(const struct proto_cli *c, uint32_t rpc_id, uint16_t *len)
+{
+	const struct proto_call *k = &c->calls[rpc_id & c->mask];
+
+	if (!k->in_use || k->rpc_id != rpc_id || !k->frame_len)
+		return NULL;
+	*len = k->frame_len;
+	return c->slab + (size_t)(k - c->calls) * c->frame_size;
+}
+
+uint32_t proto_cli_call_epoch(const struct proto_cli *c, uint32_t rpc_id)
+{
+	const struct proto_call *k = &c->calls[rpc_id & c->mask];
+
+	return k->in_use && k->rpc_id == rpc_id ? k->epoch : 0;
 }
 
 int proto_cli_on_ack(struct proto_cli *c, const struct flatrpc_hdr *hdr, fr_addr_t from,
@@ -480,7 +550,8 @@ int proto_cli_on_ack(struct proto_cli *c, const struct flatrpc_hdr *hdr, fr_addr
 	struct proto_peer *p;
 
 	if (hdr->magic != FLATRPC_MAGIC || (hdr->flags & FLATRPC_KIND_MASK) != FLATRPC_ACK ||
-	    (hdr->status != FLATRPC_ACK_PENDING && hdr->status != FLATRPC_ACK_BUSY))
+	    (hdr->status != FLATRPC_ACK_PENDING && hdr->status != FLATRPC_ACK_BUSY &&
+	     hdr->status != FLATRPC_ACK_EPOCH))
 		return FLATRPC_E_PROTO;
 	if (!k->in_use || k->rpc_id != id || k->method != hdr->method || k->queued) {
 		c->stale++;
@@ -488,6 +559,8 @@ int proto_cli_on_ack(struct proto_cli *c, const struct flatrpc_hdr *hdr, fr_addr
 	}
 	if (!from_callee(c, k, from, from_port))
 		return 0;
+	if (hdr->status == FLATRPC_ACK_EPOCH)
+		return on_ack_epoch(c, k, hdr, now, done);
 	if (hdr->status == FLATRPC_ACK_PENDING) {
 		/* Received and waiting its turn: retransmitting now would only
 		 * add load; the answer comes, or this attempt times out. It is
@@ -713,6 +786,10 @@ int proto_srv_init(struct proto_srv *s, const struct proto_srv_cfg *cfg)
 	s->bucket_mask = nb - 1;
 	s->frame_size = fs;
 	s->ttl_ns = cfg ? cfg->ttl_ns : 0;
+	/* A quarter, not a half: a replay that XDP admitted just before the
+	 * second rotation may still wait in the receive queues; it would
+	 * have to wait behind half the cache's worth of new requests. */
+	s->rotate_every = cap / 4 ? cap / 4 : 1;
 	return 0;
 }
 
@@ -784,6 +861,10 @@ int proto_srv_store(struct proto_srv *s, fr_addr_t addr, uint16_t port, uint32_t
 		return FLATRPC_E_TOOBIG;
 	i = srv_find(s, addr, port, rpc_id);
 	if (i < 0) {
+		if (++s->since_rotation >= s->rotate_every) {
+			s->since_rotation = 0;
+			s->rotate_due = true;
+		}
 		i = (int32_t)s->head;
 		s->head = (s->head + 1) % s->capacity;
 		if (s->ent[i].in_use) {
@@ -804,6 +885,20 @@ int proto_srv_store(struct proto_srv *s, fr_addr_t addr, uint16_t port, uint32_t
 	e->len = (uint16_t)len;
 	memcpy(s->slab + (size_t)i * s->frame_size, frame, len);
 	return 0;
+}
+
+bool proto_srv_rotate_due(struct proto_srv *s, uint64_t now)
+{
+	if (!s->rotated_at)
+		s->rotated_at = now;
+	if (s->ttl_ns && now - s->rotated_at >= s->ttl_ns / 2)
+		s->rotate_due = true;
+	if (!s->rotate_due)
+		return false;
+	s->rotate_due = false;
+	s->rotated_at = now;
+	s->rotations++;
+	return true;
 }
 
 enum proto_srv_verdict proto_srv_on_request(struct proto_srv *s, const struct flatrpc_hdr *hdr,

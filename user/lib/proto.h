@@ -47,6 +47,9 @@ struct proto_call {
 	uint8_t		left_window;	/* no longer counted in the peer's window, still
 					 * waiting: a lossy call past its RTO, or a
 					 * reliable one the receiver holds (ACK PENDING) */
+	uint8_t		epoch_resends;	/* sent again for an ACK EPOCH */
+	uint32_t	epoch;		/* the receiver's epoch its frame is signed for
+					 * (0: a HELLO, or a forward()ing method) */
 };
 
 /*
@@ -94,7 +97,12 @@ struct proto_peer {
 	uint32_t	queued;		/* calls waiting for room in the window */
 	uint32_t	cwnd;		/* PROTO_CWND_ONE units */
 	uint32_t	ssthresh;	/* PROTO_CWND_ONE units */
+	uint32_t	epoch;		/* its current epoch as it last said, 0 unknown */
 };
+
+/* A call answered ACK EPOCH this often ends with FLATRPC_E_TIMEOUT: a
+ * receiver that rotates faster than a round trip is broken. */
+#define PROTO_EPOCH_RESENDS_MAX	4
 
 /*
  * Retransmission timeout of reliable methods (RFC 6298 style): per method,
@@ -180,6 +188,7 @@ struct proto_cli {
 	uint64_t	waited;		/* calls that waited for the window */
 	uint64_t	busy;		/* ACK BUSY received */
 	uint64_t	acks;		/* ACK PENDING received */
+	uint64_t	epoch_acks;	/* ACK EPOCH received (calls sent again) */
 };
 
 /* What proto_cli_expire() asks the caller to do. */
@@ -233,7 +242,12 @@ int proto_cli_send_to(struct proto_cli *c, fr_addr_t addr, uint16_t port, uint8_
 		      void *frame, size_t len, uint64_t now, uint32_t *rpc_id);
 
 /*
- * A FLATRPC_ACK for one of our calls. PENDING: the server has the request,
+ * A FLATRPC_ACK for one of our calls. EPOCH: the request was not delivered
+ * because it was not signed for a live epoch of the receiver (a HELLO, the
+ * first call to a peer, or one after the receiver's reload or rotation):
+ * the call and its peer take the ACK's epoch, and the call must be sent
+ * again now (PROTO_ACK_RESEND, *done has its rpc_id; proto_cli_frame() is
+ * the copy), without spending a retry. PENDING: the server has the request,
  * so the attempt's timer restarts (one RTO from now) without a loss.
  * BUSY: the request was refused before delivery; the peer's window is
  * halved and the call is sent again after one RTO without spending a retry
@@ -241,8 +255,16 @@ int proto_cli_send_to(struct proto_cli *c, fr_addr_t addr, uint16_t port, uint8_
  * FLATRPC_E_OVERLOADED. Returns 1 with *done filled when the call ended,
  * 0 otherwise (stale or kept), FLATRPC_E_PROTO for a malformed ACK.
  */
+#define PROTO_ACK_RESEND	2
 int proto_cli_on_ack(struct proto_cli *c, const struct flatrpc_hdr *hdr, fr_addr_t from,
 		     uint16_t from_port, uint64_t now, struct proto_done *done);
+
+/* The stored copy of an outstanding call (every call keeps one), or NULL. */
+const void *proto_cli_frame(const struct proto_cli *c, uint32_t rpc_id, uint16_t *len);
+
+/* The epoch an outstanding call's request is signed for; 0 for any other
+ * rpc_id (and for a HELLO). */
+uint32_t proto_cli_call_epoch(const struct proto_cli *c, uint32_t rpc_id);
 
 /* The peer's window in whole calls (at least 1), or 0 for an unknown peer. */
 uint32_t proto_cli_cwnd(const struct proto_cli *c, fr_addr_t addr, uint16_t port);
@@ -320,12 +342,21 @@ struct proto_srv {
 	uint32_t	frame_size;
 	uint32_t	head;		/* next ring slot to (re)use: FIFO eviction */
 	uint64_t	ttl_ns;
+	/* Epoch rotation (docs/security.md, Replay): due every `rotate_every`
+	 * (capacity / 4) new entries, so that an entry is evicted (capacity
+	 * entries later) only after two rotations retired the epochs that
+	 * could admit its request again; with a ttl, also every ttl / 2. */
+	uint32_t	rotate_every;
+	uint32_t	since_rotation;
+	uint64_t	rotated_at;
+	bool		rotate_due;
 	/* counters */
 	uint64_t	hits;
 	uint64_t	misses;
 	uint64_t	evictions;
 	uint64_t	dup_answered;
 	uint64_t	dup_dropped;
+	uint64_t	rotations;
 };
 
 int proto_srv_init(struct proto_srv *s, const struct proto_srv_cfg *cfg);
@@ -339,6 +370,10 @@ const void *proto_srv_lookup(struct proto_srv *s, fr_addr_t addr, uint16_t port,
  * full. Returns 0 or FLATRPC_E_TOOBIG. */
 int proto_srv_store(struct proto_srv *s, fr_addr_t addr, uint16_t port, uint32_t rpc_id,
 		    const void *frame, size_t len, uint64_t now);
+
+/* True, once, when the receiver's epoch must rotate now (the caller does
+ * it: FLATRPC_EPOCHS(flatrpc_epoch_next(cur), cur)). */
+bool proto_srv_rotate_due(struct proto_srv *s, uint64_t now);
 
 enum proto_srv_verdict {
 	PROTO_SRV_EXECUTE = 0,	/* run the handler (then store if reliable) */

@@ -57,8 +57,9 @@ struct flatrpc_sock {
 	int			prio_ready;
 	struct flatrpc_load	*load;		/* this queue's entry of the mmapped `load` map */
 	/* the service's live keys (the mmapped `auth_keys` map): read at each
-	 * send, so a rotation by flatrpc-load --rekey applies at once */
-	const struct flatrpc_keys *keys;
+	 * send, so a rotation by flatrpc-load --rekey applies at once; the
+	 * server writes its epochs into it when its cache asks to rotate */
+	struct flatrpc_keys	*keys;
 	size_t			keys_map_len;
 	uint32_t		tag_len;	/* FLATRPC_TAG_LEN, or 0 for auth: none */
 	void			*load_map;
@@ -344,8 +345,8 @@ static int keys_map_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts 
 {
 	int err;
 
-	s->keys = pin_mmap(opts, FLATRPC_PIN_KEYS, sizeof(struct flatrpc_keys), PROT_READ,
-			   &s->keys_map_len, &err);
+	s->keys = pin_mmap(opts, FLATRPC_PIN_KEYS, sizeof(struct flatrpc_keys),
+			   PROT_READ | PROT_WRITE, &s->keys_map_len, &err);
 	if (!s->keys)
 		return err;
 	if (!s->keys->on)
@@ -645,12 +646,20 @@ static uint32_t tag_frame(const struct flatrpc_sock *s, uint8_t *f, uint32_t len
 {
 	struct udphdr *udp = (struct udphdr *)frame_udp(f);
 	size_t off = hdr_off(f);
+	struct flatrpc_hdr *h = (struct flatrpc_hdr *)(f + off);
+	uint32_t epoch = 0;
 	__be32 saddr[4];
 	__u64 key[2], tag;
 
+	/* A request names its receiver's epoch, which may have changed since
+	 * the copy was made (an ACK EPOCH). */
+	if ((h->flags & FLATRPC_KIND_MASK) == FLATRPC_REQ) {
+		epoch = proto_cli_call_epoch(&s->cli, ntohl(h->rpc_id));
+		h->status = FLATRPC_EPOCH_HINT(epoch);
+	}
 	fr_addr_bytes(frame_addr(f, false), saddr);
 	memcpy(key, s->keys->key[0], sizeof(key));
-	tag = fr_tag_of(key, saddr, udp->source, udp->dest, f + off, len - off);
+	tag = fr_tag_of(key, saddr, udp->source, udp->dest, epoch, f + off, len - off);
 	memcpy(f + len, &tag, sizeof(tag));
 	udp->len = htons(ntohs(udp->len) + FLATRPC_TAG_LEN);
 	if (frame_v6(f)) {
@@ -906,6 +915,28 @@ static void release_held(struct flatrpc_sock *s)
 	s->n_lent = 0;
 }
 
+/* Sends a call's stored copy again, the core having updated its header
+ * (RETX, FIRST) and its epoch. */
+static void send_again(struct flatrpc_sock *s, uint32_t rpc_id, const void *frame, uint16_t len)
+{
+	const struct frag_store_ent *e = s->frag_ready ?
+		frag_store_get(&s->big_tx, 0, 0, rpc_id) : NULL;
+	uint64_t addr;
+
+	/* a big message is resent whole */
+	if (e) {
+		send_frags(s, frame, e->buf, e->len, 0);
+		return;
+	}
+	addr = fx_tx_alloc(&s->x);
+	/* No frame now means this attempt is lost; the next deadline tries
+	 * again. */
+	if (addr == FX_NO_FRAME)
+		return;
+	memcpy(fx_data(&s->x, addr), frame, len);
+	tx_frame(s, addr, len);
+}
+
 /* Reads responses from the RX ring; never takes more descriptors than it can
  * report, so nothing is lost when `max` is small. */
 static int rx_responses(struct flatrpc_sock *s, struct flatrpc_completion *out, int max,
@@ -923,6 +954,8 @@ static int rx_responses(struct flatrpc_sock *s, struct flatrpc_completion *out, 
 		const struct udphdr *udp = frame_udp(f);
 		struct proto_done done;
 		struct frag_slot *fs;
+		uint16_t copy_len;
+		int rc;
 
 		s->rx++;
 		if (h && udp->dest == s->local_port && (h->flags & FLATRPC_F_FRAG) &&
@@ -952,11 +985,23 @@ static int rx_responses(struct flatrpc_sock *s, struct flatrpc_completion *out, 
 			n++;
 			continue;
 		}
-		if (!h || udp->dest != s->local_port ||
-		    ((h->flags & FLATRPC_KIND_MASK) == FLATRPC_ACK ?
+		if (!h || udp->dest != s->local_port) {
+			drop[n_drop++] = d->addr;
+			continue;
+		}
+		rc = (h->flags & FLATRPC_KIND_MASK) == FLATRPC_ACK ?
 		     proto_cli_on_ack(&s->cli, h, frame_addr(f, false), udp->source, now, &done) :
 		     proto_cli_on_response(&s->cli, h, frame_addr(f, false), udp->source, now,
-					   &done)) != 1) {
+					   &done);
+		if (rc == PROTO_ACK_RESEND) {
+			const void *copy = proto_cli_frame(&s->cli, done.rpc_id, &copy_len);
+
+			if (copy) {
+				send_again(s, done.rpc_id, copy, copy_len);
+				fx_kick(&s->x);
+			}
+		}
+		if (rc != 1) {
 			drop[n_drop++] = d->addr;
 			continue;
 		}
@@ -986,24 +1031,7 @@ static int run_timers(struct flatrpc_sock *s, struct flatrpc_completion *out, in
 	got = proto_cli_expire(&s->cli, now, ev, max < RX_BATCH ? max : RX_BATCH);
 	for (int i = 0; i < got; i++) {
 		if (ev[i].kind == PROTO_EV_RETX || ev[i].kind == PROTO_EV_SEND) {
-			const struct frag_store_ent *e = s->frag_ready ?
-				frag_store_get(&s->big_tx, 0, 0, ev[i].rpc_id) : NULL;
-			uint64_t addr;
-
-			/* a big message is resent whole, behind the header
-			 * the core has just updated (RETX, FIRST) */
-			if (e) {
-				send_frags(s, ev[i].frame, e->buf, e->len, 0);
-				continue;
-			}
-			addr = fx_tx_alloc(&s->x);
-
-			/* No frame now means this attempt is lost; the next
-			 * deadline tries again. */
-			if (addr == FX_NO_FRAME)
-				continue;
-			memcpy(fx_data(&s->x, addr), ev[i].frame, ev[i].len);
-			tx_frame(s, addr, ev[i].len);
+			send_again(s, ev[i].rpc_id, ev[i].frame, ev[i].len);
 			continue;
 		}
 		out[n].rpc_id = ev[i].rpc_id;
@@ -1140,6 +1168,23 @@ static void build_reply(struct flatrpc_sock *s, uint8_t *rf, const uint8_t *qf,
 	h->len = htons(body_len);
 }
 
+/*
+ * The cache is about to forget requests that the receiver's epochs would
+ * still admit: retire the older epoch (docs/security.md, Replay). Senders
+ * on the newer one carry on; the others get ACK EPOCH and send again. One
+ * 64-bit store, so XDP reads either epoch pair whole.
+ */
+static void rotate_epoch(struct flatrpc_sock *s, uint64_t now)
+{
+	__u32 cur;
+
+	if (!s->tag_len || !proto_srv_rotate_due(&s->srv, now))
+		return;
+	cur = FLATRPC_EPOCH_CUR(__atomic_load_n(&s->keys->epochs, __ATOMIC_RELAXED));
+	__atomic_store_n(&s->keys->epochs, FLATRPC_EPOCHS(flatrpc_epoch_next(cur), cur),
+			 __ATOMIC_RELAXED);
+}
+
 /* Runs one admitted request (or answers the ANF denial XDP left to us) and
  * sends the response, caching it for reliable methods. */
 static void execute(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
@@ -1208,9 +1253,11 @@ static void execute(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		}
 	}
 	build_reply(s, rf, qf, kind, st, body_len);
-	if (md && (md->flags & FLATRPC_M_RELIABLE))
+	if (md && (md->flags & FLATRPC_M_RELIABLE)) {
 		proto_srv_store(&s->srv, frame_addr(qf, false), qudp->source, ntohl(qh->rpc_id),
 				rf, moff + body_len, now);
+		rotate_epoch(s, now);
+	}
 	tx_frame(s, addr, moff + body_len);
 }
 
@@ -1563,9 +1610,11 @@ void flatrpc_sock_stats(const struct flatrpc_sock *s, struct flatrpc_sock_stats 
 	st->timeouts = s->cli.timeouts;
 	st->stale = s->cli.stale;
 	st->foreign = s->cli.foreign;
+	st->epoch_resends = s->cli.epoch_acks;
 	if (s->srv_ready) {
 		st->dup_answered = s->srv.dup_answered;
 		st->dup_dropped = s->srv.dup_dropped;
+		st->epoch_rotations = s->srv.rotations;
 	}
 	if (s->hold_ready) {
 		st->held = s->hold.held;

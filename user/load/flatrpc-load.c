@@ -26,6 +26,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -717,6 +718,30 @@ static int key_file(char *buf, size_t len, const char *service)
 }
 
 /*
+ * A load's epochs: a random current one and no previous one, so that no
+ * request signed before this load is admitted (docs/security.md, Replay).
+ * A reload's pinned map still holds the running epochs: the new one's hint
+ * differs from theirs, so a sender still on them is told at once.
+ */
+static int new_epochs(int fd, __u64 *epochs)
+{
+	struct flatrpc_keys old = {};
+	__u32 zero = 0, e;
+
+	bpf_map_lookup_elem(fd, &zero, &old);
+	do {
+		if (getrandom(&e, sizeof(e), 0) != sizeof(e)) {
+			complain("cannot pick an epoch: %s\n", strerror(errno));
+			return -1;
+		}
+	} while (!FLATRPC_EPOCH_HINT(e) ||
+		 FLATRPC_EPOCH_HINT(e) == FLATRPC_EPOCH_HINT(FLATRPC_EPOCH_CUR(old.epochs)) ||
+		 FLATRPC_EPOCH_HINT(e) == FLATRPC_EPOCH_HINT(FLATRPC_EPOCH_PREV(old.epochs)));
+	*epochs = FLATRPC_EPOCHS(e, 0);
+	return 0;
+}
+
+/*
  * Fills the object's auth_keys map: the spec's auth setting, and for an
  * authenticating service the keys of its key file. Before anything is
  * attached, so a missing key changes nothing on the interface.
@@ -744,12 +769,15 @@ static int apply_keys(const struct flatrpc_loader *l, struct bpf_object *obj)
 		}
 	}
 	fd = bpf_map__fd(bpf_object__find_map_by_name(obj, FLATRPC_PIN_KEYS));
+	if (fd >= 0 && k.on && new_epochs(fd, &k.epochs))
+		return -1;
 	if (fd < 0 || bpf_map_update_elem(fd, &key, &k, BPF_ANY)) {
 		complain("cannot write the keys: %s\n", strerror(errno));
 		return -1;
 	}
 	if (k.on)
-		say("  auth: siphash-2-4, %u key%s from %s\n", k.count, k.count == 1 ? "" : "s", path);
+		say("  auth: siphash-2-4, %u key%s from %s; epoch %08x\n", k.count,
+		    k.count == 1 ? "" : "s", path, FLATRPC_EPOCH_CUR(k.epochs));
 	return 0;
 }
 
@@ -1347,6 +1375,8 @@ static int cmd_rekey(void)
 		close(fd);
 		return 1;
 	}
+	/* new keys, same epochs: calls in flight carry on */
+	k.epochs = old.epochs;
 	if (bpf_map_update_elem(fd, &zero, &k, BPF_ANY)) {
 		complain("cannot write the keys: %s\n", strerror(errno));
 		close(fd);
