@@ -57,6 +57,7 @@ ALL_TESTS=(
 	step_server_stop
 	test_priority
 	test_busy
+	test_replay
 	test_unload
 	test_ratelimited
 	test_tiered
@@ -1334,11 +1335,13 @@ test_load_other_service() {
 # must be dropped as bad_tag in XDP, nothing else may move, no stream
 # state may appear, the forged set must never run, and the client's own
 # calls must go on working.
-test_forged_wire() {
-	need "$ST/forge.py" "$KV_CLIENT"
+# The attacker: namespace frx-$SUFFIX on a third router port (10.77.4.0/24),
+# its interface frx0-$SUFFIX. The router checks no sources, as a flat
+# network would not, so spoofed frames get through. Prints the router
+# port's MAC, the next hop of what the attacker sends. The caller deletes
+# the namespace (and sets a trap that does).
+attacker_up() {
 	local ns_a=frx-$SUFFIX if_a=frx0-$SUFFIX if_ra=frwx-$SUFFIX
-	local ports n_s=0 n_c=0 k mac_r sb sa cb ca seqs_b d total
-	trap "ip netns del $ns_a 2>/dev/null || true" EXIT
 	ip netns add "$ns_a"
 	ip link add "$if_a" netns "$ns_a" type veth peer name "$if_ra" netns "$NS_R"
 	ip -n "$ns_a" addr add 10.77.4.2/24 dev "$if_a"
@@ -1347,10 +1350,21 @@ test_forged_wire() {
 	ip -n "$ns_a" link set "$if_a" up
 	ip -n "$NS_R" link set "$if_ra" up
 	ip -n "$ns_a" route add default via 10.77.4.1
-	# no source validation on the router: spoofed sources get through, as
-	# they would on a flat network
 	in_r sysctl -qw net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$if_ra.rp_filter=0"
-	mac_r=$(ip -n "$NS_R" -j link show "$if_ra" | jq -r '.[0].address')
+	ip -n "$NS_R" -j link show "$if_ra" | jq -r '.[0].address'
+}
+
+# delta REASON BEFORE AFTER: how much a drop counter grew between two
+# `maptool.py drops` listings
+delta() { echo $(( $(awk -v r="$1" '$1 == r {print $2}' <<<"$3") - \
+		    $(awk -v r="$1" '$1 == r {print $2}' <<<"$2") )); }
+
+test_forged_wire() {
+	need "$ST/forge.py" "$KV_CLIENT"
+	local ns_a=frx-$SUFFIX if_a=frx0-$SUFFIX
+	local ports n_s=0 n_c=0 k mac_r sb sa cb ca seqs_b d total
+	trap "ip netns del $ns_a 2>/dev/null || true" EXIT
+	mac_r=$(attacker_up)
 	ports="40000-$((40000 + $(scaled 400) - 1))"
 
 	sb=$("$ST/maptool.py" drops "$(pin_dir "$IF_S")/drops" "$ABI_H")
@@ -1366,8 +1380,6 @@ test_forged_wire() {
 	sleep 0.5
 	sa=$("$ST/maptool.py" drops "$(pin_dir "$IF_S")/drops" "$ABI_H")
 	ca=$("$ST/maptool.py" drops "$(pin_dir "$IF_C")/drops" "$ABI_H")
-	delta() { echo $(( $(awk -v r="$1" '$1 == r {print $2}' <<<"$3") - \
-			    $(awk -v r="$1" '$1 == r {print $2}' <<<"$2") )); }
 	expect_eq "$(delta bad_tag "$sb" "$sa")" $n_s "server: forged requests dropped as bad_tag"
 	expect_eq "$(delta bad_tag "$cb" "$ca")" $n_c "client: forged answers dropped as bad_tag"
 	total=0
@@ -1419,6 +1431,59 @@ not_local_round() { # SYSCTL-DEVICE SESSION
 	total=0
 	for d in $(awk '{print $1}' <<<"$sa"); do total=$(( total + $(delta "$d" "$sb" "$sa") )); done
 	expect_eq "$total" "$n" "$dev forwards: all drop counters together"
+}
+
+# ---- an on-path attacker replays what it recorded -------------------------------
+#
+# Kevin's reliable sets are captured at the router. Sent again as they were,
+# they are DUPs while the server remembers them, and after a reload (a new
+# epoch) and a server restart (an empty response cache) they are stale:
+# answered ACK EPOCH, never run. The set that the replay would undo stays.
+test_replay() {
+	need "$ST/replay.py" "$KV_CLIENT" "$LOADER"
+	local ns_a=frx-$SUFFIX if_a=frx0-$SUFFIX mac_r n sb sa v
+	local key=replayed-$SUFFIX
+	trap "ip netns del $ns_a 2>/dev/null || true; capture_stop sets; slow_server_stop replay1 >/dev/null 2>&1; slow_server_stop replay2 >/dev/null 2>&1; true" EXIT
+	mac_r=$(attacker_up)
+	slow_server_start replay1 || return 1
+	capture_start sets "$IF_R1" "udp dst port 7447 and src host $IP_C" || return 1
+	expect_eq "$(kv --user Kevin --session 31 set "$key" first)" ok "Kevin's first set"
+	capture_stop sets
+	expect_eq "$(kv --user Kevin --session 31 set "$key" second)" ok "Kevin's second set"
+	set_runs() { cat "$WORK"/replay[12].log 2>/dev/null | count_lines -cx "set Kevin 31 $key"; }
+	expect_eq "$(set_runs)" 2 "sets run before the replay"
+
+	# while the server remembers it: a duplicate, answered from its cache
+	n=$(ip netns exec "$ns_a" "$ST/replay.py" "$if_a" "$mac_r" "$WORK/sets.pcap")
+	expect_gt "$n" 0 "captured requests replayed"
+	sleep 0.5
+	expect_eq "$(set_runs)" 2 "sets run after a replay to the same load"
+
+	# a reload and a fresh server: no state left that remembers the set
+	slow_server_stop replay1 || return 1
+	in_s "$LOADER" --unload "$IF_S" >/dev/null || fail "--unload $IF_S"
+	in_s "$LOADER" "$SPEC" "$IF_S" >/dev/null || fail "load $IF_S again"
+	slow_server_start replay2 || return 1
+	sb=$("$ST/maptool.py" drops "$(pin_dir "$IF_S")/drops" "$ABI_H")
+	n=$(ip netns exec "$ns_a" "$ST/replay.py" "$if_a" "$mac_r" "$WORK/sets.pcap")
+	say "replayed $n captured requests after the reload"
+	sleep 0.5
+	sa=$("$ST/maptool.py" drops "$(pin_dir "$IF_S")/drops" "$ABI_H")
+	expect_eq "$(set_runs)" 2 "sets run after a replay to a new load"
+	# the HELLO among them asks for the epoch; the set itself is stale
+	expect_eq "$(( $(delta stale_epoch "$sb" "$sa") + $(delta epoch_hello "$sb" "$sa") ))" "$n" \
+		"server: replayed requests answered ACK EPOCH, not run"
+	expect_gt "$(delta stale_epoch "$sb" "$sa")" 0 "server: stale_epoch drops"
+	# the new server has no value for the key; a replay that ran would
+	# have stored the first one
+	v=$(kv --user Kevin --session 31 get "$key" 2>&1) || true
+	[ "$v" != first ] || fail "the replayed set's value is stored" || return 1
+	expect_eq "$(kv --user Kevin --session 31 set "$key" third)" ok "Kevin's set after the replays"
+	expect_eq "$(lossy_tries kv --user Kevin --session 31 get "$key")" third \
+		"Kevin's value after the replays"
+	slow_server_stop replay2
+	ip netns del "$ns_a"
+	trap - EXIT
 }
 
 test_not_local() {

@@ -516,6 +516,9 @@ static int on_ack_epoch(struct proto_cli *c, struct proto_call *k, const struct 
 		return 1;
 	}
 	k->epoch = epoch;
+	/* The refused copy went no further than the receiver's XDP: the
+	 * round trip starts again with this one. */
+	k->sent_at = now;
 	k->attempt_at = now;
 	k->deadline = now + k->rto;
 	if (k->lost_at != PROTO_NO_EXPIRY)
