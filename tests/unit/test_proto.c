@@ -684,6 +684,7 @@ struct hold_fx {
 	int			n_ran;
 	int			syncs;
 	uint16_t		kexp;	/* last value proto_hold_sync() asked for */
+	bool			host_per_port;	/* port p comes from host H_ADDR + p */
 };
 
 static struct hold_fx hfx;
@@ -731,7 +732,8 @@ static enum proto_hold_verdict hold_req_on(struct hold_fx *x, uint16_t port, uin
 	h->method = M_ORD;
 	h->seq = htons(seq);
 	frame[H_LEN - 1] = (uint8_t)seq;
-	v = proto_hold_on_request(&x->h, H_ADDR, port, M_ORD, seq, ahead, kexp,
+	v = proto_hold_on_request(&x->h, H_ADDR + (x->host_per_port ? port : 0), port, M_ORD,
+				  seq, ahead, kexp,
 				  frame, sizeof(frame), now, &st);
 	/* The caller's RX frame is recycled at once: scribbling on it must
 	 * not reach what the hold kept. */
@@ -915,10 +917,41 @@ static void test_hold_unknown_stream(void **state)
 	assert_int_equal(x->kexp, 53);
 }
 
+/* One host opening streams from many ports takes at most its share of the
+ * table: its own oldest stream goes, the other hosts' streams stay. */
+static void test_hold_peer_share(void **state)
+{
+	struct hold_fx *x = *state;
+	uint16_t p;
+
+	x->host_per_port = true;
+	/* hosts +100..+103 each hold a request of theirs */
+	for (p = 100; p < 104; p++) {
+		hold_req_on(x, p, 10, false, -1, 1);
+		assert_int_equal(hold_req_on(x, p, 12, true, -1, 1), PROTO_HOLD_HELD);
+	}
+	/* one host (H_ADDR) opens 14 streams from 14 ports: more than the 12
+	 * free slots, so without its share it would push out the others */
+	x->host_per_port = false;
+	for (p = 1; p <= 14; p++)
+		hold_req_on(x, p, 10, false, -1, 2 + p);
+	assert_int_equal(x->h.peer_full, 14 - PROTO_HOLD_PER_PEER);
+	assert_int_equal(x->h.evicted, 0);
+	/* the other hosts' held requests are still there */
+	x->host_per_port = true;
+	for (p = 100; p < 104; p++) {
+		x->n_ran = 0;
+		assert_int_equal(hold_req_on(x, p, 11, false, -1, 20), PROTO_HOLD_EXEC);
+		assert_ran(x, (const uint16_t[]){ 11, 12 }, 2);
+	}
+}
+
 static void test_hold_eviction(void **state)
 {
 	struct hold_fx *x = *state;
 
+	/* one stream per host: no host is at its share */
+	x->host_per_port = true;
 	/* Stream on port 0 holds two requests and is used least recently. */
 	hold_req_on(x, 0, 10, false, -1, 1);
 	hold_req_on(x, 0, 12, true, -1, 1);
@@ -1745,6 +1778,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hold_first_restarts, hold_setup, hold_teardown),
 		cmocka_unit_test_setup_teardown(test_hold_unknown_stream, hold_setup, hold_teardown),
 		cmocka_unit_test_setup_teardown(test_hold_eviction, hold_setup, hold_teardown),
+		cmocka_unit_test_setup_teardown(test_hold_peer_share, hold_setup, hold_teardown),
 		cmocka_unit_test_setup_teardown(test_cwnd_queues_beyond_window, setup_w4, teardown),
 		cmocka_unit_test_setup_teardown(test_cwnd_loss_stops_at_floor, setup_w16_floor4,
 						teardown),

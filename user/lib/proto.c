@@ -972,15 +972,32 @@ static struct proto_hold_stream *hold_find(struct proto_hold *h, fr_addr_t addr,
 static struct proto_hold_stream *hold_new(struct proto_hold *h, fr_addr_t addr, uint16_t port,
 					  uint8_t method, uint16_t expected)
 {
-	struct proto_hold_stream *st = NULL;
+	struct proto_hold_stream *st = NULL, *own = NULL, *free_st = NULL;
+	unsigned int mine = 0;
 
 	for (unsigned int i = 0; i < PROTO_HOLD_STREAMS; i++) {
-		if (!h->st[i].in_use) {
-			st = &h->st[i];
-			break;
+		struct proto_hold_stream *x = &h->st[i];
+
+		if (!x->in_use) {
+			if (!free_st)
+				free_st = x;
+			continue;
 		}
-		if (!st || h->st[i].last_used < st->last_used)
-			st = &h->st[i];
+		if (!st || x->last_used < st->last_used)
+			st = x;
+		if (x->addr == addr) {
+			mine++;
+			if (!own || x->last_used < own->last_used)
+				own = x;
+		}
+	}
+	/* A host at its share makes room among its own streams: opening
+	 * streams from many ports pushes out no other host's. */
+	if (mine >= PROTO_HOLD_PER_PEER) {
+		st = own;
+		h->peer_full++;
+	} else if (free_st) {
+		st = free_st;
 	}
 	if (st->in_use)
 		h->evicted += (uint64_t)__builtin_popcountll(st->held_mask);

@@ -400,7 +400,8 @@ enum proto_srv_verdict proto_srv_on_request(struct proto_srv *s, const struct fl
  * ring) and hands it out once everything before it has run. The caller then
  * moves `seqs` past what ran (proto_hold_sync), so the kernel marks later
  * copies DUP. A small fixed table of streams: the least recently used one is
- * evicted, with whatever it held (the senders retransmit it).
+ * evicted, with whatever it held (the senders retransmit it); a host that
+ * holds PROTO_HOLD_PER_PEER streams evicts its own.
  *
  * The library's `expected` decides execution order; the kernel's verdicts
  * are inputs: an unmarked request was in sequence for the kernel (or a FIRST
@@ -408,6 +409,9 @@ enum proto_srv_verdict proto_srv_on_request(struct proto_srv *s, const struct fl
  */
 #define PROTO_HOLD_STREAMS	16
 #define PROTO_HOLD_SLOTS	FLATRPC_HOLD_WINDOW
+/* Streams one peer host (any of its ports) may hold at once: a key holder
+ * cannot take the reorder buffers of the others. */
+#define PROTO_HOLD_PER_PEER	4
 
 struct proto_hold_stream {
 	uint64_t	last_used;
@@ -435,6 +439,8 @@ struct proto_hold {
 	uint64_t	late;		/* already executed and not cached, dropped */
 	uint64_t	evicted;	/* held requests lost with an evicted stream */
 	uint64_t	restarts;	/* FIRST (or kernel) jumps over a gap */
+	uint64_t	peer_full;	/* new streams of a host at its share, which
+					 * evicted one of its own */
 };
 
 enum proto_hold_verdict {
