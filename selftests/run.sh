@@ -1444,6 +1444,9 @@ test_replay() {
 	local ns_a=frx-$SUFFIX if_a=frx0-$SUFFIX mac_r n sb sa v
 	local key=replayed-$SUFFIX
 	trap "ip netns del $ns_a 2>/dev/null || true; capture_stop sets; slow_server_stop replay1 >/dev/null 2>&1; slow_server_stop replay2 >/dev/null 2>&1; true" EXIT
+	# kv on both ends, whatever ran before (a load is idempotent)
+	in_c "$LOADER" "$SPEC" "$IF_C" >/dev/null || fail "load $IF_C"
+	in_s "$LOADER" "$SPEC" "$IF_S" >/dev/null || fail "load $IF_S"
 	mac_r=$(attacker_up)
 	slow_server_start replay1 || return 1
 	capture_start sets "$IF_R1" "udp dst port 7447 and src host $IP_C" || return 1
