@@ -48,6 +48,7 @@ ALL_TESTS=(
 	test_ipv6
 	test_lossy_get_not_retried
 	test_reliable_set_once
+	test_unload_server
 	step_server_stop
 	# a fresh server: kv-server counts repeated keys as duplicate executions
 	step_server_start
@@ -851,6 +852,39 @@ test_unload() {
 		sleep 0.1
 	done
 	expect_eq "$left" "" "FlatRPC BPF objects still alive"
+}
+
+# ---- --unload under a running server, then a new load --------------------------
+
+# wait_server_err PATTERN: until the server's stderr has a line matching it
+wait_server_err() {
+	local i
+	for i in $(seq $(( T_CALL * 10 ))); do
+		grep -q "$1" "$WORK/server.err" && return 0
+		kill -0 "$(server_pid)" 2>/dev/null || { fail "kv-server exited: $(cat "$WORK/server.err")"; return 1; }
+		sleep 0.1
+	done
+	fail "kv-server never said '$1': $(cat "$WORK/server.err")"
+}
+
+test_unload_server() {
+	need "$LOADER" "$SPEC" "$KV_CLIENT"
+	local gone="flatrpc: FlatRPC was unloaded from $IF_S; waiting for a new load"
+	local back="flatrpc: FlatRPC is loaded on $IF_S again; serving" rc
+	[ -n "$(server_pid)" ] || fail "no server running (step_server_start)"
+	expect_eq "$(count_lines -c "$gone" "$WORK/server.err")" 0 "unload notices before the unload"
+	in_s "$LOADER" -q --unload "$IF_S" || fail "--unload $IF_S under the server"
+	wait_server_err "$gone"
+	# nothing of FlatRPC on the server's host now: the call goes unanswered
+	rc=0; kv --user Kevin --session 5 get k >/dev/null 2>&1 || rc=$?
+	expect_eq "$rc" 4 "kv-client get while the server's host is unloaded (exit code)"
+	in_s "$LOADER" -q "$SPEC" "$IF_S" || fail "load $SPEC on $IF_S again"
+	wait_server_err "$back"
+	expect_eq "$(kv --user Kevin --session 5 set again yes)" ok "a set after the new load"
+	expect_eq "$(lossy_tries kv --user Kevin --session 5 get again)" yes "a get after the new load"
+	expect_eq "$(count_lines -c "$gone" "$WORK/server.err")" 1 "unload notices (once)"
+	expect_eq "$(count_lines -c "$back" "$WORK/server.err")" 1 "serving-again notices (once)"
+	say "server: $(grep -c '^flatrpc: ' "$WORK/server.err") notices: $(grep '^flatrpc: ' "$WORK/server.err" | tr '\n' '|')"
 }
 
 # ---- specs/ratelimited.anf end to end: ACL, token bucket, metrics ----------------
