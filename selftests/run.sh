@@ -291,14 +291,16 @@ killed_run() {
 	wait $pid 2>/dev/null || true
 }
 
-# after_kill WHAT EXPECTED...: the next command (--status, which recovers
-# under the lock) and then the state, which must be one of EXPECTED. A
-# half state counts in $WORK/killed.half and fails the test at the end.
+# after_kill WHAT EXPECTED...: the next command ($NEXT: options before
+# IFACE, default --status; each recovers under the lock) and then the
+# state, which must be one of EXPECTED. A half state counts in
+# $WORK/killed.half and fails the test at the end.
 after_kill() {
-	local what=$1 st now; shift
+	local what=$1 st now next=${NEXT:---status}; shift
 	now=$(load_state)
 	[[ $now == half* ]] && echo x >>"$WORK/killed.before" || true
-	in_c "$LOADER" --status "$IF_C" >/dev/null 2>>"$WORK/killed.notes" || true
+	# shellcheck disable=SC2086 # $next is options and a path without spaces
+	in_c "$LOADER" $next "$IF_C" >/dev/null 2>>"$WORK/killed.notes" || true
 	st=$(load_state)
 	echo "$what: $st" >>"$WORK/killed.log"
 	case " $* " in
@@ -341,6 +343,15 @@ test_loader_killed() {
 		n=$((n + 1))
 		in_c "$LOADER" -q --unload "$IF_C" || fail "unload after the first load killed at $s"
 	done
+
+	# the next command a load or an unload, instead of --status
+	PAUSE=xdp-attached killed_run "$SPEC" "$IF_C"
+	NEXT="-q $SPEC" after_kill "first load, xdp-attached, then a load" full
+	PAUSE=tc-attached killed_run "$SPEC" "$IF_C"
+	NEXT="-q $SPEC" after_kill "reload, tc-attached, then a load" full
+	PAUSE=clsact-created killed_run "$SPEC" "$IF_C"
+	NEXT="-q --unload" after_kill "reload, clsact-created, then --unload" none
+	n=$((n + 3))
 
 	# a reload over a working load killed at each step: the previous load
 	# (its programs before the swap, its maps always) or the new one

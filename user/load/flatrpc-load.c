@@ -459,10 +459,21 @@ static int remove_dir(const char *dir)
 	closedir(d);
 	if (rmdir(dir) && errno != ENOENT)
 		complain("cannot remove %s: %s\n", dir, strerror(errno));
-	/* the per-interface parent goes too once the last interface is gone */
+	return n;
+}
+
+/*
+ * The per-interface parent goes too once the last interface is gone. Only
+ * by a command about to exit: it is the lock's directory, and a load that
+ * went on to make it anew would hold a lock on one no longer there, which
+ * a second loader would not see (lock_pins).
+ */
+static void remove_top(void)
+{
+	char path[PATH_MAX];
+
 	snprintf(path, sizeof(path), "%s/%s", opt.bpffs, FLATRPC_PIN_SUBDIR);
 	rmdir(path);
-	return n;
 }
 
 static int remove_pins(void)
@@ -682,8 +693,12 @@ static int restore_attachments(int ifindex, const struct flatrpc_meta *m)
 	struct flatrpc_meta upd = *m;
 	int err = -ENOENT, mfd;
 
-	if (xfd < 0 || tfd < 0 || bpf_xdp_query(ifindex, 0, &xq))
+	if (xfd < 0 || tfd < 0 || bpf_xdp_query(ifindex, 0, &xq)) {
+		complain("cannot put the load in %s back on %s: %s (--unload, then load again)\n",
+			 pin_dir, opt.ifname, xfd < 0 || tfd < 0 ? "its program pins are missing" :
+			 "cannot query XDP");
 		goto out;
+	}
 	cur = mode == XDP_FLAGS_SKB_MODE ? xq.skb_prog_id : xq.drv_prog_id;
 	other_id = mode == XDP_FLAGS_SKB_MODE ? xq.drv_prog_id : xq.skb_prog_id;
 	/* the kernel refuses drv and skb programs at once */
@@ -1264,7 +1279,7 @@ static int cmd_load(void)
 		      renameat2(AT_FDCWD, stage_dir, AT_FDCWD, pin_dir, RENAME_NOREPLACE)) {
 		complain("cannot move %s into place as %s: %s%s\n", stage_dir, pin_dir,
 			 strerror(errno), errno == EINVAL ?
-			 " (this kernel's bpffs cannot swap directories; Linux 5.16 or later can)" : "");
+			 " (this kernel's bpffs cannot swap two directories)" : "");
 		goto fail;
 	}
 	step("committed");
@@ -1296,6 +1311,7 @@ fail:
 	if (skel)
 		l->destroy(skel);
 	recover(ifindex, false, false);
+	remove_top();
 	complain("%s\n", had_meta ? "the previous load is attached again" :
 		 "removed FlatRPC from the interface again");
 	return 1;
@@ -1304,6 +1320,7 @@ fail_early:
 	if (skel)
 		l->destroy(skel);
 	remove_dir(stage_dir);
+	remove_top();
 	return 1;
 }
 
@@ -1462,8 +1479,9 @@ static int cmd_status(void)
 	/* A stage is a loader at work (wait for it) or one killed (recover
 	 * what it left), so that what is shown is one whole state. A user
 	 * without the lock's directory (a --group member) sees what is there. */
-	if (is_bpffs(opt.bpffs) && !access(stage_dir, F_OK) && !lock_pins(false))
-		recover(if_nametoindex(opt.ifname), false, true);
+	if (is_bpffs(opt.bpffs) && !access(stage_dir, F_OK) && !lock_pins(false) &&
+	    !recover(if_nametoindex(opt.ifname), false, true))
+		remove_top();
 	if (!is_bpffs(opt.bpffs) || !read_meta(&m)) {
 		printf("FlatRPC is not loaded on %s (no pins in %s)\n", opt.ifname, pin_dir);
 		return EXIT_NOTLOADED;
@@ -1615,6 +1633,7 @@ static int cmd_unload(void)
 		} else {
 			did = detach_all(ifindex, false, 0, true);
 		}
+		remove_top();
 	}
 	if (!did)
 		say("FlatRPC was not loaded on %s; nothing to do\n", opt.ifname);
@@ -1636,6 +1655,7 @@ static int cmd_rekey(void)
 	if (is_bpffs(opt.bpffs) &&
 	    (lock_pins(false) || recover(if_nametoindex(opt.ifname), false, true)))
 		return 1;
+	remove_top();
 	if (!is_bpffs(opt.bpffs) || !read_meta(&m)) {
 		complain("FlatRPC is not loaded on %s (no pins in %s)\n", opt.ifname, pin_dir);
 		return EXIT_NOTLOADED;
