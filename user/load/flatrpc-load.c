@@ -599,8 +599,8 @@ static bool read_meta_in(const char *dir, struct flatrpc_meta *m)
 	return ok;
 }
 
-/* The committed load: pin_dir's meta is written last of pin_dir's contents,
- * and pin_dir only ever appears whole (by rename from stage_dir). */
+/* The committed load: pin_dir only ever appears whole (renamed in from
+ * stage_dir), so a meta there is that of a complete load. */
 static bool read_meta(struct flatrpc_meta *m)
 {
 	return read_meta_in(pin_dir, m);
@@ -647,27 +647,6 @@ static int detach_all(int ifindex, bool created_clsact, __u32 pinned_xdp, bool v
 			say("removed the clsact qdisc that flatrpc-load had created\n");
 		else if (err && err != -ENOENT && err != -EINVAL)
 			complain("cannot remove the clsact qdisc: %s\n", strerror(-err));
-		did = 1;
-	}
-	return did;
-}
-
-/*
- * Undoes everything a load does, from the committed pins. Used by --unload
- * when no bpffs is there (created_clsact 0: nothing says we made one).
- */
-static int teardown(int ifindex, int created_clsact, bool verbose)
-{
-	struct flatrpc_meta m;
-	int did, n;
-
-	if (created_clsact < 0)
-		created_clsact = read_meta(&m) && m.ifindex == (__u32)ifindex && m.created_clsact;
-	did = detach_all(ifindex, created_clsact, pinned_prog_id(FLATRPC_PIN_PROG_XDP), verbose);
-	n = remove_pins();
-	if (n) {
-		if (verbose)
-			say("removed %d pins and %s\n", n, pin_dir);
 		did = 1;
 	}
 	return did;
@@ -1614,7 +1593,7 @@ static int cmd_unload(void)
 
 	if (!is_bpffs(opt.bpffs)) {
 		/* No bpffs means no pins; a stray program of ours may still be attached. */
-		did = teardown(ifindex, 0, true);
+		did = detach_all(ifindex, false, 0, true);
 	} else {
 		if (lock_pins(false) || recover(ifindex, true, true))
 			return 1;
