@@ -35,6 +35,7 @@ ALL_TESTS=(
 	test_impair
 	test_load_errors
 	test_loader_guards
+	test_loader_killed
 	test_load
 	step_server_start
 	test_allowed
@@ -47,6 +48,7 @@ ALL_TESTS=(
 	test_ipv6
 	test_lossy_get_not_retried
 	test_reliable_set_once
+	test_unload_server
 	step_server_stop
 	# a fresh server: kv-server counts repeated keys as duplicate executions
 	step_server_start
@@ -237,6 +239,181 @@ test_loader_guards() {
 	fi
 	in_c "$LOADER" -q --unload "$IF_C" || fail "final unload"
 	expect_eq "$(xdp_attached "$NS_C" "$IF_C")" none "XDP after the final unload"
+}
+
+# ---- a loader killed at any step: the next command sees one whole state ---------
+
+# What the client's interface holds, from the tools' JSON: "none" (no XDP,
+# no clsact, no TC filter, no pins), "full" (the attached XDP and TC
+# programs are the pinned ones and the pins are those of a complete load,
+# $WORK/killed.pins), or "half: ..." saying what is wrong.
+load_state() {
+	local d xdp clsact tc pins px pt
+	d=$(pin_dir "$IF_C")
+	xdp=$(xdp_attached "$NS_C" "$IF_C")
+	clsact=$(in_c tc -j qdisc show dev "$IF_C" | jq '[.[] | select(.kind == "clsact")] | length')
+	tc=$(in_c bpftool -j net show dev "$IF_C" |
+		jq -r '[.[0].tc[]? | select(.kind == "clsact/egress") | .id] | first // "none"')
+	pins=$(bpffs_listing | comm -13 "$WORK/bpffs.before" - | tr '\n' ' ')
+	if [ "$xdp $clsact $tc" == "none 0 none" ] && [ -z "$pins" ]; then
+		echo none; return
+	fi
+	px=$(bpftool -j prog show pinned "$d/prog_xdp" 2>/dev/null | jq .id) || px=none
+	pt=$(bpftool -j prog show pinned "$d/prog_tc" 2>/dev/null | jq .id) || pt=none
+	if [ "$xdp" == "$px" ] && [ "$tc" == "$pt" ] && [ "$clsact" == 1 ] &&
+	   [ "$pins" == "$(cat "$WORK/killed.pins")" ]; then
+		echo full; return
+	fi
+	echo "half: xdp $xdp (pinned $px), tc $tc (pinned $pt), clsact $clsact, new in bpffs: $pins"
+}
+
+# killed_run CMD-ARGS...: runs flatrpc-load in the client namespace with
+# $PAUSE (a FLATRPC_LOAD_PAUSE_AT step) or else for $DELAY_MS, kill -9s it,
+# then prints the state it left ("immediately ...") on stderr. Exit 1 when
+# it never reached the step.
+killed_run() {
+	local pid i err=$WORK/killed.err
+	: >"$err"
+	ip netns exec "$NS_C" env ${PAUSE:+FLATRPC_LOAD_PAUSE_AT=$PAUSE} "$LOADER" -q "$@" \
+		>/dev/null 2>"$err" &
+	pid=$!
+	if [ -n "${PAUSE:-}" ]; then
+		for i in $(seq $(( T_LOAD * 10 ))); do
+			grep -q "paused at $PAUSE " "$err" && break
+			kill -0 $pid 2>/dev/null || break
+			sleep 0.1
+		done
+		grep -q "paused at $PAUSE " "$err" ||
+			{ kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; fail "flatrpc-load $* never reached step $PAUSE: $(cat "$err")"; return 1; }
+	else
+		sleep "$(printf '%d.%03d' $(( DELAY_MS / 1000 )) $(( DELAY_MS % 1000 )))"
+	fi
+	kill -9 $pid 2>/dev/null || true
+	wait $pid 2>/dev/null || true
+}
+
+# after_kill WHAT EXPECTED...: the next command ($NEXT: options before
+# IFACE, default --status; each recovers under the lock) and then the
+# state, which must be one of EXPECTED. A half state counts in
+# $WORK/killed.half and fails the test at the end.
+after_kill() {
+	local what=$1 st now next=${NEXT:---status}; shift
+	now=$(load_state)
+	[[ $now == half* ]] && echo x >>"$WORK/killed.before" || true
+	# shellcheck disable=SC2086 # $next is options and a path without spaces
+	in_c "$LOADER" $next "$IF_C" >/dev/null 2>>"$WORK/killed.notes" || true
+	st=$(load_state)
+	echo "$what: $st" >>"$WORK/killed.log"
+	case " $* " in
+	*" $st "*) ;;
+	*) echo x >>"$WORK/killed.half"; say "$what: expected $*, got $st" ;;
+	esac
+}
+
+killed_sessions() { "$ST/maptool.py" ints "$(pin_of "$IF_C" sessions)" | awk '$1 == 42 { print $2 }'; }
+
+# The maps, as "NAME ID" lines: a reload must keep them (meta is each
+# load's own record).
+killed_maps() {
+	local f d; d=$(pin_dir "$IF_C")
+	for f in "$d"/*; do
+		case ${f##*/} in prog_*|meta) continue ;; esac
+		echo "${f##*/} $(bpftool -j map show pinned "$f" | jq .id)"
+	done
+}
+
+test_loader_killed() {
+	need "$LOADER" "$SPEC"
+	local s n=0 old_xdp ms start dur i expect_xdp
+	local pre_commit="staged object-loaded pinned xdp-attached clsact-created tc-attached"
+	trap 'in_c "$LOADER" -q --unload "$IF_C" >/dev/null 2>&1 || true' EXIT
+	: >"$WORK/killed.log"; : >"$WORK/killed.half"; : >"$WORK/killed.before"; : >"$WORK/killed.notes"
+	expect_eq "$(load_state)" none "state before the test"
+	# what a complete load pins, and how long a reload takes
+	in_c "$LOADER" -q "$SPEC" "$IF_C" || fail "first load"
+	bpffs_listing | comm -13 "$WORK/bpffs.before" - | tr '\n' ' ' >"$WORK/killed.pins"
+	expect_eq "$(load_state)" full "state after a complete load"
+	grep -q ':stage' "$WORK/killed.pins" && fail "a stage left by a complete load: $(cat "$WORK/killed.pins")"
+	in_c "$LOADER" -q --unload "$IF_C" || fail "unload"
+	expect_eq "$(load_state)" none "state after a complete unload"
+
+	# a first load killed at each step: nothing, or (once committed) all
+	for s in $pre_commit committed; do
+		PAUSE=$s killed_run "$SPEC" "$IF_C"
+		if [ $s == committed ]; then after_kill "first load, $s" full; else after_kill "first load, $s" none; fi
+		n=$((n + 1))
+		in_c "$LOADER" -q --unload "$IF_C" || fail "unload after the first load killed at $s"
+	done
+
+	# the next command a load or an unload, instead of --status
+	PAUSE=xdp-attached killed_run "$SPEC" "$IF_C"
+	NEXT="-q $SPEC" after_kill "first load, xdp-attached, then a load" full
+	PAUSE=tc-attached killed_run "$SPEC" "$IF_C"
+	NEXT="-q $SPEC" after_kill "reload, tc-attached, then a load" full
+	PAUSE=clsact-created killed_run "$SPEC" "$IF_C"
+	NEXT="-q --unload" after_kill "reload, clsact-created, then --unload" none
+	n=$((n + 3))
+
+	# a reload over a working load killed at each step: the previous load
+	# (its programs before the swap, its maps always) or the new one
+	in_c "$LOADER" -q "$SPEC" "$IF_C" || fail "load before the reloads"
+	bpftool map update pinned "$(pin_of "$IF_C" sessions)" key $(u64_le 42) value $(u64_le 99) ||
+		fail "cannot seed the sessions map"
+	killed_maps >"$WORK/killed.maps"
+	for s in $pre_commit committed removing; do
+		old_xdp=$(bpftool -j prog show pinned "$(pin_dir "$IF_C")/prog_xdp" | jq .id)
+		PAUSE=$s killed_run "$SPEC" "$IF_C"
+		after_kill "reload, $s" full
+		n=$((n + 1))
+		expect_xdp=$(bpftool -j prog show pinned "$(pin_dir "$IF_C")/prog_xdp" | jq .id)
+		case " $pre_commit " in
+		*" $s "*) expect_eq "$expect_xdp" "$old_xdp" "pinned XDP after a reload killed at $s (before the swap: the previous one)" ;;
+		*) [ "$expect_xdp" != "$old_xdp" ] || fail "a reload killed at $s (after the swap) still has the previous XDP program" ;;
+		esac
+		expect_eq "$(killed_maps)" "$(cat "$WORK/killed.maps")" "the maps after a reload killed at $s"
+		expect_eq "$(killed_sessions)" 99 "session 42 after a reload killed at $s"
+	done
+
+	# an unload killed at each step: all (before its commit), or nothing
+	for s in unload-committed xdp-detached tc-detached removing; do
+		in_c "$LOADER" -q "$SPEC" "$IF_C" || fail "load before the unload killed at $s"
+		PAUSE=$s killed_run --unload "$IF_C"
+		after_kill "unload, $s" none
+		n=$((n + 1))
+	done
+
+	# random points: a first load and a reload, in turn, killed after a
+	# delay up to the time a whole reload took
+	in_c "$LOADER" -q "$SPEC" "$IF_C" || fail "load before the random kills"
+	bpftool map update pinned "$(pin_of "$IF_C" sessions)" key $(u64_le 42) value $(u64_le 99)
+	start=$(date +%s%N)
+	in_c "$LOADER" -q "$SPEC" "$IF_C" || fail "timed reload"
+	dur=$(( ($(date +%s%N) - start) / 1000000 + 1 ))
+	for i in $(seq 16); do
+		ms=$(( RANDOM % dur ))
+		if [ $((i % 2)) == 1 ]; then
+			DELAY_MS=$ms killed_run "$SPEC" "$IF_C"
+			after_kill "reload, after $ms ms" full
+			expect_eq "$(killed_sessions)" 99 "session 42 after a reload killed after $ms ms"
+		else
+			in_c "$LOADER" -q --unload "$IF_C" || fail "unload before random kill $i"
+			DELAY_MS=$ms killed_run "$SPEC" "$IF_C"
+			after_kill "first load, after $ms ms" none full
+			in_c "$LOADER" -q "$SPEC" "$IF_C" || fail "load after random kill $i"
+			bpftool map update pinned "$(pin_of "$IF_C" sessions)" key $(u64_le 42) value $(u64_le 99)
+		fi
+		n=$((n + 1))
+	done
+
+	sed 's/^/    /' "$WORK/killed.log"
+	say "$n kills ($(( n - 16 )) at named steps, 16 after random delays up to $dur ms):" \
+		"$(wc -l <"$WORK/killed.before") left a half state that the next command repaired," \
+		"$(wc -l <"$WORK/killed.half") half states after it"
+	expect_eq "$(wc -l <"$WORK/killed.half")" 0 "half states seen by the next command"
+	expect_gt "$(wc -l <"$WORK/killed.before")" 0 "kills that left a half state to repair (the test must reach them)"
+	in_c "$LOADER" -q --unload "$IF_C" || fail "final unload"
+	expect_eq "$(load_state)" none "state after the final unload"
+	trap - EXIT
 }
 
 # ---- loading on both ends ---------------------------------------------------------
@@ -690,6 +867,39 @@ test_unload() {
 		sleep 0.1
 	done
 	expect_eq "$left" "" "FlatRPC BPF objects still alive"
+}
+
+# ---- --unload under a running server, then a new load --------------------------
+
+# wait_server_err PATTERN: until the server's stderr has a line matching it
+wait_server_err() {
+	local i
+	for i in $(seq $(( T_CALL * 10 ))); do
+		grep -q "$1" "$WORK/server.err" && return 0
+		kill -0 "$(server_pid)" 2>/dev/null || { fail "kv-server exited: $(cat "$WORK/server.err")"; return 1; }
+		sleep 0.1
+	done
+	fail "kv-server never said '$1': $(cat "$WORK/server.err")"
+}
+
+test_unload_server() {
+	need "$LOADER" "$SPEC" "$KV_CLIENT"
+	local gone="flatrpc: FlatRPC was unloaded from $IF_S; waiting for a new load"
+	local back="flatrpc: FlatRPC is loaded on $IF_S again; serving" rc
+	[ -n "$(server_pid)" ] || fail "no server running (step_server_start)"
+	expect_eq "$(count_lines -c "$gone" "$WORK/server.err")" 0 "unload notices before the unload"
+	in_s "$LOADER" -q --unload "$IF_S" || fail "--unload $IF_S under the server"
+	wait_server_err "$gone"
+	# nothing of FlatRPC on the server's host now: the call goes unanswered
+	rc=0; kv --user Kevin --session 5 get k >/dev/null 2>&1 || rc=$?
+	expect_eq "$rc" 4 "kv-client get while the server's host is unloaded (exit code)"
+	in_s "$LOADER" -q "$SPEC" "$IF_S" || fail "load $SPEC on $IF_S again"
+	wait_server_err "$back"
+	expect_eq "$(kv --user Kevin --session 5 set again yes)" ok "a set after the new load"
+	expect_eq "$(lossy_tries kv --user Kevin --session 5 get again)" yes "a get after the new load"
+	expect_eq "$(count_lines -c "$gone" "$WORK/server.err")" 1 "unload notices (once)"
+	expect_eq "$(count_lines -c "$back" "$WORK/server.err")" 1 "serving-again notices (once)"
+	say "server: $(grep -c '^flatrpc: ' "$WORK/server.err") notices: $(grep '^flatrpc: ' "$WORK/server.err" | tr '\n' '|')"
 }
 
 # ---- specs/ratelimited.anf end to end: ACL, token bucket, metrics ----------------

@@ -1508,6 +1508,64 @@ static uint32_t serve_flush(struct flatrpc_sock *s, const uint64_t *done, uint32
 	return 0;
 }
 
+/*
+ * An --unload under a running server takes away the xsks map its socket is
+ * registered in, and a later load brings a new one (and new keys, backlog
+ * slot and client program maps) that knows nothing of it: the server would
+ * go deaf for good. Say so once, and once a load of this service appears,
+ * register in it and map its pins again, so that it serves again without a
+ * restart.
+ */
+static void watch_load(struct flatrpc_sock *s, uint64_t now)
+{
+	struct flatrpc_sock_opts o = { .ifname = s->x.ifname, .queue = s->x.queue,
+				       .bpffs = s->x.bpffs[0] ? s->x.bpffs : NULL };
+	const struct flatrpc_keys *old_keys = s->keys;
+	size_t old_keys_len = s->keys_map_len;
+	uint32_t old_tag_len = s->tag_len;
+	int r = fx_watch(&s->x, s->svc->spec_hash, now), err;
+
+	if (r == FX_LOAD_GONE)
+		fprintf(stderr, "flatrpc: FlatRPC was unloaded from %s; waiting for a new load\n",
+			s->x.ifname);
+	if (r < 0)
+		fprintf(stderr, "flatrpc: cannot register with the new load on %s: %s\n",
+			s->x.ifname, flatrpc_strerror(r));
+	if (r != FX_LOAD_NEW)
+		return;
+	if (s->load_map)
+		munmap(s->load_map, s->load_map_len);
+	s->load_map = NULL;
+	s->load = NULL;
+	load_map_open(s, &o);
+	if (s->load && s->prio_ready) {
+		s->load->backlog = 0;
+		__atomic_store_n(&s->load->busy_at, s->busy_at, __ATOMIC_RELEASE);
+	}
+	/* the old keys stay mapped until the new ones are: tag_frame reads them */
+	s->tag_len = 0;
+	err = keys_map_open(s, &o);
+	if (!s->keys) {
+		s->keys = old_keys;
+		s->keys_map_len = old_keys_len;
+		s->tag_len = old_tag_len;
+	} else if (old_keys) {
+		munmap((void *)old_keys, old_keys_len);
+	}
+	if (!err && s->client_prog_fd >= 0) {
+		close(s->client_prog_fd);
+		s->client_prog_fd = -1;
+		free(s->wire_buf);
+		s->wire_buf = NULL;
+		err = client_prog_open(s, &o);
+	}
+	if (err)
+		fprintf(stderr, "flatrpc: the new load on %s is not usable: %s\n", s->x.ifname,
+			flatrpc_strerror(err));
+	else
+		fprintf(stderr, "flatrpc: FlatRPC is loaded on %s again; serving\n", s->x.ifname);
+}
+
 FLATRPC_EXPORT
 int flatrpc_serve(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		  volatile int *stop)
@@ -1527,6 +1585,7 @@ int flatrpc_serve(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		struct proto_prio_item it;
 		unsigned int level;
 
+		watch_load(s, now);
 		if (n_done && now - oldest_done >= SERVE_FLUSH_NS)
 			n_done = serve_flush(s, done, n_done);
 		/* Before every request: what arrived meanwhile may outrank

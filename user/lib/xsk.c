@@ -84,6 +84,68 @@ static int check_meta(const char *dir, uint64_t spec_hash)
 	return err;
 }
 
+static uint32_t map_id(int fd)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/*
+ * flatrpc-load --unload takes the pins away, and the xsks map in which this
+ * socket is registered goes with the load; a later load has a new one that
+ * knows nothing of the socket, so it would stay deaf. A reload keeps xsks
+ * (the loader carries the maps over), so its id tells the two apart. A
+ * load appears whole (the loader swaps its directory in), so once xsks is
+ * there, meta is too.
+ */
+int fx_watch(struct fx *x, uint64_t spec_hash, uint64_t now)
+{
+	char dir[384];
+	__u32 key = x->queue;
+	uint32_t id;
+	int fd;
+
+	if (now - x->watched_at < 1000000000ull)
+		return FX_LOAD_SAME;
+	x->watched_at = now;
+	if (fx_pin_dir(dir, sizeof(dir), x->bpffs, x->ifname))
+		return FX_LOAD_SAME;
+	fd = open_pin(dir, FLATRPC_PIN_XSKS, false);
+	id = fd >= 0 ? map_id(fd) : 0;
+	if (fd >= 0 && id == x->xsks_id) {
+		close(fd);
+		return FX_LOAD_SAME;
+	}
+	if (fd < 0 || check_meta(dir, spec_hash)) {
+		/* gone, or a load of another spec: not ours to serve */
+		if (fd >= 0)
+			close(fd);
+		if (x->unloaded)
+			return FX_LOAD_SAME;
+		x->unloaded = true;
+		return FX_LOAD_GONE;
+	}
+	if (bpf_map_update_elem(fd, &key, &x->fd, BPF_ANY)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	close(x->xsks_fd);
+	x->xsks_fd = fd;
+	x->xsks_id = id;
+	if (x->seqs_fd >= 0)
+		close(x->seqs_fd);
+	x->seqs_fd = open_pin(dir, FLATRPC_PIN_SEQS, false);
+	if (x->seqs_fd < 0)
+		x->seqs_fd = -1;
+	x->unloaded = false;
+	return FX_LOAD_NEW;
+}
+
 static int create_socket(struct fx *x, const struct fx_cfg *cfg)
 {
 	struct xsk_umem_config ucfg = {
@@ -184,6 +246,9 @@ int fx_open(struct fx *x, const struct fx_cfg *cfg)
 		err = -errno;
 		goto fail;
 	}
+	snprintf(x->ifname, sizeof(x->ifname), "%s", cfg->ifname);
+	snprintf(x->bpffs, sizeof(x->bpffs), "%s", cfg->bpffs ? cfg->bpffs : "");
+	x->xsks_id = map_id(x->xsks_fd);
 	return 0;
 fail:
 	fx_close(x);

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <net/if.h>
 #include <xdp/xsk.h>
 
 #define FX_NUM_FRAMES	4096
@@ -36,6 +37,12 @@ struct fx {
 	int			seqs_fd;	/* pinned `seqs`, -1 when absent */
 	uint32_t		queue;
 	int			ifindex;
+	/* which load this socket is registered with (fx_watch) */
+	char			ifname[IF_NAMESIZE];
+	char			bpffs[256];	/* "" for $FLATRPC_BPFFS or /sys/fs/bpf */
+	uint32_t		xsks_id;	/* the map id of xsks_fd */
+	uint64_t		watched_at;	/* CLOCK_MONOTONIC ns of the last look */
+	bool			unloaded;	/* the pins went; said so once */
 };
 
 struct fx_cfg {
@@ -50,6 +57,14 @@ struct fx_cfg {
  * Returns 0, -errno, FLATRPC_E_NOTLOADED or FLATRPC_E_SPEC. */
 int fx_open(struct fx *x, const struct fx_cfg *cfg);
 void fx_close(struct fx *x);
+
+enum { FX_LOAD_SAME, FX_LOAD_GONE, FX_LOAD_NEW };
+/* At most once a second (now: CLOCK_MONOTONIC ns): whether the pinned xsks
+ * is still the map this socket is registered in. FX_LOAD_GONE the first
+ * time it is not (unloaded, or a load of another spec), FX_LOAD_NEW once
+ * the socket is registered in a new load's, FX_LOAD_SAME otherwise; -errno
+ * when that registration failed (tried again a second later). */
+int fx_watch(struct fx *x, uint64_t spec_hash, uint64_t now);
 
 /* A TX frame from the free list (reaping completions if it is empty). */
 uint64_t fx_tx_alloc(struct fx *x);

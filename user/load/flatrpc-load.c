@@ -10,6 +10,7 @@
  * library and --status/--unload all find the same objects by interface name.
  * Exit codes: 0 ok, 1 failure, 2 usage, 3 not loaded (--status).
  */
+#define _GNU_SOURCE	/* renameat2 */
 #include <errno.h>
 #include <grp.h>
 #include <dirent.h>
@@ -33,6 +34,8 @@
 #include <linux/ethtool.h>
 #include <linux/if_link.h>
 #include <linux/sockios.h>
+#include <linux/rtnetlink.h>
+#include <linux/pkt_sched.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -102,6 +105,14 @@ struct options {
 static struct options opt;
 /* room left in PATH_MAX for "/" + a pin name */
 static char pin_dir[PATH_MAX - 512];
+/*
+ * Where a load builds its pins before they become pin_dir (IFACE:stage, next
+ * to it: rename(2) works only within one bpffs, and ':' is in no interface
+ * name, so it never is another interface's directory). It exists exactly
+ * while a load or an unload is under way, so a loader killed at any step
+ * leaves it, and the next one to take the lock knows to recover (recover()).
+ */
+static char stage_dir[PATH_MAX - 512 + sizeof(":stage")];
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -124,6 +135,24 @@ static void complain(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * A test hook: FLATRPC_LOAD_PAUSE_AT=STEP makes the loader stop for good at
+ * STEP, so that selftests/run.sh test_loader_killed can kill -9 it exactly
+ * between two changes; random delays hit those windows unreliably, least of
+ * all in a slow VM. It gives nothing to whoever sets it: the caller of a
+ * root tool owns its environment and could kill it anyway.
+ */
+static void step(const char *name)
+{
+	const char *at = getenv("FLATRPC_LOAD_PAUSE_AT");
+
+	if (!at || strcmp(at, name))
+		return;
+	fprintf(stderr, "flatrpc-load: paused at %s (FLATRPC_LOAD_PAUSE_AT)\n", name);
+	for (;;)
+		pause();
 }
 
 /* libbpf's info lines are noise for an operator; keep warnings and errors. */
@@ -385,54 +414,72 @@ again:
 	return 0;
 }
 
-static void pin_path(char *buf, size_t len, const char *name)
+static void pin_path_in(char *buf, size_t len, const char *dir, const char *name)
 {
-	snprintf(buf, len, "%s/%s", pin_dir, name);
+	snprintf(buf, len, "%s/%s", dir, name);
 }
 
-static bool pin_exists(const char *name)
+static void pin_path(char *buf, size_t len, const char *name)
+{
+	pin_path_in(buf, len, pin_dir, name);
+}
+
+static int pin_open_in(const char *dir, const char *name)
 {
 	char path[PATH_MAX];
 
-	pin_path(path, sizeof(path), name);
-	return !access(path, F_OK);
+	pin_path_in(path, sizeof(path), dir, name);
+	return bpf_obj_get(path);
 }
 
 static int pin_open(const char *name)
 {
-	char path[PATH_MAX];
-
-	pin_path(path, sizeof(path), name);
-	return bpf_obj_get(path);
+	return pin_open_in(pin_dir, name);
 }
 
-/* Removes every pin and the directory; returns how many pins went. */
-static int remove_pins(void)
+/* Removes every pin in dir and dir; returns how many pins went. */
+static int remove_dir(const char *dir)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
 	int n = 0;
 	DIR *d;
 
-	d = opendir(pin_dir);
+	d = opendir(dir);
 	if (!d)
 		return 0;
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		pin_path(path, sizeof(path), de->d_name);
+		pin_path_in(path, sizeof(path), dir, de->d_name);
 		if (unlink(path))
 			complain("cannot unpin %s: %s\n", path, strerror(errno));
-		else
-			n++;
+		else if (++n == 1)
+			step("removing");
 	}
 	closedir(d);
-	if (rmdir(pin_dir) && errno != ENOENT)
-		complain("cannot remove %s: %s\n", pin_dir, strerror(errno));
-	/* the per-interface parent goes too once the last interface is gone */
+	if (rmdir(dir) && errno != ENOENT)
+		complain("cannot remove %s: %s\n", dir, strerror(errno));
+	return n;
+}
+
+/*
+ * The per-interface parent goes too once the last interface is gone. Only
+ * by a command about to exit: it is the lock's directory, and a load that
+ * went on to make it anew would hold a lock on one no longer there, which
+ * a second loader would not see (lock_pins).
+ */
+static void remove_top(void)
+{
+	char path[PATH_MAX];
+
 	snprintf(path, sizeof(path), "%s/%s", opt.bpffs, FLATRPC_PIN_SUBDIR);
 	rmdir(path);
-	return n;
+}
+
+static int remove_pins(void)
+{
+	return remove_dir(pin_dir);
 }
 
 /* ---- programs and attachments --------------------------------------------- */
@@ -538,14 +585,14 @@ static __u32 tc_attached_id(int ifindex)
 	return err ? 0 : q.prog_id;
 }
 
-static bool read_meta(struct flatrpc_meta *m)
+static bool read_meta_in(const char *dir, struct flatrpc_meta *m)
 {
 	__u32 key = 0;
 	bool ok;
 	int fd;
 
 	memset(m, 0, sizeof(*m));
-	fd = pin_open(FLATRPC_PIN_META);
+	fd = pin_open_in(dir, FLATRPC_PIN_META);
 	if (fd < 0)
 		return false;
 	ok = !bpf_map_lookup_elem(fd, &key, m) && m->spec_hash;
@@ -553,59 +600,169 @@ static bool read_meta(struct flatrpc_meta *m)
 	return ok;
 }
 
+/* The committed load: pin_dir only ever appears whole (renamed in from
+ * stage_dir), so a meta there is that of a complete load. */
+static bool read_meta(struct flatrpc_meta *m)
+{
+	return read_meta_in(pin_dir, m);
+}
+
 /*
- * Undoes everything a load does. Used by --unload and on a failed load; it
- * only touches programs that are FlatRPC's, and the clsact qdisc only when
- * flatrpc-load created it (`created_clsact`, from meta or from this run).
+ * Detaches what is ours from the interface: XDP and TC programs that are
+ * FlatRPC's, and the clsact qdisc only when flatrpc-load created it (the
+ * meta of the load being undone says so). Returns 1 if it changed anything.
  */
-static int teardown(int ifindex, int created_clsact, bool verbose)
+static int detach_all(int ifindex, bool created_clsact, __u32 pinned_xdp, bool verbose)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = BPF_TC_EGRESS);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, tco, .handle = FR_TC_HANDLE, .priority = FR_TC_PRIO);
-	struct flatrpc_meta m;
-	__u32 pinned_xdp = pinned_prog_id(FLATRPC_PIN_PROG_XDP);
 	__u32 tc_id;
-	int did = 0, n, err;
+	int did = 0, err;
 
-	if (created_clsact < 0)
-		created_clsact = read_meta(&m) && m.ifindex == (__u32)ifindex && m.created_clsact;
-
-	if (ifindex) {
-		if (detach_xdp(ifindex, pinned_xdp)) {
-			if (verbose)
-				say("detached the XDP program from %s\n", opt.ifname);
-			did = 1;
-		}
-		tc_id = tc_attached_id(ifindex);
-		if (tc_id && prog_name_is(tc_id, FR_TC_PROG_NAME)) {
-			err = bpf_tc_detach(&hook, &tco);
-			if (err)
-				complain("cannot detach the TC filter: %s\n", strerror(-err));
-			else if (verbose)
-				say("removed the TC egress filter\n");
-			did = 1;
-		}
-		if (created_clsact) {
-			/* destroying the clsact qdisc needs both directions named */
-			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-			libbpf_set_print(libbpf_silent);
-			err = bpf_tc_hook_destroy(&hook);
-			libbpf_set_print(libbpf_print);
-			if (!err && verbose)
-				say("removed the clsact qdisc that flatrpc-load had created\n");
-			else if (err && err != -ENOENT && err != -EINVAL)
-				complain("cannot remove the clsact qdisc: %s\n", strerror(-err));
-			did = 1;
-		}
-	}
-	n = remove_pins();
-	if (n) {
+	if (!ifindex)
+		return 0;
+	if (detach_xdp(ifindex, pinned_xdp)) {
 		if (verbose)
-			say("removed %d pins and %s\n", n, pin_dir);
+			say("detached the XDP program from %s\n", opt.ifname);
+		did = 1;
+	}
+	step("xdp-detached");
+	tc_id = tc_attached_id(ifindex);
+	if (tc_id && prog_name_is(tc_id, FR_TC_PROG_NAME)) {
+		err = bpf_tc_detach(&hook, &tco);
+		if (err)
+			complain("cannot detach the TC filter: %s\n", strerror(-err));
+		else if (verbose)
+			say("removed the TC egress filter\n");
+		did = 1;
+	}
+	step("tc-detached");
+	if (created_clsact) {
+		/* destroying the clsact qdisc needs both directions named */
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		libbpf_set_print(libbpf_silent);
+		err = bpf_tc_hook_destroy(&hook);
+		libbpf_set_print(libbpf_print);
+		if (!err && verbose)
+			say("removed the clsact qdisc that flatrpc-load had created\n");
+		else if (err && err != -ENOENT && err != -EINVAL)
+			complain("cannot remove the clsact qdisc: %s\n", strerror(-err));
 		did = 1;
 	}
 	return did;
+}
+
+/*
+ * Puts the committed load's programs (pin_dir's) back on the interface,
+ * where a killed reload may have left its own new ones, or none in the
+ * mode it was moving away from. A program that is not FlatRPC's stays: it
+ * was attached by someone else after we were killed.
+ */
+static int restore_attachments(int ifindex, const struct flatrpc_meta *m)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_EGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, tco, .handle = FR_TC_HANDLE, .priority = FR_TC_PRIO,
+			    .flags = BPF_TC_F_REPLACE);
+	LIBBPF_OPTS(bpf_xdp_query_opts, xq);
+	__u32 mode = m->xdp_mode == XDP_FLAGS_SKB_MODE ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	__u32 other = mode == XDP_FLAGS_DRV_MODE ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	int xfd = pin_open(FLATRPC_PIN_PROG_XDP), tfd = pin_open(FLATRPC_PIN_PROG_TC);
+	__u32 pinned = fd_prog_id(xfd), cur, other_id, key = 0;
+	struct flatrpc_meta upd = *m;
+	int err = -ENOENT, mfd;
+
+	if (xfd < 0 || tfd < 0 || bpf_xdp_query(ifindex, 0, &xq)) {
+		complain("cannot put the load in %s back on %s: %s (--unload, then load again)\n",
+			 pin_dir, opt.ifname, xfd < 0 || tfd < 0 ? "its program pins are missing" :
+			 "cannot query XDP");
+		goto out;
+	}
+	cur = mode == XDP_FLAGS_SKB_MODE ? xq.skb_prog_id : xq.drv_prog_id;
+	other_id = mode == XDP_FLAGS_SKB_MODE ? xq.drv_prog_id : xq.skb_prog_id;
+	/* the kernel refuses drv and skb programs at once */
+	if (other_id && xdp_is_ours(other_id, pinned))
+		bpf_xdp_detach(ifindex, other, NULL);
+	if (cur && !xdp_is_ours(cur, pinned)) {
+		complain("%s has an XDP program (id %u) that is not FlatRPC's; left as it is\n",
+			 opt.ifname, cur);
+	} else if (cur != pinned) {
+		err = bpf_xdp_attach(ifindex, xfd, mode, NULL);
+		if (err) {
+			complain("cannot attach XDP to %s again: %s\n", opt.ifname, strerror(-err));
+			goto out;
+		}
+	}
+	libbpf_set_print(libbpf_silent);
+	err = bpf_tc_hook_create(&hook);
+	libbpf_set_print(libbpf_print);
+	if (!err && !m->created_clsact) {
+		/* someone removed the one that was there: it is ours now */
+		upd.created_clsact = 1;
+		mfd = pin_open(FLATRPC_PIN_META);
+		if (mfd >= 0) {
+			bpf_map_update_elem(mfd, &key, &upd, BPF_ANY);
+			close(mfd);
+		}
+	}
+	err = 0;
+	if (tc_attached_id(ifindex) != fd_prog_id(tfd)) {
+		tco.prog_fd = tfd;
+		err = bpf_tc_attach(&hook, &tco);
+		if (err)
+			complain("cannot attach TC egress on %s again: %s\n", opt.ifname,
+				 strerror(-err));
+	}
+out:
+	if (xfd >= 0)
+		close(xfd);
+	if (tfd >= 0)
+		close(tfd);
+	return err;
+}
+
+/*
+ * Run by every command that holds the lock, before it looks at anything.
+ * stage_dir exists only while a load or an unload is under way, so finding
+ * it means a loader was killed. pin_dir is the truth: a committed load
+ * there (the swap had happened, or it is the previous load a reload was
+ * replacing) gets its own programs attached again; with none, the killed
+ * command was a first load or an unload, and everything of ours goes. The
+ * stage goes last, so a recovery killed in turn is recovered again.
+ */
+static int recover(int ifindex, bool verbose, bool killed)
+{
+	struct flatrpc_meta live, staged;
+	bool committed, created;
+	int n = 0;
+
+	if (access(stage_dir, F_OK))
+		return 0;
+	committed = read_meta(&live);
+	if (committed) {
+		/* (a load for an interface since gone and made anew has nothing
+		 * to put back; the next load there reuses its state) */
+		if (ifindex && live.ifindex == (__u32)ifindex && restore_attachments(ifindex, &live))
+			return -1;
+		if (killed)
+			complain("a flatrpc-load on %s was killed half way: the last complete load "
+			 "(service %.32s) is attached again\n", opt.ifname, live.service);
+	} else {
+		/* The stage's meta, written before anything was attached, says
+		 * whether that load was to create the clsact qdisc. */
+		created = read_meta_in(stage_dir, &staged) && staged.ifindex == (__u32)ifindex &&
+			  staged.created_clsact;
+		detach_all(ifindex, created, 0, verbose);
+		n = remove_pins();
+		if (killed)
+			complain("a flatrpc-load on %s was killed half way, with no complete load to go "
+			 "back to: what it had done is removed\n", opt.ifname);
+	}
+	n += remove_dir(stage_dir);
+	if (verbose && n)
+		say("removed %d pins and %s\n", n, pin_dir);
+	return 0;
 }
 
 /* ---- spec selection --------------------------------------------------------- */
@@ -799,10 +956,7 @@ static int pin_prog(struct bpf_program *prog, const char *name)
 	char path[PATH_MAX];
 	int err;
 
-	/* a reload replaces the previous program's pin */
-	pin_path(path, sizeof(path), name);
-	if (unlink(path) && errno != ENOENT)
-		return -errno;
+	pin_path_in(path, sizeof(path), stage_dir, name);
 	err = bpf_program__pin(prog, path);
 	if (err)
 		complain("cannot pin %s: %s\n", path, strerror(-err));
@@ -810,11 +964,12 @@ static int pin_prog(struct bpf_program *prog, const char *name)
 }
 
 /*
- * Opens the pins to opts.gid as shared_pins says. The interface's directory
- * becomes 0750 of that group, so members reach the pins but cannot add,
- * remove or replace any. Run on every load, since a load may pin new objects.
+ * Opens the pins in dir to opts.gid as shared_pins says. The interface's
+ * directory becomes 0750 of that group, so members reach the pins but
+ * cannot add, remove or replace any. Run on every load (on the stage, so
+ * the pins appear with their modes), since a load may pin new objects.
  */
-static int share_pins(void)
+static int share_pins(const char *dir)
 {
 	char top[PATH_MAX], path[PATH_MAX];
 	size_t i;
@@ -822,13 +977,13 @@ static int share_pins(void)
 	snprintf(top, sizeof(top), "%s/%s", opt.bpffs, FLATRPC_PIN_SUBDIR);
 	/* every group may pass through the top, none may list it */
 	if (chmod(top, 0711) ||
-	    chown(pin_dir, (uid_t)-1, opt.gid) || chmod(pin_dir, 0750)) {
-		complain("cannot give group %u access to %s: %s\n", (unsigned)opt.gid, pin_dir,
+	    chown(dir, (uid_t)-1, opt.gid) || chmod(dir, 0750)) {
+		complain("cannot give group %u access to %s: %s\n", (unsigned)opt.gid, dir,
 			 strerror(errno));
 		return -errno;
 	}
 	for (i = 0; i < sizeof(shared_pins) / sizeof(shared_pins[0]); i++) {
-		pin_path(path, sizeof(path), shared_pins[i].pin);
+		pin_path_in(path, sizeof(path), dir, shared_pins[i].pin);
 		if (chown(path, (uid_t)-1, opt.gid) || chmod(path, shared_pins[i].mode)) {
 			if (errno == ENOENT)
 				continue;
@@ -851,6 +1006,104 @@ static void inherit_group(void)
 	opt.gid = st.st_gid;
 }
 
+/*
+ * Whether the interface has a clsact qdisc, from an RTM_GETQDISC dump.
+ * The load must write down that it is about to create one before it does,
+ * so that a recovery after kill -9 removes exactly a clsact we made;
+ * libbpf only tells by creating it (-EEXIST), and bpf_tc_query answers
+ * -EINVAL with and without one. Returns 1, 0, or -errno.
+ */
+static int clsact_present(int ifindex)
+{
+	struct {
+		struct nlmsghdr n;
+		struct tcmsg t;
+	} req = {
+		.n = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg)), .nlmsg_type = RTM_GETQDISC,
+		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+		.t = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex },
+	};
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	char buf[16384];
+	int fd, found = 0, done = 0;
+	ssize_t len;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, &req, req.n.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		found = -errno;
+		goto out;
+	}
+	while (!done && (len = recv(fd, buf, sizeof(buf), 0)) > 0) {
+		struct nlmsghdr *n;
+
+		for (n = (struct nlmsghdr *)buf; NLMSG_OK(n, len); n = NLMSG_NEXT(n, len)) {
+			struct tcmsg *t = NLMSG_DATA(n);
+			struct rtattr *a;
+			int alen;
+
+			if (n->nlmsg_type == NLMSG_DONE || n->nlmsg_type == NLMSG_ERROR) {
+				done = 1;
+				break;
+			}
+			if (n->nlmsg_type != RTM_NEWQDISC || t->tcm_ifindex != ifindex)
+				continue;
+			alen = n->nlmsg_len - NLMSG_LENGTH(sizeof(*t));
+			for (a = (struct rtattr *)((char *)t + NLMSG_ALIGN(sizeof(*t)));
+			     RTA_OK(a, alen); a = RTA_NEXT(a, alen))
+				if (a->rta_type == TCA_KIND && !strcmp(RTA_DATA(a), "clsact"))
+					found = 1;
+		}
+	}
+	if (!done && !found)
+		found = -EIO;
+out:
+	close(fd);
+	return found;
+}
+
+/*
+ * Gives the stage the committed load's maps, by hard link, so that libbpf
+ * reuses them by pinned name and a reload keeps its state. Not meta: the
+ * stage's own meta is the new load's record, and the committed one must
+ * stay as it is until the swap. Not the programs: the new ones go there.
+ */
+static int link_maps(void)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	struct dirent *de;
+	int err = 0;
+	DIR *d;
+
+	d = opendir(pin_dir);
+	if (!d)
+		return -errno;
+	while (!err && (de = readdir(d))) {
+		if (de->d_name[0] == '.' || !strcmp(de->d_name, FLATRPC_PIN_META) ||
+		    !strncmp(de->d_name, "prog_", 5))
+			continue;
+		pin_path_in(from, sizeof(from), pin_dir, de->d_name);
+		pin_path_in(to, sizeof(to), stage_dir, de->d_name);
+		if (link(from, to)) {
+			err = -errno;
+			complain("cannot link %s to %s: %s\n", from, to, strerror(errno));
+		}
+	}
+	closedir(d);
+	return err;
+}
+
+/*
+ * A load builds the whole new state in stage_dir, attaches it, and then
+ * swaps stage_dir and pin_dir in one renameat2(RENAME_EXCHANGE), the commit
+ * point: before it pin_dir is the previous load, after it the new one, and
+ * stage_dir then holds the previous one, which is removed. stage_dir exists
+ * throughout, so a loader killed at any step leaves a sign for recover(),
+ * which puts the committed load's programs back (or removes everything when
+ * there is none). The attachments cannot move in the same step as the
+ * pins; that is why they are made to follow pin_dir, not the other way.
+ */
 static int cmd_load(void)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
@@ -862,11 +1115,11 @@ static int cmd_load(void)
 	struct bpf_program *xdp_prog, *tc_prog, *client_prog;
 	struct flatrpc_meta old = {}, m;
 	struct bpf_object *obj;
-	bool fresh, had_meta = false, replaced = false;
-	int created_clsact = 0;
+	bool fresh, had_meta = false, replaced = false, had_dir;
+	int created_clsact = 0, present;
 	void *skel = NULL;
 	__u32 key = 0, other_mode;
-	int ifindex, err, fd;
+	int ifindex, err, mfd;
 	__u16 port;
 
 	l = pick_loader(opt.spec);
@@ -880,7 +1133,7 @@ static int cmd_load(void)
 
 	/* Under the lock from here: what is attached and pinned is then what
 	 * a finished loader left, never one half way through. */
-	if (ensure_bpffs(opt.bpffs) || lock_pins(true))
+	if (ensure_bpffs(opt.bpffs) || lock_pins(true) || recover(ifindex, false, true))
 		return 1;
 	/* Refuse early, before anything changes, if the slot is someone else's. */
 	err = bpf_xdp_query(ifindex, 0, &xq);
@@ -888,15 +1141,10 @@ static int cmd_load(void)
 		complain("cannot query XDP on %s: %s\n", opt.ifname, strerror(-err));
 		return 1;
 	}
-	err = mkdir_p(pin_dir);
-	if (err) {
-		complain("cannot create %s: %s\n", pin_dir, strerror(-err));
-		return 1;
-	}
-	if (check_dir_ours(pin_dir))
+	had_dir = !access(pin_dir, F_OK);
+	if (had_dir && check_dir_ours(pin_dir))
 		return 1;
 	inherit_group();
-	fresh = !pin_exists(FLATRPC_PIN_PROG_XDP);
 	{
 		__u32 pinned = pinned_prog_id(FLATRPC_PIN_PROG_XDP);
 		__u32 ids[2] = { xq.drv_prog_id, xq.skb_prog_id };
@@ -908,29 +1156,29 @@ static int cmd_load(void)
 			if (!opt.force) {
 				complain("%s already has an XDP program (id %u) that is not FlatRPC's; "
 					 "use --force to replace it\n", opt.ifname, ids[i]);
-				goto fail_early;
+				return 1;
 			}
 		}
 	}
 
 	/* Maps are reused by pinned name, so another service's would hand this
-	 * one their state (a session map, counters by method id) as its own. */
+	 * one their state (a session map, counters by method id) as its own:
+	 * the stage then gets none of them, and the swap retires them. */
 	had_meta = read_meta(&old);
-	if (had_meta && strncmp(old.service, l->service, sizeof(old.service))) {
+	fresh = !had_meta || strncmp(old.service, l->service, sizeof(old.service));
+	if (had_meta && fresh)
 		say("%s held the state of service %.32s; it is removed, and %s starts afresh\n",
 		    pin_dir, old.service, l->service);
-		remove_pins();
-		err = mkdir_p(pin_dir);
-		if (err) {
-			complain("cannot create %s: %s\n", pin_dir, strerror(-err));
-			return 1;
-		}
-		if (check_dir_ours(pin_dir))
-			return 1;
-		fresh = true;
-	}
 
-	oo.pin_root_path = pin_dir;
+	if (mkdir(stage_dir, 0700)) {
+		complain("cannot create %s: %s\n", stage_dir, strerror(errno));
+		return 1;
+	}
+	if (!fresh && link_maps())
+		goto fail_early;
+	step("staged");
+
+	oo.pin_root_path = stage_dir;
 	skel = l->open(&oo);
 	if (!skel) {
 		complain("cannot open the %s object: %s\n", l->service, strerror(errno));
@@ -946,6 +1194,7 @@ static int cmd_load(void)
 			 l->service, strerror(-err), pin_dir);
 		goto fail_early;
 	}
+	step("object-loaded");
 	xdp_prog = bpf_object__find_program_by_name(obj, FR_XDP_PROG_NAME);
 	tc_prog = bpf_object__find_program_by_name(obj, FR_TC_PROG_NAME);
 	client_prog = bpf_object__find_program_by_name(obj, FR_CLIENT_PROG_NAME);
@@ -958,6 +1207,39 @@ static int cmd_load(void)
 		goto fail_early;
 	if (apply_keys(l, obj))
 		goto fail_early;
+
+	/* The client program is never attached: libflatrpc-user runs it from
+	 * its pin, so that pin is what keeps it loaded. */
+	if (pin_prog(xdp_prog, FLATRPC_PIN_PROG_XDP) || pin_prog(tc_prog, FLATRPC_PIN_PROG_TC) ||
+	    pin_prog(client_prog, FLATRPC_PIN_PROG_CLIENT))
+		goto fail_early;
+
+	/* Whether this load is to create the clsact qdisc, written in the
+	 * stage's meta before it does: a reload must remember that an earlier
+	 * run created it, and a recovery must remove one we made and no other. */
+	present = clsact_present(ifindex);
+	if (present < 0) {
+		complain("cannot list the qdiscs of %s: %s\n", opt.ifname, strerror(-present));
+		goto fail_early;
+	}
+	created_clsact = !present || (had_meta && !fresh && old.ifindex == (__u32)ifindex &&
+				      old.created_clsact);
+	memset(&m, 0, sizeof(m));
+	m.spec_hash = l->spec_hash;
+	snprintf(m.service, sizeof(m.service), "%s", l->service);
+	m.ifindex = ifindex;
+	m.port = port;
+	m.xdp_mode = opt.xdp_mode;
+	m.created_clsact = created_clsact;
+	mfd = bpf_map__fd(bpf_object__find_map_by_name(obj, FLATRPC_PIN_META));
+	err = bpf_map_update_elem(mfd, &key, &m, BPF_ANY);
+	if (err) {
+		complain("cannot write meta: %s\n", strerror(errno));
+		goto fail_early;
+	}
+	if (opt.share && share_pins(stage_dir))
+		goto fail_early;
+	step("pinned");
 
 	/* From here on the interface changes; a failure undoes all of it. */
 	other_mode = opt.xdp_mode == XDP_FLAGS_DRV_MODE ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
@@ -974,6 +1256,7 @@ static int cmd_load(void)
 			 " (the driver has no native XDP: try --mode skb)" : "");
 		goto fail;
 	}
+	step("xdp-attached");
 
 	hook.ifindex = ifindex;
 	libbpf_set_print(libbpf_silent);
@@ -983,37 +1266,32 @@ static int cmd_load(void)
 		complain("cannot create the clsact qdisc on %s: %s\n", opt.ifname, strerror(-err));
 		goto fail;
 	}
-	/* A reload must remember that an earlier run created it. */
-	created_clsact = !err || (had_meta && old.ifindex == (__u32)ifindex && old.created_clsact);
+	if (!present && err == -EEXIST) {
+		/* another tc made one since we looked: theirs, never ours to remove */
+		m.created_clsact = created_clsact = 0;
+		bpf_map_update_elem(mfd, &key, &m, BPF_ANY);
+	}
+	step("clsact-created");
 	tco.prog_fd = bpf_program__fd(tc_prog);
 	err = bpf_tc_attach(&hook, &tco);
 	if (err) {
 		complain("cannot attach TC egress on %s: %s\n", opt.ifname, strerror(-err));
 		goto fail;
 	}
+	step("tc-attached");
 
-	/* The client program is never attached: libflatrpc-user runs it from
-	 * its pin, so that pin is what keeps it loaded. */
-	if (pin_prog(xdp_prog, FLATRPC_PIN_PROG_XDP) || pin_prog(tc_prog, FLATRPC_PIN_PROG_TC) ||
-	    pin_prog(client_prog, FLATRPC_PIN_PROG_CLIENT))
-		goto fail;
-
-	memset(&m, 0, sizeof(m));
-	m.spec_hash = l->spec_hash;
-	snprintf(m.service, sizeof(m.service), "%s", l->service);
-	m.ifindex = ifindex;
-	m.port = port;
-	m.xdp_mode = opt.xdp_mode;
-	m.created_clsact = created_clsact;
-	fd = bpf_map__fd(bpf_object__find_map_by_name(obj, FLATRPC_PIN_META));
-	err = bpf_map_update_elem(fd, &key, &m, BPF_ANY);
-	if (err) {
-		complain("cannot write meta: %s\n", strerror(errno));
+	/* The commit. A first load's pin_dir is absent: a plain rename, which
+	 * no other loader can race (we hold the lock). */
+	if (had_dir ? renameat2(AT_FDCWD, stage_dir, AT_FDCWD, pin_dir, RENAME_EXCHANGE) :
+		      renameat2(AT_FDCWD, stage_dir, AT_FDCWD, pin_dir, RENAME_NOREPLACE)) {
+		complain("cannot move %s into place as %s: %s%s\n", stage_dir, pin_dir,
+			 strerror(errno), errno == EINVAL ?
+			 " (this kernel's bpffs cannot swap two directories)" : "");
 		goto fail;
 	}
-
-	if (opt.share && share_pins())
-		goto fail;
+	step("committed");
+	/* the previous load's pins, or nothing; its maps live on in pin_dir */
+	remove_dir(stage_dir);
 
 	say("%s FlatRPC service %s (%s, spec hash %016llx) on %s:\n",
 	    replaced ? "reloaded" : "loaded", l->service, l->spec_path,
@@ -1036,18 +1314,20 @@ static int cmd_load(void)
 	return 0;
 
 fail:
-	teardown(ifindex, created_clsact || (had_meta && old.created_clsact), false);
-	complain("removed FlatRPC from %s again\n", opt.ifname);
+	/* exactly what a later command would do after a kill here */
 	if (skel)
 		l->destroy(skel);
+	recover(ifindex, false, false);
+	remove_top();
+	complain("%s\n", had_meta ? "the previous load is attached again" :
+		 "removed FlatRPC from the interface again");
 	return 1;
 fail_early:
+	/* Nothing was attached; the previous load, if any, runs on as it was. */
 	if (skel)
 		l->destroy(skel);
-	/* Nothing was attached; a first load leaves no pins behind, while a
-	 * failed reload keeps the running attachment and its state. */
-	if (fresh)
-		remove_pins();
+	remove_dir(stage_dir);
+	remove_top();
 	return 1;
 }
 
@@ -1203,6 +1483,12 @@ static int cmd_status(void)
 	bool attached, any;
 	__u64 *drops;
 
+	/* A stage is a loader at work (wait for it) or one killed (recover
+	 * what it left), so that what is shown is one whole state. A user
+	 * without the lock's directory (a --group member) sees what is there. */
+	if (is_bpffs(opt.bpffs) && !access(stage_dir, F_OK) && !lock_pins(false) &&
+	    !recover(if_nametoindex(opt.ifname), false, true))
+		remove_top();
 	if (!is_bpffs(opt.bpffs) || !read_meta(&m)) {
 		printf("FlatRPC is not loaded on %s (no pins in %s)\n", opt.ifname, pin_dir);
 		return EXIT_NOTLOADED;
@@ -1331,11 +1617,32 @@ static int cmd_status(void)
 static int cmd_unload(void)
 {
 	int ifindex = if_nametoindex(opt.ifname);
+	int did = 0;
 
-	if (is_bpffs(opt.bpffs) && lock_pins(false))
-		return 1;
-	/* No bpffs means no pins; a stray program of ours may still be attached. */
-	if (!teardown(ifindex, is_bpffs(opt.bpffs) ? -1 : 0, true))
+	if (!is_bpffs(opt.bpffs)) {
+		/* No bpffs means no pins; a stray program of ours may still be attached. */
+		did = detach_all(ifindex, false, 0, true);
+	} else {
+		if (lock_pins(false) || recover(ifindex, true, true))
+			return 1;
+		if (!access(pin_dir, F_OK)) {
+			/* The unload's commit point: once the pins are out of
+			 * pin_dir, a kill leaves a stage with no committed load,
+			 * and recover() finishes the unload. */
+			if (renameat2(AT_FDCWD, pin_dir, AT_FDCWD, stage_dir, RENAME_NOREPLACE)) {
+				complain("cannot move %s to %s: %s\n", pin_dir, stage_dir,
+					 strerror(errno));
+				return 1;
+			}
+			step("unload-committed");
+			did = 1;
+			recover(ifindex, true, false);
+		} else {
+			did = detach_all(ifindex, false, 0, true);
+		}
+		remove_top();
+	}
+	if (!did)
 		say("FlatRPC was not loaded on %s; nothing to do\n", opt.ifname);
 	else
 		say("FlatRPC is unloaded from %s\n", opt.ifname);
@@ -1352,8 +1659,10 @@ static int cmd_rekey(void)
 	__u32 zero = 0;
 	int fd;
 
-	if (is_bpffs(opt.bpffs) && lock_pins(false))
+	if (is_bpffs(opt.bpffs) &&
+	    (lock_pins(false) || recover(if_nametoindex(opt.ifname), false, true)))
 		return 1;
+	remove_top();
 	if (!is_bpffs(opt.bpffs) || !read_meta(&m)) {
 		complain("FlatRPC is not loaded on %s (no pins in %s)\n", opt.ifname, pin_dir);
 		return EXIT_NOTLOADED;
@@ -1536,6 +1845,7 @@ int main(int argc, char **argv)
 		complain("--bpffs path too long\n");
 		return EXIT_USAGE;
 	}
+	snprintf(stage_dir, sizeof(stage_dir), "%s:stage", pin_dir);
 	libbpf_set_print(libbpf_print);
 
 	switch (cmd) {
