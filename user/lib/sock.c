@@ -1520,7 +1520,7 @@ static void watch_load(struct flatrpc_sock *s, uint64_t now)
 {
 	struct flatrpc_sock_opts o = { .ifname = s->x.ifname, .queue = s->x.queue,
 				       .bpffs = s->x.bpffs[0] ? s->x.bpffs : NULL };
-	const struct flatrpc_keys *old_keys = s->keys;
+	struct flatrpc_keys *old_keys = s->keys;
 	size_t old_keys_len = s->keys_map_len;
 	uint32_t old_tag_len = s->tag_len;
 	int r = fx_watch(&s->x, s->svc->spec_hash, now), err;
