@@ -30,12 +30,15 @@ KV_ABI = os.environ.get("KV_ABI_H") or os.path.join(
 KV_SET = abi_define("KV_SET", KV_ABI)
 
 
-def kv_set_body(key, value):
+def kv_set_body(key, value, session):
     # kv's set, in its generated layout: the fixed part, then key and value
-    # as le16 length + bytes
+    # as le16 length + bytes; a session of its own, which the session
+    # tracker would store if the frame got that far
     fixed = bytearray(abi_define("KV_SET_REQ_FIXED", KV_ABI))
     off = abi_define("KV_SET_REQ_OFF_USERNAME", KV_ABI)
     fixed[off:off + 5] = b"Kevin"
+    off = abi_define("KV_SET_REQ_OFF_SESSION_ID", KV_ABI)
+    fixed[off:off + 8] = struct.pack("<Q", session)
     fixed = bytes(fixed)
     var = b""
     for s in (key, value):
@@ -46,7 +49,7 @@ def kv_set_body(key, value):
 def frame_payload(kind, rng):
     rpc_id = rng.getrandbits(32)
     if kind in ("set-first", "set-ahead"):
-        body = kv_set_body(b"pwned", b"by-mallory")
+        body = kv_set_body(b"pwned", b"by-mallory", rng.getrandbits(63))
         flags = KIND["req"] | (F_FIRST if kind == "set-first" else 0)
         h = hdr(flags=flags, method=KV_SET, rpc_id=rpc_id, seq=rng.getrandbits(16),
                 length=len(body))

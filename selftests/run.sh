@@ -1574,7 +1574,7 @@ delta() { echo $(( $(awk -v r="$1" '$1 == r {print $2}' <<<"$3") - \
 test_forged_wire() {
 	need "$ST/forge.py" "$KV_CLIENT"
 	local ns_a=frx-$SUFFIX if_a=frx0-$SUFFIX
-	local ports n_s=0 n_c=0 k mac_r sb sa cb ca seqs_b d total
+	local ports n_s=0 n_c=0 k mac_r sb sa cb ca seqs_b sess_b d total
 	trap "ip netns del $ns_a 2>/dev/null || true" EXIT
 	mac_r=$(attacker_up)
 	ports="40000-$((40000 + $(scaled 400) - 1))"
@@ -1582,6 +1582,7 @@ test_forged_wire() {
 	sb=$("$ST/maptool.py" drops "$(pin_dir "$IF_S")/drops" "$ABI_H")
 	cb=$("$ST/maptool.py" drops "$(pin_dir "$IF_C")/drops" "$ABI_H")
 	seqs_b=$(bpftool -j map dump pinned "$(pin_dir "$IF_S")/seqs" | jq length)
+	sess_b=$(bpftool -j map dump pinned "$(pin_of "$IF_S" sessions)" | jq length)
 	for k in set-first set-ahead; do
 		n_s=$(( n_s + $(ip netns exec "$ns_a" "$ST/forge.py" "$if_a" "$mac_r" $IP_C $IP_S $k "$ports" 1) ))
 	done
@@ -1602,6 +1603,9 @@ test_forged_wire() {
 	expect_eq "$total" $n_c "client: all drop counters together"
 	expect_eq "$(bpftool -j map dump pinned "$(pin_dir "$IF_S")/seqs" | jq length)" "$seqs_b" \
 		"server: in-order streams after the forged resets"
+	# each forged set names a session of its own: none may reach the tracker
+	expect_eq "$(bpftool -j map dump pinned "$(pin_of "$IF_S" sessions)" | jq length)" "$sess_b" \
+		"server: tracked sessions after the forged requests"
 	expect_eq "$(count_lines -c ' pwned$' "$WORK/server.log")" 0 "forged sets executed"
 	# the victim's own reliable in-order sets and gets still work
 	expect_eq "$(kv --user Kevin --session 9 set pwned by-kevin)" ok "Kevin's set after the attack"
