@@ -1657,6 +1657,8 @@ not_local_round() { # SYSCTL-DEVICE SESSION
 # answered ACK EPOCH, never run. The set that the replay would undo stays.
 test_replay() {
 	need "$ST/replay.py" "$KV_CLIENT" "$LOADER"
+	# its own servers count the executions: a running one would take them
+	[ -z "$(server_pid)" ] || { fail "run test_replay outside step_server_start/stop"; return 1; }
 	local ns_a=frx-$SUFFIX if_a=frx0-$SUFFIX mac_r n sb sa v
 	local key=replayed-$SUFFIX
 	trap "ip netns del $ns_a 2>/dev/null || true; capture_stop sets; slow_server_stop replay1 >/dev/null 2>&1; slow_server_stop replay2 >/dev/null 2>&1; true" EXIT
