@@ -480,6 +480,17 @@ static void abandon_seq(struct proto_cli *c, uint8_t method, const struct proto_
 	((struct flatrpc_hdr *)(slot_frame(c, oldest) + oldest->hdr_off))->flags |= FLATRPC_F_FIRST;
 }
 
+/* Ends a call that got no answer: its slot is freed, and an in-order
+ * stream moves FIRST on, past the gap it leaves. */
+static void give_up(struct proto_cli *c, struct proto_call *k)
+{
+	const struct flatrpc_method_desc *md = method_of(c, k->method);
+
+	if (md && (md->flags & FLATRPC_M_INORDER))
+		abandon_seq(c, k->method, k);
+	release(c, k);
+}
+
 /*
  * The receiver did not take the call's request: it was signed for no epoch
  * the receiver holds. Nothing was delivered, so no retry is spent and the
@@ -509,9 +520,7 @@ static int on_ack_epoch(struct proto_cli *c, struct proto_call *k, const struct 
 	done->status = hdr->status;
 	if (!k->frame_len || ++k->epoch_resends > PROTO_EPOCH_RESENDS_MAX) {
 		done->err = FLATRPC_E_TIMEOUT;
-		if (method_of(c, k->method)->flags & FLATRPC_M_INORDER)
-			abandon_seq(c, k->method, k);
-		release(c, k);
+		give_up(c, k);
 		c->timeouts++;
 		return 1;
 	}
@@ -594,9 +603,7 @@ int proto_cli_on_ack(struct proto_cli *c, const struct flatrpc_hdr *hdr, fr_addr
 		done->status = hdr->status;
 		done->err = (md->flags & FLATRPC_M_RELIABLE) ? FLATRPC_E_TIMEOUT
 							      : FLATRPC_E_OVERLOADED;
-		if (md->flags & FLATRPC_M_INORDER)
-			abandon_seq(c, k->method, k);
-		release(c, k);
+		give_up(c, k);
 		if (done->err == FLATRPC_E_TIMEOUT)
 			c->timeouts++;
 		return 1;
@@ -708,9 +715,7 @@ int proto_cli_expire(struct proto_cli *c, uint64_t now, struct proto_event *ev, 
 			ev[n].kind = PROTO_EV_TIMEOUT;
 			ev[n].frame = NULL;
 			ev[n].len = 0;
-			if (md->flags & FLATRPC_M_INORDER)
-				abandon_seq(c, k->method, k);
-			release(c, k);
+			give_up(c, k);
 			c->timeouts++;
 		}
 		n++;
