@@ -228,17 +228,27 @@ enum flatrpc_drop {
 	FLATRPC_DROP__MAX
 };
 
-/* Per-method counters: a per-CPU array keyed by method id, summed by tools. */
+/*
+ * Per-method counters: a per-CPU array keyed by method id, summed by tools.
+ * One X-macro row per field, in struct order; append only.
+ */
+#define FLATRPC_METHOD_STATS(X)						\
+	X(rx_req)	/* requests delivered to the local socket */	\
+	X(rx_resp)	/* responses (incl. errors) delivered */	\
+	X(anf_err)	/* requests answered with an ANF error, in XDP or \
+			 * (on the client host) by the client: program */ \
+	X(dup)		/* retransmitted requests marked FLATRPC_F_DUP */ \
+	X(tx_stack)	/* FlatRPC messages leaving through the kernel stack (TC) */ \
+	X(busy)		/* requests refused with ACK BUSY by this XDP */ \
+	X(rx_ack)	/* ACKs (PENDING or BUSY) delivered to the local socket */ \
+	X(client_pass)	/* requests the client: program let through */	\
+	X(seq_pushed)	/* in-order streams a new one pushed out of its	\
+			 * host's share (FLATRPC_SEQ_PER_HOST) */
+
 struct flatrpc_method_stats {
-	__u64	rx_req;		/* requests delivered to the local socket */
-	__u64	rx_resp;	/* responses (incl. errors) delivered */
-	__u64	anf_err;	/* requests answered with an ANF error, in XDP or
-				 * (on the client host) by the client: program */
-	__u64	dup;		/* retransmitted requests marked FLATRPC_F_DUP */
-	__u64	tx_stack;	/* FlatRPC messages leaving through the kernel stack (TC) */
-	__u64	busy;		/* requests refused with ACK BUSY by this XDP */
-	__u64	rx_ack;		/* ACKs (PENDING or BUSY) delivered to the local socket */
-	__u64	client_pass;	/* requests the client: program let through */
+#define FLATRPC_X_FIELD(n) __u64 n;
+	FLATRPC_METHOD_STATS(FLATRPC_X_FIELD)
+#undef FLATRPC_X_FIELD
 };
 
 /*
@@ -253,7 +263,17 @@ struct flatrpc_load {
 	__u32	busy_at;	/* threshold, set by the library */
 };
 
-/* Key of the in-order state map: one stream per (client, method). */
+/*
+ * In-order receive state (docs/transport.md, docs/security.md "State that
+ * fills"). `seqs` holds one stream per (client, port, method). A client host
+ * owns at most FLATRPC_SEQ_PER_HOST streams of a method, listed in its
+ * `seq_hosts` entry: its next new stream pushes out its own least recently
+ * used one, never another host's.
+ */
+#define FLATRPC_SEQ_PER_HOST	16
+/* a power of two: XDP masks a slot index with it for the verifier */
+_Static_assert((FLATRPC_SEQ_PER_HOST & (FLATRPC_SEQ_PER_HOST - 1)) == 0, "power of two");
+
 struct flatrpc_seq_key {
 	__be32	addr[4];	/* client, FLATRPC_ADDR form */
 	__be16	port;
@@ -265,6 +285,22 @@ _Static_assert(sizeof(struct flatrpc_seq_key) == 20, "no hidden padding");
 struct flatrpc_seq_state {
 	__u16	expected;	/* next sequence number to deliver */
 	__u16	pad;
+	__u32	used;		/* when it last delivered, in jiffies (any clock that
+				 * only goes forward); 0: never, the first to go */
+};
+
+struct flatrpc_seq_host_key {
+	__be32	addr[4];	/* client, FLATRPC_ADDR form */
+	__u8	method;
+	__u8	pad[3];
+};
+_Static_assert(sizeof(struct flatrpc_seq_host_key) == 20, "no hidden padding");
+
+/* A slot holds FLATRPC_SEQ_SLOT(port) (port in network order), 0 if free. */
+#define FLATRPC_SEQ_SLOT(port)	(0x10000u | (__u16)(port))
+#define FLATRPC_SEQ_SLOT_PORT(v) ((__be16)((v) & 0xffffu))
+struct flatrpc_seq_host {
+	__u32	slot[FLATRPC_SEQ_PER_HOST];
 };
 
 /*
@@ -353,6 +389,7 @@ struct flatrpc_state_limits {
 #define FLATRPC_PIN_STATS	"stats"
 #define FLATRPC_PIN_DROPS	"drops"
 #define FLATRPC_PIN_SEQS	"seqs"
+#define FLATRPC_PIN_SEQ_HOSTS	"seq_hosts"
 #define FLATRPC_PIN_META	"meta"
 #define FLATRPC_PIN_FRAGS	"frag_verdicts"
 #define FLATRPC_PIN_LOAD	"load"

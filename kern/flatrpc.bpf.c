@@ -89,6 +89,52 @@ static __always_inline void fr_peer_addr(const struct fr_pkt *p, __be32 addr[4])
 }
 
 /*
+ * Makes room in the client host's share of `seqs` for the new stream `key`
+ * (seq.h, fr_seq_slot): a free slot, or the host's own least recently used
+ * stream, which is deleted and counted as seq_pushed. Slots are claimed with
+ * plain stores: two streams of one host starting at once on two CPUs may
+ * take the same slot, and the host then holds one stream more than its
+ * share until one of them goes. Returns 0, or a drop reason.
+ */
+static __always_inline int fr_seq_claim(const struct flatrpc_seq_key *key)
+{
+	struct flatrpc_seq_host_key hk = { .method = key->method };
+	struct flatrpc_seq_key old = *key;
+	struct flatrpc_seq_host *h, none = {};
+	struct flatrpc_method_stats *st;
+	struct flatrpc_seq_state *o;
+	__u32 used[FLATRPC_SEQ_PER_HOST];
+	int i;
+
+	__builtin_memcpy(hk.addr, key->addr, sizeof(hk.addr));
+	h = bpf_map_lookup_elem(&seq_hosts, &hk);
+	if (!h) {
+		bpf_map_update_elem(&seq_hosts, &hk, &none, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(&seq_hosts, &hk);
+		if (!h)
+			return FLATRPC_DROP_SEQ_NOSTATE;
+	}
+	i = fr_seq_slot(h->slot, key->port);
+	if (i >= 0 && i < FLATRPC_SEQ_PER_HOST) {
+		h->slot[i] = FLATRPC_SEQ_SLOT(key->port);
+		return 0;
+	}
+	for (i = 0; i < FLATRPC_SEQ_PER_HOST; i++) {
+		old.port = FLATRPC_SEQ_SLOT_PORT(h->slot[i]);
+		o = bpf_map_lookup_elem(&seqs, &old);
+		used[i] = o ? o->used : 0;
+	}
+	i = fr_seq_victim(used) & (FLATRPC_SEQ_PER_HOST - 1);
+	old.port = FLATRPC_SEQ_SLOT_PORT(h->slot[i]);
+	bpf_map_delete_elem(&seqs, &old);
+	h->slot[i] = FLATRPC_SEQ_SLOT(key->port);
+	st = fr_stats(key->method);
+	if (st)
+		st->seq_pushed++;
+	return 0;
+}
+
+/*
  * In-order admission of a request: fr_seq_decide() (seq.h) decides, this
  * applies it to `seqs`. Returns an FR_SEQ_* verdict or a drop reason.
  */
@@ -107,10 +153,19 @@ static __always_inline int fr_seq_check(struct fr_pkt *p)
 	ret = fr_seq_decide(st != NULL, st ? st->expected : 0, bpf_ntohs(p->hdr->seq),
 			    p->hdr->flags, fr_method_flags(p->method), &next, &store);
 	if (store) {
+		/* jiffies: coarse, but only the order of a host's streams counts */
+		__u32 now = fr_seq_stamp(bpf_jiffies64());
+
 		if (st) {
 			st->expected = next;
+			st->used = now;
 		} else {
+			int why = fr_seq_claim(&key);
+
+			if (why)
+				return why;
 			fresh.expected = next;
+			fresh.used = now;
 			bpf_map_update_elem(&seqs, &key, &fresh, BPF_ANY);
 		}
 	}

@@ -69,6 +69,9 @@ expect_eq() { # actual expected what
 expect_ge() { # actual min what
 	[ "$1" -ge "$2" ] || fail "$3: got $1, expected >= $2"
 }
+expect_le() { # actual max what
+	[ "$1" -le "$2" ] || fail "$3: got $1, expected <= $2"
+}
 expect_gt() {
 	[ "$1" -gt "$2" ] || fail "$3: got $1, expected > $2"
 }

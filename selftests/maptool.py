@@ -8,6 +8,7 @@ BTF, so the tests do not depend on how the object was compiled. Per-CPU
 values are summed, as the ABI header says tools must do.
 """
 import json
+import os
 import re
 import subprocess
 import sys
@@ -19,6 +20,27 @@ def bpftool(*args):
     out = subprocess.run(["bpftool", "-j", *args], check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out) if out.strip() else None
+
+
+def abi_define(name, header=None):
+    """A number the ABI header (or another header: a generated <svc>.abi.h)
+    defines, as #define or enum member, so that no constant is kept here."""
+    abi = header or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                 "include", "flatrpc_abi.h")
+    with open(abi) as f:
+        text = f.read()
+    m = (re.search(r"^#define\s+%s\s+(0x[0-9a-fA-F]+|\d+)\b" % name, text, re.M) or
+         re.search(r"^\s*%s\s*=\s*(0x[0-9a-fA-F]+|\d+)\s*," % name, text, re.M))
+    if not m:
+        raise SystemExit("maptool: no %s in %s" % (name, abi))
+    return int(m.group(1), 0)
+
+
+def addr_text(a):
+    """A FLATRPC_ADDR (16 bytes, IPv4 as IPv4-mapped) as text."""
+    if a[:12] == bytes(10) + b"\xff\xff":
+        return ".".join(str(b) for b in a[12:])
+    return ":".join("%02x%02x" % (a[i], a[i + 1]) for i in range(0, 16, 2))
 
 
 def raw(bytes_hex):
@@ -133,6 +155,18 @@ def main(argv):
         for k, _ in list(entries(argv[2])):
             subprocess.run(["bpftool", "map", "delete", "pinned", argv[2],
                             "key", *[str(b) for b in k]], check=True)
+    elif cmd == "define":
+        # define NAME [HEADER]: a number the ABI header defines
+        print(abi_define(argv[2], argv[3] if len(argv) > 3 else None))
+    elif cmd == "streams":
+        # streams PATH: in-order streams per client address in `seqs`,
+        # whose key starts with the client's FLATRPC_ADDR (flatrpc_abi.h)
+        per = {}
+        for k, _ in entries(argv[2]):
+            a = addr_text(k[:16])
+            per[a] = per.get(a, 0) + 1
+        for a, n in sorted(per.items()):
+            print(a, n)
     else:
         sys.exit("maptool: unknown command %s" % cmd)
 

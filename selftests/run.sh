@@ -45,6 +45,7 @@ ALL_TESTS=(
 	test_malformed
 	test_forged_wire
 	test_not_local
+	test_seq_share
 	test_ipv6
 	test_lossy_get_not_retried
 	test_reliable_set_once
@@ -490,6 +491,32 @@ test_allowed() {
 	expect_eq "$(lossy_tries kv --user Kevin --session 5 get k)" v "Kevin: get k"
 	grep -qx 'set Kevin 5 k' "$WORK/server.log" || fail "no 'set Kevin 5 k' in the server log"
 	grep -qx 'get Kevin 5 k' "$WORK/server.log" || fail "no 'get Kevin 5 k' in the server log"
+}
+
+# ---- a client host's share of the in-order streams ----------------------------------
+
+# One host that opens stream after stream (a kv-client per set, each from a
+# port of its own, as a key holder flooding `seqs` would) ends with at most
+# FLATRPC_SEQ_PER_HOST streams of set in the server's `seqs`; each one more
+# pushed out that host's own oldest and was counted as seq_pushed. Every set
+# still succeeds: a new stream never waits for room.
+test_seq_share() {
+	need "$KV_CLIENT"
+	local share n i pushed0 pushed1 held
+	share=$("$ST/maptool.py" define FLATRPC_SEQ_PER_HOST)
+	n=$(( share + 8 ))
+	pushed0=$(status_col "$NS_S" "$IF_S" set seq_pushed)
+	for i in $(seq 1 "$n"); do
+		expect_eq "$(kv --user Kevin --session 5 set "share-$i" v)" ok "set share-$i"
+	done
+	pushed1=$(status_col "$NS_S" "$IF_S" set seq_pushed)
+	held=$(in_s "$ST/maptool.py" streams "$(pin_dir "$IF_S")/seqs" |
+		awk -v a="$IP_C" '$1 == a { print $2 }')
+	say "streams of $IP_C in seqs: $held of $n opened; seq_pushed +$(( pushed1 - pushed0 ))"
+	expect_le "$held" "$share" "streams of one client host in seqs"
+	# each kv-client takes an ephemeral port, which a later one may get
+	# again (about 1 in 100 runs for two of 24 ports): 2 repeats are allowed
+	expect_ge "$(( pushed1 - pushed0 ))" $(( n - share - 2 )) "streams pushed out of the host's share"
 }
 
 # ---- (b) denied by the firewall ANF at the server's XDP ------------------------------

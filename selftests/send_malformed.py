@@ -11,30 +11,17 @@ IPv6 addresses make IPv6 frames; case ipv6_ext adds a destination options
 header to an otherwise good request.
 """
 import os
-import re
 import struct
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from maptool import abi_define  # noqa: E402,F401 (forge.py takes it from here)
 from scapy.all import (Ether, IP, IPv6, IPv6ExtHdrDestOpt, UDP, Raw,  # noqa: E402
                        sendp, get_if_hwaddr)
 
 MAGIC = 0xF1
 PORT = 7447
 UNKNOWN_METHOD = 63  # below FLATRPC_MAX_METHODS, and kv has two methods
-
-
-def abi_define(name, header=None):
-    """A number the ABI header (or another header: a generated <svc>.abi.h)
-    defines, as #define or enum member, so that no constant is kept here."""
-    abi = header or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
-                                 "include", "flatrpc_abi.h")
-    with open(abi) as f:
-        text = f.read()
-    m = (re.search(r"^#define\s+%s\s+(0x[0-9a-fA-F]+|\d+)\b" % name, text, re.M) or
-         re.search(r"^\s*%s\s*=\s*(0x[0-9a-fA-F]+|\d+)\s*," % name, text, re.M))
-    if not m:
-        raise SystemExit("send_malformed: no %s in %s" % (name, abi))
-    return int(m.group(1), 0)
 
 
 # Frames that are well-formed but for their one defect carry a tag's worth

@@ -67,7 +67,7 @@ static const char *const drop_names[] = {
 
 static const char *const core_pins[] = {
 	FLATRPC_PIN_XSKS, FLATRPC_PIN_STATS, FLATRPC_PIN_DROPS, FLATRPC_PIN_SEQS,
-	FLATRPC_PIN_META, FLATRPC_PIN_PROG_XDP, FLATRPC_PIN_PROG_TC, FLATRPC_PIN_LOAD,
+	FLATRPC_PIN_SEQ_HOSTS, FLATRPC_PIN_META, FLATRPC_PIN_PROG_XDP, FLATRPC_PIN_PROG_TC, FLATRPC_PIN_LOAD,
 	FLATRPC_PIN_PROG_CLIENT, FLATRPC_PIN_KEYS, FLATRPC_PIN_STATE_LIMITS,
 };
 
@@ -1448,7 +1448,8 @@ static void print_state_maps(const struct flatrpc_loader *l)
 			continue;
 		for (i = 0; i < sizeof(core_pins) / sizeof(core_pins[0]); i++)
 			core |= !strcmp(de->d_name, core_pins[i]);
-		if (core && strcmp(de->d_name, FLATRPC_PIN_SEQS))
+		if (core && strcmp(de->d_name, FLATRPC_PIN_SEQS) &&
+		    strcmp(de->d_name, FLATRPC_PIN_SEQ_HOSTS))
 			continue;
 		pin_path(path, sizeof(path), de->d_name);
 		fd = bpf_obj_get(path);
@@ -1460,7 +1461,9 @@ static void print_state_maps(const struct flatrpc_loader *l)
 			any = true;
 			printf("  %-32s %ld of %u entries%s%s\n", de->d_name,
 			       flatrpc_count_entries(fd, info.key_size, info.max_entries), info.max_entries,
-			       core ? " (in-order streams)" : "",
+			       !core ? "" :
+			       !strcmp(de->d_name, FLATRPC_PIN_SEQS) ? " (in-order streams)" :
+			       " (client hosts' streams)",
 			       state_limits_of(l, de->d_name, lim, sizeof(lim)));
 			if (!core && (info.type == BPF_MAP_TYPE_HASH ||
 				      info.type == BPF_MAP_TYPE_LRU_HASH ||
@@ -1544,37 +1547,34 @@ static int cmd_status(void)
 
 	fd = pin_open(FLATRPC_PIN_STATS);
 	printf("methods (summed over %d CPUs):\n", ncpus);
-	printf("  %-8s %12s %12s %12s %12s %12s %12s %12s %12s\n", "method", "rx_req", "rx_resp",
-	       "anf_err", "dup", "tx_stack", "busy", "rx_ack", "client_pass");
+	printf("  %-8s", "method");
+#define FLATRPC_X_HEAD(n) printf(" %11s", #n);
+	FLATRPC_METHOD_STATS(FLATRPC_X_HEAD)
+#undef FLATRPC_X_HEAD
+	printf("\n");
 	any = false;
 	for (key = 0; fd >= 0 && key < FLATRPC_MAX_METHODS; key++) {
 		struct flatrpc_method_stats s = {};
+		__u64 all = 0;
 
 		if (bpf_map_lookup_elem(fd, &key, st))
 			continue;
 		for (i = 0; i < ncpus; i++) {
-			s.rx_req += st[i].rx_req;
-			s.rx_resp += st[i].rx_resp;
-			s.anf_err += st[i].anf_err;
-			s.dup += st[i].dup;
-			s.tx_stack += st[i].tx_stack;
-			s.busy += st[i].busy;
-			s.rx_ack += st[i].rx_ack;
-			s.client_pass += st[i].client_pass;
+#define FLATRPC_X_SUM(n) s.n += st[i].n; all |= st[i].n;
+			FLATRPC_METHOD_STATS(FLATRPC_X_SUM)
+#undef FLATRPC_X_SUM
 		}
-		if (!(s.rx_req | s.rx_resp | s.anf_err | s.dup | s.tx_stack | s.busy | s.rx_ack |
-		      s.client_pass))
+		if (!all)
 			continue;
 		any = true;
 		if (l && key < l->n_methods)
 			printf("  %-8s", l->methods[key]);
 		else
 			printf("  %-8u", key);
-		printf(" %12llu %12llu %12llu %12llu %12llu %12llu %12llu %12llu\n",
-		       (unsigned long long)s.rx_req, (unsigned long long)s.rx_resp,
-		       (unsigned long long)s.anf_err, (unsigned long long)s.dup,
-		       (unsigned long long)s.tx_stack, (unsigned long long)s.busy,
-		       (unsigned long long)s.rx_ack, (unsigned long long)s.client_pass);
+#define FLATRPC_X_VAL(n) printf(" %11llu", (unsigned long long)s.n);
+		FLATRPC_METHOD_STATS(FLATRPC_X_VAL)
+#undef FLATRPC_X_VAL
+		printf("\n");
 	}
 	if (!any)
 		printf("  (no traffic yet)\n");
