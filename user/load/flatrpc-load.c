@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -1684,12 +1685,26 @@ static int cmd_rekey(void)
 		close(fd);
 		return 1;
 	}
-	/* new keys, same epochs: calls in flight carry on */
-	k.epochs = old.epochs;
-	if (bpf_map_update_elem(fd, &zero, &k, BPF_ANY)) {
-		complain("cannot write the keys: %s\n", strerror(errno));
-		close(fd);
-		return 1;
+	/*
+	 * New keys, same epochs, so calls in flight carry on. Through the
+	 * mapping, leaving the epochs word alone: a server library may rotate
+	 * it at any moment, and writing back the value read above would undo
+	 * that rotation. The verifying key goes in before the count that
+	 * makes XDP try it.
+	 */
+	{
+		size_t len = ((sizeof(k) - 1) / (size_t)getpagesize() + 1) * getpagesize();
+		struct flatrpc_keys *live = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+						 fd, 0);
+
+		if (live == MAP_FAILED) {
+			complain("cannot map the keys: %s\n", strerror(errno));
+			close(fd);
+			return 1;
+		}
+		memcpy(live->key, k.key, sizeof(k.key));
+		__atomic_store_n(&live->count, k.count, __ATOMIC_RELEASE);
+		munmap(live, len);
 	}
 	close(fd);
 	say("service %s on %s: %u key%s live from %s\n", svc, opt.ifname, k.count,
