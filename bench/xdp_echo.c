@@ -10,7 +10,7 @@
  *                   [--busy-poll] [--count N] [--outstanding K] [--warmup W]
  *                   [--server-pids PID[,PID...]] [--bpf-obj FILE]
  * Each side loads its own XDP program in skb mode (faster than drv on veth,
- * FACTS.md) and detaches it on exit. The client prints kv-bench's line, with
+ * docs/facts.md) and detaches it on exit. The client prints kv-bench's line, with
  * proto=xdp-echo; the body is a fixed 99 bytes each way.
  */
 #include <arpa/inet.h>
@@ -150,7 +150,7 @@ static int xe_open(struct xe *x, const char *ifname, const char *obj_path, uint1
 		return -1;
 	}
 	/* the previous run's socket on this queue is released asynchronously
-	 * (EBUSY for a moment, FACTS.md); a failed bind spoils the UMEM's rings */
+	 * (EBUSY for a moment, docs/facts.md); a failed bind spoils the UMEM's rings */
 	for (int attempt = 0; attempt < 50; attempt++) {
 		err = xsk_umem__create(&x->umem, x->area, (uint64_t)NUM_FRAMES * FRAME_SIZE,
 				       &x->fq, &x->cq, &ucfg);

@@ -83,7 +83,7 @@ test_priority() {
 	# every set ran, once (a loaded machine may still time a few out at
 	# the client: not what this test is about)
 	expect_eq "$(count_lines -c '^set ' "$WORK/prio.log")" "$(field set_tx "$line")" "sets executed"
-	expect_eq "$(grep '^applied set keys:' "$WORK/prio.out" | sed -n 's/.*duplicate_executions=\([0-9]*\).*/\1/p')" 0 \
+	expect_eq "$(grep '^applied set keys:' "$WORK/prio.out" | sed -n 's/.*repeated=\([0-9]*\).*/\1/p')" 0 \
 		"duplicate executions"
 	line=$(grep '^priority level=4 ' "$WORK/prio.out") ||
 		fail "no priority line for level 4 in: $(cat "$WORK/prio.out")"
@@ -139,6 +139,6 @@ test_busy() {
 	expect_eq "$(field xsk_rx_dropped "$st")" 0 "requests dropped at the server's AF_XDP ring"
 	expect_eq "$(field xsk_rx_ring_full "$st")" 0 "server RX ring full"
 	expect_eq "$(count_lines -c '^set ' "$WORK/busy.log")" "$n" "sets executed"
-	expect_eq "$(grep '^applied set keys:' "$WORK/busy.out" | sed -n 's/.*duplicate_executions=\([0-9]*\).*/\1/p')" 0 \
+	expect_eq "$(grep '^applied set keys:' "$WORK/busy.out" | sed -n 's/.*repeated=\([0-9]*\).*/\1/p')" 0 \
 		"duplicate executions"
 }

@@ -3,7 +3,7 @@
  * impair.bpf.c - loss and duplication injection, and counting, for the
  * netns selftests.
  *
- * The host kernel has no netem (FACTS.md), so the router namespace runs this
+ * The host kernel has no netem (docs/facts.md), so the router namespace runs this
  * program at TC ingress of both its interfaces. It drops and duplicates
  * FlatRPC frames at configurable rates and counts, per (kind, method), what
  * it saw, dropped and duplicated. Because it sits on the router, the counts

@@ -531,7 +531,7 @@ static bool xdp_is_ours(__u32 id, __u32 pinned_id)
  * Native XDP on veth drops XDP_TX frames when the peer has no XDP program
  * (measured on 6.18, even with GRO on the peer), which would lose every
  * ANF error reply; generic XDP sends them through the peer's normal receive
- * path, and FACTS.md measured it faster on veth anyway.
+ * path, and docs/facts.md measured it faster on veth anyway.
  */
 static __u32 auto_mode(const char *ifname)
 {
