@@ -41,6 +41,7 @@ trap 'echo "bench/run.sh: line $LINENO failed (exit $?): $BASH_COMMAND" >&2' ERR
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$top/build}
+export FLATRPC_PY=$B/py	# bench/pcap_bytes.py reads the wire header's layout there
 REPS=3 COUNT=20000 RATE_COUNT=50000 WARMUP=2000 SMOKE=0 WIRE_COUNT=5000
 PROFILE=0
 while [ $# -gt 0 ]; do

@@ -49,14 +49,15 @@ status_col() {
 test_priority() {
 	need "$KV_SERVER" "$KV_CLIENT"
 	local pcap=$WORK/prio.pcap out line n i
-	# one FlatRPC header after UDP: method at udp[10], TOS at ip[1]
-	local is_set='udp[10] = 1' is_get='udp[10] = 0'
+	# one FlatRPC header after UDP's 8 bytes; TOS at ip[1]
+	local m=$(( 8 + FR_HDR_OFF_METHOD ))
+	local is_set="udp[$m] = $(kv_method set)" is_get="udp[$m] = $(kv_method get)"
 
 	# not through in_r: $! must be tcpdump itself, not a subshell
 	# --immediate-mode: with the default buffer timeout, frames still in
 	# the kernel's current capture block when tcpdump is stopped are never
 	# written (seen under TCG: an empty capture after 200 calls)
-	ip netns exec "$NS_R" tcpdump -i "$IF_R1" --immediate-mode -U -w "$pcap" 'udp port 7447' \
+	ip netns exec "$NS_R" tcpdump -i "$IF_R1" --immediate-mode -U -w "$pcap" "udp port $FR_DEFAULT_PORT" \
 		2>"$WORK/tcpdump.err" &
 	echo $! >"$WORK/tcpdump.pid"
 	for i in $(seq 50); do

@@ -15,23 +15,22 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from maptool import abi_define  # noqa: E402,F401 (forge.py takes it from here)
+import abi  # noqa: E402
 from scapy.all import (Ether, IP, IPv6, IPv6ExtHdrDestOpt, UDP, Raw,  # noqa: E402
                        sendp, get_if_hwaddr)
 
-MAGIC = 0xF1
-PORT = 7447
-UNKNOWN_METHOD = 63  # below FLATRPC_MAX_METHODS, and kv has two methods
+PORT = abi.DEFAULT_PORT
+UNKNOWN_METHOD = abi.MAX_METHODS - 1  # a method id, and kv has two methods
 
 
 # Frames that are well-formed but for their one defect carry a tag's worth
 # of bytes (a wrong tag: the defect is found before the tag is checked), so
 # that their length is right for a service that authenticates.
-TAG = bytes(abi_define("FLATRPC_TAG_LEN"))
+TAG = bytes(abi.TAG_LEN)
 
 
-def hdr(magic=MAGIC, flags=0, method=0, rpc_id=1, seq=0, length=0):
-    return struct.pack("!BBBBIHH", magic, flags, method, 0, rpc_id, seq, length)
+def hdr(magic=abi.MAGIC, flags=0, method=0, rpc_id=1, seq=0, length=0):
+    return struct.pack(abi.HDR_FORMAT, magic, flags, method, 0, rpc_id, seq, length)
 
 
 def payload(case):
