@@ -53,22 +53,14 @@ LIB_SO := $(BUILD)/libflatrpc-user.so
 
 LOAD := $(BUILD)/flatrpc-load
 
-EXAMPLES := $(BUILD)/kv-server $(BUILD)/kv-client
-ifneq ($(filter ratelimited,$(SERVICES)),)
-EXAMPLES += $(BUILD)/rl-server $(BUILD)/rl-client
-endif
-ifneq ($(filter tiered,$(SERVICES)),)
-EXAMPLES += $(BUILD)/tiered-server $(BUILD)/tiered-client
-endif
-ifneq ($(filter blob,$(SERVICES)),)
-EXAMPLES += $(BUILD)/blob-server $(BUILD)/blob-client
-endif
-ifneq ($(filter balanced,$(SERVICES)),)
-EXAMPLES += $(BUILD)/balanced-server $(BUILD)/balanced-client
-endif
-ifneq ($(filter tracked,$(SERVICES)),)
-EXAMPLES += $(BUILD)/tracked-server $(BUILD)/tracked-client
-endif
+# The examples, one row each: service:binary prefix. Each has a server
+# and a client, examples/<service>/<prefix>_{server,client}.c, built when
+# its spec is in SPECS (kv always is).
+EXAMPLE_TABLE := kv:kv ratelimited:rl tiered:tiered blob:blob balanced:balanced tracked:tracked
+ex_svc = $(word 1,$(subst :, ,$(1)))
+ex_pre = $(word 2,$(subst :, ,$(1)))
+EXAMPLE_ROWS := $(foreach e,$(EXAMPLE_TABLE),$(if $(filter $(call ex_svc,$(e)),$(SERVICES)),$(e)))
+EXAMPLES := $(foreach e,$(EXAMPLE_ROWS),$(BUILD)/$(call ex_pre,$(e))-server $(BUILD)/$(call ex_pre,$(e))-client)
 BENCHES  := $(BUILD)/kv-bench
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -188,51 +180,25 @@ $(LOAD): $(LOAD_OBJS) $(BUILD)/obj/registry.o $(foreach s,$(SERVICES),$(BUILD)/o
 
 # ---- examples and benchmarks ----------------------------------------------------
 $(BUILD)/obj/user/load/%.o: CFLAGS += -Icodegen -Iuser/load
-$(BUILD)/obj/examples/kv/%.o $(BUILD)/obj/bench/%.o: CFLAGS += -I$(BUILD)/gen/kv
+# every example links the shared set-up (examples/common.[ch])
+$(BUILD)/obj/examples/%.o: CFLAGS += -Iexamples
+EX_COMMON := $(BUILD)/obj/examples/common.o
+$(BUILD)/obj/bench/%.o: CFLAGS += -I$(BUILD)/gen/kv
 # Explicit object names: prerequisites on a pattern rule without a recipe
 # are ignored, and these objects include generated headers.
-$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/kv/*.c) $(wildcard bench/*.c)): $(BUILD)/gen/kv/.stamp
+$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard bench/*.c)): $(BUILD)/gen/kv/.stamp
 
-$(BUILD)/kv-%: $(BUILD)/obj/examples/kv/kv_%.o $(BUILD)/obj/gen/kv/stubs.o $(LIB_A)
-	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS) -lm
-
-# the ratelimited example, built only when its spec is in SPECS
-$(BUILD)/obj/examples/ratelimited/%.o: CFLAGS += -I$(BUILD)/gen/ratelimited
-$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/ratelimited/*.c)): $(BUILD)/gen/ratelimited/.stamp
-
-$(BUILD)/rl-%: $(BUILD)/obj/examples/ratelimited/rl_%.o $(BUILD)/obj/gen/ratelimited/stubs.o $(LIB_A)
-	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
-
-# the tiered example, built only when its spec is in SPECS
-$(BUILD)/obj/examples/tiered/%.o: CFLAGS += -I$(BUILD)/gen/tiered
-$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/tiered/*.c)): $(BUILD)/gen/tiered/.stamp
-$(BUILD)/tiered-%: $(BUILD)/obj/examples/tiered/tiered_%.o $(BUILD)/obj/gen/tiered/stubs.o $(LIB_A)
-	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
-
-# the blob example (64 KiB values, multi-packet messages), built only when its spec is in SPECS
-$(BUILD)/obj/examples/blob/%.o: CFLAGS += -I$(BUILD)/gen/blob
-$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/blob/*.c)): $(BUILD)/gen/blob/.stamp
-$(BUILD)/blob-%: $(BUILD)/obj/examples/blob/blob_%.o $(BUILD)/obj/gen/blob/stubs.o $(LIB_A)
-	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
-
-# the load-balanced example (front and backends), built only when its spec is in SPECS
-$(BUILD)/obj/examples/balanced/%.o: CFLAGS += -I$(BUILD)/gen/balanced
-$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/balanced/*.c)): $(BUILD)/gen/balanced/.stamp
-$(BUILD)/balanced-%: $(BUILD)/obj/examples/balanced/balanced_%.o $(BUILD)/obj/gen/balanced/stubs.o $(LIB_A)
-	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
-
-# the client-side stripping example, built only when its spec is in SPECS;
-# its server keeps values in the KV example's store
-$(BUILD)/obj/examples/tracked/%.o: CFLAGS += -I$(BUILD)/gen/tracked -Iexamples/kv
-$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/tracked/*.c)): $(BUILD)/gen/tracked/.stamp
-$(BUILD)/tracked-%: $(BUILD)/obj/examples/tracked/tracked_%.o $(BUILD)/obj/gen/tracked/stubs.o $(LIB_A)
-	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
+# one set of rules per example row; tracked's server keeps values in the
+# KV example's store
+$(BUILD)/obj/examples/tracked/%.o: CFLAGS += -Iexamples/kv
+define EXAMPLE_RULES
+$(BUILD)/obj/examples/$(1)/%.o: CFLAGS += -I$(BUILD)/gen/$(1)
+$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/$(1)/*.c)): $(BUILD)/gen/$(1)/.stamp
+$(BUILD)/$(2)-%: $(BUILD)/obj/examples/$(1)/$(2)_%.o $(BUILD)/obj/gen/$(1)/stubs.o $(EX_COMMON) $(LIB_A)
+	$$(call msg,LINK,$$@)
+	$(Q)$$(CC) $$(CFLAGS) $$^ -o $$@ $$(LIBXDP_LIBS) $$(LIBBPF_LIBS) -lm
+endef
+$(foreach e,$(EXAMPLE_ROWS),$(eval $(call EXAMPLE_RULES,$(call ex_svc,$(e)),$(call ex_pre,$(e)))))
 
 $(BUILD)/kv-bench: $(BUILD)/obj/bench/kv_bench.o $(BUILD)/obj/gen/kv/stubs.o $(LIB_A)
 	$(call msg,LINK,$@)
@@ -447,8 +413,8 @@ $(BUILD)/obj/variants/$(1)/kv_stubs.o: $(BUILD)/gen/$(1)/.stamp
 $(BUILD)/obj/variants/$(1)/kv_bench.o $(BUILD)/obj/variants/$(1)/kv_server.o:
 	$$(call msg,CC,$$@)
 	$(Q)mkdir -p $$(@D)
-	$(Q)$(CC) $(CFLAGS) -I$(BUILD)/gen/$(1) -Iexamples/kv -MMD -MP -c $$< -o $$@
-$(BUILD)/bench/$(1)/kv-%: $(BUILD)/obj/variants/$(1)/kv_%.o $(BUILD)/obj/variants/$(1)/kv_stubs.o $(LIB_A)
+	$(Q)$(CC) $(CFLAGS) -I$(BUILD)/gen/$(1) -Iexamples -Iexamples/kv -MMD -MP -c $$< -o $$@
+$(BUILD)/bench/$(1)/kv-%: $(BUILD)/obj/variants/$(1)/kv_%.o $(BUILD)/obj/variants/$(1)/kv_stubs.o $(EX_COMMON) $(LIB_A)
 	$$(call msg,LINK,$$@)
 	$(Q)mkdir -p $$(@D)
 	$(Q)$(CC) $(CFLAGS) $$^ -o $$@ $(LIBXDP_LIBS) $(LIBBPF_LIBS) -lm
