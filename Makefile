@@ -57,26 +57,22 @@ LOAD := $(BUILD)/flatrpc-load
 # and a client, examples/<service>/<prefix>_{server,client}.c, built when
 # its spec is in SPECS (kv always is).
 EXAMPLE_TABLE := kv:kv ratelimited:rl tiered:tiered blob:blob balanced:balanced tracked:tracked
-ex_svc = $(word 1,$(subst :, ,$(1)))
-ex_pre = $(word 2,$(subst :, ,$(1)))
-EXAMPLE_ROWS := $(foreach e,$(EXAMPLE_TABLE),$(if $(filter $(call ex_svc,$(e)),$(SERVICES)),$(e)))
-EXAMPLES := $(foreach e,$(EXAMPLE_ROWS),$(BUILD)/$(call ex_pre,$(e))-server $(BUILD)/$(call ex_pre,$(e))-client)
+# col1, col2: the fields of a table row "a:b"
+col1 = $(word 1,$(subst :, ,$(1)))
+col2 = $(word 2,$(subst :, ,$(1)))
+EXAMPLE_ROWS := $(foreach e,$(EXAMPLE_TABLE),$(if $(filter $(call col1,$(e)),$(SERVICES)),$(e)))
+EXAMPLES := $(foreach e,$(EXAMPLE_ROWS),$(BUILD)/$(call col2,$(e))-server $(BUILD)/$(call col2,$(e))-client)
 BENCHES  := $(BUILD)/kv-bench
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BPF_TESTS  := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test_*.c))
-# the element library's table test needs specs/ratelimited.anf in SPECS
-ifeq ($(filter ratelimited,$(SERVICES)),)
-BPF_TESTS  := $(filter-out %/test_bpf_elements,$(BPF_TESTS))
-endif
-# load-balancer and header-rewrite rows need specs/balanced.anf
-ifeq ($(filter balanced,$(SERVICES)),)
-BPF_TESTS  := $(filter-out %/test_bpf_lb,$(BPF_TESTS))
-endif
-# flatrpc_client rows need specs/tracked.anf
-ifeq ($(filter tracked,$(SERVICES)),)
-BPF_TESTS  := $(filter-out %/test_bpf_client,$(BPF_TESTS))
-endif
+# The BPF table tests that run another service's object than kv's, one row
+# each: test:service (test_bpf_<test>.c). Each is built only when its spec
+# is in SPECS: the element library's test needs ratelimited, the
+# load-balancer and header-rewrite rows balanced, the client: rows tracked.
+BPF_TEST_TABLE := elements:ratelimited lb:balanced client:tracked
+BPF_TESTS := $(filter-out $(foreach t,$(BPF_TEST_TABLE),$(if $(filter $(call col2,$(t)),$(SERVICES)),,\
+	       $(BUILD)/tests/test_bpf_$(call col1,$(t)))),$(BPF_TESTS))
 SELFTEST_BPF := $(patsubst selftests/bpf/%.bpf.c,$(BUILD)/selftests/%.bpf.o,$(wildcard selftests/bpf/*.bpf.c))
 
 all: $(GEN) $(foreach s,$(SERVICES),$(BUILD)/gen/$(s)/flatrpc.bpf.o) $(LIB_A) $(LIB_SO) \
@@ -198,7 +194,7 @@ $(BUILD)/$(2)-%: $(BUILD)/obj/examples/$(1)/$(2)_%.o $(BUILD)/obj/gen/$(1)/stubs
 	$$(call msg,LINK,$$@)
 	$(Q)$$(CC) $$(CFLAGS) $$^ -o $$@ $$(LIBXDP_LIBS) $$(LIBBPF_LIBS) -lm
 endef
-$(foreach e,$(EXAMPLE_ROWS),$(eval $(call EXAMPLE_RULES,$(call ex_svc,$(e)),$(call ex_pre,$(e)))))
+$(foreach e,$(EXAMPLE_ROWS),$(eval $(call EXAMPLE_RULES,$(call col1,$(e)),$(call col2,$(e)))))
 
 $(BUILD)/kv-bench: $(BUILD)/obj/bench/kv_bench.o $(BUILD)/obj/gen/kv/stubs.o $(LIB_A)
 	$(call msg,LINK,$@)
@@ -209,17 +205,16 @@ $(BUILD)/kv-bench: $(BUILD)/obj/bench/kv_bench.o $(BUILD)/obj/gen/kv/stubs.o $(L
 # init.h), so a test sees exactly one service's directory: kv, unless its
 # object sets TEST_SVC. Expanded when the recipe runs, so the override holds.
 TEST_SVC = kv
-$(BUILD)/obj/tests/bpf/test_bpf_elements.o: TEST_SVC = ratelimited
-$(BUILD)/obj/tests/bpf/test_bpf_lb.o: TEST_SVC = balanced
-$(BUILD)/obj/tests/bpf/test_bpf_client.o: TEST_SVC = tracked
 $(BUILD)/obj/tests/%.o: CFLAGS += -Icodegen -Iuser/lib -Iuser/load -I$(BUILD)/gen/$(TEST_SVC)
 $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c)): $(BUILD)/gen/kv/.stamp
-$(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/bpf/test_bpf_elements.c tests/bpf/test_bpf_lb.c \
-	tests/bpf/test_bpf_client.c,$(wildcard tests/bpf/*.c))): \
+$(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(foreach t,$(BPF_TEST_TABLE),\
+	tests/bpf/test_bpf_$(call col1,$(t)).c),$(wildcard tests/bpf/*.c))): \
 	$(BUILD)/gen/kv/flatrpc.skel.h
-$(BUILD)/obj/tests/bpf/test_bpf_elements.o: $(BUILD)/gen/ratelimited/flatrpc.skel.h
-$(BUILD)/obj/tests/bpf/test_bpf_lb.o: $(BUILD)/gen/balanced/flatrpc.skel.h
-$(BUILD)/obj/tests/bpf/test_bpf_client.o: $(BUILD)/gen/tracked/flatrpc.skel.h
+define BPF_TEST_RULES
+$(BUILD)/obj/tests/bpf/test_bpf_$(1).o: TEST_SVC = $(2)
+$(BUILD)/obj/tests/bpf/test_bpf_$(1).o: $(BUILD)/gen/$(2)/flatrpc.skel.h
+endef
+$(foreach t,$(BPF_TEST_TABLE),$(eval $(call BPF_TEST_RULES,$(call col1,$(t)),$(call col2,$(t)))))
 # it encodes and decodes with the generated stubs, which call into the library
 $(BUILD)/tests/test_bpf_client: $(BUILD)/obj/gen/tracked/stubs.o $(LIB_A)
 $(BUILD)/tests/test_bpf_client: LIBBPF_LIBS := $(LIBXDP_LIBS) $(LIBBPF_LIBS)
@@ -319,13 +314,15 @@ clean:
 # make bench and the smoke run build them first.
 .PHONY: bench-tools
 BENCH_TOOLS := $(BUILD)/hdr-parse $(BUILD)/bench/hdr_fields.bpf.o
-bench-tools: $(BENCH_TOOLS)
-bench test-bench-smoke: bench-tools
-
-$(BUILD)/bench/hdr_fields.bpf.o: bench/hdr_fields.bpf.c
+# the benchmark's own BPF programs (header fields, TCP loss, the AF_XDP echo)
+$(BUILD)/bench/%.bpf.o: bench/%.bpf.c include/flatrpc_abi.h
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+bench-tools: $(BENCH_TOOLS)
+bench test-bench-smoke: bench-tools
+
 
 $(BUILD)/hdr-parse: $(BUILD)/obj/bench/hdr_parse.o
 	$(call msg,LINK,$@)
@@ -333,18 +330,10 @@ $(BUILD)/hdr-parse: $(BUILD)/obj/bench/hdr_parse.o
 
 # TCP loss for the head-of-line run (FlatRPC's comes from selftests/bpf/impair.bpf.c).
 bench-tools: $(BUILD)/bench/tcp_loss.bpf.o
-$(BUILD)/bench/tcp_loss.bpf.o: bench/tcp_loss.bpf.c
-	$(call msg,BPF,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # Raw AF_XDP echo, the latency floor; it finds its XDP object beside itself.
 bench-tools: $(BUILD)/xdp-echo $(BUILD)/bench/xdp_echo.bpf.o
 
-$(BUILD)/bench/xdp_echo.bpf.o: bench/xdp_echo.bpf.c
-	$(call msg,BPF,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/bench/xdp_echo.o: bench/cpu_acct.h
 $(BUILD)/xdp-echo: $(BUILD)/obj/bench/xdp_echo.o
