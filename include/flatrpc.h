@@ -103,8 +103,15 @@ struct flatrpc_peer {
 	struct in6_addr	addr6;
 };
 
-/* Fills peer's address from text, IPv4 ("10.0.0.2") or IPv6 ("fd00::2").
- * Returns 0, or -EINVAL for anything else. The port is left alone. */
+/*
+ * Fills peer's address from text: an IPv4 or IPv6 address ("10.0.0.2",
+ * "fd00::2") or a name ("kv.example", through getaddrinfo: /etc/hosts, DNS),
+ * optionally with a port ("kv.example:7447", "10.0.0.2:7447",
+ * "[fd00::2]:7447"), which then replaces peer->port. A name with several
+ * addresses gives the first one getaddrinfo returns; it is resolved once,
+ * here. Returns 0; -EINVAL for text that is none of these; -ENOENT for a
+ * name with no address; -EAGAIN when the resolver could not answer now.
+ */
 int flatrpc_peer_parse(struct flatrpc_peer *peer, const char *text);
 
 /* --- client --- */

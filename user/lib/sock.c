@@ -31,8 +31,7 @@
 #include "route.h"
 #include "xsk_ring.h"
 #include <bpf/bpf.h>
-
-#define FLATRPC_EXPORT	__attribute__((visibility("default")))
+#include "export.h"
 
 #define L2L4_LEN	(sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct udphdr))
 #define MSG_OFF		(L2L4_LEN + sizeof(struct flatrpc_hdr))
@@ -663,28 +662,6 @@ static int tx_frame(struct flatrpc_sock *s, uint64_t addr, uint32_t len)
 	}
 	s->tx++;
 	return 0;
-}
-
-FLATRPC_EXPORT
-int flatrpc_peer_parse(struct flatrpc_peer *peer, const char *text)
-{
-	if (!peer || !text)
-		return -EINVAL;
-	if (inet_pton(AF_INET, text, &peer->addr) == 1) {
-		peer->family = AF_INET;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, text, &peer->addr6) == 1) {
-		/* a mapped address is an IPv4 peer: its frames are IPv4 */
-		if (IN6_IS_ADDR_V4MAPPED(&peer->addr6)) {
-			memcpy(&peer->addr, &peer->addr6.s6_addr[12], 4);
-			peer->family = AF_INET;
-		} else {
-			peer->family = AF_INET6;
-		}
-		return 0;
-	}
-	return -EINVAL;
 }
 
 /*
