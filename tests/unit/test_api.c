@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * test_peer.c - flatrpc_peer_parse(): literals, ports, brackets, names from
- * /etc/hosts (localhost), and what it refuses. A name that only DNS could
- * answer is left to the selftests, which give their namespace a hosts file.
+ * test_api.c - the parts of include/flatrpc.h that need no loaded
+ * interface: flatrpc_peer_parse() (literals, ports, brackets, names from
+ * /etc/hosts, and what it refuses; a name that only DNS could answer is
+ * left to the selftests, which give their namespace a hosts file), and the
+ * versioned options' refusal of a version newer than the library's.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -90,6 +92,22 @@ static void refused(void **state)
 	assert_int_equal(flatrpc_peer_parse(&p, NULL), -EINVAL);
 }
 
+/* A program built against a newer header than the library's: refused in
+ * plain terms before anything is opened. */
+static void opts_from_the_future(void **state)
+{
+	static const struct flatrpc_service_desc svc = { .name = "none" };
+	struct flatrpc_sock_opts o = { .ifname = "lo" };
+	int err = 0;
+
+	(void)state;
+	assert_null(flatrpc_sock_new_versioned(&svc, FLATRPC_SOCK_OPTS_VERSION + 1, &o, &err));
+	assert_int_equal(err, -ENOTSUP);
+	err = 0;
+	assert_null(flatrpc_sock_new_versioned(&svc, 0, &o, &err));
+	assert_int_equal(err, -ENOTSUP);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -97,7 +115,8 @@ int main(void)
 		cmocka_unit_test(v6),
 		cmocka_unit_test(names),
 		cmocka_unit_test(refused),
+		cmocka_unit_test(opts_from_the_future),
 	};
 
-	return cmocka_run_group_tests_name("peer", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("api", tests, NULL, NULL);
 }
