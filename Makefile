@@ -305,7 +305,7 @@ FUZZ := $(BUILD)/fuzz/fuzz_spec
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	      -Iinclude -Icodegen
 
-$(FUZZ): codegen/fuzz/fuzz_spec.c $(GEN_LIB_SRCS) codegen/spec.h include/flatrpc_abi.h
+$(FUZZ): codegen/fuzz/fuzz_spec.c $(GEN_LIB_SRCS) $(wildcard codegen/*.h) include/flatrpc_abi.h
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) codegen/fuzz/fuzz_spec.c $(GEN_LIB_SRCS) -o $@

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "builtins.h"
 #include "flatrpc_abi.h"
 #include "spec.h"
 
@@ -325,56 +326,48 @@ static int need_int(struct ck *c, const struct fr_expr *e, const struct vty *v,
 	return 0;
 }
 
-static const struct { const char *name; int nargs; enum fr_type_kind ret; } builtins[] = {
-	{ "current_time", 0, TY_U64 },	/* bpf_ktime_get_ns() */
-	{ "randomu", 0, TY_U32 },	/* bpf_get_prandom_u32() */
-	{ "method_id", 0, TY_U32 },	/* the method's id, a constant per instance */
-	{ "time_diff", 2, TY_U64 },
-	{ "min", 2, TY_NONE },		/* the type of its typed operand */
-	{ "max", 2, TY_NONE },
-	{ "hash", 1, TY_U64 },
-};
-
-static int is_builtin(const char *name)
+/* Whether v can be an argument of kind k; TY_NONE is an error already said. */
+static int arg_ok(enum fr_bi_arg k, const struct vty *v)
 {
-	for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
-		if (!strcmp(builtins[i].name, name))
-			return 1;
-	return 0;
+	if (k == FR_BI_INT)
+		return (v->t.kind == TY_NONE && !v->option) || is_int(v);
+	return !v->option && (v->t.kind == TY_STRING || v->t.kind == TY_NONE || is_int(v));
 }
 
-static struct vty check_builtin(struct ck *c, const struct fr_expr *e)
+/* A built-in of form FR_BI_PLAIN, typed from its registry entry. */
+static struct vty check_builtin(struct ck *c, const struct fr_expr *e, const struct fr_builtin *bi)
 {
-	struct vty r = { 0 }, a[2];
-	size_t i;
+	struct vty r = { 0 }, a[FR_BI_MAX_ARGS];
 	char what[64], b[64];
+	int ok = 1;
 
-	for (i = 0; strcmp(builtins[i].name, e->s); i++)
-		;
-	if ((int)e->nargs != builtins[i].nargs) {
-		cerr(c, 0, e->loc, "%s() takes %d argument%s, not %u", e->s, builtins[i].nargs,
-		     builtins[i].nargs == 1 ? "" : "s", e->nargs);
+	if (e->nargs != bi->nargs) {
+		cerr(c, 0, e->loc, "%s() takes %u argument%s, not %u", e->s, bi->nargs,
+		     bi->nargs == 1 ? "" : "s", e->nargs);
 		return r;
 	}
 	for (unsigned k = 0; k < e->nargs; k++)
 		a[k] = check_expr(c, e->args[k]);
-	r.t.kind = builtins[i].ret;
+	r.t.kind = bi->ret;
 	snprintf(what, sizeof(what), "%s()", e->s);
-	if (!strcmp(e->s, "hash")) {
-		/* a string is hashed over its whole zero-padded slot */
-		if (!a[0].option && (a[0].t.kind == TY_STRING || a[0].t.kind == TY_NONE ||
-				     is_int(&a[0])))
-			return r;
-		cerr(c, depends(c, e->args[0]), e->args[0]->loc,
-		     "hash() takes an integer or a string, not %s", vty_str(&a[0], b, sizeof(b)));
-		return r;
+	for (unsigned k = 0; k < e->nargs; k++) {
+		if (arg_ok(bi->args[k], &a[k]))
+			continue;
+		ok = 0;
+		if (bi->args[k] == FR_BI_INT)
+			need_int(c, e->args[k], &a[k], what);
+		else
+			/* a string is hashed over its whole zero-padded slot */
+			cerr(c, depends(c, e->args[k]), e->args[k]->loc, "%s takes an integer "
+			     "or a string, not %s", what, vty_str(&a[k], b, sizeof(b)));
 	}
-	int ok = 1;
-	for (unsigned k = 0; k < e->nargs; k++)
-		ok &= need_int(c, e->args[k], &a[k], what);
-	if (ok && r.t.kind == TY_NONE)
-		return a[0].lit ? a[1] : a[0];
-	return r;
+	if (!ok || r.t.kind != TY_NONE)
+		return r;
+	/* the typed operand decides the type, as it does for operators */
+	for (unsigned k = 0; k + 1 < e->nargs; k++)
+		if (!a[k].lit)
+			return a[k];
+	return a[e->nargs - 1];
 }
 
 static const char *op_str(enum fr_tok_kind k)
@@ -696,16 +689,21 @@ static struct vty check_expr(struct ck *c, const struct fr_expr *e)
 		cerr(c, 0, e->loc, "BPF has no floating point: a fraction like %s is only "
 		     "allowed compared with randomf(), as in randomf() < 0.05", e->s);
 		return r;
-	case E_CALL:
-		if (!strcmp(e->s, "get"))
+	case E_CALL: {
+		const struct fr_builtin *bi = fr_builtin_find(e->s);
+		switch (bi ? bi->form : FR_BI_RANDOMF) {
+		case FR_BI_GET:
 			return check_get(c, e);
-		if (!strcmp(e->s, "byte_size"))
+		case FR_BI_BYTE_SIZE:
 			return check_byte_size(c, e);
-		if (!strcmp(e->s, "size"))
+		case FR_BI_SIZE:
 			return check_size(c, e);
-		if (is_builtin(e->s))
-			return check_builtin(c, e);
-		if (fr_is_randomf(e))
+		case FR_BI_PLAIN:
+			return check_builtin(c, e, bi);
+		case FR_BI_RANDOMF:
+			break;
+		}
+		if (bi)
 			cerr(c, 0, e->loc, "randomf() gives a float, and BPF has no floating point: "
 			     "use it only compared with a constant, as in randomf() < 0.05");
 		else if (!strcmp(e->s, "err"))
@@ -713,6 +711,7 @@ static struct vty check_expr(struct ck *c, const struct fr_expr *e)
 		else
 			cerr(c, 0, e->loc, "unknown function '%s'", e->s);
 		return r;
+	}
 	}
 	return r;
 }
@@ -1369,8 +1368,9 @@ static void check_block(struct ck *c, const struct fr_block *b)
 				break;
 			}
 			check_expr(c, s->e);
-			if (!strcmp(s->e->s, "get") || is_builtin(s->e->s) ||
-			    !strcmp(s->e->s, "byte_size"))
+			/* randomf() alone was refused above; size() alone passes, as before */
+			const struct fr_builtin *bi = fr_builtin_find(s->e->s);
+			if (bi && bi->form != FR_BI_SIZE && bi->form != FR_BI_RANDOMF)
 				cerr(c, 0, s->loc, "the result of %s() is unused", s->e->s);
 			break;
 		}

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "builtins.h"
+#include "emit_bpf.h"
 #include "spec.h"
 
 struct bind {
@@ -25,7 +27,7 @@ struct bind {
 	enum fr_type_kind kind;		/* a local: its C type */
 };
 
-struct gen {
+struct fr_bpf_gen {
 	const struct fr_spec *spec;
 	const struct fr_method *m;
 	const struct fr_element *el;
@@ -39,15 +41,13 @@ struct gen {
 	int nbinds;
 };
 
-static void ind(struct gen *g, int depth)
+static void ind(struct fr_bpf_gen *g, int depth)
 {
 	for (int i = 0; i < depth; i++)
 		fr_buf_put(g->b, "\t", 1);
 }
 
-/* One line of generated C at depth d. */
-static void emitf(struct gen *g, int d, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void emitf(struct gen *g, int d, const char *fmt, ...)
+void fr_bpf_line(struct fr_bpf_gen *g, int d, const char *fmt, ...)
 {
 	char line[1024];
 	va_list ap;
@@ -87,7 +87,7 @@ static const struct fr_state *find_state(const struct fr_element *el, const char
 	return NULL;
 }
 
-static const struct bind *find_bind(const struct gen *g, const char *name)
+static const struct bind *find_bind(const struct fr_bpf_gen *g, const char *name)
 {
 	for (int i = g->nbinds - 1; i >= 0; i--)
 		if (!strcmp(g->binds[i].name, name))
@@ -124,59 +124,45 @@ static int expr_equal(const struct fr_expr *a, const struct fr_expr *b)
  * elements, slot N the length (N <= 64 fits any integer T). Declares
  * np<t> (the length slot, may be NULL) and n<t> (the length, at most N).
  */
-static int vec_len(struct gen *g, int d, const struct fr_state *st)
+static int vec_len(struct fr_bpf_gen *g, int d, const struct fr_state *st)
 {
 	char mn[96], ty[64];
 	int t = g->tmp++;
 
-	emitf(g, d, "__u32 z%d = %u;\n", t, st->type.n);
-	emitf(g, d, "%s *np%d = bpf_map_lookup_elem(&%s, &z%d);\n",
+	fr_bpf_line(g, d, "__u32 z%d = %u;\n", t, st->type.n);
+	fr_bpf_line(g, d, "%s *np%d = bpf_map_lookup_elem(&%s, &z%d);\n",
 		      ctype(st->type.val, ty, sizeof(ty)), t, map_name(st, mn, sizeof(mn)), t);
-	emitf(g, d, "__u32 n%d = np%d ? (*np%d < %u ? *np%d : %u) : 0;\n", t, t, t,
+	fr_bpf_line(g, d, "__u32 n%d = np%d ? (*np%d < %u ? *np%d : %u) : 0;\n", t, t, t,
 		      st->type.n, t, st->type.n);
 	return t;
 }
 
-static void fill(struct gen *g, int d, const struct fr_type *t, const char *var,
+static void fill(struct fr_bpf_gen *g, int d, const struct fr_type *t, const char *var,
 		 const struct fr_expr *e);
 
 /* A Vec index: compared at its full width (an index of 2^32 + 1 is past the
  * end, not slot 1), then narrowed to the array map's __u32 key `kv`.
  * Returns the wide variable's name (static: used before the next call). */
-static const char *vec_index(struct gen *g, int d, const struct fr_expr *e, const char *kv)
+static const char *vec_index(struct fr_bpf_gen *g, int d, const struct fr_expr *e, const char *kv)
 {
 	static const struct fr_type wide = { .kind = TY_U64 };
 	static char name[24];
 
 	snprintf(name, sizeof(name), "w%s", kv);
 	fill(g, d, &wide, name, e);
-	emitf(g, d, "__u32 %s = (__u32)%s;\n", kv, name);
+	fr_bpf_line(g, d, "__u32 %s = (__u32)%s;\n", kv, name);
 	return name;
 }
 
-/* A value as C sees it: an integer expression, or N bytes at a pointer. */
-struct cval {
-	int is_bytes;
-	char c[160];		/* int expression, or pointer to the bytes */
-	unsigned n;		/* bytes: how many */
-	const char *lit;	/* bytes: string constant (c unused) */
-	size_t litlen;
-	enum fr_type_kind kind;	/* int: source type, for the read width */
-};
-
-static const struct fr_slot *rpc_slot(struct gen *g, const struct fr_expr *e)
+static const struct fr_slot *rpc_slot(struct fr_bpf_gen *g, const struct fr_expr *e)
 {
 	return fr_layout_find(g->l, e->args[1]->s);
 }
 
-static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int d);
+static void cval_of(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_cval *v, int d);
 
-/* A fresh local holding an integer expression. Operators and built-ins go
- * through these rather than into one nested C expression, so generated
- * lines stay short whatever the nesting (the parser bounds it). */
-static void tmp_int(struct gen *g, int d, struct cval *v, enum fr_type_kind k,
-		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void tmp_int(struct gen *g, int d, struct cval *v, enum fr_type_kind k,
+/* (the parser bounds the nesting, so the lines of fr_bpf_tmp_int are too) */
+void fr_bpf_tmp_int(struct fr_bpf_gen *g, int d, struct fr_cval *v, enum fr_type_kind k,
 		    const char *fmt, ...)
 {
 	char rhs[1024];
@@ -193,10 +179,24 @@ static void tmp_int(struct gen *g, int d, struct cval *v, enum fr_type_kind k,
 	snprintf(v->c, sizeof(v->c), "t%d", t);
 }
 
-/* comparisons (and min/max) are signed if either side is i64 */
-static const char *cast_of(const struct cval *a, const struct cval *b)
+const char *fr_bpf_cast_of(const struct fr_cval *a, const struct fr_cval *b)
 {
 	return a->kind == TY_I64 || b->kind == TY_I64 ? "(__s64)" : "(__u64)";
+}
+
+int fr_bpf_new_tmp(struct fr_bpf_gen *g)
+{
+	return g->tmp++;
+}
+
+const struct fr_spec *fr_bpf_spec(const struct fr_bpf_gen *g)
+{
+	return g->spec;
+}
+
+const struct fr_method *fr_bpf_method(const struct fr_bpf_gen *g)
+{
+	return g->m;
 }
 
 /*
@@ -207,42 +207,42 @@ static const char *cast_of(const struct cval *a, const struct cval *b)
  * field's maximum, which keeps the offset bounded for the verifier; a
  * frame too short or malformed gives 0.
  */
-static void byte_size(struct gen *g, const struct fr_expr *e, struct cval *v, int d)
+static void byte_size(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_cval *v, int d)
 {
 	if (e->nargs == 1) {
-		tmp_int(g, d, v, TY_U32, "(__u32)(data_end - body)");
+		fr_bpf_tmp_int(g, d, v, TY_U32, "(__u32)(data_end - body)");
 		return;
 	}
 	const struct fr_slot *s = fr_layout_find(g->l, e->args[1]->s);
 	if (!s || s->fixed) {
-		tmp_int(g, d, v, TY_U32, "%u", s ? s->size : 0);
+		fr_bpf_tmp_int(g, d, v, TY_U32, "%u", s ? s->size : 0);
 		return;
 	}
 	int t = g->tmp++;
-	tmp_int(g, d, v, TY_U32, "0");
-	emitf(g, d, "{\n");
-	emitf(g, d + 1, "__u64 o%d = %u;\n", t, g->var_off);
-	emitf(g, d + 1, "int ok%d = 1;\n\n", t);
+	fr_bpf_tmp_int(g, d, v, TY_U32, "0");
+	fr_bpf_line(g, d, "{\n");
+	fr_bpf_line(g, d + 1, "__u64 o%d = %u;\n", t, g->var_off);
+	fr_bpf_line(g, d + 1, "int ok%d = 1;\n\n", t);
 	for (unsigned i = 0; i < g->l->n; i++) {
 		const struct fr_slot *p = &g->l->v[i];
 		if (p->fixed)
 			continue;
-		emitf(g, d + 1, "if (ok%d && body + o%d + 2 <= data_end) {\n", t, t);
-		emitf(g, d + 2, "__u16 n%d = fr_le16(body + o%d);\n\n", t, t);
+		fr_bpf_line(g, d + 1, "if (ok%d && body + o%d + 2 <= data_end) {\n", t, t);
+		fr_bpf_line(g, d + 2, "__u16 n%d = fr_le16(body + o%d);\n\n", t, t);
 		ind(g, d + 2);
 		if (p == s) {
 			fr_buf_printf(g->b, "%s = n%d <= %u ? n%d : 0;\n", v->c, t, p->size, t);
-			emitf(g, d + 1, "}\n");
+			fr_bpf_line(g, d + 1, "}\n");
 			break;
 		}
 		fr_buf_printf(g->b, "if (n%d > %u)\n", t, p->size);
-		emitf(g, d + 3, "ok%d = 0;\n", t);
-		emitf(g, d + 2, "o%d += 2 + (__u64)n%d;\n", t, t);
-		emitf(g, d + 1, "} else {\n");
-		emitf(g, d + 2, "ok%d = 0;\n", t);
-		emitf(g, d + 1, "}\n");
+		fr_bpf_line(g, d + 3, "ok%d = 0;\n", t);
+		fr_bpf_line(g, d + 2, "o%d += 2 + (__u64)n%d;\n", t, t);
+		fr_bpf_line(g, d + 1, "} else {\n");
+		fr_bpf_line(g, d + 2, "ok%d = 0;\n", t);
+		fr_bpf_line(g, d + 1, "}\n");
 	}
-	emitf(g, d, "}\n");
+	fr_bpf_line(g, d, "}\n");
 }
 
 /*
@@ -251,7 +251,7 @@ static void byte_size(struct gen *g, const struct fr_expr *e, struct cval *v, in
  * coincide (as do `>` and `>=`); p = 1 gives K = 2^32, which every r is
  * below, so the 64-bit compare is always true, as it should be.
  */
-static void randomf_cmp(struct gen *g, const struct fr_expr *e, struct cval *v, int d)
+static void randomf_cmp(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_cval *v, int d)
 {
 	int right = fr_is_randomf(e->args[1]);
 	const struct fr_expr *p = e->args[!right];
@@ -260,93 +260,42 @@ static void randomf_cmp(struct gen *g, const struct fr_expr *e, struct cval *v, 
 	/* p OP randomf() is randomf() OP' p */
 	int below = right ? (e->op == T_GT || e->op == T_GE) : (e->op == T_LT || e->op == T_LE);
 
-	tmp_int(g, d, v, TY_BOOL, "(__u64)bpf_get_prandom_u32() %s %lluULL", below ? "<" : ">=", k);
+	fr_bpf_tmp_int(g, d, v, TY_BOOL, "(__u64)bpf_get_prandom_u32() %s %lluULL",
+		       below ? "<" : ">=", k);
 }
 
-static void cval_call(struct gen *g, const struct fr_expr *e, struct cval *v, int d)
+static void cval_call(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_cval *v, int d)
 {
-	struct cval a[2];
-	const char *f = e->s;
+	const struct fr_builtin *bi = fr_builtin_find(e->s);
+	struct fr_cval a[FR_BI_MAX_ARGS];
 
-	if (!strcmp(f, "current_time")) {
-		tmp_int(g, d, v, TY_U64, "bpf_ktime_get_ns()");
-		return;
-	}
-	if (!strcmp(f, "randomu")) {
-		tmp_int(g, d, v, TY_U32, "bpf_get_prandom_u32()");
-		return;
-	}
-	if (!strcmp(f, "method_id")) {
-		/* every (method, element) pair is its own function, so the id
-		 * is known here and costs the program nothing at run time */
-		char SV[64], MN[64];
-		tmp_int(g, d, v, TY_U32, "%s_%s", fr_cname_upper(SV, sizeof(SV), g->spec->svc->name),
-			fr_cname_upper(MN, sizeof(MN), g->m->name));
-		return;
-	}
-	if (!strcmp(f, "byte_size")) {
+	if (bi && bi->form == FR_BI_BYTE_SIZE) {
 		byte_size(g, e, v, d);
 		return;
 	}
-	if (!strcmp(f, "size")) {
+	if (bi && bi->form == FR_BI_SIZE) {
 		int t = vec_len(g, d, find_state(g->el, e->args[0]->s));
 		memset(v, 0, sizeof(*v));
 		v->kind = TY_U32;
 		snprintf(v->c, sizeof(v->c), "n%d", t);
 		return;
 	}
-	for (unsigned i = 0; i < e->nargs && i < 2; i++)
+	if (!bi || bi->form != FR_BI_PLAIN || e->nargs != bi->nargs) {
+		snprintf(v->c, sizeof(v->c), "0");	/* the checker rejected it */
+		return;
+	}
+	for (unsigned i = 0; i < e->nargs; i++)
 		cval_of(g, e->args[i], &a[i], d);
-	if (!strcmp(f, "time_diff")) {
-		/* a clock read before the other gives 0, never a huge wrap */
-		tmp_int(g, d, v, TY_U64, "%s > %s ? %s - %s : 0", a[0].c, a[1].c, a[0].c, a[1].c);
-		return;
-	}
-	if (!strcmp(f, "min") || !strcmp(f, "max")) {
-		enum fr_type_kind k = e->args[0]->kind == E_INT ? a[1].kind : a[0].kind;
-		const char *cs = cast_of(&a[0], &a[1]);
-		tmp_int(g, d, v, k, "%s%s %c %s%s ? %s : %s", cs, a[0].c, f[1] == 'i' ? '<' : '>',
-			cs, a[1].c, a[0].c, a[1].c);
-		return;
-	}
-	if (!strcmp(f, "hash")) {
-		int t = g->tmp++;
-		ind(g, d);
-		if (!a[0].is_bytes) {
-			/* multiply-xorshift: cheap, and spreads nearby keys apart */
-			fr_buf_printf(g->b, "__u64 t%d = (__u64)%s * 0x9e3779b97f4a7c15ULL;\n", t, a[0].c);
-			ind(g, d);
-			fr_buf_printf(g->b, "t%d ^= t%d >> 29;\n", t, t);
-		} else {
-			/* FNV-1a over the zero-padded slot, unrolled: no loop to verify */
-			fr_buf_printf(g->b, "__u64 t%d = 0xcbf29ce484222325ULL;\n", t);
-			for (unsigned i = 0; i < a[0].n; i++) {
-				unsigned ch = 0;
-				ind(g, d);
-				if (a[0].lit) {
-					ch = i < a[0].litlen ? (unsigned char)a[0].lit[i] : 0;
-					fr_buf_printf(g->b, "t%d = (t%d ^ 0x%02x) * 0x100000001b3ULL;\n",
-						      t, t, ch);
-				} else {
-					fr_buf_printf(g->b, "t%d = (t%d ^ ((const unsigned char *)%s)[%u])"
-						      " * 0x100000001b3ULL;\n", t, t, a[0].c, i);
-				}
-			}
-		}
-		memset(v, 0, sizeof(*v));
-		v->kind = TY_U64;
-		snprintf(v->c, sizeof(v->c), "t%d", t);
-		return;
-	}
-	snprintf(v->c, sizeof(v->c), "0");
+	bi->emit(g, d, a, v);
 }
 
-static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int d)
+static void cval_of(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_cval *v, int d)
 {
 	memset(v, 0, sizeof(*v));
 	switch (e->kind) {
 	case E_INT:
 		v->kind = TY_U64;
+		v->is_const = 1;
 		snprintf(v->c, sizeof(v->c), "%lluULL", (unsigned long long)e->ival);
 		return;
 	case E_BOOL:
@@ -381,7 +330,7 @@ static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int 
 			fr_buf_printf(g->b, "%s *p%d = bpf_map_lookup_elem(&%s, &z%d);\n",
 				      ctype(&sc->type, ty, sizeof(ty)), t,
 				      map_name(sc, mn, sizeof(mn)), t);
-			tmp_int(g, d, v, sc->type.kind, "p%d ? *p%d : 0", t, t);
+			fr_bpf_tmp_int(g, d, v, sc->type.kind, "p%d ? *p%d : 0", t, t);
 			return;
 		}
 		if (bd && !bd->st) {
@@ -406,20 +355,21 @@ static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int 
 	case E_DIV:
 	case E_MOD: {
 		const char *ops = fr_arith_ops;
-		struct cval l, r;
+		struct fr_cval l, r;
 		cval_of(g, e->args[0], &l, d);
 		cval_of(g, e->args[1], &r, d);
 		enum fr_type_kind k = e->args[0]->kind == E_INT ? r.kind : l.kind;
 		/* a divisor only known at run time may be 0: C leaves x / 0
 		 * undefined, so the spec defines it as 0 */
 		if ((e->kind == E_DIV || e->kind == E_MOD) && e->args[1]->kind != E_INT)
-			tmp_int(g, d, v, k, "%s ? %s %c %s : 0", r.c, l.c, ops[e->kind], r.c);
+			fr_bpf_tmp_int(g, d, v, k, "%s ? %s %c %s : 0", r.c, l.c, ops[e->kind],
+				       r.c);
 		else
-			tmp_int(g, d, v, k, "%s %c %s", l.c, ops[e->kind], r.c);
+			fr_bpf_tmp_int(g, d, v, k, "%s %c %s", l.c, ops[e->kind], r.c);
 		return;
 	}
 	case E_CMP: {
-		struct cval l, r;
+		struct fr_cval l, r;
 		static const char *const ops[] = { [T_EQEQ] = "==", [T_NE] = "!=", [T_LT] = "<",
 						   [T_LE] = "<=", [T_GT] = ">", [T_GE] = ">=" };
 		if (fr_is_randomf(e->args[0]) || fr_is_randomf(e->args[1])) {
@@ -428,17 +378,18 @@ static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int 
 		}
 		cval_of(g, e->args[0], &l, d);
 		cval_of(g, e->args[1], &r, d);
-		const char *cs = cast_of(&l, &r);
-		tmp_int(g, d, v, TY_BOOL, "%s%s %s %s%s", cs, l.c, ops[e->op], cs, r.c);
+		const char *cs = fr_bpf_cast_of(&l, &r);
+		fr_bpf_tmp_int(g, d, v, TY_BOOL, "%s%s %s %s%s", cs, l.c, ops[e->op], cs, r.c);
 		return;
 	}
 	case E_AND:
 	case E_OR: {
 		/* both sides are evaluated: they have no effects besides reads */
-		struct cval l, r;
+		struct fr_cval l, r;
 		cval_of(g, e->args[0], &l, d);
 		cval_of(g, e->args[1], &r, d);
-		tmp_int(g, d, v, TY_BOOL, "%s %s %s", l.c, e->kind == E_AND ? "&&" : "||", r.c);
+		fr_bpf_tmp_int(g, d, v, TY_BOOL, "%s %s %s", l.c, e->kind == E_AND ? "&&" : "||",
+			       r.c);
 		return;
 	}
 	case E_TUPLE:
@@ -476,21 +427,21 @@ static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int 
 }
 
 /* Declares `var` of type t, zeroed, and stores e into it. */
-static void fill(struct gen *g, int d, const struct fr_type *t, const char *var,
+static void fill(struct fr_bpf_gen *g, int d, const struct fr_type *t, const char *var,
 		 const struct fr_expr *e)
 {
-	struct cval v;
+	struct fr_cval v;
 	char ty[64];
 
 	if (t->kind == TY_TUPLE) {
 		/* the checker let only (x, y, ...) of the right arity through */
-		struct cval ev[8];
+		struct fr_cval ev[8];
 		unsigned n = e->nargs < 8 ? e->nargs : 8;
 		for (unsigned i = 0; i < n; i++)
 			cval_of(g, e->args[i], &ev[i], d);
-		emitf(g, d, "%s %s = {};\n", ctype(t, ty, sizeof(ty)), var);
+		fr_bpf_line(g, d, "%s %s = {};\n", ctype(t, ty, sizeof(ty)), var);
 		for (unsigned i = 0; i < n; i++)
-			emitf(g, d, "%s.f%u = %s;\n", var, i, ev[i].c);
+			fr_bpf_line(g, d, "%s.f%u = %s;\n", var, i, ev[i].c);
 		return;
 	}
 	cval_of(g, e, &v, d);
@@ -514,9 +465,9 @@ static void fill(struct gen *g, int d, const struct fr_type *t, const char *var,
 	}
 }
 
-static void gen_block(struct gen *g, const struct fr_block *b, int d);
+static void gen_block(struct fr_bpf_gen *g, const struct fr_block *b, int d);
 
-static void gen_send(struct gen *g, const struct fr_stmt *s, int d)
+static void gen_send(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 {
 	const struct fr_expr *what = s->e->args[0];
 	char id[160];
@@ -531,7 +482,7 @@ static void gen_send(struct gen *g, const struct fr_stmt *s, int d)
 }
 
 /* set(state, value) on a scalar: slot 0 of a one-entry array */
-static void gen_set_scalar(struct gen *g, const struct fr_state *sc, const struct fr_expr *v,
+static void gen_set_scalar(struct fr_bpf_gen *g, const struct fr_state *sc, const struct fr_expr *v,
 			   int d)
 {
 	char mn[96], ty[64];
@@ -556,7 +507,7 @@ static void gen_set_scalar(struct gen *g, const struct fr_state *sc, const struc
 		fr_buf_printf(g->b, "__sync_fetch_and_add(p%d, %s%lluULL);\n", t,
 			      v->kind == E_SUB ? "-" : "", (unsigned long long)v->args[1]->ival);
 	} else {
-		struct cval cv;
+		struct fr_cval cv;
 		cval_of(g, v, &cv, d + 1);
 		ind(g, d + 1);
 		fr_buf_printf(g->b, "if (p%d)\n", t);
@@ -568,7 +519,7 @@ static void gen_set_scalar(struct gen *g, const struct fr_state *sc, const struc
 }
 
 /* set(rpc, 'field', v): a store into the field's fixed slot */
-static void gen_set_field(struct gen *g, const struct fr_stmt *s, int d)
+static void gen_set_field(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 {
 	const struct fr_slot *sl = fr_layout_find(g->l, s->e->args[1]->s);
 	const struct fr_expr *v = s->e->args[2];
@@ -586,7 +537,7 @@ static void gen_set_field(struct gen *g, const struct fr_stmt *s, int d)
 			fr_buf_printf(g->b, "\\x%02x", i < v->slen ? (unsigned char)v->s[i] : 0);
 		fr_buf_printf(g->b, "\", %u);\n", sl->size);
 	} else {
-		struct cval cv;
+		struct fr_cval cv;
 		cval_of(g, v, &cv, d + 1);
 		ind(g, d + 1);
 		switch (sl->f->type.kind) {
@@ -607,7 +558,7 @@ static void gen_set_field(struct gen *g, const struct fr_stmt *s, int d)
 	fr_buf_printf(g->b, "}\n");
 }
 
-static void gen_set(struct gen *g, const struct fr_stmt *s, int d)
+static void gen_set(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 {
 	const struct fr_expr *me = s->e->args[0];
 	const struct fr_state *st = NULL;
@@ -648,7 +599,7 @@ static void gen_set(struct gen *g, const struct fr_stmt *s, int d)
 					      (unsigned long long)v->args[1]->ival);
 			return;
 		}
-		struct cval cv;
+		struct fr_cval cv;
 		cval_of(g, v, &cv, d);
 		ind(g, d);
 		fr_buf_printf(g->b, "*%s = %s;\n", bd->var, cv.c);
@@ -683,71 +634,71 @@ static void gen_set(struct gen *g, const struct fr_stmt *s, int d)
 	fill(g, d + 1, ms->type.key, kv, k);
 	fill(g, d + 1, ms->type.val, vv, v);
 	map_name(ms, mn, sizeof(mn));
-	emitf(g, d + 1, "%s *p%d = bpf_map_lookup_elem(&%s, &%s);\n\n",
+	fr_bpf_line(g, d + 1, "%s *p%d = bpf_map_lookup_elem(&%s, &%s);\n\n",
 	      ctype(ms->type.val, ty, sizeof(ty)), t, mn, kv);
-	emitf(g, d + 1, "if (p%d)\n", t);
-	emitf(g, d + 2, "__builtin_memcpy(p%d, &%s, sizeof(%s));\n", t, vv, vv);
-	emitf(g, d + 1, "else if (fr_state_insert(&%s, %d, %d, &%s, &%s))\n", mn,
+	fr_bpf_line(g, d + 1, "if (p%d)\n", t);
+	fr_bpf_line(g, d + 2, "__builtin_memcpy(p%d, &%s, sizeof(%s));\n", t, vv, vv);
+	fr_bpf_line(g, d + 1, "else if (fr_state_insert(&%s, %d, %d, &%s, &%s))\n", mn,
 	      fr_map_state_index(g->spec, ms), ms->full_refuse, kv, vv);
-	emitf(g, d + 2, "return FLATRPC_ST_STATE_FULL;\n");
+	fr_bpf_line(g, d + 2, "return FLATRPC_ST_STATE_FULL;\n");
 	ind(g, d);
 	fr_buf_printf(g->b, "}\n");
 }
 
 /* forward(rpc, ip): the kernel reads the address back with
  * fr_anf_forward_to() when the chain returns FLATRPC_ANF_FORWARD */
-static void gen_forward(struct gen *g, const struct fr_stmt *s, int d)
+static void gen_forward(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 {
-	struct cval v;
+	struct fr_cval v;
 	int t = g->tmp++;
 
-	emitf(g, d, "{\n");
+	fr_bpf_line(g, d, "{\n");
 	cval_of(g, s->e->args[1], &v, d + 1);
-	emitf(g, d + 1, "struct fr_anf_out *o%d = fr_anf_out();\n\n", t);
-	emitf(g, d + 1, "if (o%d) {\n", t);
-	emitf(g, d + 2, "o%d->forward_to = (__u32)(%s);\n", t, v.c);
-	emitf(g, d + 2, "return FLATRPC_ANF_FORWARD;\n");
-	emitf(g, d + 1, "}\n");
-	emitf(g, d, "}\n");
-	emitf(g, d, "return 0;\t/* never: the slot always exists */\n");
+	fr_bpf_line(g, d + 1, "struct fr_anf_out *o%d = fr_anf_out();\n\n", t);
+	fr_bpf_line(g, d + 1, "if (o%d) {\n", t);
+	fr_bpf_line(g, d + 2, "o%d->forward_to = (__u32)(%s);\n", t, v.c);
+	fr_bpf_line(g, d + 2, "return FLATRPC_ANF_FORWARD;\n");
+	fr_bpf_line(g, d + 1, "}\n");
+	fr_bpf_line(g, d, "}\n");
+	fr_bpf_line(g, d, "return 0;\t/* never: the slot always exists */\n");
 }
 
 /* push(v, x): a full Vec stays as it is */
-static void gen_push(struct gen *g, const struct fr_stmt *s, int d)
+static void gen_push(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 {
 	const struct fr_state *ms = find_state(g->el, s->e->args[0]->s);
 	char mn[96], vv[16];
 
 	snprintf(vv, sizeof(vv), "v%d", g->tmp++);
-	emitf(g, d, "{\n");
+	fr_bpf_line(g, d, "{\n");
 	fill(g, d + 1, ms->type.val, vv, s->e->args[1]);
 	int n = vec_len(g, d + 1, ms);
-	emitf(g, d + 1, "if (np%d && n%d < %u &&\n", n, n, ms->type.n);
-	emitf(g, d + 1, "    !bpf_map_update_elem(&%s, &n%d, &%s, BPF_ANY))\n",
+	fr_bpf_line(g, d + 1, "if (np%d && n%d < %u &&\n", n, n, ms->type.n);
+	fr_bpf_line(g, d + 1, "    !bpf_map_update_elem(&%s, &n%d, &%s, BPF_ANY))\n",
 		      map_name(ms, mn, sizeof(mn)), n, vv);
-	emitf(g, d + 2, "*np%d = n%d + 1;\n", n, n);
-	emitf(g, d, "}\n");
+	fr_bpf_line(g, d + 2, "*np%d = n%d + 1;\n", n, n);
+	fr_bpf_line(g, d, "}\n");
 }
 
-static void gen_block(struct gen *g, const struct fr_block *b, int d);
+static void gen_block(struct fr_bpf_gen *g, const struct fr_block *b, int d);
 
 /* foreach x in v: the body once per slot, each guarded by the length;
  * unrolled, since kernel 6.1 has no bpf_for and N is small */
-static void gen_foreach(struct gen *g, const struct fr_stmt *s, int d)
+static void gen_foreach(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 {
 	const struct fr_state *ms = find_state(g->el, s->e->s);
 	char mn[96], ty[64];
 
-	emitf(g, d, "{\n");
+	fr_bpf_line(g, d, "{\n");
 	int n = vec_len(g, d + 1, ms);
 	for (unsigned i = 0; i < ms->type.n; i++) {
 		int t = g->tmp++;
-		emitf(g, d + 1, "if (n%d > %u) {\n", n, i);
-		emitf(g, d + 2, "__u32 i%d = %u;\n", t, i);
-		emitf(g, d + 2, "%s *e%d = bpf_map_lookup_elem(&%s, &i%d);\n\n",
+		fr_bpf_line(g, d + 1, "if (n%d > %u) {\n", n, i);
+		fr_bpf_line(g, d + 2, "__u32 i%d = %u;\n", t, i);
+		fr_bpf_line(g, d + 2, "%s *e%d = bpf_map_lookup_elem(&%s, &i%d);\n\n",
 			      ctype(ms->type.val, ty, sizeof(ty)), t,
 			      map_name(ms, mn, sizeof(mn)), t);
-		emitf(g, d + 2, "if (e%d) {\n", t);
+		fr_bpf_line(g, d + 2, "if (e%d) {\n", t);
 		struct bind *bd = &g->binds[g->nbinds++];
 		memset(bd, 0, sizeof(*bd));
 		bd->name = s->names[0];
@@ -755,27 +706,27 @@ static void gen_foreach(struct gen *g, const struct fr_stmt *s, int d)
 		snprintf(bd->var, sizeof(bd->var), "(*e%d)", t);
 		gen_block(g, &s->body, d + 3);
 		g->nbinds--;
-		emitf(g, d + 2, "}\n");
-		emitf(g, d + 1, "}\n");
+		fr_bpf_line(g, d + 2, "}\n");
+		fr_bpf_line(g, d + 1, "}\n");
 	}
-	emitf(g, d, "}\n");
+	fr_bpf_line(g, d, "}\n");
 }
 
-static void gen_delete(struct gen *g, const struct fr_stmt *s, int d)
+static void gen_delete(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 {
 	const struct fr_state *ms = find_state(g->el, s->e->args[0]->s);
 	char mn[96], kv[16];
 
 	snprintf(kv, sizeof(kv), "k%d", g->tmp++);
-	emitf(g, d, "{\n");
+	fr_bpf_line(g, d, "{\n");
 	fill(g, d + 1, ms->type.key, kv, s->e->args[1]);
-	emitf(g, d + 1, "fr_state_delete(&%s, %d, &%s);\n", map_name(ms, mn, sizeof(mn)),
+	fr_bpf_line(g, d + 1, "fr_state_delete(&%s, %d, &%s);\n", map_name(ms, mn, sizeof(mn)),
 	      fr_map_state_index(g->spec, ms), kv);
-	emitf(g, d, "}\n");
+	fr_bpf_line(g, d, "}\n");
 }
 
 /* Byte-wise compare of an N-byte slot with a zero-padded constant. */
-static void str_eq(struct gen *g, const struct cval *v, const struct fr_expr *c, int d)
+static void str_eq(struct fr_bpf_gen *g, const struct fr_cval *v, const struct fr_expr *c, int d)
 {
 	fr_buf_printf(g->b, "(");
 	for (unsigned i = 0; i < v->n; i++) {
@@ -790,7 +741,7 @@ static void str_eq(struct gen *g, const struct cval *v, const struct fr_expr *c,
 	fr_buf_printf(g->b, ")");
 }
 
-static void gen_match(struct gen *g, const struct fr_stmt *s, int d)
+static void gen_match(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 {
 	const struct fr_expr *e = s->e;
 	char ty[64], mn[96];
@@ -865,7 +816,7 @@ static void gen_match(struct gen *g, const struct fr_stmt *s, int d)
 		}
 	} else {
 		/* a plain value against constants */
-		struct cval v;
+		struct fr_cval v;
 		cval_of(g, e, &v, d + 1);
 		if (!v.is_bytes) {
 			ind(g, d + 1);
@@ -918,9 +869,9 @@ static void gen_match(struct gen *g, const struct fr_stmt *s, int d)
 
 /* Locals are C variables l_<name>, declared at their first assignment in
  * a block; C's block scope is the spec's, as each arm is a C block. */
-static void gen_assign(struct gen *g, const struct fr_stmt *s, int d)
+static void gen_assign(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 {
-	struct cval v[32];
+	struct fr_cval v[32];
 	unsigned n = s->nnames < 32 ? s->nnames : 32;
 
 	for (unsigned i = 0; i < n; i++) {
@@ -928,7 +879,7 @@ static void gen_assign(struct gen *g, const struct fr_stmt *s, int d)
 		cval_of(g, e, &v[i], d);
 		/* read every value before writing any name: (a, b) = (b, a) */
 		if (n > 1)
-			tmp_int(g, d, &v[i], v[i].kind, "%s", v[i].c);
+			fr_bpf_tmp_int(g, d, &v[i], v[i].kind, "%s", v[i].c);
 	}
 	for (unsigned i = 0; i < n; i++) {
 		const struct bind *bd = find_bind(g, s->names[i]);
@@ -946,7 +897,7 @@ static void gen_assign(struct gen *g, const struct fr_stmt *s, int d)
 	}
 }
 
-static void gen_block(struct gen *g, const struct fr_block *b, int d)
+static void gen_block(struct fr_bpf_gen *g, const struct fr_block *b, int d)
 {
 	int scope = g->nbinds;
 
@@ -984,7 +935,7 @@ static void gen_instance(const struct fr_spec *spec, const struct fr_method *m,
 			 const struct fr_chain_ref *r, int resp, struct fr_buf *b)
 {
 	const struct fr_element *el = r->elem;
-	struct gen g = { .spec = spec, .m = m, .el = el, .l = resp ? &m->lresp : &m->lreq,
+	struct fr_bpf_gen g = { .spec = spec, .m = m, .el = el, .l = resp ? &m->lresp : &m->lreq,
 			 .param = resp ? el->resp.param : el->req.param, .b = b };
 
 	/* a server: element sees the request as the wire carries it */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "builtins.h"
 #include "flatrpc_abi.h"
 #include "flatrpc_gen.h"
 #include "spec.h"
@@ -609,6 +610,73 @@ static void test_builtin_and_operand_errors(void **state)
 	assert_non_null(strstr(out, "bad.anf:11:5: error: the result of randomu() is unused\n"));
 	assert_int_equal(n, 6);
 	free(out);
+}
+
+/* The registry types the arguments of every plain built-in. */
+static void test_builtin_argument_types(void **state)
+{
+	int n, w;
+	char *out = diagnose_w("element e:\n"
+			       "  req(rpc):\n"
+			       "    match hash(true) == time_diff(1, get(rpc, 'id') > 2):\n"
+			       "      _ => pass\n"
+			       SVC_ID_CODE, &n, &w);
+	(void)state;
+
+	assert_non_null(strstr(out, "bad.anf:3:16: error: hash() takes an integer or a string, "
+			       "not bool constant\n"));
+	assert_non_null(strstr(out, "bad.anf:3:53: error: time_diff() needs integers, not "
+			       "bool\n"));
+	assert_int_equal(n, 2);
+	free(out);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	struct fr_buf b = { 0 };
+	char tmp[4096];
+	size_t k;
+
+	assert_non_null(f);
+	while ((k = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		fr_buf_put(&b, tmp, k);
+	fclose(f);
+	return b.p;
+}
+
+/* The table in docs/spec-language.md and the fuzz dictionary's built-ins
+ * are the registry's (flatrpc-gen --list-builtins prints both): a new
+ * built-in that is not documented fails here, with the text to paste. */
+static void test_builtins_doc_and_dict(void **state)
+{
+	char *doc = slurp(spec_path("../docs/spec-language.md"));
+	char *dict = slurp(spec_path("../codegen/fuzz/anf.dict"));
+	struct fr_buf want = { 0 };
+	const char *mark = "# built-ins, from flatrpc-gen --list-builtins=dict";
+	(void)state;
+
+	for (unsigned i = 0; i < fr_n_builtins; i++) {
+		const struct fr_builtin *bi = &fr_builtins[i];
+		assert_true(bi->nargs <= FR_BI_MAX_ARGS);
+		if (bi->form == FR_BI_PLAIN) {
+			assert_non_null(bi->emit);
+			assert_non_null(bi->doc[0].sig);
+		}
+	}
+	fr_builtins_doc(&want);
+	if (!strstr(doc, want.p))
+		fail_msg("docs/spec-language.md lacks the built-in table:\n%s", want.p);
+	want.len = 0;
+	fr_builtins_dict(&want);
+	const char *block = strstr(dict, mark);
+	assert_non_null(block);
+	block = strchr(block, '\n') + 1;
+	if (strcmp(block, want.p))
+		fail_msg("codegen/fuzz/anf.dict should end in:\n%s", want.p);
+	fr_buf_free(&want);
+	free(doc);
+	free(dict);
 }
 
 static void test_comparisons_do_not_chain(void **state)
@@ -1308,6 +1376,8 @@ int main(void)
 		cmocka_unit_test(test_what_bpf_cannot_run),
 		cmocka_unit_test(test_operator_precedence),
 		cmocka_unit_test(test_builtin_and_operand_errors),
+		cmocka_unit_test(test_builtin_argument_types),
+		cmocka_unit_test(test_builtins_doc_and_dict),
 		cmocka_unit_test(test_comparisons_do_not_chain),
 		cmocka_unit_test(test_expression_depth_is_bounded),
 		cmocka_unit_test(test_names_that_collide_in_c),
