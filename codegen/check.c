@@ -2006,11 +2006,17 @@ static void check_service(struct ck *c, struct fr_service *svc)
 				m->flags |= FLATRPC_M_FORWARD;
 	}
 
-	/* each Map state has its slot of state_limits */
+	/* each Map state of a used element has its slot of state_limits */
+	for (unsigned i = 0; i < svc->nmethods; i++)
+		for (unsigned j = 0; j < svc->methods[i].nchain; j++)
+			if (svc->methods[i].chain[j].elem)
+				svc->methods[i].chain[j].elem->used = 1;
+	int nmaps = 0;
 	for (unsigned i = 0; i < spec->nelems; i++)
 		for (unsigned j = 0; j < spec->elems[i]->nstates; j++) {
-			const struct fr_state *st = &spec->elems[i]->states[j];
-			if (fr_map_state_index(spec, st) == FLATRPC_MAX_STATES)
+			struct fr_state *st = &spec->elems[i]->states[j];
+			st->map_index = spec->elems[i]->used && st->type.kind == TY_MAP ? nmaps++ : -1;
+			if (st->map_index == FLATRPC_MAX_STATES)
 				fr_error(d, st->loc, "more than %d Map states in the elements "
 					 "of service '%s'", FLATRPC_MAX_STATES, svc->name);
 		}

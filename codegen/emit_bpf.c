@@ -639,7 +639,7 @@ static void gen_set(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 	fr_bpf_line(g, d + 1, "if (p%d)\n", t);
 	fr_bpf_line(g, d + 2, "__builtin_memcpy(p%d, &%s, sizeof(%s));\n", t, vv, vv);
 	fr_bpf_line(g, d + 1, "else if (fr_state_insert(&%s, %d, %d, &%s, &%s))\n", mn,
-	      fr_map_state_index(g->spec, ms), ms->full_refuse, kv, vv);
+	      ms->map_index, ms->full_refuse, kv, vv);
 	fr_bpf_line(g, d + 2, "return FLATRPC_ST_STATE_FULL;\n");
 	ind(g, d);
 	fr_buf_printf(g->b, "}\n");
@@ -721,7 +721,7 @@ static void gen_delete(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 	fr_bpf_line(g, d, "{\n");
 	fill(g, d + 1, ms->type.key, kv, s->e->args[1]);
 	fr_bpf_line(g, d + 1, "fr_state_delete(&%s, %d, &%s);\n", map_name(ms, mn, sizeof(mn)),
-	      fr_map_state_index(g->spec, ms), kv);
+	      ms->map_index, kv);
 	fr_bpf_line(g, d, "}\n");
 }
 
@@ -1159,7 +1159,7 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 	str_types(spec, b);
 	for (unsigned i = 0; i < spec->nelems; i++) {
 		const struct fr_element *el = spec->elems[i];
-		if (!fr_elem_used(spec, el))
+		if (!el->used)
 			continue;
 		for (unsigned j = 0; j < el->nstates; j++) {
 			const struct fr_state *st = &el->states[j];
@@ -1190,7 +1190,7 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 			/* @full(evict) is the kernel's LRU; @full(refuse) a plain hash,
 			 * whose insert fails when full */
 			fr_buf_printf(b, "/* state_limits[%d]; when full: %s */\n",
-				      fr_map_state_index(spec, st),
+				      st->map_index,
 				      st->full_refuse ? "refuse" : "evict");
 			fr_buf_printf(b, "struct {\n\t__uint(type, BPF_MAP_TYPE_%s);\n"
 				      "\t__uint(max_entries, %u);\n\t__type(key, %s);\n"

@@ -95,14 +95,14 @@ void fr_emit_init(const struct fr_spec *spec, struct fr_buf *b)
 		for (unsigned j = 0; j < spec->elems[i]->nstates; j++) {
 			const struct fr_state *st = &spec->elems[i]->states[j];
 			char mn[160];
-			if (fr_map_state_index(spec, st) >= 0)
+			if (st->map_index >= 0)
 				fr_buf_printf(b, " \"%s\",", fr_state_map_name(mn, sizeof(mn), st));
 		}
 	fr_buf_printf(b, " NULL }\n");
 
 	for (unsigned i = 0; i < spec->nelems; i++) {
 		const struct fr_element *el = spec->elems[i];
-		if (!el->init.present || !fr_elem_used(spec, el))
+		if (!el->init.present || !el->used)
 			continue;
 		for (unsigned j = 0; j < el->init.body.n; j++) {
 			const struct fr_stmt *s = el->init.body.v[j];

@@ -201,6 +201,10 @@ struct fr_state {
 	unsigned	nannots;
 	unsigned	max_entries;	/* a map's @size(N); 0: the default */
 	int		full_refuse;	/* a map's @full(refuse); else it evicts (LRU) */
+	/* filled by the checker: a Map state's number in state_limits and
+	 * FLATRPC_SPEC_STATES, its place among the Map states of the used
+	 * elements in spec order; -1 for other states */
+	int		map_index;
 };
 
 struct fr_handler {
@@ -235,6 +239,9 @@ struct fr_element {
 	struct fr_handler init, req, resp;
 	struct fr_reads	req_reads, resp_reads;	/* filled by the checker */
 	unsigned	forwards;	/* req() can forward(): filled by the checker */
+	/* some method chains it, so its state becomes maps and init data:
+	 * filled by the checker */
+	int		used;
 };
 
 /* name=value in a chain: e(rate=1000) */
@@ -428,12 +435,6 @@ const struct fr_expr *fr_elem_arg(const struct fr_method *m, const struct fr_ele
 const struct fr_eparam *fr_elem_param(const struct fr_element *el, const char *name);
 uint64_t fr_fnv1a64(uint64_t h, const void *p, size_t n);
 #define FR_FNV_OFFSET 0xcbf29ce484222325ULL
-
-/* Whether some method of the service chains element el. */
-int fr_elem_used(const struct fr_spec *spec, const struct fr_element *el);
-/* A Map state's number in state_limits and FLATRPC_SPEC_STATES: its place
- * among the Map states of the used elements, in spec order; -1 otherwise. */
-int fr_map_state_index(const struct fr_spec *spec, const struct fr_state *st);
 /* The state's BPF map, fr_<element>_<state>: its C name and its pin name. */
 const char *fr_state_map_name(char *buf, size_t n, const struct fr_state *st);
 

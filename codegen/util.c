@@ -192,3 +192,12 @@ const char *fr_cname_upper(char *buf, size_t n, const char *name)
 	buf[i] = 0;
 	return buf;
 }
+
+const char *fr_state_map_name(char *buf, size_t n, const struct fr_state *st)
+{
+	char e[64], s[64];
+
+	snprintf(buf, n, "fr_%s_%s", fr_cname(e, sizeof(e), st->elem->name),
+		 fr_cname(s, sizeof(s), st->name));
+	return buf;
+}
