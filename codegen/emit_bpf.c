@@ -1088,73 +1088,8 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 	size_fn(spec, "fr_req_strip", "REQ_STRIP", "0", b);
 	size_fn(spec, "fr_method_flags", "FLAGS", "0", b);
 
-	fr_buf_printf(b, "\n/* body integers are little-endian, at any alignment */\n"
-		      "static __always_inline __u16 fr_le16(const void *p)\n{\n"
-		      "\t__u16 v;\n\n\t__builtin_memcpy(&v, p, 2);\n"
-		      "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n\tv = __builtin_bswap16(v);\n#endif\n"
-		      "\treturn v;\n}\n\n"
-		      "static __always_inline __u32 fr_le32(const void *p)\n{\n"
-		      "\t__u32 v;\n\n\t__builtin_memcpy(&v, p, 4);\n"
-		      "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n\tv = __builtin_bswap32(v);\n#endif\n"
-		      "\treturn v;\n}\n\n"
-		      "static __always_inline __u64 fr_le64(const void *p)\n{\n"
-		      "\t__u64 v;\n\n\t__builtin_memcpy(&v, p, 8);\n"
-		      "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n\tv = __builtin_bswap64(v);\n#endif\n"
-		      "\treturn v;\n}\n\n");
-	fr_buf_printf(b, "static __always_inline void fr_st16(void *p, __u16 v)\n{\n"
-		      "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n\tv = __builtin_bswap16(v);\n#endif\n"
-		      "\t__builtin_memcpy(p, &v, 2);\n}\n\n"
-		      "static __always_inline void fr_st32(void *p, __u32 v)\n{\n"
-		      "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n\tv = __builtin_bswap32(v);\n#endif\n"
-		      "\t__builtin_memcpy(p, &v, 4);\n}\n\n"
-		      "static __always_inline void fr_st64(void *p, __u64 v)\n{\n"
-		      "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n\tv = __builtin_bswap64(v);\n#endif\n"
-		      "\t__builtin_memcpy(p, &v, 8);\n}\n\n");
-	/* The UDP header is not at a fixed distance from the body (a fragment
-	 * carries an extension in between), so the checksum a rewrite breaks
-	 * is zeroed by the kernel program, which has the header. */
-	fr_buf_printf(b, "/* What a chain leaves for the kernel program besides its return code;\n"
-		      " * per CPU, as one run of the program is on one CPU. */\n"
-		      "struct fr_anf_out {\n"
-		      "\t__u32 forward_to;\t/* forward(rpc, ip): ip, host order */\n"
-		      "\t__u32 rewrote;\t\t/* set(rpc, ...) ran: the UDP checksum is stale */\n"
-		      "};\n\n"
-		      "struct {\n\t__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);\n"
-		      "\t__uint(max_entries, 1);\n\t__type(key, __u32);\n"
-		      "\t__type(value, struct fr_anf_out);\n} fr_anf_out_map SEC(\".maps\");\n\n"
-		      "static __always_inline struct fr_anf_out *fr_anf_out(void)\n{\n"
-		      "\t__u32 z = 0;\n\n\treturn bpf_map_lookup_elem(&fr_anf_out_map, &z);\n}\n\n"
-		      "static __always_inline __u32 fr_anf_forward_to(void)\n{\n"
-		      "\tstruct fr_anf_out *o = fr_anf_out();\n\n\treturn o ? o->forward_to : 0;\n}\n\n"
-		      "static __always_inline void fr_note_rewrite(void)\n{\n"
-		      "\tstruct fr_anf_out *o = fr_anf_out();\n\n\tif (o)\n\t\to->rewrote = 1;\n}\n\n"
-		      "/* Whether the chain that just ran rewrote the message, cleared for the\n"
-		      " * next: a rewritten frame's UDP checksum must become 0 (\"none\"). */\n"
-		      "static __always_inline int fr_anf_rewrote(void)\n{\n"
-		      "\tstruct fr_anf_out *o = fr_anf_out();\n\tint r;\n\n"
-		      "\tif (!o)\n\t\treturn 0;\n\tr = o->rewrote;\n\to->rewrote = 0;\n\treturn r;\n}\n\n");
-	fr_buf_printf(b, "/* A set() of a key its Map state does not hold: stores it and counts\n"
-		      " * it in state_limits[idx] (flatrpc_abi.h). Nonzero: a full @full(refuse)\n"
-		      " * map did not take it. Counted without fetching atomics, which 6.1's\n"
-		      " * default BPF ISA lacks, so two CPUs may race on `live`. */\n"
-		      "static __always_inline int fr_state_insert(void *map, __u32 idx, int refuse,\n"
-		      "\t\t\t\t\t   const void *k, const void *v)\n{\n"
-		      "\tstruct flatrpc_state_limits *l = bpf_map_lookup_elem(&state_limits, &idx);\n"
-		      "\tlong err = bpf_map_update_elem(map, k, v, BPF_NOEXIST);\n\n"
-		      "\tif (err == -17)\t/* EEXIST: another CPU stored it just now */\n"
-		      "\t\treturn bpf_map_update_elem(map, k, v, BPF_ANY), 0;\n"
-		      "\tif (!l)\n\t\treturn 0;\n"
-		      "\tif (err)\t/* E2BIG: full, which only a plain hash reports */\n"
-		      "\t\treturn refuse ? (__sync_fetch_and_add(&l->refused, 1), 1) : 0;\n"
-		      "\t__sync_fetch_and_add(&l->inserted, 1);\n"
-		      "\tif (!refuse && l->max && l->live >= l->max)\t/* the LRU pushed a key out */\n"
-		      "\t\t__sync_fetch_and_add(&l->evicted, 1);\n"
-		      "\telse\n\t\t__sync_fetch_and_add(&l->live, 1);\n"
-		      "\treturn 0;\n}\n\n"
-		      "static __always_inline void fr_state_delete(void *map, __u32 idx, const void *k)\n{\n"
-		      "\tstruct flatrpc_state_limits *l = bpf_map_lookup_elem(&state_limits, &idx);\n\n"
-		      "\tif (!bpf_map_delete_elem(map, k) && l)\n"
-		      "\t\t__sync_fetch_and_add(&l->live, -1);\n}\n\n");
+	/* the helpers the instance functions call: kern/anf_rt.h */
+	fr_buf_printf(b, "\n#include \"anf_rt.h\"\n\n");
 	fr_buf_printf(b, "/* ---- element state, pinned by name so it outlives reloads ---- */\n");
 	str_types(spec, b);
 	for (unsigned i = 0; i < spec->nelems; i++) {

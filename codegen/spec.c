@@ -49,25 +49,11 @@ struct fr_spec *fr_spec_load_string(const char *name, const char *text, struct f
 struct fr_spec *fr_spec_load_file(const char *path, struct fr_diag *d, int *read_err)
 {
 	struct fr_spec *spec = spec_new(path);
-	FILE *f = fopen(path, "rb");
 	struct fr_buf b = { 0 };
-	char tmp[4096];
-	size_t n;
 
-	*read_err = 0;
-	if (!f) {
-		*read_err = -errno;
+	*read_err = fr_read_file(path, &b);
+	if (*read_err)
 		return spec;
-	}
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		fr_buf_put(&b, tmp, n);
-	if (ferror(f))
-		*read_err = -EIO;
-	fclose(f);
-	if (*read_err) {
-		fr_buf_free(&b);
-		return spec;
-	}
 	struct fr_src *src = fr_spec_add_src(spec, path, b.p ? b.p : "", b.len);
 	fr_buf_free(&b);
 	fr_parse_src(spec, src, d, 1);

@@ -28,6 +28,8 @@ void fr_buf_printf(struct fr_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void fr_buf_put(struct fr_buf *b, const char *s, size_t n);
 void fr_buf_free(struct fr_buf *b);
+/* Appends the whole file to b: 0, or -errno (b freed). */
+int fr_read_file(const char *path, struct fr_buf *b);
 
 struct fr_arena {
 	struct fr_arena_blk *head;

@@ -633,15 +633,9 @@ static void test_builtin_argument_types(void **state)
 
 static char *slurp(const char *path)
 {
-	FILE *f = fopen(path, "rb");
 	struct fr_buf b = { 0 };
-	char tmp[4096];
-	size_t k;
 
-	assert_non_null(f);
-	while ((k = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		fr_buf_put(&b, tmp, k);
-	fclose(f);
+	assert_int_equal(fr_read_file(path, &b), 0);
 	return b.p;
 }
 
