@@ -72,6 +72,9 @@ int ck_compatible(const struct fr_type *want, const struct vty *v);
 int ck_is_int(const struct vty *v);
 const struct fr_field *ck_field(const struct fr_fields *fs, const char *name);
 struct fr_state *ck_state(struct fr_element *el, const char *name);
+/* The state that e names (NULL: none), recorded in e->st for the emitters. */
+struct fr_state *ck_state_of(struct ck *c, const struct fr_expr *e);
+struct fr_expr *ck_ir(const struct fr_expr *e);
 void ck_add_error_code(struct fr_spec *spec, struct fr_diag *d, const char *msg,
 		       struct fr_loc loc);
 

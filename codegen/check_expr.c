@@ -234,7 +234,7 @@ static struct vty check_get(struct ck *c, const struct fr_expr *e)
 		       c->h->param ? c->h->param : "the message");
 		return r;
 	}
-	struct fr_state *st = ck_state(c->el, m->s);
+	struct fr_state *st = ck_state_of(c, m);
 	struct vty kt = ck_expr(c, k);
 	if (!st) {
 		ck_err(c, 0, m->loc, "unknown state '%s' in element '%s'", m->s, c->el->name);
@@ -274,7 +274,7 @@ void ck_key(struct ck *c, const struct fr_state *st, const struct fr_expr *k,
 
 struct fr_state *ck_vec_arg(struct ck *c, const struct fr_expr *e, const char *fn)
 {
-	struct fr_state *st = e->kind == E_NAME ? ck_state(c->el, e->s) : NULL;
+	struct fr_state *st = ck_state_of(c, e);
 	char a[64];
 
 	if (st && st->type.kind == TY_VEC)
@@ -357,7 +357,7 @@ struct vty ck_expr(struct ck *c, const struct fr_expr *e)
 		for (int i = c->nbinds - 1; i >= 0; i--)
 			if (!strcmp(c->binds[i].name, e->s))
 				return c->binds[i].t;
-		const struct fr_eparam *prm = fr_elem_param(c->el, e->s);
+		const struct fr_eparam *prm = ck_ir(e)->prm = fr_elem_param(c->el, e->s);
 		if (prm && c->hk == H_INIT) {
 			ck_err(c, 0, e->loc, "init() runs once per element, not per chain, so it "
 			       "cannot read argument '%s'", e->s);
@@ -368,7 +368,7 @@ struct vty ck_expr(struct ck *c, const struct fr_expr *e)
 			r.t = prm->type;
 			return r;
 		}
-		struct fr_state *st = ck_state(c->el, e->s);
+		struct fr_state *st = ck_state_of(c, e);
 		if (st && st->type.kind == TY_VEC) {
 			ck_err(c, 0, e->loc, "'%s' is a Vec; read it with get(%s, i), size(%s) or "
 			       "foreach x in %s:", e->s, e->s, e->s, e->s);
@@ -445,7 +445,7 @@ struct vty ck_expr(struct ck *c, const struct fr_expr *e)
 		       "allowed compared with randomf(), as in randomf() < 0.05", e->s);
 		return r;
 	case E_CALL: {
-		const struct fr_builtin *bi = fr_builtin_find(e->s);
+		const struct fr_builtin *bi = ck_ir(e)->bi = fr_builtin_find(e->s);
 		switch (bi ? bi->form : FR_BI_RANDOMF) {
 		case FR_BI_GET:
 			return check_get(c, e);

@@ -151,7 +151,7 @@ static void check_set(struct ck *c, const struct fr_stmt *s)
 	}
 
 	if (e->nargs == 2 && e->args[0]->kind == E_NAME) {
-		struct fr_state *sc = ck_state(c->el, e->args[0]->s);
+		struct fr_state *sc = ck_state_of(c, e->args[0]);
 		if (sc && sc->type.kind == TY_VEC) {
 			ck_err(c, 0, e->loc, "set() on Vec '%s' takes an index: set(%s, i, value); "
 			       "push(%s, value) appends", sc->name, sc->name, sc->name);
@@ -176,7 +176,7 @@ static void check_set(struct ck *c, const struct fr_stmt *s)
 		return;
 	}
 	const struct fr_expr *m = e->args[0], *k = e->args[1], *v = e->args[2];
-	struct fr_state *st = m->kind == E_NAME ? ck_state(c->el, m->s) : NULL;
+	struct fr_state *st = ck_state_of(c, m);
 	if (st && st->type.kind == TY_MAP && st->type.val->kind == TY_TUPLE) {
 		check_set_tuple(c, st, k, v);
 		return;
@@ -471,7 +471,7 @@ static void check_delete(struct ck *c, const struct fr_stmt *s)
 		return;
 	}
 	const struct fr_expr *m = e->args[0], *k = e->args[1];
-	struct fr_state *st = m->kind == E_NAME ? ck_state(c->el, m->s) : NULL;
+	struct fr_state *st = ck_state_of(c, m);
 	struct vty kt = ck_expr(c, k);
 	if (!st) {
 		if (m->kind == E_NAME)

@@ -195,6 +195,18 @@ const struct fr_field *ck_field(const struct fr_fields *fs, const char *name)
 	return NULL;
 }
 
+/* The checker writes what it resolves into the nodes it reads: they are
+ * the spec's, in its arena, const only to the walk. */
+struct fr_expr *ck_ir(const struct fr_expr *e)
+{
+	return (struct fr_expr *)e;
+}
+
+struct fr_state *ck_state_of(struct ck *c, const struct fr_expr *e)
+{
+	return ck_ir(e)->st = e->kind == E_NAME ? ck_state(c->el, e->s) : NULL;
+}
+
 struct fr_state *ck_state(struct fr_element *el, const char *name)
 {
 	for (unsigned i = 0; i < el->nstates; i++)

@@ -79,14 +79,6 @@ static const char *ctype(const struct fr_type *t, char *buf, size_t n)
 	return buf;
 }
 
-static const struct fr_state *find_state(const struct fr_element *el, const char *name)
-{
-	for (unsigned i = 0; i < el->nstates; i++)
-		if (!strcmp(el->states[i].name, name))
-			return &el->states[i];
-	return NULL;
-}
-
 static const struct bind *find_bind(const struct fr_bpf_gen *g, const char *name)
 {
 	for (int i = g->nbinds - 1; i >= 0; i--)
@@ -97,8 +89,7 @@ static const struct bind *find_bind(const struct fr_bpf_gen *g, const char *name
 
 static int is_rpc_get(const struct fr_expr *e)
 {
-	return e->kind == E_CALL && !strcmp(e->s, "get") && e->nargs == 2 &&
-	       e->args[1]->kind == E_STR && e->args[0]->kind == E_NAME;
+	return e->kind == E_CALL && e->bi && e->bi->form == FR_BI_GET && !e->args[0]->st;
 }
 
 static int expr_equal(const struct fr_expr *a, const struct fr_expr *b)
@@ -266,7 +257,7 @@ static void randomf_cmp(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr
 
 static void cval_call(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_cval *v, int d)
 {
-	const struct fr_builtin *bi = fr_builtin_find(e->s);
+	const struct fr_builtin *bi = e->bi;
 	struct fr_cval a[FR_BI_MAX_ARGS];
 
 	if (bi && bi->form == FR_BI_BYTE_SIZE) {
@@ -274,7 +265,7 @@ static void cval_call(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_c
 		return;
 	}
 	if (bi && bi->form == FR_BI_SIZE) {
-		int t = vec_len(g, d, find_state(g->el, e->args[0]->s));
+		int t = vec_len(g, d, e->args[0]->st);
 		memset(v, 0, sizeof(*v));
 		v->kind = TY_U32;
 		snprintf(v->c, sizeof(v->c), "n%d", t);
@@ -310,7 +301,7 @@ static void cval_of(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_cva
 		return;
 	case E_NAME: {
 		const struct bind *bd = find_bind(g, e->s);
-		const struct fr_eparam *prm = bd ? NULL : fr_elem_param(g->el, e->s);
+		const struct fr_eparam *prm = bd ? NULL : e->prm;
 		if (prm) {
 			/* each (method, element) pair is its own function, so an
 			 * argument is a constant of the chain entry */
@@ -320,7 +311,7 @@ static void cval_of(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_cva
 				 a ? (unsigned long long)a->ival : 0ULL);
 			return;
 		}
-		const struct fr_state *sc = bd ? NULL : find_state(g->el, e->s);
+		const struct fr_state *sc = bd ? NULL : e->st;
 		if (sc && sc->type.kind != TY_MAP) {
 			char mn[96], ty[64];
 			int t = g->tmp++;
@@ -570,7 +561,7 @@ static void gen_set(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 	}
 
 	if (s->e->nargs == 2) {
-		gen_set_scalar(g, find_state(g->el, me->s), s->e->args[1], d);
+		gen_set_scalar(g, me->st, s->e->args[1], d);
 		return;
 	}
 	const struct fr_expr *k = s->e->args[1], *v = s->e->args[2];
@@ -611,7 +602,7 @@ static void gen_set(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 	int t = g->tmp++;
 	snprintf(kv, sizeof(kv), "k%d", t);
 	snprintf(vv, sizeof(vv), "v%d", t);
-	const struct fr_state *ms = find_state(g->el, me->s);
+	const struct fr_state *ms = me->st;
 	if (ms->type.kind == TY_VEC) {
 		/* a store past the length grows the Vec to include it */
 		const char *wide = vec_index(g, d + 1, k, kv);
@@ -666,7 +657,7 @@ static void gen_forward(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 /* push(v, x): a full Vec stays as it is */
 static void gen_push(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 {
-	const struct fr_state *ms = find_state(g->el, s->e->args[0]->s);
+	const struct fr_state *ms = s->e->args[0]->st;
 	char mn[96], vv[16];
 
 	snprintf(vv, sizeof(vv), "v%d", g->tmp++);
@@ -686,7 +677,7 @@ static void gen_block(struct fr_bpf_gen *g, const struct fr_block *b, int d);
  * unrolled, since kernel 6.1 has no bpf_for and N is small */
 static void gen_foreach(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 {
-	const struct fr_state *ms = find_state(g->el, s->e->s);
+	const struct fr_state *ms = s->e->st;
 	char mn[96], ty[64];
 
 	fr_bpf_line(g, d, "{\n");
@@ -714,7 +705,7 @@ static void gen_foreach(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 
 static void gen_delete(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 {
-	const struct fr_state *ms = find_state(g->el, s->e->args[0]->s);
+	const struct fr_state *ms = s->e->args[0]->st;
 	char mn[96], kv[16];
 
 	snprintf(kv, sizeof(kv), "k%d", g->tmp++);
@@ -749,10 +740,9 @@ static void gen_match(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 
 	ind(g, d);
 	fr_buf_printf(g->b, "{\n");
-	if (e->kind == E_CALL && !strcmp(e->s, "get") && e->args[0]->kind == E_NAME &&
-	    find_state(g->el, e->args[0]->s)) {
+	if (e->kind == E_CALL && e->bi && e->bi->form == FR_BI_GET && e->args[0]->st) {
 		/* option: look the key up; Some binds the value pointer */
-		const struct fr_state *st = find_state(g->el, e->args[0]->s);
+		const struct fr_state *st = e->args[0]->st;
 		char kv[16], vv[16];
 		snprintf(kv, sizeof(kv), "k%d", t);
 		snprintf(vv, sizeof(vv), "v%d", t);

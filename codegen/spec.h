@@ -138,6 +138,8 @@ enum fr_expr_kind {
 };
 
 struct fr_state;
+struct fr_builtin;
+struct fr_eparam;
 struct fr_expr {
 	enum fr_expr_kind kind;
 	struct fr_loc	loc;
@@ -148,6 +150,11 @@ struct fr_expr {
 	unsigned	nargs;
 	enum fr_tok_kind op;		/* E_CMP */
 	double		fval;		/* E_FLOAT */
+	/* Resolved by the checker, read by the emitters, which so never look
+	 * a name up again. Set in a spec without errors: */
+	const struct fr_builtin *bi;	/* E_CALL: the built-in it calls, if any */
+	struct fr_state	*st;		/* E_NAME: the state it names */
+	const struct fr_eparam *prm;	/* E_NAME: the element parameter it names */
 };
 
 enum fr_stmt_kind {
