@@ -128,9 +128,17 @@ static const char *op_str(enum fr_tok_kind k)
 	}
 }
 
-/* The operator of E_ADD..E_MOD, indexed by the expression kind. */
-const char fr_arith_ops[] = { [E_ADD] = '+', [E_SUB] = '-', [E_MUL] = '*', [E_DIV] = '/',
-			      [E_MOD] = '%' };
+int fr_arith_op(enum fr_expr_kind k)
+{
+	switch (k) {
+	case E_ADD: return '+';
+	case E_SUB: return '-';
+	case E_MUL: return '*';
+	case E_DIV: return '/';
+	case E_MOD: return '%';
+	default: return 0;
+	}
+}
 
 int fr_is_randomf(const struct fr_expr *e)
 {
@@ -332,10 +340,47 @@ static struct vty check_byte_size(struct ck *c, const struct fr_expr *e)
 	return r;
 }
 
+/* + - * / %: integers; the typed side decides the width */
+static struct vty check_arith(struct ck *c, const struct fr_expr *e)
+{
+	struct vty r = { 0 };
+	const char op = (char)fr_arith_op(e->kind);
+	struct vty l = ck_expr(c, e->args[0]), rr = ck_expr(c, e->args[1]);
+
+	if ((e->kind == E_DIV || e->kind == E_MOD) && e->args[1]->kind == E_INT &&
+	    !e->args[1]->ival) {
+		ck_err(c, 0, e->args[1]->loc, "'%c' by the constant 0", op);
+		return r;
+	}
+	/* cpu v4 (kernel 6.6) brought signed division; 6.1 has none */
+	for (int i = 0; i < 2 && (e->kind == E_DIV || e->kind == E_MOD); i++)
+		if (!(i ? rr : l).option && (i ? rr : l).t.kind == TY_I64) {
+			ck_err(c, ck_depends(c, e->args[i]), e->args[i]->loc, "'%c' takes unsigned "
+			       "integers: kernel 6.1's BPF has no signed division, and this "
+			       "operand is i64", op);
+			return r;
+		}
+	for (int i = 0; i < 2; i++) {
+		struct vty *v = i ? &rr : &l;
+		if (v->option || (v->t.kind != TY_NONE && !(fr_type_is_fixed_int(v->t.kind) &&
+							   v->t.kind != TY_BOOL))) {
+			char b[64];
+			ck_err(c, (v->t.kind != TY_NONE && e->args[i]->kind == E_CALL && !v->option) ||
+			       ck_depends(c, e->args[i]),
+			       e->args[i]->loc, "'%c' needs integers, not %s",
+			       op, ck_vty_str(v, b, sizeof(b)));
+			return r;
+		}
+	}
+	return l.lit ? rr : l;
+}
+
 struct vty ck_expr(struct ck *c, const struct fr_expr *e)
 {
 	struct vty r = { 0 };
 
+	if (fr_arith_op(e->kind))
+		return check_arith(c, e);
 	switch (e->kind) {
 	case E_INT:
 		r.t.kind = TY_U64;
@@ -402,41 +447,8 @@ struct vty ck_expr(struct ck *c, const struct fr_expr *e)
 	case E_AND:
 	case E_OR:
 		return check_logic(c, e);
-	case E_ADD:
-	case E_SUB:
-	case E_MUL:
-	case E_DIV:
-	case E_MOD: {
-		const char *ops = fr_arith_ops;
-		struct vty l = ck_expr(c, e->args[0]), rr = ck_expr(c, e->args[1]);
-		if ((e->kind == E_DIV || e->kind == E_MOD) && e->args[1]->kind == E_INT &&
-		    !e->args[1]->ival) {
-			ck_err(c, 0, e->args[1]->loc, "'%c' by the constant 0", ops[e->kind]);
-			return r;
-		}
-		/* cpu v4 (kernel 6.6) brought signed division; 6.1 has none */
-		for (int i = 0; i < 2 && (e->kind == E_DIV || e->kind == E_MOD); i++)
-			if (!(i ? rr : l).option && (i ? rr : l).t.kind == TY_I64) {
-				ck_err(c, ck_depends(c, e->args[i]), e->args[i]->loc, "'%c' takes unsigned "
-				       "integers: kernel 6.1's BPF has no signed division, and this "
-				       "operand is i64", ops[e->kind]);
-				return r;
-			}
-		for (int i = 0; i < 2; i++) {
-			struct vty *v = i ? &rr : &l;
-			if (v->option || (v->t.kind != TY_NONE && !(fr_type_is_fixed_int(v->t.kind) &&
-								   v->t.kind != TY_BOOL))) {
-				char b[64];
-				ck_err(c, (v->t.kind != TY_NONE && e->args[i]->kind == E_CALL && !v->option) ||
-				       ck_depends(c, e->args[i]),
-				       e->args[i]->loc, "'%c' needs integers, not %s",
-				       ops[e->kind], ck_vty_str(v, b, sizeof(b)));
-				return r;
-			}
-		}
-		/* the typed side decides the width */
-		return l.lit ? rr : l;
-	}
+	default:	/* the operators, above */
+		break;
 	case E_TUPLE:
 		ck_err(c, 0, e->loc, "a tuple can only be destructured, as in (a, b) = (x, y)");
 		return r;

@@ -280,9 +280,30 @@ static void cval_call(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_c
 	bi->emit(g, d, a, v);
 }
 
+/* + - * / %, at the width of the typed side */
+static void cval_arith(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_cval *v, int d)
+{
+	const char op = (char)fr_arith_op(e->kind);
+	struct fr_cval l, r;
+
+	cval_of(g, e->args[0], &l, d);
+	cval_of(g, e->args[1], &r, d);
+	enum fr_type_kind k = e->args[0]->kind == E_INT ? r.kind : l.kind;
+	/* a divisor only known at run time may be 0: C leaves x / 0
+	 * undefined, so the spec defines it as 0 */
+	if ((e->kind == E_DIV || e->kind == E_MOD) && e->args[1]->kind != E_INT)
+		fr_bpf_tmp_int(g, d, v, k, "%s ? %s %c %s : 0", r.c, l.c, op, r.c);
+	else
+		fr_bpf_tmp_int(g, d, v, k, "%s %c %s", l.c, op, r.c);
+}
+
 static void cval_of(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_cval *v, int d)
 {
 	memset(v, 0, sizeof(*v));
+	if (fr_arith_op(e->kind)) {
+		cval_arith(g, e, v, d);
+		return;
+	}
 	switch (e->kind) {
 	case E_INT:
 		v->kind = TY_U64;
@@ -340,25 +361,6 @@ static void cval_of(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_cva
 		}
 		return;
 	}
-	case E_ADD:
-	case E_SUB:
-	case E_MUL:
-	case E_DIV:
-	case E_MOD: {
-		const char *ops = fr_arith_ops;
-		struct fr_cval l, r;
-		cval_of(g, e->args[0], &l, d);
-		cval_of(g, e->args[1], &r, d);
-		enum fr_type_kind k = e->args[0]->kind == E_INT ? r.kind : l.kind;
-		/* a divisor only known at run time may be 0: C leaves x / 0
-		 * undefined, so the spec defines it as 0 */
-		if ((e->kind == E_DIV || e->kind == E_MOD) && e->args[1]->kind != E_INT)
-			fr_bpf_tmp_int(g, d, v, k, "%s ? %s %c %s : 0", r.c, l.c, ops[e->kind],
-				       r.c);
-		else
-			fr_bpf_tmp_int(g, d, v, k, "%s %c %s", l.c, ops[e->kind], r.c);
-		return;
-	}
 	case E_CMP: {
 		struct fr_cval l, r;
 		static const char *const ops[] = { [T_EQEQ] = "==", [T_NE] = "!=", [T_LT] = "<",
@@ -383,6 +385,8 @@ static void cval_of(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_cva
 			       r.c);
 		return;
 	}
+	default:	/* the operators, above */
+		return;
 	case E_TUPLE:
 	case E_FLOAT:
 		snprintf(v->c, sizeof(v->c), "0");	/* rejected outside their places */

@@ -436,7 +436,8 @@ const char *fr_bpf_int_type(enum fr_type_kind k);
 #define FR_M_INORDER 0x2
 
 int fr_is_randomf(const struct fr_expr *e);
-extern const char fr_arith_ops[];	/* '+' for E_ADD ... '%' for E_MOD */
+/* The C operator of E_ADD..E_MOD: '+' ... '%'; 0 for other kinds. */
+int fr_arith_op(enum fr_expr_kind k);
 /* The value of element parameter prm where method m chains el: the
  * chain's argument or the default (NULL only in a spec with errors). */
 const struct fr_expr *fr_elem_arg(const struct fr_method *m, const struct fr_element *el,
