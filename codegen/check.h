@@ -44,8 +44,9 @@ struct ck {
 	struct fr_method *m;		/* NULL in the method-independent pass */
 	enum fr_side side;		/* of the chain entry, with m */
 	const struct fr_fields *fields;
-	struct {
+	struct ck_bind {
 		const char *name;
+		unsigned id;		/* what the uses record (fr_expr bind) */
 		struct vty t;
 		int local;		/* assigned with `=`, not bound by Some(x) */
 		int dep;		/* its type comes from a message field */
@@ -54,6 +55,7 @@ struct ck {
 	} binds[MAX_BINDS];
 	int in_foreach;
 	int nbinds;
+	unsigned nids;			/* bindings numbered so far in the handler */
 	/* locals whose block has ended, to say why a later use is unknown */
 	struct { const char *name; struct fr_loc loc; } gone[MAX_BINDS];
 	int ngone;
@@ -75,6 +77,8 @@ struct fr_state *ck_state(struct fr_element *el, const char *name);
 /* The state that e names (NULL: none), recorded in e->st for the emitters. */
 struct fr_state *ck_state_of(struct ck *c, const struct fr_expr *e);
 struct fr_expr *ck_ir(const struct fr_expr *e);
+/* n binding numbers for a node, kept across the passes */
+unsigned *ck_ids(struct ck *c, unsigned *const *ids, unsigned n);
 void ck_add_error_code(struct fr_spec *spec, struct fr_diag *d, const char *msg,
 		       struct fr_loc loc);
 

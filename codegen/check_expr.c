@@ -400,8 +400,10 @@ struct vty ck_expr(struct ck *c, const struct fr_expr *e)
 		return r;
 	case E_NAME: {
 		for (int i = c->nbinds - 1; i >= 0; i--)
-			if (!strcmp(c->binds[i].name, e->s))
+			if (!strcmp(c->binds[i].name, e->s)) {
+				ck_ir(e)->bind = c->binds[i].id;
 				return c->binds[i].t;
+			}
 		const struct fr_eparam *prm = ck_ir(e)->prm = fr_elem_param(c->el, e->s);
 		if (prm && c->hk == H_INIT) {
 			ck_err(c, 0, e->loc, "init() runs once per element, not per chain, so it "

@@ -272,6 +272,18 @@ static void check_arms_reachable(struct ck *c, const struct fr_stmt *s)
 	}
 }
 
+/* A new name in scope, numbered; the caller has checked there is room. */
+static struct ck_bind *new_bind(struct ck *c, const char *name, struct fr_loc loc)
+{
+	struct ck_bind *bd = &c->binds[c->nbinds++];
+
+	memset(bd, 0, sizeof(*bd));
+	bd->name = name;
+	bd->id = ++c->nids;
+	bd->loc = loc;
+	return bd;
+}
+
 /* Some((a, b)) of a tuple-valued map: one read-only name per element */
 static int bind_tuple(struct ck *c, const struct fr_arm *arm, const struct vty *t)
 {
@@ -298,12 +310,10 @@ static int bind_tuple(struct ck *c, const struct fr_arm *arm, const struct vty *
 			ck_err(c, 0, arm->loc, "too many nested bindings");
 			break;
 		}
-		memset(&c->binds[c->nbinds], 0, sizeof(c->binds[0]));
-		c->binds[c->nbinds].name = arm->binds[i];
+		struct ck_bind *bd = new_bind(c, arm->binds[i], arm->loc);
 		if (t->t.kind == TY_TUPLE)
-			c->binds[c->nbinds].t.t = t->t.elems[i];
-		c->binds[c->nbinds].loc = arm->loc;
-		c->nbinds++;
+			bd->t.t = t->t.elems[i];
+		ck_ids(c, &arm->bind_ids, arm->nbinds)[i] = bd->id;
 		n++;
 	}
 	return n;
@@ -340,12 +350,10 @@ static void check_match(struct ck *c, const struct fr_stmt *s)
 					ck_err(c, 0, arm->loc, "too many nested bindings");
 					break;
 				}
-				memset(&c->binds[c->nbinds], 0, sizeof(c->binds[0]));
-				c->binds[c->nbinds].name = arm->bind;
-				c->binds[c->nbinds].t = t;
-				c->binds[c->nbinds].t.option = 0;
-				c->binds[c->nbinds].loc = arm->loc;
-				c->nbinds++;
+				struct ck_bind *bd = new_bind(c, arm->bind, arm->loc);
+				bd->t = t;
+				bd->t.option = 0;
+				((struct fr_arm *)arm)->bind_id = bd->id;
 				pushed = 1;
 			}
 			break;
@@ -442,13 +450,11 @@ static void check_foreach(struct ck *c, const struct fr_stmt *s)
 		ck_err(c, 0, s->loc, "more than %d names in scope", MAX_BINDS);
 		return;
 	}
-	memset(&c->binds[c->nbinds], 0, sizeof(c->binds[0]));
-	c->binds[c->nbinds].name = s->names[0];
+	struct ck_bind *bd = new_bind(c, s->names[0], s->loc);
 	if (st)
-		c->binds[c->nbinds].t.t = *st->type.val;
-	c->binds[c->nbinds].each = 1;
-	c->binds[c->nbinds].loc = s->loc;
-	c->nbinds++;
+		bd->t.t = *st->type.val;
+	bd->each = 1;
+	ck_ids(c, &s->bind_ids, 1)[0] = bd->id;
 	c->in_foreach = 1;
 	check_block(c, &s->body);
 	c->in_foreach = 0;
@@ -591,6 +597,7 @@ static void check_assign(struct ck *c, const struct fr_stmt *s)
 		}
 		if (k >= 0) {
 			struct vty want = c->binds[k].t;
+			ck_ids(c, &s->bind_ids, n)[i] = c->binds[k].id;
 			if (v[i].t.kind != TY_NONE && want.t.kind != TY_NONE &&
 			    !ck_compatible(&want.t, &v[i]))
 				ck_err(c, dep[i] || c->binds[k].dep, e->loc, "'%s' is %s (from line "
@@ -605,13 +612,11 @@ static void check_assign(struct ck *c, const struct fr_stmt *s)
 		}
 		struct vty t = v[i];
 		t.lit = 0;	/* a constant gives the local its widest type */
-		memset(&c->binds[c->nbinds], 0, sizeof(c->binds[0]));
-		c->binds[c->nbinds].name = name;
-		c->binds[c->nbinds].t = t;
-		c->binds[c->nbinds].local = 1;
-		c->binds[c->nbinds].dep = dep[i];
-		c->binds[c->nbinds].loc = loc;
-		c->nbinds++;
+		struct ck_bind *bd = new_bind(c, name, loc);
+		bd->t = t;
+		bd->local = 1;
+		bd->dep = dep[i];
+		ck_ids(c, &s->bind_ids, n)[i] = bd->id;
 	}
 }
 
@@ -821,6 +826,7 @@ void ck_handler(struct ck *c, struct fr_element *el, enum hkind hk,
 	c->side = side;
 	c->fields = m ? (hk == H_REQ ? &m->req : &m->resp) : NULL;
 	c->nbinds = 0;
+	c->nids = 0;
 	c->in_foreach = 0;
 	c->ngone = 0;
 	check_block(c, &h->body);

@@ -202,6 +202,15 @@ struct fr_expr *ck_ir(const struct fr_expr *e)
 	return (struct fr_expr *)e;
 }
 
+unsigned *ck_ids(struct ck *c, unsigned *const *ids, unsigned n)
+{
+	unsigned **p = (unsigned **)ids;
+
+	if (!*p)
+		*p = fr_arena_alloc(&c->spec->arena, (n ? n : 1) * sizeof(**p));
+	return *p;
+}
+
 struct fr_state *ck_state_of(struct ck *c, const struct fr_expr *e)
 {
 	return ck_ir(e)->st = e->kind == E_NAME ? ck_state(c->el, e->s) : NULL;

@@ -19,8 +19,10 @@
 #include "emit_bpf.h"
 #include "spec.h"
 
+/* A binding in scope: the checker numbered it (fr_expr bind), this says
+ * which C the number stands for here. */
 struct bind {
-	const char *name;
+	unsigned id;
 	char var[48];			/* C pointer to the map value, or the local */
 	const struct fr_state *st;	/* map it was looked up in; NULL: a local */
 	const struct fr_expr *key;	/* ... with this key */
@@ -79,12 +81,21 @@ static const char *ctype(const struct fr_type *t, char *buf, size_t n)
 	return buf;
 }
 
-static const struct bind *find_bind(const struct fr_bpf_gen *g, const char *name)
+static const struct bind *find_bind(const struct fr_bpf_gen *g, unsigned id)
 {
 	for (int i = g->nbinds - 1; i >= 0; i--)
-		if (!strcmp(g->binds[i].name, name))
+		if (g->binds[i].id == id)
 			return &g->binds[i];
 	return NULL;
+}
+
+static struct bind *push_bind(struct fr_bpf_gen *g, unsigned id)
+{
+	struct bind *bd = &g->binds[g->nbinds++];
+
+	memset(bd, 0, sizeof(*bd));
+	bd->id = id;
+	return bd;
 }
 
 static int is_rpc_get(const struct fr_expr *e)
@@ -321,7 +332,7 @@ static void cval_of(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_cva
 		v->n = (unsigned)e->slen;
 		return;
 	case E_NAME: {
-		const struct bind *bd = find_bind(g, e->s);
+		const struct bind *bd = e->bind ? find_bind(g, e->bind) : NULL;
 		const struct fr_eparam *prm = bd ? NULL : e->prm;
 		if (prm) {
 			/* each (method, element) pair is its own function, so an
@@ -493,8 +504,7 @@ static void gen_set_scalar(struct fr_bpf_gen *g, const struct fr_state *sc, cons
 	fr_buf_printf(g->b, "%s *p%d = bpf_map_lookup_elem(&%s, &z%d);\n\n",
 		      ctype(&sc->type, ty, sizeof(ty)), t, map_name(sc, mn, sizeof(mn)), t);
 	/* x = x +- K from many CPUs at once must not lose updates */
-	if (atomic_ok && (v->kind == E_ADD || v->kind == E_SUB) && v->args[0]->kind == E_NAME &&
-	    !strcmp(v->args[0]->s, sc->name) && !find_bind(g, sc->name) &&
+	if (atomic_ok && (v->kind == E_ADD || v->kind == E_SUB) && v->args[0]->st == sc &&
 	    v->args[1]->kind == E_INT) {
 		ind(g, d + 1);
 		fr_buf_printf(g->b, "if (p%d)\n", t);
@@ -574,15 +584,15 @@ static void gen_set(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 	 * pointer (atomically for counters, as other CPUs share the entry) */
 	for (int i = g->nbinds - 1; i >= 0; i--) {
 		const struct bind *bd = &g->binds[i];
-		if (!bd->st || strcmp(bd->st->name, me->s) || !expr_equal(bd->key, k))
+		if (!bd->st || bd->st != me->st || !expr_equal(bd->key, k))
 			continue;
 		st = bd->st;
 		const struct fr_type *vt = st->type.val;
 		if (vt->kind == TY_STRING)
 			break;
 		int atomic_ok = vt->kind == TY_U32 || vt->kind == TY_U64 || vt->kind == TY_I64;
-		if ((v->kind == E_ADD || v->kind == E_SUB) && v->args[0]->kind == E_NAME &&
-		    !strcmp(v->args[0]->s, bd->name) && v->args[1]->kind == E_INT) {
+		if ((v->kind == E_ADD || v->kind == E_SUB) && v->args[0]->bind == bd->id &&
+		    v->args[1]->kind == E_INT) {
 			ind(g, d);
 			if (atomic_ok)
 				fr_buf_printf(g->b, "__sync_fetch_and_add(%s, %s%lluULL);\n", bd->var,
@@ -694,9 +704,7 @@ static void gen_foreach(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 			      ctype(ms->type.val, ty, sizeof(ty)), t,
 			      map_name(ms, mn, sizeof(mn)), t);
 		fr_bpf_line(g, d + 2, "if (e%d) {\n", t);
-		struct bind *bd = &g->binds[g->nbinds++];
-		memset(bd, 0, sizeof(*bd));
-		bd->name = s->names[0];
+		struct bind *bd = push_bind(g, s->bind_ids[0]);
 		bd->kind = ms->type.val->kind;
 		snprintf(bd->var, sizeof(bd->var), "(*e%d)", t);
 		gen_block(g, &s->body, d + 3);
@@ -780,16 +788,12 @@ static void gen_match(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 			if (some->nbinds) {
 				/* Some((a, b)): each name reads its field in place */
 				for (unsigned i = 0; i < some->nbinds && i < st->type.val->n; i++) {
-					struct bind *bd = &g->binds[g->nbinds++];
-					memset(bd, 0, sizeof(*bd));
-					bd->name = some->binds[i];
+					struct bind *bd = push_bind(g, some->bind_ids[i]);
 					bd->kind = st->type.val->elems[i].kind;
 					snprintf(bd->var, sizeof(bd->var), "%s->f%u", vv, i);
 				}
 			} else {
-				struct bind *bd = &g->binds[g->nbinds++];
-				memset(bd, 0, sizeof(*bd));
-				bd->name = some->bind;
+				struct bind *bd = push_bind(g, some->bind_id);
 				snprintf(bd->var, sizeof(bd->var), "%s", vv);
 				bd->st = st;
 				bd->key = e->args[1];
@@ -876,15 +880,13 @@ static void gen_assign(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 			fr_bpf_tmp_int(g, d, &v[i], v[i].kind, "%s", v[i].c);
 	}
 	for (unsigned i = 0; i < n; i++) {
-		const struct bind *bd = find_bind(g, s->names[i]);
+		const struct bind *bd = find_bind(g, s->bind_ids[i]);
 		ind(g, d);
 		if (bd && !bd->st) {
 			fr_buf_printf(g->b, "%s = %s;\n", bd->var, v[i].c);
 			continue;
 		}
-		struct bind *nb = &g->binds[g->nbinds++];
-		memset(nb, 0, sizeof(*nb));
-		nb->name = s->names[i];
+		struct bind *nb = push_bind(g, s->bind_ids[i]);
 		nb->kind = v[i].kind;
 		snprintf(nb->var, sizeof(nb->var), "l_%s", s->names[i]);
 		fr_buf_printf(g->b, "%s %s = %s;\n", fr_bpf_int_type(nb->kind), nb->var, v[i].c);

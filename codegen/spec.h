@@ -155,6 +155,8 @@ struct fr_expr {
 	const struct fr_builtin *bi;	/* E_CALL: the built-in it calls, if any */
 	struct fr_state	*st;		/* E_NAME: the state it names */
 	const struct fr_eparam *prm;	/* E_NAME: the element parameter it names */
+	unsigned	bind;		/* E_NAME: the binding it reads (numbered in its
+					 * handler from 1, as in fr_arm and fr_stmt); 0: none */
 };
 
 enum fr_stmt_kind {
@@ -179,6 +181,8 @@ struct fr_arm {
 	unsigned	nbinds;
 	struct fr_expr	*value;		/* A_CONST */
 	struct fr_block	body;
+	unsigned	bind_id;	/* the checker's: Some(x)'s binding */
+	unsigned	*bind_ids;	/* ... and one per name of Some((a, b)) */
 };
 
 struct fr_stmt {
@@ -191,6 +195,9 @@ struct fr_stmt {
 	struct fr_loc	*nlocs;
 	unsigned	nnames;
 	struct fr_block	body;		/* FOREACH */
+	/* the checker's: ASSIGN, the binding each name writes (a new one where
+	 * it declares the local); FOREACH, [0] is the loop name's */
+	unsigned	*bind_ids;
 };
 
 /* @name(arg, ...) before a state; args are constants or bare names */
