@@ -36,7 +36,6 @@ struct fr_bpf_gen {
 	const struct fr_layout *l;
 	unsigned var_off;		/* where the variable part starts in the message
 					 * this chain sees: after a strip, earlier */
-	const char *param;		/* the handler's message: "rpc" */
 	struct fr_buf *b;
 	int tmp;
 	struct bind binds[32];
@@ -569,7 +568,8 @@ static void gen_set(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 	const struct fr_state *st = NULL;
 	char mn[96], kv[16], vv[16];
 
-	if (me->kind == E_NAME && g->param && !strcmp(me->s, g->param)) {
+	/* the checker resolved every first argument but the message to a state */
+	if (!me->st) {
 		gen_set_field(g, s, d);
 		return;
 	}
@@ -932,7 +932,7 @@ static void gen_instance(const struct fr_spec *spec, const struct fr_method *m,
 {
 	const struct fr_element *el = r->elem;
 	struct fr_bpf_gen g = { .spec = spec, .m = m, .el = el, .l = resp ? &m->lresp : &m->lreq,
-			 .param = resp ? el->resp.param : el->req.param, .b = b };
+			 .b = b };
 
 	/* a server: element sees the request as the wire carries it */
 	g.var_off = g.l->fixed - (!resp && r->side == FR_SERVER ? g.l->strip : 0);

@@ -54,7 +54,7 @@ static void put_entry(struct fr_buf *b, struct fr_buf *table, unsigned n,
 
 static int is_set_of(const struct fr_stmt *s, const struct fr_state *st)
 {
-	return s->kind == S_SET && !strcmp(s->e->args[0]->s, st->name);
+	return s->kind == S_SET && s->e->args[0]->st == st;
 }
 
 /* Is statement j of init() the last one that sets state st? */
@@ -108,10 +108,7 @@ void fr_emit_init(const struct fr_spec *spec, struct fr_buf *b)
 			const struct fr_stmt *s = el->init.body.v[j];
 			if (s->kind != S_SET)
 				continue;	/* the checker allows nothing else */
-			const struct fr_state *st = NULL;
-			for (unsigned k = 0; k < el->nstates; k++)
-				if (!strcmp(el->states[k].name, s->e->args[0]->s))
-					st = &el->states[k];
+			const struct fr_state *st = s->e->args[0]->st;	/* the checker's */
 			if (!st)
 				continue;
 			/* a scalar is slot 0 of a one-entry array */
