@@ -7,6 +7,12 @@
  * method and direction) -> emitters (text buffers). Every stage reports
  * through struct fr_diag and keeps going, so one run shows many errors.
  *
+ * The checker writes what it resolves into the AST: the built-in, state,
+ * element parameter or binding each name stands for, the used elements
+ * and the Map states' slots. The emitters read that and look no name up;
+ * what they still work out is the C width of each value, since one
+ * element's body is shared by every method that chains it.
+ *
  * All AST memory comes from the spec's arena and is released at once by
  * fr_spec_free(); nodes are never freed one by one.
  */

@@ -1147,6 +1147,61 @@ static struct fr_spec *load_ok(const char *text)
 	return spec;
 }
 
+/* The checker leaves every name resolved for the emitters: built-ins,
+ * states, element parameters, and bindings numbered in their handler. */
+static void test_checker_resolves_names(void **state)
+{
+	struct fr_spec *spec = load_ok("element e(lim: u32 = 5):\n"
+				       "  state:\n"
+				       "    seen: Map<u32, u64>\n"
+				       "    n: u64\n"
+				       "  req(rpc):\n"
+				       "    k = get(rpc, 'id')\n"
+				       "    match get(seen, k):\n"
+				       "      Some(t) =>\n"
+				       "        set(seen, k, t + 1)\n"
+				       "        pass\n"
+				       "      None =>\n"
+				       "        k = k + lim\n"
+				       "        set(n, n + hash(k))\n"
+				       "        pass\n"
+				       "service s:\n"
+				       "  method m:\n"
+				       "    request:\n"
+				       "      id: u32\n"
+				       "    server: e()\n");
+	const struct fr_element *el = spec->elems[0];
+	const struct fr_stmt *assign = el->req.body.v[0], *match = el->req.body.v[1];
+	(void)state;
+
+	assert_int_equal(assign->bind_ids[0], 1);
+	assert_int_equal(assign->e->bi->form, FR_BI_GET);
+	assert_null(assign->e->args[0]->st);	/* the message */
+
+	assert_ptr_equal(match->e->bi, fr_builtin_find("get"));
+	assert_ptr_equal(match->e->args[0]->st, &el->states[0]);
+	assert_int_equal(match->e->args[1]->bind, 1);
+
+	const struct fr_arm *some = &match->arms[0], *none = &match->arms[1];
+	const struct fr_expr *set = some->body.v[0]->e;
+	assert_int_equal(some->bind_id, 2);
+	assert_ptr_equal(set->args[0]->st, &el->states[0]);
+	assert_int_equal(set->args[1]->bind, 1);
+	assert_int_equal(set->args[2]->args[0]->bind, 2);
+
+	/* k is assigned again, not declared: the same binding */
+	const struct fr_stmt *again = none->body.v[0];
+	assert_int_equal(again->bind_ids[0], 1);
+	assert_int_equal(again->e->args[0]->bind, 1);
+	assert_ptr_equal(again->e->args[1]->prm, &el->params[0]);
+	const struct fr_expr *sum = none->body.v[1]->e->args[1];
+	assert_ptr_equal(none->body.v[1]->e->args[0]->st, &el->states[1]);
+	assert_ptr_equal(sum->args[0]->st, &el->states[1]);
+	assert_int_equal(sum->args[0]->bind, 0);
+	assert_ptr_equal(sum->args[1]->bi, fr_builtin_find("hash"));
+	fr_spec_free(spec);
+}
+
 static void expect_chain(const struct fr_method *m, const char *const *names,
 			 const enum fr_side *sides, const unsigned *lines, unsigned n)
 {
@@ -1373,6 +1428,7 @@ int main(void)
 		cmocka_unit_test(test_builtin_argument_types),
 		cmocka_unit_test(test_builtins_doc_and_dict),
 		cmocka_unit_test(test_comparisons_do_not_chain),
+		cmocka_unit_test(test_checker_resolves_names),
 		cmocka_unit_test(test_expression_depth_is_bounded),
 		cmocka_unit_test(test_names_that_collide_in_c),
 		cmocka_unit_test(test_err_message_with_nul),
