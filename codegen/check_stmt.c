@@ -52,8 +52,11 @@ static void check_send(struct ck *c, const struct fr_stmt *s)
 		}
 		if (!up)
 			ck_err(c, 0, dir->loc, "an error goes back to the caller: use Up");
-		if (c->m)
+		if (c->m) {
 			ck_add_error_code(c->spec, c->d, what->args[0]->s, what->loc);
+			((struct fr_stmt *)s)->err_code = fr_spec_error_code(c->spec,
+									     what->args[0]->s);
+		}
 		return;
 	}
 	ck_err(c, 0, what->loc, "send() sends the message (%s) or err('...')",

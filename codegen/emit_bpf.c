@@ -479,8 +479,8 @@ static void gen_send(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 
 	ind(g, d);
 	if (what->kind == E_CALL && !strcmp(what->s, "err")) {
-		unsigned code = fr_spec_error_code(g->spec, what->args[0]->s);
-		fr_buf_printf(g->b, "return %s;\n", fr_error_ident(g->spec, code, id, sizeof(id)));
+		fr_buf_printf(g->b, "return %s;\n",
+			      fr_error_ident(g->spec, s->err_code, id, sizeof(id)));
 	} else {
 		fr_buf_printf(g->b, "return 0;\n");
 	}

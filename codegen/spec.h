@@ -204,6 +204,7 @@ struct fr_stmt {
 	/* the checker's: ASSIGN, the binding each name writes (a new one where
 	 * it declares the local); FOREACH, [0] is the loop name's */
 	unsigned	*bind_ids;
+	unsigned	err_code;	/* the checker's: SEND of err('m'), m's code */
 };
 
 /* @name(arg, ...) before a state; args are constants or bare names */
