@@ -342,7 +342,7 @@ static int check_arg_value(struct ck *c, const struct fr_eparam *prm, const stru
 	return 1;
 }
 
-static void check_chain_args(struct ck *c, const struct fr_chain_ref *r)
+static void check_chain_args(struct ck *c, struct fr_chain_ref *r)
 {
 	const struct fr_element *el = r->elem;
 	char list[256];
@@ -372,11 +372,17 @@ static void check_chain_args(struct ck *c, const struct fr_chain_ref *r)
 		}
 		check_arg_value(c, prm, a->value, r->name);
 	}
+	r->pvals = fr_arena_alloc(&c->spec->arena, (el->nparams + 1) * sizeof(*r->pvals));
 	for (unsigned i = 0; i < el->nparams; i++) {
 		const struct fr_eparam *prm = &el->params[i];
 		int given = 0;
+		r->pvals[i] = prm->deflt;
 		for (unsigned k = 0; k < r->nargs; k++)
-			given |= r->args[k].key && !strcmp(r->args[k].key, prm->name);
+			if (r->args[k].key && !strcmp(r->args[k].key, prm->name)) {
+				if (!given)
+					r->pvals[i] = r->args[k].value;
+				given = 1;
+			}
 		if (!given && !prm->deflt)
 			fr_error(c->d, r->loc, "element '%s' needs argument '%s' (%s, no default)",
 				 r->name, prm->name, fr_type_str(&prm->type, list, sizeof(list)));

@@ -231,16 +231,3 @@ const struct fr_eparam *fr_elem_param(const struct fr_element *el, const char *n
 			return &el->params[i];
 	return NULL;
 }
-
-const struct fr_expr *fr_elem_arg(const struct fr_method *m, const struct fr_element *el,
-				  const struct fr_eparam *prm)
-{
-	for (unsigned j = 0; j < m->nchain; j++) {
-		if (m->chain[j].elem != el)
-			continue;
-		for (unsigned k = 0; k < m->chain[j].nargs; k++)
-			if (m->chain[j].args[k].key && !strcmp(m->chain[j].args[k].key, prm->name))
-				return m->chain[j].args[k].value;
-	}
-	return prm->deflt;
-}

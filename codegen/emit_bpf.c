@@ -32,6 +32,7 @@ struct bind {
 struct fr_bpf_gen {
 	const struct fr_spec *spec;
 	const struct fr_method *m;
+	const struct fr_chain_ref *r;	/* the chain entry this function runs */
 	const struct fr_element *el;
 	const struct fr_layout *l;
 	unsigned var_off;		/* where the variable part starts in the message
@@ -336,7 +337,7 @@ static void cval_of(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_cva
 		if (prm) {
 			/* each (method, element) pair is its own function, so an
 			 * argument is a constant of the chain entry */
-			const struct fr_expr *a = fr_elem_arg(g->m, g->el, prm);
+			const struct fr_expr *a = g->r->pvals[prm - g->el->params];
 			v->kind = prm->type.kind;
 			snprintf(v->c, sizeof(v->c), "((%s)%lluULL)", fr_bpf_int_type(prm->type.kind),
 				 a ? (unsigned long long)a->ival : 0ULL);
@@ -931,8 +932,8 @@ static void gen_instance(const struct fr_spec *spec, const struct fr_method *m,
 			 const struct fr_chain_ref *r, int resp, struct fr_buf *b)
 {
 	const struct fr_element *el = r->elem;
-	struct fr_bpf_gen g = { .spec = spec, .m = m, .el = el, .l = resp ? &m->lresp : &m->lreq,
-			 .b = b };
+	struct fr_bpf_gen g = { .spec = spec, .m = m, .r = r, .el = el,
+				.l = resp ? &m->lresp : &m->lreq, .b = b };
 
 	/* a server: element sees the request as the wire carries it */
 	g.var_off = g.l->fixed - (!resp && r->side == FR_SERVER ? g.l->strip : 0);

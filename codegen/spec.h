@@ -285,6 +285,9 @@ struct fr_chain_ref {
 	unsigned	nargs;
 	struct fr_element *elem;	/* resolved by the checker */
 	struct fr_carg	*args;
+	/* the checker's: the value of each parameter of elem here, the
+	 * argument or the default (NULL only in a spec with errors) */
+	const struct fr_expr **pvals;
 };
 
 struct fr_param {
@@ -452,10 +455,6 @@ const char *fr_bpf_int_type(enum fr_type_kind k);
 int fr_is_randomf(const struct fr_expr *e);
 /* The C operator of E_ADD..E_MOD: '+' ... '%'; 0 for other kinds. */
 int fr_arith_op(enum fr_expr_kind k);
-/* The value of element parameter prm where method m chains el: the
- * chain's argument or the default (NULL only in a spec with errors). */
-const struct fr_expr *fr_elem_arg(const struct fr_method *m, const struct fr_element *el,
-				  const struct fr_eparam *prm);
 const struct fr_eparam *fr_elem_param(const struct fr_element *el, const char *name);
 uint64_t fr_fnv1a64(uint64_t h, const void *p, size_t n);
 #define FR_FNV_OFFSET 0xcbf29ce484222325ULL

@@ -1199,6 +1199,8 @@ static void test_checker_resolves_names(void **state)
 	assert_ptr_equal(sum->args[0]->st, &el->states[1]);
 	assert_int_equal(sum->args[0]->bind, 0);
 	assert_ptr_equal(sum->args[1]->bi, fr_builtin_find("hash"));
+	/* e() gives no lim: its chain entry holds the default */
+	assert_ptr_equal(spec->svc->methods[0].chain[0].pvals[0], el->params[0].deflt);
 	fr_spec_free(spec);
 }
 
