@@ -641,11 +641,11 @@ static void gen_set(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 	fill(g, d + 1, ms->type.val, vv, v);
 	map_name(ms, mn, sizeof(mn));
 	fr_bpf_line(g, d + 1, "%s *p%d = bpf_map_lookup_elem(&%s, &%s);\n\n",
-	      ctype(ms->type.val, ty, sizeof(ty)), t, mn, kv);
+	            ctype(ms->type.val, ty, sizeof(ty)), t, mn, kv);
 	fr_bpf_line(g, d + 1, "if (p%d)\n", t);
 	fr_bpf_line(g, d + 2, "__builtin_memcpy(p%d, &%s, sizeof(%s));\n", t, vv, vv);
 	fr_bpf_line(g, d + 1, "else if (fr_state_insert(&%s, %d, %d, &%s, &%s))\n", mn,
-	      ms->map_index, ms->full_refuse, kv, vv);
+	            ms->map_index, ms->full_refuse, kv, vv);
 	fr_bpf_line(g, d + 2, "return FLATRPC_ST_STATE_FULL;\n");
 	ind(g, d);
 	fr_buf_printf(g->b, "}\n");
@@ -725,7 +725,7 @@ static void gen_delete(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 	fr_bpf_line(g, d, "{\n");
 	fill(g, d + 1, ms->type.key, kv, s->e->args[1]);
 	fr_bpf_line(g, d + 1, "fr_state_delete(&%s, %d, &%s);\n", map_name(ms, mn, sizeof(mn)),
-	      ms->map_index, kv);
+	            ms->map_index, kv);
 	fr_bpf_line(g, d, "}\n");
 }
 
