@@ -3,10 +3,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "builtins.h"
 #include "spec.h"
 
 static const char usage_line[] =
-	"usage: flatrpc-gen [--check | --layout | --emit-dir DIR] SPEC.anf\n";
+	"usage: flatrpc-gen [--check | --layout | --emit-dir DIR] SPEC.anf\n"
+	"       flatrpc-gen --list-builtins[=dict]\n";
 
 static void help(FILE *out)
 {
@@ -18,6 +20,9 @@ static void help(FILE *out)
 	      "  --layout         print the wire layout of every method\n"
 	      "  --emit-dir DIR   write <svc>.abi.h, anf.bpf.h, init.h, <svc>_stubs.h\n"
 	      "                   and <svc>_stubs.c into DIR\n"
+	      "  --list-builtins  print the table of built-in functions that\n"
+	      "                   docs/spec-language.md holds; =dict: their tokens\n"
+	      "                   for codegen/fuzz/anf.dict\n"
 	      "  --help           this text\n"
 	      "\n"
 	      "Errors are printed as FILE:LINE:COL: error: MESSAGE.\n"
@@ -37,6 +42,16 @@ int main(int argc, char **argv)
 		const char *a = argv[i];
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			help(stdout);
+			return 0;
+		} else if (!strcmp(a, "--list-builtins") || !strcmp(a, "--list-builtins=dict")) {
+			/* test_parser holds the doc and the dictionary to this output */
+			struct fr_buf b = { 0 };
+			if (a[15])
+				fr_builtins_dict(&b);
+			else
+				fr_builtins_doc(&b);
+			fputs(b.p, stdout);
+			fr_buf_free(&b);
 			return 0;
 		} else if (!strcmp(a, "--check")) {
 			mode = CHECK;

@@ -834,7 +834,8 @@ static void parse_chain(struct parser *p, struct fr_method *m, const struct fr_t
 		expect(p, T_RPAREN, "',' or ')'");
 		GROW(p, m->chain, m->nchain, m->ccap);
 		memmove(&m->chain[at_ + 1], &m->chain[at_], (m->nchain - at_) * sizeof(*m->chain));
-		m->chain[at_++] = (struct fr_chain_ref){ n->text, n->loc, side, nargs, NULL, args };
+		m->chain[at_++] = (struct fr_chain_ref){ .name = n->text, .loc = n->loc, .side = side,
+							 .nargs = nargs, .args = args };
 		m->nchain++;
 		if (!at(p, T_ARROW))
 			break;
