@@ -7,7 +7,7 @@
 #include "spec.h"
 
 static const char usage_line[] =
-	"usage: flatrpc-gen [--check | --layout | --emit-dir DIR] SPEC.anf\n"
+	"usage: flatrpc-gen [-I DIR]... [--check | --layout | --emit-dir DIR] SPEC.anf\n"
 	"       flatrpc-gen --list-builtins[=dict]\n";
 
 static void help(FILE *out)
@@ -23,6 +23,9 @@ static void help(FILE *out)
 	      "  --list-builtins  print the table of built-in functions that\n"
 	      "                   docs/spec-language.md holds; =dict: their tokens\n"
 	      "                   for codegen/fuzz/anf.dict\n"
+	      "  -I DIR           look for imports in DIR too, after the importing\n"
+	      "                   file's directory; then in $FLATRPC_IMPORT_PATH\n"
+	      "                   (DIR:DIR...) and the installed element library\n"
 	      "  --help           this text\n"
 	      "\n"
 	      "Errors are printed as FILE:LINE:COL: error: MESSAGE.\n"
@@ -69,6 +72,17 @@ int main(int argc, char **argv)
 			} else {
 				fprintf(stderr, "flatrpc-gen: --emit-dir needs a directory\n%s",
 					usage_line);
+				return 2;
+			}
+		} else if (!strncmp(a, "-I", 2)) {
+			const char *d = a[2] ? a + 2 : i + 1 < argc ? argv[++i] : NULL;
+
+			if (!d || !*d) {
+				fprintf(stderr, "flatrpc-gen: -I needs a directory\n%s", usage_line);
+				return 2;
+			}
+			if (fr_import_path_add(d)) {
+				fprintf(stderr, "flatrpc-gen: too many -I directories\n");
 				return 2;
 			}
 		} else if (a[0] == '-' && a[1]) {

@@ -382,6 +382,10 @@ int fr_parse_src(struct fr_spec *spec, const struct fr_src *src,
 		 struct fr_diag *d, int follow_imports);
 struct fr_src *fr_spec_add_src(struct fr_spec *spec, const char *name,
 			       const char *text, size_t len);
+/* A directory to look for imports in after the importing file's own
+ * (flatrpc-gen -I); FLATRPC_IMPORT_PATH and the installed element library
+ * come after it. The string is kept, not copied. */
+int fr_import_path_add(const char *dir);
 
 /* Whole pipeline up to layout and hash. Returns the spec (never NULL) and
  * the number of errors in d->n_errors. read_err: -errno if the main file

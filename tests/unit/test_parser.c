@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "builtins.h"
@@ -364,8 +365,70 @@ static void test_imports_relative_to_importer(void **state)
 	char *out = diagnose("import \"no/such.anf\"\n", &n);
 	(void)state;
 
-	assert_non_null(strstr(out, "bad.anf:1:8: error: cannot read import 'no/such.anf'"));
+	assert_non_null(strstr(out, "bad.anf:1:8: error: cannot find import 'no/such.anf' "
+			       "(looked for no/such.anf, "));
+	assert_non_null(strstr(out, "add a directory with -I or FLATRPC_IMPORT_PATH"));
 	free(out);
+}
+
+/* An import not beside its importer is found along the import path: a -I
+ * directory, then FLATRPC_IMPORT_PATH's, in order; the first place that
+ * has the file wins. */
+static void test_import_path(void **state)
+{
+	char root[] = "/tmp/fr-import-XXXXXX", path[256], env[600];
+	struct fr_diag d = { .out = NULL };
+	struct fr_spec *spec;
+	FILE *f;
+	(void)state;
+
+	assert_non_null(mkdtemp(root));
+	snprintf(path, sizeof(path), "%s/a", root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/a/lib", root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/b", root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/b/lib", root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	/* only b/lib has the element */
+	snprintf(path, sizeof(path), "%s/b/lib/pass.anf", root);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("element pass:\n  req(rpc):\n    send(rpc, Down)\n", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/main.anf", root);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("import \"lib/pass.anf\"\nservice s:\n  method m:\n    request:\n      k: u32\n"
+	      "    response:\n      v: u32\n    server: pass()\n", f);
+	fclose(f);
+
+	int read_err;
+	spec = fr_spec_load_file(path, &d, &read_err);	/* d.out NULL: count only */
+	assert_int_equal(read_err, 0);
+	assert_true(d.n_errors > 0);		/* not beside main.anf, no path yet */
+	fr_spec_free(spec);
+
+	/* FLATRPC_IMPORT_PATH: a directory without it, then one with it */
+	snprintf(env, sizeof(env), "%s/a:%s/b", root, root);
+	setenv("FLATRPC_IMPORT_PATH", env, 1);
+	d = (struct fr_diag){ .out = stderr };
+	spec = fr_spec_load_file(path, &d, &read_err);
+	assert_int_equal(d.n_errors, 0);
+	fr_spec_free(spec);
+	unsetenv("FLATRPC_IMPORT_PATH");
+
+	/* -I */
+	snprintf(env, sizeof(env), "%s/b", root);
+	assert_int_equal(fr_import_path_add(env), 0);
+	d = (struct fr_diag){ .out = stderr };
+	spec = fr_spec_load_file(path, &d, &read_err);
+	assert_int_equal(d.n_errors, 0);
+	fr_spec_free(spec);
+
+	snprintf(path, sizeof(path), "rm -rf %s", root);
+	assert_int_equal(system(path), 0);
 }
 
 
@@ -1420,6 +1483,7 @@ int main(void)
 		cmocka_unit_test(test_duplicates_and_types),
 		cmocka_unit_test(test_syntax_errors_recover),
 		cmocka_unit_test(test_imports_relative_to_importer),
+		cmocka_unit_test(test_import_path),
 		cmocka_unit_test(test_missing_send_is_an_error),
 		cmocka_unit_test(test_send_after_match_is_fine),
 		cmocka_unit_test(test_match_without_default_warns),
