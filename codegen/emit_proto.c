@@ -262,10 +262,11 @@ static void print_field(const struct fr_field *f, unsigned num, struct fr_buf *b
 	fr_buf_printf(b, "\n");
 }
 
-static void print_message(const char *name, const struct fr_fields *fs, struct fr_buf *b)
+static void print_message(const char *name, const struct fr_fields *fs, int first,
+			  struct fr_buf *b)
 {
 	fr_buf_printf(b, "\n");
-	if (fs->n && fs->v[0].is_meta)
+	if (first && fs->n && fs->v[0].is_meta)
 		fr_buf_printf(b, "// FlatRPC carries the metadata in every request, before the\n"
 			      "// method's fields; a gateway fills it from the gRPC metadata\n"
 			      "// headers named beside each field.\n");
@@ -306,9 +307,9 @@ int fr_emit_proto(const struct fr_spec *spec, struct fr_buf *b, struct fr_diag *
 		const struct fr_method *m = &svc->methods[i];
 		fr_proto_pascal(id, sizeof(id), m->name);
 		snprintf(msg, sizeof(msg), "%sRequest", id);
-		print_message(msg, &m->req, b);
+		print_message(msg, &m->req, i == 0, b);
 		snprintf(msg, sizeof(msg), "%sResponse", id);
-		print_message(msg, &m->resp, b);
+		print_message(msg, &m->resp, 0, b);
 	}
 	return 0;
 }
