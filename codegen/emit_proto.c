@@ -102,20 +102,22 @@ static void check_ident(struct fr_diag *d, struct fr_loc loc, const char *what,
 			 what, from, id);
 }
 
-static void add_pname(struct fr_diag *d, struct pname *v, unsigned *n, const char *name,
-		      const char *what, const char *from, struct fr_loc loc)
+/* 0, or -1 when name is taken (reported) */
+static int add_pname(struct fr_diag *d, struct pname *v, unsigned *n, const char *name,
+		     const char *what, const char *from, struct fr_loc loc)
 {
 	for (unsigned i = 0; i < *n; i++)
 		if (!strcmp(v[i].name, name)) {
 			fr_error(d, loc, "%s '%s' and %s '%s' on line %d are both '%s' in the "
 				 ".proto", what, from, v[i].what, v[i].from, v[i].loc.line, name);
-			return;
+			return -1;
 		}
 	snprintf(v[*n].name, sizeof(v[*n].name), "%s", name);
 	v[*n].what = what;
 	v[*n].from = from;
 	v[*n].loc = loc;
 	(*n)++;
+	return 0;
 }
 
 /* fs->v[from..] against everything before them in fs */
@@ -162,7 +164,9 @@ static int check_names(const struct fr_spec *spec, struct fr_diag *d)
 		const struct fr_method *m = &svc->methods[i];
 		fr_proto_pascal(id, sizeof(id), m->name);
 		check_ident(d, m->loc, "method", m->name, id);
-		add_pname(d, rpcs, &nrpc, id, "method", m->name, m->loc);
+		/* its messages would collide too: one error is enough */
+		if (add_pname(d, rpcs, &nrpc, id, "method", m->name, m->loc))
+			continue;
 		snprintf(msg, sizeof(msg), "%sRequest", id);
 		add_pname(d, top, &ntop, msg, "the request of method", m->name, m->loc);
 		snprintf(msg, sizeof(msg), "%sResponse", id);

@@ -131,13 +131,17 @@ static void test_small_spec(void **state)
 	free(diag);
 }
 
+/* want, and no other error */
 static void expect_error(const char *text, const char *want)
 {
-	char *diag, *p = proto_of(text, &diag);
+	char *diag, *p = proto_of(text, &diag), *at;
 
 	assert_null(p);
-	if (!strstr(diag, want))
+	if (!(at = strstr(diag, want)))
 		fail_msg("expected \"%s\" in:\n%s", want, diag);
+	if (strstr(diag, ": error: ") != strstr(at, ": error: ") ||
+	    strstr(strstr(at, ": error: ") + 1, ": error: "))
+		fail_msg("expected only \"%s\" in:\n%s", want, diag);
 	free(diag);
 }
 
