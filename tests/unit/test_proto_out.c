@@ -195,12 +195,31 @@ static void test_metadata_once(void **state)
 	free(diag);
 }
 
+/* the .proto is still right; only a gateway could not carry the field */
+static void test_reserved_header(void **state)
+{
+	char *diag, *p;
+	(void)state;
+
+	p = proto_of("service s:\n"
+		     "  metadata:\n"
+		     "    grpc_hint: u8\n" METHOD("m"), &diag);
+	assert_non_null(p);
+	assert_non_null(strstr(p, "  uint32 grpc_hint = 1;  // metadata, gRPC header grpc-hint; "
+			       "u8: at most 255\n"));
+	assert_non_null(strstr(diag, "t.anf:3:5: warning: metadata field 'grpc_hint' maps to "
+			       "gRPC header 'grpc-hint', which gRPC reserves"));
+	free(p);
+	free(diag);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_small_spec),
 		cmocka_unit_test(test_collisions),
 		cmocka_unit_test(test_metadata_once),
+		cmocka_unit_test(test_reserved_header),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
