@@ -195,6 +195,35 @@ static void test_metadata_once(void **state)
 	free(diag);
 }
 
+/* The checker lets no such field through today; a type added to fields
+ * later must be mapped here, not printed as something else. */
+static void test_unmapped_type(void **state)
+{
+	struct fr_diag d = { .out = stderr };
+	const char *text = "service s:\n" METHOD("m");
+	struct fr_spec *spec = fr_spec_load_buf("t.anf", text, strlen(text), 0, &d);
+	struct fr_type u32 = { .kind = TY_U32 };
+	struct fr_field *f;
+	struct fr_buf b = { 0 };
+	char *diag;
+	size_t len;
+	(void)state;
+
+	assert_int_equal(d.n_errors, 0);
+	f = &spec->svc->methods[0].resp.v[0];
+	f->type.kind = TY_VEC;
+	f->type.val = &u32;
+	f->type.n = 4;
+	d.out = open_memstream(&diag, &len);
+	assert_int_equal(fr_emit_proto(spec, &b, &d), 1);
+	fclose(d.out);
+	assert_null(b.p);
+	assert_non_null(strstr(diag, "t.anf:4:11: error: field 'ok' of type Vec<u32, 4> has no "
+			       "proto3 type\n"));
+	free(diag);
+	fr_spec_free(spec);
+}
+
 /* the .proto is still right; only a gateway could not carry the field */
 static void test_reserved_header(void **state)
 {
@@ -220,6 +249,7 @@ int main(void)
 		cmocka_unit_test(test_collisions),
 		cmocka_unit_test(test_metadata_once),
 		cmocka_unit_test(test_reserved_header),
+		cmocka_unit_test(test_unmapped_type),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
