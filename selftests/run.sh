@@ -1122,9 +1122,10 @@ test_tiered() {
 	[ "$(field ok "$line")" == 1 ] || fail "tiered-server never answered (last: $line)"
 	say "server answered after $i probe(s)"
 	# probes sent before the socket was up passed metrics too: count from here
-	local requests
+	local requests ran0
 	requests=$(pin_of "$IF_S" requests)
 	before=$("$ST/maptool.py" ints "$requests" | awk '$1 == 0 {print $2}')
+	ran0=$(wc -l <"$log")
 
 	# (a) every caller claims tier 9; the server sees the operator's tier
 	line=$(tiered --user Kevin --tier 9 --count 2) || true
@@ -1157,12 +1158,20 @@ test_tiered() {
 	expect_eq "$(wc -l <"$log")" "$lines" "server log lines after the faults"
 	bpftool map update pinned "$(pin_of "$IF_S" rate)" key 0 0 0 0 value 0 0 0 0 0 0 0 0 ||
 		fail "cannot reset the fault injection rate"
-	line=$(tiered --user Kevin) || true
+	# get is lossy with a 20 ms deadline, which a new client's first call
+	# (a HELLO round trip, then the call) can miss under TCG: up to 3 tries
+	for i in 1 2 3; do
+		line=$(tiered --user Kevin) || true
+		[ "$line" == "tiered ok=1 fault=0 other=0 tier=2" ] && break
+		say "lossy get missed its deadline (try $i of 3): $line"
+	done
 	expect_eq "$line" "tiered ok=1 fault=0 other=0 tier=2" "Kevin's get with faults off"
 
-	# (c) metrics counted exactly the 6 gets the server ran since the probe
-	expect_eq "$(( $("$ST/maptool.py" ints "$requests" | awk '$1 == 0 {print $2}') - before ))" 6 \
-		"metrics requests[get] on the server since the probe"
+	# (c) metrics counted exactly the gets the server ran since the probe
+	# (6, and one more for each late try that the server did run)
+	expect_eq "$(( $("$ST/maptool.py" ints "$requests" | awk '$1 == 0 {print $2}') - before ))" \
+		"$(( $(wc -l <"$log") - ran0 ))" "metrics requests[get] against the server's log since the probe"
+	expect_ge "$(( $(wc -l <"$log") - ran0 ))" 6 "gets the server ran since the probe"
 
 	spec_cleanup tiered-server
 	trap - EXIT
