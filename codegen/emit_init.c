@@ -88,6 +88,15 @@ void fr_emit_init(const struct fr_spec *spec, struct fr_buf *b)
 	for (unsigned i = 0; i < svc->nmethods; i++)
 		fr_buf_printf(b, "%s \"%s\"", i ? "," : "", svc->methods[i].name);
 	fr_buf_printf(b, " }\n");
+	/* ERR status names by code - 1, for the figures' status labels;
+	 * NULL-terminated, so that a spec without errors has a list too */
+	fr_buf_printf(b, "#define FLATRPC_SPEC_ERRORS {");
+	for (unsigned i = 0; i < spec->nerrs; i++) {
+		fr_buf_printf(b, " ");
+		fr_buf_cstring(b, spec->errs[i].msg);
+		fr_buf_printf(b, ",");
+	}
+	fr_buf_printf(b, " NULL }\n");
 	/* Map states' pins by their state_limits slot, for --status and the
 	 * loader's entry count; NULL-terminated, so that none is a list too */
 	fr_buf_printf(b, "#define FLATRPC_SPEC_STATES {");

@@ -27,6 +27,8 @@ struct fr_buf {
 void fr_buf_printf(struct fr_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void fr_buf_put(struct fr_buf *b, const char *s, size_t n);
+/* s as a C string literal, quotes included */
+void fr_buf_cstring(struct fr_buf *b, const char *s);
 void fr_buf_free(struct fr_buf *b);
 
 struct fr_arena {

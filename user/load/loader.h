@@ -31,6 +31,8 @@ struct flatrpc_loader {
 	unsigned int				n_methods;
 	const char *const			*states;	/* Map state pins by state_limits
 								 * slot, NULL-terminated */
+	const char *const			*errors;	/* ANF error names, errors[code - 1] */
+	unsigned int				n_errors;
 	const struct flatrpc_init_entry		*init;
 	unsigned int				n_init;
 	/* skeleton lifecycle; `skel` is the skeleton struct, opaque here */

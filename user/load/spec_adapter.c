@@ -48,6 +48,7 @@ static void adapter_destroy(void *skel)
 
 static const char *const method_names[] = FLATRPC_SPEC_METHODS;
 static const char *const state_names[] = FLATRPC_SPEC_STATES;
+static const char *const error_names[] = FLATRPC_SPEC_ERRORS;
 
 const struct flatrpc_loader FLATRPC_LOADER_SYM = {
 	.service	= FLATRPC_SPEC_SERVICE,
@@ -56,6 +57,8 @@ const struct flatrpc_loader FLATRPC_LOADER_SYM = {
 	.methods	= method_names,
 	.n_methods	= sizeof(method_names) / sizeof(method_names[0]),
 	.states		= state_names,
+	.errors		= error_names,
+	.n_errors	= sizeof(error_names) / sizeof(error_names[0]) - 1,
 	.init		= flatrpc_init_table,
 	.n_init		= FLATRPC_INIT_COUNT,
 	.open		= adapter_open,
