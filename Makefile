@@ -52,6 +52,7 @@ LIB_A  := $(BUILD)/libflatrpc-user.a
 LIB_SO := $(BUILD)/libflatrpc-user.so
 
 LOAD := $(BUILD)/flatrpc-load
+STAT := $(BUILD)/flatrpc-stat
 
 EXAMPLES := $(BUILD)/kv-server $(BUILD)/kv-client
 ifneq ($(filter ratelimited,$(SERVICES)),)
@@ -88,7 +89,7 @@ endif
 SELFTEST_BPF := $(patsubst selftests/bpf/%.bpf.c,$(BUILD)/selftests/%.bpf.o,$(wildcard selftests/bpf/*.bpf.c))
 
 all: $(GEN) $(foreach s,$(SERVICES),$(BUILD)/gen/$(s)/flatrpc.bpf.o) $(LIB_A) $(LIB_SO) \
-     $(BUILD)/libflatrpc-user.pc $(LOAD) $(EXAMPLES) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) \
+     $(BUILD)/libflatrpc-user.pc $(LOAD) $(STAT) $(EXAMPLES) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) \
      $(SELFTEST_BPF)
 
 help:
@@ -182,9 +183,20 @@ $(BUILD)/obj/registry.o: $(BUILD)/registry.c user/load/loader.h
 
 LOAD_SRCS := $(wildcard user/load/*.c)
 LOAD_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out user/load/spec_adapter.c,$(LOAD_SRCS)))
-$(LOAD): $(LOAD_OBJS) $(BUILD)/obj/registry.o $(foreach s,$(SERVICES),$(BUILD)/obj/gen/$(s)/loader.o) $(BUILD)/libflatrpc-spec.a
+# the specs' names and tables, shared with flatrpc-stat
+LOADERS := $(BUILD)/obj/registry.o $(foreach s,$(SERVICES),$(BUILD)/obj/gen/$(s)/loader.o)
+# the library for flatrpc_status_str(), so that a status has one name everywhere
+$(LOAD): $(LOAD_OBJS) $(LOADERS) $(BUILD)/libflatrpc-spec.a $(LIB_A)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBBPF_LIBS)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
+
+# ---- flatrpc-stat ----------------------------------------------------------------
+MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+$(BUILD)/obj/user/stat/%.o: CFLAGS += -Iuser/load $(MHD_CFLAGS)
+$(STAT): $(BUILD)/obj/user/stat/flatrpc-stat.o $(BUILD)/obj/user/load/metrics.o $(LOADERS) $(LIB_A)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(MHD_LIBS) $(LIBXDP_LIBS) $(LIBBPF_LIBS) -lm
 
 # ---- examples and benchmarks ----------------------------------------------------
 $(BUILD)/obj/user/load/%.o: CFLAGS += -Icodegen -Iuser/load
