@@ -29,6 +29,7 @@ fi
 
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/flow.sh"
+source "$(dirname "$0")/obs.sh"
 
 ALL_TESTS=(
 	test_topology
@@ -40,6 +41,8 @@ ALL_TESTS=(
 	step_server_start
 	test_allowed
 	test_denied
+	test_status_json
+	test_stat_live
 	test_sessions
 	test_nonroot
 	test_malformed
@@ -59,6 +62,7 @@ ALL_TESTS=(
 	step_server_stop
 	test_priority
 	test_busy
+	test_prometheus
 	test_replay
 	test_unload
 	test_ratelimited
