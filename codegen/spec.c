@@ -205,6 +205,26 @@ const char *fr_state_map_name(char *buf, size_t n, const struct fr_state *st)
 	return buf;
 }
 
+static unsigned chain_max(const struct fr_spec *spec)
+{
+	unsigned n = 1;
+
+	for (unsigned i = 0; i < spec->svc->nmethods; i++)
+		if (spec->svc->methods[i].nchain > n)
+			n = spec->svc->methods[i].nchain;
+	return n;
+}
+
+unsigned fr_elem_slot(const struct fr_spec *spec, unsigned method, unsigned pos, int resp)
+{
+	return (method * chain_max(spec) + pos) * 2 + !!resp;
+}
+
+unsigned fr_elem_slots(const struct fr_spec *spec)
+{
+	return (spec->svc->nmethods ? spec->svc->nmethods : 1) * chain_max(spec) * 2;
+}
+
 int fr_map_state_index(const struct fr_spec *spec, const struct fr_state *st)
 {
 	int n = 0;

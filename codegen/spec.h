@@ -436,6 +436,11 @@ int fr_elem_used(const struct fr_spec *spec, const struct fr_element *el);
 /* A Map state's number in state_limits and FLATRPC_SPEC_STATES: its place
  * among the Map states of the used elements, in spec order; -1 otherwise. */
 int fr_map_state_index(const struct fr_spec *spec, const struct fr_state *st);
+/* The counters of one element's runs in `elem_verdicts`: the slot of a
+ * method's chain entry pos and hook (req or resp), FLATRPC_ELEM_VERDICTS
+ * keys each, and how many slots the service has. */
+unsigned fr_elem_slot(const struct fr_spec *spec, unsigned method, unsigned pos, int resp);
+unsigned fr_elem_slots(const struct fr_spec *spec);
 /* The state's BPF map, fr_<element>_<state>: its C name and its pin name. */
 const char *fr_state_map_name(char *buf, size_t n, const struct fr_state *st);
 

@@ -441,6 +441,20 @@ struct flatrpc_state_limits {
 	__s64	max;		/* the map's max_entries, set by the loader */
 };
 
+/*
+ * What each ANF element decided, counted per run in `elem_verdicts` (a
+ * per-CPU array the generated anf.bpf.h defines, sized for the spec):
+ * FLATRPC_ELEM_VERDICTS keys per (method, chain entry, hook) slot, the
+ * slots listed by FLATRPC_SPEC_ELEMENTS in the generated init.h. The
+ * verdict is 0 for passed on, the ERR status for an error (the spec's
+ * error codes 1..127, FLATRPC_ST_STATE_FULL), FLATRPC_ELEM_FORWARDED for
+ * forward(). Elements after a denial do not run and count nothing.
+ */
+#define FLATRPC_ELEM_VERDICTS	256
+#define FLATRPC_ELEM_FORWARDED	255
+#define FLATRPC_ELEM_VERDICT(rc) \
+	((rc) == FLATRPC_ANF_FORWARD ? FLATRPC_ELEM_FORWARDED : (__u32)(rc) & 0xff)
+
 /* Pinned objects, under <bpffs>/flatrpc/<ifname>/. */
 #define FLATRPC_PIN_SUBDIR	"flatrpc"
 #define FLATRPC_PIN_XSKS	"xsks"
@@ -454,6 +468,7 @@ struct flatrpc_state_limits {
 #define FLATRPC_PIN_STATE_LIMITS "state_limits"
 #define FLATRPC_PIN_OBS		"obs"		/* struct flatrpc_method_obs by method */
 #define FLATRPC_PIN_XDP_TIME	"xdp_time"	/* per-CPU struct flatrpc_hist, XDP run time */
+#define FLATRPC_PIN_ELEM_VERDICTS "elem_verdicts"	/* per-CPU, FLATRPC_ELEM_VERDICT by slot */
 #define FLATRPC_PIN_PROG_XDP	"prog_xdp"
 #define FLATRPC_PIN_PROG_TC	"prog_tc"
 /* Never attached: the library runs it with BPF_PROG_TEST_RUN per request of

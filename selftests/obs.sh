@@ -52,6 +52,14 @@ test_status_json() {
 	expect_eq "$(jdelta "$s0" "$s1" "$set | .kernel.rx_req")" $n "server XDP: sets delivered"
 	expect_eq "$(jdelta "$s0" "$s1" "$set | .kernel.anf_err")" 1 "server XDP: firewall denials"
 	expect_ge "$(jdelta "$s0" "$s1" '.xdp_time.count')" $(( n + 1 )) "server: XDP times recorded"
+	# per element: the firewall let Kevin's sets through and stopped
+	# Peter's, so the session tracker after it ran for Kevin's only
+	local fw='.elements[] | select(.method == "set" and .element == "firewall" and .hook == "req")'
+	local tr='.elements[] | select(.method == "set" and .element == "session-tracker" and .hook == "req")'
+	expect_eq "$(jdelta "$s0" "$s1" "$fw | .passed")" $n "server: firewall passed sets"
+	expect_eq "$(jdelta "$s0" "$s1" "$fw | .errors.firewall // 0")" 1 "server: firewall's errors"
+	expect_eq "$(jdelta "$s0" "$s1" "$tr | .passed")" $n "server: session tracker passed sets"
+	expect_eq "$(jdelta "$s0" "$s1" "[$tr | .errors[]] | add // 0")" 0 "server: session tracker's errors"
 	# a histogram's buckets add up to its count, and its p50 lies in them
 	for k in "$set | .call_latency" "$set | .handler_time" ".xdp_time"; do
 		out=$(jq -r "$k | [.count, ([.buckets[][1]] | add // 0)] | join(\" \")" <<<"$c1")
@@ -127,7 +135,7 @@ test_prometheus() {
 	"$STAT" --listen 127.0.0.1:$ps "$IF_S" 2>"$d/stat-server.err" &
 	echo $! >"$WORK/stat-server.pid"
 	# expanded now: the trap runs when the test's locals are gone
-	trap "kill \$(cat $WORK/prometheus.pid $WORK/stat-client.pid $WORK/stat-server.pid $WORK/prom.pid 2>/dev/null) 2>/dev/null
+	trap "kill \$(cat $WORK/prometheus.pid $WORK/stat-client.pid $WORK/stat-server.pid $WORK/prom.pid 2>/dev/null) 2>/dev/null || true
 	      rm -f $WORK/prometheus.pid $WORK/stat-client.pid $WORK/stat-server.pid; rm -rf $d" EXIT
 	for i in $(seq 50); do
 		curl -sf -o "$d/metrics.client" "http://127.0.0.1:$pc/metrics" &&
@@ -212,6 +220,9 @@ test_prometheus() {
 	expect_eq "$da" 3 "firewall denials the server's XDP counted, through Prometheus"
 	expect_eq "$(prom_value $pp "$anf" "$tq")" \
 		"$(jq '[.methods[].kernel.anf_err] | add' <<<"$s_end")" "ANF errors: Prometheus = the kernel's"
+	local fwq='sum(flatrpc_element_verdicts_total{side="server",element="firewall",hook="req",verdict="error",status="firewall"})'
+	expect_eq "$(awk -v a="$(prom_value $pp "$fwq" "$tq")" -v b="$(prom_value $pp "$fwq" "$t0")" \
+		'BEGIN { print a - b }')" 3 "the firewall element's denials, through Prometheus"
 	local r
 	for r in truncated bad_magic; do
 		expect_eq "$(prom_value $pp "flatrpc_drops_total{side=\"server\",reason=\"$r\"}" "$tq")" \

@@ -23,6 +23,15 @@ struct flatrpc_init_entry {
 	__u32		value_size;
 };
 
+/* A slot of the elem_verdicts map: one hook of one entry of a method's chain. */
+struct flatrpc_elem_slot {
+	unsigned int	slot;
+	unsigned int	method;
+	unsigned int	position;	/* in the method's chain, client: entries first */
+	const char	*element;
+	const char	*hook;		/* "req", "client_req" (sending library) or "resp" */
+};
+
 struct flatrpc_loader {
 	const char				*service;
 	__u64					spec_hash;
@@ -33,6 +42,7 @@ struct flatrpc_loader {
 								 * slot, NULL-terminated */
 	const char *const			*errors;	/* ANF error names, errors[code - 1] */
 	unsigned int				n_errors;
+	const struct flatrpc_elem_slot		*elems;		/* NULL-terminated by element */
 	const struct flatrpc_init_entry		*init;
 	unsigned int				n_init;
 	/* skeleton lifecycle; `skel` is the skeleton struct, opaque here */

@@ -87,6 +87,18 @@ int fr_figures_read(const char *pin_dir, struct fr_figures *f)
 	f->have_xdp = fd >= 0 && !percpu_sum(fd, key, (__u64 *)&f->xdp, words, buf, ncpus);
 	if (fd >= 0)
 		close(fd);
+
+	fd = open_pin(pin_dir, FLATRPC_PIN_ELEM_VERDICTS);
+	for (unsigned int e = 0; fd >= 0 && f->l && f->l->elems && f->l->elems[e].element &&
+	     e < FR_MAX_ELEMS; e++) {
+		f->n_elems = e + 1;
+		for (unsigned int v = 0; v < FLATRPC_ELEM_VERDICTS; v++)
+			if (fr_elem_verdict_known(f, v))
+				percpu_sum(fd, f->l->elems[e].slot * FLATRPC_ELEM_VERDICTS + v,
+					   &f->elem[e][v], 1, buf, ncpus);
+	}
+	if (fd >= 0)
+		close(fd);
 	free(buf);
 
 	fd = open_pin(pin_dir, FLATRPC_PIN_OBS);
@@ -96,6 +108,12 @@ int fr_figures_read(const char *pin_dir, struct fr_figures *f)
 	if (fd >= 0)
 		close(fd);
 	return 0;
+}
+
+bool fr_elem_verdict_known(const struct fr_figures *f, unsigned int v)
+{
+	return v == 0 || v == FLATRPC_ELEM_FORWARDED || (f->l && v <= f->l->n_errors) ||
+	       (v >= FLATRPC_ST_NO_METHOD && v <= FLATRPC_ST_STATE_FULL);
 }
 
 const char *fr_method_name(const struct fr_figures *f, unsigned int m, char *buf, size_t n)
@@ -239,6 +257,28 @@ void fr_figures_json(FILE *out, const struct fr_figures *f)
 		json_hist(out, &o->handler);
 		fputc('}', out);
 	}
+	fprintf(out, "],\"elements\":[");
+	for (unsigned int e = 0; e < f->n_elems; e++) {
+		const struct flatrpc_elem_slot *es = &f->l->elems[e];
+
+		fprintf(out, "%s{\"method\":", e ? "," : "");
+		fr_json_str(out, fr_method_name(f, es->method, nb, sizeof(nb)));
+		fprintf(out, ",\"position\":%u,\"element\":", es->position);
+		fr_json_str(out, es->element);
+		fprintf(out, ",\"hook\":\"%s\",\"passed\":%llu,\"forwarded\":%llu,\"errors\":{",
+			es->hook, (unsigned long long)f->elem[e][0],
+			(unsigned long long)f->elem[e][FLATRPC_ELEM_FORWARDED]);
+		sep = "";
+		for (unsigned int v = 1; v < FLATRPC_ELEM_FORWARDED; v++) {
+			if (!f->elem[e][v])
+				continue;
+			fputs(sep, out);
+			fr_json_str(out, fr_status_name(f, v));
+			fprintf(out, ":%llu", (unsigned long long)f->elem[e][v]);
+			sep = ",";
+		}
+		fprintf(out, "}}");
+	}
 	fprintf(out, "],\"drops\":{");
 	for (unsigned int r = 1; r < FLATRPC_DROP__MAX; r++)
 		fprintf(out, "%s\"%s\":%llu", r > 1 ? "," : "", fr_drop_names[r],
@@ -349,6 +389,29 @@ void fr_figures_prometheus(FILE *out, const struct fr_figures *f, const char *if
 			fprintf(out, "} %llu\n", (unsigned long long)f->obs[m].fl))
 	FLATRPC_CALL_COUNTERS(FLATRPC_X_PROM)
 #undef FLATRPC_X_PROM
+
+	prom_head(out, "flatrpc_element_verdicts_total", "counter",
+		  "What each ANF element decided, per run: passed, forwarded, or error with its status.");
+	for (unsigned int e = 0; e < f->n_elems; e++) {
+		const struct flatrpc_elem_slot *es = &f->l->elems[e];
+		char pos[12];
+
+		snprintf(pos, sizeof(pos), "%u", es->position);
+		for (unsigned int v = 0; v < FLATRPC_ELEM_VERDICTS; v++) {
+			if (v && v != FLATRPC_ELEM_FORWARDED && !f->elem[e][v])
+				continue;
+			fprintf(out, "flatrpc_element_verdicts_total{");
+			prom_labels(out, f, (int)es->method);
+			prom_label(out, "element", es->element, true);
+			prom_label(out, "position", pos, true);
+			prom_label(out, "hook", es->hook, true);
+			prom_label(out, "verdict", !v ? "passed" : v == FLATRPC_ELEM_FORWARDED ?
+				   "forwarded" : "error", true);
+			if (v && v != FLATRPC_ELEM_FORWARDED)
+				prom_label(out, "status", fr_status_name(f, v), true);
+			fprintf(out, "} %llu\n", (unsigned long long)f->elem[e][v]);
+		}
+	}
 
 	prom_head(out, "flatrpc_drops_total", "counter", "Frames dropped by the kernel programs, by reason.");
 	for (unsigned int r = 1; r < FLATRPC_DROP__MAX; r++) {

@@ -16,6 +16,8 @@
 #include "flatrpc_abi.h"
 #include "loader.h"
 
+#define FR_MAX_ELEMS	64	/* element slots read; a spec with more shows the first */
+
 struct fr_figures {
 	struct flatrpc_meta		meta;
 	const struct flatrpc_loader	*l;		/* NULL: a spec not built in */
@@ -26,6 +28,8 @@ struct fr_figures {
 	struct flatrpc_method_stats	kern[FLATRPC_MAX_METHODS];
 	struct flatrpc_method_obs	obs[FLATRPC_MAX_METHODS];
 	__u64				drops[FLATRPC_DROP__MAX];
+	unsigned int			n_elems;	/* of l->elems */
+	__u64				elem[FR_MAX_ELEMS][FLATRPC_ELEM_VERDICTS];
 	struct flatrpc_hist		xdp;
 };
 
@@ -50,7 +54,11 @@ double fr_hist_quantile(const struct flatrpc_hist *h, double q);
 void fr_hist_sub(struct flatrpc_hist *out, const struct flatrpc_hist *now,
 		 const struct flatrpc_hist *before);
 
-/* The figures' members of a JSON object: "methods", "drops", "xdp_time"
+/* Whether verdict v of an element slot is one that can happen (and so is
+ * read): passed, forwarded, the spec's errors and the FLATRPC_ST_* ones. */
+bool fr_elem_verdict_known(const struct fr_figures *f, unsigned int v);
+
+/* The figures' members of a JSON object: "methods", "elements", "drops", "xdp_time"
  * (no braces around them, a comma before each). */
 void fr_figures_json(FILE *out, const struct fr_figures *f);
 

@@ -49,6 +49,7 @@ static void adapter_destroy(void *skel)
 static const char *const method_names[] = FLATRPC_SPEC_METHODS;
 static const char *const state_names[] = FLATRPC_SPEC_STATES;
 static const char *const error_names[] = FLATRPC_SPEC_ERRORS;
+static const struct flatrpc_elem_slot elem_slots[] = FLATRPC_SPEC_ELEMENTS;
 
 const struct flatrpc_loader FLATRPC_LOADER_SYM = {
 	.service	= FLATRPC_SPEC_SERVICE,
@@ -59,6 +60,7 @@ const struct flatrpc_loader FLATRPC_LOADER_SYM = {
 	.states		= state_names,
 	.errors		= error_names,
 	.n_errors	= sizeof(error_names) / sizeof(error_names[0]) - 1,
+	.elems		= elem_slots,
 	.init		= flatrpc_init_table,
 	.n_init		= FLATRPC_INIT_COUNT,
 	.open		= adapter_open,
