@@ -29,7 +29,7 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test test-unit test-bpf test-selftests test-bench-smoke test-vm demo bench help install-deps \
+.PHONY: all clean install test test-unit test-bpf test-selftests test-bench-smoke test-vm demo bench help install-deps \
 	fuzz fuzz-smoke
 
 # ---- codegen ---------------------------------------------------------------
@@ -98,6 +98,7 @@ help:
 	@echo 'make test-vm     the same BPF and netns tests under virtme-ng on Debian 6.1'
 	@echo 'make demo        the KV demo in two network namespaces (root)'
 	@echo 'make bench       the KV benchmark against UDP sockets (root)'
+	@echo 'make install     tools, library, headers, man pages under $$(DESTDIR)$$(PREFIX) (/usr/local)'
 	@echo 'make install-deps  apt/pip packages for Debian 12'
 	@echo 'make V=1         show full commands'
 
@@ -344,6 +345,25 @@ demo: all
 
 bench: all
 	bench/run.sh
+
+# The tools, the library and its headers, and the man pages, under
+# $(DESTDIR)$(PREFIX); the .pc file says /usr/local.
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 755 $(GEN) $(STAT) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(LOAD) $(DESTDIR)$(PREFIX)/sbin/
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libflatrpc-user.so.$(LIB_VERSION)
+	ln -sf libflatrpc-user.so.$(LIB_VERSION) $(DESTDIR)$(PREFIX)/lib/libflatrpc-user.so.0
+	ln -sf libflatrpc-user.so.0 $(DESTDIR)$(PREFIX)/lib/libflatrpc-user.so
+	install -m 644 $(BUILD)/libflatrpc-user.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 644 include/flatrpc.h include/flatrpc_abi.h include/flatrpc_siphash.h \
+		$(DESTDIR)$(PREFIX)/include/
+	install -m 644 docs/man/flatrpc-stat.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 docs/man/flatrpc-load.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 clean:
 	rm -rf $(BUILD)
