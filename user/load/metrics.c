@@ -195,7 +195,8 @@ static void json_hist(FILE *out, const struct flatrpc_hist *h)
 	for (unsigned int i = 0; i < FLATRPC_HIST_BUCKETS; i++) {
 		if (!h->bucket[i])
 			continue;
-		fprintf(out, "%s[%llu,%llu]", first ? "" : ",",
+		fprintf(out, "%s[%llu,%llu,%llu]", first ? "" : ",",
+			(unsigned long long)(i ? flatrpc_hist_upper(i - 1) : 0),
 			(unsigned long long)flatrpc_hist_upper(i), (unsigned long long)h->bucket[i]);
 		first = false;
 	}
