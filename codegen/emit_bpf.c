@@ -1263,7 +1263,9 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 		      "} elem_verdicts SEC(\".maps\");\n\n"
 		      "static __always_inline void fr_elem_count(__u32 slot, int rc)\n{\n"
 		      "\t__u32 k = slot * FLATRPC_ELEM_VERDICTS + FLATRPC_ELEM_VERDICT(rc);\n"
-		      "\t__u64 *c = bpf_map_lookup_elem(&elem_verdicts, &k);\n\n"
+		      "\t__u64 *c;\n\n"
+		      "\tif (!flatrpc_figures)\n\t\treturn;\n"
+		      "\tc = bpf_map_lookup_elem(&elem_verdicts, &k);\n"
 		      "\tif (c)\n\t\t(*c)++;\n}\n", fr_elem_slots(spec));
 	fr_buf_printf(b, "\n/* ---- chains, one function per method, element and direction ---- */\n");
 	for (unsigned i = 0; i < svc->nmethods; i++) {

@@ -542,7 +542,7 @@ int flatrpc_xdp(struct xdp_md *ctx)
 	__u32 zero = 0;
 	int ret = fr_xdp_run(ctx);
 
-	if (ret == XDP_PASS)
+	if (ret == XDP_PASS || !flatrpc_figures)
 		return ret;
 	h = bpf_map_lookup_elem(&xdp_time, &zero);
 	if (h) {

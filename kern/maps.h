@@ -116,6 +116,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } obs SEC(".maps");
 
+/* 0: the kernel programs record no XDP time and no element verdicts
+ * (flatrpc-load --figures off, for measuring what they cost); the verifier
+ * then drops that code. Set through the skeleton before load. */
+const volatile __u8 flatrpc_figures = 1;
+
 /* XDP run time per FlatRPC frame; per-CPU, the reader adds the CPUs up. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

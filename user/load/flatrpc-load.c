@@ -98,6 +98,7 @@ struct options {
 	bool		quiet;
 	bool		force;
 	bool		json;		/* --status -j */
+	bool		no_figures;	/* --figures off */
 	bool		share;		/* --group, or the one the pins had */
 	gid_t		gid;		/* the group whose applications may use the pins */
 };
@@ -174,7 +175,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: flatrpc-load [--mode auto|drv|skb] [--port N] [--bpffs DIR] [--group G] [--force] [-q]\n"
-		"                    SPEC.anf IFACE\n"
+		"                    [--figures on|off] SPEC.anf IFACE\n"
 		"       flatrpc-load [--bpffs DIR] --status [-j] IFACE\n"
 		"       flatrpc-load [--bpffs DIR] [-q] --unload IFACE\n"
 		"       flatrpc-load --keygen FILE\n"
@@ -200,6 +201,8 @@ static void help(void)
 	       "  --bpffs DIR     bpffs root (default $FLATRPC_BPFFS or /sys/fs/bpf);\n"
 	       "                  mounted there if it is not a bpffs yet\n"
 	       "  --force         replace an XDP program that is not FlatRPC's\n"
+	       "  --figures off   the kernel programs record no XDP time and no element\n"
+	       "                  verdicts (to measure what they cost; default on)\n"
 	       "  --group G       let applications of group G (name or gid) use the service\n"
 	       "                  without root: they need CAP_NET_RAW for AF_XDP\n"
 	       "                  (docs/security.md); later loads keep the group\n"
@@ -1188,6 +1191,7 @@ static int cmd_load(void)
 	}
 	obj = l->obj(skel);
 	l->set_port(skel, opt.port);
+	l->set_figures(skel, !opt.no_figures);
 	port = rodata_port(obj);
 	err = l->load(skel);
 	if (err) {
@@ -1306,6 +1310,8 @@ static int cmd_load(void)
 	say("  UDP port %u; %u init entr%s applied; %s\n", port, l->n_init,
 	    l->n_init == 1 ? "y" : "ies", fresh ? "state is new" : "state kept from before");
 	say("  pinned under %s\n", pin_dir);
+	if (opt.no_figures)
+		say("  figures off: no XDP time, no element verdicts (docs/observability.md)\n");
 	if (opt.share) {
 		struct group *g = getgrgid(opt.gid);
 
@@ -1748,12 +1754,13 @@ static int cmd_keygen(const char *path)
 int main(int argc, char **argv)
 {
 	enum { OPT_STATUS = 256, OPT_UNLOAD, OPT_MODE, OPT_PORT, OPT_BPFFS, OPT_FORCE, OPT_KEY,
-	       OPT_KEYGEN, OPT_REKEY, OPT_GROUP };
+	       OPT_KEYGEN, OPT_REKEY, OPT_GROUP, OPT_FIGURES };
 	static const struct option longopts[] = {
 		{ "mode",   required_argument, NULL, OPT_MODE },
 		{ "port",   required_argument, NULL, OPT_PORT },
 		{ "bpffs",  required_argument, NULL, OPT_BPFFS },
 		{ "force",  no_argument,       NULL, OPT_FORCE },
+		{ "figures", required_argument, NULL, OPT_FIGURES },
 		{ "quiet",  no_argument,       NULL, 'q' },
 		{ "json",   no_argument,       NULL, 'j' },
 		{ "status", no_argument,       NULL, OPT_STATUS },
@@ -1805,6 +1812,14 @@ int main(int argc, char **argv)
 			break;
 		case OPT_FORCE:
 			opt.force = true;
+			break;
+		case OPT_FIGURES:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				complain("--figures is on or off, not %s\n", optarg);
+				usage(stderr);
+				return EXIT_USAGE;
+			}
+			opt.no_figures = !strcmp(optarg, "off");
 			break;
 		case 'q':
 			opt.quiet = true;

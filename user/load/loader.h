@@ -11,6 +11,7 @@
 #ifndef FLATRPC_LOADER_H
 #define FLATRPC_LOADER_H
 
+#include <stdbool.h>
 #include <linux/types.h>
 #include <bpf/libbpf.h>
 
@@ -49,6 +50,7 @@ struct flatrpc_loader {
 	void		*(*open)(const struct bpf_object_open_opts *opts);
 	struct bpf_object *(*obj)(void *skel);
 	void		(*set_port)(void *skel, __u16 port);	/* .rodata, before load */
+	void		(*set_figures)(void *skel, bool on);	/* flatrpc_figures, likewise */
 	int		(*load)(void *skel);
 	void		(*destroy)(void *skel);
 };

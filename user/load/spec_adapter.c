@@ -36,6 +36,11 @@ static void adapter_set_port(void *skel, __u16 port)
 	((struct flatrpc_bpf *)skel)->rodata->flatrpc_port = port ? port : FLATRPC_SPEC_PORT;
 }
 
+static void adapter_set_figures(void *skel, bool on)
+{
+	((struct flatrpc_bpf *)skel)->rodata->flatrpc_figures = on;
+}
+
 static int adapter_load(void *skel)
 {
 	return flatrpc_bpf__load(skel);
@@ -66,6 +71,7 @@ const struct flatrpc_loader FLATRPC_LOADER_SYM = {
 	.open		= adapter_open,
 	.obj		= adapter_obj,
 	.set_port	= adapter_set_port,
+	.set_figures	= adapter_set_figures,
 	.load		= adapter_load,
 	.destroy	= adapter_destroy,
 };
