@@ -96,6 +96,32 @@ test_stat_live() {
 	expect_eq "$rc" 2 "flatrpc-stat --count 0: usage exit code"
 }
 
+# flatrpc-load --figures off: the kernel records no XDP time and no element
+# verdicts (its counters go on, and so does the library); on again, it does.
+test_figures_off() {
+	need "$LOADER" "$KV_CLIENT" "$SPEC"
+	local s0 s1 s2 set='.methods[] | select(.name == "set")' i
+	local fw='.elements[] | select(.method == "set" and .element == "firewall" and .hook == "req")'
+	in_s "$LOADER" -q --figures off "$SPEC" "$IF_S" || fail "load with --figures off"
+	s0=$(status_j "$NS_S" "$IF_S")
+	for i in 1 2 3; do
+		expect_eq "$(kv --user Kevin --session 84 set "off$i" v)" ok "Kevin's set off$i"
+	done
+	s1=$(status_j "$NS_S" "$IF_S")
+	expect_eq "$(jdelta "$s0" "$s1" '.xdp_time.count')" 0 "XDP times with --figures off"
+	expect_eq "$(jdelta "$s0" "$s1" "$fw | .passed")" 0 "firewall verdicts with --figures off"
+	expect_eq "$(jdelta "$s0" "$s1" "$set | .kernel.rx_req")" 3 "kernel's sets delivered, figures off"
+	expect_eq "$(jdelta "$s0" "$s1" "$set | .served")" 3 "library's sets served, figures off"
+	in_s "$LOADER" -q "$SPEC" "$IF_S" || fail "load with the figures on again"
+	expect_eq "$(kv --user Kevin --session 84 set on v)" ok "Kevin's set, figures on"
+	s2=$(status_j "$NS_S" "$IF_S")
+	expect_ge "$(jdelta "$s1" "$s2" '.xdp_time.count')" 1 "XDP times with the figures on again"
+	expect_eq "$(jdelta "$s1" "$s2" "$fw | .passed")" 1 "firewall verdicts with the figures on again"
+	local rc=0
+	in_s "$LOADER" --figures maybe "$SPEC" "$IF_S" 2>/dev/null || rc=$?
+	expect_eq "$rc" 2 "--figures maybe: usage exit code"
+}
+
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -45,6 +45,7 @@ ALL_TESTS=(
 	test_denied
 	test_status_json
 	test_stat_live
+	test_figures_off
 	test_sessions
 	test_nonroot
 	test_malformed
