@@ -113,20 +113,23 @@ FR_VARIANTS=""
 for v in noanf fw fwst cst rel ino relino; do
 	[ -x "$B/bench/kv-$v/kv-bench" ] && [ -x "$B/bench/kv-$v/kv-server" ] && FR_VARIANTS+="flatrpc-$v "
 done
-# flatrpc-noobs is flatrpc whose processes count nothing (FLATRPC_OBS=off)
+# flatrpc-noobs is flatrpc counting no figures: its processes run with
+# FLATRPC_OBS=off and its load with --figures off
 flatrpc_spec() { local v=${1%-noobs}; if [ "$v" = flatrpc ]; then echo "$top/specs/kv.anf"; else echo "$top/bench/specs/kv-${v#flatrpc-}.anf"; fi; }
 flatrpc_bin() { local v=${1%-noobs}; if [ "$v" = flatrpc ]; then echo "$B/$2"; else echo "$B/bench/kv-${v#flatrpc-}/$2"; fi; }
 flatrpc_env() { [ "$1" = flatrpc-noobs ] && echo FLATRPC_OBS=off || echo FLATRPC_OBS=on; }
 declare -A FR_LOADED
 flatrpc_use() { # stack client-ns client-if server-ns server-if: load the stack's spec on both ends
-	local stack=$1 key=$3
-	[ "${FR_LOADED[$key]:-}" = "$(flatrpc_spec $stack)" ] && return
+	local stack=$1 key=$3 figs
+	figs=$(flatrpc_env $stack); figs=${figs#*=}
+	[ "${FR_LOADED[$key]:-}" = "$(flatrpc_spec $stack) $figs" ] && return
 	while [ $# -gt 1 ]; do
 		ip netns exec "$2" "$B/flatrpc-load" --unload "$3" >/dev/null 2>&1 || true
-		ip netns exec "$2" "$B/flatrpc-load" -q "$(flatrpc_spec $stack)" "$3"
+		ip netns exec "$2" "$B/flatrpc-load" -q --figures "$figs" \
+			"$(flatrpc_spec $stack)" "$3"
 		shift 2
 	done
-	FR_LOADED[$key]=$(flatrpc_spec $stack)
+	FR_LOADED[$key]="$(flatrpc_spec $stack) $figs"
 }
 flatrpc_use flatrpc "$C" fbc$tag "$S" fbs$tag
 # prime ARP both ways so the first measured calls are not resolving neighbours
@@ -460,17 +463,17 @@ echo
 echo "# auth cost: specs/kv.anf (siphash tags) against flatrpc-noauth (auth: none); p50 us, all calls and per method (medians of $REPS interleaved runs)"
 # shellcheck disable=SC2086 # a list of stacks, maybe empty
 interleaved auth $AUTH_STACKS
-# What the figures cost (docs/observability.md): specs/kv.anf with the
-# library's counters and histograms against flatrpc-noobs, the same with
-# FLATRPC_OBS=off in the server's and the client's environment. The
-# kernel's part (XDP time, element verdicts) runs in both: the XDP
-# ns/packet lines below show it against earlier runs.
+# What the figures cost (docs/observability.md): specs/kv.anf with all its
+# figures against flatrpc-noobs, the same with FLATRPC_OBS=off in the
+# server's and the client's environment and loaded with --figures off (no
+# XDP time, no element verdicts). Each alternation reloads both ends.
 echo
-echo "# figures cost: specs/kv.anf counting its figures against flatrpc-noobs (FLATRPC_OBS=off); p50 us, all calls and per method (medians of $REPS interleaved runs)"
+echo "# figures cost: specs/kv.anf counting its figures against flatrpc-noobs (FLATRPC_OBS=off, --figures off); p50 us, all calls and per method (medians of $REPS interleaved runs)"
 interleaved obs flatrpc-noobs flatrpc
 # One run's get latency as the library's histogram saw it (the difference
 # of two readings of the client's figures), beside kv-bench's own p50 and
 # p99 of the same calls: bench/report.py draws it (docs/kv-histogram.png).
+flatrpc_use flatrpc "$F_CNS" $F_CIF "$F_SNS" $F_SIF	# before the first reading
 hist0=$("$B/flatrpc-stat" -j $F_CIF)
 start_server flatrpc busy
 hout=$(client flatrpc busy 1 "$COUNT")
@@ -560,7 +563,7 @@ SRV_IP=10.78.2.2 F_SRV_IP=10.78.1.2 F_SIF=fbs$tag F_CIF=fbc$tag
 # one extra run per stack after the timed ones.
 stats_was=$(sysctl -n kernel.bpf_stats_enabled)
 trap 'sysctl -qw kernel.bpf_stats_enabled=$stats_was; cleanup' EXIT
-for proto in $FR_VARIANTS ${AUTH_STACKS%% *} flatrpc; do
+for proto in $FR_VARIANTS ${AUTH_STACKS%% *} flatrpc-noobs flatrpc; do
 	flatrpc_use $proto "$C" fbc$tag "$S" fbs$tag
 	sysctl -qw kernel.bpf_stats_enabled=1
 	read -r cnt0 ns0 <<<"$(xdp_stats fbs$tag)"

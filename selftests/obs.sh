@@ -87,6 +87,7 @@ test_stat_live() {
 	kv --user Kevin --session 82 set live v >/dev/null
 	out=$(timeout 10 "$STAT" --count 1 --interval 0.2 "$IF_S") || fail "flatrpc-stat --count 1"
 	out=$(sed 's/\x1b\[[HJ]//g' <<<"$out")
+	sed 's/^/    | /' <<<"$out"
 	grep -q '^METHOD ' <<<"$out" || fail "no header line in: $out"
 	grep -q '^get ' <<<"$out" || fail "no row for get in: $out"
 	grep -q '^set ' <<<"$out" || fail "no row for set in: $out"
