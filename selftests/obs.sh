@@ -79,20 +79,35 @@ test_status_json() {
 	expect_eq "$rc" 3 "flatrpc-stat on an interface without FlatRPC: exit code"
 }
 
-# The live view, one refresh, in a terminal of 80 columns: every method of
-# the service has a row and no line is wider.
+# The live view in a terminal of 80 columns, one screen over sets made
+# during it: every method of the service has a row, the client's shows the
+# sets' rate and latency, the server's the requests it served, and no line
+# is wider than 80.
 test_stat_live() {
 	need "$STAT" "$KV_CLIENT"
-	local out wide rc
-	kv --user Kevin --session 82 set live v >/dev/null
-	out=$(timeout 10 "$STAT" --count 1 --interval 0.2 "$IF_S") || fail "flatrpc-stat --count 1"
-	out=$(sed 's/\x1b\[[HJ]//g' <<<"$out")
-	sed 's/^/    | /' <<<"$out"
-	grep -q '^METHOD ' <<<"$out" || fail "no header line in: $out"
-	grep -q '^get ' <<<"$out" || fail "no row for get in: $out"
-	grep -q '^set ' <<<"$out" || fail "no row for set in: $out"
-	wide=$(awk 'length($0) > 80' <<<"$out")
-	expect_eq "$wide" "" "lines over 80 columns"
+	local out wide rc i cpid spid
+	timeout 20 "$STAT" --count 1 --interval 2 "$IF_C" >"$WORK/live.client" & cpid=$!
+	timeout 20 "$STAT" --count 1 --interval 2 "$IF_S" >"$WORK/live.server" & spid=$!
+	sleep 0.2
+	for i in 1 2 3 4 5; do kv --user Kevin --session 82 set "live$i" v >/dev/null; done
+	wait $cpid || fail "flatrpc-stat --count 1 on the client"
+	wait $spid || fail "flatrpc-stat --count 1 on the server"
+	for i in client server; do
+		out=$(sed 's/\x1b\[[HJ]//g' "$WORK/live.$i")
+		sed 's/^/    | /' <<<"$out"
+		grep -q '^METHOD ' <<<"$out" || fail "$i: no header line in: $out"
+		grep -q '^get ' <<<"$out" || fail "$i: no row for get in: $out"
+		grep -q '^set ' <<<"$out" || fail "$i: no row for set in: $out"
+		wide=$(awk 'length($0) > 80' <<<"$out")
+		expect_eq "$wide" "" "$i: lines over 80 columns"
+	done
+	# columns: METHOD CALLS/s ERR/s RETX/s SERVE/s P50 P99 XDPRX/s
+	holds "$(awk '$1 == "set" { print $2 }' "$WORK/live.client") > 0" ||
+		fail "client: no set calls per second"
+	holds "$(awk '$1 == "set" { print $6 }' "$WORK/live.client") > 0" ||
+		fail "client: no set p50"
+	holds "$(awk '$1 == "set" { print $5 }' "$WORK/live.server") > 0" ||
+		fail "server: no sets served per second"
 	rc=0; "$STAT" --count 0 "$IF_S" >/dev/null 2>&1 || rc=$?
 	expect_eq "$rc" 2 "flatrpc-stat --count 0: usage exit code"
 }

@@ -240,7 +240,7 @@ static void draw(const struct fr_figures *now, const struct fr_figures *was)
 	printf("flatrpc-stat %.16s  service %.32s  %s\n", opt.ifname, now->meta.service,
 	       now->have_obs ? "" : "(no library figures in this load)");
 	printf("%-12s %9s %8s %8s %8s %9s %9s %9s\n", "METHOD", "CALLS/s", "ERR/s", "RETX/s",
-	       "SERVE/s", "P50 us", "P99 us", "KRX/s");
+	       "SERVE/s", "P50 us", "P99 us", "XDPRX/s");
 	for (unsigned int m = 0; m < now->n_methods; m++) {
 		const struct flatrpc_method_obs *o = &now->obs[m], *p = &was->obs[m];
 
