@@ -90,7 +90,7 @@ SELFTEST_BPF := $(patsubst selftests/bpf/%.bpf.c,$(BUILD)/selftests/%.bpf.o,$(wi
 
 all: $(GEN) $(foreach s,$(SERVICES),$(BUILD)/gen/$(s)/flatrpc.bpf.o) $(LIB_A) $(LIB_SO) \
      $(BUILD)/libflatrpc-user.pc $(LOAD) $(STAT) $(EXAMPLES) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) \
-     $(SELFTEST_BPF)
+     $(SELFTEST_BPF) $(BUILD)/py/flatrpc_abi.py
 
 help:
 	@echo 'make             build everything into $(BUILD)/ (SPECS="$(SPECS)")'
@@ -283,7 +283,17 @@ $(BUILD)/tests/test_bpf_%: $(BUILD)/obj/tests/bpf/test_bpf_%.o
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(CMOCKA_LIBS) $(LIBBPF_LIBS)
 
-$(BUILD)/selftests/%.bpf.o: selftests/bpf/%.bpf.c include/flatrpc_abi.h
+# The scripts' view of the ABI header and the impair maps (selftests/abi_py.c).
+$(BUILD)/abi-py: selftests/abi_py.c include/flatrpc_abi.h selftests/bpf/impair.h
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Iselftests $< -o $@
+
+$(BUILD)/py/flatrpc_abi.py: $(BUILD)/abi-py
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$< >$@
+
+$(BUILD)/selftests/%.bpf.o: selftests/bpf/%.bpf.c include/flatrpc_abi.h selftests/bpf/impair.h
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@

@@ -8,7 +8,7 @@
 # the other plain UDP and TCP with no XDP attached, so neither pays for the other.
 # A third pair carries xdp-echo (`make bench-tools`), a raw AF_XDP echo with its
 # own XDP program: the latency floor, with no RPC layer and no store.
-# Two modes, as FACTS.md advises:
+# Two modes, as docs/facts.md advises:
 #   blocking: client and server on the same core, sleeping in the kernel;
 #   busy:     client on core 0, server on core 1, both spinning.
 # Each figure is the median of REPS runs; p50/p99 come from calls with one
@@ -41,6 +41,7 @@ trap 'echo "bench/run.sh: line $LINENO failed (exit $?): $BASH_COMMAND" >&2' ERR
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$top/build}
+export FLATRPC_PY=$B/py	# bench/pcap_bytes.py reads the wire header's layout there
 REPS=3 COUNT=20000 RATE_COUNT=50000 WARMUP=2000 SMOKE=0 WIRE_COUNT=5000
 PROFILE=0
 while [ $# -gt 0 ]; do
@@ -627,7 +628,7 @@ fi
 # selftests/bpf/impair.bpf.c at the router's TC ingress (loaded the way
 # selftests/lib.sh loads it), TCP segments with bench/tcp_loss.bpf.c at its
 # TC egress (impair knows only FlatRPC frames). The drop must be on a hop in
-# between: AF_XDP transmit bypasses the hosts' own TC egress (FACTS.md).
+# between: AF_XDP transmit bypasses the hosts' own TC egress (docs/facts.md).
 # HOL_OUT calls of the usual mix are outstanding, all on core 0 with
 # blocking I/O (gRPC has no busy-poll mode); a call in flight for longer
 # than HOL_STALL_US stops counting against HOL_OUT, so that calls lost or

@@ -3,7 +3,7 @@
  * tcp_loss.bpf.c - random loss of TCP segments for the benchmark's
  * head-of-line run, at TC egress of the router namespace.
  *
- * The kernel has no netem (FACTS.md). FlatRPC's loss comes from the
+ * The kernel has no netem (docs/facts.md). FlatRPC's loss comes from the
  * selftests' impair.bpf.c at the router's ingress, but that program only
  * knows FlatRPC frames; gRPC's segments (HTTP/2 over TCP) need their own
  * drop, on the same link and at the same rate. Segments of every kind (data,

@@ -10,7 +10,7 @@
  *                   [--busy-poll] [--count N] [--outstanding K] [--warmup W]
  *                   [--server-pids PID[,PID...]] [--bpf-obj FILE]
  * Each side loads its own XDP program in skb mode (faster than drv on veth,
- * FACTS.md) and detaches it on exit. The client prints kv-bench's line, with
+ * docs/facts.md) and detaches it on exit. The client prints kv-bench's line, with
  * proto=xdp-echo; the body is a fixed 99 bytes each way.
  */
 #include <arpa/inet.h>
@@ -38,6 +38,7 @@
 #include <xdp/xsk.h>
 
 #include "cpu_acct.h"
+#include "flatrpc_csum.h"
 
 #define NUM_FRAMES	4096
 #define FRAME_SIZE	2048
@@ -150,7 +151,7 @@ static int xe_open(struct xe *x, const char *ifname, const char *obj_path, uint1
 		return -1;
 	}
 	/* the previous run's socket on this queue is released asynchronously
-	 * (EBUSY for a moment, FACTS.md); a failed bind spoils the UMEM's rings */
+	 * (EBUSY for a moment, docs/facts.md); a failed bind spoils the UMEM's rings */
 	for (int attempt = 0; attempt < 50; attempt++) {
 		err = xsk_umem__create(&x->umem, x->area, (uint64_t)NUM_FRAMES * FRAME_SIZE,
 				       &x->fq, &x->cq, &ucfg);
@@ -280,18 +281,6 @@ static void record(struct run *r, unsigned long seq, uint64_t sent, uint64_t now
 		r->lat[r->n_lat++] = now - sent;
 }
 
-static uint16_t ip_csum(const void *hdr)
-{
-	const uint16_t *p = hdr;
-	uint32_t s = 0;
-
-	for (int i = 0; i < 10; i++)
-		s += p[i];
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
 static int client(struct xe *x, struct run *r, const uint8_t *dmac, struct in_addr dst,
 		  struct in_addr src, uint16_t port)
 {
@@ -318,7 +307,7 @@ static int client(struct xe *x, struct run *r, const uint8_t *dmac, struct in_ad
 	*ip = (struct iphdr){ .version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_UDP,
 			      .tot_len = htons(sizeof(*ip) + sizeof(*udp) + BODY),
 			      .saddr = src.s_addr, .daddr = dst.s_addr };
-	ip->check = ip_csum(ip);
+	ip->check = fr_csum_ip(ip);
 	/* UDP checksum 0: none, as IPv4 allows */
 	*udp = (struct udphdr){ .source = htons(port), .dest = htons(port),
 				.len = htons(sizeof(*udp) + BODY) };

@@ -242,7 +242,8 @@ enum flatrpc_drop {
 	X(tx_stack,	"FlatRPC messages leaving through the kernel stack (TC)") \
 	X(busy,		"requests refused with ACK BUSY by this XDP")	\
 	X(rx_ack,	"ACKs delivered to the local socket")		\
-	X(client_pass,	"requests the client: program let through")
+	X(client_pass,	"requests the client: program let through")	\
+	X(seq_pushed,	"in-order streams a new one pushed out of its host's share (FLATRPC_SEQ_PER_HOST)")
 
 struct flatrpc_method_stats {
 #define FLATRPC_X_FIELD(f, help) __u64 f;
@@ -347,7 +348,17 @@ struct flatrpc_load {
 	__u32	busy_at;	/* threshold, set by the library */
 };
 
-/* Key of the in-order state map: one stream per (client, method). */
+/*
+ * In-order receive state (docs/transport.md, docs/security.md "State that
+ * fills"). `seqs` holds one stream per (client, port, method). A client host
+ * owns at most FLATRPC_SEQ_PER_HOST streams of a method, listed in its
+ * `seq_hosts` entry: its next new stream pushes out its own least recently
+ * used one, never another host's.
+ */
+#define FLATRPC_SEQ_PER_HOST	16
+/* a power of two: XDP masks a slot index with it for the verifier */
+_Static_assert((FLATRPC_SEQ_PER_HOST & (FLATRPC_SEQ_PER_HOST - 1)) == 0, "power of two");
+
 struct flatrpc_seq_key {
 	__be32	addr[4];	/* client, FLATRPC_ADDR form */
 	__be16	port;
@@ -359,6 +370,22 @@ _Static_assert(sizeof(struct flatrpc_seq_key) == 20, "no hidden padding");
 struct flatrpc_seq_state {
 	__u16	expected;	/* next sequence number to deliver */
 	__u16	pad;
+	__u32	used;		/* when it last delivered, in jiffies (any clock that
+				 * only goes forward); 0: never, the first to go */
+};
+
+struct flatrpc_seq_host_key {
+	__be32	addr[4];	/* client, FLATRPC_ADDR form */
+	__u8	method;
+	__u8	pad[3];
+};
+_Static_assert(sizeof(struct flatrpc_seq_host_key) == 20, "no hidden padding");
+
+/* A slot holds FLATRPC_SEQ_SLOT(port) (port in network order), 0 if free. */
+#define FLATRPC_SEQ_SLOT(port)	(0x10000u | (__u16)(port))
+#define FLATRPC_SEQ_SLOT_PORT(v) ((__be16)((v) & 0xffffu))
+struct flatrpc_seq_host {
+	__u32	slot[FLATRPC_SEQ_PER_HOST];
 };
 
 /*
@@ -461,6 +488,7 @@ struct flatrpc_state_limits {
 #define FLATRPC_PIN_STATS	"stats"
 #define FLATRPC_PIN_DROPS	"drops"
 #define FLATRPC_PIN_SEQS	"seqs"
+#define FLATRPC_PIN_SEQ_HOSTS	"seq_hosts"
 #define FLATRPC_PIN_META	"meta"
 #define FLATRPC_PIN_FRAGS	"frag_verdicts"
 #define FLATRPC_PIN_LOAD	"load"

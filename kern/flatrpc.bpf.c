@@ -17,6 +17,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "flatrpc_abi.h"
+#include "flatrpc_csum.h"
 #include "maps.h"		/* before anf.bpf.h, which counts into state_limits */
 #include "anf.bpf.h"
 #include "parse.h"
@@ -53,29 +54,8 @@ static __always_inline struct flatrpc_method_stats *fr_stats(__u32 method)
 /* RFC 1624 incremental update; UDP checksum 0 means "none" and stays so. */
 static __always_inline void fr_udp_csum_update(struct udphdr *udp, __u16 old, __u16 new)
 {
-	__u32 sum;
-
-	if (!udp->check)
-		return;
-	sum = (__u16)~udp->check + (__u16)~old + (__u32)new;
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	udp->check = (__u16)~sum ?: 0xffff;
-}
-
-static __always_inline __u16 fr_ip_csum(struct iphdr *ip)
-{
-	__u16 *w = (__u16 *)ip;
-	__u32 sum = 0;
-	int i;
-
-	ip->check = 0;
-#pragma unroll
-	for (i = 0; i < (int)(sizeof(*ip) / 2); i++)
-		sum += w[i];
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return ~sum;
+	if (udp->check)
+		udp->check = fr_csum_udp_value(fr_csum_update16(udp->check, old, new));
 }
 
 /* The sender's address in the 16-byte key form (FLATRPC_ADDR_V4MAPPED). */
@@ -86,6 +66,52 @@ static __always_inline void fr_peer_addr(const struct fr_pkt *p, __be32 addr[4])
 		FLATRPC_ADDR_V4MAPPED(addr, p->ip->saddr);
 	else if (p->ip6)
 		__builtin_memcpy(addr, &p->ip6->saddr, 16);
+}
+
+/*
+ * Makes room in the client host's share of `seqs` for the new stream `key`
+ * (seq.h, fr_seq_slot): a free slot, or the host's own least recently used
+ * stream, which is deleted and counted as seq_pushed. Slots are claimed with
+ * plain stores: two streams of one host starting at once on two CPUs may
+ * take the same slot, and the host then holds one stream more than its
+ * share until one of them goes. Returns 0, or a drop reason.
+ */
+static __always_inline int fr_seq_claim(const struct flatrpc_seq_key *key)
+{
+	struct flatrpc_seq_host_key hk = { .method = key->method };
+	struct flatrpc_seq_key old = *key;
+	struct flatrpc_seq_host *h, none = {};
+	struct flatrpc_method_stats *st;
+	struct flatrpc_seq_state *o;
+	__u32 used[FLATRPC_SEQ_PER_HOST];
+	int i;
+
+	__builtin_memcpy(hk.addr, key->addr, sizeof(hk.addr));
+	h = bpf_map_lookup_elem(&seq_hosts, &hk);
+	if (!h) {
+		bpf_map_update_elem(&seq_hosts, &hk, &none, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(&seq_hosts, &hk);
+		if (!h)
+			return FLATRPC_DROP_SEQ_NOSTATE;
+	}
+	i = fr_seq_slot(h->slot, key->port);
+	if (i >= 0 && i < FLATRPC_SEQ_PER_HOST) {
+		h->slot[i] = FLATRPC_SEQ_SLOT(key->port);
+		return 0;
+	}
+	for (i = 0; i < FLATRPC_SEQ_PER_HOST; i++) {
+		old.port = FLATRPC_SEQ_SLOT_PORT(h->slot[i]);
+		o = bpf_map_lookup_elem(&seqs, &old);
+		used[i] = o ? o->used : 0;
+	}
+	i = fr_seq_victim(used) & (FLATRPC_SEQ_PER_HOST - 1);
+	old.port = FLATRPC_SEQ_SLOT_PORT(h->slot[i]);
+	bpf_map_delete_elem(&seqs, &old);
+	h->slot[i] = FLATRPC_SEQ_SLOT(key->port);
+	st = fr_stats(key->method);
+	if (st)
+		st->seq_pushed++;
+	return 0;
 }
 
 /*
@@ -107,10 +133,19 @@ static __always_inline int fr_seq_check(struct fr_pkt *p)
 	ret = fr_seq_decide(st != NULL, st ? st->expected : 0, bpf_ntohs(p->hdr->seq),
 			    p->hdr->flags, fr_method_flags(p->method), &next, &store);
 	if (store) {
+		/* jiffies: coarse, but only the order of a host's streams counts */
+		__u32 now = fr_seq_stamp(bpf_jiffies64());
+
 		if (st) {
 			st->expected = next;
+			st->used = now;
 		} else {
+			int why = fr_seq_claim(&key);
+
+			if (why)
+				return why;
 			fresh.expected = next;
+			fresh.used = now;
 			bpf_map_update_elem(&seqs, &key, &fresh, BPF_ANY);
 		}
 	}
@@ -167,7 +202,6 @@ static __always_inline int fr_reply6(struct fr_pkt *p, void *data_end, __u32 ble
 	struct udphdr *udp = p->udp;
 	__u16 *w;
 	__u32 sum;
-	int i;
 
 	if (!ip6)
 		return 0;	/* fr_parse() set ip or ip6; the verifier cannot know */
@@ -175,33 +209,20 @@ static __always_inline int fr_reply6(struct fr_pkt *p, void *data_end, __u32 ble
 	udp->check = 0;
 
 	/* the pseudo header: addresses, length, next header */
-	sum = udp->len + bpf_htons(IPPROTO_UDP);
-	w = (__u16 *)&ip6->saddr;
-#pragma unroll
-	for (i = 0; i < 16; i++)
-		sum += w[i];
+	sum = fr_csum_add(udp->len + bpf_htons(IPPROTO_UDP), &ip6->saddr, 16);
 	w = (__u16 *)udp;
 	/* blen and tag_len are constants where this is inlined */
 	if ((void *)w + sizeof(*udp) + sizeof(struct flatrpc_hdr) + blen + tag_len > data_end)
 		return 0;
-#pragma unroll
-	for (i = 0; i < (int)((sizeof(*udp) + sizeof(struct flatrpc_hdr)) / 2); i++)
-		sum += w[i];
+	sum = fr_csum_add(sum, w, (sizeof(*udp) + sizeof(struct flatrpc_hdr)) / 2);
 	w += (sizeof(*udp) + sizeof(struct flatrpc_hdr)) / 2;
 	if (blen) {
-#pragma unroll
-		for (i = 0; i < (int)(FR_REPLY_BODY_MAX / 2); i++)
-			sum += w[i];
+		sum = fr_csum_add(sum, w, FR_REPLY_BODY_MAX / 2);
 		w += FR_REPLY_BODY_MAX / 2;
 	}
-	if (tag_len) {
-#pragma unroll
-		for (i = 0; i < FLATRPC_TAG_LEN / 2; i++)
-			sum += w[i];
-	}
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	udp->check = (__u16)~sum ?: 0xffff;
+	if (tag_len)
+		sum = fr_csum_add(sum, w, FLATRPC_TAG_LEN / 2);
+	udp->check = fr_csum_udp_value(fr_csum_fold(sum));
 	return FR_HDRS6_LEN + blen + tag_len;
 }
 
@@ -260,7 +281,8 @@ static __always_inline int fr_reply(struct xdp_md *ctx, struct fr_pkt *p, __u8 k
 		/* Zero is legal for UDP over IPv4 and spares summing the payload. */
 		udp->check = 0;
 		ip->tot_len = bpf_htons(sizeof(*ip) + sizeof(*udp) + sizeof(*h) + blen + tag_len);
-		ip->check = fr_ip_csum(ip);
+		ip->check = 0;
+		ip->check = fr_csum_ip(ip);
 		len = FR_HDRS_LEN + blen + tag_len;
 	} else {
 		len = fr_reply6(p, (void *)(long)ctx->data_end, blen, tag_len);
@@ -608,7 +630,8 @@ int flatrpc_client(struct xdp_md *ctx)
 	p.udp->check = 0;
 	if (p.ip) {
 		p.ip->tot_len = bpf_htons(bpf_ntohs(p.ip->tot_len) - strip);
-		p.ip->check = fr_ip_csum(p.ip);
+		p.ip->check = 0;
+		p.ip->check = fr_csum_ip(p.ip);
 	} else if (p.ip6) {
 		p.ip6->payload_len = bpf_htons(bpf_ntohs(p.ip6->payload_len) - strip);
 	}

@@ -27,22 +27,11 @@
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/udp.h>
+#include "flatrpc_csum.h"
 
 #ifndef AF_INET
 #define AF_INET 2
 #endif
-
-/* Adds the one's complement difference of a 32-bit field to a checksum. */
-static __always_inline __u16 fr_csum_replace4(__u16 check, __be32 from, __be32 to)
-{
-	__u32 sum = (__u16)~check;
-
-	sum += (__u16)~(from & 0xffff) + (__u16)~(from >> 16);
-	sum += (to & 0xffff) + (to >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (__u16)~sum;
-}
 
 /* fr_forward()'s answer when the frame cannot be forwarded at all */
 #define FR_FORWARD_FAILED	(-1)

@@ -51,6 +51,21 @@ struct {
 } seqs SEC(".maps");
 
 /*
+ * Which streams of `seqs` each (client host, method) owns, so that one host
+ * pushes out only its own (flatrpc_abi.h, FLATRPC_SEQ_PER_HOST). Touched
+ * only when a stream starts. LRU: a host forgotten here keeps its streams in
+ * `seqs` and starts a new list, so a host's share is exact only while
+ * fewer (host, method) pairs than this start streams.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, struct flatrpc_seq_host_key);
+	__type(value, struct flatrpc_seq_host);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} seq_hosts SEC(".maps");
+
+/*
  * Fate of first fragments that were denied or dropped, so that the later
  * fragments of those messages are dropped too (frag_denied). LRU: an entry
  * is only useful while its message's fragments are in flight.

@@ -149,8 +149,6 @@ static __always_inline int fr_parse_tail(struct fr_cursor *c, struct ethhdr *eth
 	return 0;
 }
 
-#endif
-
 /*
  * IPv6: the fixed header, then UDP. Extension headers are stepped over only
  * to learn the port, so that a FlatRPC frame carrying one is dropped under
@@ -276,3 +274,5 @@ static __always_inline int fr_parse(void *data, void *data_end, __u32 frame_len,
 		return fr_parse_tail(&c, eth, 0, nport, tag_len, p);
 	return fr_parse_tail(&c, eth, udp_len, nport, tag_len, p);
 }
+
+#endif

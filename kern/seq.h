@@ -4,7 +4,8 @@
  * the unit tests. Pure: it sees the stream's state and the request's header
  * values and says what to do; the caller touches maps and packets. Keeping
  * it free of helpers is what lets a cmocka test run the very code that the
- * verifier loads (on 6.1 too: no loops, no kfuncs).
+ * verifier loads (on 6.1 too: no kfuncs, and loops only with a constant
+ * bound).
  */
 #ifndef FLATRPC_KERN_SEQ_H
 #define FLATRPC_KERN_SEQ_H
@@ -73,6 +74,49 @@ static __always_inline int fr_seq_decide(int have_state, __u16 expected, __u16 s
 	if (delta < FLATRPC_HOLD_WINDOW)
 		return FR_SEQ_AHEAD;
 	return FLATRPC_DROP_SEQ_AHEAD;
+}
+
+/*
+ * A host's share of `seqs`: the slot of its seq_hosts entry that a new
+ * stream from `port` takes. The slot already naming the port (the map's LRU
+ * forgot its stream), else the first free one, else -1: the share is full
+ * and fr_seq_victim() picks which of the host's streams gives way.
+ */
+static __always_inline int fr_seq_slot(const __u32 *slot, __be16 port)
+{
+	int i, free = -1;
+
+	for (i = 0; i < FLATRPC_SEQ_PER_HOST; i++) {
+		if (slot[i] == FLATRPC_SEQ_SLOT(port))
+			return i;
+		if (!slot[i] && free < 0)
+			free = i;
+	}
+	return free;
+}
+
+/*
+ * The least recently used stream of a full share, by each slot's `used`
+ * stamp (0: its stream is gone already, so it costs nothing to take).
+ * Stamps compare as serial numbers, so the clock may wrap.
+ */
+static __always_inline int fr_seq_victim(const __u32 *used)
+{
+	int i, v = 0;
+
+	for (i = 0; i < FLATRPC_SEQ_PER_HOST; i++) {
+		if (!used[i])
+			return i;
+		if ((__s32)(used[i] - used[v]) < 0)
+			v = i;
+	}
+	return v;
+}
+
+/* A nonzero stamp for `used`: 0 means "no stream". */
+static __always_inline __u32 fr_seq_stamp(__u64 now)
+{
+	return (__u32)now ? (__u32)now : 1;
 }
 
 #endif

@@ -77,3 +77,4 @@ ip netns exec "$S" "$B/flatrpc-load" --status $SI
 kill "$server"; wait "$server" 2>/dev/null || true; server=
 step "server summary"
 cat "$work/server.out"
+echo "(repeated: sets of a key set before; the latency mix cycles through 1,000 keys)"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Run the BPF table tests and the netns selftests on Debian's 6.1 kernel
 # (the oldest kernel we support) under virtme-ng with qemu TCG: nested KVM
-# does not work on these machines (FACTS.md).
+# does not work on these machines (docs/facts.md).
 #
 #   scripts/vm-test.sh [selftest names...]     host side: boots the VM
 #   scripts/vm-test.sh --guest NONCE [names]   inside the VM (used by the above)

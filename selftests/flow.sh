@@ -49,14 +49,15 @@ status_col() {
 test_priority() {
 	need "$KV_SERVER" "$KV_CLIENT"
 	local pcap=$WORK/prio.pcap out line n i
-	# one FlatRPC header after UDP: method at udp[10], TOS at ip[1]
-	local is_set='udp[10] = 1' is_get='udp[10] = 0'
+	# one FlatRPC header after UDP's 8 bytes; TOS at ip[1]
+	local m=$(( 8 + FR_HDR_OFF_METHOD ))
+	local is_set="udp[$m] = $(kv_method set)" is_get="udp[$m] = $(kv_method get)"
 
 	# not through in_r: $! must be tcpdump itself, not a subshell
 	# --immediate-mode: with the default buffer timeout, frames still in
 	# the kernel's current capture block when tcpdump is stopped are never
 	# written (seen under TCG: an empty capture after 200 calls)
-	ip netns exec "$NS_R" tcpdump -i "$IF_R1" --immediate-mode -U -w "$pcap" 'udp port 7447' \
+	ip netns exec "$NS_R" tcpdump -i "$IF_R1" --immediate-mode -U -w "$pcap" "udp port $FR_DEFAULT_PORT" \
 		2>"$WORK/tcpdump.err" &
 	echo $! >"$WORK/tcpdump.pid"
 	for i in $(seq 50); do
@@ -83,7 +84,7 @@ test_priority() {
 	# every set ran, once (a loaded machine may still time a few out at
 	# the client: not what this test is about)
 	expect_eq "$(count_lines -c '^set ' "$WORK/prio.log")" "$(field set_tx "$line")" "sets executed"
-	expect_eq "$(grep '^applied set keys:' "$WORK/prio.out" | sed -n 's/.*duplicate_executions=\([0-9]*\).*/\1/p')" 0 \
+	expect_eq "$(grep '^applied set keys:' "$WORK/prio.out" | sed -n 's/.*repeated=\([0-9]*\).*/\1/p')" 0 \
 		"duplicate executions"
 	line=$(grep '^priority level=4 ' "$WORK/prio.out") ||
 		fail "no priority line for level 4 in: $(cat "$WORK/prio.out")"
@@ -139,6 +140,6 @@ test_busy() {
 	expect_eq "$(field xsk_rx_dropped "$st")" 0 "requests dropped at the server's AF_XDP ring"
 	expect_eq "$(field xsk_rx_ring_full "$st")" 0 "server RX ring full"
 	expect_eq "$(count_lines -c '^set ' "$WORK/busy.log")" "$n" "sets executed"
-	expect_eq "$(grep '^applied set keys:' "$WORK/busy.out" | sed -n 's/.*duplicate_executions=\([0-9]*\).*/\1/p')" 0 \
+	expect_eq "$(grep '^applied set keys:' "$WORK/busy.out" | sed -n 's/.*repeated=\([0-9]*\).*/\1/p')" 0 \
 		"duplicate executions"
 }

@@ -17,27 +17,28 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from send_malformed import abi_define, hdr, PORT  # noqa: E402
+import abi  # noqa: E402
+from send_malformed import hdr, PORT  # noqa: E402
 from scapy.all import Ether, IP, IPv6, UDP, Raw, get_if_hwaddr, sendp  # noqa: E402
 
-TAG_LEN = abi_define("FLATRPC_TAG_LEN")
-F_FIRST = abi_define("FLATRPC_F_FIRST")
-ACK_PENDING = abi_define("FLATRPC_ACK_PENDING")
-ACK_BUSY = abi_define("FLATRPC_ACK_BUSY")
-KIND = {"req": 0, "resp": 1, "err": 2, "ack": 3}
+TAG_LEN = abi.TAG_LEN
+F_FIRST = abi.F_FIRST
+ACK_PENDING = abi.ACK_PENDING
+ACK_BUSY = abi.ACK_BUSY
+KIND = abi.KINDS
 KV_ABI = os.environ.get("KV_ABI_H") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "build", "gen", "kv", "kv.abi.h")
-KV_SET = abi_define("KV_SET", KV_ABI)
+KV_SET = abi.service_define("KV_SET", KV_ABI)
 
 
 def kv_set_body(key, value, session):
     # kv's set, in its generated layout: the fixed part, then key and value
     # as le16 length + bytes; a session of its own, which the session
     # tracker would store if the frame got that far
-    fixed = bytearray(abi_define("KV_SET_REQ_FIXED", KV_ABI))
-    off = abi_define("KV_SET_REQ_OFF_USERNAME", KV_ABI)
+    fixed = bytearray(abi.service_define("KV_SET_REQ_FIXED", KV_ABI))
+    off = abi.service_define("KV_SET_REQ_OFF_USERNAME", KV_ABI)
     fixed[off:off + 5] = b"Kevin"
-    off = abi_define("KV_SET_REQ_OFF_SESSION_ID", KV_ABI)
+    off = abi.service_define("KV_SET_REQ_OFF_SESSION_ID", KV_ABI)
     fixed[off:off + 8] = struct.pack("<Q", session)
     fixed = bytes(fixed)
     var = b""

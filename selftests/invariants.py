@@ -21,15 +21,11 @@ import os
 import re
 import sys
 
-REQ, RESP, ERR = 0, 1, 2
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import abi  # noqa: E402
 
-
-def impair_define(name):
-    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bpf", "impair.bpf.c")
-    return int(re.search(r"#define\s+%s\s+(\w+)" % name, open(src).read()).group(1), 0)
-
-
-ACK_EPOCH = impair_define("IMPAIR_REC_ACK_EPOCH")
+REQ, RESP, ERR = abi.REQ, abi.RESP, abi.ERR
+ACK_EPOCH = abi.IMPAIR_REC_ACK_EPOCH
 
 
 def error_codes(header):

@@ -8,17 +8,26 @@ BTF, so the tests do not depend on how the object was compiled. Per-CPU
 values are summed, as the ABI header says tools must do.
 """
 import json
+import os
 import re
+import struct
 import subprocess
 import sys
 
-IMPAIR_KINDS = {"req": 0, "resp": 1, "err": 2, "ack": 3, "malformed": 0xFF}
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import abi  # noqa: E402
 
 def bpftool(*args):
     out = subprocess.run(["bpftool", "-j", *args], check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out) if out.strip() else None
+
+
+def addr_text(a):
+    """A FLATRPC_ADDR (16 bytes, IPv4 as IPv4-mapped) as text."""
+    if a[:12] == bytes(10) + b"\xff\xff":
+        return ".".join(str(b) for b in a[12:])
+    return ":".join("%02x%02x" % (a[i], a[i + 1]) for i in range(0, 16, 2))
 
 
 def raw(bytes_hex):
@@ -44,22 +53,6 @@ def entries(path):
                 [int.from_bytes(v, "little")]
 
 
-def drop_reasons(abi_header):
-    """Reason names by key, read from the X-macro so no copy can drift."""
-    text = open(abi_header).read()
-    block = text[text.index("#define FLATRPC_DROP_REASONS"):]
-    block = block[:block.index("enum flatrpc_drop")]
-    return re.findall(r'X\(\s*\w+\s*,\s*"([^"]+)"\s*\)', block)
-
-
-def struct_fields(abi_header, name):
-    """Field names of a struct of __u64/__s64 words, in order, from the header."""
-    text = open(abi_header).read()
-    body = text[text.index("struct %s {" % name):]
-    body = re.sub(r"/\*.*?\*/", "", body[:body.index("};")], flags=re.S)
-    return re.findall(r"__[us]64\s+(\w+);", body)
-
-
 def spec_states(init_header):
     """Map state pins in state_limits order, from the generated init.h."""
     text = open(init_header).read()
@@ -67,8 +60,8 @@ def spec_states(init_header):
     return re.findall(r'"([^"]+)"', line)
 
 
-def u32(v):
-    return [str((v >> s) & 0xFF) for s in (0, 8, 16, 24)]
+def unpack(fmt, data):
+    return struct.unpack_from(fmt, data)
 
 
 def main(argv):
@@ -78,7 +71,8 @@ def main(argv):
         for k, v in entries(argv[2]):
             print(int.from_bytes(k, "little"), v[0] if v else 0)
     elif cmd == "drops":
-        names = drop_reasons(argv[3])
+        # drops PATH: every reason of the ABI's table and its count
+        names = abi.DROP_REASONS
         counts = dict.fromkeys(names, 0)
         for k, v in entries(argv[2]):
             idx = int.from_bytes(k, "little")
@@ -87,52 +81,64 @@ def main(argv):
         for name, n in counts.items():
             print(name, n)
     elif cmd == "limits":
-        # limits PATH ABI_H INIT_H: one line per Map state, its pin name
-        # and field=value for each word of struct flatrpc_state_limits
-        fields = struct_fields(argv[3], "flatrpc_state_limits")
-        states = spec_states(argv[4])
+        # limits PATH INIT_H: one line per Map state, its pin name and
+        # field=value for each field of struct flatrpc_state_limits
+        states = spec_states(argv[3])
         for k, v in entries(argv[2]):
             idx = int.from_bytes(k, "little")
             if idx < len(states):
-                words = [w - (1 << 64) if w >> 63 else w for w in v]
-                print(states[idx], *("%s=%d" % fw for fw in zip(fields, words)))
+                words = unpack(abi.STATE_LIMITS_FORMAT, struct.pack("<%dQ" % len(v), *v))
+                print(states[idx], *("%s=%d" % fw for fw in zip(abi.STATE_LIMITS_FIELDS, words)))
     elif cmd == "impair-set":
-        # impair-set PATH REQ RESP [DUP_REQ DUP_RESP [FLAGS]], rates in ppm;
-        # the layout of struct impair_cfg in selftests/bpf/impair.bpf.c
+        # impair-set PATH REQ RESP [DUP_REQ DUP_RESP [FLAGS]], rates in ppm
         rates = [int(a) for a in argv[3:7]] + [0] * (4 - len(argv[3:7]))
         flags = int(argv[7]) if len(argv) > 7 else 0
-        value = sum((u32(r) for r in rates), []) + u32(flags << 16) + ["0"] * 4
+        value = struct.pack(abi.IMPAIR_CFG_FORMAT, *rates, 0, flags)
         subprocess.run(["bpftool", "map", "update", "pinned", argv[2],
-                        "key", *u32(0), "value", *value], check=True)
+                        "key", *[str(b) for b in struct.pack("<I", 0)],
+                        "value", *[str(b) for b in value]], check=True)
     elif cmd == "impair-dump":
         # kind method seen dropped retx_seen
         for k, v in entries(argv[2]):
-            print(k[0], k[1], *v[:3])
+            print(*unpack(abi.IMPAIR_KEY_FORMAT, k), *v[:3])
     elif cmd == "impair-dups":
         # impair-dups PATH KIND: originals of KIND that were sent twice
-        kind = IMPAIR_KINDS[argv[3]]
-        print(sum(v[3] for k, v in entries(argv[2]) if k[0] == kind))
+        kind = abi.IMPAIR_KINDS[argv[3]]
+        dup = abi.IMPAIR_COUNT_FIELDS.index("duplicated")
+        print(sum(v[dup] for k, v in entries(argv[2])
+                  if unpack(abi.IMPAIR_KEY_FORMAT, k)[0] == kind))
     elif cmd == "impair-ids":
         # kind method rpc_id seen dropped duplicated retx_seen first_ns,
         # one line per record
         for e in bpftool("map", "dump", "pinned", argv[2]) or []:
-            k, v = raw(e["key"]), raw(e["value"])
-            w = [int.from_bytes(v[i:i + 4], "little") for i in range(0, 16, 4)]
-            print(k[4], k[5], int.from_bytes(k[0:4], "little"), *w,
-                  int.from_bytes(v[16:24], "little"))
+            rpc_id, kind, method = unpack(abi.IMPAIR_ID_KEY_FORMAT, raw(e["key"]))
+            print(kind, method, rpc_id, *unpack(abi.IMPAIR_ID_COUNT_FORMAT, raw(e["value"])))
     elif cmd == "impair-sum":
         # impair-sum PATH KIND [METHOD]: seen dropped retx_seen over matches
-        kind = IMPAIR_KINDS[argv[3]]
+        kind = abi.IMPAIR_KINDS[argv[3]]
         method = int(argv[4]) if len(argv) > 4 else None
         tot = [0, 0, 0]
         for k, v in entries(argv[2]):
-            if k[0] == kind and (method is None or k[1] == method):
+            kk, km = unpack(abi.IMPAIR_KEY_FORMAT, k)
+            if kk == kind and (method is None or km == method):
                 tot = [a + b for a, b in zip(tot, v[:3])]
         print(*tot)
     elif cmd == "impair-reset":
         for k, _ in list(entries(argv[2])):
             subprocess.run(["bpftool", "map", "delete", "pinned", argv[2],
                             "key", *[str(b) for b in k]], check=True)
+    elif cmd == "define":
+        # define NAME: a constant of the ABI (FLATRPC_SEQ_PER_HOST)
+        print(abi.define(argv[2]))
+    elif cmd == "streams":
+        # streams PATH: in-order streams per client address in `seqs`,
+        # whose key starts with the client's FLATRPC_ADDR (flatrpc_abi.h)
+        per = {}
+        for k, _ in entries(argv[2]):
+            a = addr_text(k[:16])
+            per[a] = per.get(a, 0) + 1
+        for a, n in sorted(per.items()):
+            print(a, n)
     else:
         sys.exit("maptool: unknown command %s" % cmd)
 

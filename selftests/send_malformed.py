@@ -11,40 +11,26 @@ IPv6 addresses make IPv6 frames; case ipv6_ext adds a destination options
 header to an otherwise good request.
 """
 import os
-import re
 import struct
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import abi  # noqa: E402
 from scapy.all import (Ether, IP, IPv6, IPv6ExtHdrDestOpt, UDP, Raw,  # noqa: E402
                        sendp, get_if_hwaddr)
 
-MAGIC = 0xF1
-PORT = 7447
-UNKNOWN_METHOD = 63  # below FLATRPC_MAX_METHODS, and kv has two methods
-
-
-def abi_define(name, header=None):
-    """A number the ABI header (or another header: a generated <svc>.abi.h)
-    defines, as #define or enum member, so that no constant is kept here."""
-    abi = header or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
-                                 "include", "flatrpc_abi.h")
-    with open(abi) as f:
-        text = f.read()
-    m = (re.search(r"^#define\s+%s\s+(0x[0-9a-fA-F]+|\d+)\b" % name, text, re.M) or
-         re.search(r"^\s*%s\s*=\s*(0x[0-9a-fA-F]+|\d+)\s*," % name, text, re.M))
-    if not m:
-        raise SystemExit("send_malformed: no %s in %s" % (name, abi))
-    return int(m.group(1), 0)
+PORT = abi.DEFAULT_PORT
+UNKNOWN_METHOD = abi.MAX_METHODS - 1  # a method id, and kv has two methods
 
 
 # Frames that are well-formed but for their one defect carry a tag's worth
 # of bytes (a wrong tag: the defect is found before the tag is checked), so
 # that their length is right for a service that authenticates.
-TAG = bytes(abi_define("FLATRPC_TAG_LEN"))
+TAG = bytes(abi.TAG_LEN)
 
 
-def hdr(magic=MAGIC, flags=0, method=0, rpc_id=1, seq=0, length=0):
-    return struct.pack("!BBBBIHH", magic, flags, method, 0, rpc_id, seq, length)
+def hdr(magic=abi.MAGIC, flags=0, method=0, rpc_id=1, seq=0, length=0):
+    return struct.pack(abi.HDR_FORMAT, magic, flags, method, 0, rpc_id, seq, length)
 
 
 def payload(case):

@@ -12,8 +12,8 @@ import struct
 import sys
 import time
 
-MAGIC = 0xF1
-KINDS = {"req": 0, "resp": 1}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import abi  # noqa: E402
 
 
 def send(dst, count, kind, sport, dport, short):
@@ -22,11 +22,11 @@ def send(dst, count, kind, sport, dport, short):
     s.bind(("0.0.0.0", sport))
     for i in range(count):
         if short:
-            payload = b"\xf1\x00\x00"
+            payload = bytes([abi.MAGIC, 0, 0])
         else:
             body = b"probe"
             # method 5, rpc_id i, seq 0; big-endian header as on the wire
-            payload = struct.pack("!BBBBIHH", MAGIC, KINDS[kind], 5, 0, i, 0,
+            payload = struct.pack(abi.HDR_FORMAT, abi.MAGIC, abi.KINDS[kind], 5, 0, i, 0,
                                   len(body)) + body
         s.sendto(payload, (dst, dport))
         # pacing keeps the veth/router queues from dropping on their own,

@@ -9,7 +9,12 @@
 #define FLATRPC_BPF_FIXTURE_H
 
 #include <sched.h>
+#include <arpa/inet.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
 
+#include "flatrpc_csum.h"
 #include "seed.h"
 
 /* A test that fills a Map state names it here, with the size to load it at,
@@ -17,18 +22,22 @@
 static const char *fixture_small_map;
 static __u32 fixture_small_size;
 
-/* The IPv4 header checksum of ip as it stands, in network order: the value
+/* The IPv4 header checksum of ip as it stands, options included: the value
  * to store when ip->check is 0, and 0 when ip->check is already right. */
 static inline __u16 fixture_ip_csum(const struct iphdr *ip)
 {
-	const __u8 *b = (const __u8 *)ip;
-	__u32 sum = 0;
+	return fr_csum_fold(fr_csum_add_bytes(0, ip, ip->ihl * 4u));
+}
 
-	for (int i = 0; i < ip->ihl * 4; i += 2)
-		sum += (__u32)b[i] << 8 | b[i + 1];
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return htons((__u16)~sum);
+/* The same for the UDP checksum of a datagram over IPv4 or IPv6. */
+static inline __u16 fixture_udp_csum(const struct iphdr *ip, const struct udphdr *udp)
+{
+	return fr_csum_udp_sum(&ip->saddr, &ip->daddr, 4, udp, ntohs(udp->len));
+}
+
+static inline __u16 fixture_udp6_csum(const struct ipv6hdr *ip6, const struct udphdr *udp)
+{
+	return fr_csum_udp_sum(&ip6->saddr, &ip6->daddr, 16, udp, ntohs(udp->len));
 }
 
 /* The IPv4 header of a UDP datagram of udp_len bytes, no options, its

@@ -105,23 +105,6 @@ struct row {
 	bool		seqs_untouched;	/* no stream state may appear */
 };
 
-static void sum_add(uint32_t *sum, const void *p, size_t len)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		*sum += (uint32_t)b[i] << 8 | b[i + 1];
-	if (len & 1)
-		*sum += (uint32_t)b[len - 1] << 8;
-}
-
-static uint16_t sum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return htons((uint16_t)~sum);
-}
-
 static void frame_saddr(const uint8_t *f, __be32 out[4])
 {
 	const struct ethhdr *eth = (const struct ethhdr *)f;
@@ -244,12 +227,8 @@ static size_t build(const struct row *r, uint8_t *buf)
 	}
 	}
 	if (r->v6) {
-		uint32_t sum = IPPROTO_UDP + udp_len;
-
 		udp->check = 0;
-		sum_add(&sum, &((struct ipv6hdr *)(eth + 1))->saddr, 32);
-		sum_add(&sum, udp, udp_len);
-		udp->check = sum_fold(sum) ?: 0xffff;
+		udp->check = fr_csum_udp_value(fixture_udp6_csum((struct ipv6hdr *)(eth + 1), udp));
 	}
 	return sizeof(*eth) + l3 + udp_len;
 }
@@ -315,11 +294,8 @@ static void check_reply(const uint8_t *out, size_t len)
 	assert_true(want == got);
 	if (l3_len(out) == sizeof(struct ipv6hdr)) {
 		const struct ipv6hdr *ip6 = (const struct ipv6hdr *)(out + sizeof(struct ethhdr));
-		uint32_t sum = IPPROTO_UDP + ntohs(udp->len);
 
-		sum_add(&sum, &ip6->saddr, 32);
-		sum_add(&sum, udp, ntohs(udp->len));
-		assert_int_equal(sum_fold(sum), 0);	/* a correct checksum sums to ~0 */
+		assert_int_equal(fixture_udp6_csum(ip6, udp), 0);
 	} else {
 		assert_int_equal(fixture_ip_csum((const struct iphdr *)(out + sizeof(struct ethhdr))), 0);
 	}

@@ -44,6 +44,7 @@
 #include "loader.h"
 #include "init.h"
 #include "fixture.h"
+#include "auth.h"
 
 #define CLIENT_PORT	40001
 #define IP_CLIENT	0x0a000001
@@ -527,6 +528,78 @@ static void sessions_counted(void **state)
 	assert_int_equal(sessions_of(43), 1);
 }
 
+/*
+ * A HELLO of put, whose wire request has no fixed part, with a body shorter
+ * than ACK EPOCH's 4 bytes: XDP grows the frame to answer it (the other
+ * tables' methods all carry more). An object of its own, authenticating.
+ */
+static void hello_short_body_grows(void **state)
+{
+	static const __u64 key[2] = { 0x0123456789abcdefULL, 0xfedcba9876543210ULL };
+	const __u32 epoch = 0x5eed0b07u;
+	struct flatrpc_bpf *a = fixture_load_auth(TRACKED_PORT, 1);
+	struct flatrpc_keys k = { .on = 1, .count = 1, .epochs = FLATRPC_EPOCHS(epoch, 0) };
+	const size_t hdrs = sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct udphdr);
+	static const uint8_t empty_key[2] = { 0, 0 };
+	uint8_t in[FRAME_MAX], out[FRAME_MAX];
+	__u32 zero = 0, n;
+	(void)state;
+
+	assert_non_null(a);
+	memcpy(k.key[0], key, sizeof(key));
+	assert_int_equal(bpf_map__update_elem(a->maps.auth_keys, &zero, sizeof(zero), &k,
+					      sizeof(k), BPF_ANY), 0);
+	for (n = 0; n <= sizeof(empty_key); n += sizeof(empty_key)) {
+		size_t len = frame(in, REQUEST, TRACKED_PUT, empty_key, n);
+		struct iphdr *ip = (struct iphdr *)(in + sizeof(struct ethhdr));
+		struct udphdr *udp = (struct udphdr *)(ip + 1);
+		struct flatrpc_hdr *h = (struct flatrpc_hdr *)(udp + 1);
+		__be32 saddr[4];
+		__u64 tag, want;
+		struct flatrpc_epoch_body b;
+		uint64_t hello = fixture_drops(a, FLATRPC_DROP_EPOCH_HELLO);
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = 0,
+			    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+
+		/* the tag follows the body; hint 0 and epoch 0: a HELLO */
+		h->status = 0;
+		udp->len = htons(ntohs(udp->len) + FLATRPC_TAG_LEN);
+		udp->check = 0;
+		fixture_ipv4(ip, IP_CLIENT, IP_SERVER, 0x4321, ntohs(udp->len));
+		FLATRPC_ADDR_V4MAPPED(saddr, ip->saddr);
+		tag = fr_tag_of(key, saddr, udp->source, udp->dest, 0, h, sizeof(*h) + n);
+		memcpy((uint8_t *)(h + 1) + n, &tag, sizeof(tag));
+		len += FLATRPC_TAG_LEN;
+
+		opts.data_size_in = len;
+		assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(a->progs.flatrpc_xdp),
+							&opts), 0);
+		assert_int_equal(opts.retval, XDP_TX);
+		assert_int_equal(fixture_drops(a, FLATRPC_DROP_EPOCH_HELLO), hello + 1);
+
+		/* the reply: ACK EPOCH, its 4-byte body the epoch, tagged, summed */
+		ip = (struct iphdr *)(out + sizeof(struct ethhdr));
+		udp = (struct udphdr *)(ip + 1);
+		h = (struct flatrpc_hdr *)(udp + 1);
+		assert_int_equal(opts.data_size_out, hdrs + sizeof(*h) + sizeof(b) + FLATRPC_TAG_LEN);
+		assert_int_equal(ntohs(ip->tot_len), opts.data_size_out - sizeof(struct ethhdr));
+		assert_int_equal(fixture_ip_csum(ip), 0);
+		assert_int_equal(ntohs(udp->len), sizeof(*udp) + sizeof(*h) + sizeof(b) +
+						  FLATRPC_TAG_LEN);
+		assert_int_equal(h->flags & FLATRPC_KIND_MASK, FLATRPC_ACK);
+		assert_int_equal(h->status, FLATRPC_ACK_EPOCH);
+		assert_int_equal(ntohs(h->len), sizeof(b));
+		assert_int_equal(ntohl(h->rpc_id), 0xc1000000 + TRACKED_PUT);
+		memcpy(&b, h + 1, sizeof(b));
+		assert_int_equal(ntohl(b.epoch), epoch);
+		FLATRPC_ADDR_V4MAPPED(saddr, ip->saddr);
+		want = fr_tag_of(key, saddr, udp->source, udp->dest, 0, h, sizeof(*h) + sizeof(b));
+		memcpy(&tag, (uint8_t *)(h + 1) + sizeof(b), sizeof(tag));
+		assert_true(tag == want);
+	}
+	flatrpc_bpf__destroy(a);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -549,7 +622,7 @@ static int teardown(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[2 + N_ROWS + N_BADS + 2];
+	struct CMUnitTest tests[2 + N_ROWS + N_BADS + 3];
 	size_t i, n = 0;
 
 	if (geteuid() != 0) {
@@ -568,5 +641,6 @@ int main(void)
 	}
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(get_remote_on_client);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(sessions_counted);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(hello_short_body_grows);
 	return cmocka_run_group_tests_name("bpf_client", tests, setup, teardown);
 }

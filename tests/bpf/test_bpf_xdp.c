@@ -160,58 +160,12 @@ static const uint8_t mac_server[ETH_ALEN] = { 0x02, 0, 0, 0, 0, 0x02 };
 #define IP_OTHER	0x0a000505
 #define IP_HOLE		0x0a000606
 
-static uint16_t csum_fold(uint32_t sum)
-{
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return ~sum;
-}
-
-static uint32_t csum_add(uint32_t sum, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	size_t i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)b[i] << 8 | b[i + 1];
-	if (n & 1)
-		sum += (uint32_t)b[n - 1] << 8;
-	return sum;
-}
-
-/* Network-order result; 0 over a valid header checks out. */
-static uint16_t ip_csum(const struct iphdr *ip)
-{
-	return htons(csum_fold(csum_add(0, ip, ip->ihl * 4)));
-}
-
-static uint16_t udp_csum(const struct iphdr *ip, const struct udphdr *udp)
-{
-	uint32_t sum = 0;
-	uint16_t len = ntohs(udp->len);
-
-	sum = csum_add(sum, &ip->saddr, 8);
-	sum += IPPROTO_UDP + len;
-	sum = csum_add(sum, udp, len);
-	return htons(csum_fold(sum));
-}
-
 static const struct in6_addr ip6_client = { { { 0xfd, 0x77, [15] = 1 } } };
 static const struct in6_addr ip6_server = { { { 0xfd, 0x77, [15] = 2 } } };
 static const struct in6_addr ip6_other = { { { 0xfd, 0x77, [15] = 0x99 } } };
 static const struct in6_addr ip6_mcast = { { { 0xff, 0x02, [15] = 1 } } };
 static const struct in6_addr ip6_linklocal = { { { 0xfe, 0x80, [15] = 2 } } };
 
-static uint16_t udp6_csum(const struct ipv6hdr *ip6, const struct udphdr *udp)
-{
-	uint16_t len = ntohs(udp->len);
-	uint32_t sum;
-
-	sum = csum_add(0, &ip6->saddr, 32);
-	sum += IPPROTO_UDP + len;
-	sum = csum_add(sum, udp, len);
-	return htons(csum_fold(sum));
-}
 
 /* An IPv6 request (or response) with a correct UDP checksum, as the
  * library sends it; ip6_ext puts one 8-byte extension header before UDP. */
@@ -249,7 +203,7 @@ static size_t build6(const struct frame *f, uint8_t *buf)
 	} else {
 		ip6->nexthdr = IPPROTO_UDP;
 	}
-	udp->check = udp6_csum(ip6, udp);
+	udp->check = fixture_udp6_csum(ip6, udp);
 	len = sizeof(*eth) + sizeof(*ip6) + pl;
 	if (f->cut)
 		len = f->cut;
@@ -310,9 +264,9 @@ static size_t build(const struct frame *f, uint8_t *buf)
 	ip->tot_len = htons(ip_len + f->ip_len_delta);
 	ip->saddr = htonl(f->response ? IP_SERVER : IP_CLIENT);
 	ip->daddr = htonl(f->daddr ? f->daddr : f->response ? IP_CLIENT : IP_SERVER);
-	ip->check = ip_csum(ip);
+	ip->check = fixture_ip_csum(ip);
 	if (f->udp_csum)
-		udp->check = udp_csum(ip, udp);
+		udp->check = fixture_udp_csum(ip, udp);
 
 	len = sizeof(*eth) + ip_len + f->pad;
 	if (f->cut)
@@ -451,7 +405,7 @@ static void check_bounced(const uint8_t *in, const uint8_t *out, size_t out_len,
 	assert_int_equal(oi->saddr, ii->daddr);
 	assert_int_equal(oi->daddr, ii->saddr);
 	assert_int_equal(ntohs(oi->tot_len), sizeof(*oi) + sizeof(*ou) + sizeof(*oh));
-	assert_int_equal(ip_csum(oi), 0);
+	assert_int_equal(fixture_ip_csum(oi), 0);
 	assert_int_equal(ou->source, iu->dest);
 	assert_int_equal(ou->dest, iu->source);
 	assert_int_equal(ntohs(ou->len), sizeof(*ou) + sizeof(*oh));
@@ -486,7 +440,7 @@ static void check_err_reply6(const struct row *r, const uint8_t *in, size_t in_l
 	assert_int_equal(ou->dest, iu->source);
 	assert_int_equal(ntohs(ou->len), sizeof(*ou) + sizeof(*oh));
 	assert_int_not_equal(ou->check, 0);
-	assert_int_equal(udp6_csum(oi, ou), 0);
+	assert_int_equal(fixture_udp6_csum(oi, ou), 0);
 	assert_int_equal(oh->flags, FLATRPC_ERR);
 	assert_int_equal(oh->status, KV_ERR_FIREWALL);
 	assert_int_equal(oh->rpc_id, ih->rpc_id);
@@ -569,7 +523,7 @@ static void check_dup_at(const struct row *r, const uint8_t *in, size_t in_len,
 	assert_int_equal(h->flags, r->in.flags | FLATRPC_F_DUP);
 	/* the flag was set without breaking the sender's UDP checksum */
 	assert_int_not_equal(udp->check, 0);
-	assert_int_equal(udp_csum(ip, udp), 0);
+	assert_int_equal(fixture_udp_csum(ip, udp), 0);
 	assert_memory_equal(out + in_len - 8, in + in_len - 8, 8);
 	/* an old number never moves the stream, nor re-runs the ANFs */
 	assert_int_equal(seq_expected(KV_SET, &exp), 0);
@@ -605,7 +559,7 @@ static void check_marked_ahead(const struct row *r, const uint8_t *in, size_t in
 	assert_int_equal(h->flags, r->in.flags | FLATRPC_F_AHEAD);
 	assert_int_equal(h->status, status);
 	assert_int_not_equal(udp->check, 0);
-	assert_int_equal(udp_csum(ip, udp), 0);
+	assert_int_equal(fixture_udp_csum(ip, udp), 0);
 	assert_memory_equal(out + in_len - 8, in + in_len - 8, 8);
 	assert_int_equal(seq_expected(KV_SET, &exp), 0);
 	assert_int_equal(exp, 102);
@@ -648,7 +602,7 @@ static void check_scrubbed(const struct row *r, const uint8_t *in, size_t in_len
 	assert_int_equal(h->flags, FLATRPC_REQ | FLATRPC_F_RETX);
 	assert_int_equal(h->status, 0);
 	assert_int_not_equal(udp->check, 0);
-	assert_int_equal(udp_csum(ip, udp), 0);
+	assert_int_equal(fixture_udp_csum(ip, udp), 0);
 	check_counted(r, in, in_len, out, out_len, before);
 }
 

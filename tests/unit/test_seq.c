@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * test_seq.c - the kernel's in-order decision (kern/seq.h), the same
- * function the XDP program runs, for both strategies, without root.
+ * function the XDP program runs, for both strategies, and the choice of
+ * which stream gives way in a host's full share, without root.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -87,13 +88,89 @@ static void run_row(void **state)
 	}
 }
 
+/* ---- a host's share of the streams ----------------------------------- */
+
+#define N	FLATRPC_SEQ_PER_HOST
+
+/* A stream whose port a slot names reuses it; else the first free slot. */
+static void share_slot_reuse_and_free(void **state)
+{
+	__u32 slot[N] = { 0 };
+
+	(void)state;
+	assert_int_equal(fr_seq_slot(slot, 7), 0);
+	slot[0] = FLATRPC_SEQ_SLOT(7);
+	slot[2] = FLATRPC_SEQ_SLOT(9);
+	assert_int_equal(fr_seq_slot(slot, 7), 0);
+	assert_int_equal(fr_seq_slot(slot, 9), 2);
+	assert_int_equal(fr_seq_slot(slot, 8), 1);
+	/* port 0 is a port like any other: a free slot is not "port 0" */
+	assert_int_equal(fr_seq_slot(slot, 0), 1);
+	slot[1] = FLATRPC_SEQ_SLOT(0);
+	assert_int_equal(fr_seq_slot(slot, 0), 1);
+}
+
+/* A full share: no slot for a port it does not name. */
+static void share_slot_full(void **state)
+{
+	__u32 slot[N];
+	int i;
+
+	(void)state;
+	for (i = 0; i < N; i++)
+		slot[i] = FLATRPC_SEQ_SLOT(1000 + i);
+	assert_int_equal(fr_seq_slot(slot, 999), -1);
+	assert_int_equal(fr_seq_slot(slot, 1000 + N - 1), N - 1);
+}
+
+/* The victim is the least recently used, a gone stream first, across the
+ * clock's wrap. */
+static void share_victim(void **state)
+{
+	__u32 used[N];
+	int i;
+
+	(void)state;
+	for (i = 0; i < N; i++)
+		used[i] = 100 + i;
+	used[5] = 50;
+	assert_int_equal(fr_seq_victim(used), 5);
+	used[9] = 0;
+	assert_int_equal(fr_seq_victim(used), 9);
+	/* stamps just before the wrap are older than those just after it */
+	for (i = 0; i < N; i++)
+		used[i] = (__u32)(i + 1);
+	used[12] = 0xfffffff0u;
+	assert_int_equal(fr_seq_victim(used), 12);
+	/* equal stamps (one jiffy): the first */
+	for (i = 0; i < N; i++)
+		used[i] = 77;
+	assert_int_equal(fr_seq_victim(used), 0);
+}
+
+static void share_stamp_never_zero(void **state)
+{
+	(void)state;
+	assert_int_equal(fr_seq_stamp(0), 1);
+	assert_int_equal(fr_seq_stamp(1ull << 32), 1);
+	assert_int_equal(fr_seq_stamp(5), 5);
+}
+
 int main(void)
 {
+	static const struct CMUnitTest share[] = {
+		cmocka_unit_test(share_slot_reuse_and_free),
+		cmocka_unit_test(share_slot_full),
+		cmocka_unit_test(share_victim),
+		cmocka_unit_test(share_stamp_never_zero),
+	};
 	struct CMUnitTest tests[sizeof(rows) / sizeof(rows[0])];
+	int rc;
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		tests[i] = (struct CMUnitTest)cmocka_unit_test_prestate(run_row, (void *)&rows[i]);
 		tests[i].name = rows[i].name;
 	}
-	return cmocka_run_group_tests_name("seq", tests, NULL, NULL);
+	rc = cmocka_run_group_tests_name("seq", tests, NULL, NULL);
+	return rc | cmocka_run_group_tests_name("seq_share", share, NULL, NULL);
 }

@@ -24,6 +24,7 @@
 #include <linux/if_xdp.h>
 
 #include "flatrpc.h"
+#include "flatrpc_csum.h"
 #include "auth.h"
 #include "frag.h"
 #include "proto.h"
@@ -114,18 +115,6 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static uint16_t ip_csum(const void *data, size_t len)
-{
-	const uint16_t *p = data;
-	uint32_t sum = 0;
-
-	for (; len > 1; len -= 2)
-		sum += *p++;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 static uint8_t method_tos(const struct flatrpc_service_desc *svc, uint8_t method)
 {
 	return method < svc->n_methods ? FLATRPC_PRIO_TOS(svc->methods[method].priority) : 0;
@@ -201,7 +190,7 @@ static void fill_l3l4(uint8_t *f, fr_addr_t saddr, fr_addr_t daddr, uint16_t spo
 		ip->check = 0;
 		ip->saddr = fr_addr_v4_of(saddr);
 		ip->daddr = fr_addr_v4_of(daddr);
-		ip->check = ip_csum(ip, sizeof(*ip));
+		ip->check = fr_csum_ip(ip);
 	}
 	udp->source = sport;
 	udp->dest = dport;
@@ -220,29 +209,10 @@ static void udp6_csum_fill(uint8_t *f)
 {
 	struct ipv6hdr *ip6 = (struct ipv6hdr *)(f + sizeof(struct ethhdr));
 	struct udphdr *udp = (struct udphdr *)(ip6 + 1);
-	uint16_t len = ntohs(udp->len);
-	const uint8_t *b = (const uint8_t *)udp;
-	uint64_t sum = 0;
-	uint32_t w;
 
 	udp->check = 0;
-	for (int i = 0; i < 32; i += 4) {
-		memcpy(&w, (const uint8_t *)&ip6->saddr + i, 4);
-		sum += w;
-	}
-	sum += htonl(len) + htonl(IPPROTO_UDP);
-	for (; len >= 4; len -= 4, b += 4) {
-		memcpy(&w, b, 4);
-		sum += w;
-	}
-	if (len) {
-		w = 0;
-		memcpy(&w, b, len);
-		sum += w;
-	}
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	udp->check = (uint16_t)~sum ?: 0xffff;
+	udp->check = fr_csum_udp(&ip6->saddr, &ip6->daddr, sizeof(ip6->saddr), udp,
+				 ntohs(udp->len));
 }
 
 /* The FlatRPC header of a frame that carries well-formed headers, or NULL. */
@@ -660,7 +630,7 @@ static void send_frags(struct flatrpc_sock *s, const uint8_t *tmpl, const uint8_
 			ip->tot_len = htons(sizeof(*ip) + udp_len);
 			ip->id = htons(s->ip_id++);
 			ip->check = 0;
-			ip->check = ip_csum(ip, sizeof(*ip));
+			ip->check = fr_csum_ip(ip);
 		}
 		udp->len = htons(udp_len);
 		udp->check = 0;
@@ -738,7 +708,7 @@ static uint32_t tag_frame(const struct flatrpc_sock *s, uint8_t *f, uint32_t len
 
 		ip->tot_len = htons(ntohs(ip->tot_len) + FLATRPC_TAG_LEN);
 		ip->check = 0;
-		ip->check = ip_csum(ip, sizeof(*ip));
+		ip->check = fr_csum_ip(ip);
 	}
 	return len + FLATRPC_TAG_LEN;
 }

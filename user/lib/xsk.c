@@ -20,7 +20,7 @@
 #include "xsk_ring.h"
 
 /* The kernel releases a queue asynchronously after the previous socket on
- * it closed (FACTS.md), so a bind right after a restart may see EBUSY. */
+ * it closed (docs/facts.md), so a bind right after a restart may see EBUSY. */
 #define BIND_ATTEMPTS	50
 #define BIND_BACKOFF_NS	20000000L
 

@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -63,7 +64,7 @@
 
 static const char *const core_pins[] = {
 	FLATRPC_PIN_XSKS, FLATRPC_PIN_STATS, FLATRPC_PIN_DROPS, FLATRPC_PIN_SEQS,
-	FLATRPC_PIN_META, FLATRPC_PIN_PROG_XDP, FLATRPC_PIN_PROG_TC, FLATRPC_PIN_LOAD,
+	FLATRPC_PIN_SEQ_HOSTS, FLATRPC_PIN_META, FLATRPC_PIN_PROG_XDP, FLATRPC_PIN_PROG_TC, FLATRPC_PIN_LOAD,
 	FLATRPC_PIN_PROG_CLIENT, FLATRPC_PIN_KEYS, FLATRPC_PIN_STATE_LIMITS,
 	FLATRPC_PIN_OBS, FLATRPC_PIN_XDP_TIME, FLATRPC_PIN_ELEM_VERDICTS,
 };
@@ -535,7 +536,7 @@ static bool xdp_is_ours(__u32 id, __u32 pinned_id)
  * Native XDP on veth drops XDP_TX frames when the peer has no XDP program
  * (measured on 6.18, even with GRO on the peer), which would lose every
  * ANF error reply; generic XDP sends them through the peer's normal receive
- * path, and FACTS.md measured it faster on veth anyway.
+ * path, and docs/facts.md measured it faster on veth anyway.
  */
 static __u32 auto_mode(const char *ifname)
 {
@@ -1456,7 +1457,8 @@ static void print_state_maps(const struct flatrpc_loader *l)
 			continue;
 		for (i = 0; i < sizeof(core_pins) / sizeof(core_pins[0]); i++)
 			core |= !strcmp(de->d_name, core_pins[i]);
-		if (core && strcmp(de->d_name, FLATRPC_PIN_SEQS))
+		if (core && strcmp(de->d_name, FLATRPC_PIN_SEQS) &&
+		    strcmp(de->d_name, FLATRPC_PIN_SEQ_HOSTS))
 			continue;
 		pin_path(path, sizeof(path), de->d_name);
 		fd = bpf_obj_get(path);
@@ -1468,7 +1470,9 @@ static void print_state_maps(const struct flatrpc_loader *l)
 			any = true;
 			printf("  %-32s %ld of %u entries%s%s\n", de->d_name,
 			       flatrpc_count_entries(fd, info.key_size, info.max_entries), info.max_entries,
-			       core ? " (in-order streams)" : "",
+			       !core ? "" :
+			       !strcmp(de->d_name, FLATRPC_PIN_SEQS) ? " (in-order streams)" :
+			       " (client hosts' streams)",
 			       state_limits_of(l, de->d_name, lim, sizeof(lim)));
 			if (!core && (info.type == BPF_MAP_TYPE_HASH ||
 				      info.type == BPF_MAP_TYPE_LRU_HASH ||
@@ -1723,12 +1727,26 @@ static int cmd_rekey(void)
 		close(fd);
 		return 1;
 	}
-	/* new keys, same epochs: calls in flight carry on */
-	k.epochs = old.epochs;
-	if (bpf_map_update_elem(fd, &zero, &k, BPF_ANY)) {
-		complain("cannot write the keys: %s\n", strerror(errno));
-		close(fd);
-		return 1;
+	/*
+	 * New keys, same epochs, so calls in flight carry on. Through the
+	 * mapping, leaving the epochs word alone: a server library may rotate
+	 * it at any moment, and writing back the value read above would undo
+	 * that rotation. The verifying key goes in before the count that
+	 * makes XDP try it.
+	 */
+	{
+		size_t len = ((sizeof(k) - 1) / (size_t)getpagesize() + 1) * getpagesize();
+		struct flatrpc_keys *live = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+						 fd, 0);
+
+		if (live == MAP_FAILED) {
+			complain("cannot map the keys: %s\n", strerror(errno));
+			close(fd);
+			return 1;
+		}
+		memcpy(live->key, k.key, sizeof(k.key));
+		__atomic_store_n(&live->count, k.count, __ATOMIC_RELEASE);
+		munmap(live, len);
 	}
 	close(fd);
 	say("service %s on %s: %u key%s live from %s\n", svc, opt.ifname, k.count,

@@ -350,6 +350,18 @@ static void prom_hist(FILE *out, const char *name, const struct fr_figures *f, i
 		what;								\
 	}
 
+/* A counter with a series per method: method m's value is the __u64 at
+ * first + m * stride bytes (a field of an array of per-method structs). */
+static void prom_counter(FILE *out, const struct fr_figures *f, const char *name,
+			 const char *help, const __u64 *first, size_t stride)
+{
+	prom_head(out, name, "counter", help);
+	PROM_PER_METHOD(fprintf(out, "%s{", name);
+			prom_labels(out, f, (int)m);
+			fprintf(out, "} %llu\n", (unsigned long long)
+				*(const __u64 *)((const char *)first + m * stride)))
+}
+
 void fr_figures_prometheus(FILE *out, const struct fr_figures *f, const char *ifname)
 {
 	char hash[20];
@@ -363,10 +375,8 @@ void fr_figures_prometheus(FILE *out, const struct fr_figures *f, const char *if
 	fprintf(out, "} 1\n");
 
 #define FLATRPC_X_PROM(fl, help)						\
-	prom_head(out, "flatrpc_kernel_" #fl "_total", "counter", "Kernel: " help ".");	\
-	PROM_PER_METHOD(fprintf(out, "flatrpc_kernel_" #fl "_total{");		\
-			prom_labels(out, f, (int)m);				\
-			fprintf(out, "} %llu\n", (unsigned long long)f->kern[m].fl))
+	prom_counter(out, f, "flatrpc_kernel_" #fl "_total", "Kernel: " help ".",	\
+		     &f->kern[0].fl, sizeof(f->kern[0]));
 	FLATRPC_METHOD_STATS(FLATRPC_X_PROM)
 #undef FLATRPC_X_PROM
 
@@ -384,10 +394,7 @@ void fr_figures_prometheus(FILE *out, const struct fr_figures *f, const char *if
 		})
 
 #define FLATRPC_X_PROM(fl, help)						\
-	prom_head(out, "flatrpc_" #fl "_total", "counter", help ".");		\
-	PROM_PER_METHOD(fprintf(out, "flatrpc_" #fl "_total{");			\
-			prom_labels(out, f, (int)m);				\
-			fprintf(out, "} %llu\n", (unsigned long long)f->obs[m].fl))
+	prom_counter(out, f, "flatrpc_" #fl "_total", help ".", &f->obs[0].fl, sizeof(f->obs[0]));
 	FLATRPC_CALL_COUNTERS(FLATRPC_X_PROM)
 #undef FLATRPC_X_PROM
 
