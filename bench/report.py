@@ -38,7 +38,7 @@ FLATRPC_STACKS = {"flatrpc-noanf": "FlatRPC, no ANFs (all lossy)",
                   "flatrpc-ino": "FlatRPC, firewall + session tracker, in-order (drop) set",
                   "flatrpc-relino": "FlatRPC, firewall + session tracker, reliable in-order set",
                   "flatrpc-noauth": "FlatRPC, full, auth: none",
-                  "flatrpc-noobs": "FlatRPC, full, processes count nothing (FLATRPC_OBS=off)",
+                  "flatrpc-noobs": "FlatRPC, full, no figures (FLATRPC_OBS=off, --figures off)",
                   "flatrpc": "FlatRPC, full: + reliable in-order set (specs/kv.anf)"}
 ANF_CHAIN = ("flatrpc-noanf", "flatrpc-fw", "flatrpc-fwst", "flatrpc")
 SET_TRANSPORT = {"flatrpc-rel": "reliable", "flatrpc-ino": "in-order (drop), lossy",
@@ -351,11 +351,12 @@ def auth_cost(r):
 
 
 def obs_cost(r):
-    """specs/kv.anf whose processes count their figures against the same
-    with FLATRPC_OBS=off (docs/observability.md)."""
+    """specs/kv.anf counting its figures against the same with none, its
+    processes run with FLATRPC_OBS=off and loaded --figures off
+    (docs/observability.md)."""
     return paired_cost(r, "obs", "flatrpc-noobs", "flatrpc",
-                       ("nothing (FLATRPC_OBS=off)", "calls by status, latency and handler histograms"),
-                       "the library counts")
+                       ("nothing", "calls by status, latency, handler and XDP time, element verdicts"),
+                       "figures counted")
 
 
 def hist_quantile(buckets, q):
@@ -427,7 +428,7 @@ def targets(r, hdrs):
 
     for m in ("blocking", "busy"):
         a, c = r["obs"].get((m, "flatrpc")), r["obs"].get((m, "flatrpc-noobs"))
-        name = f"the library's figures add ≤ 2% to p50, {'one core blocking' if m == 'blocking' else 'busy-poll'}"
+        name = f"the figures add ≤ 2% to p50, {'one core blocking' if m == 'blocking' else 'busy-poll'}"
         if not a or not c or a[0] is None or not c[0]:
             rows.append([name, "n/a", verdict(None)])
             continue
