@@ -271,11 +271,15 @@ $(BUILD)/obj/tests/bpf/test_bpf_client.o: $(BUILD)/gen/tracked/flatrpc.skel.h
 $(BUILD)/tests/test_bpf_client: $(BUILD)/obj/gen/tracked/stubs.o $(LIB_A)
 $(BUILD)/tests/test_bpf_client: LIBBPF_LIBS := $(LIBXDP_LIBS) $(LIBBPF_LIBS)
 
+# the figures' writers, on figures made by hand (it names the specs itself)
+$(BUILD)/tests/test_metrics: $(BUILD)/obj/user/load/metrics.o
 # unit tests link the pure modules only: no root, no sockets
+# (objects first: an extra one, as test_metrics has, calls into the archives)
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(BUILD)/libflatrpc-spec.a $(LIB_A)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(CMOCKA_LIBS) $(LIBXDP_LIBS) $(LIBBPF_LIBS) -lm
+	$(Q)$(CC) $(CFLAGS) $(filter-out %.a,$^) $(filter %.a,$^) -o $@ $(CMOCKA_LIBS) \
+		$(LIBXDP_LIBS) $(LIBBPF_LIBS) -lm
 
 # the object already depends on the skeleton of its own service
 $(BUILD)/tests/test_bpf_%: $(BUILD)/obj/tests/bpf/test_bpf_%.o
