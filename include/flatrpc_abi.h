@@ -511,6 +511,9 @@ struct flatrpc_meta {
 	__u16	port;		/* UDP port of the service */
 	__u8	xdp_mode;	/* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE */
 	__u8	created_clsact;	/* 1 if flatrpc-load created the clsact qdisc */
+	__u8	figures;	/* 1: XDP time and element verdicts recorded
+				 * (flatrpc-load --figures, docs/observability.md) */
+	__u8	pad[7];
 };
 
 #endif /* FLATRPC_ABI_H */

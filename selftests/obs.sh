@@ -26,7 +26,8 @@ test_status_json() {
 	c0=$(status_j "$NS_C" "$IF_C")
 	s0=$(status_j "$NS_S" "$IF_S")
 	# the documented top-level keys, all there
-	for k in interface loaded attached ifindex present service spec_hash spec port mode auth \
+	for k in interface loaded attached ifindex present service spec_hash spec port mode \
+		 kernel_figures auth \
 		 xdp tc library_figures methods drops xdp_time; do
 		jq -e "has(\"$k\")" >/dev/null <<<"$c0" || fail "--status -j has no key $k"
 	done
@@ -130,6 +131,7 @@ test_figures_off() {
 	local fw='.elements[] | select(.method == "set" and .element == "firewall" and .hook == "req")'
 	in_s "$LOADER" -q --figures off "$SPEC" "$IF_S" || fail "load with --figures off"
 	s0=$(status_j "$NS_S" "$IF_S")
+	expect_eq "$(jq .kernel_figures <<<"$s0")" false "--status -j: kernel_figures after --figures off"
 	for i in 1 2 3; do
 		expect_eq "$(kv --user Kevin --session 84 set "off$i" v)" ok "Kevin's set off$i"
 	done
@@ -141,6 +143,7 @@ test_figures_off() {
 	in_s "$LOADER" -q "$SPEC" "$IF_S" || fail "load with the figures on again"
 	expect_eq "$(kv --user Kevin --session 84 set on v)" ok "Kevin's set, figures on"
 	s2=$(status_j "$NS_S" "$IF_S")
+	expect_eq "$(jq .kernel_figures <<<"$s2")" true "--status -j: kernel_figures, on again"
 	expect_ge "$(jdelta "$s1" "$s2" '.xdp_time.count')" 1 "XDP times with the figures on again"
 	expect_eq "$(jdelta "$s1" "$s2" "$fw | .passed")" 1 "firewall verdicts with the figures on again"
 	local rc=0

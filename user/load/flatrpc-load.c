@@ -1238,6 +1238,7 @@ static int cmd_load(void)
 	m.port = port;
 	m.xdp_mode = opt.xdp_mode;
 	m.created_clsact = created_clsact;
+	m.figures = !opt.no_figures;
 	mfd = bpf_map__fd(bpf_object__find_map_by_name(obj, FLATRPC_PIN_META));
 	err = bpf_map_update_elem(mfd, &key, &m, BPF_ANY);
 	if (err) {
@@ -1608,8 +1609,9 @@ static int cmd_status(void)
 			fr_json_str(stdout, l->spec_path);
 		else
 			printf("null");
-		printf(",\"port\":%u,\"mode\":\"%s\",\"auth\":", f->meta.port,
-		       f->meta.xdp_mode == XDP_FLAGS_SKB_MODE ? "skb" : "drv");
+		printf(",\"port\":%u,\"mode\":\"%s\",\"kernel_figures\":%s,\"auth\":", f->meta.port,
+		       f->meta.xdp_mode == XDP_FLAGS_SKB_MODE ? "skb" : "drv",
+		       f->meta.figures ? "true" : "false");
 		if (keys_read)
 			printf("{\"on\":%s,\"keys\":%u}", k.on ? "true" : "false", k.count);
 		else
@@ -1632,6 +1634,8 @@ static int cmd_status(void)
 	       l ? l->spec_path : "(not built into this flatrpc-load)");
 	printf("port      %u/udp\n", f->meta.port);
 	printf("mode      %s\n", mode_name(f->meta.xdp_mode));
+	printf("figures   %s\n", f->meta.figures ? "kernel's and library's" :
+	       "library's only (loaded with --figures off)");
 	if (!keys_read)
 		printf("auth      unknown (no readable %s pin)\n", FLATRPC_PIN_KEYS);
 	else if (!k.on)
