@@ -54,38 +54,26 @@ LIB_SO := $(BUILD)/libflatrpc-user.so
 LOAD := $(BUILD)/flatrpc-load
 STAT := $(BUILD)/flatrpc-stat
 
-EXAMPLES := $(BUILD)/kv-server $(BUILD)/kv-client
-ifneq ($(filter ratelimited,$(SERVICES)),)
-EXAMPLES += $(BUILD)/rl-server $(BUILD)/rl-client
-endif
-ifneq ($(filter tiered,$(SERVICES)),)
-EXAMPLES += $(BUILD)/tiered-server $(BUILD)/tiered-client
-endif
-ifneq ($(filter blob,$(SERVICES)),)
-EXAMPLES += $(BUILD)/blob-server $(BUILD)/blob-client
-endif
-ifneq ($(filter balanced,$(SERVICES)),)
-EXAMPLES += $(BUILD)/balanced-server $(BUILD)/balanced-client
-endif
-ifneq ($(filter tracked,$(SERVICES)),)
-EXAMPLES += $(BUILD)/tracked-server $(BUILD)/tracked-client
-endif
+# The examples, one row each: service:binary prefix. Each has a server
+# and a client, examples/<service>/<prefix>_{server,client}.c, built when
+# its spec is in SPECS (kv always is).
+EXAMPLE_TABLE := kv:kv ratelimited:rl tiered:tiered blob:blob balanced:balanced tracked:tracked
+# col1, col2: the fields of a table row "a:b"
+col1 = $(word 1,$(subst :, ,$(1)))
+col2 = $(word 2,$(subst :, ,$(1)))
+EXAMPLE_ROWS := $(foreach e,$(EXAMPLE_TABLE),$(if $(filter $(call col1,$(e)),$(SERVICES)),$(e)))
+EXAMPLES := $(foreach e,$(EXAMPLE_ROWS),$(BUILD)/$(call col2,$(e))-server $(BUILD)/$(call col2,$(e))-client)
 BENCHES  := $(BUILD)/kv-bench
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BPF_TESTS  := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test_*.c))
-# the element library's table test needs specs/ratelimited.anf in SPECS
-ifeq ($(filter ratelimited,$(SERVICES)),)
-BPF_TESTS  := $(filter-out %/test_bpf_elements,$(BPF_TESTS))
-endif
-# load-balancer and header-rewrite rows need specs/balanced.anf
-ifeq ($(filter balanced,$(SERVICES)),)
-BPF_TESTS  := $(filter-out %/test_bpf_lb,$(BPF_TESTS))
-endif
-# flatrpc_client rows need specs/tracked.anf
-ifeq ($(filter tracked,$(SERVICES)),)
-BPF_TESTS  := $(filter-out %/test_bpf_client,$(BPF_TESTS))
-endif
+# The BPF table tests that run another service's object than kv's, one row
+# each: test:service (test_bpf_<test>.c). Each is built only when its spec
+# is in SPECS: the element library's test needs ratelimited, the
+# load-balancer and header-rewrite rows balanced, the client: rows tracked.
+BPF_TEST_TABLE := elements:ratelimited lb:balanced client:tracked
+BPF_TESTS := $(filter-out $(foreach t,$(BPF_TEST_TABLE),$(if $(filter $(call col2,$(t)),$(SERVICES)),,\
+	       $(BUILD)/tests/test_bpf_$(call col1,$(t)))),$(BPF_TESTS))
 SELFTEST_BPF := $(patsubst selftests/bpf/%.bpf.c,$(BUILD)/selftests/%.bpf.o,$(wildcard selftests/bpf/*.bpf.c))
 
 all: $(GEN) $(foreach s,$(SERVICES),$(BUILD)/gen/$(s)/flatrpc.bpf.o) $(LIB_A) $(LIB_SO) \
@@ -201,51 +189,25 @@ $(STAT): $(BUILD)/obj/user/stat/flatrpc-stat.o $(BUILD)/obj/user/load/metrics.o 
 
 # ---- examples and benchmarks ----------------------------------------------------
 $(BUILD)/obj/user/load/%.o: CFLAGS += -Icodegen -Iuser/load
-$(BUILD)/obj/examples/kv/%.o $(BUILD)/obj/bench/%.o: CFLAGS += -I$(BUILD)/gen/kv
+# every example links the shared set-up (examples/common.[ch])
+$(BUILD)/obj/examples/%.o: CFLAGS += -Iexamples
+EX_COMMON := $(BUILD)/obj/examples/common.o
+$(BUILD)/obj/bench/%.o: CFLAGS += -I$(BUILD)/gen/kv
 # Explicit object names: prerequisites on a pattern rule without a recipe
 # are ignored, and these objects include generated headers.
-$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/kv/*.c) $(wildcard bench/*.c)): $(BUILD)/gen/kv/.stamp
+$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard bench/*.c)): $(BUILD)/gen/kv/.stamp
 
-$(BUILD)/kv-%: $(BUILD)/obj/examples/kv/kv_%.o $(BUILD)/obj/gen/kv/stubs.o $(LIB_A)
-	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS) -lm
-
-# the ratelimited example, built only when its spec is in SPECS
-$(BUILD)/obj/examples/ratelimited/%.o: CFLAGS += -I$(BUILD)/gen/ratelimited
-$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/ratelimited/*.c)): $(BUILD)/gen/ratelimited/.stamp
-
-$(BUILD)/rl-%: $(BUILD)/obj/examples/ratelimited/rl_%.o $(BUILD)/obj/gen/ratelimited/stubs.o $(LIB_A)
-	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
-
-# the tiered example, built only when its spec is in SPECS
-$(BUILD)/obj/examples/tiered/%.o: CFLAGS += -I$(BUILD)/gen/tiered
-$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/tiered/*.c)): $(BUILD)/gen/tiered/.stamp
-$(BUILD)/tiered-%: $(BUILD)/obj/examples/tiered/tiered_%.o $(BUILD)/obj/gen/tiered/stubs.o $(LIB_A)
-	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
-
-# the blob example (64 KiB values, multi-packet messages), built only when its spec is in SPECS
-$(BUILD)/obj/examples/blob/%.o: CFLAGS += -I$(BUILD)/gen/blob
-$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/blob/*.c)): $(BUILD)/gen/blob/.stamp
-$(BUILD)/blob-%: $(BUILD)/obj/examples/blob/blob_%.o $(BUILD)/obj/gen/blob/stubs.o $(LIB_A)
-	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
-
-# the load-balanced example (front and backends), built only when its spec is in SPECS
-$(BUILD)/obj/examples/balanced/%.o: CFLAGS += -I$(BUILD)/gen/balanced
-$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/balanced/*.c)): $(BUILD)/gen/balanced/.stamp
-$(BUILD)/balanced-%: $(BUILD)/obj/examples/balanced/balanced_%.o $(BUILD)/obj/gen/balanced/stubs.o $(LIB_A)
-	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
-
-# the client-side stripping example, built only when its spec is in SPECS;
-# its server keeps values in the KV example's store
-$(BUILD)/obj/examples/tracked/%.o: CFLAGS += -I$(BUILD)/gen/tracked -Iexamples/kv
-$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/tracked/*.c)): $(BUILD)/gen/tracked/.stamp
-$(BUILD)/tracked-%: $(BUILD)/obj/examples/tracked/tracked_%.o $(BUILD)/obj/gen/tracked/stubs.o $(LIB_A)
-	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
+# one set of rules per example row; tracked's server keeps values in the
+# KV example's store
+$(BUILD)/obj/examples/tracked/%.o: CFLAGS += -Iexamples/kv
+define EXAMPLE_RULES
+$(BUILD)/obj/examples/$(1)/%.o: CFLAGS += -I$(BUILD)/gen/$(1)
+$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/$(1)/*.c)): $(BUILD)/gen/$(1)/.stamp
+$(BUILD)/$(2)-%: $(BUILD)/obj/examples/$(1)/$(2)_%.o $(BUILD)/obj/gen/$(1)/stubs.o $(EX_COMMON) $(LIB_A)
+	$$(call msg,LINK,$$@)
+	$(Q)$$(CC) $$(CFLAGS) $$^ -o $$@ $$(LIBXDP_LIBS) $$(LIBBPF_LIBS) -lm
+endef
+$(foreach e,$(EXAMPLE_ROWS),$(eval $(call EXAMPLE_RULES,$(call col1,$(e)),$(call col2,$(e)))))
 
 $(BUILD)/kv-bench: $(BUILD)/obj/bench/kv_bench.o $(BUILD)/obj/gen/kv/stubs.o $(LIB_A)
 	$(call msg,LINK,$@)
@@ -256,17 +218,16 @@ $(BUILD)/kv-bench: $(BUILD)/obj/bench/kv_bench.o $(BUILD)/obj/gen/kv/stubs.o $(L
 # init.h), so a test sees exactly one service's directory: kv, unless its
 # object sets TEST_SVC. Expanded when the recipe runs, so the override holds.
 TEST_SVC = kv
-$(BUILD)/obj/tests/bpf/test_bpf_elements.o: TEST_SVC = ratelimited
-$(BUILD)/obj/tests/bpf/test_bpf_lb.o: TEST_SVC = balanced
-$(BUILD)/obj/tests/bpf/test_bpf_client.o: TEST_SVC = tracked
 $(BUILD)/obj/tests/%.o: CFLAGS += -Icodegen -Iuser/lib -Iuser/load -I$(BUILD)/gen/$(TEST_SVC)
 $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c)): $(BUILD)/gen/kv/.stamp
-$(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/bpf/test_bpf_elements.c tests/bpf/test_bpf_lb.c \
-	tests/bpf/test_bpf_client.c,$(wildcard tests/bpf/*.c))): \
+$(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(foreach t,$(BPF_TEST_TABLE),\
+	tests/bpf/test_bpf_$(call col1,$(t)).c),$(wildcard tests/bpf/*.c))): \
 	$(BUILD)/gen/kv/flatrpc.skel.h
-$(BUILD)/obj/tests/bpf/test_bpf_elements.o: $(BUILD)/gen/ratelimited/flatrpc.skel.h
-$(BUILD)/obj/tests/bpf/test_bpf_lb.o: $(BUILD)/gen/balanced/flatrpc.skel.h
-$(BUILD)/obj/tests/bpf/test_bpf_client.o: $(BUILD)/gen/tracked/flatrpc.skel.h
+define BPF_TEST_RULES
+$(BUILD)/obj/tests/bpf/test_bpf_$(1).o: TEST_SVC = $(2)
+$(BUILD)/obj/tests/bpf/test_bpf_$(1).o: $(BUILD)/gen/$(2)/flatrpc.skel.h
+endef
+$(foreach t,$(BPF_TEST_TABLE),$(eval $(call BPF_TEST_RULES,$(call col1,$(t)),$(call col2,$(t)))))
 # it encodes and decodes with the generated stubs, which call into the library
 $(BUILD)/tests/test_bpf_client: $(BUILD)/obj/gen/tracked/stubs.o $(LIB_A)
 $(BUILD)/tests/test_bpf_client: LIBBPF_LIBS := $(LIBXDP_LIBS) $(LIBBPF_LIBS)
@@ -389,13 +350,15 @@ clean:
 # make bench and the smoke run build them first.
 .PHONY: bench-tools
 BENCH_TOOLS := $(BUILD)/hdr-parse $(BUILD)/bench/hdr_fields.bpf.o
-bench-tools: $(BENCH_TOOLS)
-bench test-bench-smoke: bench-tools
-
-$(BUILD)/bench/hdr_fields.bpf.o: bench/hdr_fields.bpf.c
+# the benchmark's own BPF programs (header fields, TCP loss, the AF_XDP echo)
+$(BUILD)/bench/%.bpf.o: bench/%.bpf.c include/flatrpc_abi.h
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+bench-tools: $(BENCH_TOOLS)
+bench test-bench-smoke: bench-tools
+
 
 $(BUILD)/hdr-parse: $(BUILD)/obj/bench/hdr_parse.o
 	$(call msg,LINK,$@)
@@ -403,18 +366,10 @@ $(BUILD)/hdr-parse: $(BUILD)/obj/bench/hdr_parse.o
 
 # TCP loss for the head-of-line run (FlatRPC's comes from selftests/bpf/impair.bpf.c).
 bench-tools: $(BUILD)/bench/tcp_loss.bpf.o
-$(BUILD)/bench/tcp_loss.bpf.o: bench/tcp_loss.bpf.c
-	$(call msg,BPF,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # Raw AF_XDP echo, the latency floor; it finds its XDP object beside itself.
 bench-tools: $(BUILD)/xdp-echo $(BUILD)/bench/xdp_echo.bpf.o
 
-$(BUILD)/bench/xdp_echo.bpf.o: bench/xdp_echo.bpf.c
-	$(call msg,BPF,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/bench/xdp_echo.o: bench/cpu_acct.h
 $(BUILD)/xdp-echo: $(BUILD)/obj/bench/xdp_echo.o
@@ -483,8 +438,8 @@ $(BUILD)/obj/variants/$(1)/kv_stubs.o: $(BUILD)/gen/$(1)/.stamp
 $(BUILD)/obj/variants/$(1)/kv_bench.o $(BUILD)/obj/variants/$(1)/kv_server.o:
 	$$(call msg,CC,$$@)
 	$(Q)mkdir -p $$(@D)
-	$(Q)$(CC) $(CFLAGS) -I$(BUILD)/gen/$(1) -Iexamples/kv -MMD -MP -c $$< -o $$@
-$(BUILD)/bench/$(1)/kv-%: $(BUILD)/obj/variants/$(1)/kv_%.o $(BUILD)/obj/variants/$(1)/kv_stubs.o $(LIB_A)
+	$(Q)$(CC) $(CFLAGS) -I$(BUILD)/gen/$(1) -Iexamples -Iexamples/kv -MMD -MP -c $$< -o $$@
+$(BUILD)/bench/$(1)/kv-%: $(BUILD)/obj/variants/$(1)/kv_%.o $(BUILD)/obj/variants/$(1)/kv_stubs.o $(EX_COMMON) $(LIB_A)
 	$$(call msg,LINK,$$@)
 	$(Q)mkdir -p $$(@D)
 	$(Q)$(CC) $(CFLAGS) $$^ -o $$@ $(LIBXDP_LIBS) $(LIBBPF_LIBS) -lm

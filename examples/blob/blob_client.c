@@ -4,18 +4,14 @@
  * value is a pattern derived from the key, so `get` can check every byte
  * that came back through fragmentation and reassembly.
  */
-#include <arpa/inet.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <flatrpc.h>
+#include "common.h"
 #include "blob_stubs.h"
-
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 static uint8_t pattern(const char *key, size_t i)
 {
@@ -37,15 +33,15 @@ static int report(int err, uint8_t status)
 {
 	if (err == FLATRPC_E_ANF) {
 		fprintf(stderr, "error: denied by %s\n", flatrpc_status_str(&blob_service, status));
-		return EXIT_FAIL;
+		return EX_FAIL;
 	}
 	if (err == FLATRPC_E_REMOTE) {
 		fprintf(stderr, "error: server answered %s\n",
 			flatrpc_status_str(&blob_service, status));
-		return EXIT_FAIL;
+		return EX_FAIL;
 	}
 	fprintf(stderr, "error: %s\n", flatrpc_strerror(err));
-	return EXIT_FAIL;
+	return EX_FAIL;
 }
 
 /* 64 KiB each: not on the stack */
@@ -84,11 +80,11 @@ static int one_call(struct flatrpc_sock *s, const struct flatrpc_peer *peer, con
 			return report(err, status);
 		if (!resp.ok) {
 			fprintf(stderr, "error: the server's store is full\n");
-			return EXIT_FAIL;
+			return EX_FAIL;
 		}
 		if (say)
 			printf("put %s %lu bytes ok\n", key, size);
-		return EXIT_OK;
+		return EX_OK;
 	}
 
 	struct blob_get_req req = { 0 };
@@ -102,17 +98,17 @@ static int one_call(struct flatrpc_sock *s, const struct flatrpc_peer *peer, con
 		return report(err, status);
 	if (got.value.len != size) {
 		fprintf(stderr, "error: got %u bytes, expected %lu\n", got.value.len, size);
-		return EXIT_FAIL;
+		return EX_FAIL;
 	}
 	for (size_t i = 0; i < size; i++) {
 		if (got.value.data[i] != pattern(key, i)) {
 			fprintf(stderr, "error: byte %zu differs\n", i);
-			return EXIT_FAIL;
+			return EX_FAIL;
 		}
 	}
 	if (say)
 		printf("get %s %lu bytes ok\n", key, size);
-	return EXIT_OK;
+	return EX_OK;
 }
 
 static void usage(FILE *f, const char *prog)
@@ -127,72 +123,64 @@ static void usage(FILE *f, const char *prog)
 		"Exit status: 0 ok, 1 error or mismatch, 2 usage.\n", prog, prog);
 }
 
+static int own_opt(int c, const char *arg, void *ctx)
+{
+	(void)c;	/* 'r', the only one */
+	return ex_parse_u64("blob-client", "--repeat", arg, 100000, ctx);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "iface", required_argument, NULL, 'i' },
-		{ "server", required_argument, NULL, 's' },
-		{ "user", required_argument, NULL, 'u' },
 		{ "repeat", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct flatrpc_sock_opts so = { 0 };
-	struct flatrpc_peer peer = { 0 };
+	unsigned long long repeat = 1, size;
+	struct ex_opts own = { opts, "r:", own_opt, &repeat };
+	struct ex_client c = { .name = "blob-client", .user = "anonymous" };
 	struct flatrpc_sock_stats st;
 	struct flatrpc_sock *s;
-	const char *user = "anonymous", *server = NULL, *cmd, *key;
-	unsigned long size, repeat = 1;
+	const char *cmd, *key;
 	uint64_t *took;
-	int c, err, rc = EXIT_OK;
+	int rc;
 
-	while ((c = getopt_long(argc, argv, "i:s:u:r:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'i': so.ifname = optarg; break;
-		case 's': server = optarg; break;
-		case 'u': user = optarg; break;
-		case 'r': repeat = strtoul(optarg, NULL, 10); break;
-		case 'h': usage(stdout, argv[0]); return EXIT_OK;
-		default: usage(stderr, argv[0]); return EXIT_USAGE;
-		}
-	}
-	if (!so.ifname || !server || argc - optind != 3) {
+	rc = ex_client_args(&c, argc, argv, usage, &own, 16);
+	if (rc != EX_GO_ON)
+		return rc;
+	if (argc - optind != 3 || !repeat) {
 		usage(stderr, argv[0]);
-		return EXIT_USAGE;
+		return EX_USAGE;
 	}
 	cmd = argv[optind];
 	key = argv[optind + 1];
-	size = strtoul(argv[optind + 2], NULL, 10);
 	if (strcmp(cmd, "put") && strcmp(cmd, "get")) {
-		fprintf(stderr, "error: the command is put or get, not %s\n", cmd);
-		return EXIT_USAGE;
+		fprintf(stderr, "blob-client: the command is put or get, not %s\n", cmd);
+		return EX_USAGE;
 	}
-	if (strlen(user) > 16 || strlen(key) > 64 || size > sizeof(put.value.data)) {
-		fprintf(stderr, "error: user is at most 16 bytes, key at most 64, size at most %zu\n",
-			sizeof(put.value.data));
-		return EXIT_USAGE;
+	if (ex_parse_u64("blob-client", "SIZE", argv[optind + 2], sizeof(put.value.data), &size) !=
+	    EX_GO_ON)
+		return EX_USAGE;
+	if (strlen(key) > 64) {
+		fprintf(stderr, "blob-client: key is at most 64 bytes\n");
+		return EX_USAGE;
 	}
-	took = calloc(repeat ? repeat : 1, sizeof(*took));
-	if (!repeat || repeat > 100000 || !took) {
-		fprintf(stderr, "error: --repeat takes 1..100000\n");
-		return EXIT_USAGE;
+	took = calloc(repeat, sizeof(*took));
+	if (!took) {
+		fprintf(stderr, "blob-client: out of memory\n");
+		return EX_FAIL;
 	}
-	if (inet_pton(AF_INET, server, &peer.addr) != 1) {
-		fprintf(stderr, "error: %s is not an IPv4 address\n", server);
-		return EXIT_USAGE;
+	if (ex_client_open(&c, &blob_service)) {
+		free(took);
+		return EX_FAIL;
 	}
-	s = flatrpc_sock_new(&blob_service, &so, &err);
-	if (!s) {
-		fprintf(stderr, "error: cannot open a FlatRPC socket on %s: %s\n", so.ifname,
-			flatrpc_strerror(err));
-		return EXIT_FAIL;
-	}
+	s = c.s;
+	rc = EX_OK;
 
-	for (unsigned long r = 0; r < repeat && rc == EXIT_OK; r++)
-		rc = one_call(s, &peer, cmd, user, key, size, r + 1 == repeat, &took[r]);
-	if (rc == EXIT_OK && repeat > 1) {
+	for (unsigned long long r = 0; r < repeat && rc == EX_OK; r++)
+		rc = one_call(s, &c.peer, cmd, c.user, key, size, r + 1 == repeat, &took[r]);
+	if (rc == EX_OK && repeat > 1) {
 		qsort(took, repeat, sizeof(*took), cmp_u64);
-		printf("calls=%lu p50_us=%.1f max_us=%.1f\n", repeat, took[repeat / 2] / 1e3,
+		printf("calls=%llu p50_us=%.1f max_us=%.1f\n", repeat, took[repeat / 2] / 1e3,
 		       took[repeat - 1] / 1e3);
 	}
 	free(took);

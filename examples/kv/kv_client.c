@@ -6,25 +6,21 @@
  * keeps several calls outstanding with flatrpc_send/flatrpc_poll, which is
  * what the selftests use to check loss handling.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <flatrpc.h>
+#include "common.h"
 #include "kv_stubs.h"
 
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_DENIED = 3, EXIT_TIMEOUT = 4 };
+enum { EXIT_OK = EX_OK, EXIT_FAIL = EX_FAIL, EXIT_USAGE = EX_USAGE, EXIT_DENIED = EX_DENIED,
+       EXIT_TIMEOUT = EX_TIMEOUT };
 
 struct client {
-	struct flatrpc_sock	*s;
-	struct flatrpc_peer	peer;
-	const char		*server;	/* as given, for messages */
-	const char		*user;
+	struct ex_client	x;
 	uint64_t		session;
 };
 
@@ -50,32 +46,14 @@ static void usage(FILE *f, const char *prog)
 		prog, prog);
 }
 
-static int report(const struct client *c, int err, uint8_t status)
-{
-	if (err == FLATRPC_E_ANF) {
-		fprintf(stderr, "error: denied by %s\n", flatrpc_status_str(&kv_service, status));
-		return EXIT_DENIED;
-	}
-	if (err == FLATRPC_E_TIMEOUT) {
-		fprintf(stderr, "error: no response from %s\n", c->server);
-		return EXIT_TIMEOUT;
-	}
-	if (err == FLATRPC_E_REMOTE) {
-		fprintf(stderr, "error: server answered %s\n", flatrpc_status_str(&kv_service, status));
-		return EXIT_FAIL;
-	}
-	fprintf(stderr, "error: %s\n", flatrpc_strerror(err));
-	return EXIT_FAIL;
-}
-
 static int fill_common(const struct client *c, char *user, uint64_t *session,
 		       char *key, const char *k)
 {
-	if (strlen(c->user) > 16 || strlen(k) > 64) {
+	if (strlen(c->x.user) > 16 || strlen(k) > 64) {
 		fprintf(stderr, "error: username is at most 16 bytes and key at most 64\n");
 		return -1;
 	}
-	strcpy(user, c->user);
+	strcpy(user, c->x.user);
 	*session = c->session;
 	strcpy(key, k);
 	return 0;
@@ -90,9 +68,9 @@ static int cmd_get(struct client *c, const char *key)
 
 	if (fill_common(c, req.username, &req.session_id, req.key, key))
 		return EXIT_USAGE;
-	err = kv_get(c->s, &c->peer, &req, &resp, &status);
+	err = kv_get(c->x.s, &c->x.peer, &req, &resp, &status);
 	if (err)
-		return report(c, err, status);
+		return ex_report(&c->x, &kv_service, err, status);
 	printf("%.*s\n", (int)resp.value.len, (const char *)resp.value.data);
 	return EXIT_OK;
 }
@@ -113,9 +91,9 @@ static int cmd_set(struct client *c, const char *key, const char *val)
 	}
 	memcpy(req.value.data, val, n);
 	req.value.len = (uint16_t)n;
-	err = kv_set(c->s, &c->peer, &req, &resp, &status);
+	err = kv_set(c->x.s, &c->x.peer, &req, &resp, &status);
 	if (err)
-		return report(c, err, status);
+		return ex_report(&c->x, &kv_service, err, status);
 	if (!resp.ok) {
 		fprintf(stderr, "error: the server refused the set (store full)\n");
 		return EXIT_FAIL;
@@ -178,7 +156,7 @@ static int cmd_load(struct client *c, unsigned long count, unsigned set_pct, uns
 		fprintf(stderr, "error: out of memory\n");
 		return EXIT_FAIL;
 	}
-	if (strlen(c->user) > 16) {
+	if (strlen(c->x.user) > 16) {
 		fprintf(stderr, "error: username is at most 16 bytes\n");
 		return EXIT_USAGE;
 	}
@@ -191,12 +169,12 @@ static int cmd_load(struct client *c, unsigned long count, unsigned set_pct, uns
 			int n = encode_call(c, sent, is_set, buf, sizeof(buf));
 
 			if (n < 0)
-				return report(c, n, 0);
-			n = flatrpc_send(c->s, &c->peer, m, buf, (size_t)n, &id);
+				return ex_report(&c->x, &kv_service, n, 0);
+			n = flatrpc_send(c->x.s, &c->x.peer, m, buf, (size_t)n, &id);
 			if (n == FLATRPC_E_BUSY)
 				break;
 			if (n < 0)
-				return report(c, n, 0);
+				return ex_report(&c->x, &kv_service, n, 0);
 			is_set ? set_tx++ : get_tx++;
 			for (unsigned k = 0; results && k < outstanding; k++) {
 				if (!slot[k].busy) {
@@ -207,10 +185,10 @@ static int cmd_load(struct client *c, unsigned long count, unsigned set_pct, uns
 			sent++;
 			inflight++;
 		}
-		int n = flatrpc_poll(c->s, comp, 64, 1000);
+		int n = flatrpc_poll(c->x.s, comp, 64, 1000);
 
 		if (n < 0)
-			return report(c, n, 0);
+			return ex_report(&c->x, &kv_service, n, 0);
 		for (int i = 0; i < n; i++) {
 			done++;
 			inflight--;
@@ -235,7 +213,7 @@ static int cmd_load(struct client *c, unsigned long count, unsigned set_pct, uns
 		}
 	}
 	free(slot);
-	flatrpc_sock_stats(c->s, &st);
+	flatrpc_sock_stats(c->x.s, &st);
 	printf("load ok=%lu denied=%lu timeouts=%lu failed=%lu get_ok=%lu set_ok=%lu "
 	       "get_tx=%lu set_tx=%lu retransmits=%" PRIu64 " epoch_resends=%" PRIu64 "\n",
 	       ok, denied, timeouts, failed, get_ok, set_ok, get_tx, set_tx, st.retransmits,
@@ -243,12 +221,36 @@ static int cmd_load(struct client *c, unsigned long count, unsigned set_pct, uns
 	return failed ? EXIT_FAIL : EXIT_OK;
 }
 
+struct args {
+	struct client		*c;
+	unsigned long long	count, set_pct, outstanding;
+	const char		*results;
+};
+
+static int own_opt(int c, const char *arg, void *ctx)
+{
+	struct args *a = ctx;
+	unsigned long long v;
+	int rc;
+
+	switch (c) {
+	case 'n':
+		rc = ex_parse_u64("kv-client", "--session", arg, UINT64_MAX, &v);
+		a->c->session = v;
+		return rc;
+	case 'b': a->c->x.so.mode = FLATRPC_POLL_BUSY; break;
+	case 's': a->c->x.so.skb_mode = 1; break;
+	case 'c': return ex_parse_u64("kv-client", "--count", arg, UINT32_MAX, &a->count);
+	case 'r': return ex_parse_u64("kv-client", "--set-ratio", arg, 100, &a->set_pct);
+	case 'o': return ex_parse_u64("kv-client", "--outstanding", arg, 65536, &a->outstanding);
+	case 'R': a->results = arg; break;
+	}
+	return EX_GO_ON;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "iface", required_argument, NULL, 'i' },
-		{ "server", required_argument, NULL, 'S' },
-		{ "user", required_argument, NULL, 'u' },
 		{ "session", required_argument, NULL, 'n' },
 		{ "busy-poll", no_argument, NULL, 'b' },
 		{ "skb", no_argument, NULL, 's' },
@@ -256,82 +258,56 @@ int main(int argc, char **argv)
 		{ "set-ratio", required_argument, NULL, 'r' },
 		{ "outstanding", required_argument, NULL, 'o' },
 		{ "results", required_argument, NULL, 'R' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct flatrpc_sock_opts so = { 0 };
-	struct client c = { .user = "Kevin", .session = 1 };
-	const char *server = NULL;
-	unsigned long count = 0;
-	unsigned set_pct = 20, outstanding = 1;
-	const char *results_path = NULL;
+	struct client c = { .x = { .name = "kv-client", .user = "Kevin" }, .session = 1 };
+	struct args a = { .c = &c, .set_pct = 20, .outstanding = 1 };
+	struct ex_opts own = { opts, "+n:bsc:r:o:R:", own_opt, &a };
 	FILE *results = NULL;
-	int ch, err, rc;
+	const char *cmd;
+	int rc, nargs;
 
-	while ((ch = getopt_long(argc, argv, "+i:S:u:n:bsc:r:o:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'i': so.ifname = optarg; break;
-		case 'S': server = optarg; break;
-		case 'u': c.user = optarg; break;
-		case 'n': c.session = strtoull(optarg, NULL, 0); break;
-		case 'b': so.mode = FLATRPC_POLL_BUSY; break;
-		case 's': so.skb_mode = 1; break;
-		case 'c': count = strtoul(optarg, NULL, 0); break;
-		case 'r': set_pct = (unsigned)strtoul(optarg, NULL, 0); break;
-		case 'o': outstanding = (unsigned)strtoul(optarg, NULL, 0); break;
-		case 'h': usage(stdout, argv[0]); return EXIT_OK;
-		default: usage(stderr, argv[0]); return EXIT_USAGE;
-		}
-	}
+	rc = ex_client_args(&c.x, argc, argv, usage, &own, 16);
+	if (rc != EX_GO_ON)
+		return rc;
 	/* options may also follow the `load` command */
 	if (optind < argc && strcmp(argv[optind], "load") == 0) {
-		int sub = optind;
+		int sub = optind, ch;
 
 		optind = sub + 1;
 		while ((ch = getopt_long(argc, argv, "c:r:o:R:", opts, NULL)) != -1) {
-			switch (ch) {
-			case 'R': results_path = optarg; break;
-			case 'c': count = strtoul(optarg, NULL, 0); break;
-			case 'r': set_pct = (unsigned)strtoul(optarg, NULL, 0); break;
-			case 'o': outstanding = (unsigned)strtoul(optarg, NULL, 0); break;
-			default: usage(stderr, argv[0]); return EXIT_USAGE;
+			if (ch == '?' || ch == ':' || own_opt(ch, optarg, &a) != EX_GO_ON) {
+				usage(stderr, argv[0]);
+				return EXIT_USAGE;
 			}
 		}
-		if (optind != argc || !count || set_pct > 100 || !outstanding) {
+		if (optind != argc || !a.count || !a.outstanding) {
 			usage(stderr, argv[0]);
 			return EXIT_USAGE;
 		}
 		optind = sub;
 	}
-	if (!so.ifname || !server || optind >= argc) {
+	if (optind >= argc) {
 		usage(stderr, argv[0]);
 		return EXIT_USAGE;
 	}
-	if (flatrpc_peer_parse(&c.peer, server)) {
-		fprintf(stderr, "error: --server wants an IPv4 or IPv6 address, got '%s'\n",
-			server);
-		return EXIT_USAGE;
-	}
-	c.server = server;
-	const char *cmd = argv[optind];
-	int nargs = argc - optind - 1;
-
+	cmd = argv[optind];
+	nargs = argc - optind - 1;
 	if (!((strcmp(cmd, "get") == 0 && nargs == 1) || (strcmp(cmd, "set") == 0 && nargs == 2) ||
 	      strcmp(cmd, "load") == 0)) {
 		usage(stderr, argv[0]);
 		return EXIT_USAGE;
 	}
-	if (results_path) {
-		results = fopen(results_path, "w");
+	if (a.results) {
+		results = fopen(a.results, "w");
 		if (!results) {
-			fprintf(stderr, "error: cannot write %s: %s\n", results_path, strerror(errno));
+			fprintf(stderr, "kv-client: cannot write %s: %s\n", a.results, strerror(errno));
 			return EXIT_FAIL;
 		}
 	}
-	c.s = flatrpc_sock_new(&kv_service, &so, &err);
-	if (!c.s) {
-		fprintf(stderr, "error: cannot open a FlatRPC socket on %s: %s\n",
-			so.ifname, flatrpc_strerror(err));
+	if (ex_client_open(&c.x, &kv_service)) {
+		if (results)
+			fclose(results);
 		return EXIT_FAIL;
 	}
 	if (strcmp(cmd, "get") == 0)
@@ -339,10 +315,10 @@ int main(int argc, char **argv)
 	else if (strcmp(cmd, "set") == 0)
 		rc = cmd_set(&c, argv[optind + 1], argv[optind + 2]);
 	else
-		rc = cmd_load(&c, count, set_pct, outstanding, results);
-	flatrpc_sock_del(c.s);
+		rc = cmd_load(&c, a.count, (unsigned)a.set_pct, (unsigned)a.outstanding, results);
+	flatrpc_sock_del(c.x.s);
 	if (results && fclose(results)) {
-		fprintf(stderr, "error: writing %s: %s\n", results_path, strerror(errno));
+		fprintf(stderr, "kv-client: writing %s: %s\n", a.results, strerror(errno));
 		rc = EXIT_FAIL;
 	}
 	return rc;

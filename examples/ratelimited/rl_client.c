@@ -6,13 +6,11 @@
  * One call at a time on purpose: the rate limiter's verdict then depends
  * only on the spacing of the calls, not on how many are in flight.
  */
-#include <arpa/inet.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <flatrpc.h>
+#include "common.h"
 #include "ratelimited_stubs.h"
 
 struct tally {
@@ -56,56 +54,58 @@ static void usage(FILE *f, const char *prog)
 		"exit: 0 if every call succeeded, 1 if any did not, 2 usage\n", prog);
 }
 
+struct args {
+	unsigned long long	n;
+	const char		*key, *put;
+};
+
+static int own_opt(int c, const char *arg, void *ctx)
+{
+	struct args *a = ctx;
+
+	switch (c) {
+	case 'c': return ex_parse_u64("rl-client", "--count", arg, 1000000000, &a->n);
+	case 'k': a->key = arg; break;
+	case 'p': a->put = arg; break;
+	}
+	return EX_GO_ON;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "iface", required_argument, NULL, 'i' },
-		{ "server", required_argument, NULL, 'S' },
-		{ "user", required_argument, NULL, 'u' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "put", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct flatrpc_sock_opts so = { 0 };
-	struct flatrpc_peer peer = { 0 };
-	const char *server = NULL, *user = NULL, *key = "k", *put = NULL;
-	unsigned long n = 1, i;
+	struct args a = { .n = 1, .key = "k" };
+	struct ex_opts own = { opts, "c:k:p:", own_opt, &a };
+	struct ex_client c = { .name = "rl-client" };
+	const char *user, *key, *put;
+	unsigned long long n, i;
 	struct tally t = { 0 };
 	struct flatrpc_sock *s;
-	int ch, err;
+	int rc, err;
 
-	while ((ch = getopt_long(argc, argv, "i:S:u:c:k:p:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'i': so.ifname = optarg; break;
-		case 'S': server = optarg; break;
-		case 'u': user = optarg; break;
-		case 'c': n = strtoul(optarg, NULL, 0); break;
-		case 'k': key = optarg; break;
-		case 'p': put = optarg; break;
-		case 'h': usage(stdout, argv[0]); return 0;
-		default: usage(stderr, argv[0]); return 2;
-		}
-	}
-	if (!so.ifname || !server || !user || !n || optind != argc) {
+	rc = ex_client_args(&c, argc, argv, usage, &own, 16);
+	if (rc != EX_GO_ON)
+		return rc;
+	if (!*c.user || !a.n || optind != argc) {
 		usage(stderr, argv[0]);
-		return 2;
+		return EX_USAGE;
 	}
-	if (strlen(user) > 16 || strlen(key) > 64 || (put && strlen(put) > 256)) {
-		fprintf(stderr, "rl-client: user is at most 16 bytes, key 64, value 256\n");
-		return 2;
+	if (strlen(a.key) > 64 || (a.put && strlen(a.put) > 256)) {
+		fprintf(stderr, "rl-client: key is at most 64 bytes, value 256\n");
+		return EX_USAGE;
 	}
-	if (inet_pton(AF_INET, server, &peer.addr) != 1) {
-		fprintf(stderr, "rl-client: --server wants an IPv4 address, got '%s'\n", server);
-		return 2;
-	}
-	s = flatrpc_sock_new(&ratelimited_service, &so, &err);
-	if (!s) {
-		fprintf(stderr, "rl-client: cannot open a FlatRPC socket on %s: %s\n",
-			so.ifname, flatrpc_strerror(err));
-		return 1;
-	}
+	if (ex_client_open(&c, &ratelimited_service))
+		return EX_FAIL;
+	s = c.s;
+	user = c.user;
+	key = a.key;
+	put = a.put;
+	n = a.n;
 	for (i = 0; i < n; i++) {
 		uint8_t status = 0;
 
@@ -117,7 +117,7 @@ int main(int argc, char **argv)
 			strcpy(req.key, key);
 			req.value.len = (uint16_t)strlen(put);
 			memcpy(req.value.data, put, req.value.len);
-			err = ratelimited_put(s, &peer, &req, &resp, &status);
+			err = ratelimited_put(s, &c.peer, &req, &resp, &status);
 			if (!err && !resp.ok)
 				err = FLATRPC_E_REMOTE;	/* counted as other */
 		} else {
@@ -126,12 +126,12 @@ int main(int argc, char **argv)
 
 			strcpy(req.username, user);
 			strcpy(req.key, key);
-			err = ratelimited_get(s, &peer, &req, &resp, &status);
+			err = ratelimited_get(s, &c.peer, &req, &resp, &status);
 		}
 		count(&t, err, status);
 	}
 	flatrpc_sock_del(s);
 	printf("rl ok=%lu denied_acl=%lu rate_limited=%lu other=%lu\n",
 	       t.ok, t.denied_acl, t.rate_limited, t.other);
-	return t.ok == n ? 0 : 1;
+	return t.ok == n ? EX_OK : EX_FAIL;
 }

@@ -4,13 +4,11 @@
  * of its own choosing, and prints what came back: the tier the server saw
  * (after header-rewrite) and how many calls each ANF refused.
  */
-#include <arpa/inet.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <flatrpc.h>
+#include "common.h"
 #include "tiered_stubs.h"
 
 static void usage(FILE *f, const char *prog)
@@ -24,64 +22,65 @@ static void usage(FILE *f, const char *prog)
 		"exit: 0 if every call succeeded, 1 if any did not, 2 usage\n", prog);
 }
 
+struct args {
+	unsigned long long	n, tier;
+	const char		*key;
+};
+
+static int own_opt(int c, const char *arg, void *ctx)
+{
+	struct args *a = ctx;
+
+	switch (c) {
+	case 't': return ex_parse_u64("tiered-client", "--tier", arg, 255, &a->tier);
+	case 'c': return ex_parse_u64("tiered-client", "--count", arg, 1000000000, &a->n);
+	case 'k': a->key = arg; break;
+	}
+	return EX_GO_ON;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "iface", required_argument, NULL, 'i' },
-		{ "server", required_argument, NULL, 'S' },
-		{ "user", required_argument, NULL, 'u' },
 		{ "tier", required_argument, NULL, 't' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct flatrpc_sock_opts so = { 0 };
-	struct flatrpc_peer peer = { 0 };
-	const char *server = NULL, *user = NULL, *key = "k";
-	unsigned long n = 1, i, ok = 0, fault = 0, other = 0, claimed = 9;
+	struct args a = { .n = 1, .tier = 9, .key = "k" };
+	struct ex_opts own = { opts, "t:c:k:", own_opt, &a };
+	struct ex_client c = { .name = "tiered-client" };
+	unsigned long long n, i, ok = 0, fault = 0, other = 0;
+	const char *user, *key;
 	int seen = -1;
 	struct flatrpc_sock *s;
-	int ch, err;
+	int rc, err;
 
-	while ((ch = getopt_long(argc, argv, "i:S:u:t:c:k:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'i': so.ifname = optarg; break;
-		case 'S': server = optarg; break;
-		case 'u': user = optarg; break;
-		case 't': claimed = strtoul(optarg, NULL, 0); break;
-		case 'c': n = strtoul(optarg, NULL, 0); break;
-		case 'k': key = optarg; break;
-		case 'h': usage(stdout, argv[0]); return 0;
-		default: usage(stderr, argv[0]); return 2;
-		}
-	}
-	if (!so.ifname || !server || !user || !n || claimed > 255 || optind != argc) {
+	rc = ex_client_args(&c, argc, argv, usage, &own, 16);
+	if (rc != EX_GO_ON)
+		return rc;
+	if (!*c.user || !a.n || optind != argc) {
 		usage(stderr, argv[0]);
-		return 2;
+		return EX_USAGE;
 	}
-	if (strlen(user) > 16 || strlen(key) > 64) {
-		fprintf(stderr, "tiered-client: user is at most 16 bytes, key 64\n");
-		return 2;
+	if (strlen(a.key) > 64) {
+		fprintf(stderr, "tiered-client: key is at most 64 bytes\n");
+		return EX_USAGE;
 	}
-	if (inet_pton(AF_INET, server, &peer.addr) != 1) {
-		fprintf(stderr, "tiered-client: --server wants an IPv4 address, got '%s'\n", server);
-		return 2;
-	}
-	s = flatrpc_sock_new(&tiered_service, &so, &err);
-	if (!s) {
-		fprintf(stderr, "tiered-client: cannot open a FlatRPC socket on %s: %s\n",
-			so.ifname, flatrpc_strerror(err));
-		return 1;
-	}
+	if (ex_client_open(&c, &tiered_service))
+		return EX_FAIL;
+	s = c.s;
+	user = c.user;
+	key = a.key;
+	n = a.n;
 	for (i = 0; i < n; i++) {
-		struct tiered_get_req req = { .tier = (uint8_t)claimed };
+		struct tiered_get_req req = { .tier = (uint8_t)a.tier };
 		struct tiered_get_resp resp = { 0 };
 		uint8_t status = 0;
 
 		strcpy(req.username, user);
 		strcpy(req.key, key);
-		err = tiered_get(s, &peer, &req, &resp, &status);
+		err = tiered_get(s, &c.peer, &req, &resp, &status);
 		if (!err) {
 			ok++;
 			seen = resp.tier;
@@ -96,10 +95,10 @@ int main(int argc, char **argv)
 		}
 	}
 	flatrpc_sock_del(s);
-	printf("tiered ok=%lu fault=%lu other=%lu tier=", ok, fault, other);
+	printf("tiered ok=%llu fault=%llu other=%llu tier=", ok, fault, other);
 	if (seen < 0)
 		printf("-\n");
 	else
 		printf("%d\n", seen);
-	return ok == n ? 0 : 1;
+	return ok == n ? EX_OK : EX_FAIL;
 }

@@ -7,23 +7,16 @@
  * denies here never reaches the wire, and the metadata only those elements
  * read is not sent at all.
  */
-#include <arpa/inet.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <flatrpc.h>
+#include "common.h"
 #include "tracked_stubs.h"
 
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_DENIED = 3, EXIT_TIMEOUT = 4 };
-
-struct client {
-	struct flatrpc_sock	*s;
-	struct flatrpc_peer	peer;
-	const char		*server;	/* as given, for messages */
-};
+enum { EXIT_OK = EX_OK, EXIT_FAIL = EX_FAIL, EXIT_USAGE = EX_USAGE, EXIT_DENIED = EX_DENIED,
+       EXIT_TIMEOUT = EX_TIMEOUT };
 
 static void usage(FILE *f, const char *prog)
 {
@@ -42,70 +35,44 @@ static void usage(FILE *f, const char *prog)
 		prog, prog);
 }
 
-static int report(const struct client *c, int err, uint8_t status)
-{
-	if (err == FLATRPC_E_ANF) {
-		fprintf(stderr, "error: denied by %s\n", flatrpc_status_str(&tracked_service, status));
-		return EXIT_DENIED;
-	}
-	if (err == FLATRPC_E_TIMEOUT) {
-		fprintf(stderr, "error: no response from %s\n", c->server);
-		return EXIT_TIMEOUT;
-	}
-	if (err == FLATRPC_E_REMOTE) {
-		fprintf(stderr, "error: server answered %s\n",
-			flatrpc_status_str(&tracked_service, status));
-		return EXIT_FAIL;
-	}
-	fprintf(stderr, "error: %s\n", flatrpc_strerror(err));
-	return EXIT_FAIL;
-}
-
 static int print_value(uint16_t len, const uint8_t *data)
 {
 	printf("%.*s\n", (int)len, (const char *)data);
 	return EXIT_OK;
 }
 
+static int own_opt(int c, const char *arg, void *ctx)
+{
+	unsigned long long v;
+	int rc;
+
+	(void)c;	/* 'n', the only one */
+	rc = ex_parse_u64("tracked-client", "--session", arg, UINT64_MAX, &v);
+	*(uint64_t *)ctx = v;
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "iface", required_argument, NULL, 'i' },
-		{ "server", required_argument, NULL, 'S' },
-		{ "user", required_argument, NULL, 'u' },
 		{ "session", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct flatrpc_sock_opts so = { 0 };
-	struct client c = { 0 };
-	const char *user = "", *cmd, *key;
 	uint64_t session = 0;
+	struct ex_opts own = { opts, "n:", own_opt, &session };
+	struct ex_client c = { .name = "tracked-client" };
+	const char *user, *cmd, *key;
 	uint8_t status = 0;
-	char *end;
-	int ch, err, rc;
+	int err, rc;
 
-	while ((ch = getopt_long(argc, argv, "i:S:u:n:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'i': so.ifname = optarg; break;
-		case 'S': c.server = optarg; break;
-		case 'u': user = optarg; break;
-		case 'n':
-			session = strtoull(optarg, &end, 0);
-			if (!*optarg || *end || *optarg == '-') {
-				fprintf(stderr, "error: --session wants an unsigned number, got '%s'\n",
-					optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h': usage(stdout, argv[0]); return EXIT_OK;
-		default: usage(stderr, argv[0]); return EXIT_USAGE;
-		}
-	}
-	if (!so.ifname || !c.server || optind >= argc) {
+	rc = ex_client_args(&c, argc, argv, usage, &own, 16);
+	if (rc != EX_GO_ON)
+		return rc;
+	if (optind >= argc) {
 		usage(stderr, argv[0]);
 		return EXIT_USAGE;
 	}
+	user = c.user;
 	cmd = argv[optind];
 	if (!(((!strcmp(cmd, "get") || !strcmp(cmd, "get-remote")) && argc - optind == 2) ||
 	      (!strcmp(cmd, "put") && argc - optind == 3))) {
@@ -122,17 +89,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "error: value is at most 256 bytes\n");
 		return EXIT_USAGE;
 	}
-	if (flatrpc_peer_parse(&c.peer, c.server) != 0) {
-		fprintf(stderr, "error: --server wants an IPv4 or IPv6 address, got '%s'\n",
-			c.server);
-		return EXIT_USAGE;
-	}
-	c.s = flatrpc_sock_new(&tracked_service, &so, &err);
-	if (!c.s) {
-		fprintf(stderr, "error: cannot open a FlatRPC socket on %s: %s\n", so.ifname,
-			flatrpc_strerror(err));
+	if (ex_client_open(&c, &tracked_service))
 		return EXIT_FAIL;
-	}
 
 	if (!strcmp(cmd, "get")) {
 		struct tracked_get_req req = { .session_id = session };
@@ -141,7 +99,8 @@ int main(int argc, char **argv)
 		strcpy(req.username, user);
 		strcpy(req.key, key);
 		err = tracked_get(c.s, &c.peer, &req, &resp, &status);
-		rc = err ? report(&c, err, status) : print_value(resp.value.len, resp.value.data);
+		rc = err ? ex_report(&c, &tracked_service, err, status)
+			 : print_value(resp.value.len, resp.value.data);
 	} else if (!strcmp(cmd, "get-remote")) {
 		struct tracked_get_remote_req req = { .session_id = session };
 		struct tracked_get_remote_resp resp = { 0 };
@@ -149,7 +108,8 @@ int main(int argc, char **argv)
 		strcpy(req.username, user);
 		strcpy(req.key, key);
 		err = tracked_get_remote(c.s, &c.peer, &req, &resp, &status);
-		rc = err ? report(&c, err, status) : print_value(resp.value.len, resp.value.data);
+		rc = err ? ex_report(&c, &tracked_service, err, status)
+			 : print_value(resp.value.len, resp.value.data);
 	} else {
 		struct tracked_put_req req = { .session_id = session };
 		struct tracked_put_resp resp = { 0 };
@@ -161,7 +121,7 @@ int main(int argc, char **argv)
 		req.value.len = (uint16_t)n;
 		err = tracked_put(c.s, &c.peer, &req, &resp, &status);
 		if (err) {
-			rc = report(&c, err, status);
+			rc = ex_report(&c, &tracked_service, err, status);
 		} else if (!resp.ok) {
 			fprintf(stderr, "error: the server refused the put (store full)\n");
 			rc = EXIT_FAIL;

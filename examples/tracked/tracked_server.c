@@ -7,40 +7,23 @@
  * arrives here as 0 or an empty string. That is what test_client_strip
  * reads the log for.
  */
-#include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <flatrpc.h>
+#include "common.h"
 #include "tracked_stubs.h"
 #include "kv_store.h"
 
 struct server {
+	struct ex_server x;
 	struct kv_store	store;
-	FILE		*log;
 	uint64_t	n_get, n_get_remote, n_put, n_full;
 };
 
-static volatile int stop;
-
-static void on_signal(int sig)
-{
-	stop = 1;
-}
-
-static void log_request(struct server *sv, const char *method, const char *user,
-			uint64_t session, const char *key)
-{
-	if (!sv->log)
-		return;
-	/* key=value, so an empty (stripped) username still parses */
-	fprintf(sv->log, "%s user=%s session=%" PRIu64 " key=%s\n", method, user, session, key);
-	fflush(sv->log);	/* tests read the log while the server runs */
-}
+/* key=value, so an empty (stripped) username still parses */
+#define log_request(sv, method, user, session, key) \
+	ex_log(&(sv)->x, "%s user=%s session=%" PRIu64 " key=%s", method, user, session, key)
 
 static void lookup(struct server *sv, const char *key, uint16_t *len, uint8_t *data)
 {
@@ -102,65 +85,29 @@ static void usage(FILE *f, const char *prog)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "iface", required_argument, NULL, 'i' },
-		{ "log", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	struct flatrpc_sock_opts so = { 0 };
 	struct tracked_handlers h = {
 		.get = handle_get, .get_remote = handle_get_remote, .put = handle_put,
 	};
-	struct server sv = { 0 };
-	struct flatrpc_sock *s;
-	int c, err;
+	struct server sv = { .x.name = "tracked-server" };
+	int rc, err;
 
-	while ((c = getopt_long(argc, argv, "i:l:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'i': so.ifname = optarg; break;
-		case 'l':
-			sv.log = fopen(optarg, "a");
-			if (!sv.log) {
-				fprintf(stderr, "tracked-server: cannot open %s: %s\n", optarg,
-					strerror(errno));
-				return 1;
-			}
-			break;
-		case 'h': usage(stdout, argv[0]); return 0;
-		default: usage(stderr, argv[0]); return 2;
-		}
-	}
-	if (!so.ifname || optind != argc) {
-		usage(stderr, argv[0]);
-		return 2;
-	}
+	rc = ex_server_args(&sv.x, argc, argv, usage, NULL);
+	if (rc != EX_GO_ON)
+		return rc;
 	if (kv_store_init(&sv.store, 1 << 12)) {
 		fprintf(stderr, "tracked-server: out of memory\n");
-		return 1;
+		return EX_FAIL;
 	}
-	s = flatrpc_sock_new(&tracked_service, &so, &err);
-	if (!s) {
-		fprintf(stderr, "tracked-server: cannot open a FlatRPC socket on %s: %s\n",
-			so.ifname, flatrpc_strerror(err));
-		return 1;
+	if (ex_server_open(&sv.x, &tracked_service, NULL)) {
+		kv_store_free(&sv.store);
+		return EX_FAIL;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	printf("tracked-server: serving tracked on %s\n", so.ifname);
-	fflush(stdout);
-
-	err = tracked_serve(s, &h, &sv, &stop);
-	if (err < 0)
-		fprintf(stderr, "tracked-server: serve loop failed: %s\n", flatrpc_strerror(err));
+	err = tracked_serve(sv.x.s, &h, &sv, &ex_stop);
 	printf("served get=%" PRIu64 " get_remote=%" PRIu64 " put=%" PRIu64 "\n",
 	       sv.n_get, sv.n_get_remote, sv.n_put);
 	if (sv.n_full)
 		printf("store full: %" PRIu64 " puts refused\n", sv.n_full);
-	fflush(stdout);
-	flatrpc_sock_del(s);
+	rc = ex_server_close(&sv.x, err);
 	kv_store_free(&sv.store);
-	if (sv.log)
-		fclose(sv.log);
-	return err < 0 ? 1 : 0;
+	return rc;
 }
