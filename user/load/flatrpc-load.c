@@ -48,9 +48,7 @@
 #include "seed.h"
 #include "keys.h"
 #include "metrics.h"
-
-#define EXIT_USAGE	2
-#define EXIT_NOTLOADED	3
+#include "exit_codes.h"
 
 /* Our TC filter's identity on clsact egress; 0xF1 echoes FLATRPC_MAGIC so a
  * `tc filter show` makes it recognisable. */

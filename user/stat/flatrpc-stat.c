@@ -22,9 +22,7 @@
 #include <microhttpd.h>
 
 #include "metrics.h"
-
-#define EXIT_USAGE	2
-#define EXIT_NOTLOADED	3
+#include "exit_codes.h"
 
 static struct {
 	const char	*ifname;
