@@ -15,39 +15,41 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "builtins.h"
+#include "emit_bpf.h"
 #include "spec.h"
 
+/* A binding in scope: the checker numbered it (fr_expr bind), this says
+ * which C the number stands for here. */
 struct bind {
-	const char *name;
+	unsigned id;
 	char var[48];			/* C pointer to the map value, or the local */
 	const struct fr_state *st;	/* map it was looked up in; NULL: a local */
 	const struct fr_expr *key;	/* ... with this key */
 	enum fr_type_kind kind;		/* a local: its C type */
 };
 
-struct gen {
+struct fr_bpf_gen {
 	const struct fr_spec *spec;
 	const struct fr_method *m;
+	const struct fr_chain_ref *r;	/* the chain entry this function runs */
 	const struct fr_element *el;
 	const struct fr_layout *l;
 	unsigned var_off;		/* where the variable part starts in the message
 					 * this chain sees: after a strip, earlier */
-	const char *param;		/* the handler's message: "rpc" */
 	struct fr_buf *b;
 	int tmp;
 	struct bind binds[32];
 	int nbinds;
 };
 
-static void ind(struct gen *g, int depth)
+static void ind(struct fr_bpf_gen *g, int depth)
 {
 	for (int i = 0; i < depth; i++)
 		fr_buf_put(g->b, "\t", 1);
 }
 
-/* One line of generated C at depth d. */
-static void emitf(struct gen *g, int d, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void emitf(struct gen *g, int d, const char *fmt, ...)
+void fr_bpf_line(struct fr_bpf_gen *g, int d, const char *fmt, ...)
 {
 	char line[1024];
 	va_list ap;
@@ -79,26 +81,26 @@ static const char *ctype(const struct fr_type *t, char *buf, size_t n)
 	return buf;
 }
 
-static const struct fr_state *find_state(const struct fr_element *el, const char *name)
-{
-	for (unsigned i = 0; i < el->nstates; i++)
-		if (!strcmp(el->states[i].name, name))
-			return &el->states[i];
-	return NULL;
-}
-
-static const struct bind *find_bind(const struct gen *g, const char *name)
+static const struct bind *find_bind(const struct fr_bpf_gen *g, unsigned id)
 {
 	for (int i = g->nbinds - 1; i >= 0; i--)
-		if (!strcmp(g->binds[i].name, name))
+		if (g->binds[i].id == id)
 			return &g->binds[i];
 	return NULL;
 }
 
+static struct bind *push_bind(struct fr_bpf_gen *g, unsigned id)
+{
+	struct bind *bd = &g->binds[g->nbinds++];
+
+	memset(bd, 0, sizeof(*bd));
+	bd->id = id;
+	return bd;
+}
+
 static int is_rpc_get(const struct fr_expr *e)
 {
-	return e->kind == E_CALL && !strcmp(e->s, "get") && e->nargs == 2 &&
-	       e->args[1]->kind == E_STR && e->args[0]->kind == E_NAME;
+	return e->kind == E_CALL && e->bi && e->bi->form == FR_BI_GET && !e->args[0]->st;
 }
 
 static int expr_equal(const struct fr_expr *a, const struct fr_expr *b)
@@ -124,59 +126,45 @@ static int expr_equal(const struct fr_expr *a, const struct fr_expr *b)
  * elements, slot N the length (N <= 64 fits any integer T). Declares
  * np<t> (the length slot, may be NULL) and n<t> (the length, at most N).
  */
-static int vec_len(struct gen *g, int d, const struct fr_state *st)
+static int vec_len(struct fr_bpf_gen *g, int d, const struct fr_state *st)
 {
 	char mn[96], ty[64];
 	int t = g->tmp++;
 
-	emitf(g, d, "__u32 z%d = %u;\n", t, st->type.n);
-	emitf(g, d, "%s *np%d = bpf_map_lookup_elem(&%s, &z%d);\n",
+	fr_bpf_line(g, d, "__u32 z%d = %u;\n", t, st->type.n);
+	fr_bpf_line(g, d, "%s *np%d = bpf_map_lookup_elem(&%s, &z%d);\n",
 		      ctype(st->type.val, ty, sizeof(ty)), t, map_name(st, mn, sizeof(mn)), t);
-	emitf(g, d, "__u32 n%d = np%d ? (*np%d < %u ? *np%d : %u) : 0;\n", t, t, t,
+	fr_bpf_line(g, d, "__u32 n%d = np%d ? (*np%d < %u ? *np%d : %u) : 0;\n", t, t, t,
 		      st->type.n, t, st->type.n);
 	return t;
 }
 
-static void fill(struct gen *g, int d, const struct fr_type *t, const char *var,
+static void fill(struct fr_bpf_gen *g, int d, const struct fr_type *t, const char *var,
 		 const struct fr_expr *e);
 
 /* A Vec index: compared at its full width (an index of 2^32 + 1 is past the
  * end, not slot 1), then narrowed to the array map's __u32 key `kv`.
  * Returns the wide variable's name (static: used before the next call). */
-static const char *vec_index(struct gen *g, int d, const struct fr_expr *e, const char *kv)
+static const char *vec_index(struct fr_bpf_gen *g, int d, const struct fr_expr *e, const char *kv)
 {
 	static const struct fr_type wide = { .kind = TY_U64 };
 	static char name[24];
 
 	snprintf(name, sizeof(name), "w%s", kv);
 	fill(g, d, &wide, name, e);
-	emitf(g, d, "__u32 %s = (__u32)%s;\n", kv, name);
+	fr_bpf_line(g, d, "__u32 %s = (__u32)%s;\n", kv, name);
 	return name;
 }
 
-/* A value as C sees it: an integer expression, or N bytes at a pointer. */
-struct cval {
-	int is_bytes;
-	char c[160];		/* int expression, or pointer to the bytes */
-	unsigned n;		/* bytes: how many */
-	const char *lit;	/* bytes: string constant (c unused) */
-	size_t litlen;
-	enum fr_type_kind kind;	/* int: source type, for the read width */
-};
-
-static const struct fr_slot *rpc_slot(struct gen *g, const struct fr_expr *e)
+static const struct fr_slot *rpc_slot(struct fr_bpf_gen *g, const struct fr_expr *e)
 {
 	return fr_layout_find(g->l, e->args[1]->s);
 }
 
-static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int d);
+static void cval_of(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_cval *v, int d);
 
-/* A fresh local holding an integer expression. Operators and built-ins go
- * through these rather than into one nested C expression, so generated
- * lines stay short whatever the nesting (the parser bounds it). */
-static void tmp_int(struct gen *g, int d, struct cval *v, enum fr_type_kind k,
-		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void tmp_int(struct gen *g, int d, struct cval *v, enum fr_type_kind k,
+/* (the parser bounds the nesting, so the lines of fr_bpf_tmp_int are too) */
+void fr_bpf_tmp_int(struct fr_bpf_gen *g, int d, struct fr_cval *v, enum fr_type_kind k,
 		    const char *fmt, ...)
 {
 	char rhs[1024];
@@ -193,10 +181,24 @@ static void tmp_int(struct gen *g, int d, struct cval *v, enum fr_type_kind k,
 	snprintf(v->c, sizeof(v->c), "t%d", t);
 }
 
-/* comparisons (and min/max) are signed if either side is i64 */
-static const char *cast_of(const struct cval *a, const struct cval *b)
+const char *fr_bpf_cast_of(const struct fr_cval *a, const struct fr_cval *b)
 {
 	return a->kind == TY_I64 || b->kind == TY_I64 ? "(__s64)" : "(__u64)";
+}
+
+int fr_bpf_new_tmp(struct fr_bpf_gen *g)
+{
+	return g->tmp++;
+}
+
+const struct fr_spec *fr_bpf_spec(const struct fr_bpf_gen *g)
+{
+	return g->spec;
+}
+
+const struct fr_method *fr_bpf_method(const struct fr_bpf_gen *g)
+{
+	return g->m;
 }
 
 /*
@@ -207,42 +209,42 @@ static const char *cast_of(const struct cval *a, const struct cval *b)
  * field's maximum, which keeps the offset bounded for the verifier; a
  * frame too short or malformed gives 0.
  */
-static void byte_size(struct gen *g, const struct fr_expr *e, struct cval *v, int d)
+static void byte_size(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_cval *v, int d)
 {
 	if (e->nargs == 1) {
-		tmp_int(g, d, v, TY_U32, "(__u32)(data_end - body)");
+		fr_bpf_tmp_int(g, d, v, TY_U32, "(__u32)(data_end - body)");
 		return;
 	}
 	const struct fr_slot *s = fr_layout_find(g->l, e->args[1]->s);
 	if (!s || s->fixed) {
-		tmp_int(g, d, v, TY_U32, "%u", s ? s->size : 0);
+		fr_bpf_tmp_int(g, d, v, TY_U32, "%u", s ? s->size : 0);
 		return;
 	}
 	int t = g->tmp++;
-	tmp_int(g, d, v, TY_U32, "0");
-	emitf(g, d, "{\n");
-	emitf(g, d + 1, "__u64 o%d = %u;\n", t, g->var_off);
-	emitf(g, d + 1, "int ok%d = 1;\n\n", t);
+	fr_bpf_tmp_int(g, d, v, TY_U32, "0");
+	fr_bpf_line(g, d, "{\n");
+	fr_bpf_line(g, d + 1, "__u64 o%d = %u;\n", t, g->var_off);
+	fr_bpf_line(g, d + 1, "int ok%d = 1;\n\n", t);
 	for (unsigned i = 0; i < g->l->n; i++) {
 		const struct fr_slot *p = &g->l->v[i];
 		if (p->fixed)
 			continue;
-		emitf(g, d + 1, "if (ok%d && body + o%d + 2 <= data_end) {\n", t, t);
-		emitf(g, d + 2, "__u16 n%d = fr_le16(body + o%d);\n\n", t, t);
+		fr_bpf_line(g, d + 1, "if (ok%d && body + o%d + 2 <= data_end) {\n", t, t);
+		fr_bpf_line(g, d + 2, "__u16 n%d = fr_le16(body + o%d);\n\n", t, t);
 		ind(g, d + 2);
 		if (p == s) {
 			fr_buf_printf(g->b, "%s = n%d <= %u ? n%d : 0;\n", v->c, t, p->size, t);
-			emitf(g, d + 1, "}\n");
+			fr_bpf_line(g, d + 1, "}\n");
 			break;
 		}
 		fr_buf_printf(g->b, "if (n%d > %u)\n", t, p->size);
-		emitf(g, d + 3, "ok%d = 0;\n", t);
-		emitf(g, d + 2, "o%d += 2 + (__u64)n%d;\n", t, t);
-		emitf(g, d + 1, "} else {\n");
-		emitf(g, d + 2, "ok%d = 0;\n", t);
-		emitf(g, d + 1, "}\n");
+		fr_bpf_line(g, d + 3, "ok%d = 0;\n", t);
+		fr_bpf_line(g, d + 2, "o%d += 2 + (__u64)n%d;\n", t, t);
+		fr_bpf_line(g, d + 1, "} else {\n");
+		fr_bpf_line(g, d + 2, "ok%d = 0;\n", t);
+		fr_bpf_line(g, d + 1, "}\n");
 	}
-	emitf(g, d, "}\n");
+	fr_bpf_line(g, d, "}\n");
 }
 
 /*
@@ -251,7 +253,7 @@ static void byte_size(struct gen *g, const struct fr_expr *e, struct cval *v, in
  * coincide (as do `>` and `>=`); p = 1 gives K = 2^32, which every r is
  * below, so the 64-bit compare is always true, as it should be.
  */
-static void randomf_cmp(struct gen *g, const struct fr_expr *e, struct cval *v, int d)
+static void randomf_cmp(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_cval *v, int d)
 {
 	int right = fr_is_randomf(e->args[1]);
 	const struct fr_expr *p = e->args[!right];
@@ -260,93 +262,63 @@ static void randomf_cmp(struct gen *g, const struct fr_expr *e, struct cval *v, 
 	/* p OP randomf() is randomf() OP' p */
 	int below = right ? (e->op == T_GT || e->op == T_GE) : (e->op == T_LT || e->op == T_LE);
 
-	tmp_int(g, d, v, TY_BOOL, "(__u64)bpf_get_prandom_u32() %s %lluULL", below ? "<" : ">=", k);
+	fr_bpf_tmp_int(g, d, v, TY_BOOL, "(__u64)bpf_get_prandom_u32() %s %lluULL",
+		       below ? "<" : ">=", k);
 }
 
-static void cval_call(struct gen *g, const struct fr_expr *e, struct cval *v, int d)
+static void cval_call(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_cval *v, int d)
 {
-	struct cval a[2];
-	const char *f = e->s;
+	const struct fr_builtin *bi = e->bi;
+	struct fr_cval a[FR_BI_MAX_ARGS];
 
-	if (!strcmp(f, "current_time")) {
-		tmp_int(g, d, v, TY_U64, "bpf_ktime_get_ns()");
-		return;
-	}
-	if (!strcmp(f, "randomu")) {
-		tmp_int(g, d, v, TY_U32, "bpf_get_prandom_u32()");
-		return;
-	}
-	if (!strcmp(f, "method_id")) {
-		/* every (method, element) pair is its own function, so the id
-		 * is known here and costs the program nothing at run time */
-		char SV[64], MN[64];
-		tmp_int(g, d, v, TY_U32, "%s_%s", fr_cname_upper(SV, sizeof(SV), g->spec->svc->name),
-			fr_cname_upper(MN, sizeof(MN), g->m->name));
-		return;
-	}
-	if (!strcmp(f, "byte_size")) {
+	if (bi && bi->form == FR_BI_BYTE_SIZE) {
 		byte_size(g, e, v, d);
 		return;
 	}
-	if (!strcmp(f, "size")) {
-		int t = vec_len(g, d, find_state(g->el, e->args[0]->s));
+	if (bi && bi->form == FR_BI_SIZE) {
+		int t = vec_len(g, d, e->args[0]->st);
 		memset(v, 0, sizeof(*v));
 		v->kind = TY_U32;
 		snprintf(v->c, sizeof(v->c), "n%d", t);
 		return;
 	}
-	for (unsigned i = 0; i < e->nargs && i < 2; i++)
+	if (!bi || bi->form != FR_BI_PLAIN || e->nargs != bi->nargs) {
+		snprintf(v->c, sizeof(v->c), "0");	/* the checker rejected it */
+		return;
+	}
+	for (unsigned i = 0; i < e->nargs; i++)
 		cval_of(g, e->args[i], &a[i], d);
-	if (!strcmp(f, "time_diff")) {
-		/* a clock read before the other gives 0, never a huge wrap */
-		tmp_int(g, d, v, TY_U64, "%s > %s ? %s - %s : 0", a[0].c, a[1].c, a[0].c, a[1].c);
-		return;
-	}
-	if (!strcmp(f, "min") || !strcmp(f, "max")) {
-		enum fr_type_kind k = e->args[0]->kind == E_INT ? a[1].kind : a[0].kind;
-		const char *cs = cast_of(&a[0], &a[1]);
-		tmp_int(g, d, v, k, "%s%s %c %s%s ? %s : %s", cs, a[0].c, f[1] == 'i' ? '<' : '>',
-			cs, a[1].c, a[0].c, a[1].c);
-		return;
-	}
-	if (!strcmp(f, "hash")) {
-		int t = g->tmp++;
-		ind(g, d);
-		if (!a[0].is_bytes) {
-			/* multiply-xorshift: cheap, and spreads nearby keys apart */
-			fr_buf_printf(g->b, "__u64 t%d = (__u64)%s * 0x9e3779b97f4a7c15ULL;\n", t, a[0].c);
-			ind(g, d);
-			fr_buf_printf(g->b, "t%d ^= t%d >> 29;\n", t, t);
-		} else {
-			/* FNV-1a over the zero-padded slot, unrolled: no loop to verify */
-			fr_buf_printf(g->b, "__u64 t%d = 0xcbf29ce484222325ULL;\n", t);
-			for (unsigned i = 0; i < a[0].n; i++) {
-				unsigned ch = 0;
-				ind(g, d);
-				if (a[0].lit) {
-					ch = i < a[0].litlen ? (unsigned char)a[0].lit[i] : 0;
-					fr_buf_printf(g->b, "t%d = (t%d ^ 0x%02x) * 0x100000001b3ULL;\n",
-						      t, t, ch);
-				} else {
-					fr_buf_printf(g->b, "t%d = (t%d ^ ((const unsigned char *)%s)[%u])"
-						      " * 0x100000001b3ULL;\n", t, t, a[0].c, i);
-				}
-			}
-		}
-		memset(v, 0, sizeof(*v));
-		v->kind = TY_U64;
-		snprintf(v->c, sizeof(v->c), "t%d", t);
-		return;
-	}
-	snprintf(v->c, sizeof(v->c), "0");
+	bi->emit(g, d, a, v);
 }
 
-static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int d)
+/* + - * / %, at the width of the typed side */
+static void cval_arith(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_cval *v, int d)
+{
+	const char op = (char)fr_arith_op(e->kind);
+	struct fr_cval l, r;
+
+	cval_of(g, e->args[0], &l, d);
+	cval_of(g, e->args[1], &r, d);
+	enum fr_type_kind k = e->args[0]->kind == E_INT ? r.kind : l.kind;
+	/* a divisor only known at run time may be 0: C leaves x / 0
+	 * undefined, so the spec defines it as 0 */
+	if ((e->kind == E_DIV || e->kind == E_MOD) && e->args[1]->kind != E_INT)
+		fr_bpf_tmp_int(g, d, v, k, "%s ? %s %c %s : 0", r.c, l.c, op, r.c);
+	else
+		fr_bpf_tmp_int(g, d, v, k, "%s %c %s", l.c, op, r.c);
+}
+
+static void cval_of(struct fr_bpf_gen *g, const struct fr_expr *e, struct fr_cval *v, int d)
 {
 	memset(v, 0, sizeof(*v));
+	if (fr_arith_op(e->kind)) {
+		cval_arith(g, e, v, d);
+		return;
+	}
 	switch (e->kind) {
 	case E_INT:
 		v->kind = TY_U64;
+		v->is_const = 1;
 		snprintf(v->c, sizeof(v->c), "%lluULL", (unsigned long long)e->ival);
 		return;
 	case E_BOOL:
@@ -360,18 +332,18 @@ static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int 
 		v->n = (unsigned)e->slen;
 		return;
 	case E_NAME: {
-		const struct bind *bd = find_bind(g, e->s);
-		const struct fr_eparam *prm = bd ? NULL : fr_elem_param(g->el, e->s);
+		const struct bind *bd = e->bind ? find_bind(g, e->bind) : NULL;
+		const struct fr_eparam *prm = bd ? NULL : e->prm;
 		if (prm) {
 			/* each (method, element) pair is its own function, so an
 			 * argument is a constant of the chain entry */
-			const struct fr_expr *a = fr_elem_arg(g->m, g->el, prm);
+			const struct fr_expr *a = g->r->pvals[prm - g->el->params];
 			v->kind = prm->type.kind;
 			snprintf(v->c, sizeof(v->c), "((%s)%lluULL)", fr_bpf_int_type(prm->type.kind),
 				 a ? (unsigned long long)a->ival : 0ULL);
 			return;
 		}
-		const struct fr_state *sc = bd ? NULL : find_state(g->el, e->s);
+		const struct fr_state *sc = bd ? NULL : e->st;
 		if (sc && sc->type.kind != TY_MAP) {
 			char mn[96], ty[64];
 			int t = g->tmp++;
@@ -381,7 +353,7 @@ static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int 
 			fr_buf_printf(g->b, "%s *p%d = bpf_map_lookup_elem(&%s, &z%d);\n",
 				      ctype(&sc->type, ty, sizeof(ty)), t,
 				      map_name(sc, mn, sizeof(mn)), t);
-			tmp_int(g, d, v, sc->type.kind, "p%d ? *p%d : 0", t, t);
+			fr_bpf_tmp_int(g, d, v, sc->type.kind, "p%d ? *p%d : 0", t, t);
 			return;
 		}
 		if (bd && !bd->st) {
@@ -400,26 +372,8 @@ static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int 
 		}
 		return;
 	}
-	case E_ADD:
-	case E_SUB:
-	case E_MUL:
-	case E_DIV:
-	case E_MOD: {
-		const char *ops = fr_arith_ops;
-		struct cval l, r;
-		cval_of(g, e->args[0], &l, d);
-		cval_of(g, e->args[1], &r, d);
-		enum fr_type_kind k = e->args[0]->kind == E_INT ? r.kind : l.kind;
-		/* a divisor only known at run time may be 0: C leaves x / 0
-		 * undefined, so the spec defines it as 0 */
-		if ((e->kind == E_DIV || e->kind == E_MOD) && e->args[1]->kind != E_INT)
-			tmp_int(g, d, v, k, "%s ? %s %c %s : 0", r.c, l.c, ops[e->kind], r.c);
-		else
-			tmp_int(g, d, v, k, "%s %c %s", l.c, ops[e->kind], r.c);
-		return;
-	}
 	case E_CMP: {
-		struct cval l, r;
+		struct fr_cval l, r;
 		static const char *const ops[] = { [T_EQEQ] = "==", [T_NE] = "!=", [T_LT] = "<",
 						   [T_LE] = "<=", [T_GT] = ">", [T_GE] = ">=" };
 		if (fr_is_randomf(e->args[0]) || fr_is_randomf(e->args[1])) {
@@ -428,19 +382,22 @@ static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int 
 		}
 		cval_of(g, e->args[0], &l, d);
 		cval_of(g, e->args[1], &r, d);
-		const char *cs = cast_of(&l, &r);
-		tmp_int(g, d, v, TY_BOOL, "%s%s %s %s%s", cs, l.c, ops[e->op], cs, r.c);
+		const char *cs = fr_bpf_cast_of(&l, &r);
+		fr_bpf_tmp_int(g, d, v, TY_BOOL, "%s%s %s %s%s", cs, l.c, ops[e->op], cs, r.c);
 		return;
 	}
 	case E_AND:
 	case E_OR: {
 		/* both sides are evaluated: they have no effects besides reads */
-		struct cval l, r;
+		struct fr_cval l, r;
 		cval_of(g, e->args[0], &l, d);
 		cval_of(g, e->args[1], &r, d);
-		tmp_int(g, d, v, TY_BOOL, "%s %s %s", l.c, e->kind == E_AND ? "&&" : "||", r.c);
+		fr_bpf_tmp_int(g, d, v, TY_BOOL, "%s %s %s", l.c, e->kind == E_AND ? "&&" : "||",
+			       r.c);
 		return;
 	}
+	default:	/* the operators, above */
+		return;
 	case E_TUPLE:
 	case E_FLOAT:
 		snprintf(v->c, sizeof(v->c), "0");	/* rejected outside their places */
@@ -476,21 +433,21 @@ static void cval_of(struct gen *g, const struct fr_expr *e, struct cval *v, int 
 }
 
 /* Declares `var` of type t, zeroed, and stores e into it. */
-static void fill(struct gen *g, int d, const struct fr_type *t, const char *var,
+static void fill(struct fr_bpf_gen *g, int d, const struct fr_type *t, const char *var,
 		 const struct fr_expr *e)
 {
-	struct cval v;
+	struct fr_cval v;
 	char ty[64];
 
 	if (t->kind == TY_TUPLE) {
 		/* the checker let only (x, y, ...) of the right arity through */
-		struct cval ev[8];
+		struct fr_cval ev[8];
 		unsigned n = e->nargs < 8 ? e->nargs : 8;
 		for (unsigned i = 0; i < n; i++)
 			cval_of(g, e->args[i], &ev[i], d);
-		emitf(g, d, "%s %s = {};\n", ctype(t, ty, sizeof(ty)), var);
+		fr_bpf_line(g, d, "%s %s = {};\n", ctype(t, ty, sizeof(ty)), var);
 		for (unsigned i = 0; i < n; i++)
-			emitf(g, d, "%s.f%u = %s;\n", var, i, ev[i].c);
+			fr_bpf_line(g, d, "%s.f%u = %s;\n", var, i, ev[i].c);
 		return;
 	}
 	cval_of(g, e, &v, d);
@@ -514,24 +471,24 @@ static void fill(struct gen *g, int d, const struct fr_type *t, const char *var,
 	}
 }
 
-static void gen_block(struct gen *g, const struct fr_block *b, int d);
+static void gen_block(struct fr_bpf_gen *g, const struct fr_block *b, int d);
 
-static void gen_send(struct gen *g, const struct fr_stmt *s, int d)
+static void gen_send(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 {
 	const struct fr_expr *what = s->e->args[0];
 	char id[160];
 
 	ind(g, d);
 	if (what->kind == E_CALL && !strcmp(what->s, "err")) {
-		unsigned code = fr_spec_error_code(g->spec, what->args[0]->s);
-		fr_buf_printf(g->b, "return %s;\n", fr_error_ident(g->spec, code, id, sizeof(id)));
+		fr_buf_printf(g->b, "return %s;\n",
+			      fr_error_ident(g->spec, s->err_code, id, sizeof(id)));
 	} else {
 		fr_buf_printf(g->b, "return 0;\n");
 	}
 }
 
 /* set(state, value) on a scalar: slot 0 of a one-entry array */
-static void gen_set_scalar(struct gen *g, const struct fr_state *sc, const struct fr_expr *v,
+static void gen_set_scalar(struct fr_bpf_gen *g, const struct fr_state *sc, const struct fr_expr *v,
 			   int d)
 {
 	char mn[96], ty[64];
@@ -547,8 +504,7 @@ static void gen_set_scalar(struct gen *g, const struct fr_state *sc, const struc
 	fr_buf_printf(g->b, "%s *p%d = bpf_map_lookup_elem(&%s, &z%d);\n\n",
 		      ctype(&sc->type, ty, sizeof(ty)), t, map_name(sc, mn, sizeof(mn)), t);
 	/* x = x +- K from many CPUs at once must not lose updates */
-	if (atomic_ok && (v->kind == E_ADD || v->kind == E_SUB) && v->args[0]->kind == E_NAME &&
-	    !strcmp(v->args[0]->s, sc->name) && !find_bind(g, sc->name) &&
+	if (atomic_ok && (v->kind == E_ADD || v->kind == E_SUB) && v->args[0]->st == sc &&
 	    v->args[1]->kind == E_INT) {
 		ind(g, d + 1);
 		fr_buf_printf(g->b, "if (p%d)\n", t);
@@ -556,7 +512,7 @@ static void gen_set_scalar(struct gen *g, const struct fr_state *sc, const struc
 		fr_buf_printf(g->b, "__sync_fetch_and_add(p%d, %s%lluULL);\n", t,
 			      v->kind == E_SUB ? "-" : "", (unsigned long long)v->args[1]->ival);
 	} else {
-		struct cval cv;
+		struct fr_cval cv;
 		cval_of(g, v, &cv, d + 1);
 		ind(g, d + 1);
 		fr_buf_printf(g->b, "if (p%d)\n", t);
@@ -568,7 +524,7 @@ static void gen_set_scalar(struct gen *g, const struct fr_state *sc, const struc
 }
 
 /* set(rpc, 'field', v): a store into the field's fixed slot */
-static void gen_set_field(struct gen *g, const struct fr_stmt *s, int d)
+static void gen_set_field(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 {
 	const struct fr_slot *sl = fr_layout_find(g->l, s->e->args[1]->s);
 	const struct fr_expr *v = s->e->args[2];
@@ -586,7 +542,7 @@ static void gen_set_field(struct gen *g, const struct fr_stmt *s, int d)
 			fr_buf_printf(g->b, "\\x%02x", i < v->slen ? (unsigned char)v->s[i] : 0);
 		fr_buf_printf(g->b, "\", %u);\n", sl->size);
 	} else {
-		struct cval cv;
+		struct fr_cval cv;
 		cval_of(g, v, &cv, d + 1);
 		ind(g, d + 1);
 		switch (sl->f->type.kind) {
@@ -607,19 +563,20 @@ static void gen_set_field(struct gen *g, const struct fr_stmt *s, int d)
 	fr_buf_printf(g->b, "}\n");
 }
 
-static void gen_set(struct gen *g, const struct fr_stmt *s, int d)
+static void gen_set(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 {
 	const struct fr_expr *me = s->e->args[0];
 	const struct fr_state *st = NULL;
 	char mn[96], kv[16], vv[16];
 
-	if (me->kind == E_NAME && g->param && !strcmp(me->s, g->param)) {
+	/* the checker resolved every first argument but the message to a state */
+	if (!me->st) {
 		gen_set_field(g, s, d);
 		return;
 	}
 
 	if (s->e->nargs == 2) {
-		gen_set_scalar(g, find_state(g->el, me->s), s->e->args[1], d);
+		gen_set_scalar(g, me->st, s->e->args[1], d);
 		return;
 	}
 	const struct fr_expr *k = s->e->args[1], *v = s->e->args[2];
@@ -628,15 +585,15 @@ static void gen_set(struct gen *g, const struct fr_stmt *s, int d)
 	 * pointer (atomically for counters, as other CPUs share the entry) */
 	for (int i = g->nbinds - 1; i >= 0; i--) {
 		const struct bind *bd = &g->binds[i];
-		if (!bd->st || strcmp(bd->st->name, me->s) || !expr_equal(bd->key, k))
+		if (!bd->st || bd->st != me->st || !expr_equal(bd->key, k))
 			continue;
 		st = bd->st;
 		const struct fr_type *vt = st->type.val;
 		if (vt->kind == TY_STRING)
 			break;
 		int atomic_ok = vt->kind == TY_U32 || vt->kind == TY_U64 || vt->kind == TY_I64;
-		if ((v->kind == E_ADD || v->kind == E_SUB) && v->args[0]->kind == E_NAME &&
-		    !strcmp(v->args[0]->s, bd->name) && v->args[1]->kind == E_INT) {
+		if ((v->kind == E_ADD || v->kind == E_SUB) && v->args[0]->bind == bd->id &&
+		    v->args[1]->kind == E_INT) {
 			ind(g, d);
 			if (atomic_ok)
 				fr_buf_printf(g->b, "__sync_fetch_and_add(%s, %s%lluULL);\n", bd->var,
@@ -648,7 +605,7 @@ static void gen_set(struct gen *g, const struct fr_stmt *s, int d)
 					      (unsigned long long)v->args[1]->ival);
 			return;
 		}
-		struct cval cv;
+		struct fr_cval cv;
 		cval_of(g, v, &cv, d);
 		ind(g, d);
 		fr_buf_printf(g->b, "*%s = %s;\n", bd->var, cv.c);
@@ -660,7 +617,7 @@ static void gen_set(struct gen *g, const struct fr_stmt *s, int d)
 	int t = g->tmp++;
 	snprintf(kv, sizeof(kv), "k%d", t);
 	snprintf(vv, sizeof(vv), "v%d", t);
-	const struct fr_state *ms = find_state(g->el, me->s);
+	const struct fr_state *ms = me->st;
 	if (ms->type.kind == TY_VEC) {
 		/* a store past the length grows the Vec to include it */
 		const char *wide = vec_index(g, d + 1, k, kv);
@@ -683,99 +640,97 @@ static void gen_set(struct gen *g, const struct fr_stmt *s, int d)
 	fill(g, d + 1, ms->type.key, kv, k);
 	fill(g, d + 1, ms->type.val, vv, v);
 	map_name(ms, mn, sizeof(mn));
-	emitf(g, d + 1, "%s *p%d = bpf_map_lookup_elem(&%s, &%s);\n\n",
-	      ctype(ms->type.val, ty, sizeof(ty)), t, mn, kv);
-	emitf(g, d + 1, "if (p%d)\n", t);
-	emitf(g, d + 2, "__builtin_memcpy(p%d, &%s, sizeof(%s));\n", t, vv, vv);
-	emitf(g, d + 1, "else if (fr_state_insert(&%s, %d, %d, &%s, &%s))\n", mn,
-	      fr_map_state_index(g->spec, ms), ms->full_refuse, kv, vv);
-	emitf(g, d + 2, "return FLATRPC_ST_STATE_FULL;\n");
+	fr_bpf_line(g, d + 1, "%s *p%d = bpf_map_lookup_elem(&%s, &%s);\n\n",
+	            ctype(ms->type.val, ty, sizeof(ty)), t, mn, kv);
+	fr_bpf_line(g, d + 1, "if (p%d)\n", t);
+	fr_bpf_line(g, d + 2, "__builtin_memcpy(p%d, &%s, sizeof(%s));\n", t, vv, vv);
+	fr_bpf_line(g, d + 1, "else if (fr_state_insert(&%s, %d, %d, &%s, &%s))\n", mn,
+	            ms->map_index, ms->full_refuse, kv, vv);
+	fr_bpf_line(g, d + 2, "return FLATRPC_ST_STATE_FULL;\n");
 	ind(g, d);
 	fr_buf_printf(g->b, "}\n");
 }
 
 /* forward(rpc, ip): the kernel reads the address back with
  * fr_anf_forward_to() when the chain returns FLATRPC_ANF_FORWARD */
-static void gen_forward(struct gen *g, const struct fr_stmt *s, int d)
+static void gen_forward(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 {
-	struct cval v;
+	struct fr_cval v;
 	int t = g->tmp++;
 
-	emitf(g, d, "{\n");
+	fr_bpf_line(g, d, "{\n");
 	cval_of(g, s->e->args[1], &v, d + 1);
-	emitf(g, d + 1, "struct fr_anf_out *o%d = fr_anf_out();\n\n", t);
-	emitf(g, d + 1, "if (o%d) {\n", t);
-	emitf(g, d + 2, "o%d->forward_to = (__u32)(%s);\n", t, v.c);
-	emitf(g, d + 2, "return FLATRPC_ANF_FORWARD;\n");
-	emitf(g, d + 1, "}\n");
-	emitf(g, d, "}\n");
-	emitf(g, d, "return 0;\t/* never: the slot always exists */\n");
+	fr_bpf_line(g, d + 1, "struct fr_anf_out *o%d = fr_anf_out();\n\n", t);
+	fr_bpf_line(g, d + 1, "if (o%d) {\n", t);
+	fr_bpf_line(g, d + 2, "o%d->forward_to = (__u32)(%s);\n", t, v.c);
+	fr_bpf_line(g, d + 2, "return FLATRPC_ANF_FORWARD;\n");
+	fr_bpf_line(g, d + 1, "}\n");
+	fr_bpf_line(g, d, "}\n");
+	fr_bpf_line(g, d, "return 0;\t/* never: the slot always exists */\n");
 }
 
 /* push(v, x): a full Vec stays as it is */
-static void gen_push(struct gen *g, const struct fr_stmt *s, int d)
+static void gen_push(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 {
-	const struct fr_state *ms = find_state(g->el, s->e->args[0]->s);
+	const struct fr_state *ms = s->e->args[0]->st;
 	char mn[96], vv[16];
 
 	snprintf(vv, sizeof(vv), "v%d", g->tmp++);
-	emitf(g, d, "{\n");
+	fr_bpf_line(g, d, "{\n");
 	fill(g, d + 1, ms->type.val, vv, s->e->args[1]);
 	int n = vec_len(g, d + 1, ms);
-	emitf(g, d + 1, "if (np%d && n%d < %u &&\n", n, n, ms->type.n);
-	emitf(g, d + 1, "    !bpf_map_update_elem(&%s, &n%d, &%s, BPF_ANY))\n",
+	fr_bpf_line(g, d + 1, "if (np%d && n%d < %u &&\n", n, n, ms->type.n);
+	fr_bpf_line(g, d + 1, "    !bpf_map_update_elem(&%s, &n%d, &%s, BPF_ANY))\n",
 		      map_name(ms, mn, sizeof(mn)), n, vv);
-	emitf(g, d + 2, "*np%d = n%d + 1;\n", n, n);
-	emitf(g, d, "}\n");
+	fr_bpf_line(g, d + 2, "*np%d = n%d + 1;\n", n, n);
+	fr_bpf_line(g, d, "}\n");
 }
 
-static void gen_block(struct gen *g, const struct fr_block *b, int d);
+static void gen_block(struct fr_bpf_gen *g, const struct fr_block *b, int d);
 
 /* foreach x in v: the body once per slot, each guarded by the length;
  * unrolled, since kernel 6.1 has no bpf_for and N is small */
-static void gen_foreach(struct gen *g, const struct fr_stmt *s, int d)
+static void gen_foreach(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 {
-	const struct fr_state *ms = find_state(g->el, s->e->s);
+	const struct fr_state *ms = s->e->st;
 	char mn[96], ty[64];
 
-	emitf(g, d, "{\n");
+	fr_bpf_line(g, d, "{\n");
 	int n = vec_len(g, d + 1, ms);
 	for (unsigned i = 0; i < ms->type.n; i++) {
 		int t = g->tmp++;
-		emitf(g, d + 1, "if (n%d > %u) {\n", n, i);
-		emitf(g, d + 2, "__u32 i%d = %u;\n", t, i);
-		emitf(g, d + 2, "%s *e%d = bpf_map_lookup_elem(&%s, &i%d);\n\n",
+		fr_bpf_line(g, d + 1, "if (n%d > %u) {\n", n, i);
+		fr_bpf_line(g, d + 2, "__u32 i%d = %u;\n", t, i);
+		fr_bpf_line(g, d + 2, "%s *e%d = bpf_map_lookup_elem(&%s, &i%d);\n\n",
 			      ctype(ms->type.val, ty, sizeof(ty)), t,
 			      map_name(ms, mn, sizeof(mn)), t);
-		emitf(g, d + 2, "if (e%d) {\n", t);
-		struct bind *bd = &g->binds[g->nbinds++];
-		memset(bd, 0, sizeof(*bd));
-		bd->name = s->names[0];
+		fr_bpf_line(g, d + 2, "if (e%d) {\n", t);
+		struct bind *bd = push_bind(g, s->bind_ids[0]);
 		bd->kind = ms->type.val->kind;
 		snprintf(bd->var, sizeof(bd->var), "(*e%d)", t);
 		gen_block(g, &s->body, d + 3);
 		g->nbinds--;
-		emitf(g, d + 2, "}\n");
-		emitf(g, d + 1, "}\n");
+		fr_bpf_line(g, d + 2, "}\n");
+		fr_bpf_line(g, d + 1, "}\n");
 	}
-	emitf(g, d, "}\n");
+	fr_bpf_line(g, d, "}\n");
 }
 
-static void gen_delete(struct gen *g, const struct fr_stmt *s, int d)
+static void gen_delete(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 {
-	const struct fr_state *ms = find_state(g->el, s->e->args[0]->s);
+	const struct fr_state *ms = s->e->args[0]->st;
 	char mn[96], kv[16];
 
 	snprintf(kv, sizeof(kv), "k%d", g->tmp++);
-	emitf(g, d, "{\n");
+	fr_bpf_line(g, d, "{\n");
 	fill(g, d + 1, ms->type.key, kv, s->e->args[1]);
-	emitf(g, d + 1, "fr_state_delete(&%s, %d, &%s);\n", map_name(ms, mn, sizeof(mn)),
-	      fr_map_state_index(g->spec, ms), kv);
-	emitf(g, d, "}\n");
+	fr_bpf_line(g, d + 1, "fr_state_delete(&%s, %d, &%s);\n", map_name(ms, mn, sizeof(mn)),
+	            ms->map_index, kv);
+	fr_bpf_line(g, d, "}\n");
 }
 
 /* Byte-wise compare of an N-byte slot with a zero-padded constant. */
-static void str_eq(struct gen *g, const struct cval *v, const struct fr_expr *c, int d)
+static void str_eq(struct fr_bpf_gen *g, const struct fr_cval *v, const struct fr_expr *c, int d)
 {
 	fr_buf_printf(g->b, "(");
 	for (unsigned i = 0; i < v->n; i++) {
@@ -790,7 +745,7 @@ static void str_eq(struct gen *g, const struct cval *v, const struct fr_expr *c,
 	fr_buf_printf(g->b, ")");
 }
 
-static void gen_match(struct gen *g, const struct fr_stmt *s, int d)
+static void gen_match(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 {
 	const struct fr_expr *e = s->e;
 	char ty[64], mn[96];
@@ -798,10 +753,9 @@ static void gen_match(struct gen *g, const struct fr_stmt *s, int d)
 
 	ind(g, d);
 	fr_buf_printf(g->b, "{\n");
-	if (e->kind == E_CALL && !strcmp(e->s, "get") && e->args[0]->kind == E_NAME &&
-	    find_state(g->el, e->args[0]->s)) {
+	if (e->kind == E_CALL && e->bi && e->bi->form == FR_BI_GET && e->args[0]->st) {
 		/* option: look the key up; Some binds the value pointer */
-		const struct fr_state *st = find_state(g->el, e->args[0]->s);
+		const struct fr_state *st = e->args[0]->st;
 		char kv[16], vv[16];
 		snprintf(kv, sizeof(kv), "k%d", t);
 		snprintf(vv, sizeof(vv), "v%d", t);
@@ -835,16 +789,12 @@ static void gen_match(struct gen *g, const struct fr_stmt *s, int d)
 			if (some->nbinds) {
 				/* Some((a, b)): each name reads its field in place */
 				for (unsigned i = 0; i < some->nbinds && i < st->type.val->n; i++) {
-					struct bind *bd = &g->binds[g->nbinds++];
-					memset(bd, 0, sizeof(*bd));
-					bd->name = some->binds[i];
+					struct bind *bd = push_bind(g, some->bind_ids[i]);
 					bd->kind = st->type.val->elems[i].kind;
 					snprintf(bd->var, sizeof(bd->var), "%s->f%u", vv, i);
 				}
 			} else {
-				struct bind *bd = &g->binds[g->nbinds++];
-				memset(bd, 0, sizeof(*bd));
-				bd->name = some->bind;
+				struct bind *bd = push_bind(g, some->bind_id);
 				snprintf(bd->var, sizeof(bd->var), "%s", vv);
 				bd->st = st;
 				bd->key = e->args[1];
@@ -865,7 +815,7 @@ static void gen_match(struct gen *g, const struct fr_stmt *s, int d)
 		}
 	} else {
 		/* a plain value against constants */
-		struct cval v;
+		struct fr_cval v;
 		cval_of(g, e, &v, d + 1);
 		if (!v.is_bytes) {
 			ind(g, d + 1);
@@ -918,9 +868,9 @@ static void gen_match(struct gen *g, const struct fr_stmt *s, int d)
 
 /* Locals are C variables l_<name>, declared at their first assignment in
  * a block; C's block scope is the spec's, as each arm is a C block. */
-static void gen_assign(struct gen *g, const struct fr_stmt *s, int d)
+static void gen_assign(struct fr_bpf_gen *g, const struct fr_stmt *s, int d)
 {
-	struct cval v[32];
+	struct fr_cval v[32];
 	unsigned n = s->nnames < 32 ? s->nnames : 32;
 
 	for (unsigned i = 0; i < n; i++) {
@@ -928,25 +878,23 @@ static void gen_assign(struct gen *g, const struct fr_stmt *s, int d)
 		cval_of(g, e, &v[i], d);
 		/* read every value before writing any name: (a, b) = (b, a) */
 		if (n > 1)
-			tmp_int(g, d, &v[i], v[i].kind, "%s", v[i].c);
+			fr_bpf_tmp_int(g, d, &v[i], v[i].kind, "%s", v[i].c);
 	}
 	for (unsigned i = 0; i < n; i++) {
-		const struct bind *bd = find_bind(g, s->names[i]);
+		const struct bind *bd = find_bind(g, s->bind_ids[i]);
 		ind(g, d);
 		if (bd && !bd->st) {
 			fr_buf_printf(g->b, "%s = %s;\n", bd->var, v[i].c);
 			continue;
 		}
-		struct bind *nb = &g->binds[g->nbinds++];
-		memset(nb, 0, sizeof(*nb));
-		nb->name = s->names[i];
+		struct bind *nb = push_bind(g, s->bind_ids[i]);
 		nb->kind = v[i].kind;
 		snprintf(nb->var, sizeof(nb->var), "l_%s", s->names[i]);
 		fr_buf_printf(g->b, "%s %s = %s;\n", fr_bpf_int_type(nb->kind), nb->var, v[i].c);
 	}
 }
 
-static void gen_block(struct gen *g, const struct fr_block *b, int d)
+static void gen_block(struct fr_bpf_gen *g, const struct fr_block *b, int d)
 {
 	int scope = g->nbinds;
 
@@ -984,8 +932,8 @@ static void gen_instance(const struct fr_spec *spec, const struct fr_method *m,
 			 const struct fr_chain_ref *r, int resp, struct fr_buf *b)
 {
 	const struct fr_element *el = r->elem;
-	struct gen g = { .spec = spec, .m = m, .el = el, .l = resp ? &m->lresp : &m->lreq,
-			 .param = resp ? el->resp.param : el->req.param, .b = b };
+	struct fr_bpf_gen g = { .spec = spec, .m = m, .r = r, .el = el,
+				.l = resp ? &m->lresp : &m->lreq, .b = b };
 
 	/* a server: element sees the request as the wire carries it */
 	g.var_off = g.l->fixed - (!resp && r->side == FR_SERVER ? g.l->strip : 0);
@@ -1138,78 +1086,13 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 	size_fn(spec, "fr_req_strip", "REQ_STRIP", "0", b);
 	size_fn(spec, "fr_method_flags", "FLAGS", "0", b);
 
-	fr_buf_printf(b, "\n/* body integers are little-endian, at any alignment */\n"
-		      "static __always_inline __u16 fr_le16(const void *p)\n{\n"
-		      "\t__u16 v;\n\n\t__builtin_memcpy(&v, p, 2);\n"
-		      "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n\tv = __builtin_bswap16(v);\n#endif\n"
-		      "\treturn v;\n}\n\n"
-		      "static __always_inline __u32 fr_le32(const void *p)\n{\n"
-		      "\t__u32 v;\n\n\t__builtin_memcpy(&v, p, 4);\n"
-		      "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n\tv = __builtin_bswap32(v);\n#endif\n"
-		      "\treturn v;\n}\n\n"
-		      "static __always_inline __u64 fr_le64(const void *p)\n{\n"
-		      "\t__u64 v;\n\n\t__builtin_memcpy(&v, p, 8);\n"
-		      "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n\tv = __builtin_bswap64(v);\n#endif\n"
-		      "\treturn v;\n}\n\n");
-	fr_buf_printf(b, "static __always_inline void fr_st16(void *p, __u16 v)\n{\n"
-		      "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n\tv = __builtin_bswap16(v);\n#endif\n"
-		      "\t__builtin_memcpy(p, &v, 2);\n}\n\n"
-		      "static __always_inline void fr_st32(void *p, __u32 v)\n{\n"
-		      "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n\tv = __builtin_bswap32(v);\n#endif\n"
-		      "\t__builtin_memcpy(p, &v, 4);\n}\n\n"
-		      "static __always_inline void fr_st64(void *p, __u64 v)\n{\n"
-		      "#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__\n\tv = __builtin_bswap64(v);\n#endif\n"
-		      "\t__builtin_memcpy(p, &v, 8);\n}\n\n");
-	/* The UDP header is not at a fixed distance from the body (a fragment
-	 * carries an extension in between), so the checksum a rewrite breaks
-	 * is zeroed by the kernel program, which has the header. */
-	fr_buf_printf(b, "/* What a chain leaves for the kernel program besides its return code;\n"
-		      " * per CPU, as one run of the program is on one CPU. */\n"
-		      "struct fr_anf_out {\n"
-		      "\t__u32 forward_to;\t/* forward(rpc, ip): ip, host order */\n"
-		      "\t__u32 rewrote;\t\t/* set(rpc, ...) ran: the UDP checksum is stale */\n"
-		      "};\n\n"
-		      "struct {\n\t__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);\n"
-		      "\t__uint(max_entries, 1);\n\t__type(key, __u32);\n"
-		      "\t__type(value, struct fr_anf_out);\n} fr_anf_out_map SEC(\".maps\");\n\n"
-		      "static __always_inline struct fr_anf_out *fr_anf_out(void)\n{\n"
-		      "\t__u32 z = 0;\n\n\treturn bpf_map_lookup_elem(&fr_anf_out_map, &z);\n}\n\n"
-		      "static __always_inline __u32 fr_anf_forward_to(void)\n{\n"
-		      "\tstruct fr_anf_out *o = fr_anf_out();\n\n\treturn o ? o->forward_to : 0;\n}\n\n"
-		      "static __always_inline void fr_note_rewrite(void)\n{\n"
-		      "\tstruct fr_anf_out *o = fr_anf_out();\n\n\tif (o)\n\t\to->rewrote = 1;\n}\n\n"
-		      "/* Whether the chain that just ran rewrote the message, cleared for the\n"
-		      " * next: a rewritten frame's UDP checksum must become 0 (\"none\"). */\n"
-		      "static __always_inline int fr_anf_rewrote(void)\n{\n"
-		      "\tstruct fr_anf_out *o = fr_anf_out();\n\tint r;\n\n"
-		      "\tif (!o)\n\t\treturn 0;\n\tr = o->rewrote;\n\to->rewrote = 0;\n\treturn r;\n}\n\n");
-	fr_buf_printf(b, "/* A set() of a key its Map state does not hold: stores it and counts\n"
-		      " * it in state_limits[idx] (flatrpc_abi.h). Nonzero: a full @full(refuse)\n"
-		      " * map did not take it. Counted without fetching atomics, which 6.1's\n"
-		      " * default BPF ISA lacks, so two CPUs may race on `live`. */\n"
-		      "static __always_inline int fr_state_insert(void *map, __u32 idx, int refuse,\n"
-		      "\t\t\t\t\t   const void *k, const void *v)\n{\n"
-		      "\tstruct flatrpc_state_limits *l = bpf_map_lookup_elem(&state_limits, &idx);\n"
-		      "\tlong err = bpf_map_update_elem(map, k, v, BPF_NOEXIST);\n\n"
-		      "\tif (err == -17)\t/* EEXIST: another CPU stored it just now */\n"
-		      "\t\treturn bpf_map_update_elem(map, k, v, BPF_ANY), 0;\n"
-		      "\tif (!l)\n\t\treturn 0;\n"
-		      "\tif (err)\t/* E2BIG: full, which only a plain hash reports */\n"
-		      "\t\treturn refuse ? (__sync_fetch_and_add(&l->refused, 1), 1) : 0;\n"
-		      "\t__sync_fetch_and_add(&l->inserted, 1);\n"
-		      "\tif (!refuse && l->max && l->live >= l->max)\t/* the LRU pushed a key out */\n"
-		      "\t\t__sync_fetch_and_add(&l->evicted, 1);\n"
-		      "\telse\n\t\t__sync_fetch_and_add(&l->live, 1);\n"
-		      "\treturn 0;\n}\n\n"
-		      "static __always_inline void fr_state_delete(void *map, __u32 idx, const void *k)\n{\n"
-		      "\tstruct flatrpc_state_limits *l = bpf_map_lookup_elem(&state_limits, &idx);\n\n"
-		      "\tif (!bpf_map_delete_elem(map, k) && l)\n"
-		      "\t\t__sync_fetch_and_add(&l->live, -1);\n}\n\n");
+	/* the helpers the instance functions call: kern/anf_rt.h */
+	fr_buf_printf(b, "\n#include \"anf_rt.h\"\n\n");
 	fr_buf_printf(b, "/* ---- element state, pinned by name so it outlives reloads ---- */\n");
 	str_types(spec, b);
 	for (unsigned i = 0; i < spec->nelems; i++) {
 		const struct fr_element *el = spec->elems[i];
-		if (!fr_elem_used(spec, el))
+		if (!el->used)
 			continue;
 		for (unsigned j = 0; j < el->nstates; j++) {
 			const struct fr_state *st = &el->states[j];
@@ -1240,7 +1123,7 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 			/* @full(evict) is the kernel's LRU; @full(refuse) a plain hash,
 			 * whose insert fails when full */
 			fr_buf_printf(b, "/* state_limits[%d]; when full: %s */\n",
-				      fr_map_state_index(spec, st),
+				      st->map_index,
 				      st->full_refuse ? "refuse" : "evict");
 			fr_buf_printf(b, "struct {\n\t__uint(type, BPF_MAP_TYPE_%s);\n"
 				      "\t__uint(max_entries, %u);\n\t__type(key, %s);\n"

@@ -54,7 +54,7 @@ static void put_entry(struct fr_buf *b, struct fr_buf *table, unsigned n,
 
 static int is_set_of(const struct fr_stmt *s, const struct fr_state *st)
 {
-	return s->kind == S_SET && !strcmp(s->e->args[0]->s, st->name);
+	return s->kind == S_SET && s->e->args[0]->st == st;
 }
 
 /* Is statement j of init() the last one that sets state st? */
@@ -122,23 +122,20 @@ void fr_emit_init(const struct fr_spec *spec, struct fr_buf *b)
 		for (unsigned j = 0; j < spec->elems[i]->nstates; j++) {
 			const struct fr_state *st = &spec->elems[i]->states[j];
 			char mn[160];
-			if (fr_map_state_index(spec, st) >= 0)
+			if (st->map_index >= 0)
 				fr_buf_printf(b, " \"%s\",", fr_state_map_name(mn, sizeof(mn), st));
 		}
 	fr_buf_printf(b, " NULL }\n");
 
 	for (unsigned i = 0; i < spec->nelems; i++) {
 		const struct fr_element *el = spec->elems[i];
-		if (!el->init.present || !fr_elem_used(spec, el))
+		if (!el->init.present || !el->used)
 			continue;
 		for (unsigned j = 0; j < el->init.body.n; j++) {
 			const struct fr_stmt *s = el->init.body.v[j];
 			if (s->kind != S_SET)
 				continue;	/* the checker allows nothing else */
-			const struct fr_state *st = NULL;
-			for (unsigned k = 0; k < el->nstates; k++)
-				if (!strcmp(el->states[k].name, s->e->args[0]->s))
-					st = &el->states[k];
+			const struct fr_state *st = s->e->args[0]->st;	/* the checker's */
 			if (!st)
 				continue;
 			/* a scalar is slot 0 of a one-entry array */

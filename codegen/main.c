@@ -3,10 +3,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "builtins.h"
 #include "spec.h"
 
 static const char usage_line[] =
-	"usage: flatrpc-gen [--check | --layout | --emit-dir DIR] SPEC.anf\n";
+	"usage: flatrpc-gen [-I DIR]... [--check | --layout | --emit-dir DIR] SPEC.anf\n"
+	"       flatrpc-gen --list-builtins[=dict]\n";
 
 static void help(FILE *out)
 {
@@ -18,6 +20,12 @@ static void help(FILE *out)
 	      "  --layout         print the wire layout of every method\n"
 	      "  --emit-dir DIR   write <svc>.abi.h, anf.bpf.h, init.h, <svc>_stubs.h\n"
 	      "                   and <svc>_stubs.c into DIR\n"
+	      "  --list-builtins  print the table of built-in functions that\n"
+	      "                   docs/spec-language.md holds; =dict: their tokens\n"
+	      "                   for codegen/fuzz/anf.dict\n"
+	      "  -I DIR           look for imports in DIR too, after the importing\n"
+	      "                   file's directory; then in $FLATRPC_IMPORT_PATH\n"
+	      "                   (DIR:DIR...) and the installed element library\n"
 	      "  --help           this text\n"
 	      "\n"
 	      "Errors are printed as FILE:LINE:COL: error: MESSAGE.\n"
@@ -38,6 +46,16 @@ int main(int argc, char **argv)
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			help(stdout);
 			return 0;
+		} else if (!strcmp(a, "--list-builtins") || !strcmp(a, "--list-builtins=dict")) {
+			/* test_parser holds the doc and the dictionary to this output */
+			struct fr_buf b = { 0 };
+			if (a[15])
+				fr_builtins_dict(&b);
+			else
+				fr_builtins_doc(&b);
+			fputs(b.p, stdout);
+			fr_buf_free(&b);
+			return 0;
 		} else if (!strcmp(a, "--check")) {
 			mode = CHECK;
 			nmodes++;
@@ -54,6 +72,17 @@ int main(int argc, char **argv)
 			} else {
 				fprintf(stderr, "flatrpc-gen: --emit-dir needs a directory\n%s",
 					usage_line);
+				return 2;
+			}
+		} else if (!strncmp(a, "-I", 2)) {
+			const char *d = a[2] ? a + 2 : i + 1 < argc ? argv[++i] : NULL;
+
+			if (!d || !*d) {
+				fprintf(stderr, "flatrpc-gen: -I needs a directory\n%s", usage_line);
+				return 2;
+			}
+			if (fr_import_path_add(d)) {
+				fprintf(stderr, "flatrpc-gen: too many -I directories\n");
 				return 2;
 			}
 		} else if (a[0] == '-' && a[1]) {

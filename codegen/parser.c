@@ -834,7 +834,8 @@ static void parse_chain(struct parser *p, struct fr_method *m, const struct fr_t
 		expect(p, T_RPAREN, "',' or ')'");
 		GROW(p, m->chain, m->nchain, m->ccap);
 		memmove(&m->chain[at_ + 1], &m->chain[at_], (m->nchain - at_) * sizeof(*m->chain));
-		m->chain[at_++] = (struct fr_chain_ref){ n->text, n->loc, side, nargs, NULL, args };
+		m->chain[at_++] = (struct fr_chain_ref){ .name = n->text, .loc = n->loc, .side = side,
+							 .nargs = nargs, .args = args };
 		m->nchain++;
 		if (!at(p, T_ARROW))
 			break;
@@ -978,28 +979,74 @@ struct fr_src *fr_spec_add_src(struct fr_spec *spec, const char *name,
 	return s;
 }
 
-static int read_all(const char *path, char **out, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	struct fr_buf b = { 0 };
-	char tmp[4096];
-	size_t n;
+/*
+ * Where an import that is not beside the importing file is looked for, in
+ * order: the -I directories (fr_import_path_add), then FLATRPC_IMPORT_PATH
+ * (colon-separated), then the installed element library's parent,
+ * FLATRPC_SHARE_DIR (make install puts elements/ there), so that
+ * `import "elements/firewall.anf"` works from any directory.
+ */
+#ifndef FLATRPC_SHARE_DIR
+#define FLATRPC_SHARE_DIR "/usr/local/share/flatrpc"
+#endif
+#define FR_IMPORT_DIRS_MAX 16
+static const char *import_dirs[FR_IMPORT_DIRS_MAX];
+static unsigned n_import_dirs;
 
-	if (!f)
-		return -errno;
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		fr_buf_put(&b, tmp, n);
-	int err = ferror(f) ? -EIO : 0;
-	fclose(f);
-	if (err) {
-		fr_buf_free(&b);
-		return err;
-	}
-	if (!b.p)
-		fr_buf_put(&b, "", 0);
-	*out = b.p;
-	*len = b.len;
+int fr_import_path_add(const char *dir)
+{
+	if (n_import_dirs == FR_IMPORT_DIRS_MAX)
+		return -ENOSPC;
+	import_dirs[n_import_dirs++] = dir;
 	return 0;
+}
+
+/* Tries dir/rel; on success *text holds the file and name its path. */
+static int try_dir(struct fr_buf *name, const char *dir, size_t dlen, const struct fr_tok *rel,
+		   struct fr_buf *text)
+{
+	name->len = 0;
+	fr_buf_put(name, dir, dlen);
+	if (dlen && dir[dlen - 1] != '/')
+		fr_buf_put(name, "/", 1);
+	fr_buf_put(name, rel->text, rel->len);
+	return fr_read_file(name->p, text);
+}
+
+/* The import's file, beside the importer or along the import path: 0, or
+ * the error of the first place that had it but could not be read, or
+ * -ENOENT with every place tried listed in *tried. */
+static int find_import(const struct parser *p, const struct fr_tok *path, struct fr_buf *name,
+		       struct fr_buf *text, struct fr_buf *tried)
+{
+	const char *slash = strrchr(p->src->name, '/');
+	const char *env = getenv("FLATRPC_IMPORT_PATH");
+	int err;
+
+	err = try_dir(name, p->src->name, path->text[0] == '/' ? 0 :
+		      slash ? (size_t)(slash - p->src->name + 1) : 0, path, text);
+	if (err != -ENOENT || path->text[0] == '/')
+		return err;
+	fr_buf_put(tried, name->p, name->len);
+	for (unsigned i = 0; i < n_import_dirs + 2; i++) {
+		const char *dirs = i < n_import_dirs ? import_dirs[i] :
+				   i == n_import_dirs ? env : FLATRPC_SHARE_DIR;
+
+		while (dirs && *dirs) {
+			size_t n = strcspn(dirs, i == n_import_dirs ? ":" : "");
+
+			if (n) {
+				err = try_dir(name, dirs, n, path, text);
+				if (err != -ENOENT)
+					return err;
+				fr_buf_put(tried, ", ", 2);
+				fr_buf_put(tried, name->p, name->len);
+			}
+			dirs += n;
+			dirs += *dirs == ':';
+		}
+	}
+	return -ENOENT;
 }
 
 static int same_file(const char *a, const char *b)
@@ -1013,32 +1060,30 @@ static int same_file(const char *a, const char *b)
 
 static void do_import(struct parser *p, const struct fr_tok *path)
 {
-	struct fr_buf name = { 0 };
-	const char *slash = strrchr(p->src->name, '/');
+	struct fr_buf name = { 0 }, text = { 0 }, tried = { 0 };
+	int err = find_import(p, path, &name, &text, &tried);
 
-	if (path->text[0] != '/' && slash)
-		fr_buf_put(&name, p->src->name, slash - p->src->name + 1);
-	fr_buf_put(&name, path->text, path->len);
-
-	for (struct fr_src *s = p->spec->srcs; s; s = s->next) {
-		if (same_file(s->name, name.p)) {
-			fr_buf_free(&name);
-			return;		/* already part of the spec (or a cycle) */
-		}
-	}
-	char *text;
-	size_t len;
-	int err = read_all(name.p, &text, &len);
 	if (err) {
-		fr_error(p->d, path->loc, "cannot read import '%s' (%s): %s",
-			 path->text, name.p, strerror(-err));
-		fr_buf_free(&name);
-		return;
+		fr_buf_put(&tried, "", 1);
+		if (err == -ENOENT)
+			fr_error(p->d, path->loc, "cannot find import '%s' (looked for %s; "
+				 "add a directory with -I or FLATRPC_IMPORT_PATH)",
+				 path->text, tried.p);
+		else
+			fr_error(p->d, path->loc, "cannot read import '%s' (%s): %s",
+				 path->text, name.p, strerror(-err));
+		goto out;
 	}
-	struct fr_src *src = fr_spec_add_src(p->spec, name.p, text, len);
-	free(text);
-	fr_buf_free(&name);
+	for (struct fr_src *s = p->spec->srcs; s; s = s->next) {
+		if (same_file(s->name, name.p))
+			goto out;	/* already part of the spec (or a cycle) */
+	}
+	struct fr_src *src = fr_spec_add_src(p->spec, name.p, text.p ? text.p : "", text.len);
 	fr_parse_src(p->spec, src, p->d, 1);
+out:
+	fr_buf_free(&name);
+	fr_buf_free(&text);
+	fr_buf_free(&tried);
 }
 
 int fr_parse_src(struct fr_spec *spec, const struct fr_src *src,

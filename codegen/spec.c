@@ -49,25 +49,11 @@ struct fr_spec *fr_spec_load_string(const char *name, const char *text, struct f
 struct fr_spec *fr_spec_load_file(const char *path, struct fr_diag *d, int *read_err)
 {
 	struct fr_spec *spec = spec_new(path);
-	FILE *f = fopen(path, "rb");
 	struct fr_buf b = { 0 };
-	char tmp[4096];
-	size_t n;
 
-	*read_err = 0;
-	if (!f) {
-		*read_err = -errno;
+	*read_err = fr_read_file(path, &b);
+	if (*read_err)
 		return spec;
-	}
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		fr_buf_put(&b, tmp, n);
-	if (ferror(f))
-		*read_err = -EIO;
-	fclose(f);
-	if (*read_err) {
-		fr_buf_free(&b);
-		return spec;
-	}
 	struct fr_src *src = fr_spec_add_src(spec, path, b.p ? b.p : "", b.len);
 	fr_buf_free(&b);
 	fr_parse_src(spec, src, d, 1);
@@ -186,25 +172,6 @@ int fr_emit_dir(const struct fr_spec *spec, const char *dir, FILE *diag)
 	return err;
 }
 
-/* Elements used by some method: only their state becomes maps or init data. */
-int fr_elem_used(const struct fr_spec *spec, const struct fr_element *el)
-{
-	for (unsigned i = 0; i < spec->svc->nmethods; i++)
-		for (unsigned j = 0; j < spec->svc->methods[i].nchain; j++)
-			if (spec->svc->methods[i].chain[j].elem == el)
-				return 1;
-	return 0;
-}
-
-const char *fr_state_map_name(char *buf, size_t n, const struct fr_state *st)
-{
-	char e[64], s[64];
-
-	snprintf(buf, n, "fr_%s_%s", fr_cname(e, sizeof(e), st->elem->name),
-		 fr_cname(s, sizeof(s), st->name));
-	return buf;
-}
-
 static unsigned chain_max(const struct fr_spec *spec)
 {
 	unsigned n = 1;
@@ -223,21 +190,4 @@ unsigned fr_elem_slot(const struct fr_spec *spec, unsigned method, unsigned pos,
 unsigned fr_elem_slots(const struct fr_spec *spec)
 {
 	return (spec->svc->nmethods ? spec->svc->nmethods : 1) * chain_max(spec) * 2;
-}
-
-int fr_map_state_index(const struct fr_spec *spec, const struct fr_state *st)
-{
-	int n = 0;
-
-	for (unsigned i = 0; i < spec->nelems; i++) {
-		const struct fr_element *el = spec->elems[i];
-		if (!fr_elem_used(spec, el))
-			continue;
-		for (unsigned j = 0; j < el->nstates; j++) {
-			if (&el->states[j] == st)
-				return st->type.kind == TY_MAP ? n : -1;
-			n += el->states[j].type.kind == TY_MAP;
-		}
-	}
-	return -1;
 }

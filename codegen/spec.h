@@ -7,6 +7,12 @@
  * method and direction) -> emitters (text buffers). Every stage reports
  * through struct fr_diag and keeps going, so one run shows many errors.
  *
+ * The checker writes what it resolves into the AST: the built-in, state,
+ * element parameter or binding each name stands for, the used elements
+ * and the Map states' slots. The emitters read that and look no name up;
+ * what they still work out is the C width of each value, since one
+ * element's body is shared by every method that chains it.
+ *
  * All AST memory comes from the spec's arena and is released at once by
  * fr_spec_free(); nodes are never freed one by one.
  */
@@ -30,6 +36,8 @@ void fr_buf_put(struct fr_buf *b, const char *s, size_t n);
 /* s as a C string literal, quotes included */
 void fr_buf_cstring(struct fr_buf *b, const char *s);
 void fr_buf_free(struct fr_buf *b);
+/* Appends the whole file to b: 0, or -errno (b freed). */
+int fr_read_file(const char *path, struct fr_buf *b);
 
 struct fr_arena {
 	struct fr_arena_blk *head;
@@ -138,6 +146,8 @@ enum fr_expr_kind {
 };
 
 struct fr_state;
+struct fr_builtin;
+struct fr_eparam;
 struct fr_expr {
 	enum fr_expr_kind kind;
 	struct fr_loc	loc;
@@ -148,6 +158,13 @@ struct fr_expr {
 	unsigned	nargs;
 	enum fr_tok_kind op;		/* E_CMP */
 	double		fval;		/* E_FLOAT */
+	/* Resolved by the checker, read by the emitters, which so never look
+	 * a name up again. Set in a spec without errors: */
+	const struct fr_builtin *bi;	/* E_CALL: the built-in it calls, if any */
+	struct fr_state	*st;		/* E_NAME: the state it names */
+	const struct fr_eparam *prm;	/* E_NAME: the element parameter it names */
+	unsigned	bind;		/* E_NAME: the binding it reads (numbered in its
+					 * handler from 1, as in fr_arm and fr_stmt); 0: none */
 };
 
 enum fr_stmt_kind {
@@ -172,6 +189,8 @@ struct fr_arm {
 	unsigned	nbinds;
 	struct fr_expr	*value;		/* A_CONST */
 	struct fr_block	body;
+	unsigned	bind_id;	/* the checker's: Some(x)'s binding */
+	unsigned	*bind_ids;	/* ... and one per name of Some((a, b)) */
 };
 
 struct fr_stmt {
@@ -184,6 +203,10 @@ struct fr_stmt {
 	struct fr_loc	*nlocs;
 	unsigned	nnames;
 	struct fr_block	body;		/* FOREACH */
+	/* the checker's: ASSIGN, the binding each name writes (a new one where
+	 * it declares the local); FOREACH, [0] is the loop name's */
+	unsigned	*bind_ids;
+	unsigned	err_code;	/* the checker's: SEND of err('m'), m's code */
 };
 
 /* @name(arg, ...) before a state; args are constants or bare names */
@@ -203,6 +226,10 @@ struct fr_state {
 	unsigned	nannots;
 	unsigned	max_entries;	/* a map's @size(N); 0: the default */
 	int		full_refuse;	/* a map's @full(refuse); else it evicts (LRU) */
+	/* filled by the checker: a Map state's number in state_limits and
+	 * FLATRPC_SPEC_STATES, its place among the Map states of the used
+	 * elements in spec order; -1 for other states */
+	int		map_index;
 };
 
 struct fr_handler {
@@ -237,6 +264,9 @@ struct fr_element {
 	struct fr_handler init, req, resp;
 	struct fr_reads	req_reads, resp_reads;	/* filled by the checker */
 	unsigned	forwards;	/* req() can forward(): filled by the checker */
+	/* some method chains it, so its state becomes maps and init data:
+	 * filled by the checker */
+	int		used;
 };
 
 /* name=value in a chain: e(rate=1000) */
@@ -257,6 +287,9 @@ struct fr_chain_ref {
 	unsigned	nargs;
 	struct fr_element *elem;	/* resolved by the checker */
 	struct fr_carg	*args;
+	/* the checker's: the value of each parameter of elem here, the
+	 * argument or the default (NULL only in a spec with errors) */
+	const struct fr_expr **pvals;
 };
 
 struct fr_param {
@@ -351,6 +384,10 @@ int fr_parse_src(struct fr_spec *spec, const struct fr_src *src,
 		 struct fr_diag *d, int follow_imports);
 struct fr_src *fr_spec_add_src(struct fr_spec *spec, const char *name,
 			       const char *text, size_t len);
+/* A directory to look for imports in after the importing file's own
+ * (flatrpc-gen -I); FLATRPC_IMPORT_PATH and the installed element library
+ * come after it. The string is kept, not copied. */
+int fr_import_path_add(const char *dir);
 
 /* Whole pipeline up to layout and hash. Returns the spec (never NULL) and
  * the number of errors in d->n_errors. read_err: -errno if the main file
@@ -422,20 +459,11 @@ const char *fr_bpf_int_type(enum fr_type_kind k);
 #define FR_M_INORDER 0x2
 
 int fr_is_randomf(const struct fr_expr *e);
-extern const char fr_arith_ops[];	/* '+' for E_ADD ... '%' for E_MOD */
-/* The value of element parameter prm where method m chains el: the
- * chain's argument or the default (NULL only in a spec with errors). */
-const struct fr_expr *fr_elem_arg(const struct fr_method *m, const struct fr_element *el,
-				  const struct fr_eparam *prm);
+/* The C operator of E_ADD..E_MOD: '+' ... '%'; 0 for other kinds. */
+int fr_arith_op(enum fr_expr_kind k);
 const struct fr_eparam *fr_elem_param(const struct fr_element *el, const char *name);
 uint64_t fr_fnv1a64(uint64_t h, const void *p, size_t n);
 #define FR_FNV_OFFSET 0xcbf29ce484222325ULL
-
-/* Whether some method of the service chains element el. */
-int fr_elem_used(const struct fr_spec *spec, const struct fr_element *el);
-/* A Map state's number in state_limits and FLATRPC_SPEC_STATES: its place
- * among the Map states of the used elements, in spec order; -1 otherwise. */
-int fr_map_state_index(const struct fr_spec *spec, const struct fr_state *st);
 /* The counters of one element's runs in `elem_verdicts`: the slot of a
  * method's chain entry pos and hook (req or resp), FLATRPC_ELEM_VERDICTS
  * keys each, and how many slots the service has. */

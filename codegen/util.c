@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* util.c - text buffers, the AST arena, diagnostics, hashing, C names. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,4 +206,32 @@ const char *fr_cname_upper(char *buf, size_t n, const char *name)
 		buf[i] = name[i] == '-' ? '_' : (char)toupper((unsigned char)name[i]);
 	buf[i] = 0;
 	return buf;
+}
+
+const char *fr_state_map_name(char *buf, size_t n, const struct fr_state *st)
+{
+	char e[64], s[64];
+
+	snprintf(buf, n, "fr_%s_%s", fr_cname(e, sizeof(e), st->elem->name),
+		 fr_cname(s, sizeof(s), st->name));
+	return buf;
+}
+
+int fr_read_file(const char *path, struct fr_buf *b)
+{
+	FILE *f = fopen(path, "rb");
+	char tmp[4096];
+	size_t n;
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		fr_buf_put(b, tmp, n);
+	if (ferror(f))
+		err = -EIO;
+	fclose(f);
+	if (err)
+		fr_buf_free(b);
+	return err;
 }

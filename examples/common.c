@@ -203,9 +203,15 @@ int ex_client_args(struct ex_client *x, int argc, char **argv,
 		fprintf(stderr, "%s: --user is at most %zu bytes\n", x->name, user_max);
 		return EX_USAGE;
 	}
-	if (flatrpc_peer_parse(&x->peer, x->server)) {
-		fprintf(stderr, "%s: --server wants an IPv4 or IPv6 address, got '%s'\n", x->name,
-			x->server);
+	rc = flatrpc_peer_parse(&x->peer, x->server);
+	if (rc == -ENOENT || rc == -EAGAIN) {
+		fprintf(stderr, "%s: --server %s: %s\n", x->name, x->server,
+			rc == -ENOENT ? "no such host" : "the name could not be resolved now");
+		return EX_FAIL;
+	}
+	if (rc) {
+		fprintf(stderr, "%s: --server wants an address or a name, with :PORT if not the "
+			"service's, got '%s'\n", x->name, x->server);
 		return EX_USAGE;
 	}
 	return EX_GO_ON;

@@ -89,10 +89,24 @@ struct flatrpc_sock_opts {
 
 struct flatrpc_sock;
 
+/*
+ * The layout of struct flatrpc_sock_opts that this header declares. A
+ * program passes it, through flatrpc_sock_new(), to the library it runs
+ * with, which accepts every version up to its own: a program built against
+ * an older header keeps working with a newer library. Fields are only ever
+ * appended, and each append is a new version here. (flatrpc_sock_stats()
+ * passes its struct's size instead: it only receives.)
+ */
+#define FLATRPC_SOCK_OPTS_VERSION	1
+
 /* Opens the socket and registers it in the interface's pinned XSKMAP.
- * Returns NULL and sets *err on failure. The caller owns the result. */
-struct flatrpc_sock *flatrpc_sock_new(const struct flatrpc_service_desc *svc,
-				      const struct flatrpc_sock_opts *opts, int *err);
+ * Returns NULL and sets *err on failure. The caller owns the result.
+ * *err is -ENOTSUP for an opts_version newer than the library's. */
+#define flatrpc_sock_new(svc, opts, err) \
+	flatrpc_sock_new_versioned((svc), FLATRPC_SOCK_OPTS_VERSION, (opts), (err))
+struct flatrpc_sock *flatrpc_sock_new_versioned(const struct flatrpc_service_desc *svc,
+						int opts_version,
+						const struct flatrpc_sock_opts *opts, int *err);
 void flatrpc_sock_del(struct flatrpc_sock *s);
 int flatrpc_sock_fd(const struct flatrpc_sock *s);
 
@@ -103,8 +117,15 @@ struct flatrpc_peer {
 	struct in6_addr	addr6;
 };
 
-/* Fills peer's address from text, IPv4 ("10.0.0.2") or IPv6 ("fd00::2").
- * Returns 0, or -EINVAL for anything else. The port is left alone. */
+/*
+ * Fills peer's address from text: an IPv4 or IPv6 address ("10.0.0.2",
+ * "fd00::2") or a name ("kv.example", through getaddrinfo: /etc/hosts, DNS),
+ * optionally with a port ("kv.example:7447", "10.0.0.2:7447",
+ * "[fd00::2]:7447"), which then replaces peer->port. A name with several
+ * addresses gives the first one getaddrinfo returns; it is resolved once,
+ * here. Returns 0; -EINVAL for text that is none of these; -ENOENT for a
+ * name with no address; -EAGAIN when the resolver could not answer now.
+ */
 int flatrpc_peer_parse(struct flatrpc_peer *peer, const char *text);
 
 /* --- client --- */
@@ -193,7 +214,12 @@ struct flatrpc_sock_stats {
 	uint64_t	epoch_resends;
 	uint64_t	epoch_rotations;
 };
-void flatrpc_sock_stats(const struct flatrpc_sock *s, struct flatrpc_sock_stats *st);
+/* Fills *st, whose size the macro passes: a caller built against an older
+ * header gets the fields it has, a newer one zeros in the fields this
+ * library does not know. Fields are only ever appended. */
+#define flatrpc_sock_stats(s, st) flatrpc_sock_stats_sized((s), (st), sizeof(*(st)))
+void flatrpc_sock_stats_sized(const struct flatrpc_sock *s, struct flatrpc_sock_stats *st,
+			      size_t size);
 
 #ifdef __cplusplus
 }

@@ -6,7 +6,8 @@
 #   scripts/vm-test.sh [selftest names...]     host side: boots the VM
 #   scripts/vm-test.sh --guest NONCE [names]   inside the VM (used by the above)
 #
-# Env: VM_MEMORY (2G), VM_CPUS (2), VM_TIMEOUT (s, 2400),
+# Env: VM_MEMORY (2G), VM_CPUS (2), VM_TIMEOUT (s, 3000: a guard against a hung guest;
+#      a whole run takes about 30 minutes on a quiet 2-core machine under TCG),
 #      SELFTEST_SCALE (percent, 10 in the VM: TCG is ~50x slower),
 #      INVARIANT_COUNT (calls in test_invariants; 10000 on both kernels).
 # The result comes back twice: vng's exit code and a line with a nonce that
@@ -65,7 +66,7 @@ echo "vm-test: ${vng_cmd[*]}"
 start=$SECONDS
 vrc=0
 set +e
-timeout "${VM_TIMEOUT:-2400}" "${vng_cmd[@]}" 2>&1 | tee "$CONSOLE"
+timeout "${VM_TIMEOUT:-3000}" "${vng_cmd[@]}" 2>&1 | tee "$CONSOLE"
 vrc=${PIPESTATUS[0]}
 set -e
 echo "vm-test: vng exited $vrc after $((SECONDS - start))s"

@@ -226,6 +226,12 @@ pin_ids() {
 kv() {
 	timeout "$T_CALL" ip netns exec "$NS_C" "$KV_CLIENT" --iface "$IF_C" --server $IP_S "$@"
 }
+# kv_to SERVER ARGS...: the same, to another --server (a name, a port)
+kv_to() {
+	local to=$1
+	shift
+	timeout "$T_CALL" ip netns exec "$NS_C" "$KV_CLIENT" --iface "$IF_C" --server "$to" "$@"
+}
 
 # lossy_tries CMD...: a lossy call, up to three times. Its one attempt has
 # the spec's deadline (20 ms for kv's get), which a round trip in the TCG

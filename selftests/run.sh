@@ -42,6 +42,7 @@ ALL_TESTS=(
 	test_load
 	step_server_start
 	test_allowed
+	test_names
 	test_denied
 	test_status_json
 	test_stat_live
@@ -580,6 +581,35 @@ test_rekey() {
 	expect_eq "$(in_c "$LOADER" --status "$IF_C" | grep -c 'siphash-2-4, 1 key live')" 1 \
 		"one key live on the client's host"
 	expect_eq "$(kv --user Kevin --session 9 set after-rotation v)" ok "a set after the rotation"
+}
+
+# ---- peers by name --------------------------------------------------------------------
+
+# The client's namespace gets a hosts file of its own (ip netns exec puts
+# /etc/netns/NS/* over /etc), and resolves from files alone, so nothing
+# waits for a DNS server this machine does not have. kv-client reaches the
+# server as kv.example and as kv.example:PORT, by an IPv6 name too; a name
+# with no address is a plain error (exit 1), a malformed one a usage error.
+test_names() {
+	need "$KV_CLIENT"
+	local etc=/etc/netns/$NS_C rc out
+	mkdir -p "$etc"
+	# the test runs in a subshell: its EXIT is the test's end, pass or fail
+	trap "rm -rf '$etc'; rmdir /etc/netns 2>/dev/null || true" EXIT
+	printf '%s kv.example\n%s kv6.example\n' "$IP_S" "$IP6_S" >"$etc/hosts"
+	echo 'hosts: files' >"$etc/nsswitch.conf"
+	expect_eq "$(kv_to kv.example --user Kevin --session 5 set named v)" ok "set to kv.example"
+	expect_eq "$(lossy_tries kv_to "kv.example:$FR_DEFAULT_PORT" --user Kevin --session 5 get named)" \
+		v "get from kv.example:$FR_DEFAULT_PORT"
+	expect_eq "$(lossy_tries kv_to kv6.example --user Kevin --session 5 get named)" v \
+		"get from kv6.example (IPv6)"
+	rc=0
+	out=$(kv_to nobody.example --user Kevin set k v 2>&1) || rc=$?
+	expect_eq "$rc" 1 "a name with no address (exit code)"
+	grep -q 'nobody.example: no such host' <<<"$out" || fail "no plain error for an unknown name: $out"
+	rc=0
+	kv_to 'kv.example:99999' --user Kevin set k v >/dev/null 2>&1 || rc=$?
+	expect_eq "$rc" 2 "a port out of range (exit code)"
 }
 
 # ---- (b) denied by the firewall ANF at the server's XDP ------------------------------

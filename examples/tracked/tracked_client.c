@@ -22,7 +22,7 @@ static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
 		"usage: %s --iface IFACE --server ADDR [--user NAME] [--session N] COMMAND\n"
-		"  ADDR is an IPv4 or IPv6 address\n"
+		"  ADDR is an address or a name (/etc/hosts, DNS), with :PORT if not the service's\n"
 		"\n"
 		"commands:\n"
 		"  get KEY            print the value stored under KEY (session tracked on this host)\n"

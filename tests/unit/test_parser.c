@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
+#include "builtins.h"
 #include "flatrpc_abi.h"
 #include "flatrpc_gen.h"
 #include "spec.h"
@@ -363,8 +365,70 @@ static void test_imports_relative_to_importer(void **state)
 	char *out = diagnose("import \"no/such.anf\"\n", &n);
 	(void)state;
 
-	assert_non_null(strstr(out, "bad.anf:1:8: error: cannot read import 'no/such.anf'"));
+	assert_non_null(strstr(out, "bad.anf:1:8: error: cannot find import 'no/such.anf' "
+			       "(looked for no/such.anf, "));
+	assert_non_null(strstr(out, "add a directory with -I or FLATRPC_IMPORT_PATH"));
 	free(out);
+}
+
+/* An import not beside its importer is found along the import path: a -I
+ * directory, then FLATRPC_IMPORT_PATH's, in order; the first place that
+ * has the file wins. */
+static void test_import_path(void **state)
+{
+	char root[] = "/tmp/fr-import-XXXXXX", path[256], env[600];
+	struct fr_diag d = { .out = NULL };
+	struct fr_spec *spec;
+	FILE *f;
+	(void)state;
+
+	assert_non_null(mkdtemp(root));
+	snprintf(path, sizeof(path), "%s/a", root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/a/lib", root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/b", root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/b/lib", root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	/* only b/lib has the element */
+	snprintf(path, sizeof(path), "%s/b/lib/pass.anf", root);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("element pass:\n  req(rpc):\n    send(rpc, Down)\n", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/main.anf", root);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("import \"lib/pass.anf\"\nservice s:\n  method m:\n    request:\n      k: u32\n"
+	      "    response:\n      v: u32\n    server: pass()\n", f);
+	fclose(f);
+
+	int read_err;
+	spec = fr_spec_load_file(path, &d, &read_err);	/* d.out NULL: count only */
+	assert_int_equal(read_err, 0);
+	assert_true(d.n_errors > 0);		/* not beside main.anf, no path yet */
+	fr_spec_free(spec);
+
+	/* FLATRPC_IMPORT_PATH: a directory without it, then one with it */
+	snprintf(env, sizeof(env), "%s/a:%s/b", root, root);
+	setenv("FLATRPC_IMPORT_PATH", env, 1);
+	d = (struct fr_diag){ .out = stderr };
+	spec = fr_spec_load_file(path, &d, &read_err);
+	assert_int_equal(d.n_errors, 0);
+	fr_spec_free(spec);
+	unsetenv("FLATRPC_IMPORT_PATH");
+
+	/* -I */
+	snprintf(env, sizeof(env), "%s/b", root);
+	assert_int_equal(fr_import_path_add(env), 0);
+	d = (struct fr_diag){ .out = stderr };
+	spec = fr_spec_load_file(path, &d, &read_err);
+	assert_int_equal(d.n_errors, 0);
+	fr_spec_free(spec);
+
+	snprintf(path, sizeof(path), "rm -rf %s", root);
+	assert_int_equal(system(path), 0);
 }
 
 
@@ -609,6 +673,67 @@ static void test_builtin_and_operand_errors(void **state)
 	assert_non_null(strstr(out, "bad.anf:11:5: error: the result of randomu() is unused\n"));
 	assert_int_equal(n, 6);
 	free(out);
+}
+
+/* The registry types the arguments of every plain built-in. */
+static void test_builtin_argument_types(void **state)
+{
+	int n, w;
+	char *out = diagnose_w("element e:\n"
+			       "  req(rpc):\n"
+			       "    match hash(true) == time_diff(1, get(rpc, 'id') > 2):\n"
+			       "      _ => pass\n"
+			       SVC_ID_CODE, &n, &w);
+	(void)state;
+
+	assert_non_null(strstr(out, "bad.anf:3:16: error: hash() takes an integer or a string, "
+			       "not bool constant\n"));
+	assert_non_null(strstr(out, "bad.anf:3:53: error: time_diff() needs integers, not "
+			       "bool\n"));
+	assert_int_equal(n, 2);
+	free(out);
+}
+
+static char *slurp(const char *path)
+{
+	struct fr_buf b = { 0 };
+
+	assert_int_equal(fr_read_file(path, &b), 0);
+	return b.p;
+}
+
+/* The table in docs/spec-language.md and the fuzz dictionary's built-ins
+ * are the registry's (flatrpc-gen --list-builtins prints both): a new
+ * built-in that is not documented fails here, with the text to paste. */
+static void test_builtins_doc_and_dict(void **state)
+{
+	char *doc = slurp(spec_path("../docs/spec-language.md"));
+	char *dict = slurp(spec_path("../codegen/fuzz/anf.dict"));
+	struct fr_buf want = { 0 };
+	const char *mark = "# built-ins, from flatrpc-gen --list-builtins=dict";
+	(void)state;
+
+	for (unsigned i = 0; i < fr_n_builtins; i++) {
+		const struct fr_builtin *bi = &fr_builtins[i];
+		assert_true(bi->nargs <= FR_BI_MAX_ARGS);
+		if (bi->form == FR_BI_PLAIN) {
+			assert_non_null(bi->emit);
+			assert_non_null(bi->doc[0].sig);
+		}
+	}
+	fr_builtins_doc(&want);
+	if (!strstr(doc, want.p))
+		fail_msg("docs/spec-language.md lacks the built-in table:\n%s", want.p);
+	want.len = 0;
+	fr_builtins_dict(&want);
+	const char *block = strstr(dict, mark);
+	assert_non_null(block);
+	block = strchr(block, '\n') + 1;
+	if (strcmp(block, want.p))
+		fail_msg("codegen/fuzz/anf.dict should end in:\n%s", want.p);
+	fr_buf_free(&want);
+	free(doc);
+	free(dict);
 }
 
 static void test_comparisons_do_not_chain(void **state)
@@ -1085,6 +1210,63 @@ static struct fr_spec *load_ok(const char *text)
 	return spec;
 }
 
+/* The checker leaves every name resolved for the emitters: built-ins,
+ * states, element parameters, and bindings numbered in their handler. */
+static void test_checker_resolves_names(void **state)
+{
+	struct fr_spec *spec = load_ok("element e(lim: u32 = 5):\n"
+				       "  state:\n"
+				       "    seen: Map<u32, u64>\n"
+				       "    n: u64\n"
+				       "  req(rpc):\n"
+				       "    k = get(rpc, 'id')\n"
+				       "    match get(seen, k):\n"
+				       "      Some(t) =>\n"
+				       "        set(seen, k, t + 1)\n"
+				       "        pass\n"
+				       "      None =>\n"
+				       "        k = k + lim\n"
+				       "        set(n, n + hash(k))\n"
+				       "        pass\n"
+				       "service s:\n"
+				       "  method m:\n"
+				       "    request:\n"
+				       "      id: u32\n"
+				       "    server: e()\n");
+	const struct fr_element *el = spec->elems[0];
+	const struct fr_stmt *assign = el->req.body.v[0], *match = el->req.body.v[1];
+	(void)state;
+
+	assert_int_equal(assign->bind_ids[0], 1);
+	assert_int_equal(assign->e->bi->form, FR_BI_GET);
+	assert_null(assign->e->args[0]->st);	/* the message */
+
+	assert_ptr_equal(match->e->bi, fr_builtin_find("get"));
+	assert_ptr_equal(match->e->args[0]->st, &el->states[0]);
+	assert_int_equal(match->e->args[1]->bind, 1);
+
+	const struct fr_arm *some = &match->arms[0], *none = &match->arms[1];
+	const struct fr_expr *set = some->body.v[0]->e;
+	assert_int_equal(some->bind_id, 2);
+	assert_ptr_equal(set->args[0]->st, &el->states[0]);
+	assert_int_equal(set->args[1]->bind, 1);
+	assert_int_equal(set->args[2]->args[0]->bind, 2);
+
+	/* k is assigned again, not declared: the same binding */
+	const struct fr_stmt *again = none->body.v[0];
+	assert_int_equal(again->bind_ids[0], 1);
+	assert_int_equal(again->e->args[0]->bind, 1);
+	assert_ptr_equal(again->e->args[1]->prm, &el->params[0]);
+	const struct fr_expr *sum = none->body.v[1]->e->args[1];
+	assert_ptr_equal(none->body.v[1]->e->args[0]->st, &el->states[1]);
+	assert_ptr_equal(sum->args[0]->st, &el->states[1]);
+	assert_int_equal(sum->args[0]->bind, 0);
+	assert_ptr_equal(sum->args[1]->bi, fr_builtin_find("hash"));
+	/* e() gives no lim: its chain entry holds the default */
+	assert_ptr_equal(spec->svc->methods[0].chain[0].pvals[0], el->params[0].deflt);
+	fr_spec_free(spec);
+}
+
 static void expect_chain(const struct fr_method *m, const char *const *names,
 			 const enum fr_side *sides, const unsigned *lines, unsigned n)
 {
@@ -1301,6 +1483,7 @@ int main(void)
 		cmocka_unit_test(test_duplicates_and_types),
 		cmocka_unit_test(test_syntax_errors_recover),
 		cmocka_unit_test(test_imports_relative_to_importer),
+		cmocka_unit_test(test_import_path),
 		cmocka_unit_test(test_missing_send_is_an_error),
 		cmocka_unit_test(test_send_after_match_is_fine),
 		cmocka_unit_test(test_match_without_default_warns),
@@ -1308,7 +1491,10 @@ int main(void)
 		cmocka_unit_test(test_what_bpf_cannot_run),
 		cmocka_unit_test(test_operator_precedence),
 		cmocka_unit_test(test_builtin_and_operand_errors),
+		cmocka_unit_test(test_builtin_argument_types),
+		cmocka_unit_test(test_builtins_doc_and_dict),
 		cmocka_unit_test(test_comparisons_do_not_chain),
+		cmocka_unit_test(test_checker_resolves_names),
 		cmocka_unit_test(test_expression_depth_is_bounded),
 		cmocka_unit_test(test_names_that_collide_in_c),
 		cmocka_unit_test(test_err_message_with_nul),

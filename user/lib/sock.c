@@ -31,8 +31,7 @@
 #include "route.h"
 #include "xsk_ring.h"
 #include <bpf/bpf.h>
-
-#define FLATRPC_EXPORT	__attribute__((visibility("default")))
+#include "export.h"
 
 #define L2L4_LEN	(sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct udphdr))
 #define MSG_OFF		(L2L4_LEN + sizeof(struct flatrpc_hdr))
@@ -415,9 +414,36 @@ static int client_prog_open(struct flatrpc_sock *s, const struct flatrpc_sock_op
 	return s->wire_buf ? 0 : -ENOMEM;
 }
 
+/* The size of each version of struct flatrpc_sock_opts, by version number:
+ * what a caller built against that header passes. Version 1 is the first
+ * installed layout. */
+static const size_t opts_size[] = { [1] = sizeof(struct flatrpc_sock_opts) };
+_Static_assert(sizeof(opts_size) / sizeof(opts_size[0]) == FLATRPC_SOCK_OPTS_VERSION + 1,
+	       "a size for every version of struct flatrpc_sock_opts");
+
+static struct flatrpc_sock *sock_new(const struct flatrpc_service_desc *svc,
+				     const struct flatrpc_sock_opts *opts, int *err);
+
 FLATRPC_EXPORT
-struct flatrpc_sock *flatrpc_sock_new(const struct flatrpc_service_desc *svc,
-				      const struct flatrpc_sock_opts *opts, int *err)
+struct flatrpc_sock *flatrpc_sock_new_versioned(const struct flatrpc_service_desc *svc,
+						int opts_version,
+						const struct flatrpc_sock_opts *opts, int *err)
+{
+	struct flatrpc_sock_opts o = { 0 };
+
+	if (opts_version < 1 || opts_version > FLATRPC_SOCK_OPTS_VERSION) {
+		if (err)
+			*err = -ENOTSUP;
+		return NULL;
+	}
+	/* an older caller's struct is shorter: the fields it lacks are 0 */
+	if (opts)
+		memcpy(&o, opts, opts_size[opts_version]);
+	return sock_new(svc, opts ? &o : NULL, err);
+}
+
+static struct flatrpc_sock *sock_new(const struct flatrpc_service_desc *svc,
+				     const struct flatrpc_sock_opts *opts, int *err)
 {
 	struct proto_cli_cfg ccfg = { 0 };
 	struct fx_cfg xcfg = { 0 };
@@ -730,28 +756,6 @@ static int tx_frame(struct flatrpc_sock *s, uint64_t addr, uint32_t len)
 	}
 	s->tx++;
 	return 0;
-}
-
-FLATRPC_EXPORT
-int flatrpc_peer_parse(struct flatrpc_peer *peer, const char *text)
-{
-	if (!peer || !text)
-		return -EINVAL;
-	if (inet_pton(AF_INET, text, &peer->addr) == 1) {
-		peer->family = AF_INET;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, text, &peer->addr6) == 1) {
-		/* a mapped address is an IPv4 peer: its frames are IPv4 */
-		if (IN6_IS_ADDR_V4MAPPED(&peer->addr6)) {
-			memcpy(&peer->addr, &peer->addr6.s6_addr[12], 4);
-			peer->family = AF_INET;
-		} else {
-			peer->family = AF_INET6;
-		}
-		return 0;
-	}
-	return -EINVAL;
 }
 
 /*
@@ -1733,8 +1737,20 @@ const char *flatrpc_status_str(const struct flatrpc_service_desc *svc, uint8_t s
 	return "remote_error";
 }
 
+static void sock_stats(const struct flatrpc_sock *s, struct flatrpc_sock_stats *st);
+
 FLATRPC_EXPORT
-void flatrpc_sock_stats(const struct flatrpc_sock *s, struct flatrpc_sock_stats *st)
+void flatrpc_sock_stats_sized(const struct flatrpc_sock *s, struct flatrpc_sock_stats *st,
+			      size_t size)
+{
+	struct flatrpc_sock_stats all;
+
+	sock_stats(s, &all);
+	memset(st, 0, size);
+	memcpy(st, &all, size < sizeof(all) ? size : sizeof(all));
+}
+
+static void sock_stats(const struct flatrpc_sock *s, struct flatrpc_sock_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->tx = s->tx;
