@@ -7,7 +7,7 @@
 #include "spec.h"
 
 static const char usage_line[] =
-	"usage: flatrpc-gen [-I DIR]... [--check | --layout | --emit-dir DIR] SPEC.anf\n"
+	"usage: flatrpc-gen [-I DIR]... [--check | --layout | --proto | --emit-dir DIR] SPEC.anf\n"
 	"       flatrpc-gen --list-builtins[=dict]\n";
 
 static void help(FILE *out)
@@ -18,6 +18,8 @@ static void help(FILE *out)
 	      "\n"
 	      "  --check          parse and check only (the default)\n"
 	      "  --layout         print the wire layout of every method\n"
+	      "  --proto          print the equivalent proto3 file (package, service,\n"
+	      "                   messages) for gRPC clients of a gateway\n"
 	      "  --emit-dir DIR   write <svc>.abi.h, anf.bpf.h, init.h, <svc>_stubs.h\n"
 	      "                   and <svc>_stubs.c into DIR\n"
 	      "  --list-builtins  print the table of built-in functions that\n"
@@ -32,12 +34,13 @@ static void help(FILE *out)
 	      "Exit status: 0 ok, 1 errors in the spec, 2 usage error.\n"
 	      "\n"
 	      "Example:\n"
-	      "  flatrpc-gen --emit-dir build/gen/kv specs/kv.anf\n", out);
+	      "  flatrpc-gen --emit-dir build/gen/kv specs/kv.anf\n"
+	      "  flatrpc-gen --proto specs/kv.anf > kv.proto\n", out);
 }
 
 int main(int argc, char **argv)
 {
-	enum { CHECK, LAYOUT, EMIT } mode = CHECK;
+	enum { CHECK, LAYOUT, PROTO, EMIT } mode = CHECK;
 	const char *dir = NULL, *spec_path = NULL;
 	int nmodes = 0;
 
@@ -61,6 +64,9 @@ int main(int argc, char **argv)
 			nmodes++;
 		} else if (!strcmp(a, "--layout")) {
 			mode = LAYOUT;
+			nmodes++;
+		} else if (!strcmp(a, "--proto")) {
+			mode = PROTO;
 			nmodes++;
 		} else if (!strcmp(a, "--emit-dir") || !strncmp(a, "--emit-dir=", 11)) {
 			mode = EMIT;
@@ -97,7 +103,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (nmodes > 1) {
-		fprintf(stderr, "flatrpc-gen: choose one of --check, --layout, --emit-dir\n%s",
+		fprintf(stderr, "flatrpc-gen: choose one of --check, --layout, --proto, --emit-dir\n%s",
 			usage_line);
 		return 2;
 	}
@@ -120,6 +126,17 @@ int main(int argc, char **argv)
 		rc = 1;
 	} else if (mode == LAYOUT) {
 		fr_print_layout(spec, stdout);
+	} else if (mode == PROTO) {
+		/* nothing on stdout unless the whole file is right */
+		struct fr_buf b = { 0 };
+		int n = fr_emit_proto(spec, &b, &d);
+		if (n) {
+			fprintf(stderr, "%d error%s\n", n, n == 1 ? "" : "s");
+			rc = 1;
+		} else {
+			fputs(b.p, stdout);
+		}
+		fr_buf_free(&b);
 	} else if (mode == EMIT) {
 		rc = fr_emit_dir(spec, dir, stderr) ? 1 : 0;
 	}

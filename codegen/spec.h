@@ -431,6 +431,18 @@ uint64_t fr_spec_compute_hash(const struct fr_spec *spec);
 int fr_emit_dir(const struct fr_spec *spec, const char *dir, FILE *diag);
 void fr_print_layout(const struct fr_spec *spec, FILE *out);
 
+/* The .proto of a spec (flatrpc-gen --proto), and the gRPC names a gateway
+ * must match: package = fr_proto_ident(service); service and rpc =
+ * fr_proto_pascal(name); messages <Rpc>Request, <Rpc>Response; fields
+ * fr_proto_ident(field), numbered from 1 in the request's order (metadata
+ * first); a metadata field arrives as gRPC header fr_proto_header(). Names
+ * that collide once mapped are errors in d, and then b holds nothing:
+ * returns their number. */
+int fr_emit_proto(const struct fr_spec *spec, struct fr_buf *b, struct fr_diag *d);
+const char *fr_proto_ident(char *buf, size_t n, const char *name);	/* '-' -> '_' */
+const char *fr_proto_pascal(char *buf, size_t n, const char *name);	/* get-user -> GetUser */
+const char *fr_proto_header(char *buf, size_t n, const struct fr_field *f);
+
 /* A method's request in bytes on the wire, [0] at most, [1] typically;
  * the assumptions are in fr_print_layout()'s notes. */
 struct fr_cost {

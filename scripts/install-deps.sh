@@ -10,10 +10,11 @@ APT_PACKAGES=(
 	build-essential clang llvm libclang-rt-14-dev pkg-config make
 	libbpf-dev libxdp-dev libelf-dev zlib1g-dev libcmocka-dev
 	bpftool xdp-tools
+	# make test-proto: protoc and its gRPC plugins judge flatrpc-gen --proto
+	protobuf-compiler protobuf-compiler-grpc
 	# benchmark (bench/): HTTP/2 header decoding, the gRPC C++ and HAProxy
-	# baselines, plots (Debian's python3 only)
-	libnghttp2-dev libgrpc++-dev libprotobuf-dev protobuf-compiler
-	protobuf-compiler-grpc haproxy python3-matplotlib
+	# baselines (protoc above too), plots (Debian's python3 only)
+	libnghttp2-dev libgrpc++-dev libprotobuf-dev haproxy python3-matplotlib
 	# bench/run.sh --profile
 	linux-perf
 	# selftests: namespaces, tc, offload switches, packet crafting

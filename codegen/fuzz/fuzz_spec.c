@@ -63,6 +63,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		b.len = 0;
 		fr_emit_stubs_c(spec, &b);
 		check_text(&b);
+		b.len = 0;
+		fr_emit_proto(spec, &b, &d);
+		check_text(&b);
 		if (sink)
 			fr_print_layout(spec, sink);
 	}
