@@ -29,7 +29,7 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean builtins-doc test test-unit test-proto test-bpf test-selftests test-bench-smoke test-vm demo bench help install-deps \
+.PHONY: all clean builtins-doc install test test-unit test-proto test-bpf test-selftests test-bench-smoke test-vm demo bench help install-deps \
 	fuzz fuzz-smoke
 
 # ---- codegen ---------------------------------------------------------------
@@ -52,6 +52,7 @@ LIB_A  := $(BUILD)/libflatrpc-user.a
 LIB_SO := $(BUILD)/libflatrpc-user.so
 
 LOAD := $(BUILD)/flatrpc-load
+STAT := $(BUILD)/flatrpc-stat
 
 # The examples, one row each: service:binary prefix. Each has a server
 # and a client, examples/<service>/<prefix>_{server,client}.c, built when
@@ -76,7 +77,7 @@ BPF_TESTS := $(filter-out $(foreach t,$(BPF_TEST_TABLE),$(if $(filter $(call col
 SELFTEST_BPF := $(patsubst selftests/bpf/%.bpf.c,$(BUILD)/selftests/%.bpf.o,$(wildcard selftests/bpf/*.bpf.c))
 
 all: $(GEN) $(foreach s,$(SERVICES),$(BUILD)/gen/$(s)/flatrpc.bpf.o) $(LIB_A) $(LIB_SO) \
-     $(BUILD)/libflatrpc-user.pc $(LOAD) $(EXAMPLES) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) \
+     $(BUILD)/libflatrpc-user.pc $(LOAD) $(STAT) $(EXAMPLES) $(BENCHES) $(UNIT_TESTS) $(BPF_TESTS) \
      $(SELFTEST_BPF) $(BUILD)/py/flatrpc_abi.py
 
 help:
@@ -86,6 +87,7 @@ help:
 	@echo 'make test-vm     the same BPF and netns tests under virtme-ng on Debian 6.1'
 	@echo 'make demo        the KV demo in two network namespaces (root)'
 	@echo 'make bench       the KV benchmark against UDP sockets (root)'
+	@echo 'make install     tools, library, headers, man pages under $$(DESTDIR)$$(PREFIX) (/usr/local)'
 	@echo 'make install-deps  apt/pip packages for Debian 12'
 	@echo 'make builtins-doc  the built-in table of docs/spec-language.md and the fuzz dictionary from the registry'
 	@echo 'make V=1         show full commands'
@@ -186,9 +188,20 @@ $(BUILD)/obj/registry.o: $(BUILD)/registry.c user/load/loader.h
 
 LOAD_SRCS := $(wildcard user/load/*.c)
 LOAD_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out user/load/spec_adapter.c,$(LOAD_SRCS)))
-$(LOAD): $(LOAD_OBJS) $(BUILD)/obj/registry.o $(foreach s,$(SERVICES),$(BUILD)/obj/gen/$(s)/loader.o) $(BUILD)/libflatrpc-spec.a
+# the specs' names and tables, shared with flatrpc-stat
+LOADERS := $(BUILD)/obj/registry.o $(foreach s,$(SERVICES),$(BUILD)/obj/gen/$(s)/loader.o)
+# the library for flatrpc_status_str(), so that a status has one name everywhere
+$(LOAD): $(LOAD_OBJS) $(LOADERS) $(BUILD)/libflatrpc-spec.a $(LIB_A)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBBPF_LIBS)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
+
+# ---- flatrpc-stat ----------------------------------------------------------------
+MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+$(BUILD)/obj/user/stat/%.o: CFLAGS += -Iuser/load $(MHD_CFLAGS)
+$(STAT): $(BUILD)/obj/user/stat/flatrpc-stat.o $(BUILD)/obj/user/load/metrics.o $(LOADERS) $(LIB_A)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(MHD_LIBS) $(LIBXDP_LIBS) $(LIBBPF_LIBS) -lm
 
 # ---- examples and benchmarks ----------------------------------------------------
 $(BUILD)/obj/user/load/%.o: CFLAGS += -Icodegen -Iuser/load
@@ -235,11 +248,15 @@ $(foreach t,$(BPF_TEST_TABLE),$(eval $(call BPF_TEST_RULES,$(call col1,$(t)),$(c
 $(BUILD)/tests/test_bpf_client: $(BUILD)/obj/gen/tracked/stubs.o $(LIB_A)
 $(BUILD)/tests/test_bpf_client: LIBBPF_LIBS := $(LIBXDP_LIBS) $(LIBBPF_LIBS)
 
+# the figures' writers, on figures made by hand (it names the specs itself)
+$(BUILD)/tests/test_metrics: $(BUILD)/obj/user/load/metrics.o
 # unit tests link the pure modules only: no root, no sockets
+# (objects first: an extra one, as test_metrics has, calls into the archives)
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(BUILD)/libflatrpc-spec.a $(LIB_A)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(CMOCKA_LIBS) $(LIBXDP_LIBS) $(LIBBPF_LIBS) -lm
+	$(Q)$(CC) $(CFLAGS) $(filter-out %.a,$^) $(filter %.a,$^) -o $@ $(CMOCKA_LIBS) \
+		$(LIBXDP_LIBS) $(LIBBPF_LIBS) -lm
 
 # the object already depends on the skeleton of its own service
 $(BUILD)/tests/test_bpf_%: $(BUILD)/obj/tests/bpf/test_bpf_%.o
@@ -323,6 +340,25 @@ demo: all
 
 bench: all
 	bench/run.sh
+
+# The tools, the library and its headers, and the man pages, under
+# $(DESTDIR)$(PREFIX); the .pc file says /usr/local.
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 755 $(GEN) $(STAT) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(LOAD) $(DESTDIR)$(PREFIX)/sbin/
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libflatrpc-user.so.$(LIB_VERSION)
+	ln -sf libflatrpc-user.so.$(LIB_VERSION) $(DESTDIR)$(PREFIX)/lib/libflatrpc-user.so.0
+	ln -sf libflatrpc-user.so.0 $(DESTDIR)$(PREFIX)/lib/libflatrpc-user.so
+	install -m 644 $(BUILD)/libflatrpc-user.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 644 include/flatrpc.h include/flatrpc_abi.h include/flatrpc_siphash.h \
+		$(DESTDIR)$(PREFIX)/include/
+	install -m 644 docs/man/flatrpc-stat.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 docs/man/flatrpc-load.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 clean:
 	rm -rf $(BUILD)

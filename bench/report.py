@@ -3,7 +3,8 @@
 
     bench/report.py bench/results/kv-bench.txt [--png-dir docs] [--doc docs/benchmarks.md]
 
-Writes kv-latency.png, kv-rate.png, hol.png and hdr-parse.png into
+Writes kv-latency.png, kv-rate.png, hol.png, hdr-parse.png and
+kv-histogram.png (one run's get latency as the library's histogram saw it) into
 --png-dir. With --doc, rewrites every table of that page between its
 `<!-- report:NAME -->` and `<!-- /report:NAME -->` markers (the targets
 table included, computed here from the raw figures); without it, prints the
@@ -16,6 +17,7 @@ import re
 import sys
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -36,6 +38,7 @@ FLATRPC_STACKS = {"flatrpc-noanf": "FlatRPC, no ANFs (all lossy)",
                   "flatrpc-ino": "FlatRPC, firewall + session tracker, in-order (drop) set",
                   "flatrpc-relino": "FlatRPC, firewall + session tracker, reliable in-order set",
                   "flatrpc-noauth": "FlatRPC, full, auth: none",
+                  "flatrpc-noobs": "FlatRPC, full, no figures (FLATRPC_OBS=off, --figures off)",
                   "flatrpc": "FlatRPC, full: + reliable in-order set (specs/kv.anf)"}
 ANF_CHAIN = ("flatrpc-noanf", "flatrpc-fw", "flatrpc-fwst", "flatrpc")
 SET_TRANSPORT = {"flatrpc-rel": "reliable", "flatrpc-ino": "in-order (drop), lossy",
@@ -65,7 +68,7 @@ def stack_order(seen):
 
 def parse(path):
     r = {"main": {}, "spread": {}, "cpu": {}, "wire": {}, "hdr": [], "frhdr": [],
-         "xdp": {}, "hol": {}, "cost": {}, "auth": {}, "machine": ""}
+         "xdp": {}, "hol": {}, "cost": {}, "auth": {}, "obs": {}, "hist": None, "machine": ""}
     section, last = "main", None
     for line in open(path):
         line = line.rstrip("\n")
@@ -85,6 +88,14 @@ def parse(path):
             section = "cost"
         elif line.startswith("# auth cost"):
             section = "auth"
+        elif line.startswith("# figures cost"):
+            section = "obs"
+        m = re.match(r"# call latency histogram (\S+) (\w+) (\w+): kv_bench_p50_us=([\d.]+) "
+                     r"kv_bench_p99_us=([\d.]+) buckets=([\d:,]*)", line)
+        if m:
+            r["hist"] = {"stack": m[1], "mode": m[2], "method": m[3], "p50": float(m[4]),
+                         "p99": float(m[5]),
+                         "buckets": [tuple(int(x) for x in b.split(":")) for b in m[6].split(",") if b]}
         m = re.match(r"  (flatrpc[\w-]*) header (\w+) (\w+): ([\d.]+) B", line)
         if m:
             r["frhdr"].append((m[1], m[2], m[3], float(m[4])))
@@ -106,9 +117,9 @@ def parse(path):
             # p50, set p50, get p50, then the runs' min/max of p50 and set p50
             r["cost"][(f[1], f[2])] = [num(x) for x in f[3:6]] + \
                 [tuple(num(x) for x in mm.split("/")) for mm in f[6:8]]
-        elif section == "auth" and len(f) == 7 and f[0] == "auth" and f[1] != "mode":
+        elif section in ("auth", "obs") and len(f) == 7 and f[0] == section and f[1] != "mode":
             # p50, set p50, get p50, then the runs' min/max of p50
-            r["auth"][(f[1], f[2])] = [num(x) for x in f[3:6]] + \
+            r[section][(f[1], f[2])] = [num(x) for x in f[3:6]] + \
                 [tuple(num(x) for x in f[6].split("/"))]
         elif section == "cpu" and len(f) == 3 and f[0] in ("blocking", "busy"):
             r["cpu"][(f[0], f[1])] = f[2]
@@ -201,6 +212,9 @@ def blocks(r):
     b["transport"] = transport_cost(r["cost"])
     b["placement"] = placement(r)
     b["auth"] = auth_cost(r)
+    b["obs"] = obs_cost(r)
+    if r["hist"] and r["hist"]["buckets"]:
+        b["obs"] += "\n\n![get latency histogram of one run](kv-histogram.png)"
 
     rows = [[label(p)] + r["wire"][p] for p in protos if p in r["wire"]]
     b["wire"] = table(["stack", "frames/call", "wire B/call (capture)", "veth counters B/call",
@@ -305,29 +319,56 @@ def placement(r):
                   "busy p50 µs (Δ, runs)", "wire B/call (Δ)", "XDP ns/packet server / client"], rows)
 
 
-def auth_cost(r):
-    """specs/kv.anf with its SipHash tags against the same spec with
-    auth: none, from the interleaved runs and the BPF statistics."""
-    base, full = "flatrpc-noauth", "flatrpc"
-    if ("blocking", base) not in r["auth"]:
+def paired_cost(r, runs, base, full, what, col):
+    """Two stacks from interleaved runs (r[runs]): each one's p50, the
+    second's over the first's, and the XDP programs' ns/packet."""
+    if ("blocking", base) not in r[runs]:
         return NA
     rows = []
-    for p, what in ((base, "auth: none"), (full, "SipHash-2-4 tag on every frame")):
-        row = [label(p), what]
+    for p, w in ((base, what[0]), (full, what[1])):
+        row = [label(p), w]
         for m in ("blocking", "busy"):
-            c, c0 = r["auth"].get((m, p)), r["auth"].get((m, base))
+            c, c0 = r[runs].get((m, p)), r[runs].get((m, base))
             if not c:
                 row.append("n/a")
                 continue
             mm = c[3]
-            runs = f", runs {mm[0]:g}–{mm[1]:g}" if mm and mm[0] != mm[1] else ""
-            row.append(f"{c[0]:.2f}{runs}" if p == base or not c0
-                       else f"{c[0]:.2f} ({c[0] - c0[0]:+.2f}{runs})")
+            spread = f", runs {mm[0]:g}–{mm[1]:g}" if mm and mm[0] != mm[1] else ""
+            row.append(f"{c[0]:.2f}{spread}" if p == base or not c0
+                       else f"{c[0]:.2f} ({c[0] - c0[0]:+.2f}{spread})")
         x = r["xdp"].get(p)
         row.append(f"{x[0]} / {x[1]}" if x else "n/a")
         rows.append(row)
-    return table(["FlatRPC stack", "frames", "blocking p50 µs (Δ, runs min–max)",
+    return table(["FlatRPC stack", col, "blocking p50 µs (Δ, runs min–max)",
                   "busy p50 µs (Δ, runs)", "XDP ns/packet server / client"], rows)
+
+
+def auth_cost(r):
+    """specs/kv.anf with its SipHash tags against the same spec with
+    auth: none, from the interleaved runs and the BPF statistics."""
+    return paired_cost(r, "auth", "flatrpc-noauth", "flatrpc",
+                       ("auth: none", "SipHash-2-4 tag on every frame"), "frames")
+
+
+def obs_cost(r):
+    """specs/kv.anf counting its figures against the same with none, its
+    processes run with FLATRPC_OBS=off and loaded --figures off
+    (docs/observability.md)."""
+    return paired_cost(r, "obs", "flatrpc-noobs", "flatrpc",
+                       ("nothing", "calls by status, latency, handler and XDP time, element verdicts"),
+                       "figures counted")
+
+
+def hist_quantile(buckets, q):
+    """As Prometheus's histogram_quantile() and flatrpc-stat: the bucket
+    where the rank falls, linear inside it. buckets: (lower_ns, upper_ns,
+    count) of the non-empty ones, as flatrpc-stat -j gives them."""
+    total, seen = sum(c for _, _, c in buckets), 0
+    for lo, hi, c in buckets:
+        if seen + c >= q * total:
+            return lo + (hi - lo) * (q * total - seen) / c
+        seen += c
+    return None
 
 
 def targets(r, hdrs):
@@ -385,6 +426,15 @@ def targets(r, hdrs):
             continue
         rows.append([name, f"{a[0]:g} − {c[0]:g} = {a[0] - c[0]:+.2f} µs", verdict(a[0] - c[0] <= 0.2)])
 
+    for m in ("blocking", "busy"):
+        a, c = r["obs"].get((m, "flatrpc")), r["obs"].get((m, "flatrpc-noobs"))
+        name = f"the figures add ≤ 2% to p50, {'one core blocking' if m == 'blocking' else 'busy-poll'}"
+        if not a or not c or a[0] is None or not c[0]:
+            rows.append([name, "n/a", verdict(None)])
+            continue
+        rows.append([name, f"{a[0]:g} / {c[0]:g} = {100 * (a[0] / c[0] - 1):+.1f}%",
+                     verdict(a[0] / c[0] <= 1.02)])
+
     h0, h1 = r["hol"].get(("flatrpc", "0")), [v for (q, p), v in r["hol"].items() if q == "flatrpc" and p != "0"]
     if h0 and h1:
         q = h1[0]["p99"] / h0["p99"]
@@ -437,9 +487,42 @@ def bars(path, groups, series, title, ylabel, log=False):
     plt.close(fig_)
 
 
+def histogram_plot(h, path):
+    """One run's latency histogram, each bucket a bar as wide as it is,
+    with the histogram's p50/p99 and kv-bench's own beside them."""
+    fig_, ax = plt.subplots(figsize=(8, 4))
+    us = [(lo / 1e3, hi / 1e3, c) for lo, hi, c in h["buckets"]]
+    ax.bar([lo for lo, _, _ in us], [c for _, _, c in us], width=[hi - lo for lo, hi, _ in us],
+           align="edge", color="tab:blue", alpha=0.7, label="library's histogram (calls per bucket)")
+    for q, v, style in ((0.5, h["p50"], "-"), (0.99, h["p99"], "-")):
+        hq = hist_quantile(h["buckets"], q) / 1e3
+        ax.axvline(hq, color="tab:red", ls="--", lw=1, label=f"histogram p{q * 100:g}: {hq:.2f} µs")
+        ax.axvline(v, color="black", ls=style, lw=1, label=f"kv-bench p{q * 100:g}: {v:.2f} µs")
+    ax.set_xscale("log")
+    # a few calls far out (the first, HELLO-ing ones) would squeeze the rest
+    right = 4 * max(hist_quantile(h["buckets"], 0.99) / 1e3, h["p99"])
+    beyond = sum(c for lo, _, c in us if lo >= right)
+    ax.set_xlim(us[0][0] * 0.8, right)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.tick_params(axis="x", which="minor", labelsize=7)
+    if beyond:
+        ax.text(0.99, 0.5, f"{beyond} slower call(s) beyond the axis", transform=ax.transAxes,
+                ha="right", fontsize=7)
+    ax.set_xlabel(f"{h['method']} latency (µs, log scale; buckets 12.5% wide; warmup calls included)")
+    ax.set_ylabel("calls")
+    ax.set_title(f"{label(h['stack'])}, {h['mode']}: {h['method']} latency, one run")
+    ax.legend(fontsize=7)
+    fig_.tight_layout()
+    fig_.savefig(path, dpi=120)
+    plt.close(fig_)
+
+
 def plots(r, png_dir):
     main_t, protos = r["main"], stack_order({k[1] for k in r["main"]})
     modes = [("blocking", "1 core, blocking"), ("busy", "2 cores, busy-poll")]
+    if r["hist"] and r["hist"]["buckets"]:
+        histogram_plot(r["hist"], f"{png_dir}/kv-histogram.png")
     # log latency axis: the sidecar stack is ~100x the FlatRPC rows, whose
     # differences would vanish on a linear one
     for idx, fname, ylabel, what, log in (

@@ -56,7 +56,7 @@ while [ $# -gt 0 ]; do
 done
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh: needs root (network namespaces, XDP)" >&2; exit 1; }
 command -v tcpdump >/dev/null || { echo "bench/run.sh: needs tcpdump (scripts/install-deps.sh)" >&2; exit 1; }
-for b in flatrpc-load kv-server kv-bench; do
+for b in flatrpc-load flatrpc-stat kv-server kv-bench; do
 	[ -x "$B/$b" ] || { echo "bench/run.sh: $B/$b is missing; run make first" >&2; exit 1; }
 done
 
@@ -114,18 +114,23 @@ FR_VARIANTS=""
 for v in noanf fw fwst cst rel ino relino; do
 	[ -x "$B/bench/kv-$v/kv-bench" ] && [ -x "$B/bench/kv-$v/kv-server" ] && FR_VARIANTS+="flatrpc-$v "
 done
-flatrpc_spec() { if [ "$1" = flatrpc ]; then echo "$top/specs/kv.anf"; else echo "$top/bench/specs/kv-${1#flatrpc-}.anf"; fi; }
-flatrpc_bin() { if [ "$1" = flatrpc ]; then echo "$B/$2"; else echo "$B/bench/kv-${1#flatrpc-}/$2"; fi; }
+# flatrpc-noobs is flatrpc counting no figures: its processes run with
+# FLATRPC_OBS=off and its load with --figures off
+flatrpc_spec() { local v=${1%-noobs}; if [ "$v" = flatrpc ]; then echo "$top/specs/kv.anf"; else echo "$top/bench/specs/kv-${v#flatrpc-}.anf"; fi; }
+flatrpc_bin() { local v=${1%-noobs}; if [ "$v" = flatrpc ]; then echo "$B/$2"; else echo "$B/bench/kv-${v#flatrpc-}/$2"; fi; }
+flatrpc_env() { [ "$1" = flatrpc-noobs ] && echo FLATRPC_OBS=off || echo FLATRPC_OBS=on; }
 declare -A FR_LOADED
 flatrpc_use() { # stack client-ns client-if server-ns server-if: load the stack's spec on both ends
-	local stack=$1 key=$3
-	[ "${FR_LOADED[$key]:-}" = "$stack" ] && return
+	local stack=$1 key=$3 figs
+	figs=$(flatrpc_env $stack); figs=${figs#*=}
+	[ "${FR_LOADED[$key]:-}" = "$(flatrpc_spec $stack) $figs" ] && return
 	while [ $# -gt 1 ]; do
 		ip netns exec "$2" "$B/flatrpc-load" --unload "$3" >/dev/null 2>&1 || true
-		ip netns exec "$2" "$B/flatrpc-load" -q "$(flatrpc_spec $stack)" "$3"
+		ip netns exec "$2" "$B/flatrpc-load" -q --figures "$figs" \
+			"$(flatrpc_spec $stack)" "$3"
 		shift 2
 	done
-	FR_LOADED[$key]=$stack
+	FR_LOADED[$key]="$(flatrpc_spec $stack) $figs"
 }
 flatrpc_use flatrpc "$C" fbc$tag "$S" fbs$tag
 # prime ARP both ways so the first measured calls are not resolving neighbours
@@ -193,7 +198,8 @@ start_server() { # proto mode
 	case $1 in
 	flatrpc*)
 		flatrpc_use $1 "$F_CNS" $F_CIF "$F_SNS" $F_SIF
-		spawn "$F_SNS" $cpu "$(flatrpc_bin $1 kv-server)" --iface $F_SIF "${busy[@]}" ;;
+		spawn "$F_SNS" $cpu env "$(flatrpc_env $1)" "$(flatrpc_bin $1 kv-server)" --iface $F_SIF \
+			"${busy[@]}" ;;
 	grpc) spawn "$S" $cpu "$B/grpc-bench" server --port 9448 ;;
 	grpc-icpt) spawn "$S" $cpu "$B/grpc-bench" server --port 9448 --interceptors ;;
 	h2) spawn "$S" $cpu "$B/h2-bench" server --port 9446 "${busy[@]}" ;;
@@ -242,7 +248,8 @@ client() { # proto mode outstanding count [warmup [more client options, FlatRPC 
 	flatrpc*)
 		local late=()
 		[ "$SMOKE" = 1 ] && late=(--late-ok)
-		ip netns exec "$F_CNS" taskset -c 0 "$(flatrpc_bin $1 kv-bench)" client --proto flatrpc \
+		ip netns exec "$F_CNS" taskset -c 0 env "$(flatrpc_env $1)" "$(flatrpc_bin $1 kv-bench)" \
+			client --proto flatrpc \
 			--server $F_SRV_IP --iface $F_CIF "${busy[@]}" --outstanding "$3" --count "$4" \
 			--warmup "$w" --server-pids "$SERVER_PIDS" "${late[@]}" "${@:6}" ;;
 	*)
@@ -428,27 +435,62 @@ done
 AUTH_STACKS=""
 [ -x "$B/bench/kv-noauth/kv-bench" ] && [ -x "$B/bench/kv-noauth/kv-server" ] &&
 	AUTH_STACKS="flatrpc-noauth flatrpc"
-echo
-echo "# auth cost: specs/kv.anf (siphash tags) against flatrpc-noauth (auth: none); p50 us, all calls and per method (medians of $REPS interleaved runs)"
-printf '%-4s %-9s %-15s %10s %10s %10s %15s\n' auth mode proto p50_us set_p50_us get_p50_us \
-	p50_runs_min_max
-for mode in blocking busy; do
-	for proto in $AUTH_STACKS; do : >"$work/auth-$proto"; done
-	for _ in $(seq "$REPS"); do
-		for proto in $AUTH_STACKS; do
-			start_server $proto $mode
-			client $proto $mode 1 "$COUNT" >>"$work/auth-$proto"
-			stop_server
+# interleaved TAG STACKS...: rows "TAG mode stack p50 set_p50 get_p50 min/max"
+# of REPS rounds that each run every stack once, one outstanding
+interleaved() {
+	local tag=$1 mode proto
+	shift
+	printf '%-4s %-9s %-15s %10s %10s %10s %15s\n' "$tag" mode proto p50_us set_p50_us \
+		get_p50_us p50_runs_min_max
+	for mode in blocking busy; do
+		for proto in "$@"; do : >"$work/$tag-$proto"; done
+		for _ in $(seq "$REPS"); do
+			for proto in "$@"; do
+				start_server $proto $mode
+				client $proto $mode 1 "$COUNT" >>"$work/$tag-$proto"
+				stop_server
+			done
+		done
+		for proto in "$@"; do
+			printf '%-4s %-9s %-15s %10s %10s %10s %15s\n' "$tag" $mode $proto \
+				"$(field p50_us <"$work/$tag-$proto" | median)" \
+				"$(field set_p50_us <"$work/$tag-$proto" | median)" \
+				"$(field get_p50_us <"$work/$tag-$proto" | median)" \
+				"$(field p50_us <"$work/$tag-$proto" | sort -g | sed -n '1p;$p' | paste -sd/)"
 		done
 	done
-	for proto in $AUTH_STACKS; do
-		printf '%-4s %-9s %-15s %10s %10s %10s %15s\n' auth $mode $proto \
-			"$(field p50_us <"$work/auth-$proto" | median)" \
-			"$(field set_p50_us <"$work/auth-$proto" | median)" \
-			"$(field get_p50_us <"$work/auth-$proto" | median)" \
-			"$(field p50_us <"$work/auth-$proto" | sort -g | sed -n '1p;$p' | paste -sd/)"
-	done
-done
+}
+echo
+echo "# auth cost: specs/kv.anf (siphash tags) against flatrpc-noauth (auth: none); p50 us, all calls and per method (medians of $REPS interleaved runs)"
+# shellcheck disable=SC2086 # a list of stacks, maybe empty
+interleaved auth $AUTH_STACKS
+# What the figures cost (docs/observability.md): specs/kv.anf with all its
+# figures against flatrpc-noobs, the same with FLATRPC_OBS=off in the
+# server's and the client's environment and loaded with --figures off (no
+# XDP time, no element verdicts). Each alternation reloads both ends.
+echo
+echo "# figures cost: specs/kv.anf counting its figures against flatrpc-noobs (FLATRPC_OBS=off, --figures off); p50 us, all calls and per method (medians of $REPS interleaved runs)"
+interleaved obs flatrpc-noobs flatrpc
+# One run's get latency as the library's histogram saw it (the difference
+# of two readings of the client's figures), beside kv-bench's own p50 and
+# p99 of the same calls: bench/report.py draws it (docs/kv-histogram.png).
+flatrpc_use flatrpc "$F_CNS" $F_CIF "$F_SNS" $F_SIF	# before the first reading
+hist0=$("$B/flatrpc-stat" -j $F_CIF)
+start_server flatrpc busy
+hout=$(client flatrpc busy 1 "$COUNT")
+stop_server
+hist1=$("$B/flatrpc-stat" -j $F_CIF)
+python3 - "$hist0" "$hist1" "$hout" <<'PY'
+import json, re, sys
+def get(doc):
+    m = next(m for m in json.loads(doc)["methods"] if m["name"] == "get")
+    return {(lo, hi): c for lo, hi, c in m["call_latency"]["buckets"]}
+a, b = get(sys.argv[1]), get(sys.argv[2])
+d = {k: c - a.get(k, 0) for k, c in b.items() if c - a.get(k, 0)}
+f = dict(re.findall(r"(\w+)=([\d.]+)", sys.argv[3]))
+print(f"# call latency histogram flatrpc busy get: kv_bench_p50_us={f['get_p50_us']} "
+      f"kv_bench_p99_us={f['get_p99_us']} buckets=" + ",".join(f"{lo}:{hi}:{c}" for (lo, hi), c in sorted(d.items())))
+PY
 # On-wire bytes per call, from a packet capture. AF_XDP frames pass no
 # packet tap on either end (TX is a direct xmit, RX is taken by XDP before
 # the taps), so the capture is taken in a third namespace bridging a separate
@@ -522,7 +564,7 @@ SRV_IP=10.78.2.2 F_SRV_IP=10.78.1.2 F_SIF=fbs$tag F_CIF=fbc$tag
 # one extra run per stack after the timed ones.
 stats_was=$(sysctl -n kernel.bpf_stats_enabled)
 trap 'sysctl -qw kernel.bpf_stats_enabled=$stats_was; cleanup' EXIT
-for proto in $FR_VARIANTS ${AUTH_STACKS%% *} flatrpc; do
+for proto in $FR_VARIANTS ${AUTH_STACKS%% *} flatrpc-noobs flatrpc; do
 	flatrpc_use $proto "$C" fbc$tag "$S" fbs$tag
 	sysctl -qw kernel.bpf_stats_enabled=1
 	read -r cnt0 ns0 <<<"$(xdp_stats fbs$tag)"

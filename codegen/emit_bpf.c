@@ -991,8 +991,9 @@ static void gen_dispatch(const struct fr_spec *spec, const char *name, struct fr
 				    !(resp ? el->resp.present : el->req.present))
 					continue;
 				inst_name(m, el, resp, fn, sizeof(fn));
-				fr_buf_printf(b, "\t\trc = %s(body, data_end);\n\t\tif (rc)\n"
-					      "\t\t\treturn rc;\n", fn);
+				fr_buf_printf(b, "\t\trc = %s(body, data_end);\n"
+					      "\t\tfr_elem_count(%u, rc);\n\t\tif (rc)\n"
+					      "\t\t\treturn rc;\n", fn, fr_elem_slot(spec, i, j, resp));
 			}
 		}
 		fr_buf_printf(b, "\t\tbreak;\n");
@@ -1136,6 +1137,19 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 		}
 	}
 
+	fr_buf_printf(b, "\n/* ---- what each element decided (docs/observability.md) ---- */\n"
+		      "\n/* Per CPU, key slot * FLATRPC_ELEM_VERDICTS + verdict; the slots are\n"
+		      " * FLATRPC_SPEC_ELEMENTS in init.h. */\n"
+		      "struct {\n\t__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);\n"
+		      "\t__uint(max_entries, %u * FLATRPC_ELEM_VERDICTS);\n\t__type(key, __u32);\n"
+		      "\t__type(value, __u64);\n\t__uint(pinning, LIBBPF_PIN_BY_NAME);\n"
+		      "} elem_verdicts SEC(\".maps\");\n\n"
+		      "static __always_inline void fr_elem_count(__u32 slot, int rc)\n{\n"
+		      "\t__u32 k = slot * FLATRPC_ELEM_VERDICTS + FLATRPC_ELEM_VERDICT(rc);\n"
+		      "\t__u64 *c;\n\n"
+		      "\tif (!flatrpc_figures)\n\t\treturn;\n"
+		      "\tc = bpf_map_lookup_elem(&elem_verdicts, &k);\n"
+		      "\tif (c)\n\t\t(*c)++;\n}\n", fr_elem_slots(spec));
 	fr_buf_printf(b, "\n/* ---- chains, one function per method, element and direction ---- */\n");
 	for (unsigned i = 0; i < svc->nmethods; i++) {
 		const struct fr_method *m = &svc->methods[i];

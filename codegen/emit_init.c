@@ -88,6 +88,33 @@ void fr_emit_init(const struct fr_spec *spec, struct fr_buf *b)
 	for (unsigned i = 0; i < svc->nmethods; i++)
 		fr_buf_printf(b, "%s \"%s\"", i ? "," : "", svc->methods[i].name);
 	fr_buf_printf(b, " }\n");
+	/* ERR status names by code - 1, for the figures' status labels;
+	 * NULL-terminated, so that a spec without errors has a list too */
+	fr_buf_printf(b, "#define FLATRPC_SPEC_ERRORS {");
+	for (unsigned i = 0; i < spec->nerrs; i++) {
+		fr_buf_printf(b, " ");
+		fr_buf_cstring(b, spec->errs[i].msg);
+		fr_buf_printf(b, ",");
+	}
+	fr_buf_printf(b, " NULL }\n");
+	/* the slots of elem_verdicts (anf.bpf.h): method, chain position,
+	 * element, hook; NULL-terminated */
+	fr_buf_printf(b, "#define FLATRPC_SPEC_ELEMENTS {");
+	for (unsigned i = 0; i < svc->nmethods; i++) {
+		const struct fr_method *m = &svc->methods[i];
+		for (int resp = 0; resp < 2; resp++)
+			for (unsigned j = 0; j < m->nchain; j++) {
+				const struct fr_element *el = m->chain[j].elem;
+				if (!(resp ? el->resp.present : el->req.present))
+					continue;
+				fr_buf_printf(b, " { %u, %u, %u, \"%s\", \"%s\" },",
+					      fr_elem_slot(spec, i, j, resp), i, j, el->name,
+					      resp ? "resp" : m->chain[j].side == FR_CLIENT ?
+					      "client_req" : "req");
+			}
+	}
+	fr_buf_printf(b, " { 0, 0, 0, NULL, NULL } }\n");
+	fr_buf_printf(b, "#define FLATRPC_SPEC_ELEM_SLOTS %u\n", fr_elem_slots(spec));
 	/* Map states' pins by their state_limits slot, for --status and the
 	 * loader's entry count; NULL-terminated, so that none is a list too */
 	fr_buf_printf(b, "#define FLATRPC_SPEC_STATES {");

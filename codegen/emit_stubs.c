@@ -286,16 +286,9 @@ void fr_emit_stubs_c(const struct fr_spec *spec, struct fr_buf *b)
 	if (spec->nerrs) {
 		fr_buf_printf(b, "static const char *const %s_errors[] = {\n", n.sv);
 		for (unsigned i = 0; i < spec->nerrs; i++) {
-			fr_buf_printf(b, "\t\"");
-			for (const char *c = spec->errs[i].msg; *c; c++) {
-				if (*c == '"' || *c == '\\')
-					fr_buf_printf(b, "\\%c", *c);
-				else if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
-					fr_buf_printf(b, "\\%03o", (unsigned char)*c);
-				else
-					fr_buf_put(b, c, 1);
-			}
-			fr_buf_printf(b, "\",\n");
+			fr_buf_printf(b, "\t");
+			fr_buf_cstring(b, spec->errs[i].msg);
+			fr_buf_printf(b, ",\n");
 		}
 		fr_buf_printf(b, "};\n\n");
 	}

@@ -171,3 +171,23 @@ int fr_emit_dir(const struct fr_spec *spec, const char *dir, FILE *diag)
 	fr_buf_free(&b);
 	return err;
 }
+
+static unsigned chain_max(const struct fr_spec *spec)
+{
+	unsigned n = 1;
+
+	for (unsigned i = 0; i < spec->svc->nmethods; i++)
+		if (spec->svc->methods[i].nchain > n)
+			n = spec->svc->methods[i].nchain;
+	return n;
+}
+
+unsigned fr_elem_slot(const struct fr_spec *spec, unsigned method, unsigned pos, int resp)
+{
+	return (method * chain_max(spec) + pos) * 2 + !!resp;
+}
+
+unsigned fr_elem_slots(const struct fr_spec *spec)
+{
+	return (spec->svc->nmethods ? spec->svc->nmethods : 1) * chain_max(spec) * 2;
+}

@@ -33,6 +33,8 @@ struct fr_buf {
 void fr_buf_printf(struct fr_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void fr_buf_put(struct fr_buf *b, const char *s, size_t n);
+/* s as a C string literal, quotes included */
+void fr_buf_cstring(struct fr_buf *b, const char *s);
 void fr_buf_free(struct fr_buf *b);
 /* Appends the whole file to b: 0, or -errno (b freed). */
 int fr_read_file(const char *path, struct fr_buf *b);
@@ -474,6 +476,11 @@ int fr_arith_op(enum fr_expr_kind k);
 const struct fr_eparam *fr_elem_param(const struct fr_element *el, const char *name);
 uint64_t fr_fnv1a64(uint64_t h, const void *p, size_t n);
 #define FR_FNV_OFFSET 0xcbf29ce484222325ULL
+/* The counters of one element's runs in `elem_verdicts`: the slot of a
+ * method's chain entry pos and hook (req or resp), FLATRPC_ELEM_VERDICTS
+ * keys each, and how many slots the service has. */
+unsigned fr_elem_slot(const struct fr_spec *spec, unsigned method, unsigned pos, int resp);
+unsigned fr_elem_slots(const struct fr_spec *spec);
 /* The state's BPF map, fr_<element>_<state>: its C name and its pin name. */
 const char *fr_state_map_name(char *buf, size_t n, const struct fr_state *st);
 

@@ -59,6 +59,20 @@ void fr_buf_printf(struct fr_buf *b, const char *fmt, ...)
 	free(big);
 }
 
+void fr_buf_cstring(struct fr_buf *b, const char *s)
+{
+	fr_buf_put(b, "\"", 1);
+	for (const char *c = s; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			fr_buf_printf(b, "\\%c", *c);
+		else if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+			fr_buf_printf(b, "\\%03o", (unsigned char)*c);
+		else
+			fr_buf_put(b, c, 1);
+	}
+	fr_buf_put(b, "\"", 1);
+}
+
 void fr_buf_free(struct fr_buf *b)
 {
 	free(b->p);

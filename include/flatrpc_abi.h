@@ -229,26 +229,111 @@ enum flatrpc_drop {
 };
 
 /*
- * Per-method counters: a per-CPU array keyed by method id, summed by tools.
- * One X-macro row per field, in struct order; append only.
+ * Per-method counters of the kernel programs: a per-CPU array keyed by
+ * method id, summed by tools. X(field, help): the field is also the JSON
+ * key of `flatrpc-load --status -j` and, as flatrpc_kernel_<field>_total,
+ * the Prometheus name (docs/observability.md). Append only.
  */
 #define FLATRPC_METHOD_STATS(X)						\
-	X(rx_req)	/* requests delivered to the local socket */	\
-	X(rx_resp)	/* responses (incl. errors) delivered */	\
-	X(anf_err)	/* requests answered with an ANF error, in XDP or \
-			 * (on the client host) by the client: program */ \
-	X(dup)		/* retransmitted requests marked FLATRPC_F_DUP */ \
-	X(tx_stack)	/* FlatRPC messages leaving through the kernel stack (TC) */ \
-	X(busy)		/* requests refused with ACK BUSY by this XDP */ \
-	X(rx_ack)	/* ACKs (PENDING or BUSY) delivered to the local socket */ \
-	X(client_pass)	/* requests the client: program let through */	\
-	X(seq_pushed)	/* in-order streams a new one pushed out of its	\
-			 * host's share (FLATRPC_SEQ_PER_HOST) */
+	X(rx_req,	"requests delivered to the local socket")	\
+	X(rx_resp,	"responses (errors included) delivered to the local socket") \
+	X(anf_err,	"requests answered with an ANF error, in XDP or by the client: program") \
+	X(dup,		"retransmitted requests marked DUP")		\
+	X(tx_stack,	"FlatRPC messages leaving through the kernel stack (TC)") \
+	X(busy,		"requests refused with ACK BUSY by this XDP")	\
+	X(rx_ack,	"ACKs delivered to the local socket")		\
+	X(client_pass,	"requests the client: program let through")	\
+	X(seq_pushed,	"in-order streams a new one pushed out of its host's share (FLATRPC_SEQ_PER_HOST)")
 
 struct flatrpc_method_stats {
-#define FLATRPC_X_FIELD(n) __u64 n;
+#define FLATRPC_X_FIELD(f, help) __u64 f;
 	FLATRPC_METHOD_STATS(FLATRPC_X_FIELD)
 #undef FLATRPC_X_FIELD
+};
+
+/*
+ * Latency histograms (docs/observability.md), log-linear: 8 buckets per
+ * power of two, so a bucket is at most 12.5% wide, from 1 ns to 2^36 ns
+ * (69 s; slower ones count in the last bucket). Bucket i holds the values
+ * v with flatrpc_hist_upper(i - 1) < v <= flatrpc_hist_upper(i), in ns.
+ * Counts only add, so histograms of CPUs and processes merge by adding
+ * them bucket by bucket. The same code computes a bucket in BPF and in
+ * the library.
+ */
+#define FLATRPC_HIST_SUB_BITS	3
+#define FLATRPC_HIST_SUB	(1u << FLATRPC_HIST_SUB_BITS)
+#define FLATRPC_HIST_BUCKETS	(FLATRPC_HIST_SUB * 34)
+
+struct flatrpc_hist {
+	__u64	count;
+	__u64	sum_ns;
+	__u64	bucket[FLATRPC_HIST_BUCKETS];
+};
+
+/* Highest set bit + 1 (0 for 0), without a loop or a builtin BPF lacks. */
+static inline __u32 flatrpc_fls64(__u64 x)
+{
+	__u32 n = 0;
+
+	if (x >> 32) { n += 32; x >>= 32; }
+	if (x >> 16) { n += 16; x >>= 16; }
+	if (x >> 8) { n += 8; x >>= 8; }
+	if (x >> 4) { n += 4; x >>= 4; }
+	if (x >> 2) { n += 2; x >>= 2; }
+	if (x >> 1) { n += 1; x >>= 1; }
+	return n + (__u32)x;
+}
+
+/* Buckets are closed above, (lower, upper], so that each bucket's upper
+ * bound is a round figure for Prometheus's `le`: v - 1 is bucketed. */
+static inline __u32 flatrpc_hist_bucket(__u64 ns)
+{
+	__u64 x = ns ? ns - 1 : 0;
+	__u32 e, i;
+
+	if (x < FLATRPC_HIST_SUB)
+		return (__u32)x;
+	e = flatrpc_fls64(x) - 1;
+	i = (e - FLATRPC_HIST_SUB_BITS + 1) * FLATRPC_HIST_SUB +
+	    (__u32)((x >> (e - FLATRPC_HIST_SUB_BITS)) & (FLATRPC_HIST_SUB - 1));
+	return i < FLATRPC_HIST_BUCKETS ? i : FLATRPC_HIST_BUCKETS - 1;
+}
+
+/* The largest value, in ns, that bucket i holds. */
+static inline __u64 flatrpc_hist_upper(__u32 i)
+{
+	__u32 e = i / FLATRPC_HIST_SUB + FLATRPC_HIST_SUB_BITS - 1;
+
+	if (i < FLATRPC_HIST_SUB)
+		return i + 1;
+	return (__u64)(FLATRPC_HIST_SUB + 1 + i % FLATRPC_HIST_SUB) << (e - FLATRPC_HIST_SUB_BITS);
+}
+
+/*
+ * What the library counts per method, in the pinned `obs` array (one entry
+ * per method id, BPF_F_MMAPABLE): every process of the host that uses the
+ * interface maps it and adds with atomic increments, so counting costs no
+ * syscall and the processes' figures are one sum. X(field, help) as for
+ * FLATRPC_METHOD_STATS; Prometheus: flatrpc_<field>_total. Append only.
+ */
+#define FLATRPC_CALL_COUNTERS(X)					\
+	X(retransmits,	"client: requests sent again after a timeout")	\
+	X(timeouts,	"client: calls ended without an answer (FLATRPC_E_TIMEOUT)") \
+	X(busy,		"client: ACK BUSY received (the request is sent again later)") \
+	X(pending,	"client: ACK PENDING received (the server holds the request)") \
+	X(overloaded,	"client: lossy calls refused by a busy server (FLATRPC_E_OVERLOADED)") \
+	X(served,	"server: requests the handler ran")		\
+	X(served_err,	"server: requests the handler answered with an error")
+
+struct flatrpc_method_obs {
+	/* client: calls answered, by the answer's status (0: ok, else the
+	 * ERR status: an ANF error of the spec or a FLATRPC_ST_*) */
+	__u64	answered[256];
+#define FLATRPC_X_FIELD(f, help) __u64 f;
+	FLATRPC_CALL_COUNTERS(FLATRPC_X_FIELD)
+#undef FLATRPC_X_FIELD
+	struct flatrpc_hist call;	/* client: send to answer, answered calls */
+	struct flatrpc_hist handler;	/* server: the handler's run */
 };
 
 /*
@@ -383,6 +468,20 @@ struct flatrpc_state_limits {
 	__s64	max;		/* the map's max_entries, set by the loader */
 };
 
+/*
+ * What each ANF element decided, counted per run in `elem_verdicts` (a
+ * per-CPU array the generated anf.bpf.h defines, sized for the spec):
+ * FLATRPC_ELEM_VERDICTS keys per (method, chain entry, hook) slot, the
+ * slots listed by FLATRPC_SPEC_ELEMENTS in the generated init.h. The
+ * verdict is 0 for passed on, the ERR status for an error (the spec's
+ * error codes 1..127, FLATRPC_ST_STATE_FULL), FLATRPC_ELEM_FORWARDED for
+ * forward(). Elements after a denial do not run and count nothing.
+ */
+#define FLATRPC_ELEM_VERDICTS	256
+#define FLATRPC_ELEM_FORWARDED	255
+#define FLATRPC_ELEM_VERDICT(rc) \
+	((rc) == FLATRPC_ANF_FORWARD ? FLATRPC_ELEM_FORWARDED : (__u32)(rc) & 0xff)
+
 /* Pinned objects, under <bpffs>/flatrpc/<ifname>/. */
 #define FLATRPC_PIN_SUBDIR	"flatrpc"
 #define FLATRPC_PIN_XSKS	"xsks"
@@ -395,6 +494,9 @@ struct flatrpc_state_limits {
 #define FLATRPC_PIN_LOAD	"load"
 #define FLATRPC_PIN_KEYS	"auth_keys"
 #define FLATRPC_PIN_STATE_LIMITS "state_limits"
+#define FLATRPC_PIN_OBS		"obs"		/* struct flatrpc_method_obs by method */
+#define FLATRPC_PIN_XDP_TIME	"xdp_time"	/* per-CPU struct flatrpc_hist, XDP run time */
+#define FLATRPC_PIN_ELEM_VERDICTS "elem_verdicts"	/* per-CPU, FLATRPC_ELEM_VERDICT by slot */
 #define FLATRPC_PIN_PROG_XDP	"prog_xdp"
 #define FLATRPC_PIN_PROG_TC	"prog_tc"
 /* Never attached: the library runs it with BPF_PROG_TEST_RUN per request of
@@ -409,6 +511,9 @@ struct flatrpc_meta {
 	__u16	port;		/* UDP port of the service */
 	__u8	xdp_mode;	/* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE */
 	__u8	created_clsact;	/* 1 if flatrpc-load created the clsact qdisc */
+	__u8	figures;	/* 1: XDP time and element verdicts recorded
+				 * (flatrpc-load --figures, docs/observability.md) */
+	__u8	pad[7];
 };
 
 #endif /* FLATRPC_ABI_H */

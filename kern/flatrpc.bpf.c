@@ -400,8 +400,7 @@ static __always_inline int fr_epoch_ack(struct xdp_md *ctx, struct fr_pkt *p, __
 			bpf_htonl(cur));
 }
 
-SEC("xdp")
-int flatrpc_xdp(struct xdp_md *ctx)
+static __always_inline int fr_xdp_run(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -552,6 +551,29 @@ int flatrpc_xdp(struct xdp_md *ctx)
 			st->rx_req++;
 	}
 	return bpf_redirect_map(&xsks, queue, XDP_DROP);
+}
+
+/* The time XDP spends on a FlatRPC frame, into this CPU's histogram; what
+ * is not FlatRPC (XDP_PASS) is not counted. Two clock reads, about 1% of a
+ * call (docs/observability.md). */
+SEC("xdp")
+int flatrpc_xdp(struct xdp_md *ctx)
+{
+	__u64 t0 = bpf_ktime_get_ns(), ns;
+	struct flatrpc_hist *h;
+	__u32 zero = 0;
+	int ret = fr_xdp_run(ctx);
+
+	if (ret == XDP_PASS || !flatrpc_figures)
+		return ret;
+	h = bpf_map_lookup_elem(&xdp_time, &zero);
+	if (h) {
+		ns = bpf_ktime_get_ns() - t0;
+		h->count++;
+		h->sum_ns += ns;
+		h->bucket[flatrpc_hist_bucket(ns)]++;
+	}
+	return ret;
 }
 
 /*

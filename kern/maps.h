@@ -119,4 +119,30 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } meta SEC(".maps");
 
+/* What the library counts per method (struct flatrpc_method_obs): every
+ * process maps it and adds with atomics, no syscall per call; the kernel
+ * never touches it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FLATRPC_MAX_METHODS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct flatrpc_method_obs);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} obs SEC(".maps");
+
+/* 0: the kernel programs record no XDP time and no element verdicts
+ * (flatrpc-load --figures off, for measuring what they cost); the verifier
+ * then drops that code. Set through the skeleton before load. */
+const volatile __u8 flatrpc_figures = 1;
+
+/* XDP run time per FlatRPC frame; per-CPU, the reader adds the CPUs up. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct flatrpc_hist);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xdp_time SEC(".maps");
+
 #endif

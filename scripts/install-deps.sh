@@ -19,6 +19,10 @@ APT_PACKAGES=(
 	linux-perf
 	# selftests: namespaces, tc, offload switches, packet crafting
 	iproute2 iputils-ping ethtool tcpdump jq python3 python3-pip python3-scapy
+	# flatrpc-stat --listen serves /metrics with it; test_prometheus runs a
+	# real Prometheus server against it (curl asks its HTTP API), and promtool
+	# checks the output
+	libmicrohttpd-dev prometheus curl
 	# virtme-ng: qemu (TCG), module tools for the guest's modprobe and the
 	# host's depmod on the unpacked kernel, busybox for its initramfs, udev
 	# for the virtio-serial ports that carry the guest's exit code
@@ -56,7 +60,7 @@ pip_install virtme-ng argcomplete requests
 # Debian's python3-scapy only serves /usr/bin/python3; a pyenv python needs its own.
 "$PY" -c 'import scapy' 2>/dev/null || pip_install scapy
 
-for tool in clang bpftool vng qemu-system-x86_64 depmod ethtool ping jq; do
+for tool in clang bpftool vng qemu-system-x86_64 depmod ethtool ping jq prometheus promtool; do
 	command -v "$tool" >/dev/null || { echo "install-deps: $tool still missing" >&2; exit 1; }
 done
 "$PY" -c 'import scapy' || { echo "install-deps: scapy not importable by $PY" >&2; exit 1; }

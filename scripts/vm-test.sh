@@ -35,9 +35,13 @@ guest() {
 	done
 	if [ $rc -eq 0 ]; then
 		scripts/run-bpf-tests.sh || rc=1
+		# test_prometheus runs a Prometheus server and a load of 200000
+		# calls whose rate it compares: host only (docs/observability.md);
+		# the figures it reads are tested here by test_status_json
+		echo "vm-test: test_prometheus is left out in the VM (host only)"
 		SELFTEST_SCALE=${SELFTEST_SCALE:-10} T_CALL=${T_CALL:-180} T_LOAD=${T_LOAD:-1200} \
 			SELFTEST_NETEM=1 INVARIANT_COUNT=${INVARIANT_COUNT:-10000} \
-			selftests/run.sh "$@" || rc=1
+			SELFTEST_LEAVE_OUT=test_prometheus selftests/run.sh "$@" || rc=1
 	fi
 	echo "vm-test-result: $nonce $rc $(uname -r)"
 	exit $rc

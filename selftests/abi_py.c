@@ -111,7 +111,7 @@ int main(void)
 	FLATRPC_DROP_REASONS(FLATRPC_X_NAME)
 #undef FLATRPC_X_NAME
 	printf(")\nMETHOD_STATS = (");
-#define FLATRPC_X_NAME(n) printf("\"%s\", ", #n);
+#define FLATRPC_X_NAME(n, help) printf("\"%s\", ", #n);
 	FLATRPC_METHOD_STATS(FLATRPC_X_NAME)
 #undef FLATRPC_X_NAME
 	printf(")\n\n");

@@ -721,8 +721,9 @@ static void test_tracked_bpf_chains(void **state)
 
 	f = function_of(c, "static __always_inline int fr_anf_req(__u32 method, void *body, "
 			"void *data_end)\n");
+	/* each run counted in its (method, chain entry, hook) slot */
 	expect_in(f, "\tcase TRACKED_GET:\n\t\trc = fr_anf_get_firewall_req(body, data_end);\n"
-		  "\t\tif (rc)\n\t\t\treturn rc;\n\t\tbreak;\n");
+		  "\t\tfr_elem_count(2, rc);\n\t\tif (rc)\n\t\t\treturn rc;\n\t\tbreak;\n");
 	expect_in(f, "\tcase TRACKED_PUT:\n\t\tbreak;\n");
 	/* the client: instances are not in the server's chain */
 	assert_null(strstr(f, "fr_anf_get_session_tracker_req"));
@@ -733,10 +734,10 @@ static void test_tracked_bpf_chains(void **state)
 	f = function_of(c, "static __always_inline int fr_anf_client_req(__u32 method, void *body, "
 			"void *data_end)\n");
 	expect_in(f, "\tcase TRACKED_GET:\n\t\trc = fr_anf_get_session_tracker_req(body, data_end);\n"
-		  "\t\tif (rc)\n\t\t\treturn rc;\n\t\tbreak;\n");
+		  "\t\tfr_elem_count(0, rc);\n\t\tif (rc)\n\t\t\treturn rc;\n\t\tbreak;\n");
 	expect_in(f, "\tcase TRACKED_GET_REMOTE:\n\t\tbreak;\n");
 	expect_in(f, "\tcase TRACKED_PUT:\n\t\trc = fr_anf_put_firewall_req(body, data_end);\n"
-		  "\t\tif (rc)\n\t\t\treturn rc;\n"
+		  "\t\tfr_elem_count(8, rc);\n\t\tif (rc)\n\t\t\treturn rc;\n"
 		  "\t\trc = fr_anf_put_session_tracker_req(body, data_end);\n");
 	free(f);
 
@@ -745,7 +746,7 @@ static void test_tracked_bpf_chains(void **state)
 	f = function_of(c, "static __always_inline int fr_anf_resp(__u32 method, void *body, "
 			"void *data_end)\n");
 	expect_in(f, "\tcase TRACKED_GET:\n\t\trc = fr_anf_get_firewall_resp(body, data_end);\n"
-		  "\t\tif (rc)\n\t\t\treturn rc;\n"
+		  "\t\tfr_elem_count(3, rc);\n\t\tif (rc)\n\t\t\treturn rc;\n"
 		  "\t\trc = fr_anf_get_session_tracker_resp(body, data_end);\n");
 	free(f);
 

@@ -336,6 +336,7 @@ int proto_cli_send_to(struct proto_cli *c, fr_addr_t addr, uint16_t port, uint8_
 	k->method = method;
 	k->rto = proto_cli_rto(c, method);
 	k->sent_at = now;
+	k->started = now;
 	k->attempt_at = now;
 	k->deadline = now + k->rto;
 	k->order = c->next_order++;
@@ -437,6 +438,7 @@ int proto_cli_on_response(struct proto_cli *c, const struct flatrpc_hdr *hdr, fr
 	done->method = k->method;
 	done->status = 0;
 	done->err = 0;
+	done->started = k->started;
 	if (kind == FLATRPC_ERR) {
 		done->status = hdr->status;
 		/* 1..127 and state_full come from the spec's ANFs; the rest of

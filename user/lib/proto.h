@@ -27,6 +27,7 @@
 struct proto_call {
 	uint64_t	deadline;	/* end of the current attempt */
 	uint64_t	sent_at;	/* first transmission, for the RTT sample */
+	uint64_t	started;	/* registration: the call's latency runs from here */
 	uint64_t	attempt_at;	/* this attempt's transmission */
 	uint64_t	rto;		/* this attempt's timeout, ns */
 	uint64_t	order;		/* registration order: queued calls leave FIFO */
@@ -212,6 +213,7 @@ struct proto_done {
 	uint8_t		method;
 	uint8_t		status;
 	int		err;		/* 0, FLATRPC_E_ANF, FLATRPC_E_REMOTE */
+	uint64_t	started;	/* proto_cli_on_response(): when the call was made */
 };
 
 /* Allocates the table and slab. Returns 0 or -errno. */

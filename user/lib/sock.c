@@ -64,6 +64,9 @@ struct flatrpc_sock {
 	uint32_t		tag_len;	/* FLATRPC_TAG_LEN, or 0 for auth: none */
 	void			*load_map;
 	size_t			load_map_len;
+	/* the mmapped `obs` array, by method id; NULL: not counted */
+	struct flatrpc_method_obs *obs;
+	size_t			obs_len;
 	uint32_t		busy_at;
 	uint64_t		ack_tx;
 	uint64_t		backlog_max;
@@ -306,6 +309,68 @@ static void load_map_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts
 }
 
 /*
+ * Maps the per-method figures that every process of the host adds to
+ * (docs/observability.md). FLATRPC_OBS=off leaves them out, for measuring
+ * what they cost; an object without the map is not counted either.
+ */
+static void obs_map_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts *opts)
+{
+	const char *env = getenv("FLATRPC_OBS");
+	int err;
+
+	if (env && !strcmp(env, "off"))
+		return;
+	s->obs = pin_mmap(opts, FLATRPC_PIN_OBS, FLATRPC_MAX_METHODS * sizeof(*s->obs),
+			  PROT_READ | PROT_WRITE, &s->obs_len, &err);
+}
+
+static void obs_map_close(struct flatrpc_sock *s)
+{
+	if (s->obs)
+		munmap(s->obs, s->obs_len);
+	s->obs = NULL;
+}
+
+/* Relaxed atomics: the figures are sums, and many processes add to them. */
+static void obs_add(__u64 *c, uint64_t n)
+{
+	__atomic_fetch_add(c, n, __ATOMIC_RELAXED);
+}
+
+static void obs_hist(struct flatrpc_hist *h, uint64_t ns)
+{
+	obs_add(&h->count, 1);
+	obs_add(&h->sum_ns, ns);
+	obs_add(&h->bucket[flatrpc_hist_bucket(ns)], 1);
+}
+
+/* The figures of a method, or NULL when they are not counted. */
+static struct flatrpc_method_obs *obs_of(const struct flatrpc_sock *s, uint8_t method)
+{
+	return s->obs && method < FLATRPC_MAX_METHODS ? &s->obs[method] : NULL;
+}
+
+/* A call that ended: answered (with its latency when it was answered over
+ * the wire, started != 0), timed out or refused as overloaded. */
+static void obs_call_done(struct flatrpc_sock *s, uint8_t method, int err, uint8_t status,
+			  uint64_t started, uint64_t now)
+{
+	struct flatrpc_method_obs *o = obs_of(s, method);
+
+	if (!o)
+		return;
+	if (err == FLATRPC_E_TIMEOUT) {
+		obs_add(&o->timeouts, 1);
+	} else if (err == FLATRPC_E_OVERLOADED) {
+		obs_add(&o->overloaded, 1);
+	} else {
+		obs_add(&o->answered[status], 1);
+		if (started && now >= started)
+			obs_hist(&o->call, now - started);
+	}
+}
+
+/*
  * Maps the pinned `auth_keys` map. A service whose spec authenticates
  * (flatrpc-load sets `on`) gets no socket until a key is loaded: sending
  * untagged frames would only have them dropped at the peer.
@@ -449,6 +514,7 @@ static struct flatrpc_sock *sock_new(const struct flatrpc_service_desc *svc,
 	 * while the senders learn of the BUSY, so the fill ring never runs dry. */
 	s->busy_at = opts->busy_at ? opts->busy_at : FX_RX_FRAMES / 2;
 	load_map_open(s, opts);
+	obs_map_open(s, opts);
 	e = keys_map_open(s, opts);
 	if (e)
 		goto fail;
@@ -480,6 +546,7 @@ void flatrpc_sock_del(struct flatrpc_sock *s)
 	}
 	if (s->load_map)
 		munmap(s->load_map, s->load_map_len);
+	obs_map_close(s);
 	if (s->keys)
 		munmap((void *)s->keys, s->keys_map_len);
 	if (s->prio_ready)
@@ -771,6 +838,7 @@ static int take_denied(struct flatrpc_sock *s, struct flatrpc_completion *out, i
 		out[n].method = s->denied[i].method;
 		out[n].err = FLATRPC_E_ANF;
 		out[n].status = s->denied[i].status;
+		obs_call_done(s, out[n].method, FLATRPC_E_ANF, out[n].status, 0, 0);
 	}
 	return n;
 }
@@ -949,6 +1017,7 @@ static int rx_responses(struct flatrpc_sock *s, struct flatrpc_completion *out, 
 				continue;
 			}
 			frag_store_drop(&s->big_tx, 0, 0, done.rpc_id);
+			obs_call_done(s, done.method, done.err, done.status, done.started, now);
 			out[n].rpc_id = done.rpc_id;
 			out[n].method = done.method;
 			out[n].err = done.err;
@@ -963,10 +1032,20 @@ static int rx_responses(struct flatrpc_sock *s, struct flatrpc_completion *out, 
 			drop[n_drop++] = d->addr;
 			continue;
 		}
-		rc = (h->flags & FLATRPC_KIND_MASK) == FLATRPC_ACK ?
-		     proto_cli_on_ack(&s->cli, h, frame_addr(f, false), udp->source, now, &done) :
-		     proto_cli_on_response(&s->cli, h, frame_addr(f, false), udp->source, now,
-					   &done);
+		done.started = 0;
+		if ((h->flags & FLATRPC_KIND_MASK) == FLATRPC_ACK) {
+			struct flatrpc_method_obs *o = obs_of(s, h->method);
+
+			rc = proto_cli_on_ack(&s->cli, h, frame_addr(f, false), udp->source, now,
+					      &done);
+			if (o && rc >= 0 && h->status == FLATRPC_ACK_BUSY)
+				obs_add(&o->busy, 1);
+			else if (o && rc >= 0 && h->status == FLATRPC_ACK_PENDING)
+				obs_add(&o->pending, 1);
+		} else {
+			rc = proto_cli_on_response(&s->cli, h, frame_addr(f, false), udp->source,
+						   now, &done);
+		}
 		if (rc == PROTO_ACK_RESEND) {
 			const void *copy = proto_cli_frame(&s->cli, done.rpc_id, &copy_len);
 
@@ -979,6 +1058,7 @@ static int rx_responses(struct flatrpc_sock *s, struct flatrpc_completion *out, 
 			drop[n_drop++] = d->addr;
 			continue;
 		}
+		obs_call_done(s, done.method, done.err, done.status, done.started, now);
 		out[n].rpc_id = done.rpc_id;
 		out[n].method = done.method;
 		out[n].err = done.err;
@@ -1005,9 +1085,12 @@ static int run_timers(struct flatrpc_sock *s, struct flatrpc_completion *out, in
 	got = proto_cli_expire(&s->cli, now, ev, max < RX_BATCH ? max : RX_BATCH);
 	for (int i = 0; i < got; i++) {
 		if (ev[i].kind == PROTO_EV_RETX || ev[i].kind == PROTO_EV_SEND) {
+			if (ev[i].kind == PROTO_EV_RETX && obs_of(s, ev[i].method))
+				obs_add(&obs_of(s, ev[i].method)->retransmits, 1);
 			send_again(s, ev[i].rpc_id, ev[i].frame, ev[i].len);
 			continue;
 		}
+		obs_call_done(s, ev[i].method, FLATRPC_E_TIMEOUT, 0, 0, now);
 		out[n].rpc_id = ev[i].rpc_id;
 		out[n].method = ev[i].method;
 		out[n].err = FLATRPC_E_TIMEOUT;
@@ -1159,6 +1242,19 @@ static void rotate_epoch(struct flatrpc_sock *s, uint64_t now)
 			 __ATOMIC_RELAXED);
 }
 
+/* A handler's run, from t0 (0: not counted) to now. */
+static void obs_served(struct flatrpc_sock *s, uint8_t method, uint64_t t0, int rc)
+{
+	struct flatrpc_method_obs *o = obs_of(s, method);
+
+	if (!o || !t0)
+		return;
+	obs_hist(&o->handler, mono_ns() - t0);
+	obs_add(&o->served, 1);
+	if (rc)
+		obs_add(&o->served_err, 1);
+}
+
 /* Runs one admitted request (or answers the ANF denial XDP left to us) and
  * sends the response, caching it for reliable methods. */
 static void execute(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
@@ -1194,7 +1290,10 @@ static void execute(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		st = FLATRPC_ST_NO_METHOD;
 	} else if (s->frag_ready && md->resp_max > FLATRPC_FRAG_CHUNK) {
 		size_t rlen = FLATRPC_MSG_MAX;
+		uint64_t t0 = obs_of(s, qh->method) ? mono_ns() : 0;
 		int rc = fn(ctx, qh->method, qbody, qlen, s->big_buf, &rlen);
+
+		obs_served(s, qh->method, t0, rc);
 
 		if (rc == 0 && rlen > FLATRPC_FRAG_CHUNK && rlen <= FLATRPC_MSG_MAX) {
 			uint8_t tmpl[MSG_OFF + V6_EXTRA];
@@ -1217,7 +1316,10 @@ static void execute(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		}
 	} else {
 		size_t rlen = FX_FRAME_SIZE - moff - FLATRPC_TAG_LEN;
+		uint64_t t0 = obs_of(s, qh->method) ? mono_ns() : 0;
 		int rc = fn(ctx, qh->method, qbody, qlen, rf + moff, &rlen);
+
+		obs_served(s, qh->method, t0, rc);
 
 		if (rc == 0 && rlen <= FX_FRAME_SIZE - moff - FLATRPC_TAG_LEN) {
 			body_len = (uint16_t)rlen;
@@ -1512,6 +1614,8 @@ static void watch_load(struct flatrpc_sock *s, uint64_t now)
 	s->load_map = NULL;
 	s->load = NULL;
 	load_map_open(s, &o);
+	obs_map_close(s);
+	obs_map_open(s, &o);
 	if (s->load && s->prio_ready) {
 		s->load->backlog = 0;
 		__atomic_store_n(&s->load->busy_at, s->busy_at, __ATOMIC_RELEASE);

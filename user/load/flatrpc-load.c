@@ -47,9 +47,8 @@
 #include "loader.h"
 #include "seed.h"
 #include "keys.h"
-
-#define EXIT_USAGE	2
-#define EXIT_NOTLOADED	3
+#include "metrics.h"
+#include "exit_codes.h"
 
 /* Our TC filter's identity on clsact egress; 0xF1 echoes FLATRPC_MAGIC so a
  * `tc filter show` makes it recognisable. */
@@ -60,16 +59,12 @@
 #define FR_TC_PROG_NAME	 "flatrpc_tc_egress"
 #define FR_CLIENT_PROG_NAME "flatrpc_client"
 
-static const char *const drop_names[] = {
-#define FLATRPC_X_NAME(n, s) [FLATRPC_DROP_##n] = s,
-	FLATRPC_DROP_REASONS(FLATRPC_X_NAME)
-#undef FLATRPC_X_NAME
-};
 
 static const char *const core_pins[] = {
 	FLATRPC_PIN_XSKS, FLATRPC_PIN_STATS, FLATRPC_PIN_DROPS, FLATRPC_PIN_SEQS,
 	FLATRPC_PIN_SEQ_HOSTS, FLATRPC_PIN_META, FLATRPC_PIN_PROG_XDP, FLATRPC_PIN_PROG_TC, FLATRPC_PIN_LOAD,
 	FLATRPC_PIN_PROG_CLIENT, FLATRPC_PIN_KEYS, FLATRPC_PIN_STATE_LIMITS,
+	FLATRPC_PIN_OBS, FLATRPC_PIN_XDP_TIME, FLATRPC_PIN_ELEM_VERDICTS,
 };
 
 /*
@@ -77,8 +72,9 @@ static const char *const core_pins[] = {
  * needs and no more. Read-write: the library registers its AF_XDP socket in
  * xsks, publishes its backlog in load, resets in-order streams in seqs, and
  * runs the client program (a program pin opens read-write only), and maps
- * the keys it signs with (the kernel mmaps a BPF map only through a
- * read-write file, so a member could also change them). Read-only: what it
+ * the keys it signs with and the figures it adds to (`obs`; the kernel
+ * mmaps a BPF map only through a read-write file, so a member could also
+ * change the keys). Read-only: what it
  * checks or a monitor reads. Everything else (the attached programs, the
  * ANF state) stays the loader's.
  */
@@ -87,7 +83,8 @@ static const struct { const char *pin; mode_t mode; } shared_pins[] = {
 	{ FLATRPC_PIN_SEQS, 0660 },	{ FLATRPC_PIN_PROG_CLIENT, 0660 },
 	{ FLATRPC_PIN_KEYS, 0660 },	{ FLATRPC_PIN_META, 0640 },
 	{ FLATRPC_PIN_STATS, 0640 },	{ FLATRPC_PIN_DROPS, 0640 },
-	{ FLATRPC_PIN_STATE_LIMITS, 0640 },
+	{ FLATRPC_PIN_STATE_LIMITS, 0640 },	{ FLATRPC_PIN_OBS, 0660 },
+	{ FLATRPC_PIN_XDP_TIME, 0640 },	{ FLATRPC_PIN_ELEM_VERDICTS, 0640 },
 };
 
 struct options {
@@ -99,6 +96,8 @@ struct options {
 	__u16		port;		/* 0: the spec's */
 	bool		quiet;
 	bool		force;
+	bool		json;		/* --status -j */
+	bool		no_figures;	/* --figures off */
 	bool		share;		/* --group, or the one the pins had */
 	gid_t		gid;		/* the group whose applications may use the pins */
 };
@@ -175,8 +174,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: flatrpc-load [--mode auto|drv|skb] [--port N] [--bpffs DIR] [--group G] [--force] [-q]\n"
-		"                    SPEC.anf IFACE\n"
-		"       flatrpc-load [--bpffs DIR] --status IFACE\n"
+		"                    [--figures on|off] SPEC.anf IFACE\n"
+		"       flatrpc-load [--bpffs DIR] --status [-j] IFACE\n"
 		"       flatrpc-load [--bpffs DIR] [-q] --unload IFACE\n"
 		"       flatrpc-load --keygen FILE\n"
 		"       flatrpc-load [--bpffs DIR] [--key FILE] --rekey IFACE\n");
@@ -201,6 +200,8 @@ static void help(void)
 	       "  --bpffs DIR     bpffs root (default $FLATRPC_BPFFS or /sys/fs/bpf);\n"
 	       "                  mounted there if it is not a bpffs yet\n"
 	       "  --force         replace an XDP program that is not FlatRPC's\n"
+	       "  --figures off   the kernel programs record no XDP time and no element\n"
+	       "                  verdicts (to measure what they cost; default on)\n"
 	       "  --group G       let applications of group G (name or gid) use the service\n"
 	       "                  without root: they need CAP_NET_RAW for AF_XDP\n"
 	       "                  (docs/security.md); later loads keep the group\n"
@@ -212,13 +213,15 @@ static void help(void)
 	       "  --rekey IFACE   load the key file again into the running service (a rotation step)\n"
 	       "  -q, --quiet     print errors only\n"
 	       "  --status IFACE  show what is loaded, counters and state sizes (exit 3: nothing)\n"
+	       "  -j, --json      with --status: one JSON object, keys in docs/observability.md\n"
 	       "  --unload IFACE  detach and remove every pin; safe when nothing is loaded\n"
 	       "\n"
 	       "Exit codes: 0 ok, 1 failure, 2 usage, 3 not loaded.\n"
 	       "\n"
 	       "Example:\n"
 	       "  flatrpc-load --keygen /etc/flatrpc/kv.key    # once; copy it to the service's hosts\n"
-	       "  flatrpc-load specs/kv.anf eth0\n");
+	       "  flatrpc-load specs/kv.anf eth0\n"
+	       "  flatrpc-load --status -j eth0 | jq '.methods[] | {name, answered}'\n");
 }
 
 /* ---- filesystem --------------------------------------------------------- */
@@ -1187,6 +1190,7 @@ static int cmd_load(void)
 	}
 	obj = l->obj(skel);
 	l->set_port(skel, opt.port);
+	l->set_figures(skel, !opt.no_figures);
 	port = rodata_port(obj);
 	err = l->load(skel);
 	if (err) {
@@ -1232,6 +1236,7 @@ static int cmd_load(void)
 	m.port = port;
 	m.xdp_mode = opt.xdp_mode;
 	m.created_clsact = created_clsact;
+	m.figures = !opt.no_figures;
 	mfd = bpf_map__fd(bpf_object__find_map_by_name(obj, FLATRPC_PIN_META));
 	err = bpf_map_update_elem(mfd, &key, &m, BPF_ANY);
 	if (err) {
@@ -1305,6 +1310,8 @@ static int cmd_load(void)
 	say("  UDP port %u; %u init entr%s applied; %s\n", port, l->n_init,
 	    l->n_init == 1 ? "y" : "ies", fresh ? "state is new" : "state kept from before");
 	say("  pinned under %s\n", pin_dir);
+	if (opt.no_figures)
+		say("  figures off: no XDP time, no element verdicts (docs/observability.md)\n");
 	if (opt.share) {
 		struct group *g = getgrgid(opt.gid);
 
@@ -1476,16 +1483,81 @@ static void print_state_maps(const struct flatrpc_loader *l)
 	closedir(d);
 }
 
+/* The figures as text: the kernel's counters by method, the library's
+ * answers and latency, drops. */
+static void print_figures(const struct fr_figures *f)
+{
+	char nb[16], col[40];
+	bool any = false;
+
+	printf("methods (kernel counters, summed over the CPUs):\n");
+	printf("  %-8s", "method");
+#define FLATRPC_X_HEAD(fl, help) printf(" %11.11s", #fl);
+	FLATRPC_METHOD_STATS(FLATRPC_X_HEAD)
+#undef FLATRPC_X_HEAD
+	printf("\n");
+	for (unsigned int m = 0; m < f->n_methods; m++) {
+		const struct flatrpc_method_stats *k = &f->kern[m];
+		__u64 all = 0;
+
+#define FLATRPC_X_SUM(fl, help) all |= k->fl;
+		FLATRPC_METHOD_STATS(FLATRPC_X_SUM)
+#undef FLATRPC_X_SUM
+		if (!all)
+			continue;
+		any = true;
+		printf("  %-8s", fr_method_name(f, m, nb, sizeof(nb)));
+#define FLATRPC_X_ROW(fl, help) printf(" %11llu", (unsigned long long)k->fl);
+		FLATRPC_METHOD_STATS(FLATRPC_X_ROW)
+#undef FLATRPC_X_ROW
+		printf("\n");
+	}
+	if (!any)
+		printf("  (no traffic yet)\n");
+
+	any = false;
+	for (unsigned int m = 0; m < f->n_methods; m++) {
+		const struct flatrpc_method_obs *o = &f->obs[m];
+
+		if (!o->call.count && !o->handler.count && !o->timeouts && !o->answered[0])
+			continue;
+		if (!any)
+			printf("calls (the processes of this host):\n  %-9s %10s %10s %10s %9s %9s\n",
+			       "", "answered", "timeouts", "served", "p50 us", "p99 us");
+		any = true;
+		/* "name:", so that a row is never taken for the counters' */
+		snprintf(col, sizeof(col), "%s:", fr_method_name(f, m, nb, sizeof(nb)));
+		printf("  %-9s %10llu %10llu %10llu %9.2f %9.2f\n", col,
+		       (unsigned long long)o->call.count, (unsigned long long)o->timeouts,
+		       (unsigned long long)o->served, fr_hist_quantile(&o->call, 0.5) / 1e3,
+		       fr_hist_quantile(&o->call, 0.99) / 1e3);
+	}
+
+	printf("drops:\n");
+	any = false;
+	for (unsigned int r = 1; r < FLATRPC_DROP__MAX; r++) {
+		if (!f->drops[r])
+			continue;
+		any = true;
+		printf("  %-16s %12llu\n", fr_drop_names[r], (unsigned long long)f->drops[r]);
+	}
+	if (!any)
+		printf("  (none)\n");
+	if (f->xdp.count)
+		printf("XDP time per frame: p50 %.0f ns, p99 %.0f ns over %llu frames\n",
+		       fr_hist_quantile(&f->xdp, 0.5), fr_hist_quantile(&f->xdp, 0.99),
+		       (unsigned long long)f->xdp.count);
+}
+
 static int cmd_status(void)
 {
-	struct flatrpc_method_stats *st;
 	const struct flatrpc_loader *l;
 	LIBBPF_OPTS(bpf_xdp_query_opts, xq);
-	struct flatrpc_meta m;
-	__u32 pinned_xdp, pinned_tc, tc_id, xdp_id = 0, key;
-	int ncpus, ifindex, fd, i;
-	bool attached, any;
-	__u64 *drops;
+	struct flatrpc_keys k = {};
+	struct fr_figures *f;
+	__u32 pinned_xdp, pinned_tc, tc_id, xdp_id = 0, zero = 0;
+	int ifindex, kfd;
+	bool attached, keys_read;
 
 	/* A stage is a loader at work (wait for it) or one killed (recover
 	 * what it left), so that what is shown is one whole state. A user
@@ -1493,117 +1565,89 @@ static int cmd_status(void)
 	if (is_bpffs(opt.bpffs) && !access(stage_dir, F_OK) && !lock_pins(false) &&
 	    !recover(if_nametoindex(opt.ifname), false, true))
 		remove_top();
-	if (!is_bpffs(opt.bpffs) || !read_meta(&m)) {
-		printf("FlatRPC is not loaded on %s (no pins in %s)\n", opt.ifname, pin_dir);
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return 1;
+	if (!is_bpffs(opt.bpffs) || fr_figures_read(pin_dir, f)) {
+		if (opt.json) {
+			printf("{\"interface\":");
+			fr_json_str(stdout, opt.ifname);
+			printf(",\"loaded\":false}\n");
+		} else {
+			printf("FlatRPC is not loaded on %s (no pins in %s)\n", opt.ifname, pin_dir);
+		}
+		free(f);
 		return EXIT_NOTLOADED;
 	}
 	ifindex = if_nametoindex(opt.ifname);
-	l = loader_by_hash(m.spec_hash);
-	printf("interface %s (ifindex %u%s)\n", opt.ifname, m.ifindex,
-	       ifindex && (__u32)ifindex == m.ifindex ? "" : ", no longer present");
-	printf("service   %.*s, spec hash %016llx, spec %s\n", (int)sizeof(m.service), m.service,
-	       (unsigned long long)m.spec_hash,
-	       l ? l->spec_path : "(not built into this flatrpc-load)");
-	printf("port      %u/udp\n", m.port);
-	printf("mode      %s\n", mode_name(m.xdp_mode));
-	{
-		struct flatrpc_keys k = {};
-		__u32 zero = 0;
-		int kfd = pin_open(FLATRPC_PIN_KEYS);
-
-		if (kfd < 0 || bpf_map_lookup_elem(kfd, &zero, &k))
-			printf("auth      unknown (no readable %s pin)\n", FLATRPC_PIN_KEYS);
-		else if (!k.on)
-			printf("auth      none (the spec says so)\n");
-		else
-			printf("auth      siphash-2-4, %u key%s live\n", k.count, k.count == 1 ? "" : "s");
-		if (kfd >= 0)
-			close(kfd);
-	}
-
+	l = f->l;
+	kfd = pin_open(FLATRPC_PIN_KEYS);
+	keys_read = kfd >= 0 && !bpf_map_lookup_elem(kfd, &zero, &k);
+	if (kfd >= 0)
+		close(kfd);
 	pinned_xdp = pinned_prog_id(FLATRPC_PIN_PROG_XDP);
 	pinned_tc = pinned_prog_id(FLATRPC_PIN_PROG_TC);
 	if (ifindex && !bpf_xdp_query(ifindex, 0, &xq))
-		xdp_id = m.xdp_mode == XDP_FLAGS_SKB_MODE ? xq.skb_prog_id : xq.drv_prog_id;
+		xdp_id = f->meta.xdp_mode == XDP_FLAGS_SKB_MODE ? xq.skb_prog_id : xq.drv_prog_id;
 	tc_id = ifindex ? tc_attached_id(ifindex) : 0;
-	printf("XDP       program id %u, %s\n", pinned_xdp,
-	       xdp_id && xdp_id == pinned_xdp ? "attached" : "NOT attached");
+	attached = xdp_id && xdp_id == pinned_xdp;
+
+	if (opt.json) {
+		char svc[sizeof(f->meta.service) + 1];
+
+		snprintf(svc, sizeof(svc), "%.*s", (int)sizeof(f->meta.service), f->meta.service);
+		printf("{\"interface\":");
+		fr_json_str(stdout, opt.ifname);
+		printf(",\"loaded\":true,\"attached\":%s,\"ifindex\":%u,\"present\":%s,\"service\":",
+		       attached ? "true" : "false", f->meta.ifindex,
+		       ifindex && (__u32)ifindex == f->meta.ifindex ? "true" : "false");
+		fr_json_str(stdout, svc);
+		printf(",\"spec_hash\":\"%016llx\",\"spec\":", (unsigned long long)f->meta.spec_hash);
+		if (l)
+			fr_json_str(stdout, l->spec_path);
+		else
+			printf("null");
+		printf(",\"port\":%u,\"mode\":\"%s\",\"kernel_figures\":%s,\"auth\":", f->meta.port,
+		       f->meta.xdp_mode == XDP_FLAGS_SKB_MODE ? "skb" : "drv",
+		       f->meta.figures ? "true" : "false");
+		if (keys_read)
+			printf("{\"on\":%s,\"keys\":%u}", k.on ? "true" : "false", k.count);
+		else
+			printf("null");
+		printf(",\"xdp\":{\"prog_id\":%u,\"attached\":%s,\"other_prog_id\":%u}", pinned_xdp,
+		       attached ? "true" : "false", xdp_id != pinned_xdp ? xdp_id : 0);
+		printf(",\"tc\":{\"prog_id\":%u,\"attached\":%s,\"created_clsact\":%s}", pinned_tc,
+		       tc_id && tc_id == pinned_tc ? "true" : "false",
+		       f->meta.created_clsact ? "true" : "false");
+		fr_figures_json(stdout, f);
+		printf("}\n");
+		free(f);
+		return attached ? 0 : EXIT_NOTLOADED;
+	}
+
+	printf("interface %s (ifindex %u%s)\n", opt.ifname, f->meta.ifindex,
+	       ifindex && (__u32)ifindex == f->meta.ifindex ? "" : ", no longer present");
+	printf("service   %.*s, spec hash %016llx, spec %s\n", (int)sizeof(f->meta.service),
+	       f->meta.service, (unsigned long long)f->meta.spec_hash,
+	       l ? l->spec_path : "(not built into this flatrpc-load)");
+	printf("port      %u/udp\n", f->meta.port);
+	printf("mode      %s\n", mode_name(f->meta.xdp_mode));
+	printf("figures   %s\n", f->meta.figures ? "kernel's and library's" :
+	       "library's only (loaded with --figures off)");
+	if (!keys_read)
+		printf("auth      unknown (no readable %s pin)\n", FLATRPC_PIN_KEYS);
+	else if (!k.on)
+		printf("auth      none (the spec says so)\n");
+	else
+		printf("auth      siphash-2-4, %u key%s live\n", k.count, k.count == 1 ? "" : "s");
+	printf("XDP       program id %u, %s\n", pinned_xdp, attached ? "attached" : "NOT attached");
 	if (xdp_id && xdp_id != pinned_xdp)
 		printf("          another XDP program is attached: id %u\n", xdp_id);
 	printf("TC egress program id %u, %s (clsact %s)\n", pinned_tc,
 	       tc_id && tc_id == pinned_tc ? "attached" : "NOT attached",
-	       m.created_clsact ? "created by flatrpc-load" : "pre-existing");
-	attached = xdp_id && xdp_id == pinned_xdp;
-
-	ncpus = libbpf_num_possible_cpus();
-	if (ncpus <= 0)
-		return 1;
-	st = calloc(ncpus, sizeof(*st));
-	drops = calloc(ncpus, sizeof(*drops));
-	if (!st || !drops) {
-		free(st);
-		free(drops);
-		return 1;
-	}
-
-	fd = pin_open(FLATRPC_PIN_STATS);
-	printf("methods (summed over %d CPUs):\n", ncpus);
-	printf("  %-8s", "method");
-#define FLATRPC_X_HEAD(n) printf(" %11s", #n);
-	FLATRPC_METHOD_STATS(FLATRPC_X_HEAD)
-#undef FLATRPC_X_HEAD
-	printf("\n");
-	any = false;
-	for (key = 0; fd >= 0 && key < FLATRPC_MAX_METHODS; key++) {
-		struct flatrpc_method_stats s = {};
-		__u64 all = 0;
-
-		if (bpf_map_lookup_elem(fd, &key, st))
-			continue;
-		for (i = 0; i < ncpus; i++) {
-#define FLATRPC_X_SUM(n) s.n += st[i].n; all |= st[i].n;
-			FLATRPC_METHOD_STATS(FLATRPC_X_SUM)
-#undef FLATRPC_X_SUM
-		}
-		if (!all)
-			continue;
-		any = true;
-		if (l && key < l->n_methods)
-			printf("  %-8s", l->methods[key]);
-		else
-			printf("  %-8u", key);
-#define FLATRPC_X_VAL(n) printf(" %11llu", (unsigned long long)s.n);
-		FLATRPC_METHOD_STATS(FLATRPC_X_VAL)
-#undef FLATRPC_X_VAL
-		printf("\n");
-	}
-	if (!any)
-		printf("  (no traffic yet)\n");
-	if (fd >= 0)
-		close(fd);
-
-	fd = pin_open(FLATRPC_PIN_DROPS);
-	printf("drops:\n");
-	any = false;
-	for (key = 1; fd >= 0 && key < FLATRPC_DROP__MAX; key++) {
-		__u64 sum = 0;
-
-		if (bpf_map_lookup_elem(fd, &key, drops))
-			continue;
-		for (i = 0; i < ncpus; i++)
-			sum += drops[i];
-		if (!sum)
-			continue;
-		any = true;
-		printf("  %-16s %12llu\n", drop_names[key], (unsigned long long)sum);
-	}
-	if (!any)
-		printf("  (none)\n");
-	if (fd >= 0)
-		close(fd);
-	free(st);
-	free(drops);
-
+	       f->meta.created_clsact ? "created by flatrpc-load" : "pre-existing");
+	print_figures(f);
+	free(f);
 	print_state_maps(l);
 	if (!attached) {
 		printf("FlatRPC is pinned but not attached on %s; load it again or --unload\n",
@@ -1730,13 +1774,15 @@ static int cmd_keygen(const char *path)
 int main(int argc, char **argv)
 {
 	enum { OPT_STATUS = 256, OPT_UNLOAD, OPT_MODE, OPT_PORT, OPT_BPFFS, OPT_FORCE, OPT_KEY,
-	       OPT_KEYGEN, OPT_REKEY, OPT_GROUP };
+	       OPT_KEYGEN, OPT_REKEY, OPT_GROUP, OPT_FIGURES };
 	static const struct option longopts[] = {
 		{ "mode",   required_argument, NULL, OPT_MODE },
 		{ "port",   required_argument, NULL, OPT_PORT },
 		{ "bpffs",  required_argument, NULL, OPT_BPFFS },
 		{ "force",  no_argument,       NULL, OPT_FORCE },
+		{ "figures", required_argument, NULL, OPT_FIGURES },
 		{ "quiet",  no_argument,       NULL, 'q' },
+		{ "json",   no_argument,       NULL, 'j' },
 		{ "status", no_argument,       NULL, OPT_STATUS },
 		{ "unload", no_argument,       NULL, OPT_UNLOAD },
 		{ "key",    required_argument, NULL, OPT_KEY },
@@ -1756,7 +1802,7 @@ int main(int argc, char **argv)
 	if (!opt.bpffs || !*opt.bpffs)
 		opt.bpffs = "/sys/fs/bpf";
 
-	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qjh", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_MODE:
 			if (!strcmp(optarg, "auto"))
@@ -1787,8 +1833,19 @@ int main(int argc, char **argv)
 		case OPT_FORCE:
 			opt.force = true;
 			break;
+		case OPT_FIGURES:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				complain("--figures is on or off, not %s\n", optarg);
+				usage(stderr);
+				return EXIT_USAGE;
+			}
+			opt.no_figures = !strcmp(optarg, "off");
+			break;
 		case 'q':
 			opt.quiet = true;
+			break;
+		case 'j':
+			opt.json = true;
 			break;
 		case OPT_STATUS:
 			cmd = STATUS;

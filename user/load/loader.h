@@ -11,6 +11,7 @@
 #ifndef FLATRPC_LOADER_H
 #define FLATRPC_LOADER_H
 
+#include <stdbool.h>
 #include <linux/types.h>
 #include <bpf/libbpf.h>
 
@@ -23,6 +24,15 @@ struct flatrpc_init_entry {
 	__u32		value_size;
 };
 
+/* A slot of the elem_verdicts map: one hook of one entry of a method's chain. */
+struct flatrpc_elem_slot {
+	unsigned int	slot;
+	unsigned int	method;
+	unsigned int	position;	/* in the method's chain, client: entries first */
+	const char	*element;
+	const char	*hook;		/* "req", "client_req" (sending library) or "resp" */
+};
+
 struct flatrpc_loader {
 	const char				*service;
 	__u64					spec_hash;
@@ -31,12 +41,16 @@ struct flatrpc_loader {
 	unsigned int				n_methods;
 	const char *const			*states;	/* Map state pins by state_limits
 								 * slot, NULL-terminated */
+	const char *const			*errors;	/* ANF error names, errors[code - 1] */
+	unsigned int				n_errors;
+	const struct flatrpc_elem_slot		*elems;		/* NULL-terminated by element */
 	const struct flatrpc_init_entry		*init;
 	unsigned int				n_init;
 	/* skeleton lifecycle; `skel` is the skeleton struct, opaque here */
 	void		*(*open)(const struct bpf_object_open_opts *opts);
 	struct bpf_object *(*obj)(void *skel);
 	void		(*set_port)(void *skel, __u16 port);	/* .rodata, before load */
+	void		(*set_figures)(void *skel, bool on);	/* flatrpc_figures, likewise */
 	int		(*load)(void *skel);
 	void		(*destroy)(void *skel);
 };

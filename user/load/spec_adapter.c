@@ -36,6 +36,11 @@ static void adapter_set_port(void *skel, __u16 port)
 	((struct flatrpc_bpf *)skel)->rodata->flatrpc_port = port ? port : FLATRPC_SPEC_PORT;
 }
 
+static void adapter_set_figures(void *skel, bool on)
+{
+	((struct flatrpc_bpf *)skel)->rodata->flatrpc_figures = on;
+}
+
 static int adapter_load(void *skel)
 {
 	return flatrpc_bpf__load(skel);
@@ -48,6 +53,8 @@ static void adapter_destroy(void *skel)
 
 static const char *const method_names[] = FLATRPC_SPEC_METHODS;
 static const char *const state_names[] = FLATRPC_SPEC_STATES;
+static const char *const error_names[] = FLATRPC_SPEC_ERRORS;
+static const struct flatrpc_elem_slot elem_slots[] = FLATRPC_SPEC_ELEMENTS;
 
 const struct flatrpc_loader FLATRPC_LOADER_SYM = {
 	.service	= FLATRPC_SPEC_SERVICE,
@@ -56,11 +63,15 @@ const struct flatrpc_loader FLATRPC_LOADER_SYM = {
 	.methods	= method_names,
 	.n_methods	= sizeof(method_names) / sizeof(method_names[0]),
 	.states		= state_names,
+	.errors		= error_names,
+	.n_errors	= sizeof(error_names) / sizeof(error_names[0]) - 1,
+	.elems		= elem_slots,
 	.init		= flatrpc_init_table,
 	.n_init		= FLATRPC_INIT_COUNT,
 	.open		= adapter_open,
 	.obj		= adapter_obj,
 	.set_port	= adapter_set_port,
+	.set_figures	= adapter_set_figures,
 	.load		= adapter_load,
 	.destroy	= adapter_destroy,
 };
