@@ -5,6 +5,9 @@
 SPECS    ?= specs/kv.anf specs/ratelimited.anf specs/tiered.anf specs/blob.anf specs/balanced.anf specs/tracked.anf \
             $(wildcard bench/specs/*.anf)
 BUILD    ?= build
+# where `make install` puts everything; flatrpc-gen and flatrpc-load also
+# look for the element library's imports under $(PREFIX)/share/flatrpc
+PREFIX   ?= /usr/local
 V        ?= 0
 CC       ?= gcc
 CLANG    ?= clang
@@ -166,9 +169,18 @@ $(LIB_SO): $(LIB_PIC_OBJS) user/lib/libflatrpc-user.map
 		-Wl,--version-script=user/lib/libflatrpc-user.map \
 		$(LIB_PIC_OBJS) -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)
 
+# PREFIX is compiled into the import path (codegen/parser.c) and written
+# into the .pc: a stamp that changes with it rebuilds both.
+$(BUILD)/prefix.stamp: FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' >$@
+.PHONY: FORCE
+$(BUILD)/obj/codegen/parser.o: CFLAGS += -DFLATRPC_SHARE_DIR='"$(PREFIX)/share/flatrpc"'
+$(BUILD)/obj/codegen/parser.o $(BUILD)/libflatrpc-user.pc: $(BUILD)/prefix.stamp
+
 $(BUILD)/libflatrpc-user.pc: user/lib/libflatrpc-user.pc.in
 	$(call msg,GEN,$@)
-	$(Q)sed -e 's|@PREFIX@|/usr/local|' -e 's|@VERSION@|$(LIB_VERSION)|' $< > $@
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(LIB_VERSION)|' $< > $@
 
 # ---- flatrpc-load ----------------------------------------------------------------
 # the spec list is a wildcard: a new spec file must regenerate it too
@@ -341,9 +353,10 @@ demo: all
 bench: all
 	bench/run.sh
 
-# The tools, the library and its headers, and the man pages, under
-# $(DESTDIR)$(PREFIX); the .pc file says /usr/local.
-PREFIX ?= /usr/local
+# The tools, the library and its headers, the element library and the man
+# pages, under $(DESTDIR)$(PREFIX). `make uninstall` removes what this put.
+MAN_PAGES := $(wildcard docs/man/*.[1-8])
+PUBLIC_HEADERS := include/flatrpc.h include/flatrpc_abi.h include/flatrpc_siphash.h
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1 \
@@ -355,10 +368,24 @@ install: all
 	ln -sf libflatrpc-user.so.$(LIB_VERSION) $(DESTDIR)$(PREFIX)/lib/libflatrpc-user.so.0
 	ln -sf libflatrpc-user.so.0 $(DESTDIR)$(PREFIX)/lib/libflatrpc-user.so
 	install -m 644 $(BUILD)/libflatrpc-user.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
-	install -m 644 include/flatrpc.h include/flatrpc_abi.h include/flatrpc_siphash.h \
-		$(DESTDIR)$(PREFIX)/include/
-	install -m 644 docs/man/flatrpc-stat.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 644 docs/man/flatrpc-load.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(PREFIX)/include/
+	install -d $(DESTDIR)$(PREFIX)/share/flatrpc/elements
+	install -m 644 specs/elements/*.anf $(DESTDIR)$(PREFIX)/share/flatrpc/elements/
+	for m in $(MAN_PAGES); do \
+		install -d $(DESTDIR)$(PREFIX)/share/man/man$${m##*.} && \
+		install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/ || exit 1; \
+	done
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(GEN) $(STAT))) \
+	      $(DESTDIR)$(PREFIX)/sbin/$(notdir $(LOAD)) \
+	      $(DESTDIR)$(PREFIX)/lib/$(notdir $(LIB_A)) \
+	      $(DESTDIR)$(PREFIX)/lib/libflatrpc-user.so.$(LIB_VERSION) \
+	      $(DESTDIR)$(PREFIX)/lib/libflatrpc-user.so.0 $(DESTDIR)$(PREFIX)/lib/libflatrpc-user.so \
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/libflatrpc-user.pc \
+	      $(addprefix $(DESTDIR)$(PREFIX)/include/,$(notdir $(PUBLIC_HEADERS))) \
+	      $(foreach m,$(MAN_PAGES),$(DESTDIR)$(PREFIX)/share/man/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+	rm -rf $(DESTDIR)$(PREFIX)/share/flatrpc
 
 clean:
 	rm -rf $(BUILD)
