@@ -162,11 +162,12 @@ static unsigned bytes_saved(const struct fr_method *m, const struct fr_chain_ref
 void fr_place_method(struct fr_spec *spec, struct fr_method *m, struct fr_diag *d)
 {
 	char names[160];
-	int forced[m->nchain ? m->nchain : 1];
 
 	/* both chain: and a side: an error already, and nothing to place */
 	if (!m->chain_loc.line || m->side_loc[FR_CLIENT].line || m->side_loc[FR_SERVER].line)
 		return;
+	/* the side rules 1 to 5 force, per entry; -1: free */
+	int *forced = fr_arena_alloc(&spec->arena, (m->nchain + 1) * sizeof(*forced));
 	for (unsigned j = 0; j < m->nchain; j++) {
 		struct fr_chain_ref *r = &m->chain[j];
 		forced[j] = r->elem ? forced_side(spec, r) : FR_SERVER;
