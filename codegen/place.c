@@ -159,12 +159,34 @@ static unsigned bytes_saved(const struct fr_method *m, const struct fr_chain_ref
 	return bytes;
 }
 
+/* An explicit side wins, but one against its element's author is said. */
+static void warn_explicit(struct fr_method *m, struct fr_diag *d)
+{
+	for (unsigned j = 0; j < m->nchain; j++) {
+		const struct fr_chain_ref *r = &m->chain[j];
+		if (!r->elem)
+			continue;
+		if (r->side == FR_CLIENT && (r->elem->enforce || r->elem->place == FR_SERVER))
+			fr_warn(d, r->loc, "element '%s' is %s, but method '%s' puts it in "
+				"client:; the explicit side wins, so the caller's host runs it "
+				"and could skip it", r->name,
+				r->elem->enforce ? "@enforce" : "@place(server)", m->name);
+		else if (r->side == FR_SERVER && r->elem->place == FR_CLIENT)
+			fr_warn(d, r->loc, "element '%s' is @place(client), but method '%s' "
+				"puts it in server:; the explicit side wins", r->name, m->name);
+	}
+}
+
 void fr_place_method(struct fr_spec *spec, struct fr_method *m, struct fr_diag *d)
 {
 	char names[160];
 
+	if (!m->chain_loc.line) {
+		warn_explicit(m, d);
+		return;
+	}
 	/* both chain: and a side: an error already, and nothing to place */
-	if (!m->chain_loc.line || m->side_loc[FR_CLIENT].line || m->side_loc[FR_SERVER].line)
+	if (m->side_loc[FR_CLIENT].line || m->side_loc[FR_SERVER].line)
 		return;
 	/* the side rules 1 to 5 force, per entry; -1: free */
 	int *forced = fr_arena_alloc(&spec->arena, (m->nchain + 1) * sizeof(*forced));

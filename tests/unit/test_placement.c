@@ -192,6 +192,18 @@ static void test_order_rule(void **state)
 		     "'guard', which runs on the server");
 }
 
+/* text loads with a warning that contains want, and no error */
+static void expect_warning(const char *text, const char *want)
+{
+	char *out;
+	int n;
+
+	fr_spec_free(load(text, &out, &n));
+	if (n || !strstr(out, want))
+		fail_msg("expected only the warning \"%s\" in:\n%s", want, out);
+	free(out);
+}
+
 static void test_explicit_side_wins(void **state)
 {
 	(void)state;
@@ -199,6 +211,14 @@ static void test_explicit_side_wins(void **state)
 			 "m: guard -> client (explicit client:)\n");
 	expect_placement(PEEK("peek", "sid") SVC("    server: peek()\n"),
 			 "m: peek -> server (explicit server:)\n");
+	/* against the author's word: said, not refused */
+	expect_warning("@enforce\n" REFUSER SVC("    client: guard()\n"),
+		       "t.anf:17:13: warning: element 'guard' is @enforce, but method 'm' puts "
+		       "it in client:; the explicit side wins");
+	expect_warning("@place(server)\n" PEEK("peek", "sid") SVC("    client: peek()\n"),
+		       "element 'peek' is @place(server), but method 'm' puts it in client:");
+	expect_warning("@place(client)\n" PEEK("peek", "sid") SVC("    server: peek()\n"),
+		       "element 'peek' is @place(client), but method 'm' puts it in server:");
 }
 
 static void test_errors(void **state)
