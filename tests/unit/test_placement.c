@@ -250,7 +250,7 @@ static void test_errors(void **state)
 		expect_error(cases[i].text, cases[i].want);
 }
 
-/* Everything the emitters write for spec, and its layout text. */
+/* Everything the emitters write for spec (--proto too), and its layout text. */
 static char *output_of(const char *name, const char *text)
 {
 	struct fr_diag d = { .out = stderr };
@@ -265,6 +265,7 @@ static char *output_of(const char *name, const char *text)
 	fr_emit_init(spec, &b);
 	fr_emit_stubs_h(spec, &b);
 	fr_emit_stubs_c(spec, &b);
+	assert_int_equal(fr_emit_proto(spec, &b, &d), 0);
 	FILE *f = open_memstream(&lay, &len);
 	fr_print_layout(spec, f);
 	fclose(f);
