@@ -1,7 +1,9 @@
 # FlatRPC top-level build. `make help` lists the targets.
 # Every rule lives here; each part only lists its sources.
 
-# bench/specs/: FlatRPC variants of specs/kv.anf that the benchmark compares
+# bench/specs/: FlatRPC variants of specs/kv.anf that the benchmark compares.
+# specs/placed.anf is not here: it has no example programs; test_placement
+# holds it to its client:/server: form and test-proto checks its .proto.
 SPECS    ?= specs/kv.anf specs/ratelimited.anf specs/tiered.anf specs/blob.anf specs/balanced.anf specs/tracked.anf \
             $(wildcard bench/specs/*.anf)
 BUILD    ?= build

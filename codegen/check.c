@@ -89,6 +89,47 @@ static void check_annots(struct ck *c, struct fr_state *st)
 	}
 }
 
+/* Unlike a state's hints, an element's annotations are constraints: a
+ * misspelt @enforce ignored with a warning would put a policy on the
+ * caller's host, so every mistake here is an error. */
+static void check_elem_annots(struct ck *c, struct fr_element *el)
+{
+	const struct fr_annot *enforce = NULL, *place = NULL;
+
+	for (unsigned i = 0; i < el->nannots; i++) {
+		const struct fr_annot *a = &el->annots[i];
+		const char *arg = a->nargs == 1 && a->args[0]->kind == E_NAME ? a->args[0]->s : "";
+		const struct fr_annot **seen = !strcmp(a->name, "enforce") ? &enforce :
+					       !strcmp(a->name, "place") ? &place : NULL;
+		if (!seen) {
+			fr_error(c->d, a->loc, "unknown element annotation @%s (known: @enforce, "
+				 "@place(client), @place(server))", a->name);
+			continue;
+		}
+		if (*seen) {
+			fr_error(c->d, a->loc, "duplicate @%s (first on line %d)", a->name,
+				 (*seen)->loc.line);
+			continue;
+		}
+		*seen = a;
+		if (seen == &enforce) {
+			if (a->nargs)
+				fr_error(c->d, a->loc, "@enforce takes no arguments");
+			el->enforce = 1;
+		} else if (!strcmp(arg, "network")) {
+			fr_error(c->d, a->loc, "@place(network) is not built yet: elements run "
+				 "on the client host or the server host; use @place(server)");
+		} else if (strcmp(arg, "client") && strcmp(arg, "server")) {
+			fr_error(c->d, a->loc, "@place takes client or server");
+		} else {
+			el->place = strcmp(arg, "client") ? FR_SERVER : FR_CLIENT;
+		}
+	}
+	if (enforce && el->place == FR_CLIENT)
+		fr_error(c->d, place->loc, "element '%s' cannot be @place(client) and @enforce: "
+			 "an enforced element never runs on the caller's side", el->name);
+}
+
 static int check_arg_value(struct ck *c, const struct fr_eparam *prm, const struct fr_expr *v,
 			   const char *elname);
 
@@ -96,6 +137,7 @@ static void check_element(struct ck *c, struct fr_element *el)
 {
 	char b[64];
 
+	check_elem_annots(c, el);
 	for (unsigned i = 0; i < el->nparams; i++) {
 		struct fr_eparam *prm = &el->params[i];
 		for (unsigned j = 0; j < i; j++)
@@ -455,6 +497,8 @@ static void check_service(struct ck *c, struct fr_service *svc)
 					break;
 				}
 		}
+		/* before anything reads a side: the flags below, the second pass */
+		fr_place_method(spec, m, d);
 		check_transport(d, m);
 		for (unsigned j = 0; j < m->nchain; j++)
 			if (m->chain[j].side == FR_CLIENT && m->chain[j].elem &&

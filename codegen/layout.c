@@ -86,10 +86,15 @@ static int client_sets(const struct fr_method *m, const char *field)
  * server application's input, so they always go, and so does a field a
  * client: element writes: the write is meant for the server.
  */
+int fr_field_stripped(const struct fr_method *m, const struct fr_field *f)
+{
+	return f->is_meta && chain_reads(m, 0, f->name, FR_CLIENT, NULL) &&
+	       !chain_reads(m, 0, f->name, FR_SERVER, NULL) && !client_sets(m, f->name);
+}
+
 static int stripped(const struct fr_method *m, int resp, const struct fr_field *f)
 {
-	return !resp && f->is_meta && chain_reads(m, 0, f->name, FR_CLIENT, NULL) &&
-	       !chain_reads(m, 0, f->name, FR_SERVER, NULL) && !client_sets(m, f->name);
+	return !resp && fr_field_stripped(m, f);
 }
 
 /* Adds the fixed slots of fields with strip == want that an ANF reads, by

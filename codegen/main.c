@@ -7,7 +7,8 @@
 #include "spec.h"
 
 static const char usage_line[] =
-	"usage: flatrpc-gen [-I DIR]... [--check | --layout | --proto | --emit-dir DIR] SPEC.anf\n"
+	"usage: flatrpc-gen [-I DIR]... [--check | --layout | --placement | --proto |\n"
+	"                   --emit-dir DIR] SPEC.anf\n"
 	"       flatrpc-gen --list-builtins[=dict]\n";
 
 static void help(FILE *out)
@@ -18,6 +19,9 @@ static void help(FILE *out)
 	      "\n"
 	      "  --check          parse and check only (the default)\n"
 	      "  --layout         print the wire layout of every method\n"
+	      "  --placement      print where each element of each method runs,\n"
+	      "                   client or server, and why (a chain: line is\n"
+	      "                   placed by the compiler)\n"
 	      "  --proto          print the equivalent proto3 file (package, service,\n"
 	      "                   messages) for gRPC clients of a gateway\n"
 	      "  --emit-dir DIR   write <svc>.abi.h, anf.bpf.h, init.h, <svc>_stubs.h\n"
@@ -35,12 +39,13 @@ static void help(FILE *out)
 	      "\n"
 	      "Example:\n"
 	      "  flatrpc-gen --emit-dir build/gen/kv specs/kv.anf\n"
+	      "  flatrpc-gen --placement specs/tracked.anf\n"
 	      "  flatrpc-gen --proto specs/kv.anf > kv.proto\n", out);
 }
 
 int main(int argc, char **argv)
 {
-	enum { CHECK, LAYOUT, PROTO, EMIT } mode = CHECK;
+	enum { CHECK, LAYOUT, PLACEMENT, PROTO, EMIT } mode = CHECK;
 	const char *dir = NULL, *spec_path = NULL;
 	int nmodes = 0;
 
@@ -64,6 +69,9 @@ int main(int argc, char **argv)
 			nmodes++;
 		} else if (!strcmp(a, "--layout")) {
 			mode = LAYOUT;
+			nmodes++;
+		} else if (!strcmp(a, "--placement")) {
+			mode = PLACEMENT;
 			nmodes++;
 		} else if (!strcmp(a, "--proto")) {
 			mode = PROTO;
@@ -103,7 +111,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (nmodes > 1) {
-		fprintf(stderr, "flatrpc-gen: choose one of --check, --layout, --proto, --emit-dir\n%s",
+		fprintf(stderr, "flatrpc-gen: choose one of --check, --layout, --placement, --proto, --emit-dir\n%s",
 			usage_line);
 		return 2;
 	}
@@ -126,6 +134,8 @@ int main(int argc, char **argv)
 		rc = 1;
 	} else if (mode == LAYOUT) {
 		fr_print_layout(spec, stdout);
+	} else if (mode == PLACEMENT) {
+		fr_print_placement(spec, stdout);
 	} else if (mode == PROTO) {
 		/* nothing on stdout unless the whole file is right */
 		struct fr_buf b = { 0 };

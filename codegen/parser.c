@@ -745,7 +745,24 @@ static void parse_params(struct parser *p, struct fr_element *el)
 	expect(p, T_RPAREN, "',' or ')'");
 }
 
-static void parse_element(struct parser *p)
+/* @a @b(x) ...: what stands before a state or an element, each on its
+ * line or all on one (AppNet puts them on their own line) */
+static struct fr_annot *parse_annots(struct parser *p, unsigned *n)
+{
+	struct fr_annot *an = NULL;
+	unsigned acap = 0;
+
+	*n = 0;
+	while (at(p, T_AT)) {
+		GROW(p, an, *n, acap);
+		parse_annot(p, &an[(*n)++]);
+		if (at(p, T_NEWLINE))
+			next(p);
+	}
+	return an;
+}
+
+static void parse_element(struct parser *p, struct fr_annot *annots, unsigned nannots)
 {
 	next(p);
 	const struct fr_tok *name = expect(p, T_IDENT, "the element name");
@@ -753,6 +770,9 @@ static void parse_element(struct parser *p)
 
 	el->name = name->text;
 	el->loc = name->loc;
+	el->annots = annots;
+	el->nannots = nannots;
+	el->place = -1;
 	GROW(p, p->spec->elems, p->spec->nelems, p->spec->ecap);
 	p->spec->elems[p->spec->nelems++] = el;
 	if (at(p, T_LPAREN))
@@ -764,16 +784,8 @@ static void parse_element(struct parser *p)
 		if (!strcmp(kw->text, "state")) {
 			if (open_block(p, 1)) {
 				RECOVER_LOOP(p, !at(p, T_DEDENT) && !at(p, T_EOF), {
-					struct fr_annot *an = NULL;
-					unsigned nan = 0;
-					unsigned acap = 0;
-					while (at(p, T_AT)) {
-						GROW(p, an, nan, acap);
-						parse_annot(p, &an[nan++]);
-						/* AppNet puts them on their own line */
-						if (at(p, T_NEWLINE))
-							next(p);
-					}
+					unsigned nan;
+					struct fr_annot *an = parse_annots(p, &nan);
 					const struct fr_tok *sn = expect(p, T_IDENT, "a state name");
 					expect(p, T_COLON, "':' after the state name");
 					struct fr_type ty;
@@ -803,15 +815,20 @@ static void parse_element(struct parser *p)
 
 /* ---- services --------------------------------------------------------------------- */
 
+/* client: and server: name the side; chain: leaves it to the placement
+ * pass, which sees its entries in run order (a spec with chain: and a
+ * side as well is refused in parse_method) */
 static void parse_chain(struct parser *p, struct fr_method *m, const struct fr_tok *kw)
 {
-	enum fr_side side = strcmp(kw->text, "server") ? FR_CLIENT : FR_SERVER;
+	int placed = !strcmp(kw->text, "chain");
+	enum fr_side side = placed || !strcmp(kw->text, "server") ? FR_SERVER : FR_CLIENT;
 	unsigned at_ = side == FR_SERVER ? m->nchain : 0;	/* client: entries go first */
+	struct fr_loc *kw_loc = placed ? &m->chain_loc : &m->side_loc[side];
 
-	if (m->side_loc[side].line)
+	if (kw_loc->line)
 		fr_error(p->d, kw->loc, "method '%s' has more than one %s: chain", m->name,
 			 kw->text);
-	m->side_loc[side] = kw->loc;
+	*kw_loc = kw->loc;
 	expect(p, T_COLON, "':'");
 	for (;;) {
 		const struct fr_tok *n = expect(p, T_IDENT, "an element name");
@@ -835,7 +852,8 @@ static void parse_chain(struct parser *p, struct fr_method *m, const struct fr_t
 		GROW(p, m->chain, m->nchain, m->ccap);
 		memmove(&m->chain[at_ + 1], &m->chain[at_], (m->nchain - at_) * sizeof(*m->chain));
 		m->chain[at_++] = (struct fr_chain_ref){ .name = n->text, .loc = n->loc, .side = side,
-							 .nargs = nargs, .args = args };
+							 .placed = placed, .nargs = nargs,
+							 .args = args };
 		m->nchain++;
 		if (!at(p, T_ARROW))
 			break;
@@ -895,22 +913,32 @@ static void parse_method(struct parser *p, struct fr_service *svc)
 	m->loc = name->loc;
 	open_block(p, 0);
 	RECOVER_LOOP(p, !at(p, T_DEDENT) && !at(p, T_EOF), {
-		const struct fr_tok *kw = expect(p, T_IDENT, "request:, response:, client:, "
-						 "server: or transport:");
+		const struct fr_tok *kw = expect(p, T_IDENT, "request:, response:, chain:, "
+						 "client:, server: or transport:");
 		if (!strcmp(kw->text, "request")) {
 			parse_fields(p, &m->req, 0);
 		} else if (!strcmp(kw->text, "response")) {
 			parse_fields(p, &m->resp, 0);
-		} else if (!strcmp(kw->text, "client") || !strcmp(kw->text, "server")) {
+		} else if (!strcmp(kw->text, "client") || !strcmp(kw->text, "server") ||
+			   !strcmp(kw->text, "chain")) {
 			parse_chain(p, m, kw);
 		} else if (!strcmp(kw->text, "transport")) {
 			parse_transport(p, m, kw);
 		} else {
 			fail(p, kw->loc, "unknown method section '%s' (expected request:, "
-			     "response:, client:, server: or transport:)", kw->text);
+			     "response:, chain:, client:, server: or transport:)", kw->text);
 		}
 	});
 	close_block(p);
+	/* one chain: is one run order; a side written beside it would say
+	 * two things about where the elements run */
+	if (m->chain_loc.line && (m->side_loc[FR_CLIENT].line || m->side_loc[FR_SERVER].line))
+		fr_error(p->d, m->chain_loc, "method '%s' has both chain: and %s: (line %d); "
+			 "write either chain: (the compiler places each element) or "
+			 "client:/server: (you place them)", m->name,
+			 m->side_loc[FR_CLIENT].line ? "client" : "server",
+			 m->side_loc[FR_CLIENT].line ? m->side_loc[FR_CLIENT].line :
+			 m->side_loc[FR_SERVER].line);
 }
 
 static void parse_service(struct parser *p)
@@ -1106,7 +1134,14 @@ int fr_parse_src(struct fr_spec *spec, const struct fr_src *src,
 		} else if (at_word(&p, "service")) {
 			parse_service(&p);
 		} else if (at_word(&p, "element")) {
-			parse_element(&p);
+			parse_element(&p, NULL, 0);
+		} else if (at(&p, T_AT)) {
+			unsigned nan;
+			struct fr_annot *an = parse_annots(&p, &nan);
+			if (!at_word(&p, "element"))
+				fail(&p, cur(&p)->loc, "an annotation here belongs to an element: "
+				     "expected `element NAME` after it");
+			parse_element(&p, an, nan);
 		} else if (at(&p, T_INDENT)) {
 			fr_error(d, cur(&p)->loc, "unexpected indentation");
 			skip_block(&p);

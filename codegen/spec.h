@@ -267,6 +267,12 @@ struct fr_element {
 	/* some method chains it, so its state becomes maps and init data:
 	 * filled by the checker */
 	int		used;
+	/* @enforce, @place(...) before `element`: constraints on where a
+	 * chain: places it (docs/spec-language.md, Placement) */
+	struct fr_annot	*annots;
+	unsigned	nannots;
+	int		enforce;	/* must not run on the caller's side */
+	int		place;		/* -1: no @place; else an enum fr_side */
 };
 
 /* name=value in a chain: e(rate=1000) */
@@ -284,6 +290,10 @@ struct fr_chain_ref {
 	const char	*name;
 	struct fr_loc	loc;
 	enum fr_side	side;
+	/* from a chain: line, so the placement pass chose side, and why (the
+	 * --placement line); an explicit client:/server: entry has NULL */
+	int		placed;
+	const char	*why;
 	unsigned	nargs;
 	struct fr_element *elem;	/* resolved by the checker */
 	struct fr_carg	*args;
@@ -336,6 +346,7 @@ struct fr_method {
 	unsigned	nchain, ccap;
 	/* client: entries first, then server:, each in `->` order */
 	struct fr_loc	side_loc[2];	/* of client: and server:, line 0 if absent */
+	struct fr_loc	chain_loc;	/* of chain:, line 0 if absent */
 	struct fr_prop	*props;
 	unsigned	nprops, prcap;
 	/* derived by the checker */
@@ -404,9 +415,17 @@ void fr_spec_free(struct fr_spec *spec);
 /* ---- checker and layout ----------------------------------------------------- */
 
 void fr_check(struct fr_spec *spec, struct fr_diag *d);
+/* Chooses the side of every entry of a chain: line (place.c); the checker
+ * calls it once the entries' elements are resolved and checked. */
+void fr_place_method(struct fr_spec *spec, struct fr_method *m, struct fr_diag *d);
+/* One line per (method, element): the side and the reason. */
+void fr_print_placement(const struct fr_spec *spec, FILE *out);
 void fr_layout(struct fr_spec *spec);
 /* Errors for bodies that cannot travel (fragment limits). */
 void fr_layout_check(const struct fr_spec *spec, struct fr_diag *d);
+/* Whether the request's field f stays on the client host, with the sides
+ * m's chain has now (the placement pass asks before layout runs). */
+int fr_field_stripped(const struct fr_method *m, const struct fr_field *f);
 const struct fr_slot *fr_layout_find(const struct fr_layout *l, const char *field);
 int fr_type_is_fixed_int(enum fr_type_kind k);
 unsigned fr_type_size(const struct fr_type *t);

@@ -66,8 +66,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		b.len = 0;
 		fr_emit_proto(spec, &b, &d);
 		check_text(&b);
-		if (sink)
+		if (sink) {
 			fr_print_layout(spec, sink);
+			fr_print_placement(spec, sink);
+		}
 	}
 	fr_buf_free(&b);
 	fr_spec_free(spec);
