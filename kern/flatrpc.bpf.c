@@ -568,10 +568,18 @@ int flatrpc_xdp(struct xdp_md *ctx)
 		return ret;
 	h = bpf_map_lookup_elem(&xdp_time, &zero);
 	if (h) {
+		__u64 b;
+
 		ns = bpf_ktime_get_ns() - t0;
 		h->count++;
 		h->sum_ns += ns;
-		h->bucket[flatrpc_hist_bucket(ns)]++;
+		b = flatrpc_hist_bucket(ns);
+		/* flatrpc_hist_bucket() bounds the index, but 6.1's verifier
+		 * loses that bound on the register the access uses: bound it
+		 * again right here, on the one register */
+		asm volatile("" : "+r"(b));
+		if (b < FLATRPC_HIST_BUCKETS)
+			h->bucket[b]++;
 	}
 	return ret;
 }
