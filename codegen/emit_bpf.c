@@ -1080,6 +1080,8 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 	fr_buf_printf(b, "#include \"%s.abi.h\"\n\n#define FR_N_METHODS %u\n", sv, svc->nmethods);
 	fr_buf_printf(b, "/* 1: frames carry a message tag (auth: siphash, the default) */\n"
 		      "#define FR_SPEC_AUTH %d\n", !svc->auth_none);
+	fr_buf_printf(b, "/* the port XDP matches unless flatrpc-load --port says otherwise */\n"
+		      "#define FR_SPEC_PORT %u\n", svc->port);
 
 	size_fn(spec, "fr_req_fixed", "REQ_FIXED", "-1", b);
 	size_fn(spec, "fr_resp_fixed", "RESP_FIXED", "-1", b);

@@ -4,11 +4,12 @@
 #include <string.h>
 
 #include "builtins.h"
+#include "object.h"
 #include "spec.h"
 
 static const char usage_line[] =
 	"usage: flatrpc-gen [-I DIR]... [--check | --layout | --placement | --proto |\n"
-	"                   --emit-dir DIR] SPEC.anf\n"
+	"                   --emit-dir DIR | --object FILE] SPEC.anf\n"
 	"       flatrpc-gen --list-builtins[=dict]\n";
 
 static void help(FILE *out)
@@ -26,6 +27,9 @@ static void help(FILE *out)
 	      "                   messages) for gRPC clients of a gateway\n"
 	      "  --emit-dir DIR   write <svc>.abi.h, anf.bpf.h, init.h, <svc>_stubs.h\n"
 	      "                   and <svc>_stubs.c into DIR\n"
+	      "  --object FILE    compile the spec's BPF object into FILE with clang\n"
+	      "                   ($FLATRPC_CLANG or clang), for flatrpc-load --object\n"
+	      "                   on a host without clang\n"
 	      "  --list-builtins  print the table of built-in functions that\n"
 	      "                   docs/spec-language.md holds; =dict: their tokens\n"
 	      "                   for codegen/fuzz/anf.dict\n"
@@ -35,17 +39,19 @@ static void help(FILE *out)
 	      "  --help           this text\n"
 	      "\n"
 	      "Errors are printed as FILE:LINE:COL: error: MESSAGE.\n"
-	      "Exit status: 0 ok, 1 errors in the spec, 2 usage error.\n"
+	      "Exit status: 0 ok, 1 errors in the spec (or the object could not be\n"
+	      "built), 2 usage error.\n"
 	      "\n"
 	      "Example:\n"
 	      "  flatrpc-gen --emit-dir build/gen/kv specs/kv.anf\n"
 	      "  flatrpc-gen --placement specs/tracked.anf\n"
-	      "  flatrpc-gen --proto specs/kv.anf > kv.proto\n", out);
+	      "  flatrpc-gen --proto specs/kv.anf > kv.proto\n"
+	      "  flatrpc-gen --object kv.bpf.o specs/kv.anf\n", out);
 }
 
 int main(int argc, char **argv)
 {
-	enum { CHECK, LAYOUT, PLACEMENT, PROTO, EMIT } mode = CHECK;
+	enum { CHECK, LAYOUT, PLACEMENT, PROTO, EMIT, OBJECT } mode = CHECK;
 	const char *dir = NULL, *spec_path = NULL;
 	int nmodes = 0;
 
@@ -88,6 +94,18 @@ int main(int argc, char **argv)
 					usage_line);
 				return 2;
 			}
+		} else if (!strcmp(a, "--object") || !strncmp(a, "--object=", 9)) {
+			mode = OBJECT;
+			nmodes++;
+			if (a[8] == '=') {
+				dir = a + 9;
+			} else if (i + 1 < argc) {
+				dir = argv[++i];
+			} else {
+				fprintf(stderr, "flatrpc-gen: --object needs a file name\n%s",
+					usage_line);
+				return 2;
+			}
 		} else if (!strncmp(a, "-I", 2)) {
 			const char *d = a[2] ? a + 2 : i + 1 < argc ? argv[++i] : NULL;
 
@@ -111,11 +129,11 @@ int main(int argc, char **argv)
 		}
 	}
 	if (nmodes > 1) {
-		fprintf(stderr, "flatrpc-gen: choose one of --check, --layout, --placement, --proto, --emit-dir\n%s",
+		fprintf(stderr, "flatrpc-gen: choose one of --check, --layout, --placement, --proto, --emit-dir, --object\n%s",
 			usage_line);
 		return 2;
 	}
-	if (!spec_path || (mode == EMIT && !*dir)) {
+	if (!spec_path || ((mode == EMIT || mode == OBJECT) && !*dir)) {
 		fprintf(stderr, "flatrpc-gen: no spec given\n%s", usage_line);
 		return 2;
 	}
@@ -149,6 +167,8 @@ int main(int argc, char **argv)
 		fr_buf_free(&b);
 	} else if (mode == EMIT) {
 		rc = fr_emit_dir(spec, dir, stderr) ? 1 : 0;
+	} else if (mode == OBJECT) {
+		rc = fr_build_object(spec, dir, stderr) ? 1 : 0;
 	}
 	fr_spec_free(spec);
 	return rc;

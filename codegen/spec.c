@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "flatrpc_gen.h"
+#include "object.h"
 #include "spec.h"
 
 static struct fr_spec *spec_new(const char *name)
@@ -107,6 +108,22 @@ int fr_spec_info_from_file(const char *path, FILE *diag, struct fr_spec_info *ou
 	return d.n_errors;
 }
 
+int fr_spec_build_object(const char *path, const char *out, FILE *diag)
+{
+	struct fr_diag d = { .out = diag };
+	int err, rc;
+	struct fr_spec *spec = fr_spec_load_file(path, &d, &err);
+
+	if (err)
+		rc = err;
+	else if (d.n_errors)
+		rc = d.n_errors;
+	else
+		rc = fr_build_object(spec, out, diag) ? -EAGAIN : 0;
+	fr_spec_free(spec);
+	return rc;
+}
+
 /* Leaves files whose text is unchanged alone, so make does not rebuild
  * what depends on them. */
 static int write_file(const char *dir, const char *name, const struct fr_buf *b, FILE *diag)
@@ -160,6 +177,9 @@ int fr_emit_dir(const struct fr_spec *spec, const char *dir, FILE *diag)
 	b.len = 0;
 	fr_emit_init(spec, &b);
 	err = err ? err : write_file(dir, "init.h", &b, diag);
+	b.len = 0;
+	fr_emit_desc(spec, &b);
+	err = err ? err : write_file(dir, "desc.h", &b, diag);
 	b.len = 0;
 	fr_emit_stubs_h(spec, &b);
 	snprintf(name, sizeof(name), "%s_stubs.h", cn);

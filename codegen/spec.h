@@ -442,6 +442,24 @@ const char *fr_cname_upper(char *buf, size_t n, const char *name);
 void fr_emit_abi(const struct fr_spec *spec, uint64_t hash, struct fr_buf *b);
 void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b);
 void fr_emit_init(const struct fr_spec *spec, struct fr_buf *b);
+/* A walk over the tables a loader needs, in the order their ids follow:
+ * methods by id, ANF errors by code - 1, elem_verdicts slots, Map states by
+ * their state_limits slot, init() entries as bytes. Every printer of them
+ * (init.h, desc.h) is one of these. */
+struct fr_tables {
+	void (*method)(void *ctx, const char *name);
+	void (*error)(void *ctx, const char *msg);
+	void (*elem)(void *ctx, unsigned slot, unsigned method, unsigned pos, const char *element,
+		     const char *hook);
+	void (*state)(void *ctx, const char *pin);
+	void (*init)(void *ctx, const char *map, const char *comment, const unsigned char *key,
+		     unsigned key_size, const unsigned char *value, unsigned value_size);
+};
+void fr_spec_tables(const struct fr_spec *spec, const struct fr_tables *t, void *ctx);
+/* The object's description (desc.h, parsed by user/load/desc.c). */
+#define FR_DESC_VERSION 1
+void fr_desc_text(const struct fr_spec *spec, uint64_t hash, struct fr_buf *b);
+void fr_emit_desc(const struct fr_spec *spec, struct fr_buf *b);
 void fr_emit_stubs_h(const struct fr_spec *spec, struct fr_buf *b);
 void fr_emit_stubs_c(const struct fr_spec *spec, struct fr_buf *b);
 /* FNV-1a 64 over abi (with hash 0) + anf.bpf.h + init.h. */

@@ -497,6 +497,10 @@ struct flatrpc_state_limits {
 #define FLATRPC_PIN_OBS		"obs"		/* struct flatrpc_method_obs by method */
 #define FLATRPC_PIN_XDP_TIME	"xdp_time"	/* per-CPU struct flatrpc_hist, XDP run time */
 #define FLATRPC_PIN_ELEM_VERDICTS "elem_verdicts"	/* per-CPU, FLATRPC_ELEM_VERDICT by slot */
+/* the object's .rodata.desc (user/load/desc.h): the spec's names for the
+ * status tools; at most FLATRPC_DESC_MAX bytes */
+#define FLATRPC_PIN_DESC	"desc"
+#define FLATRPC_DESC_MAX	65536
 #define FLATRPC_PIN_PROG_XDP	"prog_xdp"
 #define FLATRPC_PIN_PROG_TC	"prog_tc"
 /* Never attached: the library runs it with BPF_PROG_TEST_RUN per request of

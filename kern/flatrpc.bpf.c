@@ -25,9 +25,10 @@
 #include "seq.h"
 #include "auth.h"
 #include "local.h"
+#include "desc.h"		/* the object's own description, for flatrpc-load */
 
-/* Host order; set by flatrpc-load through the skeleton before load. */
-const volatile __u16 flatrpc_port = FLATRPC_DEFAULT_PORT;
+/* Host order; the spec's, unless flatrpc-load --port sets it before load. */
+const volatile __u16 flatrpc_port = FR_SPEC_PORT;
 /* 1: every frame carries a tag (the spec's auth; anf.bpf.h). flatrpc-load
  * reads it to know whether a key is needed; table tests may clear it. With
  * it 0 the verifier drops every tag branch. */

@@ -35,7 +35,7 @@
 #include "flatrpc_abi.h"
 #include "kv.abi.h"
 #include "flatrpc.skel.h"
-#include "loader.h"
+#include "desc.h"
 #include "init.h"
 #include "fixture.h"
 #include "auth.h"

@@ -41,7 +41,7 @@
 #include "tracked.abi.h"
 #include "tracked_stubs.h"
 #include "flatrpc.skel.h"
-#include "loader.h"
+#include "desc.h"
 #include "init.h"
 #include "fixture.h"
 #include "auth.h"

@@ -37,7 +37,7 @@
 #include "flatrpc_abi.h"
 #include "ratelimited.abi.h"
 #include "flatrpc.skel.h"
-#include "loader.h"
+#include "desc.h"
 #include "init.h"
 #include "fixture.h"
 

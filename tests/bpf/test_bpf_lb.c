@@ -38,7 +38,7 @@
 #include "flatrpc_abi.h"
 #include "balanced.abi.h"
 #include "flatrpc.skel.h"
-#include "loader.h"
+#include "desc.h"
 #include "init.h"
 #include "fixture.h"
 

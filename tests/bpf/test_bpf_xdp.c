@@ -38,7 +38,7 @@
 #include "flatrpc.skel.h"
 /* init.h is typed by the loader's entry struct; seeding through it keeps the
  * test's firewall exactly what the spec's init() says. */
-#include "loader.h"
+#include "desc.h"
 #include "init.h"
 #include "fixture.h"
 

@@ -44,7 +44,8 @@
 
 #include "flatrpc_abi.h"
 #include "flatrpc_gen.h"
-#include "loader.h"
+#include "desc.h"
+#include "object.h"
 #include "seed.h"
 #include "keys.h"
 #include "metrics.h"
@@ -64,7 +65,7 @@ static const char *const core_pins[] = {
 	FLATRPC_PIN_XSKS, FLATRPC_PIN_STATS, FLATRPC_PIN_DROPS, FLATRPC_PIN_SEQS,
 	FLATRPC_PIN_SEQ_HOSTS, FLATRPC_PIN_META, FLATRPC_PIN_PROG_XDP, FLATRPC_PIN_PROG_TC, FLATRPC_PIN_LOAD,
 	FLATRPC_PIN_PROG_CLIENT, FLATRPC_PIN_KEYS, FLATRPC_PIN_STATE_LIMITS,
-	FLATRPC_PIN_OBS, FLATRPC_PIN_XDP_TIME, FLATRPC_PIN_ELEM_VERDICTS,
+	FLATRPC_PIN_OBS, FLATRPC_PIN_XDP_TIME, FLATRPC_PIN_ELEM_VERDICTS, FLATRPC_PIN_DESC,
 };
 
 /*
@@ -85,6 +86,7 @@ static const struct { const char *pin; mode_t mode; } shared_pins[] = {
 	{ FLATRPC_PIN_STATS, 0640 },	{ FLATRPC_PIN_DROPS, 0640 },
 	{ FLATRPC_PIN_STATE_LIMITS, 0640 },	{ FLATRPC_PIN_OBS, 0660 },
 	{ FLATRPC_PIN_XDP_TIME, 0640 },	{ FLATRPC_PIN_ELEM_VERDICTS, 0640 },
+	{ FLATRPC_PIN_DESC, 0640 },
 };
 
 struct options {
@@ -92,6 +94,8 @@ struct options {
 	const char	*ifname;
 	const char	*bpffs;
 	const char	*key;		/* --key: the service's key file */
+	const char	*object;	/* --object: built ahead of time */
+	const char	*cache_dir;	/* where load-time builds are kept */
 	__u32		xdp_mode;	/* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE */
 	__u16		port;		/* 0: the spec's */
 	bool		quiet;
@@ -174,7 +178,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: flatrpc-load [--mode auto|drv|skb] [--port N] [--bpffs DIR] [--group G] [--force] [-q]\n"
-		"                    [--figures on|off] SPEC.anf IFACE\n"
+		"                    [--figures on|off] [--object FILE | --cache-dir DIR] SPEC.anf IFACE\n"
+		"       flatrpc-load [--cache-dir DIR] --compile SPEC.anf\n"
 		"       flatrpc-load [--bpffs DIR] --status [-j] IFACE\n"
 		"       flatrpc-load [--bpffs DIR] [-q] --unload IFACE\n"
 		"       flatrpc-load --keygen FILE\n"
@@ -185,18 +190,27 @@ static void help(void)
 {
 	usage(stdout);
 	printf("\n"
-	       "Loads the FlatRPC XDP and TC programs built for SPEC onto IFACE, seeds the\n"
+	       "Loads the FlatRPC XDP and TC programs of SPEC onto IFACE, seeds the\n"
 	       "state of the spec's init() functions and pins everything under\n"
 	       "<bpffs>/flatrpc/IFACE/. Running it again replaces the programs and keeps state.\n"
 	       "One loader at a time changes a bpffs (a second one waits for the first). The\n"
 	       "flatrpc/ and flatrpc/IFACE/ directories must belong to the loader's user and\n"
 	       "not be writable by others, or nothing is loaded. Under ip netns exec, where\n"
 	       "/sys/fs/bpf is a throwaway, name a bpffs that outlives the command (--bpffs).\n"
+	       "Any spec loads: its BPF object is compiled with clang on first use and kept\n"
+	       "in a cache by the hash of the spec and of this flatrpc-load's BPF sources.\n"
 	       "\n"
 	       "  --mode M        XDP attach mode: drv, skb, or auto (default): skb on\n"
 	       "                  veth, whose native XDP_TX is lost when the peer has\n"
 	       "                  no XDP program, drv everywhere else\n"
 	       "  --port N        UDP port of the service (default: the spec's)\n"
+	       "  --object FILE   load FILE, built ahead of time by flatrpc-gen --object from\n"
+	       "                  the same SPEC (for hosts without clang); no compile\n"
+	       "  --cache-dir DIR where compiled objects are kept (default $FLATRPC_CACHE_DIR\n"
+	       "                  or /var/cache/flatrpc); it must belong to this user and be\n"
+	       "                  writable by no one else, since what it holds is loaded\n"
+	       "  --compile SPEC  build SPEC's object into the cache (if it is not there) and\n"
+	       "                  print its path; loads nothing\n"
 	       "  --bpffs DIR     bpffs root (default $FLATRPC_BPFFS or /sys/fs/bpf);\n"
 	       "                  mounted there if it is not a bpffs yet\n"
 	       "  --force         replace an XDP program that is not FlatRPC's\n"
@@ -221,6 +235,8 @@ static void help(void)
 	       "Example:\n"
 	       "  flatrpc-load --keygen /etc/flatrpc/kv.key    # once; copy it to the service's hosts\n"
 	       "  flatrpc-load specs/kv.anf eth0\n"
+	       "  flatrpc-gen --object kv.bpf.o kv.anf          # elsewhere, where clang is\n"
+	       "  flatrpc-load --object kv.bpf.o kv.anf eth0\n"
 	       "  flatrpc-load --status -j eth0 | jq '.methods[] | {name, answered}'\n");
 }
 
@@ -769,75 +785,111 @@ static int recover(int ifindex, bool verbose, bool killed)
 	return 0;
 }
 
-/* ---- spec selection --------------------------------------------------------- */
+/* ---- the spec's object ------------------------------------------------------- */
 
-static const struct flatrpc_loader *loader_by_hash(__u64 hash)
+/* Parses and checks the spec; errors are printed as file:line:col. */
+static int spec_info(const char *spec, struct fr_spec_info *info)
 {
-	const struct flatrpc_loader *const *l;
-
-	for (l = flatrpc_loaders; *l; l++)
-		if ((*l)->spec_hash == hash)
-			return *l;
-	return NULL;
-}
-
-static const struct flatrpc_loader *pick_loader(const char *spec)
-{
-	const struct flatrpc_loader *const *l;
-	const struct flatrpc_loader *found;
-	struct fr_spec_info info;
 	int errors;
 
-	memset(&info, 0, sizeof(info));
-	errors = fr_spec_info_from_file(spec, stderr, &info);
+	memset(info, 0, sizeof(*info));
+	errors = fr_spec_info_from_file(spec, stderr, info);
 	if (errors < 0) {
 		complain("cannot read %s: %s\n", spec, strerror(-errors));
-		return NULL;
+		return -1;
 	}
 	if (errors) {
 		complain("%s: %d error%s; nothing was loaded\n", spec, errors,
 			 errors == 1 ? "" : "s");
-		return NULL;
+		return -1;
 	}
-	found = loader_by_hash(info.spec_hash);
-	if (found)
-		return found;
-	for (l = flatrpc_loaders; *l; l++) {
-		if (!strcmp((*l)->service, info.service)) {
-			complain("%s: service %s changed since flatrpc-load was built (built from %s);\n"
-				 "  rebuild with: make SPECS=%s\n", spec, (*l)->service,
-				 (*l)->spec_path, spec);
-			return NULL;
-		}
-	}
-	complain("%s: service %s is not built into flatrpc-load; built in:", spec,
-		 (const char *)info.service);
-	for (l = flatrpc_loaders; *l; l++)
-		fprintf(stderr, " %s (%s)", (*l)->service, (*l)->spec_path);
-	fprintf(stderr, "\n  rebuild with: make SPECS=\"... %s\"\n", spec);
-	return NULL;
+	return 0;
 }
 
-/* The port the object will match, read back from .rodata, since the adapter
- * picks the spec's own port when asked for 0. */
-/* The value a .rodata variable will load with, into out (size bytes).
- * Returns 0, or -1 when the object has no such variable. */
-static int rodata_var(struct bpf_object *obj, const char *name, void *out, size_t out_size)
+/* What this process writes into, and later loads into the kernel from, must
+ * be writable by it alone: anyone else who could write there could plant BPF
+ * code for the next load. */
+static int check_private(const char *path, bool dir)
+{
+	struct stat st;
+
+	if (lstat(path, &st)) {
+		complain("cannot use %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if ((dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022)) {
+		complain("refusing %s: it must be a %s of uid %u that no one else can write "
+			 "(it holds BPF objects this loader loads)\n", path,
+			 dir ? "directory" : "file", (unsigned)geteuid());
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The object for the spec: from the cache, or compiled into it now. Named
+ * by service, spec hash and the hash of the BPF sources built into this
+ * loader, so a new spec or a new flatrpc-load never picks a stale one.
+ */
+static int cached_object(const char *spec, const struct fr_spec_info *info, char *out,
+			 size_t n)
+{
+	const char *dir = opt.cache_dir;
+	int err;
+
+	if (!dir || !*dir)
+		dir = getenv("FLATRPC_CACHE_DIR");
+	if (!dir || !*dir)
+		dir = "/var/cache/flatrpc";
+	if (mkdir_p(dir) || check_private(dir, true))
+		return -1;
+	if (snprintf(out, n, "%s/%s-%016llx-%08llx.bpf.o", dir, info->service,
+		     (unsigned long long)info->spec_hash,
+		     (unsigned long long)(fr_bpf_sources_hash() & 0xffffffffu)) >= (int)n) {
+		complain("--cache-dir path too long\n");
+		return -1;
+	}
+	if (!access(out, F_OK))
+		return check_private(out, false);
+	say("compiling %s (service %s) with clang into %s\n", spec, info->service, out);
+	err = fr_spec_build_object(spec, out, stderr);
+	if (err) {
+		complain("%s: no BPF object, so nothing was loaded\n", spec);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_compile(void)
+{
+	struct fr_spec_info info;
+	char path[PATH_MAX];
+
+	if (spec_info(opt.spec, &info) || cached_object(opt.spec, &info, path, sizeof(path)))
+		return 1;
+	printf("%s\n", path);
+	return 0;
+}
+
+/* Where a .rodata variable of an opened object sits, out_size bytes, so it
+ * can be read or set before load; NULL when the object has none. */
+static void *rodata_at(struct bpf_object *obj, const char *name, size_t out_size)
 {
 	const struct btf_var_secinfo *v;
 	const struct btf_type *t;
 	struct bpf_map *map;
-	const char *data;
+	char *data;
 	struct btf *btf;
 	size_t size;
 	int id, i;
 
 	btf = bpf_object__btf(obj);
 	if (!btf)
-		return -1;
+		return NULL;
 	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
 	if (id < 0)
-		return -1;
+		return NULL;
 	bpf_object__for_each_map(map, obj) {
 		const char *name = bpf_map__name(map);
 		size_t len = strlen(name);
@@ -846,8 +898,10 @@ static int rodata_var(struct bpf_object *obj, const char *name, void *out, size_
 			break;
 	}
 	if (!map)
-		return -1;
-	data = bpf_map__initial_value(map, &size);
+		return NULL;
+	/* const in libbpf 1.1, but it is the map's own mmap, which a skeleton
+	 * writes through before load the same way */
+	data = (char *)bpf_map__initial_value(map, &size);
 	t = btf__type_by_id(btf, id);
 	v = btf_var_secinfos(t);
 	for (i = 0; i < btf_vlen(t); i++, v++) {
@@ -855,19 +909,20 @@ static int rodata_var(struct bpf_object *obj, const char *name, void *out, size_
 
 		if (strcmp(btf__name_by_offset(btf, vt->name_off), name))
 			continue;
-		if (!data || v->offset + out_size > size)
-			return -1;
-		memcpy(out, data + v->offset, out_size);
-		return 0;
+		if (!data || v->offset + out_size > size || v->size != out_size)
+			return NULL;
+		return data + v->offset;
 	}
-	return -1;
+	return NULL;
 }
 
-static __u16 rodata_port(struct bpf_object *obj)
+static int rodata_var(struct bpf_object *obj, const char *name, void *out, size_t out_size)
 {
-	__u16 port = 0;
+	void *at = rodata_at(obj, name, out_size);
 
-	return rodata_var(obj, "flatrpc_port", &port, sizeof(port)) ? 0 : port;
+	if (at)
+		memcpy(out, at, out_size);
+	return at ? 0 : -1;
 }
 
 /* The key file of a service: --key, or the default path by its name. */
@@ -907,7 +962,7 @@ static int new_epochs(int fd, __u64 *epochs)
  * authenticating service the keys of its key file. Before anything is
  * attached, so a missing key changes nothing on the interface.
  */
-static int apply_keys(const struct flatrpc_loader *l, struct bpf_object *obj)
+static int apply_keys(const struct flatrpc_desc *l, struct bpf_object *obj)
 {
 	struct flatrpc_keys k = {};
 	char path[PATH_MAX], why[PATH_MAX + 128];
@@ -944,7 +999,7 @@ static int apply_keys(const struct flatrpc_loader *l, struct bpf_object *obj)
 
 /* ---- load ------------------------------------------------------------------- */
 
-static int apply_init(const struct flatrpc_loader *l, struct bpf_object *obj)
+static int apply_init(const struct flatrpc_desc *l, struct bpf_object *obj)
 {
 	const char *what = "";
 	int err = flatrpc_seed(obj, l->init, l->n_init, l->states, &what);
@@ -1085,6 +1140,7 @@ static int link_maps(void)
 		return -errno;
 	while (!err && (de = readdir(d))) {
 		if (de->d_name[0] == '.' || !strcmp(de->d_name, FLATRPC_PIN_META) ||
+		    !strcmp(de->d_name, FLATRPC_PIN_DESC) ||
 		    !strncmp(de->d_name, "prog_", 5))
 			continue;
 		pin_path_in(from, sizeof(from), pin_dir, de->d_name);
@@ -1115,19 +1171,25 @@ static int cmd_load(void)
 			    .flags = BPF_TC_F_REPLACE);
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	LIBBPF_OPTS(bpf_xdp_query_opts, xq);
-	const struct flatrpc_loader *l;
+	struct flatrpc_desc *l = NULL;
 	struct bpf_program *xdp_prog, *tc_prog, *client_prog;
 	struct flatrpc_meta old = {}, m;
-	struct bpf_object *obj;
+	struct bpf_object *obj = NULL;
+	struct bpf_map *desc_map;
+	struct fr_spec_info info;
 	bool fresh, had_meta = false, replaced = false, had_dir;
 	int created_clsact = 0, present;
-	void *skel = NULL;
+	char obj_path[PATH_MAX], why[256];
 	__u32 key = 0, other_mode;
 	int ifindex, err, mfd;
+	__u8 *figures;
 	__u16 port;
 
-	l = pick_loader(opt.spec);
-	if (!l)
+	if (spec_info(opt.spec, &info))
+		return 1;
+	if (opt.object)
+		snprintf(obj_path, sizeof(obj_path), "%s", opt.object);
+	else if (cached_object(opt.spec, &info, obj_path, sizeof(obj_path)))
 		return 1;
 	ifindex = if_nametoindex(opt.ifname);
 	if (!ifindex) {
@@ -1169,10 +1231,10 @@ static int cmd_load(void)
 	 * one their state (a session map, counters by method id) as its own:
 	 * the stage then gets none of them, and the swap retires them. */
 	had_meta = read_meta(&old);
-	fresh = !had_meta || strncmp(old.service, l->service, sizeof(old.service));
+	fresh = !had_meta || strncmp(old.service, info.service, sizeof(old.service));
 	if (had_meta && fresh)
 		say("%s held the state of service %.32s; it is removed, and %s starts afresh\n",
-		    pin_dir, old.service, l->service);
+		    pin_dir, old.service, info.service);
 
 	if (mkdir(stage_dir, 0700)) {
 		complain("cannot create %s: %s\n", stage_dir, strerror(errno));
@@ -1183,16 +1245,36 @@ static int cmd_load(void)
 	step("staged");
 
 	oo.pin_root_path = stage_dir;
-	skel = l->open(&oo);
-	if (!skel) {
-		complain("cannot open the %s object: %s\n", l->service, strerror(errno));
+	obj = bpf_object__open_file(obj_path, &oo);
+	if (!obj) {
+		complain("cannot open the BPF object %s: %s\n", obj_path, strerror(errno));
 		goto fail_early;
 	}
-	obj = l->obj(skel);
-	l->set_port(skel, opt.port);
-	l->set_figures(skel, !opt.no_figures);
-	port = rodata_port(obj);
-	err = l->load(skel);
+	/* The object says what it was built from; an --object of another
+	 * version of the spec, or a damaged cache entry, stops here. */
+	l = flatrpc_desc_of_object(obj, why, sizeof(why));
+	if (!l) {
+		complain("%s: %s\n", obj_path, why);
+		goto fail_early;
+	}
+	if (l->spec_hash != info.spec_hash || strcmp(l->service, info.service)) {
+		complain("%s was built from another spec (service %s, hash %016llx) than %s "
+			 "(service %s, hash %016llx): build it again with flatrpc-gen --object\n",
+			 obj_path, l->service, (unsigned long long)l->spec_hash, opt.spec,
+			 info.service, (unsigned long long)info.spec_hash);
+		goto fail_early;
+	}
+	figures = rodata_at(obj, "flatrpc_figures", sizeof(*figures));
+	if (!figures || rodata_var(obj, "flatrpc_port", &port, sizeof(port))) {
+		complain("%s lacks the settings every FlatRPC object has\n", obj_path);
+		goto fail_early;
+	}
+	*figures = !opt.no_figures;
+	if (opt.port) {
+		port = opt.port;
+		memcpy(rodata_at(obj, "flatrpc_port", sizeof(port)), &port, sizeof(port));
+	}
+	err = bpf_object__load(obj);
 	if (err) {
 		complain("cannot load the %s object: %s\n"
 			 "  (if the pinned maps in %s are from another build, run --unload first)\n",
@@ -1218,6 +1300,23 @@ static int cmd_load(void)
 	if (pin_prog(xdp_prog, FLATRPC_PIN_PROG_XDP) || pin_prog(tc_prog, FLATRPC_PIN_PROG_TC) ||
 	    pin_prog(client_prog, FLATRPC_PIN_PROG_CLIENT))
 		goto fail_early;
+	/* the spec's names, for --status and flatrpc-stat */
+	desc_map = bpf_object__find_map_by_name(obj, FLATRPC_DESC_SECTION);
+	if (!desc_map || bpf_map__value_size(desc_map) > FLATRPC_DESC_MAX) {
+		complain("the %s object's description is missing or over %u bytes\n", l->service,
+			 FLATRPC_DESC_MAX);
+		goto fail_early;
+	}
+	{
+		char path[PATH_MAX];
+
+		pin_path_in(path, sizeof(path), stage_dir, FLATRPC_PIN_DESC);
+		err = bpf_map__pin(desc_map, path);
+		if (err) {
+			complain("cannot pin %s: %s\n", path, strerror(-err));
+			goto fail_early;
+		}
+	}
 
 	/* Whether this load is to create the clsact qdisc, written in the
 	 * stage's meta before it does: a reload must remember that an earlier
@@ -1300,8 +1399,9 @@ static int cmd_load(void)
 	remove_dir(stage_dir);
 
 	say("%s FlatRPC service %s (%s, spec hash %016llx) on %s:\n",
-	    replaced ? "reloaded" : "loaded", l->service, l->spec_path,
+	    replaced ? "reloaded" : "loaded", l->service, opt.spec,
 	    (unsigned long long)l->spec_hash, opt.ifname);
+	say("  object %s\n", obj_path);
 	say("  XDP program id %u attached in %s mode%s\n", fd_prog_id(bpf_program__fd(xdp_prog)),
 	    mode_name(opt.xdp_mode), replaced ? ", replacing the previous one" : "");
 	say("  TC egress program id %u attached (clsact %s)\n",
@@ -1318,13 +1418,14 @@ static int cmd_load(void)
 		say("  usable by group %s (gid %u): see docs/security.md, Applications without root\n",
 		    g ? g->gr_name : "?", (unsigned)opt.gid);
 	}
-	l->destroy(skel);
+	bpf_object__close(obj);
+	flatrpc_desc_free(l);
 	return 0;
 
 fail:
 	/* exactly what a later command would do after a kill here */
-	if (skel)
-		l->destroy(skel);
+	bpf_object__close(obj);
+	flatrpc_desc_free(l);
 	recover(ifindex, false, false);
 	remove_top();
 	complain("%s\n", had_meta ? "the previous load is attached again" :
@@ -1332,8 +1433,8 @@ fail:
 	return 1;
 fail_early:
 	/* Nothing was attached; the previous load, if any, runs on as it was. */
-	if (skel)
-		l->destroy(skel);
+	bpf_object__close(obj);
+	flatrpc_desc_free(l);
 	remove_dir(stage_dir);
 	remove_top();
 	return 1;
@@ -1412,7 +1513,7 @@ static void print_entries(int fd, const struct bpf_map_info *info, long max)
 }
 
 /* What state_limits says of the state pinned as NAME: "" for core maps. */
-static const char *state_limits_of(const struct flatrpc_loader *l, const char *name,
+static const char *state_limits_of(const struct flatrpc_desc *l, const char *name,
 				   char *buf, size_t n)
 {
 	struct flatrpc_state_limits v;
@@ -1435,7 +1536,7 @@ static const char *state_limits_of(const struct flatrpc_loader *l, const char *n
 	return buf;
 }
 
-static void print_state_maps(const struct flatrpc_loader *l)
+static void print_state_maps(const struct flatrpc_desc *l)
 {
 	char path[PATH_MAX], lim[128];
 	struct dirent *de;
@@ -1551,7 +1652,7 @@ static void print_figures(const struct fr_figures *f)
 
 static int cmd_status(void)
 {
-	const struct flatrpc_loader *l;
+	const struct flatrpc_desc *l;
 	LIBBPF_OPTS(bpf_xdp_query_opts, xq);
 	struct flatrpc_keys k = {};
 	struct fr_figures *f;
@@ -1576,7 +1677,7 @@ static int cmd_status(void)
 		} else {
 			printf("FlatRPC is not loaded on %s (no pins in %s)\n", opt.ifname, pin_dir);
 		}
-		free(f);
+		fr_figures_free(f);
 		return EXIT_NOTLOADED;
 	}
 	ifindex = if_nametoindex(opt.ifname);
@@ -1621,7 +1722,7 @@ static int cmd_status(void)
 		       f->meta.created_clsact ? "true" : "false");
 		fr_figures_json(stdout, f);
 		printf("}\n");
-		free(f);
+		fr_figures_free(f);
 		return attached ? 0 : EXIT_NOTLOADED;
 	}
 
@@ -1629,7 +1730,7 @@ static int cmd_status(void)
 	       ifindex && (__u32)ifindex == f->meta.ifindex ? "" : ", no longer present");
 	printf("service   %.*s, spec hash %016llx, spec %s\n", (int)sizeof(f->meta.service),
 	       f->meta.service, (unsigned long long)f->meta.spec_hash,
-	       l ? l->spec_path : "(not built into this flatrpc-load)");
+	       l ? l->spec_path : "(unknown: no readable desc pin)");
 	printf("port      %u/udp\n", f->meta.port);
 	printf("mode      %s\n", mode_name(f->meta.xdp_mode));
 	printf("figures   %s\n", f->meta.figures ? "kernel's and library's" :
@@ -1647,8 +1748,8 @@ static int cmd_status(void)
 	       tc_id && tc_id == pinned_tc ? "attached" : "NOT attached",
 	       f->meta.created_clsact ? "created by flatrpc-load" : "pre-existing");
 	print_figures(f);
-	free(f);
 	print_state_maps(l);
+	fr_figures_free(f);
 	if (!attached) {
 		printf("FlatRPC is pinned but not attached on %s; load it again or --unload\n",
 		       opt.ifname);
@@ -1774,13 +1875,17 @@ static int cmd_keygen(const char *path)
 int main(int argc, char **argv)
 {
 	enum { OPT_STATUS = 256, OPT_UNLOAD, OPT_MODE, OPT_PORT, OPT_BPFFS, OPT_FORCE, OPT_KEY,
-	       OPT_KEYGEN, OPT_REKEY, OPT_GROUP, OPT_FIGURES };
+	       OPT_KEYGEN, OPT_REKEY, OPT_GROUP, OPT_FIGURES, OPT_OBJECT, OPT_CACHE_DIR,
+	       OPT_COMPILE };
 	static const struct option longopts[] = {
 		{ "mode",   required_argument, NULL, OPT_MODE },
 		{ "port",   required_argument, NULL, OPT_PORT },
 		{ "bpffs",  required_argument, NULL, OPT_BPFFS },
 		{ "force",  no_argument,       NULL, OPT_FORCE },
 		{ "figures", required_argument, NULL, OPT_FIGURES },
+		{ "object", required_argument, NULL, OPT_OBJECT },
+		{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
+		{ "compile", no_argument,      NULL, OPT_COMPILE },
 		{ "quiet",  no_argument,       NULL, 'q' },
 		{ "json",   no_argument,       NULL, 'j' },
 		{ "status", no_argument,       NULL, OPT_STATUS },
@@ -1792,7 +1897,7 @@ int main(int argc, char **argv)
 		{ "help",   no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	enum { LOAD, STATUS, UNLOAD, KEYGEN, REKEY } cmd = LOAD;
+	enum { LOAD, STATUS, UNLOAD, KEYGEN, REKEY, COMPILE } cmd = LOAD;
 	char *end;
 	long v;
 	int c;
@@ -1882,6 +1987,15 @@ int main(int argc, char **argv)
 		case OPT_REKEY:
 			cmd = REKEY;
 			break;
+		case OPT_OBJECT:
+			opt.object = optarg;
+			break;
+		case OPT_CACHE_DIR:
+			opt.cache_dir = optarg;
+			break;
+		case OPT_COMPILE:
+			cmd = COMPILE;
+			break;
 		case 'h':
 			help();
 			return 0;
@@ -1896,6 +2010,19 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		return cmd_keygen(argv[optind]);
+	}
+	if (cmd == COMPILE) {
+		if (argc - optind != 1 || opt.object) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		opt.spec = argv[optind];
+		return cmd_compile();
+	}
+	if (opt.object && cmd != LOAD) {
+		complain("--object goes with a load\n");
+		usage(stderr);
+		return EXIT_USAGE;
 	}
 	if (cmd == LOAD && argc - optind == 2) {
 		opt.spec = argv[optind];
@@ -1930,6 +2057,7 @@ int main(int argc, char **argv)
 	case REKEY:
 		return cmd_rekey();
 	case KEYGEN:
+	case COMPILE:
 		break;
 	}
 	return 1;

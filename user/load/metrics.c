@@ -43,7 +43,6 @@ static int percpu_sum(int fd, __u32 key, __u64 *sum, size_t words, __u64 *buf, i
 
 int fr_figures_read(const char *pin_dir, struct fr_figures *f)
 {
-	extern const struct flatrpc_loader *const flatrpc_loaders[];
 	int ncpus = libbpf_num_possible_cpus(), fd, err = 0;
 	size_t words = sizeof(struct flatrpc_hist) / sizeof(__u64);
 	struct timespec ts;
@@ -60,9 +59,12 @@ int fr_figures_read(const char *pin_dir, struct fr_figures *f)
 	close(fd);
 	if (err)
 		return err;
-	for (const struct flatrpc_loader *const *l = flatrpc_loaders; *l; l++)
-		if ((*l)->spec_hash == f->meta.spec_hash)
-			f->l = *l;
+	f->l = flatrpc_desc_of_pin(pin_dir);
+	/* a desc pin not of this load's spec names nothing right */
+	if (f->l && f->l->spec_hash != f->meta.spec_hash) {
+		flatrpc_desc_free(f->l);
+		f->l = NULL;
+	}
 	f->n_methods = f->l ? f->l->n_methods : FLATRPC_MAX_METHODS;
 	if (ncpus <= 0)
 		return -EINVAL;
@@ -108,6 +110,13 @@ int fr_figures_read(const char *pin_dir, struct fr_figures *f)
 	if (fd >= 0)
 		close(fd);
 	return 0;
+}
+
+void fr_figures_free(struct fr_figures *f)
+{
+	if (f)
+		flatrpc_desc_free(f->l);
+	free(f);
 }
 
 bool fr_elem_verdict_known(const struct fr_figures *f, unsigned int v)

@@ -14,13 +14,15 @@
 #include <stdio.h>
 #include <linux/types.h>
 #include "flatrpc_abi.h"
-#include "loader.h"
+#include "desc.h"
 
 #define FR_MAX_ELEMS	64	/* element slots read; a spec with more shows the first */
 
 struct fr_figures {
 	struct flatrpc_meta		meta;
-	const struct flatrpc_loader	*l;		/* NULL: a spec not built in */
+	struct flatrpc_desc		*l;		/* the spec's names, from the desc pin;
+							 * NULL: none readable. Owned: see
+							 * fr_figures_free() */
 	unsigned int			n_methods;
 	bool				have_obs;	/* a load with the library's figures */
 	bool				have_xdp;
@@ -38,6 +40,8 @@ extern const char *const fr_drop_names[FLATRPC_DROP__MAX];
 /* Reads every figure under pin_dir (<bpffs>/flatrpc/<ifname>). Returns 0,
  * or -ENOENT when nothing is loaded there (no readable meta). */
 int fr_figures_read(const char *pin_dir, struct fr_figures *f);
+/* Frees f (from malloc) and the description it holds. */
+void fr_figures_free(struct fr_figures *f);
 
 /* A method's name, or its number when the spec is not built in. */
 const char *fr_method_name(const struct fr_figures *f, unsigned int m, char *buf, size_t n);

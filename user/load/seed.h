@@ -13,7 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "flatrpc_abi.h"
-#include "loader.h"
+#include "desc.h"
 
 /* Keys in the map, at most max + 1: a map that changes under us cannot loop. */
 static inline long flatrpc_count_entries(int fd, __u32 key_size, __u32 max)

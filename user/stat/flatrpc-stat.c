@@ -71,7 +71,7 @@ static struct fr_figures *read_figures(void)
 	struct fr_figures *f = malloc(sizeof(*f));
 
 	if (f && fr_figures_read(opt.pin_dir, f)) {
-		free(f);
+		fr_figures_free(f);
 		return NULL;
 	}
 	return f;
@@ -103,7 +103,7 @@ static int once(bool json)
 	} else {
 		fr_figures_prometheus(stdout, f, opt.ifname);
 	}
-	free(f);
+	fr_figures_free(f);
 	return fflush(stdout) ? 1 : 0;
 }
 
@@ -143,7 +143,7 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *c, const char *ur
 		fprintf(out, "FlatRPC is not loaded on %s\n", opt.ifname);
 		code = MHD_HTTP_SERVICE_UNAVAILABLE;
 	}
-	free(f);
+	fr_figures_free(f);
 	if (fclose(out)) {
 		free(body);
 		return MHD_NO;
