@@ -256,6 +256,8 @@ $(BUILD)/tests/test_bpf_client: LIBBPF_LIBS := $(LIBXDP_LIBS) $(LIBBPF_LIBS)
 
 # the figures' writers, on figures made by hand (it names the specs itself)
 $(BUILD)/tests/test_metrics: $(BUILD)/obj/user/load/metrics.o $(BUILD)/obj/user/load/desc.o
+# the compiler's description through the loader's parser
+$(BUILD)/tests/test_desc: $(BUILD)/obj/user/load/desc.o
 # unit tests link the pure modules only: no root, no sockets
 # (objects first: an extra one, as test_metrics has, calls into the archives)
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(BUILD)/libflatrpc-spec.a $(LIB_A)

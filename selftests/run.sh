@@ -32,6 +32,7 @@ fi
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/flow.sh"
 source "$(dirname "$0")/obs.sh"
+source "$(dirname "$0")/platform.sh"
 
 ALL_TESTS=(
 	test_topology
@@ -81,6 +82,7 @@ ALL_TESTS=(
 	test_balanced
 	test_client_strip
 	test_load_other_service
+	test_user_spec
 )
 
 # ---- (topology) ---------------------------------------------------------------------
