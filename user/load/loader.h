@@ -14,15 +14,8 @@
 #include <stdbool.h>
 #include <linux/types.h>
 #include <bpf/libbpf.h>
+#include "flatrpc_abi.h"	/* struct flatrpc_init_entry */
 
-/* One map update produced by an element's init(); emitted by flatrpc-gen. */
-struct flatrpc_init_entry {
-	const char	*map;		/* BPF map name in the object */
-	const void	*key;
-	__u32		key_size;
-	const void	*value;
-	__u32		value_size;
-};
 
 /* A slot of the elem_verdicts map: one hook of one entry of a method's chain. */
 struct flatrpc_elem_slot {
