@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <linux/if_xdp.h>
 
+#include "client_anfs.h"
 #include "flatrpc.h"
 #include "flatrpc_csum.h"
 #include "auth.h"
@@ -409,16 +410,19 @@ void flatrpc_client_anfs_register(const struct flatrpc_client_anfs *c)
 		}
 }
 
-static const struct flatrpc_client_anfs *client_anfs_of(const struct flatrpc_service_desc *svc)
+const struct flatrpc_client_anfs *flatrpc_client_anfs_find(const struct flatrpc_service_desc *svc)
 {
-	const char *env = getenv("FLATRPC_CLIENT_ANFS");
-
-	if (env && !strcmp(env, "bpf"))
-		return NULL;
 	for (unsigned int i = 0; i < CLIENT_ANFS_MAX && client_anfs[i]; i++)
 		if (client_anfs[i]->svc == svc)
 			return client_anfs[i];
 	return NULL;
+}
+
+static const struct flatrpc_client_anfs *client_anfs_of(const struct flatrpc_service_desc *svc)
+{
+	const char *env = getenv("FLATRPC_CLIENT_ANFS");
+
+	return env && !strcmp(env, "bpf") ? NULL : flatrpc_client_anfs_find(svc);
 }
 
 /*
