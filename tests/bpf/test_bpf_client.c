@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <time.h>
 #include <endian.h>
 #include <cmocka.h>
 
@@ -536,6 +537,53 @@ static void run_row(void **state)
 			 (unsigned long)r->counted);
 }
 
+/*
+ * What one request's client: chain costs each way, printed for
+ * docs/placement.md (no bound is checked: the machine is shared): the
+ * client program through BPF_PROG_TEST_RUN on the frame the library
+ * builds, against the library's run on a copy of the fixed part. get runs
+ * one element (the tracker), put two (firewall, tracker).
+ */
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static void client_cost(void **state)
+{
+	const struct flatrpc_client_anfs *c = flatrpc_client_anfs_find(&tracked_service);
+	static const uint8_t methods[] = { TRACKED_GET, TRACKED_PUT };
+	uint8_t enc[FRAME_MAX], in[FRAME_MAX], out[FRAME_MAX], fixed[FRAME_MAX];
+	static uint64_t cv[FLATRPC_CV_ENTRIES(FLATRPC_SPEC_ELEM_SLOTS)];
+	enum { N_PROG = 20000, N_LIB = 200000 };
+
+	(void)state;
+	assert_non_null(c);
+	for (size_t i = 0; i < sizeof(methods); i++) {
+		size_t cf = client_fixed(methods[i]), in_len, out_len;
+		double t0, prog_ns, lib_ns;
+
+		encode(methods[i], "Kevin", 1000 + i, enc);
+		in_len = frame(in, REQUEST, methods[i], enc, cf);
+		t0 = now_ns();
+		for (int n = 0; n < N_PROG; n++)
+			assert_int_equal(run(skel->progs.flatrpc_client, in, in_len, out, &out_len),
+					 XDP_PASS);
+		prog_ns = (now_ns() - t0) / N_PROG;
+		t0 = now_ns();
+		for (int n = 0; n < N_LIB; n++) {
+			memcpy(fixed, enc, cf);
+			assert_int_equal(c->run(cv, methods[i], fixed, cf), 0);
+		}
+		lib_ns = (now_ns() - t0) / N_LIB;
+		print_message("client: chain of %s: BPF_PROG_TEST_RUN %.0f ns, library %.1f ns per request\n",
+			      tracked_service.methods[methods[i]].name, prog_ns, lib_ns);
+	}
+}
+
 /* ---- frames the library never gives the client program ----------------- */
 
 struct bad {
@@ -698,7 +746,7 @@ static int teardown(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[2 + N_ROWS + N_BADS + 3];
+	struct CMUnitTest tests[2 + N_ROWS + N_BADS + 4];
 	size_t i, n = 0;
 
 	if (geteuid() != 0) {
@@ -717,6 +765,7 @@ int main(void)
 	}
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(get_remote_on_client);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(sessions_counted);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(client_cost);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(hello_short_body_grows);
 	return cmocka_run_group_tests_name("bpf_client", tests, setup, teardown);
 }
