@@ -1175,6 +1175,31 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 	fr_buf_printf(b, "\n#endif /* FR_%s_ANF_BPF_H */\n", SV);
 }
 
+static int expr_uses_state(const struct fr_expr *e)
+{
+	if (!e)
+		return 0;
+	if (e->st)
+		return 1;
+	for (unsigned i = 0; i < e->nargs; i++)
+		if (expr_uses_state(e->args[i]))
+			return 1;
+	return 0;
+}
+
+static int block_uses_state(const struct fr_block *b)
+{
+	for (unsigned i = 0; i < b->n; i++) {
+		const struct fr_stmt *s = b->v[i];
+		if (expr_uses_state(s->e) || block_uses_state(&s->body))
+			return 1;
+		for (unsigned a = 0; a < s->narms; a++)
+			if (expr_uses_state(s->arms[a].value) || block_uses_state(&s->arms[a].body))
+				return 1;
+	}
+	return 0;
+}
+
 /* Does element el run a req() on the client side of some method? */
 static int runs_on_client(const struct fr_spec *spec, const struct fr_element *el)
 {
@@ -1194,7 +1219,8 @@ static int runs_on_client(const struct fr_spec *spec, const struct fr_element *e
  * printed by gen_instance() and gen_dispatch(), the same code as in
  * anf.bpf.h, on include/flatrpc_anf_user.h instead of kern/anf_rt.h; the
  * state maps become tables in the process, seeded from init.h. Nothing
- * for a spec without client: elements.
+ * for a spec without client: elements, or with one whose resp() uses
+ * state: the library then runs the client program.
  */
 void fr_emit_client_user(const struct fr_spec *spec, struct fr_buf *b)
 {
@@ -1202,8 +1228,18 @@ void fr_emit_client_user(const struct fr_spec *spec, struct fr_buf *b)
 	char sv[64], ty[64], ty2[64], mn[96];
 	int any = 0;
 
-	for (unsigned i = 0; i < spec->nelems; i++)
-		any |= spec->elems[i]->used && runs_on_client(spec, spec->elems[i]);
+	for (unsigned i = 0; i < spec->nelems; i++) {
+		const struct fr_element *el = spec->elems[i];
+		if (!el->used || !runs_on_client(spec, el))
+			continue;
+		/* its resp() runs in the client host's XDP, on the host's maps:
+		 * a req() on the process's tables would not see what it wrote,
+		 * nor it what req() wrote, so the client program keeps both on
+		 * the same maps */
+		if (el->resp.present && block_uses_state(&el->resp.body))
+			return;
+		any = 1;
+	}
 	if (!any)
 		return;
 	fr_cname(sv, sizeof(sv), svc->name);
