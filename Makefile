@@ -352,7 +352,9 @@ bench: all
 # The tools, the library and its headers, the element library and the man
 # pages, under $(DESTDIR)$(PREFIX). `make uninstall` removes what this put.
 MAN_PAGES := $(wildcard docs/man/*.[1-8])
-PUBLIC_HEADERS := include/flatrpc.h include/flatrpc_abi.h include/flatrpc_siphash.h
+# flatrpc_anf_*.h: what generated stubs with client: elements include
+PUBLIC_HEADERS := include/flatrpc.h include/flatrpc_abi.h include/flatrpc_siphash.h \
+		  include/flatrpc_anf_user.h include/flatrpc_anf_bytes.h
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1 \

@@ -301,7 +301,7 @@ def placement(r):
     if (("blocking", cst) not in r["cost"]) or (("blocking", base) not in r["cost"]):
         return NA
     rows = []
-    for p, where in ((base, "server (XDP)"), (cst, "client (BPF_PROG_TEST_RUN), session_id stripped")):
+    for p, where in ((base, "server (XDP)"), (cst, "client (in the library), session_id stripped")):
         row = [label(p), where]
         for m in ("blocking", "busy"):
             c, c0 = r["cost"].get((m, p), [None] * 5), r["cost"].get((m, base), [None] * 5)

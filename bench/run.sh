@@ -27,7 +27,7 @@
 # Last, head-of-line blocking: 1% loss at a router between client and
 # server, get p99 for gRPC and FlatRPC.
 #
-#   bench/run.sh [--reps N] [--count N] [--smoke] [--profile]
+#   bench/run.sh [--reps N] [--count N] [--smoke] [--profile] [--placement]
 # --smoke does a few hundred calls per stack: it proves the benchmark still
 # runs (make test uses it), not how fast anything is. On a loaded machine a
 # lossy call's response can come after its timeout; the smoke run reports
@@ -35,6 +35,10 @@
 # full run stays strict: there any timed-out call fails it.
 # --profile runs no benchmark: it records where the time goes (perf record -g)
 # in a few runs and writes bench/results/profile-<stack>-<mode>.txt.
+# --placement runs only the placement comparison: flatrpc-fwst, flatrpc-cst
+# (the library runs the client: tracker) and flatrpc-cst-bpf (the same
+# with FLATRPC_CLIENT_ANFS=bpf: through BPF_PROG_TEST_RUN, as before),
+# interleaved as the cost rows are, and prints their rows.
 set -Eeuo pipefail
 # errexit stops the run at a failed step; this says which one
 trap 'echo "bench/run.sh: line $LINENO failed (exit $?): $BASH_COMMAND" >&2' ERR
@@ -43,15 +47,16 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$top/build}
 export FLATRPC_PY=$B/py	# bench/pcap_bytes.py reads the wire header's layout there
 REPS=3 COUNT=20000 RATE_COUNT=50000 WARMUP=2000 SMOKE=0 WIRE_COUNT=5000
-PROFILE=0
+PROFILE=0 PLACEMENT=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--reps) REPS=$2; shift 2 ;;
 	--count) COUNT=$2; RATE_COUNT=$2; shift 2 ;;
 	--smoke) SMOKE=1; REPS=1; COUNT=300; RATE_COUNT=300; WARMUP=50; WIRE_COUNT=300; shift ;;
 	--profile) PROFILE=1; shift ;;
+	--placement) PLACEMENT=1; shift ;;
 	-h|--help) sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
-	*) echo "usage: bench/run.sh [--reps N] [--count N] [--smoke] [--profile]" >&2; exit 2 ;;
+	*) echo "usage: bench/run.sh [--reps N] [--count N] [--smoke] [--profile] [--placement]" >&2; exit 2 ;;
 	esac
 done
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh: needs root (network namespaces, XDP)" >&2; exit 1; }
@@ -115,14 +120,22 @@ for v in noanf fw fwst cst rel ino relino; do
 	[ -x "$B/bench/kv-$v/kv-bench" ] && [ -x "$B/bench/kv-$v/kv-server" ] && FR_VARIANTS+="flatrpc-$v "
 done
 # flatrpc-noobs is flatrpc counting no figures: its processes run with
-# FLATRPC_OBS=off and its load with --figures off
-flatrpc_spec() { local v=${1%-noobs}; if [ "$v" = flatrpc ]; then echo "$top/specs/kv.anf"; else echo "$top/bench/specs/kv-${v#flatrpc-}.anf"; fi; }
-flatrpc_bin() { local v=${1%-noobs}; if [ "$v" = flatrpc ]; then echo "$B/$2"; else echo "$B/bench/kv-${v#flatrpc-}/$2"; fi; }
-flatrpc_env() { [ "$1" = flatrpc-noobs ] && echo FLATRPC_OBS=off || echo FLATRPC_OBS=on; }
+# FLATRPC_OBS=off and its load with --figures off; a -bpf stack runs its
+# client: elements through the client program (FLATRPC_CLIENT_ANFS=bpf)
+flatrpc_v() { local v=${1%-noobs}; echo "${v%-bpf}"; }
+flatrpc_spec() { local v; v=$(flatrpc_v "$1"); if [ "$v" = flatrpc ]; then echo "$top/specs/kv.anf"; else echo "$top/bench/specs/kv-${v#flatrpc-}.anf"; fi; }
+flatrpc_bin() { local v; v=$(flatrpc_v "$1"); if [ "$v" = flatrpc ]; then echo "$B/$2"; else echo "$B/bench/kv-${v#flatrpc-}/$2"; fi; }
+flatrpc_env() {
+	case $1 in
+	flatrpc-noobs) echo FLATRPC_OBS=off ;;
+	*-bpf) echo FLATRPC_CLIENT_ANFS=bpf ;;
+	*) echo FLATRPC_OBS=on ;;
+	esac
+}
 declare -A FR_LOADED
 flatrpc_use() { # stack client-ns client-if server-ns server-if: load the stack's spec on both ends
-	local stack=$1 key=$3 figs
-	figs=$(flatrpc_env $stack); figs=${figs#*=}
+	local stack=$1 key=$3 figs=on
+	[ "$stack" = flatrpc-noobs ] && figs=off
 	[ "${FR_LOADED[$key]:-}" = "$(flatrpc_spec $stack) $figs" ] && return
 	while [ $# -gt 1 ]; do
 		ip netns exec "$2" "$B/flatrpc-load" --unload "$3" >/dev/null 2>&1 || true
@@ -343,6 +356,37 @@ if [ "$PROFILE" = 1 ]; then
 	exit 0
 fi
 
+# interleaved TAG STACKS...: rows "TAG mode stack p50 set_p50 get_p50 min/max"
+# of REPS rounds that each run every stack once, one outstanding
+interleaved() {
+	local tag=$1 mode proto
+	shift
+	printf '%-4s %-9s %-15s %10s %10s %10s %15s\n' "$tag" mode proto p50_us set_p50_us \
+		get_p50_us p50_runs_min_max
+	for mode in blocking busy; do
+		for proto in "$@"; do : >"$work/$tag-$proto"; done
+		for _ in $(seq "$REPS"); do
+			for proto in "$@"; do
+				start_server $proto $mode
+				client $proto $mode 1 "$COUNT" >>"$work/$tag-$proto"
+				stop_server
+			done
+		done
+		for proto in "$@"; do
+			printf '%-4s %-9s %-15s %10s %10s %10s %15s\n' "$tag" $mode $proto \
+				"$(field p50_us <"$work/$tag-$proto" | median)" \
+				"$(field set_p50_us <"$work/$tag-$proto" | median)" \
+				"$(field get_p50_us <"$work/$tag-$proto" | median)" \
+				"$(field p50_us <"$work/$tag-$proto" | sort -g | sed -n '1p;$p' | paste -sd/)"
+		done
+	done
+}
+if [ "$PLACEMENT" = 1 ]; then
+	echo "# placement: the session tracker at the server (flatrpc-fwst), at the client in the library (flatrpc-cst) and at the client through BPF_PROG_TEST_RUN (flatrpc-cst-bpf); p50 us, all calls and per method (medians of $REPS interleaved runs)"
+	interleaved place flatrpc-fwst flatrpc-cst flatrpc-cst-bpf
+	exit 0
+fi
+
 echo "# FlatRPC KV benchmark: $(date -u +%F) $(uname -r), $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 echo "# 80% get / 20% set, ~100 B requests; medians of $REPS runs; p50/p99 with 1 outstanding, rate with 32"
 printf '%-9s %-8s %10s %10s %12s\n' mode proto p50_us p99_us rate_per_s
@@ -435,31 +479,6 @@ done
 AUTH_STACKS=""
 [ -x "$B/bench/kv-noauth/kv-bench" ] && [ -x "$B/bench/kv-noauth/kv-server" ] &&
 	AUTH_STACKS="flatrpc-noauth flatrpc"
-# interleaved TAG STACKS...: rows "TAG mode stack p50 set_p50 get_p50 min/max"
-# of REPS rounds that each run every stack once, one outstanding
-interleaved() {
-	local tag=$1 mode proto
-	shift
-	printf '%-4s %-9s %-15s %10s %10s %10s %15s\n' "$tag" mode proto p50_us set_p50_us \
-		get_p50_us p50_runs_min_max
-	for mode in blocking busy; do
-		for proto in "$@"; do : >"$work/$tag-$proto"; done
-		for _ in $(seq "$REPS"); do
-			for proto in "$@"; do
-				start_server $proto $mode
-				client $proto $mode 1 "$COUNT" >>"$work/$tag-$proto"
-				stop_server
-			done
-		done
-		for proto in "$@"; do
-			printf '%-4s %-9s %-15s %10s %10s %10s %15s\n' "$tag" $mode $proto \
-				"$(field p50_us <"$work/$tag-$proto" | median)" \
-				"$(field set_p50_us <"$work/$tag-$proto" | median)" \
-				"$(field get_p50_us <"$work/$tag-$proto" | median)" \
-				"$(field p50_us <"$work/$tag-$proto" | sort -g | sed -n '1p;$p' | paste -sd/)"
-		done
-	done
-}
 echo
 echo "# auth cost: specs/kv.anf (siphash tags) against flatrpc-noauth (auth: none); p50 us, all calls and per method (medians of $REPS interleaved runs)"
 # shellcheck disable=SC2086 # a list of stacks, maybe empty

@@ -1152,6 +1152,15 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 		      "\tif (!flatrpc_figures)\n\t\treturn;\n"
 		      "\tc = bpf_map_lookup_elem(&elem_verdicts, &k);\n"
 		      "\tif (c)\n\t\t(*c)++;\n}\n", fr_elem_slots(spec));
+	/* the BPF side never touches it; it is here to be pinned with the
+	 * rest, sized for the spec */
+	fr_buf_printf(b, "\n/* What the library's client: elements decided (FLATRPC_CV_* in\n"
+		      " * flatrpc_abi.h): every process adds to it through mmap. */\n"
+		      "struct {\n\t__uint(type, BPF_MAP_TYPE_ARRAY);\n"
+		      "\t__uint(max_entries, FLATRPC_CV_ENTRIES(%u));\n"
+		      "\t__uint(map_flags, BPF_F_MMAPABLE);\n\t__type(key, __u32);\n"
+		      "\t__type(value, __u64);\n\t__uint(pinning, LIBBPF_PIN_BY_NAME);\n"
+		      "} client_verdicts SEC(\".maps\");\n", fr_elem_slots(spec));
 	fr_buf_printf(b, "\n/* ---- chains, one function per method, element and direction ---- */\n");
 	for (unsigned i = 0; i < svc->nmethods; i++) {
 		const struct fr_method *m = &svc->methods[i];
@@ -1166,4 +1175,137 @@ void fr_emit_bpf(const struct fr_spec *spec, struct fr_buf *b)
 	gen_dispatch(spec, "client_req", b);
 	gen_dispatch(spec, "resp", b);
 	fr_buf_printf(b, "\n#endif /* FR_%s_ANF_BPF_H */\n", SV);
+}
+
+static int expr_uses_state(const struct fr_expr *e)
+{
+	if (!e)
+		return 0;
+	if (e->st)
+		return 1;
+	for (unsigned i = 0; i < e->nargs; i++)
+		if (expr_uses_state(e->args[i]))
+			return 1;
+	return 0;
+}
+
+static int block_uses_state(const struct fr_block *b)
+{
+	for (unsigned i = 0; i < b->n; i++) {
+		const struct fr_stmt *s = b->v[i];
+		if (expr_uses_state(s->e) || block_uses_state(&s->body))
+			return 1;
+		for (unsigned a = 0; a < s->narms; a++)
+			if (expr_uses_state(s->arms[a].value) || block_uses_state(&s->arms[a].body))
+				return 1;
+	}
+	return 0;
+}
+
+/* Does element el run a req() on the client side of some method? */
+static int runs_on_client(const struct fr_spec *spec, const struct fr_element *el)
+{
+	for (unsigned i = 0; i < spec->svc->nmethods; i++) {
+		const struct fr_method *m = &spec->svc->methods[i];
+		for (unsigned j = 0; j < m->nchain; j++)
+			if (m->chain[j].elem == el && m->chain[j].side == FR_CLIENT &&
+			    el->req.present)
+				return 1;
+	}
+	return 0;
+}
+
+/*
+ * The client: elements' req() for the sending library, appended to
+ * <svc>_stubs.c: the instance functions and the client_req runner are
+ * printed by gen_instance() and gen_dispatch(), the same code as in
+ * anf.bpf.h, on include/flatrpc_anf_user.h instead of kern/anf_rt.h; the
+ * state maps become tables in the process, seeded from init.h. Nothing
+ * for a spec without client: elements, or with one whose resp() uses
+ * state: the library then runs the client program.
+ */
+void fr_emit_client_user(const struct fr_spec *spec, struct fr_buf *b)
+{
+	const struct fr_service *svc = spec->svc;
+	char sv[64], ty[64], ty2[64], mn[96];
+	int any = 0;
+
+	for (unsigned i = 0; i < spec->nelems; i++) {
+		const struct fr_element *el = spec->elems[i];
+		if (!el->used || !runs_on_client(spec, el))
+			continue;
+		/* its resp() runs in the client host's XDP, on the host's maps:
+		 * a req() on the process's tables would not see what it wrote,
+		 * nor it what req() wrote, so the client program keeps both on
+		 * the same maps */
+		if (el->resp.present && block_uses_state(&el->resp.body))
+			return;
+		any = 1;
+	}
+	if (!any)
+		return;
+	fr_cname(sv, sizeof(sv), svc->name);
+	fr_buf_printf(b, "\n/* ---- client: elements, run by the sending library ---- */\n"
+		      "/* The same instance code as anf.bpf.h's, on the user-space helpers of\n"
+		      " * flatrpc_anf_user.h; registered before main() (docs/placement.md). */\n\n"
+		      "#include \"flatrpc_anf_user.h\"\n#include \"init.h\"\n\n");
+	str_types(spec, b);
+	fr_buf_printf(b, "\n");
+	for (unsigned i = 0; i < spec->nelems; i++) {
+		const struct fr_element *el = spec->elems[i];
+		if (!el->used || !runs_on_client(spec, el))
+			continue;
+		for (unsigned j = 0; j < el->nstates; j++) {
+			const struct fr_state *st = &el->states[j];
+			map_name(st, mn, sizeof(mn));
+			fr_buf_printf(b, "/* %s.%s: %s */\n", el->name, st->name,
+				      fr_type_str(&st->type, ty, sizeof(ty)));
+			if (st->type.kind == TY_MAP)
+				fr_buf_printf(b, "static struct fr_umap %s = FR_UMAP_HASH_INIT(\"%s\", "
+					      "sizeof(%s), sizeof(%s), %u, %d);\n", mn, mn,
+					      ctype(st->type.key, ty, sizeof(ty)),
+					      ctype(st->type.val, ty2, sizeof(ty2)),
+					      st->max_entries ? st->max_entries : 65536,
+					      !!st->full_refuse);
+			else	/* a Vec: slots 0..N-1 and its length; a scalar: one slot */
+				fr_buf_printf(b, "static struct fr_umap %s = FR_UMAP_ARRAY_INIT(\"%s\", "
+					      "sizeof(%s), %u);\n", mn, mn,
+					      ctype(st->type.kind == TY_VEC ? st->type.val : &st->type,
+						    ty2, sizeof(ty2)),
+					      st->type.kind == TY_VEC ? st->type.n + 1 : 1);
+		}
+	}
+	fr_buf_printf(b, "\nstatic struct fr_umap *const fr_umaps[] = {");
+	for (unsigned i = 0; i < spec->nelems; i++) {
+		const struct fr_element *el = spec->elems[i];
+		if (!el->used || !runs_on_client(spec, el))
+			continue;
+		for (unsigned j = 0; j < el->nstates; j++)
+			fr_buf_printf(b, " &%s,", map_name(&el->states[j], mn, sizeof(mn)));
+	}
+	fr_buf_printf(b, " NULL };\n\n"
+		      "/* the client_verdicts mapping of the run in progress, or NULL */\n"
+		      "static __thread __u64 *fr_ucv;\n\n"
+		      "static __always_inline void fr_elem_count(__u32 slot, int rc)\n{\n"
+		      "\tif (fr_ucv)\n\t\t__atomic_fetch_add(&fr_ucv[FLATRPC_CV_ELEM(slot, "
+		      "FLATRPC_ELEM_VERDICT(rc))], 1,\n\t\t\t\t   __ATOMIC_RELAXED);\n}\n");
+	for (unsigned i = 0; i < svc->nmethods; i++) {
+		const struct fr_method *m = &svc->methods[i];
+		for (unsigned j = 0; j < m->nchain; j++)
+			if (m->chain[j].side == FR_CLIENT && m->chain[j].elem->req.present)
+				gen_instance(spec, m, &m->chain[j], 0, b);
+	}
+	gen_dispatch(spec, "client_req", b);
+	fr_buf_printf(b, "\nstatic int %s_client_lock;\n\n"
+		      "static int %s_client_run(uint64_t *verdicts, unsigned int method, void *fixed, "
+		      "size_t len)\n{\n\tint rc;\n\n"
+		      "\tfr_ulock(&%s_client_lock);\n\tfr_ucv = (__u64 *)verdicts;\n"
+		      "\trc = fr_anf_client_req(method, fixed, (unsigned char *)fixed + len);\n"
+		      "\tfr_ucv = NULL;\n\tfr_uunlock(&%s_client_lock);\n\treturn rc;\n}\n\n"
+		      "static const struct flatrpc_client_anfs %s_client_anfs = {\n"
+		      "\t.svc = &%s_service,\n\t.n_slots = %u,\n\t.run = %s_client_run,\n};\n\n"
+		      "__attribute__((constructor))\nstatic void %s_client_anfs_init(void)\n{\n"
+		      "\tfr_umap_seed(fr_umaps, flatrpc_init_table, FLATRPC_INIT_COUNT);\n"
+		      "\tflatrpc_client_anfs_register(&%s_client_anfs);\n}\n",
+		      sv, sv, sv, sv, sv, sv, fr_elem_slots(spec), sv, sv, sv);
 }

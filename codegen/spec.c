@@ -186,6 +186,7 @@ int fr_emit_dir(const struct fr_spec *spec, const char *dir, FILE *diag)
 	err = err ? err : write_file(dir, name, &b, diag);
 	b.len = 0;
 	fr_emit_stubs_c(spec, &b);
+	fr_emit_client_user(spec, &b);
 	snprintf(name, sizeof(name), "%s_stubs.c", cn);
 	err = err ? err : write_file(dir, name, &b, diag);
 	fr_buf_free(&b);

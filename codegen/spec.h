@@ -462,6 +462,8 @@ void fr_desc_text(const struct fr_spec *spec, uint64_t hash, struct fr_buf *b);
 void fr_emit_desc(const struct fr_spec *spec, struct fr_buf *b);
 void fr_emit_stubs_h(const struct fr_spec *spec, struct fr_buf *b);
 void fr_emit_stubs_c(const struct fr_spec *spec, struct fr_buf *b);
+/* appended to <svc>_stubs.c: the client: elements for the sending library */
+void fr_emit_client_user(const struct fr_spec *spec, struct fr_buf *b);
 /* FNV-1a 64 over abi (with hash 0) + anf.bpf.h + init.h. */
 uint64_t fr_spec_compute_hash(const struct fr_spec *spec);
 /* Writes all files into dir; returns 0 or -errno (reported to diag). */

@@ -130,6 +130,27 @@ int flatrpc_peer_parse(struct flatrpc_peer *peer, const char *text);
 
 /* --- client --- */
 
+/*
+ * A service's client: elements compiled for user space: flatrpc-gen puts
+ * them into <svc>_stubs.c, whose constructor registers them, so that
+ * flatrpc_send() runs them with a function call (docs/placement.md). A
+ * service without a registration is run through the pinned client
+ * program instead, one BPF_PROG_TEST_RUN per request (as it is with
+ * FLATRPC_CLIENT_ANFS=bpf in the environment, for comparing the two).
+ */
+struct flatrpc_client_anfs {
+	const struct flatrpc_service_desc	*svc;
+	unsigned int				n_slots;	/* elem_verdicts slots */
+	/* Runs the method's client: chain on the request's fixed part as
+	 * encoded (len bytes, rewritten in place): 0 passes, else the error
+	 * status (FLATRPC_ANF_IS_ERR). Adds each element's verdict to
+	 * verdicts[FLATRPC_CV_ELEM(slot, v)] unless verdicts is NULL. */
+	int (*run)(uint64_t *verdicts, unsigned int method, void *fixed, size_t len);
+};
+
+/* Called by the generated stubs before main(); at most 16 services. */
+void flatrpc_client_anfs_register(const struct flatrpc_client_anfs *c);
+
 /* Sends a request body (already encoded in the method's layout) and
  * returns its RPC ID in *rpc_id. Reliable methods keep a copy for
  * retransmission until a response arrives or retries run out.

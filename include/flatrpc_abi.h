@@ -34,8 +34,10 @@
  * in-order method is "hold-forever" (see FLATRPC_F_AHEAD). */
 #define FLATRPC_M_INORDER_DROP	0x4
 /* The method has client: elements with a req(): the sending library runs
- * them, through the pinned FLATRPC_PIN_PROG_CLIENT program, before the
- * request goes out, and that program strips the metadata only they read. */
+ * them before the request goes out and strips the metadata only they read,
+ * in user space from the code flatrpc-gen put into the stubs (registered
+ * as struct flatrpc_client_anfs), or else through the pinned
+ * FLATRPC_PIN_PROG_CLIENT program (docs/placement.md). */
 #define FLATRPC_M_CLIENT_ANF	0x8
 /* A server: element of the method's chain can forward() it: the answer
  * comes from the backend that got it, so the caller cannot require it to
@@ -482,6 +484,31 @@ struct flatrpc_state_limits {
 #define FLATRPC_ELEM_VERDICT(rc) \
 	((rc) == FLATRPC_ANF_FORWARD ? FLATRPC_ELEM_FORWARDED : (__u32)(rc) & 0xff)
 
+/*
+ * What the client: elements that the sending library runs in user space
+ * decided, in `client_verdicts`, an array of __u64 (BPF_F_MMAPABLE, sized
+ * for the spec by the generated anf.bpf.h) that every process of the host
+ * maps and adds to with atomics; the kernel never touches it. Per method
+ * the requests they let through and the ones they answered with an error
+ * (what `stats` counts as client_pass and anf_err for the client program),
+ * then FLATRPC_ELEM_VERDICTS keys per elem_verdicts slot.
+ */
+#define FLATRPC_CV_PASS(m)		((m) * 2)
+#define FLATRPC_CV_ERR(m)		((m) * 2 + 1)
+#define FLATRPC_CV_ELEM(slot, v)	(2 * FLATRPC_MAX_METHODS + (slot) * FLATRPC_ELEM_VERDICTS + (v))
+#define FLATRPC_CV_ENTRIES(slots)	FLATRPC_CV_ELEM(slots, 0)
+
+/* One map update produced by an element's init(), emitted by flatrpc-gen
+ * into init.h: the loader seeds the BPF maps with it, and the library the
+ * state of the client: elements it runs. */
+struct flatrpc_init_entry {
+	const char	*map;		/* BPF map name in the object */
+	const void	*key;
+	__u32		key_size;
+	const void	*value;
+	__u32		value_size;
+};
+
 /* Pinned objects, under <bpffs>/flatrpc/<ifname>/. */
 #define FLATRPC_PIN_SUBDIR	"flatrpc"
 #define FLATRPC_PIN_XSKS	"xsks"
@@ -501,6 +528,7 @@ struct flatrpc_state_limits {
  * status tools; at most FLATRPC_DESC_MAX bytes */
 #define FLATRPC_PIN_DESC	"desc"
 #define FLATRPC_DESC_MAX	65536
+#define FLATRPC_PIN_CLIENT_VERDICTS "client_verdicts"	/* FLATRPC_CV_*, added by the library */
 #define FLATRPC_PIN_PROG_XDP	"prog_xdp"
 #define FLATRPC_PIN_PROG_TC	"prog_tc"
 /* Never attached: the library runs it with BPF_PROG_TEST_RUN per request of

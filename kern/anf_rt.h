@@ -6,71 +6,16 @@
  * per-method switches and before its state maps; the instance functions
  * call these by name. They were once printed into each anf.bpf.h as
  * string literals; here the compiler and the reader see them as C.
- * Include after <linux/bpf.h> and <bpf/bpf_helpers.h>.
+ * Include after <linux/bpf.h> and <bpf/bpf_helpers.h>. The same generated
+ * code, for client: elements, also runs in the sending library on
+ * include/flatrpc_anf_user.h: what is defined here must exist there too.
  */
 #ifndef FLATRPC_KERN_ANF_RT_H
 #define FLATRPC_KERN_ANF_RT_H
 
 #include "flatrpc_abi.h"
 #include "maps.h"	/* state_limits, which fr_state_insert() counts into */
-
-/* body integers are little-endian, at any alignment */
-static __always_inline __u16 fr_le16(const void *p)
-{
-	__u16 v;
-
-	__builtin_memcpy(&v, p, 2);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap16(v);
-#endif
-	return v;
-}
-
-static __always_inline __u32 fr_le32(const void *p)
-{
-	__u32 v;
-
-	__builtin_memcpy(&v, p, 4);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap32(v);
-#endif
-	return v;
-}
-
-static __always_inline __u64 fr_le64(const void *p)
-{
-	__u64 v;
-
-	__builtin_memcpy(&v, p, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap64(v);
-#endif
-	return v;
-}
-
-static __always_inline void fr_st16(void *p, __u16 v)
-{
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap16(v);
-#endif
-	__builtin_memcpy(p, &v, 2);
-}
-
-static __always_inline void fr_st32(void *p, __u32 v)
-{
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap32(v);
-#endif
-	__builtin_memcpy(p, &v, 4);
-}
-
-static __always_inline void fr_st64(void *p, __u64 v)
-{
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap64(v);
-#endif
-	__builtin_memcpy(p, &v, 8);
-}
+#include "flatrpc_anf_bytes.h"
 
 /* The UDP header is not at a fixed distance from the body (a fragment
  * carries an extension in between), so the checksum a rewrite breaks is

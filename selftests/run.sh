@@ -1532,6 +1532,8 @@ test_client_strip() {
 	c_pass_put0=$(status_col "$NS_C" "$IF_C" put client_pass)
 	c_err_put0=$(status_col "$NS_C" "$IF_C" put anf_err)
 	s_req_put0=$(status_col "$NS_S" "$IF_S" put rx_req)
+	local elems0
+	elems0=$(in_c "$LOADER" --status -j "$IF_C") || fail "--status -j on $IF_C"
 
 	# (a) Kevin, session 42: 2 puts, 3 gets, 3 get_remotes, values read back
 	local K="--user Kevin --session 42"
@@ -1604,18 +1606,38 @@ test_client_strip() {
 	expect_eq "$(wc -l <"$log")" $((n_get + n_remote + 2)) "server log lines"
 	expect_eq "$(count_lines -c 'peterkey' "$log")" 0 "server log lines with Peter's key"
 
-	# (d) session 42 counted where its tracker ran: 3 gets + 2 puts on the
-	# client host (Peter's put, also session 42, stopped at the firewall
-	# before the tracker), 3 get_remotes at the server
+	# (d) session 42 counted where its tracker ran: 3 get_remotes at the
+	# server. The gets' and puts' tracker ran in each tracked-client
+	# process, whose count is its own (docs/placement.md): the client
+	# host's pinned map stays as it was, and the element's verdicts say
+	# that it ran (3 gets + 2 puts; Peter's put, also session 42, stopped
+	# at the firewall before the tracker)
 	local c_sess s_sess
 	c_sess=$(( $(sessions_of "$IF_C" 42) - c_sess0 ))
 	s_sess=$(( $(sessions_of "$IF_S" 42) - s_sess0 ))
-	say "session 42 counted: client host +$c_sess, server host +$s_sess"
-	expect_eq "$c_sess" $((n_get + 2)) "session 42 on the client host (gets + 2 puts)"
+	say "session 42 counted: client host's pinned map +$c_sess, server host +$s_sess"
+	expect_eq "$c_sess" 0 "session 42 in the client host's pinned map (the processes count it)"
 	expect_eq "$s_sess" $n_remote "session 42 on the server host (get_remotes)"
+	local elems1
+	elems1=$(in_c "$LOADER" --status -j "$IF_C") || fail "--status -j on $IF_C"
+	# elem_verdict METHOD ELEMENT FIELD: its growth during (a) and (e)
+	elem_verdict() {
+		local q='[.elements[] | select(.method == $m and .element == $e and
+			.hook == "client_req") | '"$3"' // 0] | add // 0'
+		echo $(( $(jq -r --arg m "$1" --arg e "$2" "$q" <<<"$elems1") - \
+			 $(jq -r --arg m "$1" --arg e "$2" "$q" <<<"$elems0") ))
+	}
+	expect_eq "$(elem_verdict get session-tracker .passed)" $n_get \
+		"client_req verdicts: get's session-tracker passed"
+	expect_eq "$(elem_verdict put session-tracker .passed)" 2 \
+		"client_req verdicts: put's session-tracker passed"
+	expect_eq "$(elem_verdict put firewall .passed)" 2 "client_req verdicts: put's firewall passed"
+	expect_eq "$(elem_verdict put firewall .errors.firewall)" 1 \
+		"client_req verdicts: put's firewall denied Peter"
 
-	# (e) counters: the client's XDP program counted the denial and the
-	# passes; the server saw no put from Peter
+	# (e) counters: the client's library counted the denial and the
+	# passes (client_verdicts, shown as the client program's counts would
+	# be); the server saw no put from Peter
 	local c_pass_get c_pass_put c_err_put s_req_put2
 	c_pass_get=$(( $(status_col "$NS_C" "$IF_C" get client_pass) - c_pass_get0 ))
 	c_pass_put=$(( $(status_col "$NS_C" "$IF_C" put client_pass) - c_pass_put0 ))

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <time.h>
 #include <endian.h>
 #include <cmocka.h>
 
@@ -45,6 +46,7 @@
 #include "init.h"
 #include "fixture.h"
 #include "auth.h"
+#include "client_anfs.h"
 
 #define CLIENT_PORT	40001
 #define IP_CLIENT	0x0a000001
@@ -418,6 +420,74 @@ static void run_server(const struct row *r, const uint8_t *wire, size_t len)
 	assert_memory_equal(out, in, in_len);
 }
 
+/* ---- the library's run of the same chain ------------------------------- */
+
+static const struct flatrpc_elem_slot spec_elems[] = FLATRPC_SPEC_ELEMENTS;
+
+static uint64_t elem_verdict(unsigned int slot, unsigned int v)
+{
+	uint64_t vals[ncpus], sum = 0;
+	uint32_t k = slot * FLATRPC_ELEM_VERDICTS + v;
+
+	assert_int_equal(bpf_map__lookup_elem(skel->maps.elem_verdicts, &k, sizeof(k), vals,
+					      sizeof(vals), 0), 0);
+	for (int i = 0; i < ncpus; i++)
+		sum += vals[i];
+	return sum;
+}
+
+/* verdicts[e * 2]: the client program's count of element e's pass, [e * 2 + 1]
+ * of its firewall error, for the client_req slots */
+static void client_verdicts_of(uint64_t *verdicts)
+{
+	for (unsigned int e = 0; spec_elems[e].element; e++) {
+		verdicts[e * 2] = elem_verdict(spec_elems[e].slot, 0);
+		verdicts[e * 2 + 1] = elem_verdict(spec_elems[e].slot, TRACKED_ERR_FIREWALL);
+	}
+}
+
+/*
+ * The row again through the chain the stubs registered with the library
+ * (flatrpc-gen's same instance code, compiled for user space): the same
+ * verdict, the same fixed part left for the wire, and each element's
+ * verdict counted in the same slot as the client program counted it
+ * (bpf_delta, per client_verdicts_of()).
+ */
+static void run_library(const struct row *r, const uint8_t *enc, const uint8_t *wire,
+			const uint64_t *bpf_delta)
+{
+	const struct flatrpc_client_anfs *c = flatrpc_client_anfs_find(&tracked_service);
+	const struct flatrpc_method_desc *md = &tracked_service.methods[r->method];
+	static uint64_t cv[FLATRPC_CV_ENTRIES(FLATRPC_SPEC_ELEM_SLOTS)];
+	uint8_t fixed[FRAME_MAX];
+	int rc;
+
+	assert_non_null(c);
+	assert_int_equal(c->n_slots, FLATRPC_SPEC_ELEM_SLOTS);
+	memset(cv, 0, sizeof(cv));
+	memcpy(fixed, enc, client_fixed(r->method));
+	rc = c->run(cv, r->method, fixed, client_fixed(r->method));
+	if (r->client == DENIED) {
+		assert_int_equal(rc, TRACKED_ERR_FIREWALL);
+	} else {
+		assert_int_equal(rc, 0);
+		assert_memory_equal(fixed, wire, md->req_fixed);
+	}
+	for (unsigned int e = 0; spec_elems[e].element; e++) {
+		unsigned int slot = spec_elems[e].slot;
+
+		if (strcmp(spec_elems[e].hook, "client_req"))
+			continue;
+		if (cv[FLATRPC_CV_ELEM(slot, 0)] != bpf_delta[e * 2] ||
+		    cv[FLATRPC_CV_ELEM(slot, TRACKED_ERR_FIREWALL)] != bpf_delta[e * 2 + 1])
+			fail_msg("%s: library verdicts of slot %u: %lu pass %lu denied, "
+				 "client program %lu %lu", r->name, slot,
+				 (unsigned long)cv[FLATRPC_CV_ELEM(slot, 0)],
+				 (unsigned long)cv[FLATRPC_CV_ELEM(slot, TRACKED_ERR_FIREWALL)],
+				 (unsigned long)bpf_delta[e * 2], (unsigned long)bpf_delta[e * 2 + 1]);
+	}
+}
+
 static void run_row(void **state)
 {
 	const struct row *r = *state;
@@ -433,7 +503,14 @@ static void run_row(void **state)
 	assert_int_equal(!!(tracked_service.methods[r->method].flags & FLATRPC_M_CLIENT_ANF),
 			 r->client != NOT_RUN);
 	if (r->client != NOT_RUN) {
+		uint64_t v0[2 * FLATRPC_SPEC_ELEM_SLOTS], v1[2 * FLATRPC_SPEC_ELEM_SLOTS];
+
+		client_verdicts_of(v0);
 		len = run_client(r, enc, enc_len, wire);
+		client_verdicts_of(v1);
+		for (unsigned int i = 0; i < 2 * FLATRPC_SPEC_ELEM_SLOTS; i++)
+			v1[i] -= v0[i];
+		run_library(r, enc, wire, v1);
 	} else {
 		memcpy(wire, enc, enc_len);
 		len = enc_len;
@@ -458,6 +535,53 @@ static void run_row(void **state)
 		fail_msg("%s: session %lu counted %lu times, want %lu", r->name,
 			 (unsigned long)r->session, (unsigned long)(sessions_of(r->session) - counted),
 			 (unsigned long)r->counted);
+}
+
+/*
+ * What one request's client: chain costs each way, printed for
+ * docs/placement.md (no bound is checked: the machine is shared): the
+ * client program through BPF_PROG_TEST_RUN on the frame the library
+ * builds, against the library's run on a copy of the fixed part. get runs
+ * one element (the tracker), put two (firewall, tracker).
+ */
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static void client_cost(void **state)
+{
+	const struct flatrpc_client_anfs *c = flatrpc_client_anfs_find(&tracked_service);
+	static const uint8_t methods[] = { TRACKED_GET, TRACKED_PUT };
+	uint8_t enc[FRAME_MAX], in[FRAME_MAX], out[FRAME_MAX], fixed[FRAME_MAX];
+	static uint64_t cv[FLATRPC_CV_ENTRIES(FLATRPC_SPEC_ELEM_SLOTS)];
+	enum { N_PROG = 20000, N_LIB = 200000 };
+
+	(void)state;
+	assert_non_null(c);
+	for (size_t i = 0; i < sizeof(methods); i++) {
+		size_t cf = client_fixed(methods[i]), in_len, out_len;
+		double t0, prog_ns, lib_ns;
+
+		encode(methods[i], "Kevin", 1000 + i, enc);
+		in_len = frame(in, REQUEST, methods[i], enc, cf);
+		t0 = now_ns();
+		for (int n = 0; n < N_PROG; n++)
+			assert_int_equal(run(skel->progs.flatrpc_client, in, in_len, out, &out_len),
+					 XDP_PASS);
+		prog_ns = (now_ns() - t0) / N_PROG;
+		t0 = now_ns();
+		for (int n = 0; n < N_LIB; n++) {
+			memcpy(fixed, enc, cf);
+			assert_int_equal(c->run(cv, methods[i], fixed, cf), 0);
+		}
+		lib_ns = (now_ns() - t0) / N_LIB;
+		print_message("client: chain of %s: BPF_PROG_TEST_RUN %.0f ns, library %.1f ns per request\n",
+			      tracked_service.methods[methods[i]].name, prog_ns, lib_ns);
+	}
 }
 
 /* ---- frames the library never gives the client program ----------------- */
@@ -622,7 +746,7 @@ static int teardown(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[2 + N_ROWS + N_BADS + 3];
+	struct CMUnitTest tests[2 + N_ROWS + N_BADS + 4];
 	size_t i, n = 0;
 
 	if (geteuid() != 0) {
@@ -641,6 +765,7 @@ int main(void)
 	}
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(get_remote_on_client);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(sessions_counted);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(client_cost);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(hello_short_body_grows);
 	return cmocka_run_group_tests_name("bpf_client", tests, setup, teardown);
 }

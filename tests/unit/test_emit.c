@@ -874,6 +874,76 @@ static void test_byte_size_after_strip(void **state)
 	fr_spec_free(spec);
 }
 
+/* The client: elements for the library: the very instance text that
+ * anf.bpf.h carries, only the client-side ones, their state as process
+ * tables, and the registration. */
+static void test_client_user(void **state)
+{
+	struct fr_spec *spec = load_tracked();
+	struct fr_buf u = { 0 };
+	char *b = bpf_of(spec);
+	static const char *const inst[] = {
+		"static __always_inline int fr_anf_get_session_tracker_req(",
+		"static __always_inline int fr_anf_put_firewall_req(",
+		"static __always_inline int fr_anf_put_session_tracker_req(",
+		"static __always_inline int fr_anf_client_req(",
+	};
+	(void)state;
+
+	fr_emit_client_user(spec, &u);
+	for (size_t i = 0; i < sizeof(inst) / sizeof(inst[0]); i++) {
+		char *k = function_of(b, inst[i]), *l = function_of(u.p, inst[i]);
+
+		assert_string_equal(l, k);
+		free(k);
+		free(l);
+	}
+	/* server-side instances and every resp() stay in XDP */
+	assert_null(strstr(u.p, "fr_anf_get_firewall_req("));
+	assert_null(strstr(u.p, "_resp("));
+	expect_in(u.p, "#include \"flatrpc_anf_user.h\"\n#include \"init.h\"\n");
+	expect_in(u.p, "static struct fr_umap fr_firewall_firewall = FR_UMAP_HASH_INIT("
+		  "\"fr_firewall_firewall\", sizeof(struct fr_str16), sizeof(struct fr_str4), "
+		  "65536, 1);\n");
+	expect_in(u.p, "FR_UMAP_HASH_INIT(\"fr_session_tracker_sessions\", sizeof(__u64), "
+		  "sizeof(__u64), 65536, 0);\n");
+	expect_in(u.p, "\tfr_umap_seed(fr_umaps, flatrpc_init_table, FLATRPC_INIT_COUNT);\n"
+		  "\tflatrpc_client_anfs_register(&tracked_client_anfs);\n");
+	expect_in(u.p, "\t.n_slots = 12,\n");
+	fr_buf_free(&u);
+	free(b);
+	fr_spec_free(spec);
+}
+
+/* Nothing for a spec without client: elements, nor for one whose client:
+ * element's resp() uses its state: req() and resp() must share the host's
+ * maps, so the library runs the client program. */
+static void test_client_user_none(void **state)
+{
+	static const char *const specs[] = {
+		"element s:\n  req(rpc):\n    pass\n"
+		"service t:\n  metadata:\n    sid: u64\n  method m:\n"
+		"    request:\n      n: u32\n    server: s()\n",
+		"element c:\n  state:\n    seen: Map<u64, u64>\n"
+		"  req(rpc):\n    set(seen, get(rpc, 'sid'), 1)\n    send(rpc, Down)\n"
+		"  resp(rpc):\n    match get(seen, 1):\n      Some(x) => send(rpc, Up)\n"
+		"      None => send(rpc, Up)\n"
+		"service t:\n  metadata:\n    sid: u64\n  method m:\n"
+		"    request:\n      n: u32\n    client: c()\n",
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		struct fr_spec *spec = load(specs[i], 0);
+		struct fr_buf u = { 0 };
+
+		fr_emit_client_user(spec, &u);
+		assert_int_equal(u.len, 0);
+		fr_buf_free(&u);
+		fr_spec_free(spec);
+	}
+}
+
 static void test_import_free_load(void **state)
 {
 	struct fr_diag d = { .out = NULL };
@@ -910,6 +980,8 @@ int main(void)
 		cmocka_unit_test(test_tracked_layout_text),
 		cmocka_unit_test(test_tracked_stubs),
 		cmocka_unit_test(test_byte_size_after_strip),
+		cmocka_unit_test(test_client_user),
+		cmocka_unit_test(test_client_user_none),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <linux/if_xdp.h>
 
+#include "client_anfs.h"
 #include "flatrpc.h"
 #include "flatrpc_csum.h"
 #include "auth.h"
@@ -94,7 +95,10 @@ struct flatrpc_sock {
 	struct frag_slot	*lent[RX_BATCH];	/* reassembled bodies lent to completions */
 	uint64_t		frag_stale;	/* fragments of no call or no big service */
 	/* client: elements (FLATRPC_M_CLIENT_ANF methods) */
+	const struct flatrpc_client_anfs *canf;	/* run in the library, or NULL: */
 	int			client_prog_fd;	/* the pinned flatrpc_client, or -1 */
+	__u64			*cv;		/* mmapped client_verdicts, or NULL */
+	size_t			cv_len;
 	uint8_t			*wire_buf;	/* a stripped request body */
 	struct {
 		uint32_t	rpc_id;
@@ -391,18 +395,64 @@ static int keys_map_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts 
 	return 0;
 }
 
-/* A service with client: elements needs flatrpc-load's client program
- * (and a buffer for the bodies it returns); without them the elements could
- * not run, so the socket is refused rather than sending unchecked. */
+/* The services whose stubs carry their client: elements compiled for
+ * user space; written before main() by the stubs' constructors, read after. */
+#define CLIENT_ANFS_MAX 16
+static const struct flatrpc_client_anfs *client_anfs[CLIENT_ANFS_MAX];
+
+FLATRPC_EXPORT
+void flatrpc_client_anfs_register(const struct flatrpc_client_anfs *c)
+{
+	for (unsigned int i = 0; i < CLIENT_ANFS_MAX; i++)
+		if (!client_anfs[i] || client_anfs[i] == c) {
+			client_anfs[i] = c;
+			return;
+		}
+}
+
+const struct flatrpc_client_anfs *flatrpc_client_anfs_find(const struct flatrpc_service_desc *svc)
+{
+	for (unsigned int i = 0; i < CLIENT_ANFS_MAX && client_anfs[i]; i++)
+		if (client_anfs[i]->svc == svc)
+			return client_anfs[i];
+	return NULL;
+}
+
+static const struct flatrpc_client_anfs *client_anfs_of(const struct flatrpc_service_desc *svc)
+{
+	const char *env = getenv("FLATRPC_CLIENT_ANFS");
+
+	return env && !strcmp(env, "bpf") ? NULL : flatrpc_client_anfs_find(svc);
+}
+
+/*
+ * A service with client: elements runs them in the library when its stubs
+ * registered them, counting their verdicts in client_verdicts (mapped like
+ * obs, and like it left out by FLATRPC_OBS=off or a load without the map);
+ * else it needs flatrpc-load's client program. Either needs a buffer for
+ * the bodies they return. Without the program the elements could not run,
+ * so the socket is refused rather than sending unchecked.
+ */
 static int client_prog_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts *opts)
 {
+	const char *obs_env = getenv("FLATRPC_OBS");
 	char dir[256], path[300];
 	bool any = false;
+	int err;
 
 	for (unsigned int i = 0; i < s->svc->n_methods; i++)
 		any |= !!(s->svc->methods[i].flags & FLATRPC_M_CLIENT_ANF);
 	if (!any)
 		return 0;
+	s->canf = client_anfs_of(s->svc);
+	if (s->canf) {
+		if (!obs_env || strcmp(obs_env, "off"))
+			s->cv = pin_mmap(opts, FLATRPC_PIN_CLIENT_VERDICTS,
+					 FLATRPC_CV_ENTRIES(s->canf->n_slots) * sizeof(uint64_t),
+					 PROT_READ | PROT_WRITE, &s->cv_len, &err);
+		s->wire_buf = malloc(FLATRPC_MSG_MAX);
+		return s->wire_buf ? 0 : -ENOMEM;
+	}
 	if (fx_pin_dir(dir, sizeof(dir), opts->bpffs, opts->ifname) ||
 	    snprintf(path, sizeof(path), "%s/%s", dir, FLATRPC_PIN_PROG_CLIENT) >=
 	    (int)sizeof(path))
@@ -412,6 +462,19 @@ static int client_prog_open(struct flatrpc_sock *s, const struct flatrpc_sock_op
 		return s->client_prog_fd;
 	s->wire_buf = malloc(FLATRPC_MSG_MAX);
 	return s->wire_buf ? 0 : -ENOMEM;
+}
+
+static void client_prog_close(struct flatrpc_sock *s)
+{
+	if (s->client_prog_fd >= 0)
+		close(s->client_prog_fd);
+	s->client_prog_fd = -1;
+	if (s->cv)
+		munmap(s->cv, s->cv_len);
+	s->cv = NULL;
+	s->canf = NULL;
+	free(s->wire_buf);
+	s->wire_buf = NULL;
 }
 
 /* The size of each version of struct flatrpc_sock_opts, by version number:
@@ -560,9 +623,7 @@ void flatrpc_sock_del(struct flatrpc_sock *s)
 		proto_hold_fini(&s->hold);
 	if (s->port_fd >= 0)
 		close(s->port_fd);
-	if (s->client_prog_fd >= 0)
-		close(s->client_prog_fd);
-	free(s->wire_buf);
+	client_prog_close(s);
 	free(s);
 }
 
@@ -759,7 +820,43 @@ static int tx_frame(struct flatrpc_sock *s, uint64_t addr, uint32_t len)
 }
 
 /*
- * Runs the client: elements of a request: the pinned flatrpc_client program
+ * The client: elements in the library: the generated chain on a copy of
+ * the fixed part as the client built it; then the metadata only they read
+ * (the last req_strip bytes of it) is left out, as the client program
+ * does. Counted as that program counts into stats, in client_verdicts.
+ */
+static int run_client_anfs_lib(struct flatrpc_sock *s, uint8_t method, const void **body,
+			       size_t *len, uint8_t *status)
+{
+	const struct flatrpc_method_desc *md = &s->svc->methods[method];
+	size_t fixed = md->req_fixed, cfixed = fixed + md->req_strip;
+	int rc;
+
+	if (*len < cfixed)
+		return FLATRPC_E_PROTO;
+	if (*len - md->req_strip > FLATRPC_MSG_MAX)
+		return FLATRPC_E_TOOBIG;
+	memcpy(s->wire_buf, *body, cfixed);
+	rc = s->canf->run((uint64_t *)s->cv, method, s->wire_buf, cfixed);
+	if (FLATRPC_ANF_IS_ERR(rc)) {
+		if (s->cv)
+			obs_add(&s->cv[FLATRPC_CV_ERR(method)], 1);
+		*status = (uint8_t)rc;
+		return 1;
+	}
+	if (rc)	/* forward(): the checker keeps it out of client: chains */
+		return FLATRPC_E_PROTO;
+	if (s->cv)
+		obs_add(&s->cv[FLATRPC_CV_PASS(method)], 1);
+	memmove(s->wire_buf + fixed, (const uint8_t *)*body + cfixed, *len - cfixed);
+	*body = s->wire_buf;
+	*len -= md->req_strip;
+	return 0;
+}
+
+/*
+ * Runs the client: elements of a request: in the library when the stubs
+ * registered them, else the pinned flatrpc_client program
  * sees its headers and fixed part as the client built them, through
  * BPF_PROG_TEST_RUN, since an AF_XDP transmit passes no hook. Returns 0 with
  * *body and *len now the body to send (the stripped fields gone), 1 when an
@@ -777,6 +874,8 @@ static int run_client_anfs(struct flatrpc_sock *s, uint8_t method, const void **
 	struct flatrpc_hdr *h = (struct flatrpc_hdr *)(in + MSG_OFF) - 1;
 	int err;
 
+	if (s->canf)
+		return run_client_anfs_lib(s, method, body, len, status);
 	if (*len < cfixed)
 		return FLATRPC_E_PROTO;
 	/* flatrpc-gen keeps the fixed part within one fragment */
@@ -1630,11 +1729,8 @@ static void watch_load(struct flatrpc_sock *s, uint64_t now)
 	} else if (old_keys) {
 		munmap((void *)old_keys, old_keys_len);
 	}
-	if (!err && s->client_prog_fd >= 0) {
-		close(s->client_prog_fd);
-		s->client_prog_fd = -1;
-		free(s->wire_buf);
-		s->wire_buf = NULL;
+	if (!err && (s->client_prog_fd >= 0 || s->canf)) {
+		client_prog_close(s);
 		err = client_prog_open(s, &o);
 	}
 	if (err)

@@ -13,17 +13,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
+#include "flatrpc_abi.h"	/* struct flatrpc_init_entry */
 
 struct bpf_object;
-
-/* One map update produced by an element's init(). */
-struct flatrpc_init_entry {
-	const char	*map;		/* BPF map name in the object */
-	const void	*key;
-	__u32		key_size;
-	const void	*value;
-	__u32		value_size;
-};
 
 /* A slot of the elem_verdicts map: one hook of one entry of a method's chain. */
 struct flatrpc_elem_slot {

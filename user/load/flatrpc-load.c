@@ -66,6 +66,7 @@ static const char *const core_pins[] = {
 	FLATRPC_PIN_SEQ_HOSTS, FLATRPC_PIN_META, FLATRPC_PIN_PROG_XDP, FLATRPC_PIN_PROG_TC, FLATRPC_PIN_LOAD,
 	FLATRPC_PIN_PROG_CLIENT, FLATRPC_PIN_KEYS, FLATRPC_PIN_STATE_LIMITS,
 	FLATRPC_PIN_OBS, FLATRPC_PIN_XDP_TIME, FLATRPC_PIN_ELEM_VERDICTS, FLATRPC_PIN_DESC,
+	FLATRPC_PIN_CLIENT_VERDICTS,
 };
 
 /*
@@ -73,7 +74,8 @@ static const char *const core_pins[] = {
  * needs and no more. Read-write: the library registers its AF_XDP socket in
  * xsks, publishes its backlog in load, resets in-order streams in seqs, and
  * runs the client program (a program pin opens read-write only), and maps
- * the keys it signs with and the figures it adds to (`obs`; the kernel
+ * the keys it signs with and the figures it adds to (`obs`,
+ * `client_verdicts`; the kernel
  * mmaps a BPF map only through a read-write file, so a member could also
  * change the keys). Read-only: what it
  * checks or a monitor reads. Everything else (the attached programs, the
@@ -86,7 +88,7 @@ static const struct { const char *pin; mode_t mode; } shared_pins[] = {
 	{ FLATRPC_PIN_STATS, 0640 },	{ FLATRPC_PIN_DROPS, 0640 },
 	{ FLATRPC_PIN_STATE_LIMITS, 0640 },	{ FLATRPC_PIN_OBS, 0660 },
 	{ FLATRPC_PIN_XDP_TIME, 0640 },	{ FLATRPC_PIN_ELEM_VERDICTS, 0640 },
-	{ FLATRPC_PIN_DESC, 0640 },
+	{ FLATRPC_PIN_DESC, 0640 },	{ FLATRPC_PIN_CLIENT_VERDICTS, 0660 },
 };
 
 struct options {

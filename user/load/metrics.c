@@ -103,6 +103,32 @@ int fr_figures_read(const char *pin_dir, struct fr_figures *f)
 		close(fd);
 	free(buf);
 
+	/* what the libraries' client: elements decided, counted where the
+	 * client program would have counted it */
+	fd = open_pin(pin_dir, FLATRPC_PIN_CLIENT_VERDICTS);
+	for (key = 0; fd >= 0 && key < f->n_methods; key++) {
+		__u64 n;
+
+		if (!bpf_map_lookup_elem(fd, &(__u32){ FLATRPC_CV_PASS(key) }, &n))
+			f->kern[key].client_pass += n;
+		if (!bpf_map_lookup_elem(fd, &(__u32){ FLATRPC_CV_ERR(key) }, &n))
+			f->kern[key].anf_err += n;
+	}
+	for (unsigned int e = 0; fd >= 0 && e < f->n_elems; e++) {
+		if (strcmp(f->l->elems[e].hook, "client_req"))
+			continue;
+		for (unsigned int v = 0; v < FLATRPC_ELEM_VERDICTS; v++) {
+			__u64 n;
+
+			if (fr_elem_verdict_known(f, v) &&
+			    !bpf_map_lookup_elem(fd, &(__u32){ FLATRPC_CV_ELEM(f->l->elems[e].slot, v) },
+						 &n))
+				f->elem[e][v] += n;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+
 	fd = open_pin(pin_dir, FLATRPC_PIN_OBS);
 	f->have_obs = fd >= 0;
 	for (key = 0; fd >= 0 && key < f->n_methods; key++)
