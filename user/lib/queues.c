@@ -18,15 +18,19 @@ int fx_queue_span(uint32_t first, uint32_t want, uint32_t have, uint32_t *n)
 {
 	if (first >= FLATRPC_MAX_QUEUES)
 		return -ERANGE;
-	if (want <= 1) {
-		/* One queue: the bind itself says whether it exists, as it
-		 * always did (the count may be unknown to this host). */
+	/* a device that reports no count has one queue, unless the bind
+	 * of a single queue shows otherwise */
+	if (!have && want <= 1) {
 		*n = 1;
 		return 0;
 	}
+	if (!have)
+		have = 1;
 	if (first >= have)
 		return -ERANGE;
-	if (want == FLATRPC_QUEUES_ALL)
+	if (want <= 1)
+		want = 1;
+	else if (want == FLATRPC_QUEUES_ALL)
 		want = have - first;
 	if (want > have - first || want > FLATRPC_MAX_QUEUES - first)
 		return -ERANGE;
@@ -72,5 +76,5 @@ uint32_t fx_rx_queues(const char *ifname)
 	 * channels; in another netns it shows the caller's own devices */
 	if (!n)
 		n = sysfs_rx_queues(ifname);
-	return n ? n : 1;
+	return n;
 }

@@ -477,8 +477,7 @@ static int queues_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts *o
 	uint32_t n;
 	int e;
 
-	e = fx_queue_span(opts->queue, opts->queues,
-			  opts->queues > 1 ? fx_rx_queues(opts->ifname) : 1, &n);
+	e = fx_queue_span(opts->queue, opts->queues, fx_rx_queues(opts->ifname), &n);
 	if (e)
 		return e;
 	e = fx_open(&s->x, xcfg);
