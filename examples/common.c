@@ -140,6 +140,9 @@ static struct flatrpc_sock *open_sock(const char *name, const struct flatrpc_ser
 	if (!s && err == -ERANGE)
 		fprintf(stderr, "%s: %s has no RX queue %u (ethtool -l %s shows its queues)\n",
 			name, so->ifname, so->queue, so->ifname);
+	else if (!s && err == -EBUSY)
+		fprintf(stderr, "%s: an RX queue of %s is taken by another AF_XDP socket (another "
+			"server?); --queue N takes one queue alone\n", name, so->ifname);
 	else if (!s)
 		fprintf(stderr, "%s: cannot open a FlatRPC socket on %s: %s\n", name, so->ifname,
 			flatrpc_strerror(err));
