@@ -441,6 +441,10 @@ static const size_t opts_size[] = {
 	[1] = offsetof(struct flatrpc_sock_opts, queues),
 	[2] = sizeof(struct flatrpc_sock_opts),
 };
+/* version 1 ended at busy_at: appended fields must start where it did */
+_Static_assert(offsetof(struct flatrpc_sock_opts, queues) ==
+	       offsetof(struct flatrpc_sock_opts, busy_at) + sizeof(uint32_t),
+	       "struct flatrpc_sock_opts grows only at the end");
 _Static_assert(sizeof(opts_size) / sizeof(opts_size[0]) == FLATRPC_SOCK_OPTS_VERSION + 1,
 	       "a size for every version of struct flatrpc_sock_opts");
 
