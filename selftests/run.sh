@@ -1934,6 +1934,28 @@ test_all_queues() {
 		expect_eq "$(field ok "$out")" $per "flow $i's answered sets"
 		retx=$(( retx + $(field retransmits "$out") ))
 	done
+	mq_flows_ok() { # FROM TO: that many more flows, every call answered
+		local j o
+		for j in $(seq "$1" "$2"); do
+			o=$(timeout "$T_CALL" ip netns exec "$NS_MC" "$KV_CLIENT" --iface "$IF_MC" \
+				--server $IP_MS --user Kevin --session "$j" load --count $per \
+				--set-ratio 100) || fail "flow $j: $o"
+			expect_eq "$(field ok "$o")" $per "flow $j's answered sets"
+		done
+	}
+	# Unloaded and loaded again under the running server: each queue's
+	# socket registers in the new xsks on its own, or the flows hashed to
+	# queue 1 would go unanswered.
+	local back="flatrpc: FlatRPC is loaded on $IF_MS again; serving"
+	ip netns exec "$NS_MS" "$LOADER" -q --unload "$IF_MS" || fail "unload under the server"
+	ip netns exec "$NS_MS" "$LOADER" -q "$SPEC" "$IF_MS" || fail "reload under the server"
+	for i in $(seq 50); do
+		grep -qF "$back" "$WORK/mq-server.err" && break
+		sleep 0.1
+	done
+	expect_eq "$(count_lines -cF "$back" "$WORK/mq-server.err")" 1 "the server's notice of the new load"
+	mq_flows_ok $(( flows + 1 )) $(( 2 * flows ))
+	flows=$(( 2 * flows ))
 	mq_server_stop
 	jq -e . "$stats" >/dev/null || fail "--stats is not JSON: $(cat "$stats")"
 	expect_eq "$(jq '.queues | map(.queue) | join(",")' -r "$stats")" "0,1" "queues in --stats"
@@ -1944,7 +1966,7 @@ test_all_queues() {
 	expect_gt "$q1" 0 "requests on queue 1"
 	expect_eq "$(jq .rx "$stats")" $(( q0 + q1 )) "rx, the queues' sum"
 	expect_eq "$(count_lines -c "^served get=0 set=$(( flows * per ))\$" "$WORK/mq-server.out")" 1 \
-		"sets executed, once each"
+		"sets executed, once each (before and after the reload)"
 	# the flow hash keeps a flow on its queue: each queue has whole flows
 	if [ "$retx" -eq 0 ]; then
 		expect_eq $(( q0 % per )) 0 "queue 0's requests in whole flows"
