@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* common.c - the examples' shared set-up (common.h). */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,9 +74,21 @@ static int parse(const char *name, int argc, char **argv, const struct option *b
 static int server_take(int c, const char *arg, void *ctx)
 {
 	struct ex_server *x = ctx;
+	unsigned long long v;
+	int rc;
 
 	if (c == 'i') {
 		x->so.ifname = arg;
+		return EX_GO_ON;
+	}
+	if (c == 'q') {
+		rc = ex_parse_u64(x->name, "--queue", arg, FLATRPC_MAX_QUEUES - 1, &v);
+		x->so.queue = (uint32_t)v;
+		x->so.queues = 1;
+		return rc;
+	}
+	if (c == 'J') {
+		x->stats = arg;
 		return EX_GO_ON;
 	}
 	/* 'l' */
@@ -94,11 +107,18 @@ int ex_server_args(struct ex_server *x, int argc, char **argv,
 {
 	static const struct option base[] = {
 		{ "iface", required_argument, NULL, 'i' },
+		{ "queue", required_argument, NULL, 'q' },
 		{ "log", required_argument, NULL, 'l' },
+		{ "stats", required_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	int rc = parse(x->name, argc, argv, base, "i:l:h", server_take, x, usage, own);
+	int rc;
+
+	/* A queue without a socket drops what the NIC steers to it, so a
+	 * server takes them all unless told to pin one. */
+	x->so.queues = FLATRPC_QUEUES_ALL;
+	rc = parse(x->name, argc, argv, base, "i:q:l:J:h", server_take, x, usage, own);
 
 	if (rc != EX_GO_ON)
 		return rc;
@@ -117,7 +137,13 @@ static struct flatrpc_sock *open_sock(const char *name, const struct flatrpc_ser
 	int err;
 
 	s = flatrpc_sock_new(svc, so, &err);
-	if (!s)
+	if (!s && err == -ERANGE)
+		fprintf(stderr, "%s: %s has no RX queue %u (ethtool -l %s shows its queues)\n",
+			name, so->ifname, so->queue, so->ifname);
+	else if (!s && err == -EBUSY)
+		fprintf(stderr, "%s: an RX queue of %s is taken by another AF_XDP socket (another "
+			"server?); --queue N takes one queue alone\n", name, so->ifname);
+	else if (!s)
 		fprintf(stderr, "%s: cannot open a FlatRPC socket on %s: %s\n", name, so->ifname,
 			flatrpc_strerror(err));
 	return s;
@@ -126,14 +152,50 @@ static struct flatrpc_sock *open_sock(const char *name, const struct flatrpc_ser
 int ex_server_open(struct ex_server *x, const struct flatrpc_service_desc *svc,
 		   const char *what)
 {
+	struct flatrpc_sock_stats st;
+	char queues[32];
+
 	x->s = open_sock(x->name, svc, &x->so);
 	if (!x->s)
 		return EX_FAIL;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	printf("%s: serving %s on %s%s\n", x->name, svc->name, x->so.ifname, what ? what : "");
+	flatrpc_sock_stats(x->s, &st);
+	if (st.queues > 1)
+		snprintf(queues, sizeof(queues), "queues %u-%u", st.queue_first,
+			 st.queue_first + st.queues - 1);
+	else
+		snprintf(queues, sizeof(queues), "queue %u", st.queue_first);
+	printf("%s: serving %s on %s %s%s\n", x->name, svc->name, x->so.ifname, queues,
+	       what ? what : "");
 	fflush(stdout);
 	return 0;
+}
+
+/* --stats: the socket's counters as one JSON object, for scripts. */
+static void write_stats(struct ex_server *x)
+{
+	struct flatrpc_sock_stats st;
+	FILE *f;
+
+	if (!x->stats || !x->s)
+		return;
+	f = fopen(x->stats, "w");
+	if (!f) {
+		fprintf(stderr, "%s: cannot write %s: %s\n", x->name, x->stats, strerror(errno));
+		return;
+	}
+	flatrpc_sock_stats(x->s, &st);
+	fprintf(f, "{\"server\":\"%s\",\"iface\":\"%s\",\"rx\":%" PRIu64 ",\"tx\":%" PRIu64
+		",\"dup_answered\":%" PRIu64 ",\"dup_dropped\":%" PRIu64 ",\"queue_first\":%u"
+		",\"queues\":[", x->name, x->so.ifname, st.rx, st.tx, st.dup_answered,
+		st.dup_dropped, st.queue_first);
+	for (uint32_t i = 0; i < st.queues; i++)
+		fprintf(f, "%s{\"queue\":%u,\"rx\":%" PRIu64 "}", i ? "," : "",
+			st.queue_first + i, st.queue_rx[st.queue_first + i]);
+	fprintf(f, "]}\n");
+	if (fclose(f))
+		fprintf(stderr, "%s: cannot write %s: %s\n", x->name, x->stats, strerror(errno));
 }
 
 int ex_server_close(struct ex_server *x, int err)
@@ -141,6 +203,7 @@ int ex_server_close(struct ex_server *x, int err)
 	if (err < 0)
 		fprintf(stderr, "%s: serve loop failed: %s\n", x->name, flatrpc_strerror(err));
 	fflush(stdout);
+	write_stats(x);
 	flatrpc_sock_del(x->s);
 	x->s = NULL;
 	if (x->log)

@@ -4,8 +4,9 @@
  * example's main() holds only what is its own: its options, its handlers,
  * its calls.
  *
- * A server takes --iface IFACE, --log FILE and --help, opens a FlatRPC
- * socket, serves until SIGINT or SIGTERM, and logs one line per executed
+ * A server takes --iface IFACE, --queue N, --log FILE, --stats FILE and
+ * --help, opens a FlatRPC socket on every RX queue of IFACE (or on queue N
+ * alone), serves until SIGINT or SIGTERM, and logs one line per executed
  * request. A client takes --iface IFACE, --server ADDR (IPv4 or IPv6),
  * --user NAME and --help. Both take their own options through a callback.
  * Exit codes: 0 ok, 1 failure, 2 usage.
@@ -43,8 +44,15 @@ struct ex_server {
 	const char		*name;		/* "tiered-server", in every message */
 	struct flatrpc_sock_opts so;
 	FILE			*log;		/* --log, or NULL */
+	const char		*stats;		/* --stats FILE, written at the end */
 	struct flatrpc_sock	*s;
 };
+
+/* The shared server options other than --iface and --log, for each
+ * server's usage text (kv-server says more of them). */
+#define EX_SERVER_HELP \
+	"  --queue N    serve RX queue N alone (default: every RX queue of IFACE)\n" \
+	"  --stats FILE write the socket's counters, per queue, as JSON on exit\n"
 
 /* Set by SIGINT and SIGTERM once ex_server_open() ran: the serve loop's stop. */
 extern volatile int ex_stop;
@@ -60,9 +68,9 @@ int ex_server_args(struct ex_server *x, int argc, char **argv,
 int ex_server_open(struct ex_server *x, const struct flatrpc_service_desc *svc,
 		   const char *what);
 
-/* After the serve loop returned err: says so if it failed, closes the
- * socket and the log. Returns the exit code. Print the served counts
- * before this. */
+/* After the serve loop returned err: says so if it failed, writes
+ * --stats, closes the socket and the log. Returns the exit code. Print
+ * the served counts before this. */
 int ex_server_close(struct ex_server *x, int err);
 
 /* One line in the log, flushed: the tests read it while the server runs. */

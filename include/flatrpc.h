@@ -2,8 +2,9 @@
 /*
  * flatrpc.h - the public API of libflatrpc-user.
  *
- * A flatrpc_sock is one AF_XDP socket on one interface queue, bound to the
- * XSKMAP that flatrpc-load pinned for that interface. Clients call methods by
+ * A flatrpc_sock is one AF_XDP socket per interface RX queue it covers (one,
+ * or every one: flatrpc_sock_opts.queues), registered in the XSKMAP that
+ * flatrpc-load pinned for that interface and driven by one thread. Clients call methods by
  * id and get responses matched by RPC ID; servers run a serve loop that
  * dispatches to per-method handlers. Generated stubs (<service>_stubs.h) wrap
  * these calls with typed request/response structs.
@@ -85,7 +86,16 @@ struct flatrpc_sock_opts {
 	int		skb_mode;	/* bind with XDP_COPY in SKB mode (else DRV copy) */
 	uint32_t	busy_at;	/* server: backlog of queued requests at which
 					 * XDP answers ACK BUSY; 0 = half the RX frames */
+	/* version 2: how many RX queues from `queue` on get a socket (each
+	 * with its own UMEM, all served by the one thread that calls
+	 * flatrpc_serve or flatrpc_poll, sharing one response cache): 0 or 1
+	 * = `queue` alone, FLATRPC_QUEUES_ALL = every queue of the interface
+	 * from `queue` on. A queue without a socket loses what the NIC
+	 * steers to it (docs/transport.md, Queues). */
+	uint32_t	queues;
 };
+
+#define FLATRPC_QUEUES_ALL	UINT32_MAX
 
 struct flatrpc_sock;
 
@@ -97,17 +107,20 @@ struct flatrpc_sock;
  * appended, and each append is a new version here. (flatrpc_sock_stats()
  * passes its struct's size instead: it only receives.)
  */
-#define FLATRPC_SOCK_OPTS_VERSION	1
+#define FLATRPC_SOCK_OPTS_VERSION	2
 
 /* Opens the socket and registers it in the interface's pinned XSKMAP.
  * Returns NULL and sets *err on failure. The caller owns the result.
- * *err is -ENOTSUP for an opts_version newer than the library's. */
+ * *err is -ENOTSUP for an opts_version newer than the library's, -ERANGE
+ * for queues the interface does not have. */
 #define flatrpc_sock_new(svc, opts, err) \
 	flatrpc_sock_new_versioned((svc), FLATRPC_SOCK_OPTS_VERSION, (opts), (err))
 struct flatrpc_sock *flatrpc_sock_new_versioned(const struct flatrpc_service_desc *svc,
 						int opts_version,
 						const struct flatrpc_sock_opts *opts, int *err);
 void flatrpc_sock_del(struct flatrpc_sock *s);
+/* A descriptor that polls readable when a frame waits: the AF_XDP socket
+ * itself, or with several queues an epoll descriptor over all of them. */
 int flatrpc_sock_fd(const struct flatrpc_sock *s);
 
 struct flatrpc_peer {
@@ -234,6 +247,11 @@ struct flatrpc_sock_stats {
 	 * Replay); server: epoch rotations its response cache asked for */
 	uint64_t	epoch_resends;
 	uint64_t	epoch_rotations;
+	/* the RX queues this socket covers, and the frames each received
+	 * (queue_rx[q] for queue q; rx is their sum) */
+	uint32_t	queue_first;
+	uint32_t	queues;
+	uint64_t	queue_rx[FLATRPC_MAX_QUEUES];
 };
 /* Fills *st, whose size the macro passes: a caller built against an older
  * header gets the fields it has, a newer one zeros in the fields this

@@ -350,3 +350,57 @@ capture_stop() {
 	wait "$pid" 2>/dev/null || true
 	rm -f "$WORK/$1.tcpdump.pid"
 }
+
+# --- two RX queues at the server (test_all_queues) -------------------------------
+#
+#   frmc (client) frmc0 10.79.1.2 -- frmr0 10.79.1.1 [frmr router] frmr1 10.79.2.1 == frms0 10.79.2.2 (server)
+#
+# `==`: the server's veth has 2 RX queues. The router forwards through the
+# kernel stack, which picks its TX queue by a hash of the flow, so client
+# flows (source ports) spread. Its end has 3 TX queues because generic
+# XDP on veth sees RX queue TXQ-1 (veth leaves the TX queue in
+# queue_mapping, which the receive side reads as "recorded RX queue + 1"),
+# so TX queues 0 and 1 both land on RX queue 0 and only TX queue 2 on 1.
+NS_MC=frmc-$SUFFIX
+NS_MR=frmr-$SUFFIX
+NS_MS=frms-$SUFFIX
+IF_MC=frmc0-$SUFFIX
+IF_MR0=frmr0-$SUFFIX
+IF_MR1=frmr1-$SUFFIX
+IF_MS=frms0-$SUFFIX
+IP_MC=10.79.1.2
+IP_MS=10.79.2.2
+
+mq_topo_setup() {
+	local ns
+	for ns in "$NS_MC" "$NS_MR" "$NS_MS"; do
+		ip netns add "$ns"
+		ip -n "$ns" link set lo up
+	done
+	ip link add "$IF_MC" netns "$NS_MC" type veth peer name "$IF_MR0" netns "$NS_MR"
+	ip link add "$IF_MS" numtxqueues 2 numrxqueues 2 netns "$NS_MS" type veth \
+		peer name "$IF_MR1" numtxqueues 3 numrxqueues 2 netns "$NS_MR"
+	ip -n "$NS_MC" addr add $IP_MC/24 dev "$IF_MC"
+	ip -n "$NS_MR" addr add 10.79.1.1/24 dev "$IF_MR0"
+	ip -n "$NS_MR" addr add 10.79.2.1/24 dev "$IF_MR1"
+	ip -n "$NS_MS" addr add $IP_MS/24 dev "$IF_MS"
+	ip -n "$NS_MC" link set "$IF_MC" up
+	ip -n "$NS_MR" link set "$IF_MR0" up
+	ip -n "$NS_MR" link set "$IF_MR1" up
+	ip -n "$NS_MS" link set "$IF_MS" up
+	ip -n "$NS_MC" route add default via 10.79.1.1
+	ip -n "$NS_MS" route add default via 10.79.2.1
+	ip netns exec "$NS_MR" sysctl -qw net.ipv4.ip_forward=1
+	# as in topo_setup: software checksums, GRO on the router's side
+	ip netns exec "$NS_MC" ethtool -K "$IF_MC" tx off >/dev/null
+	ip netns exec "$NS_MS" ethtool -K "$IF_MS" tx off >/dev/null
+	ip netns exec "$NS_MR" ethtool -K "$IF_MR0" tx off gro on >/dev/null
+	ip netns exec "$NS_MR" ethtool -K "$IF_MR1" tx off gro on >/dev/null
+}
+
+mq_topo_teardown() {
+	local ns
+	for ns in "$NS_MC" "$NS_MR" "$NS_MS"; do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+}

@@ -48,12 +48,13 @@ static int handle_put(void *ctx, const struct balanced_put_req *req,
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-		"usage: %s --iface IFACE --name NAME [--log FILE]\n"
+		"usage: %s --iface IFACE --name NAME [--queue N] [--log FILE]\n"
 		"\n"
 		"Serves balanced.get and balanced.put on IFACE, set up beforehand with\n"
 		"  sudo flatrpc-load specs/balanced.anf IFACE\n"
 		"  --name NAME  the value every get answers (which server served it)\n"
 		"  --log FILE   append `get KEY` or `put KEY` per executed request\n"
+		EX_SERVER_HELP
 		"Stops on SIGINT or SIGTERM and prints `served get=N put=M`.\n", prog);
 }
 

@@ -75,12 +75,13 @@ static int handle_get(void *ctx, const struct blob_get_req *req, struct blob_get
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-		"usage: %s --iface IFACE [--log FILE]\n"
+		"usage: %s --iface IFACE [--queue N] [--log FILE]\n"
 		"\n"
 		"Serves blob.put and blob.get (values up to 65535 bytes, %d keys) on IFACE,\n"
 		"set up beforehand with\n"
 		"  sudo flatrpc-load specs/blob.anf IFACE\n"
 		"  --log FILE  append `put KEY LEN` or `get KEY` per executed request\n"
+		EX_SERVER_HELP
 		"Stops on SIGINT or SIGTERM and prints `served put=N get=N` and the\n"
 		"socket's reassembly counters.\n", prog, BLOB_KEYS);
 }

@@ -64,7 +64,7 @@ static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
 		"usage: %s --iface IFACE [--busy-poll] [--skb] [--queue N] [--log FILE]\n"
-		"       [--delay-us N] [--busy-at N]\n"
+		"       [--stats FILE] [--delay-us N] [--busy-at N]\n"
 		"\n"
 		"Serves kv.get and kv.set on IFACE, which flatrpc-load must have set up:\n"
 		"  sudo flatrpc-load specs/kv.anf IFACE\n"
@@ -72,11 +72,17 @@ static void usage(FILE *f, const char *prog)
 		"  --iface IFACE  interface to serve on (required)\n"
 		"  --busy-poll    spin on the rings instead of sleeping in poll(2)\n"
 		"  --skb          bind the AF_XDP socket in SKB (generic XDP) mode\n"
-		"  --queue N      receive queue (default 0)\n"
+		"  --queue N      serve RX queue N alone (default: every RX queue of IFACE,\n"
+		"                 one socket each, all served by this one thread)\n"
 		"  --log FILE     append one line per executed request\n"
+		"  --stats FILE   write the socket's counters as JSON on exit (per queue)\n"
 		"  --delay-us N   sleep N microseconds in every handler (a slow server)\n"
 		"  --busy-at N    queued requests at which XDP answers BUSY (default 1024)\n"
-		"Stops on SIGINT or SIGTERM and prints a summary.\n", prog);
+		"Stops on SIGINT or SIGTERM and prints a summary.\n"
+		"\n"
+		"Examples: every RX queue of eth0; then RX queue 1 alone, with its counters:\n"
+		"  sudo %s --iface eth0\n"
+		"  sudo %s --iface eth0 --queue 1 --stats /tmp/kv-stats.json\n", prog, prog, prog);
 }
 
 static int own_opt(int c, const char *arg, void *ctx)
@@ -88,10 +94,6 @@ static int own_opt(int c, const char *arg, void *ctx)
 	switch (c) {
 	case 'b': sv->x.so.mode = FLATRPC_POLL_BUSY; break;
 	case 's': sv->x.so.skb_mode = 1; break;
-	case 'q':
-		rc = ex_parse_u64("kv-server", "--queue", arg, FLATRPC_MAX_QUEUES - 1, &v);
-		sv->x.so.queue = (uint32_t)v;
-		break;
 	case 'd':
 		rc = ex_parse_u64("kv-server", "--delay-us", arg, 1000000, &v);
 		sv->delay_us = (long)v;
@@ -113,14 +115,13 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "busy-poll", no_argument, NULL, 'b' },
 		{ "skb", no_argument, NULL, 's' },
-		{ "queue", required_argument, NULL, 'q' },
 		{ "delay-us", required_argument, NULL, 'd' },
 		{ "busy-at", required_argument, NULL, 'B' },
 		{ 0 }
 	};
 	struct kv_handlers h = { .get = handle_get, .set = handle_set };
 	struct server sv = { .x.name = "kv-server" };
-	struct ex_opts own = { opts, "bsq:d:B:", own_opt, &sv };
+	struct ex_opts own = { opts, "bsd:B:", own_opt, &sv };
 	struct flatrpc_sock_stats st;
 	size_t unique = 0, dups = 0;
 	int rc, err;

@@ -51,11 +51,12 @@ static int handle_put(void *ctx, const struct ratelimited_put_req *req,
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-		"usage: %s --iface IFACE [--log FILE]\n"
+		"usage: %s --iface IFACE [--queue N] [--log FILE]\n"
 		"\n"
 		"Serves ratelimited.get and .put on IFACE, set up beforehand with\n"
 		"  sudo flatrpc-load specs/ratelimited.anf IFACE\n"
 		"  --log FILE  append one line per executed request\n"
+		EX_SERVER_HELP
 		"Stops on SIGINT or SIGTERM and prints `served get=N put=M`.\n", prog);
 }
 

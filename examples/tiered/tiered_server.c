@@ -33,11 +33,12 @@ static int handle_get(void *ctx, const struct tiered_get_req *req,
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-		"usage: %s --iface IFACE [--log FILE]\n"
+		"usage: %s --iface IFACE [--queue N] [--log FILE]\n"
 		"\n"
 		"Serves tiered.get on IFACE, set up beforehand with\n"
 		"  sudo flatrpc-load specs/tiered.anf IFACE\n"
 		"  --log FILE  append `get USER tier=T KEY` per executed request\n"
+		EX_SERVER_HELP
 		"Stops on SIGINT or SIGTERM and prints `served get=N`.\n", prog);
 }
 

@@ -70,7 +70,7 @@ static int handle_put(void *ctx, const struct tracked_put_req *req, struct track
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-		"usage: %s --iface IFACE [--log FILE]\n"
+		"usage: %s --iface IFACE [--queue N] [--log FILE]\n"
 		"\n"
 		"Serves tracked.get, tracked.get_remote and tracked.put on IFACE, which\n"
 		"flatrpc-load must have set up (on the clients' hosts too):\n"
@@ -79,6 +79,7 @@ static void usage(FILE *f, const char *prog)
 		"  --iface IFACE  interface to serve on (required)\n"
 		"  --log FILE     append one line per executed request, with the metadata\n"
 		"                 as received: METHOD user=NAME session=N key=KEY\n"
+		EX_SERVER_HELP
 		"Stops on SIGINT or SIGTERM and prints `served get=N get_remote=N put=N`.\n",
 		prog);
 }

@@ -498,6 +498,7 @@ struct proto_prio_item {
 	fr_addr_t	peer;		/* see addr.h */
 	uint32_t	rpc_id;		/* host order */
 	uint16_t	port;		/* network order */
+	uint16_t	queue;		/* which of the socket's queues (UMEMs) holds it */
 };
 
 struct proto_prio {

@@ -19,6 +19,7 @@
 #include <linux/ipv6.h>
 #include <linux/udp.h>
 #include <sys/mman.h>
+#include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <linux/if_xdp.h>
@@ -29,6 +30,7 @@
 #include "auth.h"
 #include "frag.h"
 #include "proto.h"
+#include "queues.h"
 #include "route.h"
 #include "xsk_ring.h"
 #include <bpf/bpf.h>
@@ -46,9 +48,25 @@
 #define FRAME_TTL		64
 #define CLIENT_DENIED_MAX	64	/* a power of two */
 
+/* One RX queue's socket, as the serve loop and flatrpc_poll() see it. */
+struct sock_q {
+	struct fx		*x;		/* the first queue's is flatrpc_sock.x */
+	uint64_t		*done;		/* serving: its frames whose answers are
+						 * not kicked yet (FX_RX_FRAMES) */
+	uint32_t		n_done;
+	uint64_t		rx;
+};
+
 struct flatrpc_sock {
 	const struct flatrpc_service_desc *svc;
+	/* The first queue's socket; clients send through it alone (any TX
+	 * queue reaches the wire), replies leave by the queue that got the
+	 * request, since its frame is in that queue's UMEM. */
 	struct fx		x;
+	struct sock_q		q[FLATRPC_MAX_QUEUES];
+	uint32_t		n_q;
+	struct fx		*cur;		/* the queue of the request being served */
+	int			wait_fd;	/* x.fd, or an epoll fd over every queue */
 	struct proto_cli	cli;
 	struct proto_srv	srv;
 	int			srv_ready;
@@ -56,7 +74,8 @@ struct flatrpc_sock {
 	int			hold_ready;
 	struct proto_prio	prio;		/* server receive queues by priority */
 	int			prio_ready;
-	struct flatrpc_load	*load;		/* this queue's entry of the mmapped `load` map */
+	struct flatrpc_load	*load;		/* the first queue's entry of the mmapped
+						 * `load` map; the others follow it */
 	/* the service's live keys (the mmapped `auth_keys` map): read at each
 	 * send, so a rotation by flatrpc-load --rekey applies at once; the
 	 * server writes its epochs into it when its cache asks to rotate */
@@ -78,7 +97,8 @@ struct flatrpc_sock {
 	uint16_t		ip_id;
 	uint8_t			mac[6];
 	uint32_t		n_held;
-	uint64_t		held[FX_RX_FRAMES];	/* RX frames lent to completions */
+	uint64_t		held[FX_RX_FRAMES];	/* RX frames lent to completions, */
+	uint8_t			held_q[FX_RX_FRAMES];	/* and the queue of each */
 	uint64_t		tx;
 	uint64_t		rx;
 	/* multi-packet messages (frag.h); only for services with a method
@@ -303,7 +323,7 @@ static void load_map_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts
 		     PROT_READ | PROT_WRITE, &len, &err);
 	if (!m)
 		return;
-	if (s->x.queue >= FLATRPC_MAX_QUEUES) {
+	if (s->x.queue + s->n_q > FLATRPC_MAX_QUEUES) {
 		munmap(m, len);
 		return;
 	}
@@ -480,7 +500,14 @@ static void client_prog_close(struct flatrpc_sock *s)
 /* The size of each version of struct flatrpc_sock_opts, by version number:
  * what a caller built against that header passes. Version 1 is the first
  * installed layout. */
-static const size_t opts_size[] = { [1] = sizeof(struct flatrpc_sock_opts) };
+static const size_t opts_size[] = {
+	[1] = offsetof(struct flatrpc_sock_opts, queues),
+	[2] = sizeof(struct flatrpc_sock_opts),
+};
+/* version 1 ended at busy_at: appended fields must start where it did */
+_Static_assert(offsetof(struct flatrpc_sock_opts, queues) ==
+	       offsetof(struct flatrpc_sock_opts, busy_at) + sizeof(uint32_t),
+	       "struct flatrpc_sock_opts grows only at the end");
 _Static_assert(sizeof(opts_size) / sizeof(opts_size[0]) == FLATRPC_SOCK_OPTS_VERSION + 1,
 	       "a size for every version of struct flatrpc_sock_opts");
 
@@ -503,6 +530,72 @@ struct flatrpc_sock *flatrpc_sock_new_versioned(const struct flatrpc_service_des
 	if (opts)
 		memcpy(&o, opts, opts_size[opts_version]);
 	return sock_new(svc, opts ? &o : NULL, err);
+}
+
+/*
+ * A socket per queue of the span, each on its own UMEM: a shared one
+ * (XDP_SHARED_UMEM) would save memory but needs a fill and completion ring
+ * per queue all the same, and one thread runs them all, so nothing would
+ * be gained in speed (docs/transport.md, Queues).
+ */
+static int queues_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts *opts,
+		       struct fx_cfg *xcfg)
+{
+	uint32_t n;
+	int e;
+
+	e = fx_queue_span(opts->queue, opts->queues, fx_rx_queues(opts->ifname), &n);
+	if (e)
+		return e;
+	e = fx_open(&s->x, xcfg);
+	if (e)
+		return e;
+	s->q[0].x = &s->x;
+	s->n_q = 1;
+	s->wait_fd = s->x.fd;
+	for (uint32_t i = 1; i < n; i++) {
+		struct fx *x = malloc(sizeof(*x));
+
+		if (!x)
+			return -ENOMEM;
+		xcfg->queue = opts->queue + i;
+		e = fx_open(x, xcfg);
+		if (e) {
+			free(x);
+			return e;
+		}
+		s->q[s->n_q++].x = x;
+	}
+	if (n == 1)
+		return 0;
+	/* one descriptor to sleep on, which flatrpc_sock_fd() can hand out */
+	s->wait_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->wait_fd < 0)
+		return -errno;
+	for (uint32_t i = 0; i < n; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
+
+		if (epoll_ctl(s->wait_fd, EPOLL_CTL_ADD, s->q[i].x->fd, &ev))
+			return -errno;
+	}
+	return 0;
+}
+
+static void queues_close(struct flatrpc_sock *s)
+{
+	if (s->n_q > 1 && s->wait_fd >= 0)
+		close(s->wait_fd);
+	s->wait_fd = -1;
+	for (uint32_t i = 0; i < s->n_q; i++) {
+		fx_close(s->q[i].x);
+		if (s->q[i].x != &s->x)
+			free(s->q[i].x);
+		free(s->q[i].done);
+		s->q[i].x = NULL;
+		s->q[i].done = NULL;
+	}
+	s->n_q = 0;
+	fx_close(&s->x);
 }
 
 static struct flatrpc_sock *sock_new(const struct flatrpc_service_desc *svc,
@@ -532,6 +625,8 @@ static struct flatrpc_sock *sock_new(const struct flatrpc_service_desc *svc,
 	s->x.xsks_fd = -1;
 	s->x.seqs_fd = -1;
 	s->client_prog_fd = -1;
+	s->wait_fd = -1;
+	s->cur = &s->x;
 
 	e = route_reserve_port(opts->local_port, &port);
 	if (e < 0)
@@ -567,7 +662,7 @@ static struct flatrpc_sock *sock_new(const struct flatrpc_service_desc *svc,
 	xcfg.skb_mode = opts->skb_mode;
 	xcfg.bpffs = opts->bpffs;
 	xcfg.spec_hash = svc->spec_hash;
-	e = fx_open(&s->x, &xcfg);
+	e = queues_open(s, opts, &xcfg);
 	if (e)
 		goto fail;
 	e = route_if_mac(opts->ifname, s->mac);
@@ -601,11 +696,13 @@ void flatrpc_sock_del(struct flatrpc_sock *s)
 	if (!s)
 		return;
 	if (s->load && s->prio_ready) {
-		/* Nobody drains this queue any more: never answer BUSY for it.
-		 * Only a socket that served: a client on the same queue must
-		 * not switch off its server's threshold. */
-		__atomic_store_n(&s->load->busy_at, 0, __ATOMIC_RELEASE);
-		s->load->backlog = 0;
+		/* Nobody drains these queues any more: never answer BUSY for
+		 * them. Only a socket that served: a client on the same queue
+		 * must not switch off its server's threshold. */
+		for (uint32_t i = 0; i < s->n_q; i++) {
+			__atomic_store_n(&s->load[i].busy_at, 0, __ATOMIC_RELEASE);
+			s->load[i].backlog = 0;
+		}
 	}
 	if (s->load_map)
 		munmap(s->load_map, s->load_map_len);
@@ -614,7 +711,7 @@ void flatrpc_sock_del(struct flatrpc_sock *s)
 		munmap((void *)s->keys, s->keys_map_len);
 	if (s->prio_ready)
 		proto_prio_fini(&s->prio);
-	fx_close(&s->x);
+	queues_close(s);
 	proto_cli_fini(&s->cli);
 	frag_fini(s);
 	if (s->srv_ready)
@@ -630,7 +727,7 @@ void flatrpc_sock_del(struct flatrpc_sock *s)
 FLATRPC_EXPORT
 int flatrpc_sock_fd(const struct flatrpc_sock *s)
 {
-	return s->x.fd;
+	return s->wait_fd;
 }
 
 /* ------------------------------------------------------------ client */
@@ -685,13 +782,15 @@ static int frag_init(struct flatrpc_sock *s)
  * flags final). A TX frame that cannot be had loses that fragment, like the
  * network would: a reliable message is resent whole on its timeout.
  */
-static void send_frags(struct flatrpc_sock *s, const uint8_t *tmpl, const uint8_t *body,
-		       size_t len, unsigned int from)
+static int tx_frame_on(struct flatrpc_sock *s, struct fx *x, uint64_t addr, uint32_t len);
+
+static void send_frags_on(struct flatrpc_sock *s, struct fx *x, const uint8_t *tmpl,
+			  const uint8_t *body, size_t len, unsigned int from)
 {
 	unsigned int count = frag_count(len);
 
 	for (unsigned int i = from; i < count; i++) {
-		uint64_t addr = fx_tx_alloc(&s->x);
+		uint64_t addr = fx_tx_alloc(x);
 		size_t moff = msg_off(tmpl);
 		struct udphdr *udp;
 		struct flatrpc_hdr *h;
@@ -703,7 +802,7 @@ static void send_frags(struct flatrpc_sock *s, const uint8_t *tmpl, const uint8_
 
 		if (addr == FX_NO_FRAME)
 			return;
-		f = fx_data(&s->x, addr);
+		f = fx_data(x, addr);
 		n = frag_piece(len, i, &off);
 		memcpy(f, tmpl, moff);
 		h = (struct flatrpc_hdr *)(f + hdr_off(f));
@@ -727,8 +826,15 @@ static void send_frags(struct flatrpc_sock *s, const uint8_t *tmpl, const uint8_
 		fx->index = htons(i);
 		fx->count = htons(count);
 		memcpy(fx + 1, body + off, n);
-		tx_frame(s, addr, moff + sizeof(*fx) + n);
+		tx_frame_on(s, x, addr, moff + sizeof(*fx) + n);
 	}
+}
+
+/* A client's fragments: through the first queue, like all it sends. */
+static void send_frags(struct flatrpc_sock *s, const uint8_t *tmpl, const uint8_t *body,
+		       size_t len, unsigned int from)
+{
+	send_frags_on(s, &s->x, tmpl, body, len, from);
 }
 
 /*
@@ -800,23 +906,29 @@ static uint32_t tag_frame(const struct flatrpc_sock *s, uint8_t *f, uint32_t len
 	return len + FLATRPC_TAG_LEN;
 }
 
-static int tx_frame(struct flatrpc_sock *s, uint64_t addr, uint32_t len)
+/* addr is a frame of x's UMEM: it can leave by x's TX ring alone. */
+static int tx_frame_on(struct flatrpc_sock *s, struct fx *x, uint64_t addr, uint32_t len)
 {
-	uint8_t *f = fx_data(&s->x, addr);
+	uint8_t *f = fx_data(x, addr);
 	int err;
 
 	if (s->tag_len)
 		len = tag_frame(s, f, len);
 	if (frame_v6(f))
 		udp6_csum_fill(f);
-	err = fx_tx_push(&s->x, addr, len);
+	err = fx_tx_push(x, addr, len);
 
 	if (err) {
-		fx_tx_free(&s->x, addr);
+		fx_tx_free(x, addr);
 		return err;
 	}
 	s->tx++;
 	return 0;
+}
+
+static int tx_frame(struct flatrpc_sock *s, uint64_t addr, uint32_t len)
+{
+	return tx_frame_on(s, &s->x, addr, len);
 }
 
 /*
@@ -1049,7 +1161,15 @@ int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 
 static void release_held(struct flatrpc_sock *s)
 {
-	fx_rx_release(&s->x, s->held, s->n_held);
+	uint32_t from = 0;
+
+	/* runs of one queue, as rx_responses() lent them */
+	for (uint32_t i = 1; i <= s->n_held; i++) {
+		if (i < s->n_held && s->held_q[i] == s->held_q[from])
+			continue;
+		fx_rx_release(s->q[s->held_q[from]].x, s->held + from, i - from);
+		from = i;
+	}
 	s->n_held = 0;
 	for (uint32_t i = 0; i < s->n_lent; i++)
 		frag_rx_release(&s->frag, s->lent[i]);
@@ -1080,17 +1200,18 @@ static void send_again(struct flatrpc_sock *s, uint32_t rpc_id, const void *fram
 
 /* Reads responses from the RX ring; never takes more descriptors than it can
  * report, so nothing is lost when `max` is small. */
-static int rx_responses(struct flatrpc_sock *s, struct flatrpc_completion *out, int max,
-			uint64_t now)
+static int rx_responses_q(struct flatrpc_sock *s, uint32_t qi, struct flatrpc_completion *out,
+			  int max, uint64_t now)
 {
+	struct fx *x = s->q[qi].x;
 	uint64_t drop[RX_BATCH];
 	uint32_t idx, got, n_drop = 0;
 	int n = 0;
 
-	got = xsk_ring_cons__peek(&s->x.rx, max < RX_BATCH ? (uint32_t)max : RX_BATCH, &idx);
+	got = xsk_ring_cons__peek(&x->rx, max < RX_BATCH ? (uint32_t)max : RX_BATCH, &idx);
 	for (uint32_t i = 0; i < got; i++) {
-		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&s->x.rx, idx + i);
-		uint8_t *f = fx_data(&s->x, d->addr);
+		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->rx, idx + i);
+		uint8_t *f = fx_data(x, d->addr);
 		struct flatrpc_hdr *h = parse(s, f, d->len);
 		const struct udphdr *udp = frame_udp(f);
 		struct proto_done done;
@@ -1099,6 +1220,7 @@ static int rx_responses(struct flatrpc_sock *s, struct flatrpc_completion *out, 
 		int rc;
 
 		s->rx++;
+		s->q[qi].rx++;
 		if (h && udp->dest == s->local_port && (h->flags & FLATRPC_F_FRAG) &&
 		    (h->flags & FLATRPC_KIND_MASK) == FLATRPC_RESP) {
 			/* copied into the reassembly slot: the frame goes back now */
@@ -1164,14 +1286,26 @@ static int rx_responses(struct flatrpc_sock *s, struct flatrpc_completion *out, 
 		out[n].status = done.status;
 		out[n].len = done.err == FLATRPC_E_OVERLOADED ? 0 : ntohs(h->len);
 		out[n].body = f + msg_off(f);
+		s->held_q[s->n_held] = (uint8_t)qi;
 		s->held[s->n_held++] = d->addr;
 		if (s->frag_ready)
 			frag_store_drop(&s->big_tx, 0, 0, done.rpc_id);
 		n++;
 	}
 	if (got)
-		xsk_ring_cons__release(&s->x.rx, got);
-	fx_rx_release(&s->x, drop, n_drop);
+		xsk_ring_cons__release(&x->rx, got);
+	fx_rx_release(x, drop, n_drop);
+	return n;
+}
+
+/* Answers reach whichever queue the NIC (or veth) steers them to. */
+static int rx_responses(struct flatrpc_sock *s, struct flatrpc_completion *out, int max,
+			uint64_t now)
+{
+	int n = 0;
+
+	for (uint32_t i = 0; i < s->n_q && n < max; i++)
+		n += rx_responses_q(s, i, out + n, max - n, now);
 	return n;
 }
 
@@ -1239,7 +1373,7 @@ int flatrpc_poll(struct flatrpc_sock *s, struct flatrpc_completion *out, int max
 		if (now >= end)
 			return 0;
 		if (s->mode == FLATRPC_POLL_BLOCKING) {
-			struct pollfd pfd = { .fd = s->x.fd, .events = POLLIN };
+			struct pollfd pfd = { .fd = s->wait_fd, .events = POLLIN };
 			uint64_t wake = proto_cli_next_expiry(&s->cli, now);
 
 			if (end < wake)
@@ -1376,10 +1510,10 @@ static void execute(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 	}
 	if (qh->method < s->svc->n_methods)
 		md = &s->svc->methods[qh->method];
-	addr = fx_tx_alloc(&s->x);
+	addr = fx_tx_alloc(s->cur);
 	if (addr == FX_NO_FRAME)
 		return;	/* the client retransmits (reliable) or times out */
-	rf = fx_data(&s->x, addr);
+	rf = fx_data(s->cur, addr);
 
 	if ((qh->flags & FLATRPC_F_AHEAD) && qh->status) {
 		kind = FLATRPC_ERR;
@@ -1399,11 +1533,11 @@ static void execute(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 
 			build_reply(s, rf, qf, FLATRPC_RESP, 0, 0);
 			memcpy(tmpl, rf, moff);
-			fx_tx_free(&s->x, addr);
+			fx_tx_free(s->cur, addr);
 			if (md->flags & FLATRPC_M_RELIABLE)
 				frag_store_put(&s->big_resp, frame_addr(qf, false), qudp->source,
 					       ntohl(qh->rpc_id), tmpl, moff, s->big_buf, rlen, now);
-			send_frags(s, tmpl, s->big_buf, rlen, 0);
+			send_frags_on(s, s->cur, tmpl, s->big_buf, rlen, 0);
 			return;
 		}
 		if (rc == 0 && rlen <= FLATRPC_FRAG_CHUNK) {
@@ -1433,7 +1567,7 @@ static void execute(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 				rf, moff + body_len, now);
 		rotate_epoch(s, now);
 	}
-	tx_frame(s, addr, moff + body_len);
+	tx_frame_on(s, s->cur, addr, moff + body_len);
 }
 
 /* The kernel's expected sequence of a stream, or -1. */
@@ -1475,12 +1609,12 @@ static void kern_advance(struct flatrpc_sock *s, fr_addr_t addr, uint16_t port, 
  * queued or held here: the client stops retransmitting it for one RTO. */
 static void send_ack(struct flatrpc_sock *s, const uint8_t *qf, uint8_t status)
 {
-	uint64_t addr = fx_tx_alloc(&s->x);
+	uint64_t addr = fx_tx_alloc(s->cur);
 
 	if (addr == FX_NO_FRAME)
 		return;
-	build_reply(s, fx_data(&s->x, addr), qf, FLATRPC_ACK, status, 0);
-	tx_frame(s, addr, msg_off(qf));
+	build_reply(s, fx_data(s->cur, addr), qf, FLATRPC_ACK, status, 0);
+	tx_frame_on(s, s->cur, addr, msg_off(qf));
 	s->ack_tx++;
 }
 
@@ -1535,7 +1669,7 @@ static void serve_msg(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 
 		/* answered before with a big response: send it again, whole */
 		if (e) {
-			send_frags(s, e->prefix, e->buf, e->len, 0);
+			send_frags_on(s, s->cur, e->prefix, e->buf, e->len, 0);
 			return;
 		}
 	}
@@ -1544,11 +1678,11 @@ static void serve_msg(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 	if (v == PROTO_SRV_DROP)
 		return;
 	if (v == PROTO_SRV_CACHED) {
-		addr = fx_tx_alloc(&s->x);
+		addr = fx_tx_alloc(s->cur);
 		if (addr == FX_NO_FRAME)
 			return;
-		memcpy(fx_data(&s->x, addr), cached, clen);
-		tx_frame(s, addr, clen);
+		memcpy(fx_data(s->cur, addr), cached, clen);
+		tx_frame_on(s, s->cur, addr, clen);
 		return;
 	}
 	/* Only hold-forever streams are reordered; the rest runs as it comes. */
@@ -1596,8 +1730,11 @@ static void publish_backlog(struct flatrpc_sock *s)
 {
 	if (s->prio.total > s->backlog_max)
 		s->backlog_max = s->prio.total;
+	/* One thread drains every queue: each queue's XDP weighs the whole
+	 * backlog, which is what a new request waits behind. */
 	if (s->load)
-		__atomic_store_n(&s->load->backlog, s->prio.total, __ATOMIC_RELAXED);
+		for (uint32_t i = 0; i < s->n_q; i++)
+			__atomic_store_n(&s->load[i].backlog, s->prio.total, __ATOMIC_RELAXED);
 }
 
 /*
@@ -1605,19 +1742,23 @@ static void publish_backlog(struct flatrpc_sock *s)
  * a reliable request whose original still waits there gets ACK PENDING
  * instead of a place. Returns the frames to give back to the fill ring.
  */
-static uint32_t drain_rx(struct flatrpc_sock *s, uint64_t *done, uint32_t n_done)
+static uint32_t drain_rx_q(struct flatrpc_sock *s, uint32_t qi)
 {
-	uint32_t idx, got;
+	struct sock_q *q = &s->q[qi];
+	uint32_t idx, got, added = 0;
 
-	got = xsk_ring_cons__peek(&s->x.rx, FX_RING_SIZE, &idx);
+	s->cur = q->x;
+	got = xsk_ring_cons__peek(&q->x->rx, FX_RING_SIZE, &idx);
 	for (uint32_t i = 0; i < got; i++) {
-		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&s->x.rx, idx + i);
-		uint8_t *f = fx_data(&s->x, d->addr);
+		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->x->rx, idx + i);
+		uint8_t *f = fx_data(q->x, d->addr);
 		const struct flatrpc_hdr *h = parse(s, f, d->len);
-		struct proto_prio_item it = { .addr = d->addr, .len = d->len };
+		struct proto_prio_item it = { .addr = d->addr, .len = d->len,
+					      .queue = (uint16_t)qi };
 		unsigned int level = 0;
 
 		s->rx++;
+		q->rx++;
 		if (h && h->method < s->svc->n_methods) {
 			const struct flatrpc_method_desc *md = &s->svc->methods[h->method];
 
@@ -1630,18 +1771,41 @@ static uint32_t drain_rx(struct flatrpc_sock *s, uint64_t *done, uint32_t n_done
 			    (h->flags & (FLATRPC_F_RETX | FLATRPC_F_DUP)) &&
 			    proto_prio_has(&s->prio, it.peer, it.port, it.rpc_id)) {
 				send_ack(s, f, FLATRPC_ACK_PENDING);
-				done[n_done++] = d->addr;
+				q->done[q->n_done++] = d->addr;
+				added++;
 				continue;
 			}
 		}
 		/* The queues hold every RX frame, so this cannot fail; if it
 		 * did, the request is dropped like a lost one. */
-		if (proto_prio_push(&s->prio, level, &it))
-			done[n_done++] = d->addr;
+		if (proto_prio_push(&s->prio, level, &it)) {
+			q->done[q->n_done++] = d->addr;
+			added++;
+		}
 	}
 	if (got)
-		xsk_ring_cons__release(&s->x.rx, got);
+		xsk_ring_cons__release(&q->x->rx, got);
+	return added;
+}
+
+/* Every queue into the one set of priority queues, so that levels and
+ * the response cache hold across queues. Returns the frames now done. */
+static uint32_t drain_rx(struct flatrpc_sock *s, uint32_t n_done)
+{
+	for (uint32_t i = 0; i < s->n_q; i++)
+		n_done += drain_rx_q(s, i);
 	return n_done;
+}
+
+/* The serve loop's threshold, for every queue it drains. */
+static void load_arm(struct flatrpc_sock *s)
+{
+	if (!s->load)
+		return;
+	for (uint32_t i = 0; i < s->n_q; i++) {
+		s->load[i].backlog = 0;
+		__atomic_store_n(&s->load[i].busy_at, s->busy_at, __ATOMIC_RELEASE);
+	}
 }
 
 static int serve_init(struct flatrpc_sock *s)
@@ -1661,25 +1825,33 @@ static int serve_init(struct flatrpc_sock *s)
 		s->hold_ready = proto_hold_init(&s->hold, FX_FRAME_SIZE) == 0;
 	}
 	if (!s->prio_ready) {
-		err = proto_prio_init(&s->prio, FX_RX_FRAMES);
+		/* room for every RX frame of every queue */
+		err = proto_prio_init(&s->prio, FX_RX_FRAMES * s->n_q);
 		if (err)
 			return err;
 		s->prio_ready = 1;
 	}
-	if (s->load) {
-		s->load->backlog = 0;
-		__atomic_store_n(&s->load->busy_at, s->busy_at, __ATOMIC_RELEASE);
+	/* a queue's frames are in its done list at most once each */
+	for (uint32_t i = 0; i < s->n_q; i++) {
+		if (!s->q[i].done && !(s->q[i].done = malloc(FX_RX_FRAMES * sizeof(uint64_t))))
+			return -ENOMEM;
 	}
+	load_arm(s);
 	return 0;
 }
 
 /* Sends the answers so far and gives their frames back, with one kick for
  * the lot: in copy mode each kick is a sendto syscall. */
-static uint32_t serve_flush(struct flatrpc_sock *s, const uint64_t *done, uint32_t n_done)
+static uint32_t serve_flush(struct flatrpc_sock *s)
 {
-	fx_kick(&s->x);
-	fx_rx_release(&s->x, done, n_done);
-	fx_reap(&s->x);
+	for (uint32_t i = 0; i < s->n_q; i++) {
+		struct sock_q *q = &s->q[i];
+
+		fx_kick(q->x);
+		fx_rx_release(q->x, q->done, q->n_done);
+		q->n_done = 0;
+		fx_reap(q->x);
+	}
 	return 0;
 }
 
@@ -1700,6 +1872,16 @@ static void watch_load(struct flatrpc_sock *s, uint64_t now)
 	uint32_t old_tag_len = s->tag_len;
 	int r = fx_watch(&s->x, s->svc->spec_hash, now), err;
 
+	/* Each queue registers itself at its index; the first one speaks for
+	 * all, the pins being the same. */
+	for (uint32_t i = 1; i < s->n_q; i++) {
+		int ri = fx_watch(s->q[i].x, s->svc->spec_hash, now);
+
+		if (ri < 0)
+			fprintf(stderr, "flatrpc: cannot register queue %u with the new load on %s: %s\n",
+				s->q[i].x->queue, s->x.ifname, flatrpc_strerror(ri));
+	}
+
 	if (r == FX_LOAD_GONE)
 		fprintf(stderr, "flatrpc: FlatRPC was unloaded from %s; waiting for a new load\n",
 			s->x.ifname);
@@ -1715,10 +1897,8 @@ static void watch_load(struct flatrpc_sock *s, uint64_t now)
 	load_map_open(s, &o);
 	obs_map_close(s);
 	obs_map_open(s, &o);
-	if (s->load && s->prio_ready) {
-		s->load->backlog = 0;
-		__atomic_store_n(&s->load->busy_at, s->busy_at, __ATOMIC_RELEASE);
-	}
+	if (s->prio_ready)
+		load_arm(s);
 	/* the old keys stay mapped until the new ones are: tag_frame reads them */
 	s->tag_len = 0;
 	err = keys_map_open(s, &o);
@@ -1744,10 +1924,8 @@ FLATRPC_EXPORT
 int flatrpc_serve(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		  volatile int *stop)
 {
-	/* drain_rx() may answer a whole ring of copies at once */
-	static __thread uint64_t done[FX_RING_SIZE + RX_BATCH];
-	uint64_t oldest_done = 0;	/* when done[0] was added */
-	uint32_t n_done = 0;
+	uint64_t oldest_done = 0;	/* when the first frame now done was added */
+	uint32_t n_done = 0;		/* over every queue's done list */
 	int err;
 
 	err = serve_init(s);
@@ -1757,36 +1935,40 @@ int flatrpc_serve(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 	while (!stop || !*stop) {
 		uint64_t now = mono_ns();
 		struct proto_prio_item it;
+		struct sock_q *q;
 		unsigned int level;
 
 		watch_load(s, now);
 		if (n_done && now - oldest_done >= SERVE_FLUSH_NS)
-			n_done = serve_flush(s, done, n_done);
+			n_done = serve_flush(s);
 		/* Before every request: what arrived meanwhile may outrank
 		 * what is queued. Reading the ring's producer is no syscall. */
 		if (!n_done)
 			oldest_done = now;
-		n_done = drain_rx(s, done, n_done);
+		n_done = drain_rx(s, n_done);
 		publish_backlog(s);
 		if (s->frag_ready)
 			frag_rx_expire(&s->frag, now);
 		if (!proto_prio_pop(&s->prio, &it, &level)) {
-			n_done = serve_flush(s, done, n_done);
+			n_done = serve_flush(s);
 			if (s->mode == FLATRPC_POLL_BLOCKING) {
-				struct pollfd pfd = { .fd = s->x.fd, .events = POLLIN };
+				struct pollfd pfd = { .fd = s->wait_fd, .events = POLLIN };
 
 				if (poll(&pfd, 1, SERVE_IDLE_MS) < 0 && errno != EINTR)
 					return -errno;
 			}
 			continue;
 		}
-		serve_one(s, fn, ctx, fx_data(&s->x, it.addr), it.len, now);
-		done[n_done++] = it.addr;
-		if (n_done >= RX_BATCH)
-			n_done = serve_flush(s, done, n_done);
+		q = &s->q[it.queue];
+		s->cur = q->x;
+		serve_one(s, fn, ctx, fx_data(q->x, it.addr), it.len, now);
+		/* a handler may have sent through the first queue meanwhile */
+		s->cur = &s->x;
+		q->done[q->n_done++] = it.addr;
+		if (++n_done >= RX_BATCH)
+			n_done = serve_flush(s);
 	}
-	fx_kick(&s->x);
-	fx_rx_release(&s->x, done, n_done);
+	serve_flush(s);
 	return 0;
 }
 
@@ -1883,14 +2065,18 @@ static void sock_stats(const struct flatrpc_sock *s, struct flatrpc_sock_stats *
 			st->prio_bypassed[l] = s->prio.bypassed[l];
 		}
 	}
-	if (s->x.fd >= 0) {
+	st->queue_first = s->x.queue;
+	st->queues = s->n_q;
+	for (uint32_t i = 0; i < s->n_q; i++) {
 		struct xdp_statistics xs = { 0 };
 		socklen_t len = sizeof(xs);
 
-		if (!getsockopt(s->x.fd, SOL_XDP, XDP_STATISTICS, &xs, &len)) {
-			st->xsk_rx_dropped = xs.rx_dropped;
-			st->xsk_rx_ring_full = xs.rx_ring_full;
-			st->xsk_fill_ring_empty = xs.rx_fill_ring_empty_descs;
+		st->queue_rx[s->q[i].x->queue] = s->q[i].rx;
+		if (s->q[i].x->fd >= 0 &&
+		    !getsockopt(s->q[i].x->fd, SOL_XDP, XDP_STATISTICS, &xs, &len)) {
+			st->xsk_rx_dropped += xs.rx_dropped;
+			st->xsk_rx_ring_full += xs.rx_ring_full;
+			st->xsk_fill_ring_empty += xs.rx_fill_ring_empty_descs;
 		}
 	}
 }
