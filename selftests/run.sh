@@ -334,7 +334,8 @@ killed_sessions() { "$ST/maptool.py" ints "$(pin_of "$IF_C" sessions)" | awk '$1
 killed_maps() {
 	local f d; d=$(pin_dir "$IF_C")
 	for f in "$d"/*; do
-		case ${f##*/} in prog_*|meta) continue ;; esac
+		# meta and desc describe each load, so every load pins its own
+		case ${f##*/} in prog_*|meta|desc) continue ;; esac
 		echo "${f##*/} $(bpftool -j map show pinned "$f" | jq .id)"
 	done
 }
