@@ -321,10 +321,10 @@ FUZZ := $(BUILD)/fuzz/fuzz_spec
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	      -Iinclude -Icodegen
 
-$(FUZZ): codegen/fuzz/fuzz_spec.c $(GEN_LIB_SRCS) $(wildcard codegen/*.h) include/flatrpc_abi.h
+$(FUZZ): codegen/fuzz/fuzz_spec.c $(GEN_LIB_SRCS) $(BUILD)/bpf_sources.c $(wildcard codegen/*.h) include/flatrpc_abi.h
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) codegen/fuzz/fuzz_spec.c $(GEN_LIB_SRCS) -o $@
+	$(Q)$(CLANG) $(FUZZ_FLAGS) codegen/fuzz/fuzz_spec.c $(GEN_LIB_SRCS) $(BUILD)/bpf_sources.c -o $@
 
 # imports are off in the fuzzer, so one seed carries the kv spec whole
 $(BUILD)/fuzz/seeds/kv-whole.anf: specs/kv.anf $(wildcard specs/elements/*.anf)
