@@ -8,7 +8,7 @@
 
 static const char usage_line[] =
 	"usage: flatrpc-gen [-I DIR]... [--check | --layout | --placement | --proto |\n"
-	"                   --emit-dir DIR] SPEC.anf\n"
+	"                   --gateway | --emit-dir DIR] SPEC.anf\n"
 	"       flatrpc-gen --list-builtins[=dict]\n";
 
 static void help(FILE *out)
@@ -24,6 +24,9 @@ static void help(FILE *out)
 	      "                   placed by the compiler)\n"
 	      "  --proto          print the equivalent proto3 file (package, service,\n"
 	      "                   messages) for gRPC clients of a gateway\n"
+	      "  --gateway        print the C glue of the spec's gRPC gateway: protobuf-c\n"
+	      "                   messages (protoc-c on the --proto output) to and from\n"
+	      "                   the typed stubs; link it with gateway/ (docs/grpc.md)\n"
 	      "  --emit-dir DIR   write <svc>.abi.h, anf.bpf.h, init.h, <svc>_stubs.h\n"
 	      "                   and <svc>_stubs.c into DIR\n"
 	      "  --list-builtins  print the table of built-in functions that\n"
@@ -40,12 +43,13 @@ static void help(FILE *out)
 	      "Example:\n"
 	      "  flatrpc-gen --emit-dir build/gen/kv specs/kv.anf\n"
 	      "  flatrpc-gen --placement specs/tracked.anf\n"
-	      "  flatrpc-gen --proto specs/kv.anf > kv.proto\n", out);
+	      "  flatrpc-gen --proto specs/kv.anf > kv.proto\n"
+	      "  flatrpc-gen --gateway specs/kv.anf > kv_gateway.c\n", out);
 }
 
 int main(int argc, char **argv)
 {
-	enum { CHECK, LAYOUT, PLACEMENT, PROTO, EMIT } mode = CHECK;
+	enum { CHECK, LAYOUT, PLACEMENT, PROTO, GATEWAY, EMIT } mode = CHECK;
 	const char *dir = NULL, *spec_path = NULL;
 	int nmodes = 0;
 
@@ -75,6 +79,9 @@ int main(int argc, char **argv)
 			nmodes++;
 		} else if (!strcmp(a, "--proto")) {
 			mode = PROTO;
+			nmodes++;
+		} else if (!strcmp(a, "--gateway")) {
+			mode = GATEWAY;
 			nmodes++;
 		} else if (!strcmp(a, "--emit-dir") || !strncmp(a, "--emit-dir=", 11)) {
 			mode = EMIT;
@@ -111,7 +118,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (nmodes > 1) {
-		fprintf(stderr, "flatrpc-gen: choose one of --check, --layout, --placement, --proto, --emit-dir\n%s",
+		fprintf(stderr, "flatrpc-gen: choose one of --check, --layout, --placement, --proto, --gateway, --emit-dir\n%s",
 			usage_line);
 		return 2;
 	}
@@ -136,10 +143,10 @@ int main(int argc, char **argv)
 		fr_print_layout(spec, stdout);
 	} else if (mode == PLACEMENT) {
 		fr_print_placement(spec, stdout);
-	} else if (mode == PROTO) {
+	} else if (mode == PROTO || mode == GATEWAY) {
 		/* nothing on stdout unless the whole file is right */
 		struct fr_buf b = { 0 };
-		int n = fr_emit_proto(spec, &b, &d);
+		int n = mode == PROTO ? fr_emit_proto(spec, &b, &d) : fr_emit_gateway(spec, &b, &d);
 		if (n) {
 			fprintf(stderr, "%d error%s\n", n, n == 1 ? "" : "s");
 			rc = 1;
