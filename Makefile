@@ -243,6 +243,55 @@ $(BUILD)/kv-bench: $(BUILD)/obj/bench/kv_bench.o $(BUILD)/obj/gen/kv/stubs.o $(L
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS) -lm
 
+# ---- gRPC gateway (docs/grpc.md) ------------------------------------------------
+# One gateway per row, built when its spec is in SPECS: flatrpc-gen --proto
+# and protoc-c give the messages, flatrpc-gen --gateway the glue to the
+# typed stubs, gateway/ the HTTP/2 server. Generated code lands in
+# $(BUILD)/gen/<service>/gw/, never in the tree.
+GATEWAY_TABLE := kv
+GATEWAY_SVCS := $(filter $(GATEWAY_TABLE),$(SERVICES))
+GATEWAYS := $(foreach s,$(GATEWAY_SVCS),$(BUILD)/flatrpc-gateway-$(s))
+PROTOBUF_C_LIBS := $(shell pkg-config --libs libprotobuf-c 2>/dev/null || echo -lprotobuf-c)
+NGHTTP2_LIBS := $(shell pkg-config --libs libnghttp2 2>/dev/null || echo -lnghttp2)
+GW_GEN := $(BUILD)/gen/gateway
+GW_OBJS := $(BUILD)/obj/gateway/gateway.o $(BUILD)/obj/gen/gateway/health.pb-c.o
+all: $(GATEWAYS)
+
+$(GW_GEN)/health.pb-c.c $(GW_GEN)/health.pb-c.h &: gateway/health.proto
+	$(call msg,PROTOC,$@)
+	$(Q)mkdir -p $(GW_GEN)
+	$(Q)protoc-c --c_out=$(GW_GEN) -Igateway $<
+$(BUILD)/obj/gateway/%.o: CFLAGS += -Igateway -I$(GW_GEN)
+$(BUILD)/obj/gateway/gateway.o: $(GW_GEN)/health.pb-c.h
+$(BUILD)/obj/gen/gateway/health.pb-c.o: $(GW_GEN)/health.pb-c.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -I$(GW_GEN) -c $< -o $@
+
+# $(2): the .proto's package, which names protoc-c's files
+define GATEWAY_RULES
+$(BUILD)/gen/$(1)/gw/$(2).proto: $(BUILD)/gen/$(1)/.stamp
+	$$(call msg,GEN,$$@)
+	$(Q)mkdir -p $$(@D)
+	$(Q)$(GEN) --proto $(call spec_of,$(1)) > $$@
+$(BUILD)/gen/$(1)/gw/$(2).pb-c.c $(BUILD)/gen/$(1)/gw/$(2).pb-c.h &: $(BUILD)/gen/$(1)/gw/$(2).proto
+	$$(call msg,PROTOC,$$@)
+	$(Q)protoc-c --c_out=$(BUILD)/gen/$(1)/gw -I$(BUILD)/gen/$(1)/gw $$<
+$(BUILD)/gen/$(1)/gw/$(1)_gateway.c: $(BUILD)/gen/$(1)/.stamp
+	$$(call msg,GEN,$$@)
+	$(Q)mkdir -p $$(@D)
+	$(Q)$(GEN) --gateway $(call spec_of,$(1)) > $$@
+$(BUILD)/obj/gen/$(1)/gw/%.o: $(BUILD)/gen/$(1)/gw/%.c $(BUILD)/gen/$(1)/gw/$(2).pb-c.h
+	$$(call msg,CC,$$@)
+	$(Q)mkdir -p $$(@D)
+	$(Q)$(CC) $(CFLAGS) -I$(BUILD)/gen/$(1) -I$(BUILD)/gen/$(1)/gw -Igateway -c $$< -o $$@
+$(BUILD)/flatrpc-gateway-$(1): $(BUILD)/obj/gateway/main.o $(BUILD)/obj/gen/$(1)/gw/$(1)_gateway.o \
+		$(BUILD)/obj/gen/$(1)/gw/$(2).pb-c.o $(BUILD)/obj/gen/$(1)/stubs.o $(GW_OBJS) $(LIB_A)
+	$$(call msg,LINK,$$@)
+	$(Q)$$(CC) $$(CFLAGS) $$^ -o $$@ $(NGHTTP2_LIBS) $(PROTOBUF_C_LIBS) $$(LIBXDP_LIBS) $$(LIBBPF_LIBS)
+endef
+$(foreach s,$(GATEWAY_SVCS),$(eval $(call GATEWAY_RULES,$(s),$(subst -,_,$(s)))))
+
 # ---- tests -----------------------------------------------------------------------
 # Every service's generated headers have the same names (flatrpc.skel.h,
 # init.h), so a test sees exactly one service's directory: kv, unless its
