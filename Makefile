@@ -89,6 +89,7 @@ help:
 	@echo 'make             build everything into $(BUILD)/ (SPECS="$(SPECS)")'
 	@echo 'make test        unit tests, the .proto check, BPF table tests and netns selftests (root)'
 	@echo 'make test-proto  protoc accepts flatrpc-gen --proto of every spec'
+	@echo 'make fuzz-gateway  libFuzzer over the gRPC gateway'"'"'s decoding (FUZZ_SECONDS)'
 	@echo 'make test-vm     the same BPF and netns tests under virtme-ng on Debian 6.1'
 	@echo 'make demo        the KV demo in two network namespaces (root)'
 	@echo 'make bench       the KV benchmark against UDP sockets (root)'
@@ -412,7 +413,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 755 $(GEN) $(STAT) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(GEN) $(STAT) $(GATEWAYS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(LOAD) $(DESTDIR)$(PREFIX)/sbin/
 	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libflatrpc-user.so.$(LIB_VERSION)
@@ -428,7 +429,7 @@ install: all
 	done
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(GEN) $(STAT))) \
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(GEN) $(STAT) $(GATEWAYS))) \
 	      $(DESTDIR)$(PREFIX)/sbin/$(notdir $(LOAD)) \
 	      $(DESTDIR)$(PREFIX)/lib/$(notdir $(LIB_A)) \
 	      $(DESTDIR)$(PREFIX)/lib/libflatrpc-user.so.$(LIB_VERSION) \
