@@ -35,7 +35,7 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all clean builtins-doc install test test-unit test-proto test-bpf test-selftests test-bench-smoke test-vm demo bench help install-deps \
-	fuzz fuzz-smoke
+	fuzz fuzz-smoke fuzz-gateway
 
 # ---- codegen ---------------------------------------------------------------
 GEN_LIB_SRCS := $(filter-out codegen/main.c,$(wildcard codegen/*.c))
@@ -395,6 +395,22 @@ fuzz: $(FUZZ) $(BUILD)/fuzz/seeds/kv-whole.anf
 
 fuzz-smoke:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
+	$(MAKE) --no-print-directory fuzz-gateway FUZZ_SECONDS=15
+
+# The gRPC gateway's decoding (gateway/fuzz_gateway.c): HTTP/2, kv's
+# request protobuf, FlatRPC response bodies; corpus in $(BUILD)/fuzz/gw-corpus.
+FUZZ_GW := $(BUILD)/fuzz/fuzz_gateway
+FUZZ_GW_SRCS := gateway/fuzz_gateway.c gateway/gateway.c $(GW_GEN)/health.pb-c.c \
+	$(BUILD)/gen/kv/gw/kv_gateway.c $(BUILD)/gen/kv/gw/kv.pb-c.c $(BUILD)/gen/kv/kv_stubs.c
+$(FUZZ_GW): $(FUZZ_GW_SRCS) gateway/gateway.h $(LIB_A)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)/gw-corpus
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -Igateway -I$(GW_GEN) -I$(BUILD)/gen/kv -I$(BUILD)/gen/kv/gw \
+		$(FUZZ_GW_SRCS) $(LIB_A) -o $@ $(NGHTTP2_LIBS) $(PROTOBUF_C_LIBS) $(LIBXDP_LIBS) $(LIBBPF_LIBS)
+
+fuzz-gateway: $(FUZZ_GW)
+	cd $(BUILD)/fuzz && ./fuzz_gateway -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		-rss_limit_mb=2048 gw-corpus
 
 test-vm: all
 	scripts/vm-test.sh

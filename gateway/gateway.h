@@ -97,5 +97,11 @@ struct fr_gw_conn;
 struct fr_gw_conn *fr_gw_test_conn(const struct fr_gw_service *gs);
 int fr_gw_test_feed(struct fr_gw_conn *c, const uint8_t *p, size_t n);
 void fr_gw_test_close(struct fr_gw_conn *c);
+/* One method's request decoding (protobuf to body) and response encoding
+ * (body to protobuf) alone; the gRPC status they end with. */
+enum fr_gw_code fr_gw_test_request(const struct fr_gw_service *gs, unsigned method,
+				   const uint8_t *pb, size_t n);
+enum fr_gw_code fr_gw_test_response(const struct fr_gw_service *gs, unsigned method,
+				    const uint8_t *body, size_t n);
 
 #endif /* FLATRPC_GATEWAY_H */
