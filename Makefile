@@ -34,7 +34,7 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean builtins-doc install test test-unit test-proto test-bpf test-selftests test-bench-smoke test-vm demo bench help install-deps \
+.PHONY: all clean builtins-doc install test test-unit test-proto test-gateway test-bpf test-selftests test-bench-smoke test-vm demo bench help install-deps \
 	fuzz fuzz-smoke fuzz-gateway
 
 # ---- codegen ---------------------------------------------------------------
@@ -89,6 +89,7 @@ help:
 	@echo 'make             build everything into $(BUILD)/ (SPECS="$(SPECS)")'
 	@echo 'make test        unit tests, the .proto check, BPF table tests and netns selftests (root)'
 	@echo 'make test-proto  protoc accepts flatrpc-gen --proto of every spec'
+	@echo 'make test-gateway  every spec'"'"'s gateway glue compiles against protoc-c'"'"'s code'
 	@echo 'make fuzz-gateway  libFuzzer over the gRPC gateway'"'"'s decoding (FUZZ_SECONDS)'
 	@echo 'make test-vm     the same BPF and netns tests under virtme-ng on Debian 6.1'
 	@echo 'make demo        the KV demo in two network namespaces (root)'
@@ -343,7 +344,7 @@ $(BUILD)/selftests/%.bpf.o: selftests/bpf/%.bpf.c include/flatrpc_abi.h selftest
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-test: test-unit test-proto test-bpf test-selftests test-bench-smoke fuzz-smoke
+test: test-unit test-proto test-gateway test-bpf test-selftests test-bench-smoke fuzz-smoke
 
 test-unit: $(UNIT_TESTS)
 	scripts/run-unit-tests.sh $(UNIT_TESTS)
@@ -351,6 +352,11 @@ test-unit: $(UNIT_TESTS)
 # protoc, not a parser of ours, says whether flatrpc-gen --proto is right
 test-proto: $(GEN)
 	scripts/check-proto.sh $(GEN) $(wildcard specs/*.anf) $(wildcard bench/specs/*.anf)
+
+# protoc-c, not emit_gateway.c, owns the protobuf-c names: every built
+# spec's gateway glue must compile against its output
+test-gateway: all
+	scripts/check-gateway.sh $(GEN) $(BUILD) $(SPECS)
 
 test-bpf: $(BPF_TESTS)
 	scripts/run-bpf-tests.sh $(BPF_TESTS)

@@ -18,24 +18,6 @@
 #include "flatrpc_abi.h"
 #include "spec.h"
 
-/* protoc-c's ToCamel on a package name: my_svc -> MySvc */
-static const char *pbc_camel(char *buf, size_t n, const char *s)
-{
-	size_t k = 0;
-	int up = 1;
-
-	for (; *s && k + 1 < n; s++) {
-		if (*s == '_') {
-			up = 1;
-			continue;
-		}
-		buf[k++] = up ? (char)toupper((unsigned char)*s) : *s;
-		up = 0;
-	}
-	buf[k] = 0;
-	return buf;
-}
-
 /* protoc-c's CamelToLower: GetUserRequest -> get_user_request (an '_'
  * before each upper-case letter that follows a lower-case one) */
 static const char *pbc_lower(char *buf, size_t n, const char *s, int upper)
@@ -68,22 +50,12 @@ static void pbc_names(struct pbc_names *o, const char *pkg, const char *msg)
 {
 	char a[96], b[96];
 
-	snprintf(o->type, sizeof(o->type), "%s__%s", pbc_camel(a, sizeof(a), pkg), msg);
+	/* protoc-c's ToCamel on the package, which has no '-': fr_proto_pascal() */
+	snprintf(o->type, sizeof(o->type), "%s__%s", fr_proto_pascal(a, sizeof(a), pkg), msg);
 	snprintf(o->fn, sizeof(o->fn), "%s__%s", pbc_lower(a, sizeof(a), pkg, 0),
 		 pbc_lower(b, sizeof(b), msg, 0));
 	snprintf(o->init, sizeof(o->init), "%s__%s__INIT", pbc_lower(a, sizeof(a), pkg, 1),
 		 pbc_lower(b, sizeof(b), msg, 1));
-}
-
-static unsigned varint_len(uint64_t v)
-{
-	unsigned n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
 }
 
 /* The largest protobuf encoding of a message whose fields keep their
@@ -95,11 +67,11 @@ static unsigned pb_max(const struct fr_fields *fs)
 
 	for (unsigned i = 0; i < fs->n; i++) {
 		const struct fr_type *t = &fs->v[i].type;
-		n += varint_len((uint64_t)(i + 1) << 3);
+		n += fr_varint_len((uint64_t)(i + 1) << 3);
 		switch (t->kind) {
 		case TY_BOOL: n += 1; break;
 		case TY_U8: case TY_U16: case TY_U32: n += 5; break;
-		case TY_STRING: case TY_BYTES: n += varint_len(t->n) + t->n; break;
+		case TY_STRING: case TY_BYTES: n += fr_varint_len(t->n) + t->n; break;
 		default: n += 10; break;
 		}
 	}
