@@ -313,6 +313,13 @@ $(foreach t,$(BPF_TEST_TABLE),$(eval $(call BPF_TEST_RULES,$(call col1,$(t)),$(c
 $(BUILD)/tests/test_bpf_client: $(BUILD)/obj/gen/tracked/stubs.o $(LIB_A)
 $(BUILD)/tests/test_bpf_client: LIBBPF_LIBS := $(LIBXDP_LIBS) $(LIBBPF_LIBS)
 
+# the gateway without sockets, on kv's generated glue
+$(BUILD)/obj/tests/unit/test_gateway.o: CFLAGS += -Igateway -I$(BUILD)/gen/kv/gw
+$(BUILD)/obj/tests/unit/test_gateway.o: $(BUILD)/gen/kv/gw/kv.pb-c.h
+$(BUILD)/tests/test_gateway: $(BUILD)/obj/gen/kv/gw/kv_gateway.o $(BUILD)/obj/gen/kv/gw/kv.pb-c.o \
+	$(BUILD)/obj/gen/kv/stubs.o $(GW_OBJS)
+$(BUILD)/tests/test_gateway: LIBBPF_LIBS := $(NGHTTP2_LIBS) $(PROTOBUF_C_LIBS) $(LIBBPF_LIBS)
+
 # the figures' writers, on figures made by hand (it names the specs itself)
 $(BUILD)/tests/test_metrics: $(BUILD)/obj/user/load/metrics.o
 # unit tests link the pure modules only: no root, no sockets
