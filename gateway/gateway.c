@@ -782,6 +782,19 @@ static int on_close(nghttp2_session *h2, int32_t id, uint32_t code, void *user)
 	return 0;
 }
 
+/* A GOAWAY with an error is nghttp2 ending a connection for what the
+ * client sent: counted with the errors mem_recv() itself reports. */
+static int on_sent(nghttp2_session *h2, const nghttp2_frame *f, void *user)
+{
+	if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR) {
+		G.h2_errors++;
+		if (G.verbose)
+			fprintf(stderr, "flatrpc-gateway: HTTP/2: GOAWAY %s\n",
+				nghttp2_http2_strerror(f->goaway.error_code));
+	}
+	return 0;
+}
+
 static nghttp2_session_callbacks *callbacks(void)
 {
 	static nghttp2_session_callbacks *cb;
@@ -792,6 +805,7 @@ static nghttp2_session_callbacks *callbacks(void)
 		nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
 		nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame);
 		nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
+		nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_sent);
 	}
 	return cb;
 }
@@ -884,9 +898,9 @@ static int conn_feed(struct fr_gw_conn *k, const uint8_t *p, size_t n)
 	ssize_t r = nghttp2_session_mem_recv(k->h2, p, n);
 
 	if (r < 0) {
-		G.h2_errors++;
 		if (G.verbose)
 			fprintf(stderr, "flatrpc-gateway: HTTP/2: %s\n", nghttp2_strerror((int)r));
+		/* counted by on_sent() as its GOAWAY leaves */
 		nghttp2_session_terminate_session(k->h2, NGHTTP2_PROTOCOL_ERROR);
 		conn_flush(k);
 		return -1;

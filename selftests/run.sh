@@ -1075,9 +1075,16 @@ test_grpc_gateway() {
 	out=$(gwpy deadline) || { kill -CONT "$spid"; echo "$out"; fail "deadline phase"; }
 	kill -CONT "$spid"
 	echo "$out" | sed 's/^/  /'
-	# the gateway's own deadline fired, not only the client's
-	grep -q 'status 4: deadline exceeded (grpc-timeout)' "$WORK/gw.err" ||
-		fail "no grpc-timeout expiry in the gateway's log: $(tail -3 "$WORK/gw.err")"
+	# The gateway's own deadline fired, not only the client's. The two
+	# race by one one-way latency (the gateway counts from arrival, the
+	# client from sending, and cancels its stream when it expires); on the
+	# host the gateway's answer has come first in every run, under TCG
+	# (scale < 100) it is only reported.
+	if ! grep -q 'status 4: deadline exceeded (grpc-timeout)' "$WORK/gw.err"; then
+		[ "$SELFTEST_SCALE" -lt 100 ] ||
+			fail "no grpc-timeout expiry in the gateway's log: $(tail -3 "$WORK/gw.err")"
+		say "the client's deadline came first; the gateway saw its stream cancelled"
+	fi
 	out=$(gwpy again) || { echo "$out"; fail "a call after the server came back"; }
 	local rc=0
 	kill -TERM "$(cat "$WORK/gw.pid")"
@@ -1086,7 +1093,9 @@ test_grpc_gateway() {
 	expect_eq "$rc" 0 "gateway exit status after SIGTERM (stderr: $(tail -3 "$WORK/gw.err"))"
 	out=$(tail -1 "$WORK/gw.out")
 	say "gateway: $out"
-	[[ $out =~ http2_errors\ [1-9] ]] || fail "no HTTP/2 errors counted for the malformed input"
+	# one per malformed connection of grpc_gw.py's malformed phase
+	expect_eq "$(sed -n 's/.*http2_errors \([0-9]*\).*/\1/p' <<<"$out")" 3 \
+		"HTTP/2 errors counted for the three malformed connections"
 }
 
 # ---- specs/ratelimited.anf end to end: ACL, token bucket, metrics ----------------
