@@ -34,8 +34,8 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean builtins-doc install test test-unit test-proto test-bpf test-selftests test-bench-smoke test-vm demo bench help install-deps \
-	fuzz fuzz-smoke
+.PHONY: all clean builtins-doc install test test-unit test-proto test-gateway test-bpf test-selftests test-bench-smoke test-vm demo bench help install-deps \
+	fuzz fuzz-smoke fuzz-gateway
 
 # ---- codegen ---------------------------------------------------------------
 GEN_LIB_SRCS := $(filter-out codegen/main.c,$(wildcard codegen/*.c))
@@ -93,6 +93,8 @@ help:
 	@echo 'make             build everything into $(BUILD)/ (SPECS="$(SPECS)")'
 	@echo 'make test        unit tests, the .proto check, BPF table tests and netns selftests (root)'
 	@echo 'make test-proto  protoc accepts flatrpc-gen --proto of every spec'
+	@echo 'make test-gateway  every spec'"'"'s gateway glue compiles against protoc-c'"'"'s code'
+	@echo 'make fuzz-gateway  libFuzzer over the gRPC gateway'"'"'s decoding (FUZZ_SECONDS)'
 	@echo 'make test-vm     the same BPF and netns tests under virtme-ng on Debian 6.1'
 	@echo 'make demo        the KV demo in two network namespaces (root)'
 	@echo 'make bench       the KV benchmark against UDP sockets (root)'
@@ -235,6 +237,55 @@ $(BUILD)/kv-bench: $(BUILD)/obj/bench/kv_bench.o $(BUILD)/obj/gen/kv/stubs.o $(L
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS) -lm
 
+# ---- gRPC gateway (docs/grpc.md) ------------------------------------------------
+# One gateway per row, built when its spec is in SPECS: flatrpc-gen --proto
+# and protoc-c give the messages, flatrpc-gen --gateway the glue to the
+# typed stubs, gateway/ the HTTP/2 server. Generated code lands in
+# $(BUILD)/gen/<service>/gw/, never in the tree.
+GATEWAY_TABLE := kv
+GATEWAY_SVCS := $(filter $(GATEWAY_TABLE),$(SERVICES))
+GATEWAYS := $(foreach s,$(GATEWAY_SVCS),$(BUILD)/flatrpc-gateway-$(s))
+PROTOBUF_C_LIBS := $(shell pkg-config --libs libprotobuf-c 2>/dev/null || echo -lprotobuf-c)
+NGHTTP2_LIBS := $(shell pkg-config --libs libnghttp2 2>/dev/null || echo -lnghttp2)
+GW_GEN := $(BUILD)/gen/gateway
+GW_OBJS := $(BUILD)/obj/gateway/gateway.o $(BUILD)/obj/gen/gateway/health.pb-c.o
+all: $(GATEWAYS)
+
+$(GW_GEN)/health.pb-c.c $(GW_GEN)/health.pb-c.h &: gateway/health.proto
+	$(call msg,PROTOC,$@)
+	$(Q)mkdir -p $(GW_GEN)
+	$(Q)protoc-c --c_out=$(GW_GEN) -Igateway $<
+$(BUILD)/obj/gateway/%.o: CFLAGS += -Igateway -I$(GW_GEN)
+$(BUILD)/obj/gateway/gateway.o: $(GW_GEN)/health.pb-c.h
+$(BUILD)/obj/gen/gateway/health.pb-c.o: $(GW_GEN)/health.pb-c.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -I$(GW_GEN) -c $< -o $@
+
+# $(2): the .proto's package, which names protoc-c's files
+define GATEWAY_RULES
+$(BUILD)/gen/$(1)/gw/$(2).proto: $(BUILD)/gen/$(1)/.stamp
+	$$(call msg,GEN,$$@)
+	$(Q)mkdir -p $$(@D)
+	$(Q)$(GEN) --proto $(call spec_of,$(1)) > $$@
+$(BUILD)/gen/$(1)/gw/$(2).pb-c.c $(BUILD)/gen/$(1)/gw/$(2).pb-c.h &: $(BUILD)/gen/$(1)/gw/$(2).proto
+	$$(call msg,PROTOC,$$@)
+	$(Q)protoc-c --c_out=$(BUILD)/gen/$(1)/gw -I$(BUILD)/gen/$(1)/gw $$<
+$(BUILD)/gen/$(1)/gw/$(1)_gateway.c: $(BUILD)/gen/$(1)/.stamp
+	$$(call msg,GEN,$$@)
+	$(Q)mkdir -p $$(@D)
+	$(Q)$(GEN) --gateway $(call spec_of,$(1)) > $$@
+$(BUILD)/obj/gen/$(1)/gw/%.o: $(BUILD)/gen/$(1)/gw/%.c $(BUILD)/gen/$(1)/gw/$(2).pb-c.h
+	$$(call msg,CC,$$@)
+	$(Q)mkdir -p $$(@D)
+	$(Q)$(CC) $(CFLAGS) -I$(BUILD)/gen/$(1) -I$(BUILD)/gen/$(1)/gw -Igateway -c $$< -o $$@
+$(BUILD)/flatrpc-gateway-$(1): $(BUILD)/obj/gateway/main.o $(BUILD)/obj/gen/$(1)/gw/$(1)_gateway.o \
+		$(BUILD)/obj/gen/$(1)/gw/$(2).pb-c.o $(BUILD)/obj/gen/$(1)/stubs.o $(GW_OBJS) $(LIB_A)
+	$$(call msg,LINK,$$@)
+	$(Q)$$(CC) $$(CFLAGS) $$^ -o $$@ $(NGHTTP2_LIBS) $(PROTOBUF_C_LIBS) $$(LIBXDP_LIBS) $$(LIBBPF_LIBS)
+endef
+$(foreach s,$(GATEWAY_SVCS),$(eval $(call GATEWAY_RULES,$(s),$(subst -,_,$(s)))))
+
 # ---- tests -----------------------------------------------------------------------
 # Every service's generated headers have the same names (flatrpc.skel.h,
 # init.h), so a test sees exactly one service's directory: kv, unless its
@@ -253,6 +304,13 @@ $(foreach t,$(BPF_TEST_TABLE),$(eval $(call BPF_TEST_RULES,$(call col1,$(t)),$(c
 # it encodes and decodes with the generated stubs, which call into the library
 $(BUILD)/tests/test_bpf_client: $(BUILD)/obj/gen/tracked/stubs.o $(LIB_A)
 $(BUILD)/tests/test_bpf_client: LIBBPF_LIBS := $(LIBXDP_LIBS) $(LIBBPF_LIBS)
+
+# the gateway without sockets, on kv's generated glue
+$(BUILD)/obj/tests/unit/test_gateway.o: CFLAGS += -Igateway -I$(BUILD)/gen/kv/gw
+$(BUILD)/obj/tests/unit/test_gateway.o: $(BUILD)/gen/kv/gw/kv.pb-c.h
+$(BUILD)/tests/test_gateway: $(BUILD)/obj/gen/kv/gw/kv_gateway.o $(BUILD)/obj/gen/kv/gw/kv.pb-c.o \
+	$(BUILD)/obj/gen/kv/stubs.o $(GW_OBJS)
+$(BUILD)/tests/test_gateway: LIBBPF_LIBS := $(NGHTTP2_LIBS) $(PROTOBUF_C_LIBS) $(LIBBPF_LIBS)
 
 # the figures' writers, on figures made by hand (it names the specs itself)
 $(BUILD)/tests/test_metrics: $(BUILD)/obj/user/load/metrics.o $(BUILD)/obj/user/load/desc.o
@@ -287,7 +345,7 @@ $(BUILD)/selftests/%.bpf.o: selftests/bpf/%.bpf.c include/flatrpc_abi.h selftest
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-test: test-unit test-proto test-bpf test-selftests test-bench-smoke fuzz-smoke
+test: test-unit test-proto test-gateway test-bpf test-selftests test-bench-smoke fuzz-smoke
 
 test-unit: $(UNIT_TESTS)
 	scripts/run-unit-tests.sh $(UNIT_TESTS)
@@ -295,6 +353,11 @@ test-unit: $(UNIT_TESTS)
 # protoc, not a parser of ours, says whether flatrpc-gen --proto is right
 test-proto: $(GEN)
 	scripts/check-proto.sh $(GEN) $(wildcard specs/*.anf) $(wildcard bench/specs/*.anf)
+
+# protoc-c, not emit_gateway.c, owns the protobuf-c names: every built
+# spec's gateway glue must compile against its output
+test-gateway: all
+	scripts/check-gateway.sh $(GEN) $(BUILD) $(SPECS)
 
 test-bpf: $(BPF_TESTS)
 	scripts/run-bpf-tests.sh $(BPF_TESTS)
@@ -339,6 +402,22 @@ fuzz: $(FUZZ) $(BUILD)/fuzz/seeds/kv-whole.anf
 
 fuzz-smoke:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
+	$(MAKE) --no-print-directory fuzz-gateway FUZZ_SECONDS=15
+
+# The gRPC gateway's decoding (gateway/fuzz_gateway.c): HTTP/2, kv's
+# request protobuf, FlatRPC response bodies; corpus in $(BUILD)/fuzz/gw-corpus.
+FUZZ_GW := $(BUILD)/fuzz/fuzz_gateway
+FUZZ_GW_SRCS := gateway/fuzz_gateway.c gateway/gateway.c $(GW_GEN)/health.pb-c.c \
+	$(BUILD)/gen/kv/gw/kv_gateway.c $(BUILD)/gen/kv/gw/kv.pb-c.c $(BUILD)/gen/kv/kv_stubs.c
+$(FUZZ_GW): $(FUZZ_GW_SRCS) gateway/gateway.h $(LIB_A)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)/gw-corpus
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -Igateway -I$(GW_GEN) -I$(BUILD)/gen/kv -I$(BUILD)/gen/kv/gw \
+		$(FUZZ_GW_SRCS) $(LIB_A) -o $@ $(NGHTTP2_LIBS) $(PROTOBUF_C_LIBS) $(LIBXDP_LIBS) $(LIBBPF_LIBS)
+
+fuzz-gateway: $(FUZZ_GW)
+	cd $(BUILD)/fuzz && ./fuzz_gateway -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		-rss_limit_mb=2048 gw-corpus
 
 test-vm: all
 	scripts/vm-test.sh
@@ -359,7 +438,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 755 $(GEN) $(STAT) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(GEN) $(STAT) $(GATEWAYS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(LOAD) $(DESTDIR)$(PREFIX)/sbin/
 	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libflatrpc-user.so.$(LIB_VERSION)
@@ -375,7 +454,7 @@ install: all
 	done
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(GEN) $(STAT))) \
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(GEN) $(STAT) $(GATEWAYS))) \
 	      $(DESTDIR)$(PREFIX)/sbin/$(notdir $(LOAD)) \
 	      $(DESTDIR)$(PREFIX)/lib/$(notdir $(LIB_A)) \
 	      $(DESTDIR)$(PREFIX)/lib/libflatrpc-user.so.$(LIB_VERSION) \

@@ -227,7 +227,7 @@ const struct fr_slot *fr_layout_find(const struct fr_layout *l, const char *fiel
  * An estimate from declared types only, for comparison; every assumption is
  * printed by fr_print_layout() and listed in docs/spec-language.md. */
 
-static unsigned varint_len(uint64_t v)
+unsigned fr_varint_len(uint64_t v)
 {
 	unsigned n = 1;
 
@@ -261,10 +261,10 @@ static unsigned int_varint(enum fr_type_kind k)
 {
 	switch (k) {
 	case TY_BOOL: return 1;
-	case TY_U8: return varint_len(0xff);
-	case TY_U16: return varint_len(0xffff);
-	case TY_U32: return varint_len(0xffffffffu);
-	default: return varint_len(UINT64_MAX);	/* u64, and i64 < 0 sign-extends */
+	case TY_U8: return fr_varint_len(0xff);
+	case TY_U16: return fr_varint_len(0xffff);
+	case TY_U32: return fr_varint_len(0xffffffffu);
+	default: return fr_varint_len(UINT64_MAX);	/* u64, and i64 < 0 sign-extends */
 	}
 }
 
@@ -300,11 +300,11 @@ void fr_request_cost(const struct fr_method *m, struct fr_cost *c)
 			}
 			continue;
 		}
-		unsigned tag = varint_len((uint64_t)++fieldno << 3);
+		unsigned tag = fr_varint_len((uint64_t)++fieldno << 3);
 		for (int t = 0; t < 2; t++) {
 			if (var) {
 				unsigned l = var_len(f->type.n, t);
-				c->pb[t] += tag + varint_len(l) + l;
+				c->pb[t] += tag + fr_varint_len(l) + l;
 			} else {
 				c->pb[t] += tag + int_varint(f->type.kind);
 			}

@@ -9,7 +9,7 @@
 
 static const char usage_line[] =
 	"usage: flatrpc-gen [-I DIR]... [--check | --layout | --placement | --proto |\n"
-	"                   --emit-dir DIR | --object FILE] SPEC.anf\n"
+	"                   --gateway | --emit-dir DIR | --object FILE] SPEC.anf\n"
 	"       flatrpc-gen --list-builtins[=dict]\n";
 
 static void help(FILE *out)
@@ -25,6 +25,9 @@ static void help(FILE *out)
 	      "                   placed by the compiler)\n"
 	      "  --proto          print the equivalent proto3 file (package, service,\n"
 	      "                   messages) for gRPC clients of a gateway\n"
+	      "  --gateway        print the C glue of the spec's gRPC gateway: protobuf-c\n"
+	      "                   messages (protoc-c on the --proto output) to and from\n"
+	      "                   the typed stubs; link it with gateway/ (docs/grpc.md)\n"
 	      "  --emit-dir DIR   write <svc>.abi.h, anf.bpf.h, init.h, <svc>_stubs.h\n"
 	      "                   and <svc>_stubs.c into DIR\n"
 	      "  --object FILE    compile the spec's BPF object into FILE with clang\n"
@@ -46,12 +49,13 @@ static void help(FILE *out)
 	      "  flatrpc-gen --emit-dir build/gen/kv specs/kv.anf\n"
 	      "  flatrpc-gen --placement specs/tracked.anf\n"
 	      "  flatrpc-gen --proto specs/kv.anf > kv.proto\n"
+	      "  flatrpc-gen --gateway specs/kv.anf > kv_gateway.c\n"
 	      "  flatrpc-gen --object kv.bpf.o specs/kv.anf\n", out);
 }
 
 int main(int argc, char **argv)
 {
-	enum { CHECK, LAYOUT, PLACEMENT, PROTO, EMIT, OBJECT } mode = CHECK;
+	enum { CHECK, LAYOUT, PLACEMENT, PROTO, GATEWAY, EMIT, OBJECT } mode = CHECK;
 	const char *dir = NULL, *spec_path = NULL;
 	int nmodes = 0;
 
@@ -81,6 +85,9 @@ int main(int argc, char **argv)
 			nmodes++;
 		} else if (!strcmp(a, "--proto")) {
 			mode = PROTO;
+			nmodes++;
+		} else if (!strcmp(a, "--gateway")) {
+			mode = GATEWAY;
 			nmodes++;
 		} else if (!strcmp(a, "--emit-dir") || !strncmp(a, "--emit-dir=", 11)) {
 			mode = EMIT;
@@ -129,7 +136,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (nmodes > 1) {
-		fprintf(stderr, "flatrpc-gen: choose one of --check, --layout, --placement, --proto, --emit-dir, --object\n%s",
+		fprintf(stderr, "flatrpc-gen: choose one of --check, --layout, --placement, --proto, --gateway, --emit-dir, --object\n%s",
 			usage_line);
 		return 2;
 	}
@@ -154,10 +161,10 @@ int main(int argc, char **argv)
 		fr_print_layout(spec, stdout);
 	} else if (mode == PLACEMENT) {
 		fr_print_placement(spec, stdout);
-	} else if (mode == PROTO) {
+	} else if (mode == PROTO || mode == GATEWAY) {
 		/* nothing on stdout unless the whole file is right */
 		struct fr_buf b = { 0 };
-		int n = fr_emit_proto(spec, &b, &d);
+		int n = mode == PROTO ? fr_emit_proto(spec, &b, &d) : fr_emit_gateway(spec, &b, &d);
 		if (n) {
 			fprintf(stderr, "%d error%s\n", n, n == 1 ? "" : "s");
 			rc = 1;

@@ -478,6 +478,13 @@ void fr_print_layout(const struct fr_spec *spec, FILE *out);
  * that collide once mapped are errors in d, and then b holds nothing:
  * returns their number. */
 int fr_emit_proto(const struct fr_spec *spec, struct fr_buf *b, struct fr_diag *d);
+/* The gRPC gateway's per-spec C (flatrpc-gen --gateway, docs/grpc.md): it
+ * includes <svc>_stubs.h, protoc-c's <package>.pb-c.h of the --proto
+ * output and gateway/gateway.h, and defines fr_gw_spec. Returns the
+ * number of errors (those of the .proto), 0 with b filled. */
+int fr_emit_gateway(const struct fr_spec *spec, struct fr_buf *b, struct fr_diag *d);
+/* bytes of v as a protobuf varint (layout.c's gRPC cost, the gateway's bound) */
+unsigned fr_varint_len(uint64_t v);
 const char *fr_proto_ident(char *buf, size_t n, const char *name);	/* '-' -> '_' */
 const char *fr_proto_pascal(char *buf, size_t n, const char *name);	/* get-user -> GetUser */
 const char *fr_proto_header(char *buf, size_t n, const struct fr_field *f);

@@ -66,6 +66,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		b.len = 0;
 		fr_emit_proto(spec, &b, &d);
 		check_text(&b);
+		b.len = 0;
+		fr_emit_gateway(spec, &b, &d);
+		check_text(&b);
 		if (sink) {
 			fr_print_layout(spec, sink);
 			fr_print_placement(spec, sink);
