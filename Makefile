@@ -199,6 +199,15 @@ $(BUILD)/libflatrpc-user.pc: user/lib/libflatrpc-user.pc.in
 LOAD_SRCS := $(wildcard user/load/*.c)
 LOAD_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LOAD_SRCS))
 # the library for flatrpc_status_str(), so that a status has one name everywhere
+# the interface's entry point is the same for every spec: a skeleton
+$(BUILD)/dispatch.bpf.o: kern/dispatch.bpf.c kern/ports.h include/flatrpc_abi.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(BUILD)/dispatch.skel.h: $(BUILD)/dispatch.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name flatrpc_dispatch_bpf > $@
+$(BUILD)/obj/user/load/dispatch.o: $(BUILD)/dispatch.skel.h
 $(LOAD): $(LOAD_OBJS) $(BUILD)/libflatrpc-spec.a $(LIB_A)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LIBXDP_LIBS) $(LIBBPF_LIBS)

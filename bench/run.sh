@@ -273,8 +273,11 @@ client() { # proto mode outstanding count [warmup [more client options, FlatRPC 
 	esac
 }
 
+# The interface's entry point: the kernel counts a tail call's time in the
+# program the hook ran, so this is the entry point and the service's
+# program together (kern/dispatch.bpf.c), what a frame costs in XDP.
 xdp_stats() { # iface -> "run_cnt run_time_ns"
-	bpftool -j prog show pinned "$FLATRPC_BPFFS/flatrpc/$1/prog_xdp" |
+	bpftool -j prog show pinned "$FLATRPC_BPFFS/flatrpc/$1/prog_dispatch" |
 		python3 -c 'import json,sys; p=json.load(sys.stdin); print(p.get("run_cnt",0), p.get("run_time_ns",0))'
 }
 

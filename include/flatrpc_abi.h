@@ -535,6 +535,17 @@ struct flatrpc_init_entry {
  * a FLATRPC_M_CLIENT_ANF method. */
 #define FLATRPC_PIN_PROG_CLIENT	"prog_client"
 
+/*
+ * The interface's own pins, beside its services' directories
+ * (<bpffs>/flatrpc/<ifname>/<service>/): the XDP entry point that every
+ * FlatRPC frame of the interface passes first, and the program array it
+ * tail-calls into, indexed by the UDP port of each loaded service
+ * (kern/dispatch.bpf.c, docs/loading.md).
+ */
+#define FLATRPC_PIN_PROG_DISPATCH "prog_dispatch"
+#define FLATRPC_PIN_DISPATCH	"dispatch"
+#define FLATRPC_DISPATCH_PORTS	65536
+
 /* What flatrpc-load records about an attachment (a one-entry array). */
 struct flatrpc_meta {
 	__u64	spec_hash;	/* identifies the compiled spec */

@@ -667,8 +667,9 @@ int flatrpc_tc_egress(struct __sk_buff *skb)
 	data_end = (void *)(long)skb->data_end;
 
 	ret = fr_parse(data, data_end, skb->len, flatrpc_port, fr_tag_len(), &p);
+	/* not this service's: the next filter (another service's) decides */
 	if (ret == FR_PASS)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	if (ret) {
 		fr_count_drop(ret);
 		return TC_ACT_SHOT;

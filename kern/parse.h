@@ -16,24 +16,7 @@
 #include <linux/ipv6.h>
 #include <linux/in.h>
 #include <linux/udp.h>
-
-#define FR_IP_MF	0x2000
-#define FR_IP_OFFSET	0x1fff
-
-/* IPv6 extension headers that can stand between the fixed header and UDP
- * (RFC 8200 4.1, RFC 4302, RFC 7401, RFC 5533, RFC 3692). */
-#define FR_IP6_HOPOPTS	0
-#define FR_IP6_ROUTING	43
-#define FR_IP6_FRAGMENT	44
-#define FR_IP6_AH	51
-#define FR_IP6_DSTOPTS	60
-#define FR_IP6_MH	135
-#define FR_IP6_HIP	139
-#define FR_IP6_SHIM6	140
-#define FR_IP6_EXP1	253
-#define FR_IP6_EXP2	254
-/* How many extension headers are stepped over to find the UDP port. */
-#define FR_IP6_EXT_MAX	4
+#include "ports.h"
 
 /* Returned by fr_parse() for frames that are not FlatRPC: leave them alone. */
 #define FR_PASS		(-1)
@@ -47,22 +30,6 @@
 			 sizeof(struct udphdr) + sizeof(struct flatrpc_hdr))
 #define FR_HDRS6_LEN	(sizeof(struct ethhdr) + sizeof(struct ipv6hdr) + \
 			 sizeof(struct udphdr) + sizeof(struct flatrpc_hdr))
-
-/* A bounds-checked cursor: every pull is checked against the end first. */
-struct fr_cursor {
-	void	*pos;
-	void	*end;
-};
-
-static __always_inline void *fr_pull(struct fr_cursor *c, __u32 n)
-{
-	void *p = c->pos;
-
-	if (p + n > c->end)
-		return NULL;
-	c->pos = p + n;
-	return p;
-}
 
 struct fr_pkt {
 	struct ethhdr		*eth;
@@ -160,45 +127,11 @@ static __always_inline int fr_parse6(struct fr_cursor *c, struct ethhdr *eth, __
 	struct ipv6hdr *ip6 = fr_pull(c, sizeof(*ip6));
 	struct udphdr *udp;
 	__u32 pl_len, udp_len;
-	__u8 next;
-	int ext = 0, i;
+	int ext = 0;
 
 	if (!ip6 || ip6->version != 6)
 		return FR_PASS;
-	next = ip6->nexthdr;
-#pragma unroll
-	for (i = 0; i < FR_IP6_EXT_MAX; i++) {
-		__u8 *e;
-		__u32 len;
-
-		if (next == IPPROTO_UDP)
-			break;
-		e = fr_pull(c, 8);
-		if (!e)
-			return FR_PASS;
-		switch (next) {
-		case FR_IP6_FRAGMENT:
-			/* a later fragment has no UDP header to match */
-			if ((e[2] << 8 | e[3]) & ~7)
-				return FR_PASS;
-			len = 8;
-			break;
-		case FR_IP6_AH:
-			len = (e[1] + 2) * 4;
-			break;
-		case FR_IP6_HOPOPTS: case FR_IP6_ROUTING: case FR_IP6_DSTOPTS:
-		case FR_IP6_MH: case FR_IP6_HIP: case FR_IP6_SHIM6:
-		case FR_IP6_EXP1: case FR_IP6_EXP2:
-			len = (e[1] + 1) * 8;
-			break;
-		default:
-			return FR_PASS;	/* ESP, no next header, other L4 */
-		}
-		next = e[0];
-		c->pos = e + len;
-		ext = 1;
-	}
-	if (next != IPPROTO_UDP)
+	if (!fr_ip6_to_udp(c, ip6->nexthdr, &ext))
 		return FR_PASS;
 	udp = fr_pull(c, sizeof(*udp));
 	if (!udp)

@@ -192,7 +192,20 @@ impair_sum() { "$ST/maptool.py" impair-sum "$IMPAIR_MAPS/impair_stats" "$@"; }
 
 # --- FlatRPC pins ------------------------------------------------------------------
 
-pin_dir() { echo "$FLATRPC_BPFFS/flatrpc/$1"; }
+# if_dir IFACE: the interface's pins (its XDP entry point) and services
+if_dir() { echo "$FLATRPC_BPFFS/flatrpc/$1"; }
+
+# pin_dir IFACE [SERVICE]: the pins of SERVICE on IFACE, by default of the
+# one service loaded there (the interface's path when there is none)
+pin_dir() {
+	local d s
+	d=$(if_dir "$1")
+	if [ -n "${2:-}" ]; then echo "$d/$2"; return; fi
+	for s in "$d"/*; do
+		[ -d "$s" ] && [[ $s != *:* ]] && { echo "$s"; return; }
+	done
+	echo "$d/-"
+}
 
 # u64_le N: N as 8 little-endian bytes, in decimal, for bpftool
 u64_le() { local v=$1 i; for i in 0 1 2 3 4 5 6 7; do printf '%d ' $(( (v >> (8 * i)) & 255 )); done; }

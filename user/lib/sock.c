@@ -286,15 +286,16 @@ static struct flatrpc_hdr *parse(const struct flatrpc_sock *s, uint8_t *f, uint3
 /* Maps the pinned array NAME of the interface (BPF_F_MMAPABLE), `size`
  * bytes rounded up to pages, into *len. NULL with *err set when the pin is
  * missing (FLATRPC_E_NOTLOADED) or cannot be mapped. */
-static void *pin_mmap(const struct flatrpc_sock_opts *opts, const char *name, size_t size,
+static void *pin_mmap(const struct flatrpc_sock *s, const struct flatrpc_sock_opts *opts,
+		      const char *name, size_t size,
 		      int prot, size_t *len, int *err)
 {
-	char dir[256], path[300];
+	char dir[384], path[448];
 	long page = sysconf(_SC_PAGESIZE);
 	void *m;
 	int fd;
 
-	if (fx_pin_dir(dir, sizeof(dir), opts->bpffs, opts->ifname) ||
+	if (fx_pin_dir(dir, sizeof(dir), opts->bpffs, opts->ifname, s->svc->name) ||
 	    snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
 		*err = -ENAMETOOLONG;
 		return NULL;
@@ -319,7 +320,7 @@ static void load_map_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts
 	void *m;
 	int err;
 
-	m = pin_mmap(opts, FLATRPC_PIN_LOAD, FLATRPC_MAX_QUEUES * sizeof(struct flatrpc_load),
+	m = pin_mmap(s, opts, FLATRPC_PIN_LOAD, FLATRPC_MAX_QUEUES * sizeof(struct flatrpc_load),
 		     PROT_READ | PROT_WRITE, &len, &err);
 	if (!m)
 		return;
@@ -344,7 +345,7 @@ static void obs_map_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts 
 
 	if (env && !strcmp(env, "off"))
 		return;
-	s->obs = pin_mmap(opts, FLATRPC_PIN_OBS, FLATRPC_MAX_METHODS * sizeof(*s->obs),
+	s->obs = pin_mmap(s, opts, FLATRPC_PIN_OBS, FLATRPC_MAX_METHODS * sizeof(*s->obs),
 			  PROT_READ | PROT_WRITE, &s->obs_len, &err);
 }
 
@@ -403,7 +404,7 @@ static int keys_map_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts 
 {
 	int err;
 
-	s->keys = pin_mmap(opts, FLATRPC_PIN_KEYS, sizeof(struct flatrpc_keys),
+	s->keys = pin_mmap(s, opts, FLATRPC_PIN_KEYS, sizeof(struct flatrpc_keys),
 			   PROT_READ | PROT_WRITE, &s->keys_map_len, &err);
 	if (!s->keys)
 		return err;
@@ -456,7 +457,7 @@ static const struct flatrpc_client_anfs *client_anfs_of(const struct flatrpc_ser
 static int client_prog_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts *opts)
 {
 	const char *obs_env = getenv("FLATRPC_OBS");
-	char dir[256], path[300];
+	char dir[384], path[448];
 	bool any = false;
 	int err;
 
@@ -467,13 +468,13 @@ static int client_prog_open(struct flatrpc_sock *s, const struct flatrpc_sock_op
 	s->canf = client_anfs_of(s->svc);
 	if (s->canf) {
 		if (!obs_env || strcmp(obs_env, "off"))
-			s->cv = pin_mmap(opts, FLATRPC_PIN_CLIENT_VERDICTS,
+			s->cv = pin_mmap(s, opts, FLATRPC_PIN_CLIENT_VERDICTS,
 					 FLATRPC_CV_ENTRIES(s->canf->n_slots) * sizeof(uint64_t),
 					 PROT_READ | PROT_WRITE, &s->cv_len, &err);
 		s->wire_buf = malloc(FLATRPC_MSG_MAX);
 		return s->wire_buf ? 0 : -ENOMEM;
 	}
-	if (fx_pin_dir(dir, sizeof(dir), opts->bpffs, opts->ifname) ||
+	if (fx_pin_dir(dir, sizeof(dir), opts->bpffs, opts->ifname, s->svc->name) ||
 	    snprintf(path, sizeof(path), "%s/%s", dir, FLATRPC_PIN_PROG_CLIENT) >=
 	    (int)sizeof(path))
 		return -ENAMETOOLONG;
@@ -662,6 +663,7 @@ static struct flatrpc_sock *sock_new(const struct flatrpc_service_desc *svc,
 	xcfg.skb_mode = opts->skb_mode;
 	xcfg.bpffs = opts->bpffs;
 	xcfg.spec_hash = svc->spec_hash;
+	xcfg.service = svc->name;
 	e = queues_open(s, opts, &xcfg);
 	if (e)
 		goto fail;

@@ -24,7 +24,7 @@
 #define BIND_ATTEMPTS	50
 #define BIND_BACKOFF_NS	20000000L
 
-int fx_pin_dir(char *buf, size_t sz, const char *bpffs, const char *ifname)
+int fx_pin_dir(char *buf, size_t sz, const char *bpffs, const char *ifname, const char *service)
 {
 	int n;
 
@@ -32,7 +32,7 @@ int fx_pin_dir(char *buf, size_t sz, const char *bpffs, const char *ifname)
 		bpffs = getenv("FLATRPC_BPFFS");
 	if (!bpffs || !*bpffs)
 		bpffs = "/sys/fs/bpf";
-	n = snprintf(buf, sz, "%s/%s/%s", bpffs, FLATRPC_PIN_SUBDIR, ifname);
+	n = snprintf(buf, sz, "%s/%s/%s/%s", bpffs, FLATRPC_PIN_SUBDIR, ifname, service);
 	return n < 0 || (size_t)n >= sz ? -ENAMETOOLONG : 0;
 }
 
@@ -111,7 +111,7 @@ int fx_watch(struct fx *x, uint64_t spec_hash, uint64_t now)
 	if (now - x->watched_at < 1000000000ull)
 		return FX_LOAD_SAME;
 	x->watched_at = now;
-	if (fx_pin_dir(dir, sizeof(dir), x->bpffs, x->ifname))
+	if (fx_pin_dir(dir, sizeof(dir), x->bpffs, x->ifname, x->service))
 		return FX_LOAD_SAME;
 	fd = open_pin(dir, FLATRPC_PIN_XSKS, false);
 	id = fd >= 0 ? map_id(fd) : 0;
@@ -199,7 +199,7 @@ int fx_open(struct fx *x, const struct fx_cfg *cfg)
 	if (!x->ifindex)
 		return -ENODEV;
 
-	err = fx_pin_dir(dir, sizeof(dir), cfg->bpffs, cfg->ifname);
+	err = fx_pin_dir(dir, sizeof(dir), cfg->bpffs, cfg->ifname, cfg->service);
 	if (err)
 		return err;
 	err = check_meta(dir, cfg->spec_hash);
@@ -248,6 +248,7 @@ int fx_open(struct fx *x, const struct fx_cfg *cfg)
 	}
 	snprintf(x->ifname, sizeof(x->ifname), "%s", cfg->ifname);
 	snprintf(x->bpffs, sizeof(x->bpffs), "%s", cfg->bpffs ? cfg->bpffs : "");
+	snprintf(x->service, sizeof(x->service), "%s", cfg->service);
 	x->xsks_id = map_id(x->xsks_fd);
 	return 0;
 fail:

@@ -40,6 +40,7 @@ struct fx {
 	/* which load this socket is registered with (fx_watch) */
 	char			ifname[IF_NAMESIZE];
 	char			bpffs[256];	/* "" for $FLATRPC_BPFFS or /sys/fs/bpf */
+	char			service[64];	/* whose pins: <ifname>/<service> */
 	uint32_t		xsks_id;	/* the map id of xsks_fd */
 	uint64_t		watched_at;	/* CLOCK_MONOTONIC ns of the last look */
 	bool			unloaded;	/* the pins went; said so once */
@@ -51,6 +52,7 @@ struct fx_cfg {
 	bool		skb_mode;
 	const char	*bpffs;		/* NULL: $FLATRPC_BPFFS or /sys/fs/bpf */
 	uint64_t	spec_hash;
+	const char	*service;	/* the service's name: its pins' directory */
 };
 
 /* Checks the pins, creates the socket and registers it in the XSKMAP.
@@ -82,8 +84,10 @@ static inline void *fx_data(const struct fx *x, uint64_t addr)
 	return xsk_umem__get_data(x->area, addr);
 }
 
-/* Where the pins of an interface live: <bpffs>/flatrpc/<ifname>. */
-int fx_pin_dir(char *buf, size_t sz, const char *bpffs, const char *ifname);
+/* Where the pins of a service live: <bpffs>/flatrpc/<ifname>/<service>
+ * (the interface's directory holds one per service loaded there). */
+int fx_pin_dir(char *buf, size_t sz, const char *bpffs, const char *ifname,
+	       const char *service);
 /* A pinned object; read-only when rdonly. FLATRPC_E_NOTLOADED or -errno. */
 int fx_obj_get(const char *path, bool rdonly);
 

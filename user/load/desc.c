@@ -7,6 +7,7 @@
  * write the pin could have changed it, so the parser trusts nothing: every
  * number is range-checked and every line must be whole.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -283,4 +284,33 @@ struct flatrpc_desc *flatrpc_desc_of_pin(const char *pin_dir)
 	free(buf);
 	close(fd);
 	return d;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int flatrpc_services_of(const char *if_dir, char (*names)[256], int max)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir(if_dir);
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || strchr(de->d_name, ':') ||
+		    !strcmp(de->d_name, FLATRPC_PIN_DISPATCH) ||
+		    !strcmp(de->d_name, FLATRPC_PIN_PROG_DISPATCH))
+			continue;
+		if (names && n < max)
+			snprintf(names[n], sizeof(names[n]), "%s", de->d_name);
+		n++;
+	}
+	closedir(d);
+	/* by name, so that every listing of the same services agrees */
+	if (names)
+		qsort(names, n < max ? n : max, sizeof(names[0]), cmp_name);
+	return n;
 }

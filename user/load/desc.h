@@ -57,4 +57,12 @@ struct flatrpc_desc *flatrpc_desc_of_object(struct bpf_object *obj, char *why, s
 struct flatrpc_desc *flatrpc_desc_of_pin(const char *pin_dir);
 void flatrpc_desc_free(struct flatrpc_desc *d);
 
+/*
+ * The services loaded on an interface: the directories of if_dir
+ * (<bpffs>/flatrpc/<ifname>) other than its entry point's pins and the
+ * stages of commands at work. Up to max names into names (NULL: count
+ * only); returns how many there are.
+ */
+int flatrpc_services_of(const char *if_dir, char (*names)[256], int max);
+
 #endif

@@ -50,10 +50,12 @@
 #include "keys.h"
 #include "metrics.h"
 #include "exit_codes.h"
+#include "dispatch.h"
 
-/* Our TC filter's identity on clsact egress; 0xF1 echoes FLATRPC_MAGIC so a
- * `tc filter show` makes it recognisable. */
-#define FR_TC_HANDLE	0xF1
+/* A service's TC filter on clsact egress: one per service, told apart by
+ * its port; 0xF1 echoes FLATRPC_MAGIC so a `tc filter show` makes it
+ * recognisable. */
+#define FR_TC_HANDLE(port)	(0xF10000u | (port))
 #define FR_TC_PRIO	1
 
 #define FR_XDP_PROG_NAME "flatrpc_xdp"
@@ -98,6 +100,7 @@ struct options {
 	const char	*key;		/* --key: the service's key file */
 	const char	*object;	/* --object: built ahead of time */
 	const char	*cache_dir;	/* where load-time builds are kept */
+	const char	*service;	/* --service: the one of several on the interface */
 	__u32		xdp_mode;	/* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE */
 	__u16		port;		/* 0: the spec's */
 	bool		quiet;
@@ -109,7 +112,9 @@ struct options {
 };
 
 static struct options opt;
-/* room left in PATH_MAX for "/" + a pin name */
+/* <bpffs>/flatrpc/<ifname>: the interface's entry point and its services */
+static char if_dir[PATH_MAX - 1024];
+/* <if_dir>/<service>: one service's pins; room left for "/" + a pin name */
 static char pin_dir[PATH_MAX - 512];
 /*
  * Where a load builds its pins before they become pin_dir (IFACE:stage, next
@@ -119,6 +124,23 @@ static char pin_dir[PATH_MAX - 512];
  * leaves it, and the next one to take the lock knows to recover (recover()).
  */
 static char stage_dir[PATH_MAX - 512 + sizeof(":stage")];
+
+/* Points pin_dir and stage_dir at one service of the interface. A service
+ * name is an identifier (the compiler's rule), never "." or a path. */
+static int set_service(const char *svc)
+{
+	if (!*svc || strchr(svc, '/') || strchr(svc, ':') || svc[0] == '.' ||
+	    snprintf(pin_dir, sizeof(pin_dir), "%s/%s", if_dir, svc) >= (int)sizeof(pin_dir))
+		return -EINVAL;
+	snprintf(stage_dir, sizeof(stage_dir), "%s:stage", pin_dir);
+	return 0;
+}
+
+/* The services loaded on the interface, up to max names; the count. */
+static int list_services(char (*names)[NAME_MAX + 1], int max)
+{
+	return flatrpc_services_of(if_dir, names, max);
+}
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -542,12 +564,6 @@ static bool prog_name_is(__u32 id, const char *name)
 	return same;
 }
 
-/* Ours if it is the program we pinned, or one of ours whose pins are gone. */
-static bool xdp_is_ours(__u32 id, __u32 pinned_id)
-{
-	return id && (id == pinned_id || prog_name_is(id, FR_XDP_PROG_NAME));
-}
-
 /*
  * Native XDP on veth drops XDP_TX frames when the peer has no XDP program
  * (measured on 6.18, even with GRO on the peer), which would lose every
@@ -576,28 +592,11 @@ static const char *mode_name(__u32 mode)
 	       mode == XDP_FLAGS_HW_MODE ? "hw" : "?";
 }
 
-/* Detaches our XDP program in whatever mode it sits; returns 1 if it did. */
-static int detach_xdp(int ifindex, __u32 pinned_id)
-{
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	int done = 0;
-
-	if (bpf_xdp_query(ifindex, 0, &q))
-		return 0;
-	if (xdp_is_ours(q.drv_prog_id, pinned_id) &&
-	    !bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL))
-		done = 1;
-	if (xdp_is_ours(q.skb_prog_id, pinned_id) &&
-	    !bpf_xdp_detach(ifindex, XDP_FLAGS_SKB_MODE, NULL))
-		done = 1;
-	return done;
-}
-
-static __u32 tc_attached_id(int ifindex)
+static __u32 tc_attached_id(int ifindex, __u16 port)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = BPF_TC_EGRESS);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = FR_TC_HANDLE, .priority = FR_TC_PRIO);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = FR_TC_HANDLE(port), .priority = FR_TC_PRIO);
 
 	int err;
 
@@ -630,39 +629,60 @@ static bool read_meta(struct flatrpc_meta *m)
 }
 
 /*
- * Detaches what is ours from the interface: XDP and TC programs that are
- * FlatRPC's, and the clsact qdisc only when flatrpc-load created it (the
- * meta of the load being undone says so). Returns 1 if it changed anything.
+ * Takes one service off the interface: its port out of the entry point's
+ * array and its TC filter, if they are FlatRPC's. Returns 1 if it changed
+ * anything.
  */
-static int detach_all(int ifindex, bool created_clsact, __u32 pinned_xdp, bool verbose)
+static int detach_service(int ifindex, __u16 port, bool verbose)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = BPF_TC_EGRESS);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, tco, .handle = FR_TC_HANDLE, .priority = FR_TC_PRIO);
-	__u32 tc_id;
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, tco, .handle = FR_TC_HANDLE(port), .priority = FR_TC_PRIO);
+	__u32 id;
 	int did = 0, err;
 
-	if (!ifindex)
+	if (!ifindex || !port)
 		return 0;
-	if (detach_xdp(ifindex, pinned_xdp)) {
+	id = fr_dispatch_get(if_dir, port);
+	if (id && prog_name_is(id, FR_XDP_PROG_NAME) && !fr_dispatch_clear(if_dir, port)) {
 		if (verbose)
-			say("detached the XDP program from %s\n", opt.ifname);
+			say("took port %u out of the XDP entry point of %s\n", port, opt.ifname);
 		did = 1;
 	}
 	step("xdp-detached");
-	tc_id = tc_attached_id(ifindex);
-	if (tc_id && prog_name_is(tc_id, FR_TC_PROG_NAME)) {
+	id = tc_attached_id(ifindex, port);
+	if (id && prog_name_is(id, FR_TC_PROG_NAME)) {
 		err = bpf_tc_detach(&hook, &tco);
 		if (err)
 			complain("cannot detach the TC filter: %s\n", strerror(-err));
 		else if (verbose)
-			say("removed the TC egress filter\n");
+			say("removed the TC egress filter of port %u\n", port);
 		did = 1;
 	}
 	step("tc-detached");
-	if (created_clsact) {
-		/* destroying the clsact qdisc needs both directions named */
-		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+	return did;
+}
+
+/*
+ * Once the interface's last service is gone, what they shared goes too:
+ * the XDP entry point, and the clsact qdisc when flatrpc-load created it
+ * (every load copies that fact from the services before it, so the last
+ * one knows). Returns 1 if it changed anything.
+ */
+static int retire_interface(int ifindex, bool created_clsact, bool verbose)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	int did = 0, err;
+
+	if (list_services(NULL, 0))
+		return 0;
+	if (fr_dispatch_retire(if_dir, ifindex)) {
+		if (verbose)
+			say("detached the XDP entry point from %s\n", opt.ifname);
+		did = 1;
+	}
+	if (ifindex && created_clsact) {
 		libbpf_set_print(libbpf_silent);
 		err = bpf_tc_hook_destroy(&hook);
 		libbpf_set_print(libbpf_print);
@@ -672,47 +692,44 @@ static int detach_all(int ifindex, bool created_clsact, __u32 pinned_xdp, bool v
 			complain("cannot remove the clsact qdisc: %s\n", strerror(-err));
 		did = 1;
 	}
+	if (rmdir(if_dir) && errno != ENOENT && errno != ENOTEMPTY)
+		complain("cannot remove %s: %s\n", if_dir, strerror(errno));
 	return did;
 }
 
 /*
  * Puts the committed load's programs (pin_dir's) back on the interface,
- * where a killed reload may have left its own new ones, or none in the
- * mode it was moving away from. A program that is not FlatRPC's stays: it
- * was attached by someone else after we were killed.
+ * where a killed reload may have left its own new ones, or none: its port
+ * in the entry point (attached again if it had gone) and its TC filter.
  */
 static int restore_attachments(int ifindex, const struct flatrpc_meta *m)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = BPF_TC_EGRESS);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, tco, .handle = FR_TC_HANDLE, .priority = FR_TC_PRIO,
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, tco, .handle = FR_TC_HANDLE(m->port), .priority = FR_TC_PRIO,
 			    .flags = BPF_TC_F_REPLACE);
-	LIBBPF_OPTS(bpf_xdp_query_opts, xq);
 	__u32 mode = m->xdp_mode == XDP_FLAGS_SKB_MODE ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-	__u32 other = mode == XDP_FLAGS_DRV_MODE ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 	int xfd = pin_open(FLATRPC_PIN_PROG_XDP), tfd = pin_open(FLATRPC_PIN_PROG_TC);
-	__u32 pinned = fd_prog_id(xfd), cur, other_id, key = 0;
 	struct flatrpc_meta upd = *m;
+	char why[512];
+	__u32 key = 0;
 	int err = -ENOENT, mfd;
 
-	if (xfd < 0 || tfd < 0 || bpf_xdp_query(ifindex, 0, &xq)) {
-		complain("cannot put the load in %s back on %s: %s (--unload, then load again)\n",
-			 pin_dir, opt.ifname, xfd < 0 || tfd < 0 ? "its program pins are missing" :
-			 "cannot query XDP");
+	if (xfd < 0 || tfd < 0) {
+		complain("cannot put the load in %s back on %s: its program pins are missing "
+			 "(--unload, then load again)\n", pin_dir, opt.ifname);
 		goto out;
 	}
-	cur = mode == XDP_FLAGS_SKB_MODE ? xq.skb_prog_id : xq.drv_prog_id;
-	other_id = mode == XDP_FLAGS_SKB_MODE ? xq.drv_prog_id : xq.skb_prog_id;
-	/* the kernel refuses drv and skb programs at once */
-	if (other_id && xdp_is_ours(other_id, pinned))
-		bpf_xdp_detach(ifindex, other, NULL);
-	if (cur && !xdp_is_ours(cur, pinned)) {
-		complain("%s has an XDP program (id %u) that is not FlatRPC's; left as it is\n",
-			 opt.ifname, cur);
-	} else if (cur != pinned) {
-		err = bpf_xdp_attach(ifindex, xfd, mode, NULL);
+	err = fr_dispatch_ensure(if_dir, ifindex, mode, false, why, sizeof(why));
+	if (err) {
+		complain("%s: %s; left as it is\n", opt.ifname, why);
+		goto out;
+	}
+	if (fr_dispatch_get(if_dir, m->port) != fd_prog_id(xfd)) {
+		err = fr_dispatch_set(if_dir, m->port, xfd);
 		if (err) {
-			complain("cannot attach XDP to %s again: %s\n", opt.ifname, strerror(-err));
+			complain("cannot put port %u back in the entry point of %s: %s\n", m->port,
+				 opt.ifname, strerror(-err));
 			goto out;
 		}
 	}
@@ -729,7 +746,7 @@ static int restore_attachments(int ifindex, const struct flatrpc_meta *m)
 		}
 	}
 	err = 0;
-	if (tc_attached_id(ifindex) != fd_prog_id(tfd)) {
+	if (tc_attached_id(ifindex, m->port) != fd_prog_id(tfd)) {
 		tco.prog_fd = tfd;
 		err = bpf_tc_attach(&hook, &tco);
 		if (err)
@@ -756,7 +773,7 @@ out:
 static int recover(int ifindex, bool verbose, bool killed)
 {
 	struct flatrpc_meta live, staged;
-	bool committed, created;
+	bool committed, staged_ok;
 	int n = 0;
 
 	if (access(stage_dir, F_OK))
@@ -772,19 +789,59 @@ static int recover(int ifindex, bool verbose, bool killed)
 			 "(service %.32s) is attached again\n", opt.ifname, live.service);
 	} else {
 		/* The stage's meta, written before anything was attached, says
-		 * whether that load was to create the clsact qdisc. */
-		created = read_meta_in(stage_dir, &staged) && staged.ifindex == (__u32)ifindex &&
-			  staged.created_clsact;
-		detach_all(ifindex, created, 0, verbose);
+		 * which port it took and whether it was to create the clsact
+		 * qdisc; without one, it attached nothing. */
+		staged_ok = read_meta_in(stage_dir, &staged) && staged.ifindex == (__u32)ifindex;
+		if (staged_ok)
+			detach_service(ifindex, staged.port, verbose);
 		n = remove_pins();
+		retire_interface(ifindex, staged_ok && staged.created_clsact, verbose);
 		if (killed)
-			complain("a flatrpc-load on %s was killed half way, with no complete load to go "
-			 "back to: what it had done is removed\n", opt.ifname);
+			complain("a flatrpc-load on %s was killed half way, with no complete load of %s "
+				 "to go back to: what it had done is removed\n", opt.ifname,
+				 pin_dir + strlen(if_dir) + 1);
 	}
 	n += remove_dir(stage_dir);
 	if (verbose && n)
 		say("removed %d pins and %s\n", n, pin_dir);
+	/* the interface's directory, once its last service and stage are gone */
+	if (!access(if_dir, F_OK) && !list_services(NULL, 0)) {
+		char p[PATH_MAX];
+
+		snprintf(p, sizeof(p), "%s/%s", if_dir, FLATRPC_PIN_DISPATCH);
+		if (access(p, F_OK))
+			rmdir(if_dir);
+	}
 	return 0;
+}
+
+/*
+ * recover() for every service of the interface that a killed command left
+ * a stage of, so that what anyone sees next is only whole loads.
+ */
+static int recover_all(int ifindex, bool verbose, bool killed)
+{
+	char keep[sizeof(pin_dir)], names[16][NAME_MAX + 1];
+	struct dirent *de;
+	int n = 0, i, rc = 0;
+	DIR *d = opendir(if_dir);
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) && n < 16) {
+		size_t len = strlen(de->d_name);
+
+		if (len > 6 && !strcmp(de->d_name + len - 6, ":stage"))
+			snprintf(names[n++], sizeof(names[0]), "%.*s", (int)(len - 6), de->d_name);
+	}
+	closedir(d);
+	memcpy(keep, pin_dir, sizeof(keep));
+	for (i = 0; i < n; i++)
+		if (!set_service(names[i]) && recover(ifindex, verbose, killed))
+			rc = -1;
+	memcpy(pin_dir, keep, sizeof(pin_dir));
+	snprintf(stage_dir, sizeof(stage_dir), "%s:stage", pin_dir);
+	return rc;
 }
 
 /* ---- the spec's object ------------------------------------------------------- */
@@ -1036,8 +1093,9 @@ static int share_pins(const char *dir)
 	size_t i;
 
 	snprintf(top, sizeof(top), "%s/%s", opt.bpffs, FLATRPC_PIN_SUBDIR);
-	/* every group may pass through the top, none may list it */
-	if (chmod(top, 0711) ||
+	/* every group may pass through the top and the interface's directory
+	 * (its services may be shared with different groups), none may list them */
+	if (chmod(top, 0711) || chmod(if_dir, 0711) ||
 	    chown(dir, (uid_t)-1, opt.gid) || chmod(dir, 0750)) {
 		complain("cannot give group %u access to %s: %s\n", (unsigned)opt.gid, dir,
 			 strerror(errno));
@@ -1156,6 +1214,43 @@ static int link_maps(void)
 	return err;
 }
 
+/* The other service of the interface whose committed load has port, if
+ * any: 1 with its name in holder. */
+static int port_holder(__u16 port, const char *self, char *holder, size_t n)
+{
+	char names[64][NAME_MAX + 1], dir[PATH_MAX];
+	struct flatrpc_meta m;
+	int k = list_services(names, 64), i;
+
+	for (i = 0; i < k && i < 64; i++) {
+		if (!strcmp(names[i], self))
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", if_dir, names[i]);
+		if (read_meta_in(dir, &m) && m.port == port) {
+			snprintf(holder, n, "%s", names[i]);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Whether a service loaded before this one on the interface created its
+ * clsact qdisc: then this load carries that on, for whichever goes last. */
+static bool others_created_clsact(int ifindex, const char *self)
+{
+	char names[64][NAME_MAX + 1], dir[PATH_MAX];
+	struct flatrpc_meta m;
+	int k = list_services(names, 64), i;
+
+	for (i = 0; i < k && i < 64; i++) {
+		snprintf(dir, sizeof(dir), "%s/%s", if_dir, names[i]);
+		if (strcmp(names[i], self) && read_meta_in(dir, &m) &&
+		    m.ifindex == (__u32)ifindex && m.created_clsact)
+			return true;
+	}
+	return false;
+}
+
 /*
  * A load builds the whole new state in stage_dir, attaches it, and then
  * swaps stage_dir and pin_dir in one renameat2(RENAME_EXCHANGE), the commit
@@ -1169,10 +1264,8 @@ static int link_maps(void)
 static int cmd_load(void)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, tco, .handle = FR_TC_HANDLE, .priority = FR_TC_PRIO,
-			    .flags = BPF_TC_F_REPLACE);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, tco, .priority = FR_TC_PRIO, .flags = BPF_TC_F_REPLACE);
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
-	LIBBPF_OPTS(bpf_xdp_query_opts, xq);
 	struct flatrpc_desc *l = NULL;
 	struct bpf_program *xdp_prog, *tc_prog, *client_prog;
 	struct flatrpc_meta old = {}, m;
@@ -1181,14 +1274,24 @@ static int cmd_load(void)
 	struct fr_spec_info info;
 	bool fresh, had_meta = false, replaced = false, had_dir;
 	int created_clsact = 0, present;
-	char obj_path[PATH_MAX], why[256];
-	__u32 key = 0, other_mode;
+	char obj_path[PATH_MAX], why[512];
+	__u32 key = 0, hook_id, root_id, taken;
+	enum fr_hook hook_state;
 	int ifindex, err, mfd;
 	__u8 *figures;
 	__u16 port;
 
 	if (spec_info(opt.spec, &info))
 		return 1;
+	if (opt.service && strcmp(opt.service, info.service)) {
+		complain("%s is service %s, not %s (--service)\n", opt.spec, info.service,
+			 opt.service);
+		return 1;
+	}
+	if (set_service(info.service)) {
+		complain("service name %s cannot name a directory\n", info.service);
+		return 1;
+	}
 	if (opt.object)
 		snprintf(obj_path, sizeof(obj_path), "%s", opt.object);
 	else if (cached_object(opt.spec, &info, obj_path, sizeof(obj_path)))
@@ -1201,33 +1304,34 @@ static int cmd_load(void)
 
 	/* Under the lock from here: what is attached and pinned is then what
 	 * a finished loader left, never one half way through. */
-	if (ensure_bpffs(opt.bpffs) || lock_pins(true) || recover(ifindex, false, true))
+	if (ensure_bpffs(opt.bpffs) || lock_pins(true) || recover_all(ifindex, false, true))
 		return 1;
-	/* Refuse early, before anything changes, if the slot is someone else's. */
-	err = bpf_xdp_query(ifindex, 0, &xq);
-	if (err) {
-		complain("cannot query XDP on %s: %s\n", opt.ifname, strerror(-err));
+	/* Refuse early, before anything changes, if the hook is someone else's.
+	 * libxdp's dispatcher is shared: the entry point joins it. */
+	hook_state = fr_dispatch_hook(if_dir, ifindex, &hook_id);
+	if (hook_state == FR_HOOK_FOREIGN && !opt.force) {
+		complain("%s already has an XDP program (id %u) that is not FlatRPC's and not in "
+			 "libxdp's dispatcher; use --force to replace it\n", opt.ifname, hook_id);
 		return 1;
+	}
+	if (mkdir(if_dir, 0700) && errno != EEXIST) {
+		complain("cannot create %s: %s\n", if_dir, strerror(errno));
+		return 1;
+	}
+	if (check_dir_ours(if_dir))
+		return 1;
+	if (hook_state == FR_HOOK_OURS) {
+		__u32 mode = fr_dispatch_mode(ifindex, opt.xdp_mode);
+
+		if (mode != opt.xdp_mode)
+			say("%s runs FlatRPC's XDP in %s mode already; service %s joins it there\n",
+			    opt.ifname, mode_name(mode), info.service);
+		opt.xdp_mode = mode;
 	}
 	had_dir = !access(pin_dir, F_OK);
 	if (had_dir && check_dir_ours(pin_dir))
 		return 1;
 	inherit_group();
-	{
-		__u32 pinned = pinned_prog_id(FLATRPC_PIN_PROG_XDP);
-		__u32 ids[2] = { xq.drv_prog_id, xq.skb_prog_id };
-		int i;
-
-		for (i = 0; i < 2; i++) {
-			if (!ids[i] || xdp_is_ours(ids[i], pinned))
-				continue;
-			if (!opt.force) {
-				complain("%s already has an XDP program (id %u) that is not FlatRPC's; "
-					 "use --force to replace it\n", opt.ifname, ids[i]);
-				return 1;
-			}
-		}
-	}
 
 	/* Maps are reused by pinned name, so another service's would hand this
 	 * one their state (a session map, counters by method id) as its own:
@@ -1275,6 +1379,16 @@ static int cmd_load(void)
 	if (opt.port) {
 		port = opt.port;
 		memcpy(rodata_at(obj, "flatrpc_port", sizeof(port)), &port, sizeof(port));
+	}
+	/* One port, one service: the entry point dispatches by it. */
+	{
+		char holder[NAME_MAX + 1];
+
+		if (port_holder(port, info.service, holder, sizeof(holder))) {
+			complain("UDP port %u of %s is service %s's; give this one another "
+				 "(--port, or its spec's port)\n", port, opt.ifname, holder);
+			goto fail_early;
+		}
 	}
 	err = bpf_object__load(obj);
 	if (err) {
@@ -1329,7 +1443,7 @@ static int cmd_load(void)
 		goto fail_early;
 	}
 	created_clsact = !present || (had_meta && !fresh && old.ifindex == (__u32)ifindex &&
-				      old.created_clsact);
+				      old.created_clsact) || others_created_clsact(ifindex, info.service);
 	memset(&m, 0, sizeof(m));
 	m.spec_hash = l->spec_hash;
 	snprintf(m.service, sizeof(m.service), "%s", l->service);
@@ -1348,19 +1462,22 @@ static int cmd_load(void)
 		goto fail_early;
 	step("pinned");
 
-	/* From here on the interface changes; a failure undoes all of it. */
-	other_mode = opt.xdp_mode == XDP_FLAGS_DRV_MODE ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-	/* The kernel refuses drv and skb programs at once; whatever sits in the
-	 * other mode is ours or --force'd by now. */
-	if (other_mode == XDP_FLAGS_DRV_MODE ? xq.drv_prog_id : xq.skb_prog_id)
-		bpf_xdp_detach(ifindex, other_mode, NULL);
-	replaced = (opt.xdp_mode == XDP_FLAGS_DRV_MODE ? xq.drv_prog_id : xq.skb_prog_id) != 0;
-	err = bpf_xdp_attach(ifindex, bpf_program__fd(xdp_prog), opt.xdp_mode, NULL);
+	/* From here on the interface changes; a failure undoes all of it.
+	 * The entry point first (once per interface, in the mode of the
+	 * first service loaded there), then this service's port in it: one
+	 * update, which a reload makes in place. */
+	root_id = fr_dispatch_root_id(if_dir);
+	err = fr_dispatch_ensure(if_dir, ifindex, opt.xdp_mode, opt.force, why, sizeof(why));
 	if (err) {
-		complain("cannot attach XDP to %s in %s mode: %s%s\n", opt.ifname,
-			 mode_name(opt.xdp_mode), strerror(-err),
-			 err == -EOPNOTSUPP && opt.xdp_mode == XDP_FLAGS_DRV_MODE ?
-			 " (the driver has no native XDP: try --mode skb)" : "");
+		complain("%s: %s\n", opt.ifname, why);
+		goto fail;
+	}
+	taken = fr_dispatch_get(if_dir, port);
+	replaced = taken != 0;
+	err = fr_dispatch_set(if_dir, port, bpf_program__fd(xdp_prog));
+	if (err) {
+		complain("cannot put port %u in the XDP entry point of %s: %s\n", port,
+			 opt.ifname, strerror(-err));
 		goto fail;
 	}
 	step("xdp-attached");
@@ -1379,6 +1496,7 @@ static int cmd_load(void)
 		bpf_map_update_elem(mfd, &key, &m, BPF_ANY);
 	}
 	step("clsact-created");
+	tco.handle = FR_TC_HANDLE(port);
 	tco.prog_fd = bpf_program__fd(tc_prog);
 	err = bpf_tc_attach(&hook, &tco);
 	if (err) {
@@ -1399,13 +1517,21 @@ static int cmd_load(void)
 	step("committed");
 	/* the previous load's pins, or nothing; its maps live on in pin_dir */
 	remove_dir(stage_dir);
+	/* a reload onto another port leaves the old one */
+	if (had_meta && !fresh && old.port != port)
+		detach_service(ifindex, old.port, false);
 
 	say("%s FlatRPC service %s (%s, spec hash %016llx) on %s:\n",
 	    replaced ? "reloaded" : "loaded", l->service, opt.spec,
 	    (unsigned long long)l->spec_hash, opt.ifname);
 	say("  object %s\n", obj_path);
-	say("  XDP program id %u attached in %s mode%s\n", fd_prog_id(bpf_program__fd(xdp_prog)),
-	    mode_name(opt.xdp_mode), replaced ? ", replacing the previous one" : "");
+	say("  XDP program id %u at port %u of the entry point (id %u, %s, %s mode%s)%s\n",
+	    fd_prog_id(bpf_program__fd(xdp_prog)), port, fr_dispatch_root_id(if_dir),
+	    root_id ? "already attached" : "attached now",
+	    mode_name(fr_dispatch_mode(ifindex, opt.xdp_mode)),
+	    fr_dispatch_shared(ifindex) ? ", in libxdp's dispatcher" :
+	    ", alone: this kernel cannot run libxdp's dispatcher", 
+	    replaced ? ", replacing the previous one" : "");
 	say("  TC egress program id %u attached (clsact %s)\n",
 	    fd_prog_id(bpf_program__fd(tc_prog)),
 	    created_clsact ? "created by flatrpc-load" : "already present");
@@ -1652,22 +1778,32 @@ static void print_figures(const struct fr_figures *f)
 		       (unsigned long long)f->xdp.count);
 }
 
-static int cmd_status(void)
+/* Whether a command is at work on the interface, or was killed there. */
+static bool has_stage(void)
+{
+	struct dirent *de;
+	bool found = false;
+	DIR *d = opendir(if_dir);
+
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d)))
+		found = strchr(de->d_name, ':') != NULL;
+	closedir(d);
+	return found;
+}
+
+/* The status of the service pin_dir names. */
+static int status_one(void)
 {
 	const struct flatrpc_desc *l;
-	LIBBPF_OPTS(bpf_xdp_query_opts, xq);
 	struct flatrpc_keys k = {};
 	struct fr_figures *f;
-	__u32 pinned_xdp, pinned_tc, tc_id, xdp_id = 0, zero = 0;
+	__u32 pinned_xdp, pinned_tc, tc_id, xdp_id = 0, zero = 0, hook_id = 0, root_id;
+	enum fr_hook hook = FR_HOOK_FREE;
 	int ifindex, kfd;
 	bool attached, keys_read;
 
-	/* A stage is a loader at work (wait for it) or one killed (recover
-	 * what it left), so that what is shown is one whole state. A user
-	 * without the lock's directory (a --group member) sees what is there. */
-	if (is_bpffs(opt.bpffs) && !access(stage_dir, F_OK) && !lock_pins(false) &&
-	    !recover(if_nametoindex(opt.ifname), false, true))
-		remove_top();
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return 1;
@@ -1677,7 +1813,8 @@ static int cmd_status(void)
 			fr_json_str(stdout, opt.ifname);
 			printf(",\"loaded\":false}\n");
 		} else {
-			printf("FlatRPC is not loaded on %s (no pins in %s)\n", opt.ifname, pin_dir);
+			printf("FlatRPC is not loaded on %s (no pins in %s)\n", opt.ifname,
+			       opt.service ? pin_dir : if_dir);
 		}
 		fr_figures_free(f);
 		return EXIT_NOTLOADED;
@@ -1690,9 +1827,13 @@ static int cmd_status(void)
 		close(kfd);
 	pinned_xdp = pinned_prog_id(FLATRPC_PIN_PROG_XDP);
 	pinned_tc = pinned_prog_id(FLATRPC_PIN_PROG_TC);
-	if (ifindex && !bpf_xdp_query(ifindex, 0, &xq))
-		xdp_id = f->meta.xdp_mode == XDP_FLAGS_SKB_MODE ? xq.skb_prog_id : xq.drv_prog_id;
-	tc_id = ifindex ? tc_attached_id(ifindex) : 0;
+	root_id = fr_dispatch_root_id(if_dir);
+	if (ifindex)
+		hook = fr_dispatch_hook(if_dir, ifindex, &hook_id);
+	/* attached: the entry point is on the interface and sends our port here */
+	if (hook == FR_HOOK_OURS)
+		xdp_id = fr_dispatch_get(if_dir, f->meta.port);
+	tc_id = ifindex ? tc_attached_id(ifindex, f->meta.port) : 0;
 	attached = xdp_id && xdp_id == pinned_xdp;
 
 	if (opt.json) {
@@ -1717,8 +1858,12 @@ static int cmd_status(void)
 			printf("{\"on\":%s,\"keys\":%u}", k.on ? "true" : "false", k.count);
 		else
 			printf("null");
-		printf(",\"xdp\":{\"prog_id\":%u,\"attached\":%s,\"other_prog_id\":%u}", pinned_xdp,
-		       attached ? "true" : "false", xdp_id != pinned_xdp ? xdp_id : 0);
+		printf(",\"xdp\":{\"prog_id\":%u,\"attached\":%s,\"other_prog_id\":%u,"
+		       "\"entry_prog_id\":%u,\"entry_attached\":%s,\"shared\":%s}", pinned_xdp,
+		       attached ? "true" : "false", hook == FR_HOOK_FOREIGN ? hook_id :
+		       xdp_id != pinned_xdp ? xdp_id : 0, root_id,
+		       hook == FR_HOOK_OURS ? "true" : "false",
+		       hook == FR_HOOK_OURS && fr_dispatch_shared(ifindex) ? "true" : "false");
 		printf(",\"tc\":{\"prog_id\":%u,\"attached\":%s,\"created_clsact\":%s}", pinned_tc,
 		       tc_id && tc_id == pinned_tc ? "true" : "false",
 		       f->meta.created_clsact ? "true" : "false");
@@ -1743,9 +1888,15 @@ static int cmd_status(void)
 		printf("auth      none (the spec says so)\n");
 	else
 		printf("auth      siphash-2-4, %u key%s live\n", k.count, k.count == 1 ? "" : "s");
-	printf("XDP       program id %u, %s\n", pinned_xdp, attached ? "attached" : "NOT attached");
-	if (xdp_id && xdp_id != pinned_xdp)
-		printf("          another XDP program is attached: id %u\n", xdp_id);
+	printf("XDP       program id %u, %s (port %u of the entry point, id %u%s)\n", pinned_xdp,
+	       attached ? "attached" : "NOT attached", f->meta.port, root_id,
+	       hook != FR_HOOK_OURS ? ", NOT attached" :
+	       fr_dispatch_shared(ifindex) ? ", in libxdp's dispatcher" : "");
+	if (hook == FR_HOOK_FOREIGN)
+		printf("          another XDP program is attached: id %u\n", hook_id);
+	else if (xdp_id && xdp_id != pinned_xdp)
+		printf("          the entry point sends port %u to another program: id %u\n",
+		       f->meta.port, xdp_id);
 	printf("TC egress program id %u, %s (clsact %s)\n", pinned_tc,
 	       tc_id && tc_id == pinned_tc ? "attached" : "NOT attached",
 	       f->meta.created_clsact ? "created by flatrpc-load" : "pre-existing");
@@ -1760,41 +1911,134 @@ static int cmd_status(void)
 	return 0;
 }
 
+/*
+ * Every service of the interface in turn, or the one of --service. As
+ * JSON, one service is one object; several are listed by name, and
+ * --service picks one (docs/observability.md).
+ */
+static int cmd_status(void)
+{
+	char names[64][NAME_MAX + 1];
+	int n, i, rc = 0, r;
+
+	/* A stage is a loader at work (wait for it) or one killed (recover
+	 * what it left), so that what is shown is one whole state. A user
+	 * without the lock's directory (a --group member) sees what is there. */
+	if (is_bpffs(opt.bpffs) && has_stage() && !lock_pins(false) &&
+	    !recover_all(if_nametoindex(opt.ifname), false, true))
+		remove_top();
+	if (opt.service)
+		return set_service(opt.service) ? EXIT_USAGE : status_one();
+	n = is_bpffs(opt.bpffs) ? list_services(names, 64) : 0;
+	if (n > 64)
+		n = 64;
+	if (n <= 1) {
+		if (n == 1)
+			set_service(names[0]);
+		else
+			set_service("-");	/* no such service: "not loaded" */
+		return status_one();
+	}
+	if (opt.json) {
+		printf("{\"interface\":");
+		fr_json_str(stdout, opt.ifname);
+		printf(",\"loaded\":true,\"services\":[");
+		for (i = 0; i < n; i++) {
+			printf(i ? "," : "");
+			fr_json_str(stdout, names[i]);
+		}
+		printf("]}\n");
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		printf("%s", i ? "\n" : "");
+		set_service(names[i]);
+		r = status_one();
+		if (r > rc)
+			rc = r;
+	}
+	return rc;
+}
+
 /* ---- unload ----------------------------------------------------------------- */
 
+/* Unloads the service pin_dir names; 1 if there was one. */
+static int unload_one(int ifindex)
+{
+	if (access(pin_dir, F_OK))
+		return 0;
+	/* The unload's commit point: once the pins are out of pin_dir, a kill
+	 * leaves a stage with no committed load, and recover() finishes the
+	 * unload. */
+	if (renameat2(AT_FDCWD, pin_dir, AT_FDCWD, stage_dir, RENAME_NOREPLACE)) {
+		complain("cannot move %s to %s: %s\n", pin_dir, stage_dir, strerror(errno));
+		return -1;
+	}
+	step("unload-committed");
+	recover(ifindex, true, false);
+	return 1;
+}
+
+/* --unload: the service of --service, or every service of the interface. */
 static int cmd_unload(void)
 {
 	int ifindex = if_nametoindex(opt.ifname);
-	int did = 0;
+	char names[64][NAME_MAX + 1];
+	int did = 0, n, i, r;
 
 	if (!is_bpffs(opt.bpffs)) {
-		/* No bpffs means no pins; a stray program of ours may still be attached. */
-		did = detach_all(ifindex, false, 0, true);
+		/* No bpffs means no pins; a stray entry point of ours may still
+		 * be attached. */
+		did = fr_dispatch_retire(if_dir, ifindex);
 	} else {
-		if (lock_pins(false) || recover(ifindex, true, true))
+		if (lock_pins(false) || recover_all(ifindex, true, true))
 			return 1;
-		if (!access(pin_dir, F_OK)) {
-			/* The unload's commit point: once the pins are out of
-			 * pin_dir, a kill leaves a stage with no committed load,
-			 * and recover() finishes the unload. */
-			if (renameat2(AT_FDCWD, pin_dir, AT_FDCWD, stage_dir, RENAME_NOREPLACE)) {
-				complain("cannot move %s to %s: %s\n", pin_dir, stage_dir,
-					 strerror(errno));
-				return 1;
-			}
-			step("unload-committed");
-			did = 1;
-			recover(ifindex, true, false);
+		if (opt.service) {
+			if (set_service(opt.service))
+				return EXIT_USAGE;
+			did = unload_one(ifindex);
 		} else {
-			did = detach_all(ifindex, false, 0, true);
+			n = list_services(names, 64);
+			for (i = 0; i < n && i < 64; i++) {
+				set_service(names[i]);
+				r = unload_one(ifindex);
+				if (r < 0)
+					return 1;
+				did |= r;
+			}
+			/* the entry point of a load whose pins went astray */
+			if (!list_services(NULL, 0))
+				did |= retire_interface(ifindex, false, true);
 		}
 		remove_top();
 	}
+	if (did < 0)
+		return 1;
 	if (!did)
-		say("FlatRPC was not loaded on %s; nothing to do\n", opt.ifname);
+		say("%s%s was not loaded on %s; nothing to do\n", opt.service ? "service " : "FlatRPC",
+		    opt.service ? opt.service : "", opt.ifname);
+	else if (opt.service)
+		say("service %s is unloaded from %s\n", opt.service, opt.ifname);
 	else
 		say("FlatRPC is unloaded from %s\n", opt.ifname);
 	return 0;
+}
+
+/* The service a command about one service means: --service, or the only one
+ * loaded on the interface. */
+static int pick_service(void)
+{
+	char names[2][NAME_MAX + 1];
+	int n;
+
+	if (opt.service)
+		return set_service(opt.service);
+	n = list_services(names, 2);
+	if (n > 1) {
+		complain("%s has several services; name one with --service\n", opt.ifname);
+		return -1;
+	}
+	return set_service(n ? names[0] : "-");
 }
 
 /* Replaces the live keys of the service loaded on the interface, in place:
@@ -1808,9 +2052,11 @@ static int cmd_rekey(void)
 	int fd;
 
 	if (is_bpffs(opt.bpffs) &&
-	    (lock_pins(false) || recover(if_nametoindex(opt.ifname), false, true)))
+	    (lock_pins(false) || recover_all(if_nametoindex(opt.ifname), false, true)))
 		return 1;
 	remove_top();
+	if (pick_service())
+		return EXIT_USAGE;
 	if (!is_bpffs(opt.bpffs) || !read_meta(&m)) {
 		complain("FlatRPC is not loaded on %s (no pins in %s)\n", opt.ifname, pin_dir);
 		return EXIT_NOTLOADED;
@@ -1878,7 +2124,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_STATUS = 256, OPT_UNLOAD, OPT_MODE, OPT_PORT, OPT_BPFFS, OPT_FORCE, OPT_KEY,
 	       OPT_KEYGEN, OPT_REKEY, OPT_GROUP, OPT_FIGURES, OPT_OBJECT, OPT_CACHE_DIR,
-	       OPT_COMPILE };
+	       OPT_COMPILE, OPT_SERVICE };
 	static const struct option longopts[] = {
 		{ "mode",   required_argument, NULL, OPT_MODE },
 		{ "port",   required_argument, NULL, OPT_PORT },
@@ -1888,6 +2134,7 @@ int main(int argc, char **argv)
 		{ "object", required_argument, NULL, OPT_OBJECT },
 		{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
 		{ "compile", no_argument,      NULL, OPT_COMPILE },
+		{ "service", required_argument, NULL, OPT_SERVICE },
 		{ "quiet",  no_argument,       NULL, 'q' },
 		{ "json",   no_argument,       NULL, 'j' },
 		{ "status", no_argument,       NULL, OPT_STATUS },
@@ -1998,6 +2245,9 @@ int main(int argc, char **argv)
 		case OPT_COMPILE:
 			cmd = COMPILE;
 			break;
+		case OPT_SERVICE:
+			opt.service = optarg;
+			break;
 		case 'h':
 			help();
 			return 0;
@@ -2041,12 +2291,19 @@ int main(int argc, char **argv)
 	}
 	if (!opt.xdp_mode)
 		opt.xdp_mode = auto_mode(opt.ifname);
-	if (snprintf(pin_dir, sizeof(pin_dir), "%s/%s/%s", opt.bpffs, FLATRPC_PIN_SUBDIR,
-		     opt.ifname) >= (int)sizeof(pin_dir)) {
+	if (snprintf(if_dir, sizeof(if_dir), "%s/%s/%s", opt.bpffs, FLATRPC_PIN_SUBDIR,
+		     opt.ifname) >= (int)sizeof(if_dir)) {
 		complain("--bpffs path too long\n");
 		return EXIT_USAGE;
 	}
-	snprintf(stage_dir, sizeof(stage_dir), "%s:stage", pin_dir);
+	if (opt.service && set_service(opt.service)) {
+		complain("bad service name %s\n", opt.service);
+		return EXIT_USAGE;
+	}
+	/* libxdp keeps its dispatcher's state in a bpffs too: the same one,
+	 * so that it outlives ip netns exec as ours does */
+	if (!getenv("LIBXDP_BPFFS"))
+		setenv("LIBXDP_BPFFS", opt.bpffs, 1);
 	libbpf_set_print(libbpf_print);
 
 	switch (cmd) {

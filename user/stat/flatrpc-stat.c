@@ -22,6 +22,7 @@
 #include <microhttpd.h>
 
 #include "metrics.h"
+#include "desc.h"
 #include "exit_codes.h"
 
 static struct {
@@ -34,10 +35,10 @@ static struct {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: flatrpc-stat [--bpffs DIR] [--interval S] [--count N] IFACE\n"
-		"       flatrpc-stat [--bpffs DIR] --prometheus IFACE\n"
-		"       flatrpc-stat [--bpffs DIR] --json IFACE\n"
-		"       flatrpc-stat [--bpffs DIR] --listen ADDR:PORT IFACE\n");
+		"usage: flatrpc-stat [--bpffs DIR] [--service S] [--interval S] [--count N] IFACE\n"
+		"       flatrpc-stat [--bpffs DIR] [--service S] --prometheus IFACE\n"
+		"       flatrpc-stat [--bpffs DIR] [--service S] --json IFACE\n"
+		"       flatrpc-stat [--bpffs DIR] [--service S] --listen ADDR:PORT IFACE\n");
 }
 
 static void help(void)
@@ -57,6 +58,8 @@ static void help(void)
 	       "  --listen ADDR:PORT  serve them on http://ADDR:PORT/metrics until SIGINT\n"
 	       "                      or SIGTERM (ADDR an IPv4 address)\n"
 	       "  --bpffs DIR         bpffs root (default $FLATRPC_BPFFS or /sys/fs/bpf)\n"
+	       "  --service NAME      which of the services loaded on IFACE (needed when\n"
+	       "                      there are several)\n"
 	       "\n"
 	       "Exit codes: 0 ok, 1 failure, 2 usage, 3 FlatRPC not loaded on IFACE.\n"
 	       "\n"
@@ -295,19 +298,21 @@ static int live(void)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_PROM = 256, OPT_LISTEN, OPT_BPFFS, OPT_INTERVAL, OPT_COUNT };
+	enum { OPT_PROM = 256, OPT_LISTEN, OPT_BPFFS, OPT_INTERVAL, OPT_COUNT, OPT_SERVICE };
 	static const struct option longopts[] = {
 		{ "prometheus", no_argument,       NULL, OPT_PROM },
 		{ "json",       no_argument,       NULL, 'j' },
 		{ "listen",     required_argument, NULL, OPT_LISTEN },
 		{ "bpffs",      required_argument, NULL, OPT_BPFFS },
+		{ "service",    required_argument, NULL, OPT_SERVICE },
 		{ "interval",   required_argument, NULL, OPT_INTERVAL },
 		{ "count",      required_argument, NULL, OPT_COUNT },
 		{ "help",       no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	enum { LIVE, PROM, JSON, LISTEN } mode = LIVE;
-	const char *bpffs = getenv("FLATRPC_BPFFS"), *listen_at = NULL;
+	const char *bpffs = getenv("FLATRPC_BPFFS"), *listen_at = NULL, *service = NULL;
+	char if_dir[PATH_MAX], names[2][256];
 	struct sockaddr_in sa;
 	char *end;
 	int c;
@@ -355,6 +360,9 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case OPT_SERVICE:
+			service = optarg;
+			break;
 		case 'h':
 			help();
 			return 0;
@@ -370,9 +378,26 @@ int main(int argc, char **argv)
 	}
 	opt.ifname = argv[optind];
 	if (!*opt.ifname || strchr(opt.ifname, '/') ||
-	    snprintf(opt.pin_dir, sizeof(opt.pin_dir), "%s/%s/%s", bpffs, FLATRPC_PIN_SUBDIR,
-		     opt.ifname) >= (int)sizeof(opt.pin_dir)) {
+	    snprintf(if_dir, sizeof(if_dir), "%s/%s/%s", bpffs, FLATRPC_PIN_SUBDIR,
+		     opt.ifname) >= (int)sizeof(if_dir)) {
 		fprintf(stderr, "flatrpc-stat: %s is not an interface name\n", opt.ifname);
+		return EXIT_USAGE;
+	}
+	if (!service) {
+		int n = flatrpc_services_of(if_dir, names, 2);
+
+		if (n > 1) {
+			fprintf(stderr, "flatrpc-stat: %s has several services; name one with "
+				"--service\n", opt.ifname);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		service = n ? names[0] : "-";	/* none: "not loaded" */
+	}
+	if (!*service || strchr(service, '/') ||
+	    snprintf(opt.pin_dir, sizeof(opt.pin_dir), "%s/%s", if_dir, service) >=
+	    (int)sizeof(opt.pin_dir)) {
+		fprintf(stderr, "flatrpc-stat: %s is not a service name\n", service);
 		return EXIT_USAGE;
 	}
 	switch (mode) {

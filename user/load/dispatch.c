@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * dispatch.c - the interface's entry point: attach it once, through libxdp,
+ * and point its ports at the services' programs.
+ *
+ * libxdp puts a program in its multi-program dispatcher when the kernel can
+ * (BPF_PROG_TYPE_EXT, i.e. freplace, which needs the BPF trampoline), and
+ * otherwise attaches it alone, as any XDP program. Either way the services
+ * are reached by tail call from our entry point, so loading, reloading and
+ * unloading one service is one update of the `dispatch` array, and never
+ * touches the interface's hook.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <xdp/libxdp.h>
+
+#include "flatrpc_abi.h"
+#include "dispatch.h"
+#include "dispatch.skel.h"
+
+#define ROOT_NAME "flatrpc_dispatch"
+
+static int pin_get(const char *dir, const char *name)
+{
+	char path[4096];
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return bpf_obj_get(path);
+}
+
+static __u32 fd_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.id;
+}
+
+__u32 fr_dispatch_root_id(const char *if_dir)
+{
+	int fd = pin_get(if_dir, FLATRPC_PIN_PROG_DISPATCH);
+	__u32 id = fd_id(fd);
+
+	if (fd >= 0)
+		close(fd);
+	return id;
+}
+
+static bool named_root(__u32 id)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	bool same;
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	if (fd < 0)
+		return false;
+	same = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	       !strncmp(info.name, ROOT_NAME, sizeof(info.name) - 1);
+	close(fd);
+	return same;
+}
+
+/* Ours: the pinned one, or one of ours whose pins are gone. */
+static bool is_root(__u32 id, __u32 pinned)
+{
+	return id && (id == pinned || named_root(id));
+}
+
+enum fr_hook fr_dispatch_hook(const char *if_dir, int ifindex, __u32 *id)
+{
+	__u32 pinned = fr_dispatch_root_id(if_dir);
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	enum fr_hook hook = FR_HOOK_FREE;
+	struct xdp_program *p;
+
+	*id = 0;
+	if (libxdp_get_error(mp))
+		return FR_HOOK_FREE;
+	if (xdp_multiprog__is_legacy(mp)) {
+		p = xdp_multiprog__main_prog(mp);
+		*id = p ? xdp_program__id(p) : 0;
+		hook = !*id ? FR_HOOK_FREE : is_root(*id, pinned) ? FR_HOOK_OURS : FR_HOOK_FOREIGN;
+	} else {
+		hook = FR_HOOK_SHARED;
+		for (p = xdp_multiprog__next_prog(NULL, mp); p; p = xdp_multiprog__next_prog(p, mp))
+			if (is_root(xdp_program__id(p), pinned)) {
+				*id = xdp_program__id(p);
+				hook = FR_HOOK_OURS;
+			}
+	}
+	xdp_multiprog__close(mp);
+	return hook;
+}
+
+static int quiet_bpf(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return 0;
+}
+
+static int quiet_xdp(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	return 0;
+}
+
+static enum xdp_attach_mode xmode(__u32 xdp_flags)
+{
+	return xdp_flags == XDP_FLAGS_SKB_MODE ? XDP_MODE_SKB : XDP_MODE_NATIVE;
+}
+
+int fr_dispatch_ensure(const char *if_dir, int ifindex, __u32 xdp_flags, bool force,
+		       char *why, size_t n)
+{
+	struct flatrpc_dispatch_bpf *skel = NULL;
+	struct xdp_program *prog = NULL;
+	libbpf_print_fn_t old_bpf;
+	libxdp_print_fn_t old_xdp;
+	char path[4096];
+	__u32 id;
+	int err;
+
+	switch (fr_dispatch_hook(if_dir, ifindex, &id)) {
+	case FR_HOOK_OURS:
+		if (fr_dispatch_root_id(if_dir) == id)
+			return 0;
+		/* ours, but its pins are gone (a killed first load): a new
+		 * one replaces it, since its array is out of reach */
+		bpf_xdp_detach(ifindex, xdp_flags, NULL);
+		break;
+	case FR_HOOK_FOREIGN:
+		if (!force) {
+			snprintf(why, n, "it already has an XDP program (id %u) that is neither "
+				 "FlatRPC's nor in libxdp's dispatcher; use --force to replace it", id);
+			return -EEXIST;
+		}
+		bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL);
+		bpf_xdp_detach(ifindex, XDP_FLAGS_SKB_MODE, NULL);
+		break;
+	default:
+		break;
+	}
+	skel = flatrpc_dispatch_bpf__open();
+	if (!skel) {
+		snprintf(why, n, "cannot open the entry point's object: %s", strerror(errno));
+		return -errno;
+	}
+	{
+		DECLARE_LIBXDP_OPTS(xdp_program_opts, po, .obj = skel->obj, .prog_name = ROOT_NAME);
+
+		prog = xdp_program__create(&po);
+	}
+	err = libxdp_get_error(prog);
+	if (err) {
+		prog = NULL;
+		snprintf(why, n, "libxdp cannot take the entry point: %s", strerror(-err));
+		goto out;
+	}
+	/* libxdp tries its dispatcher first and says so at length when the
+	 * kernel cannot run it; fr_dispatch_shared() tells the outcome */
+	old_bpf = libbpf_set_print(quiet_bpf);
+	old_xdp = libxdp_set_print(quiet_xdp);
+	err = xdp_program__attach(prog, ifindex, xmode(xdp_flags), 0);
+	libxdp_set_print(old_xdp);
+	libbpf_set_print(old_bpf);
+	if (err) {
+		snprintf(why, n, "cannot attach the XDP entry point in %s mode: %s%s",
+			 xdp_flags == XDP_FLAGS_SKB_MODE ? "skb" : "drv", strerror(-err),
+			 err == -EOPNOTSUPP && xdp_flags == XDP_FLAGS_DRV_MODE ?
+			 " (the driver has no native XDP: try --mode skb)" : "");
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s", if_dir, FLATRPC_PIN_DISPATCH);
+	unlink(path);
+	err = bpf_map__pin(skel->maps.dispatch, path);
+	if (!err) {
+		snprintf(path, sizeof(path), "%s/%s", if_dir, FLATRPC_PIN_PROG_DISPATCH);
+		unlink(path);
+		err = bpf_obj_pin(xdp_program__fd(prog), path) ? -errno : 0;
+	}
+	if (err) {
+		snprintf(why, n, "cannot pin the entry point in %s: %s", if_dir, strerror(-err));
+		xdp_program__detach(prog, ifindex, xmode(xdp_flags), 0);
+	}
+out:
+	xdp_program__close(prog);
+	flatrpc_dispatch_bpf__destroy(skel);
+	return err;
+}
+
+int fr_dispatch_retire(const char *if_dir, int ifindex)
+{
+	char path[4096];
+	struct xdp_multiprog *mp;
+	struct xdp_program *p;
+	__u32 id;
+	int did = 0;
+
+	if (ifindex && fr_dispatch_hook(if_dir, ifindex, &id) == FR_HOOK_OURS) {
+		mp = xdp_multiprog__get_from_ifindex(ifindex);
+		p = xdp_program__from_id(id);
+		if (!libxdp_get_error(mp) && !libxdp_get_error(p) &&
+		    !xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0))
+			did = 1;
+		if (!libxdp_get_error(p))
+			xdp_program__close(p);
+		if (!libxdp_get_error(mp))
+			xdp_multiprog__close(mp);
+	}
+	snprintf(path, sizeof(path), "%s/%s", if_dir, FLATRPC_PIN_DISPATCH);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", if_dir, FLATRPC_PIN_PROG_DISPATCH);
+	unlink(path);
+	/* libxdp's directory in the same bpffs (LIBXDP_BPFFS), once it holds
+	 * nothing: it made it for our attach */
+	{
+		const char *fs = getenv("LIBXDP_BPFFS");
+
+		if (fs && snprintf(path, sizeof(path), "%s/xdp", fs) < (int)sizeof(path))
+			rmdir(path);
+	}
+	return did;
+}
+
+__u32 fr_dispatch_get(const char *if_dir, __u16 port)
+{
+	int fd = pin_get(if_dir, FLATRPC_PIN_DISPATCH);
+	__u32 key = port, id = 0;
+
+	if (fd < 0)
+		return 0;
+	/* from user space a program array answers with the program's id */
+	if (bpf_map_lookup_elem(fd, &key, &id))
+		id = 0;
+	close(fd);
+	return id;
+}
+
+int fr_dispatch_set(const char *if_dir, __u16 port, int prog_fd)
+{
+	int fd = pin_get(if_dir, FLATRPC_PIN_DISPATCH), err;
+	__u32 key = port;
+
+	if (fd < 0)
+		return fd;
+	err = bpf_map_update_elem(fd, &key, &prog_fd, BPF_ANY) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+int fr_dispatch_clear(const char *if_dir, __u16 port)
+{
+	int fd = pin_get(if_dir, FLATRPC_PIN_DISPATCH), err;
+	__u32 key = port;
+
+	if (fd < 0)
+		return fd;
+	err = bpf_map_delete_elem(fd, &key) && errno != ENOENT ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+__u32 fr_dispatch_mode(int ifindex, __u32 fallback)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	enum xdp_attach_mode m;
+
+	if (libxdp_get_error(mp))
+		return fallback;
+	m = xdp_multiprog__attach_mode(mp);
+	xdp_multiprog__close(mp);
+	return m == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : m == XDP_MODE_NATIVE ? XDP_FLAGS_DRV_MODE :
+	       fallback;
+}
+
+bool fr_dispatch_shared(int ifindex)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	bool shared;
+
+	if (libxdp_get_error(mp))
+		return false;
+	shared = !xdp_multiprog__is_legacy(mp);
+	xdp_multiprog__close(mp);
+	return shared;
+}
