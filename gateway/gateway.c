@@ -49,6 +49,8 @@
 #define GW_REFL_MAX	4096
 /* answers a client has not read yet: past this it is not reading them */
 #define GW_REFL_OUT_MAX	(4u << 20)
+/* --timing keeps this many calls' figures (4 MiB) */
+#define GW_TIMED	(1u << 20)
 /* gRPC's length-prefixed message: a compressed flag and a big-endian length */
 #define GRPC_PREFIX	5
 
@@ -77,6 +79,8 @@ struct fr_gw_call {
 	uint8_t			*in;		/* the request's DATA, prefix included */
 	size_t			in_len, in_cap;
 	uint64_t		deadline;	/* CLOCK_MONOTONIC ns; 0: none */
+	/* --timing: its headers began, it went to FlatRPC, FlatRPC answered */
+	uint64_t		t_begin, t_send, t_done;
 	int			calling;	/* sent to FlatRPC, awaiting completion */
 	uint32_t		rpc_id;
 	int			answered;	/* a response is submitted */
@@ -108,6 +112,10 @@ struct gw {
 	int			verbose;
 	/* counters, printed at exit */
 	uint64_t		calls, ok, failed, conns_total, h2_errors;
+	/* --timing: each FlatRPC call's time in the gateway, its FlatRPC
+	 * round trip left out (ns); at most GW_TIMED of them */
+	uint32_t		*own;
+	size_t			nown;
 	uint8_t			body[FLATRPC_MSG_MAX];
 };
 
@@ -786,6 +794,8 @@ static void request_done(struct fr_gw_call *c)
 		fr_gw_fail(c, fr_gw_status_of(G.gs->svc, err, 0, m, sizeof(m)), m);
 		goto reply;
 	}
+	if (G.own)
+		c->t_send = now_ns();
 	pending_add(c);
 	return;
 reply:
@@ -801,6 +811,8 @@ static void complete(const struct flatrpc_completion *k)
 			break;
 	if (!c)
 		return;		/* answered already: its deadline passed, or its stream closed */
+	if (G.own)
+		c->t_done = now_ns();
 	if (k->err) {
 		char m[160];
 
@@ -843,6 +855,8 @@ static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *f, void *u
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;	/* RST_STREAM */
 	c->conn = k;
 	c->stream_id = f->hd.stream_id;
+	if (G.own)
+		c->t_begin = now_ns();
 	c->next = k->calls;
 	if (k->calls)
 		k->calls->prev = c;
@@ -990,6 +1004,17 @@ static int on_close(nghttp2_session *h2, int32_t id, uint32_t code, void *user)
  * client sent: counted with the errors mem_recv() itself reports. */
 static int on_sent(nghttp2_session *h2, const nghttp2_frame *f, void *user)
 {
+	/* a call's last frame has been serialized for the socket: from its
+	 * first header to here, less the FlatRPC round trip, was the gateway's */
+	if (G.own && f->hd.type == NGHTTP2_HEADERS && (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+		struct fr_gw_call *c = stream_call(h2, f->hd.stream_id);
+
+		if (c && c->t_done && G.nown < GW_TIMED) {
+			uint64_t own = now_ns() - c->t_begin - (c->t_done - c->t_send);
+
+			G.own[G.nown++] = own > UINT32_MAX ? UINT32_MAX : (uint32_t)own;
+		}
+	}
 	if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR) {
 		G.h2_errors++;
 		if (G.verbose)
@@ -1225,6 +1250,23 @@ static void accept_all(int lfd)
 	}
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* --timing's line at exit, for bench/run.sh --gateway */
+static void print_timing(void)
+{
+	size_t n = G.nown;
+
+	qsort(G.own, n, sizeof(*G.own), cmp_u32);
+	printf("timing: calls %zu gateway_own_p50_us %.2f gateway_own_p99_us %.2f\n", n,
+	       n ? G.own[n / 2] / 1e3 : 0.0, n ? G.own[n * 99 / 100] / 1e3 : 0.0);
+}
+
 static void on_signal(int sig)
 {
 	stop = 1;
@@ -1292,7 +1334,7 @@ static int run(int lfd)
 static void usage(FILE *f, const char *prog, const struct fr_gw_service *gs)
 {
 	fprintf(f,
-		"usage: %s --iface IF --server ADDR[:PORT] [--listen IP:PORT] [--skb] [-v]\n"
+		"usage: %s --iface IF --server ADDR[:PORT] [--listen IP:PORT] [--skb] [--timing] [-v]\n"
 		"\n"
 		"A gRPC gateway to the FlatRPC service %s: serves gRPC over HTTP/2\n"
 		"without TLS (h2c) and calls the service with libflatrpc-user.\n"
@@ -1301,6 +1343,8 @@ static void usage(FILE *f, const char *prog, const struct fr_gw_service *gs)
 		"  --server ADDR    the FlatRPC server (address or name, :PORT if not %u)\n"
 		"  --listen IP:PORT where gRPC clients connect (default 127.0.0.1:50051)\n"
 		"  --skb            bind the AF_XDP socket in SKB mode\n"
+		"  --timing         at exit, the p50 and p99 of each call's time in the\n"
+		"                   gateway, its FlatRPC round trip left out\n"
 		"  -v               say why each failed call failed, on stderr\n"
 		"  --help           this text\n"
 		"\n"
@@ -1321,6 +1365,7 @@ int fr_gw_main(int argc, char **argv, const struct fr_gw_service *gs)
 		{ "server", required_argument, NULL, 'S' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "skb", no_argument, NULL, 'k' },
+		{ "timing", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -1330,12 +1375,18 @@ int fr_gw_main(int argc, char **argv, const struct fr_gw_service *gs)
 	int c, err, lfd;
 
 	G.gs = gs;
-	while ((c = getopt_long(argc, argv, "i:S:l:kvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:S:l:kvht", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i': so.ifname = optarg; break;
 		case 'S': server = optarg; break;
 		case 'l': listen_at = optarg; break;
 		case 'k': so.skb_mode = 1; break;
+		case 't':
+			if (!G.own && !(G.own = malloc(GW_TIMED * sizeof(*G.own)))) {
+				fprintf(stderr, "%s: --timing: out of memory\n", argv[0]);
+				return 1;
+			}
+			break;
 		case 'v': G.verbose = 1; break;
 		case 'h': usage(stdout, argv[0], gs); return 0;
 		default: usage(stderr, argv[0], gs); return 2;
@@ -1386,6 +1437,8 @@ int fr_gw_main(int argc, char **argv, const struct fr_gw_service *gs)
 	flatrpc_sock_del(G.sock);
 	fr_gw_refl_free(G.refl);
 	G.refl = NULL;
+	if (G.own)
+		print_timing();
 	printf("calls %" PRIu64 " ok %" PRIu64 " failed %" PRIu64 " connections %" PRIu64
 	       " http2_errors %" PRIu64 "\n", G.calls, G.ok, G.failed, G.conns_total, G.h2_errors);
 	if (err)
