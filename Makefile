@@ -417,10 +417,18 @@ test-selftests: all
 test-bench-smoke: all
 	bench/run.sh --smoke >$(BUILD)/bench-smoke.txt || { cat $(BUILD)/bench-smoke.txt; exit 1; }
 	cat $(BUILD)/bench-smoke.txt
+	@# the gateway comparison needs grpc-bench, as the main run's gRPC rows do
+	if [ -x $(BUILD)/grpc-bench ]; then \
+		bench/run.sh --gateway --smoke >$(BUILD)/bench-gw-smoke.txt || \
+			{ cat $(BUILD)/bench-gw-smoke.txt; exit 1; }; \
+	else \
+		echo '# gateway: n/a: no $(BUILD)/grpc-bench (make bench-tools)' >$(BUILD)/bench-gw-smoke.txt; \
+	fi
+	cat $(BUILD)/bench-gw-smoke.txt
 	mkdir -p $(BUILD)/bench-smoke
 	cp docs/benchmarks.md $(BUILD)/bench-smoke/benchmarks.md
-	bench/report.py $(BUILD)/bench-smoke.txt --png-dir $(BUILD)/bench-smoke \
-		--doc $(BUILD)/bench-smoke/benchmarks.md --strict
+	bench/report.py $(BUILD)/bench-smoke.txt --gateway $(BUILD)/bench-gw-smoke.txt \
+		--png-dir $(BUILD)/bench-smoke --doc $(BUILD)/bench-smoke/benchmarks.md --strict
 
 # ---- fuzzing the compiler (clang libFuzzer + ASan + UBSan) ------------------------
 # `make fuzz FUZZ_SECONDS=N` for a long run; fuzz-smoke is the short one in `test`.
@@ -635,6 +643,8 @@ all: $(foreach v,$(BENCH_VARIANTS),$(BUILD)/bench/$(v)/kv-server $(BUILD)/bench/
 # docs/benchmarks.md tables (between their markers) and docs/*.png from a
 # saved `bench/run.sh` output, no rerun.
 BENCH_RESULTS ?= bench/results/layered-bench.txt
+# bench/run.sh --gateway's, a run of its own
+BENCH_GW_RESULTS ?= bench/results/gateway-bench.txt
 .PHONY: bench-report
 bench-report:
-	bench/report.py $(BENCH_RESULTS) --png-dir docs --doc docs/benchmarks.md
+	bench/report.py $(BENCH_RESULTS) --gateway $(BENCH_GW_RESULTS) --png-dir docs --doc docs/benchmarks.md

@@ -142,10 +142,28 @@ class Factory final : public grpc::experimental::ServerInterceptorFactoryInterfa
 	}
 };
 
-// One store behind both services: kvbench.KV and the gateway's kv.Kv
-// differ in their messages' field numbers, not in what they do.
-template <class Base, class GetReq, class GetResp, class SetReq, class SetResp>
-class KVService final : public Base {
+// The two services' types: kvbench.KV and the gateway's kv.Kv differ in
+// their messages' field numbers, not in what they do.
+template <class S, class GQ, class GR, class SQ, class SR>
+struct Api {
+	using Svc = S;
+	using GetReq = GQ;
+	using GetResp = GR;
+	using SetReq = SQ;
+	using SetResp = SR;
+};
+using BenchApi = Api<kvbench::KV, kvbench::GetRequest, kvbench::GetResponse, kvbench::SetRequest,
+		     kvbench::SetResponse>;
+using GatewayApi = Api<kv::Kv, kv::GetRequest, kv::GetResponse, kv::SetRequest, kv::SetResponse>;
+
+// One store behind both.
+template <class A>
+class KVService final : public A::Svc::Service {
+	using GetReq = typename A::GetReq;
+	using GetResp = typename A::GetResp;
+	using SetReq = typename A::SetReq;
+	using SetResp = typename A::SetResp;
+
 	grpc::Status Get(grpc::ServerContext *ctx, const GetReq *req, GetResp *resp) override
 	{
 		const void *v;
@@ -170,10 +188,8 @@ class KVService final : public Base {
 
 static int server(int port, bool interceptors)
 {
-	KVService<kvbench::KV::Service, kvbench::GetRequest, kvbench::GetResponse,
-		  kvbench::SetRequest, kvbench::SetResponse> svc;
-	KVService<kv::Kv::Service, kv::GetRequest, kv::GetResponse, kv::SetRequest,
-		  kv::SetResponse> gw_svc;
+	KVService<BenchApi> svc;
+	KVService<GatewayApi> gw_svc;
 	grpc::ServerBuilder b;
 	sigset_t term;
 
@@ -221,22 +237,6 @@ static int server(int port, bool interceptors)
 	}
 	return 0;
 }
-
-// The two services' client types, for client() below.
-struct BenchApi {
-	using Svc = kvbench::KV;
-	using GetReq = kvbench::GetRequest;
-	using GetResp = kvbench::GetResponse;
-	using SetReq = kvbench::SetRequest;
-	using SetResp = kvbench::SetResponse;
-};
-struct GatewayApi {
-	using Svc = kv::Kv;
-	using GetReq = kv::GetRequest;
-	using GetResp = kv::GetResponse;
-	using SetReq = kv::SetRequest;
-	using SetResp = kv::SetResponse;
-};
 
 // One call in flight; the context cannot be reused, so each call has its own.
 template <class A>

@@ -79,7 +79,8 @@ struct fr_gw_call {
 	uint8_t			*in;		/* the request's DATA, prefix included */
 	size_t			in_len, in_cap;
 	uint64_t		deadline;	/* CLOCK_MONOTONIC ns; 0: none */
-	/* --timing: its headers began, it went to FlatRPC, FlatRPC answered */
+	/* --timing: the recv() that made it whole, it went to FlatRPC,
+	 * FlatRPC answered */
 	uint64_t		t_begin, t_send, t_done;
 	int			calling;	/* sent to FlatRPC, awaiting completion */
 	uint32_t		rpc_id;
@@ -116,6 +117,7 @@ struct gw {
 	 * round trip left out (ns); at most GW_TIMED of them */
 	uint32_t		*own;
 	size_t			nown;
+	uint64_t		t_recv;		/* when the bytes being fed came */
 	uint8_t			body[FLATRPC_MSG_MAX];
 };
 
@@ -739,6 +741,9 @@ static void request_done(struct fr_gw_call *c)
 	if (c->answered)
 		return;
 	G.calls++;
+	/* not from its first header: the client's wait between its HEADERS
+	 * and its DATA is not the gateway's time */
+	c->t_begin = G.t_recv;
 	if (c->bad_type) {
 		fr_gw_fail(c, FR_GW_UNKNOWN, "content-type is not application/grpc");
 		goto reply;
@@ -787,6 +792,10 @@ static void request_done(struct fr_gw_call *c)
 		fr_gw_fail(c, FR_GW_UNAVAILABLE, "no FlatRPC socket");
 		goto reply;
 	}
+	/* before the send: on veth its syscall carries the frame through the
+	 * server's XDP in softirq, which is the FlatRPC leg, not the gateway */
+	if (G.own)
+		c->t_send = now_ns();
 	err = flatrpc_send(G.sock, &G.peer, c->m->id, G.body, (size_t)n, &c->rpc_id);
 	if (err) {
 		char m[160];
@@ -794,8 +803,6 @@ static void request_done(struct fr_gw_call *c)
 		fr_gw_fail(c, fr_gw_status_of(G.gs->svc, err, 0, m, sizeof(m)), m);
 		goto reply;
 	}
-	if (G.own)
-		c->t_send = now_ns();
 	pending_add(c);
 	return;
 reply:
@@ -855,8 +862,6 @@ static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *f, void *u
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;	/* RST_STREAM */
 	c->conn = k;
 	c->stream_id = f->hd.stream_id;
-	if (G.own)
-		c->t_begin = now_ns();
 	c->next = k->calls;
 	if (k->calls)
 		k->calls->prev = c;
@@ -1004,12 +1009,13 @@ static int on_close(nghttp2_session *h2, int32_t id, uint32_t code, void *user)
  * client sent: counted with the errors mem_recv() itself reports. */
 static int on_sent(nghttp2_session *h2, const nghttp2_frame *f, void *user)
 {
-	/* a call's last frame has been serialized for the socket: from its
-	 * first header to here, less the FlatRPC round trip, was the gateway's */
+	/* a call's last frame has been serialized for the socket: from the
+	 * bytes that made its request whole to here, less the FlatRPC round
+	 * trip, was the gateway's */
 	if (G.own && f->hd.type == NGHTTP2_HEADERS && (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
 		struct fr_gw_call *c = stream_call(h2, f->hd.stream_id);
 
-		if (c && c->t_done && G.nown < GW_TIMED) {
+		if (c && c->t_done && c->t_begin && G.nown < GW_TIMED) {
 			uint64_t own = now_ns() - c->t_begin - (c->t_done - c->t_send);
 
 			G.own[G.nown++] = own > UINT32_MAX ? UINT32_MAX : (uint32_t)own;
@@ -1308,6 +1314,9 @@ static int run(int lfd)
 
 			if (ev & (POLLIN | POLLHUP | POLLERR)) {
 				ssize_t got = recv(k->fd, rbuf, sizeof(rbuf), 0);
+
+				if (G.own)
+					G.t_recv = now_ns();
 				if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR))
 					k->dead = 1;
 				else if (got > 0 && conn_feed(k, rbuf, (size_t)got))
