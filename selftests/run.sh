@@ -1062,7 +1062,7 @@ test_grpc_gateway() {
 		sleep 0.1
 	done
 	gwpy() {
-		timeout "$T_CALL" ip netns exec "$NS_C" python3 "$ST/grpc_gw.py" \
+		timeout "$T_CALL" ip netns exec "$NS_C" "${FLATRPC_PYTHON:-python3}" "$ST/grpc_gw.py" \
 			--target 127.0.0.1:$port --proto "$BUILD/gen/kv/gw/kv.proto" \
 			--health "$ROOT/gateway/health.proto" "$@"
 	}
