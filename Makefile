@@ -257,16 +257,45 @@ GATEWAYS := $(foreach s,$(GATEWAY_SVCS),$(BUILD)/flatrpc-gateway-$(s))
 PROTOBUF_C_LIBS := $(shell pkg-config --libs libprotobuf-c 2>/dev/null || echo -lprotobuf-c)
 NGHTTP2_LIBS := $(shell pkg-config --libs libnghttp2 2>/dev/null || echo -lnghttp2)
 GW_GEN := $(BUILD)/gen/gateway
-GW_OBJS := $(BUILD)/obj/gateway/gateway.o $(BUILD)/obj/gen/gateway/health.pb-c.o
+# where protobuf's own descriptor.proto is (libprotobuf-dev)
+PROTO_INCLUDE ?= /usr/include
+GW_PB := health reflection google/protobuf/descriptor
+GW_OBJS := $(BUILD)/obj/gateway/gateway.o $(BUILD)/obj/gateway/reflect.o \
+	$(patsubst %,$(BUILD)/obj/gen/gateway/%.pb-c.o,$(GW_PB))
+GW_PB_H := $(patsubst %,$(GW_GEN)/%.pb-c.h,$(GW_PB))
 all: $(GATEWAYS)
 
-$(GW_GEN)/health.pb-c.c $(GW_GEN)/health.pb-c.h &: gateway/health.proto
+$(GW_GEN)/%.pb-c.c $(GW_GEN)/%.pb-c.h &: gateway/%.proto
 	$(call msg,PROTOC,$@)
 	$(Q)mkdir -p $(GW_GEN)
 	$(Q)protoc-c --c_out=$(GW_GEN) -Igateway $<
+# reflection reads the descriptor set with protoc-c's code for protobuf's
+# own descriptor.proto, made here like the others
+$(GW_GEN)/google/protobuf/descriptor.pb-c.c $(GW_GEN)/google/protobuf/descriptor.pb-c.h &: \
+		$(PROTO_INCLUDE)/google/protobuf/descriptor.proto
+	$(call msg,PROTOC,$@)
+	$(Q)mkdir -p $(GW_GEN)
+	$(Q)protoc-c --c_out=$(GW_GEN) -I$(PROTO_INCLUDE) google/protobuf/descriptor.proto
+# The generic protos under the names clients know them by (grpc/health/v1/
+# health.proto, ...), for the descriptor sets; v1 reflection is v1alpha's
+# file in another package (gateway/reflection.proto says why).
+GW_DESC_PROTOS := grpc/health/v1/health.proto grpc/reflection/v1alpha/reflection.proto \
+	grpc/reflection/v1/reflection.proto
+$(GW_GEN)/proto/grpc/health/v1/health.proto: gateway/health.proto
+	$(Q)mkdir -p $(@D)
+	$(Q)cp $< $@
+$(GW_GEN)/proto/grpc/reflection/v1alpha/reflection.proto: gateway/reflection.proto
+	$(Q)mkdir -p $(@D)
+	$(Q)cp $< $@
+$(GW_GEN)/proto/grpc/reflection/v1/reflection.proto: gateway/reflection.proto
+	$(Q)mkdir -p $(@D)
+	$(Q)sed 's/^package grpc\.reflection\.v1alpha;$$/package grpc.reflection.v1;/' $< > $@.tmp
+	$(Q)grep -qx 'package grpc.reflection.v1;' $@.tmp || \
+		{ echo "$<: no 'package grpc.reflection.v1alpha;' line to rename" >&2; exit 1; }
+	$(Q)mv $@.tmp $@
 $(BUILD)/obj/gateway/%.o: CFLAGS += -Igateway -I$(GW_GEN)
-$(BUILD)/obj/gateway/gateway.o: $(GW_GEN)/health.pb-c.h
-$(BUILD)/obj/gen/gateway/health.pb-c.o: $(GW_GEN)/health.pb-c.c
+$(BUILD)/obj/gateway/gateway.o $(BUILD)/obj/gateway/reflect.o: $(GW_PB_H)
+$(BUILD)/obj/gen/gateway/%.pb-c.o: $(GW_GEN)/%.pb-c.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -I$(GW_GEN) -c $< -o $@
@@ -280,6 +309,21 @@ $(BUILD)/gen/$(1)/gw/$(2).proto: $(BUILD)/gen/$(1)/.stamp
 $(BUILD)/gen/$(1)/gw/$(2).pb-c.c $(BUILD)/gen/$(1)/gw/$(2).pb-c.h &: $(BUILD)/gen/$(1)/gw/$(2).proto
 	$$(call msg,PROTOC,$$@)
 	$(Q)protoc-c --c_out=$(BUILD)/gen/$(1)/gw -I$(BUILD)/gen/$(1)/gw $$<
+# reflection's answers: protoc's own descriptors of what the gateway serves
+$(BUILD)/gen/$(1)/gw/$(2).desc: $(BUILD)/gen/$(1)/gw/$(2).proto \
+		$(addprefix $(GW_GEN)/proto/,$(GW_DESC_PROTOS))
+	$$(call msg,PROTOC,$$@)
+	$(Q)protoc --descriptor_set_out=$$@ --include_imports -I$(BUILD)/gen/$(1)/gw \
+		-I$(GW_GEN)/proto $(2).proto $(GW_DESC_PROTOS)
+$(BUILD)/gen/$(1)/gw/$(1)_desc.c: $(BUILD)/gen/$(1)/gw/$(2).desc
+	$$(call msg,GEN,$$@)
+	$(Q){ echo '/* generated from $(2).desc by the Makefile (xxd -i); do not edit */'; \
+	  echo '#include "gateway.h"'; \
+	  echo 'const unsigned char fr_gw_descriptor_set[] = {'; \
+	  xxd -i < $$<; \
+	  echo '};'; \
+	  echo 'const size_t fr_gw_descriptor_set_len = sizeof(fr_gw_descriptor_set);'; \
+	} > $$@.tmp && mv $$@.tmp $$@
 $(BUILD)/gen/$(1)/gw/$(1)_gateway.c: $(BUILD)/gen/$(1)/.stamp
 	$$(call msg,GEN,$$@)
 	$(Q)mkdir -p $$(@D)
@@ -289,7 +333,7 @@ $(BUILD)/obj/gen/$(1)/gw/%.o: $(BUILD)/gen/$(1)/gw/%.c $(BUILD)/gen/$(1)/gw/$(2)
 	$(Q)mkdir -p $$(@D)
 	$(Q)$(CC) $(CFLAGS) -I$(BUILD)/gen/$(1) -I$(BUILD)/gen/$(1)/gw -Igateway -c $$< -o $$@
 $(BUILD)/flatrpc-gateway-$(1): $(BUILD)/obj/gateway/main.o $(BUILD)/obj/gen/$(1)/gw/$(1)_gateway.o \
-		$(BUILD)/obj/gen/$(1)/gw/$(2).pb-c.o $(BUILD)/obj/gen/$(1)/stubs.o $(GW_OBJS) $(LIB_A)
+		$(BUILD)/obj/gen/$(1)/gw/$(1)_desc.o $(BUILD)/obj/gen/$(1)/gw/$(2).pb-c.o $(BUILD)/obj/gen/$(1)/stubs.o $(GW_OBJS) $(LIB_A)
 	$$(call msg,LINK,$$@)
 	$(Q)$$(CC) $$(CFLAGS) $$^ -o $$@ $(NGHTTP2_LIBS) $(PROTOBUF_C_LIBS) $$(LIBXDP_LIBS) $$(LIBBPF_LIBS)
 endef
@@ -317,7 +361,10 @@ $(BUILD)/tests/test_bpf_client: LIBBPF_LIBS := $(LIBXDP_LIBS) $(LIBBPF_LIBS)
 # the gateway without sockets, on kv's generated glue
 $(BUILD)/obj/tests/unit/test_gateway.o: CFLAGS += -Igateway -I$(BUILD)/gen/kv/gw
 $(BUILD)/obj/tests/unit/test_gateway.o: $(BUILD)/gen/kv/gw/kv.pb-c.h
+$(BUILD)/obj/tests/unit/test_gateway.o: CFLAGS += -I$(GW_GEN)
+$(BUILD)/obj/tests/unit/test_gateway.o: $(GW_PB_H)
 $(BUILD)/tests/test_gateway: $(BUILD)/obj/gen/kv/gw/kv_gateway.o $(BUILD)/obj/gen/kv/gw/kv.pb-c.o \
+	$(BUILD)/obj/gen/kv/gw/kv_desc.o \
 	$(BUILD)/obj/gen/kv/stubs.o $(GW_OBJS)
 $(BUILD)/tests/test_gateway: LIBBPF_LIBS := $(NGHTTP2_LIBS) $(PROTOBUF_C_LIBS) $(LIBBPF_LIBS)
 
@@ -379,10 +426,18 @@ test-selftests: all
 test-bench-smoke: all
 	bench/run.sh --smoke >$(BUILD)/bench-smoke.txt || { cat $(BUILD)/bench-smoke.txt; exit 1; }
 	cat $(BUILD)/bench-smoke.txt
+	@# the gateway comparison needs grpc-bench, as the main run's gRPC rows do
+	if [ -x $(BUILD)/grpc-bench ]; then \
+		bench/run.sh --gateway --smoke >$(BUILD)/bench-gw-smoke.txt || \
+			{ cat $(BUILD)/bench-gw-smoke.txt; exit 1; }; \
+	else \
+		echo '# gateway: n/a: no $(BUILD)/grpc-bench (make bench-tools)' >$(BUILD)/bench-gw-smoke.txt; \
+	fi
+	cat $(BUILD)/bench-gw-smoke.txt
 	mkdir -p $(BUILD)/bench-smoke
 	cp docs/benchmarks.md $(BUILD)/bench-smoke/benchmarks.md
-	bench/report.py $(BUILD)/bench-smoke.txt --png-dir $(BUILD)/bench-smoke \
-		--doc $(BUILD)/bench-smoke/benchmarks.md --strict
+	bench/report.py $(BUILD)/bench-smoke.txt --gateway $(BUILD)/bench-gw-smoke.txt \
+		--png-dir $(BUILD)/bench-smoke --doc $(BUILD)/bench-smoke/benchmarks.md --strict
 
 # ---- fuzzing the compiler (clang libFuzzer + ASan + UBSan) ------------------------
 # `make fuzz FUZZ_SECONDS=N` for a long run; fuzz-smoke is the short one in `test`.
@@ -416,7 +471,8 @@ fuzz-smoke:
 # The gRPC gateway's decoding (gateway/fuzz_gateway.c): HTTP/2, kv's
 # request protobuf, FlatRPC response bodies; corpus in $(BUILD)/fuzz/gw-corpus.
 FUZZ_GW := $(BUILD)/fuzz/fuzz_gateway
-FUZZ_GW_SRCS := gateway/fuzz_gateway.c gateway/gateway.c $(GW_GEN)/health.pb-c.c \
+FUZZ_GW_SRCS := gateway/fuzz_gateway.c gateway/gateway.c gateway/reflect.c \
+	$(patsubst %,$(GW_GEN)/%.pb-c.c,$(GW_PB)) $(BUILD)/gen/kv/gw/kv_desc.c \
 	$(BUILD)/gen/kv/gw/kv_gateway.c $(BUILD)/gen/kv/gw/kv.pb-c.c $(BUILD)/gen/kv/kv_stubs.c
 $(FUZZ_GW): $(FUZZ_GW_SRCS) gateway/gateway.h $(LIB_A)
 	$(call msg,FUZZ,$@)
@@ -530,18 +586,31 @@ $(GRPC_GEN)/kv.pb.cc $(GRPC_GEN)/kv.grpc.pb.cc &: bench/kv.proto
 	$(Q)protoc -Ibench --cpp_out=$(GRPC_GEN) --grpc_out=$(GRPC_GEN) \
 		--plugin=protoc-gen-grpc=$(shell command -v grpc_cpp_plugin) $<
 
+# The gateway's kv.Kv (flatrpc-gen --proto specs/kv.anf), for grpc-bench
+# --kv-proto: under another file name, as protobuf's registry holds one
+# kv.proto per process and bench/kv.proto is that already.
+$(GRPC_GEN)/flatrpc_kv.proto: $(BUILD)/gen/kv/gw/kv.proto
+	$(Q)mkdir -p $(@D)
+	$(Q)cp $< $@
+$(GRPC_GEN)/flatrpc_kv.pb.cc $(GRPC_GEN)/flatrpc_kv.grpc.pb.cc &: $(GRPC_GEN)/flatrpc_kv.proto
+	$(call msg,PROTOC,$<)
+	$(Q)protoc -I$(GRPC_GEN) --cpp_out=$(GRPC_GEN) --grpc_out=$(GRPC_GEN) \
+		--plugin=protoc-gen-grpc=$(shell command -v grpc_cpp_plugin) $<
+
 $(BUILD)/obj/bench/%.pb.o: $(GRPC_GEN)/%.pb.cc
 	$(call msg,CXX,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CXX) $(GRPC_CXXFLAGS) -c $< -o $@
 
-$(BUILD)/obj/bench/grpc_bench.o: bench/grpc_bench.cc $(GRPC_GEN)/kv.grpc.pb.cc bench/kv_store_shim.h bench/cpu_acct.h
+$(BUILD)/obj/bench/grpc_bench.o: bench/grpc_bench.cc $(GRPC_GEN)/kv.grpc.pb.cc \
+		$(GRPC_GEN)/flatrpc_kv.grpc.pb.cc bench/kv_store_shim.h bench/cpu_acct.h
 	$(call msg,CXX,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CXX) $(GRPC_CXXFLAGS) -c $< -o $@
 
 $(BUILD)/grpc-bench: $(BUILD)/obj/bench/grpc_bench.o $(BUILD)/obj/bench/kv.pb.o \
-		     $(BUILD)/obj/bench/kv.grpc.pb.o $(BUILD)/obj/bench/kv_store_shim.o
+		     $(BUILD)/obj/bench/kv.grpc.pb.o $(BUILD)/obj/bench/flatrpc_kv.pb.o \
+		     $(BUILD)/obj/bench/flatrpc_kv.grpc.pb.o $(BUILD)/obj/bench/kv_store_shim.o
 	$(call msg,LINK,$@)
 	$(Q)$(CXX) $^ -o $@ $(GRPC_LIBS)
 
@@ -583,6 +652,8 @@ all: $(foreach v,$(BENCH_VARIANTS),$(BUILD)/bench/$(v)/kv-server $(BUILD)/bench/
 # docs/benchmarks.md tables (between their markers) and docs/*.png from a
 # saved `bench/run.sh` output, no rerun.
 BENCH_RESULTS ?= bench/results/layered-bench.txt
+# bench/run.sh --gateway's, a run of its own
+BENCH_GW_RESULTS ?= bench/results/gateway-bench.txt
 .PHONY: bench-report
 bench-report:
-	bench/report.py $(BENCH_RESULTS) --png-dir docs --doc docs/benchmarks.md
+	bench/report.py $(BENCH_RESULTS) --gateway $(BENCH_GW_RESULTS) --png-dir docs --doc docs/benchmarks.md

@@ -6,7 +6,7 @@
 //   grpc-bench server --port P [--interceptors]
 //   grpc-bench client --server ADDR:PORT [--count N] [--outstanding K]
 //                     [--warmup W] [--server-pids PID[,PID...]] [--proto NAME]
-//                     [--user NAME] [--stall-us T]
+//                     [--user NAME] [--stall-us T] [--kv-proto] [--proxy-pids PID[,PID...]]
 //
 // The client prints the line kv-bench prints (proto= mode=blocking ...), so
 // run.sh parses both alike. gRPC has no busy-poll mode: run.sh prints n/a.
@@ -14,6 +14,11 @@
 // grpc-haproxy the proxies in front check and count them (bench/run.sh);
 // with --interceptors the server does both itself, in gRPC server
 // interceptors (the row "gRPC + interceptors", --proto grpc-icpt).
+// --kv-proto calls kv.Kv, the service of `flatrpc-gen --proto specs/kv.anf`
+// that flatrpc-gateway-kv serves, instead of bench/kv.proto's kvbench.KV;
+// the server serves both, so one client measures the gateway and a gRPC
+// C++ server with the same messages (bench/run.sh --gateway). The CPU of
+// --proxy-pids (the gateway) is counted apart from --server-pids.
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -33,6 +38,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "kv.grpc.pb.h"
+#include "flatrpc_kv.grpc.pb.h"
 #include "cpu_acct.h"
 #include "kv_store_shim.h"
 
@@ -136,9 +142,29 @@ class Factory final : public grpc::experimental::ServerInterceptorFactoryInterfa
 	}
 };
 
-class KVService final : public kvbench::KV::Service {
-	grpc::Status Get(grpc::ServerContext *ctx, const kvbench::GetRequest *req,
-			 kvbench::GetResponse *resp) override
+// The two services' types: kvbench.KV and the gateway's kv.Kv differ in
+// their messages' field numbers, not in what they do.
+template <class S, class GQ, class GR, class SQ, class SR>
+struct Api {
+	using Svc = S;
+	using GetReq = GQ;
+	using GetResp = GR;
+	using SetReq = SQ;
+	using SetResp = SR;
+};
+using BenchApi = Api<kvbench::KV, kvbench::GetRequest, kvbench::GetResponse, kvbench::SetRequest,
+		     kvbench::SetResponse>;
+using GatewayApi = Api<kv::Kv, kv::GetRequest, kv::GetResponse, kv::SetRequest, kv::SetResponse>;
+
+// One store behind both.
+template <class A>
+class KVService final : public A::Svc::Service {
+	using GetReq = typename A::GetReq;
+	using GetResp = typename A::GetResp;
+	using SetReq = typename A::SetReq;
+	using SetResp = typename A::SetResp;
+
+	grpc::Status Get(grpc::ServerContext *ctx, const GetReq *req, GetResp *resp) override
 	{
 		const void *v;
 
@@ -150,8 +176,7 @@ class KVService final : public kvbench::KV::Service {
 			resp->set_value(v, (size_t)n);
 		return grpc::Status::OK;
 	}
-	grpc::Status Set(grpc::ServerContext *ctx, const kvbench::SetRequest *req,
-			 kvbench::SetResponse *resp) override
+	grpc::Status Set(grpc::ServerContext *ctx, const SetReq *req, SetResp *resp) override
 	{
 		if (is_denied(ctx))
 			return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "firewall");
@@ -163,7 +188,8 @@ class KVService final : public kvbench::KV::Service {
 
 static int server(int port, bool interceptors)
 {
-	KVService svc;
+	KVService<BenchApi> svc;
+	KVService<GatewayApi> gw_svc;
 	grpc::ServerBuilder b;
 	sigset_t term;
 
@@ -177,6 +203,7 @@ static int server(int port, bool interceptors)
 	pthread_sigmask(SIG_BLOCK, &term, nullptr);
 	b.AddListeningPort("0.0.0.0:" + std::to_string(port), grpc::InsecureServerCredentials());
 	b.RegisterService(&svc);
+	b.RegisterService(&gw_svc);
 	if (interceptors) {
 		std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> f;
 
@@ -212,71 +239,45 @@ static int server(int port, bool interceptors)
 }
 
 // One call in flight; the context cannot be reused, so each call has its own.
+template <class A>
 struct Call {
 	grpc::ClientContext ctx;
-	kvbench::GetRequest greq;
-	kvbench::SetRequest sreq;
-	kvbench::GetResponse gresp;
-	kvbench::SetResponse sresp;
+	typename A::GetReq greq;
+	typename A::SetReq sreq;
+	typename A::GetResp gresp;
+	typename A::SetResp sresp;
 	grpc::Status st;
-	std::unique_ptr<grpc::ClientAsyncResponseReader<kvbench::GetResponse>> gr;
-	std::unique_ptr<grpc::ClientAsyncResponseReader<kvbench::SetResponse>> sr;
+	std::unique_ptr<grpc::ClientAsyncResponseReader<typename A::GetResp>> gr;
+	std::unique_ptr<grpc::ClientAsyncResponseReader<typename A::SetResp>> sr;
 	bool is_set;
 	unsigned long seq;
 	uint64_t at;
 };
 
-int main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "server", required_argument, nullptr, 'S' },
-		{ "port", required_argument, nullptr, 'P' },
-		{ "count", required_argument, nullptr, 'c' },
-		{ "outstanding", required_argument, nullptr, 'o' },
-		{ "warmup", required_argument, nullptr, 'w' },
-		{ "server-pids", required_argument, nullptr, 's' },
-		{ "proto", required_argument, nullptr, 'p' },
-		{ "interceptors", no_argument, nullptr, 'I' },
-		{ "user", required_argument, nullptr, 'u' },
-		{ "stall-us", required_argument, nullptr, 'T' },
-		{ nullptr, 0, nullptr, 0 }
-	};
-	unsigned long count = 20000, warmup = 2000;
-	uint64_t stall_ns = 0;	// as kv-bench --stall-us
-	unsigned outstanding = 1;
-	int port = 9448, c;
-	std::string target, proto = "grpc", user = "Kevin";
-	bool interceptors = false;
-	struct cpu_acct srv = {}, srv0 = {};
+struct ClientOpts {
+	std::string target, proto, user;
+	unsigned long count, warmup;
+	uint64_t stall_ns;
+	unsigned outstanding;
+	struct cpu_acct srv, proxy;
+};
 
-	if (argc < 2)
-		goto usage;
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "S:P:c:o:w:s:p:Iu:T:", opts, nullptr)) != -1) {
-		switch (c) {
-		case 'S': target = optarg; break;
-		case 'P': port = atoi(optarg); break;
-		case 'c': count = strtoul(optarg, nullptr, 0); break;
-		case 'o': outstanding = (unsigned)strtoul(optarg, nullptr, 0); break;
-		case 'w': warmup = strtoul(optarg, nullptr, 0); break;
-		case 's': cpu_acct_init(&srv, optarg); break;
-		case 'p': proto = optarg; break;
-		case 'I': interceptors = true; break;
-		case 'u': user = optarg; break;
-		case 'T': stall_ns = strtoull(optarg, nullptr, 0) * 1000; break;
-		default: goto usage;
-		}
-	}
-	if (!strcmp(argv[1], "server"))
-		return server(port, interceptors);
-	if (strcmp(argv[1], "client") || target.empty() || !count || !outstanding || outstanding > 64)
-		goto usage;
+template <class A>
+static int client(ClientOpts &o)
+{
+	using Call = ::Call<A>;
+	const std::string &target = o.target, &proto = o.proto, &user = o.user;
+	unsigned long count = o.count, warmup = o.warmup;
+	uint64_t stall_ns = o.stall_ns;
+	unsigned outstanding = o.outstanding;
+	struct cpu_acct &srv = o.srv, srv0 = {}, &proxy = o.proxy, proxy0 = {};
+
 	{
 		grpc::ChannelArguments args;
 		// one HTTP/2 connection, as the UDP/TCP baselines use one socket
 		args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
 		auto ch = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
-		auto stub = kvbench::KV::NewStub(ch);
+		auto stub = A::Svc::NewStub(ch);
 		grpc::CompletionQueue cq;
 		std::vector<uint64_t> lat, get_lat;	// get_lat: bench/run.sh's head-of-line run
 		unsigned long total = count + warmup, sent = 0, done = 0, errors = 0;
@@ -362,6 +363,8 @@ int main(int argc, char **argv)
 				cpu0_c = now_ns(CLOCK_PROCESS_CPUTIME_ID);
 				srv0 = srv;	// the pid list
 				cpu_acct_read(&srv0);
+				proxy0 = proxy;
+				cpu_acct_read(&proxy0);
 			}
 			if (k->seq >= warmup) {
 				lat.push_back(t - k->at);
@@ -375,7 +378,9 @@ int main(int argc, char **argv)
 		uint64_t t_end = now_ns();
 		uint64_t cpu_c = now_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0_c;
 		cpu_acct_read(&srv);
+		cpu_acct_read(&proxy);
 		uint64_t cpu_s = cpu_acct_delta(&srv0, &srv);
+		uint64_t cpu_p = proxy.n ? cpu_acct_delta(&proxy0, &proxy) : 0;
 		size_t n = lat.size();
 
 		std::sort(lat.begin(), lat.end());
@@ -384,17 +389,75 @@ int main(int argc, char **argv)
 		double secs = (double)(t_end - t_start) / 1e9;
 		printf("proto=%s mode=blocking outstanding=%u count=%zu p50_us=%.2f p99_us=%.2f "
 		       "rate_per_s=%.0f errors=%lu client_cpu_us_per_rpc=%.2f server_cpu_us_per_rpc=%.2f "
-		       "body_bytes_per_rpc=%.1f get_p50_us=%.2f get_p99_us=%.2f gets=%zu gets_lost=0\n",
+		       "body_bytes_per_rpc=%.1f get_p50_us=%.2f get_p99_us=%.2f gets=%zu gets_lost=0 "
+		       "proxy_cpu_us_per_rpc=%.2f\n",
 		       proto.c_str(), outstanding, n, n ? lat[n / 2] / 1e3 : 0.0,
 		       n ? lat[n * 99 / 100] / 1e3 : 0.0, secs > 0 ? n / secs : 0.0, errors,
 		       n ? cpu_c / 1e3 / n : 0.0, n ? cpu_s / 1e3 / n : 0.0, (double)body / total,
-		       g ? get_lat[g / 2] / 1e3 : 0.0, g ? get_lat[g * 99 / 100] / 1e3 : 0.0, g);
+		       g ? get_lat[g / 2] / 1e3 : 0.0, g ? get_lat[g * 99 / 100] / 1e3 : 0.0, g,
+		       n ? cpu_p / 1e3 / n : 0.0);
 		return errors ? 1 : 0;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "server", required_argument, nullptr, 'S' },
+		{ "port", required_argument, nullptr, 'P' },
+		{ "count", required_argument, nullptr, 'c' },
+		{ "outstanding", required_argument, nullptr, 'o' },
+		{ "warmup", required_argument, nullptr, 'w' },
+		{ "server-pids", required_argument, nullptr, 's' },
+		{ "proto", required_argument, nullptr, 'p' },
+		{ "interceptors", no_argument, nullptr, 'I' },
+		{ "user", required_argument, nullptr, 'u' },
+		{ "stall-us", required_argument, nullptr, 'T' },
+		{ "kv-proto", no_argument, nullptr, 'K' },
+		{ "proxy-pids", required_argument, nullptr, 'X' },
+		{ nullptr, 0, nullptr, 0 }
+	};
+	unsigned long count = 20000, warmup = 2000;
+	uint64_t stall_ns = 0;	// as kv-bench --stall-us
+	unsigned outstanding = 1;
+	int port = 9448, c;
+	std::string target, proto = "grpc", user = "Kevin";
+	bool interceptors = false, kv_proto = false;
+	struct cpu_acct srv = {}, proxy = {};
+
+	if (argc < 2)
+		goto usage;
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "S:P:c:o:w:s:p:Iu:T:KX:", opts, nullptr)) != -1) {
+		switch (c) {
+		case 'S': target = optarg; break;
+		case 'P': port = atoi(optarg); break;
+		case 'c': count = strtoul(optarg, nullptr, 0); break;
+		case 'o': outstanding = (unsigned)strtoul(optarg, nullptr, 0); break;
+		case 'w': warmup = strtoul(optarg, nullptr, 0); break;
+		case 's': cpu_acct_init(&srv, optarg); break;
+		case 'p': proto = optarg; break;
+		case 'I': interceptors = true; break;
+		case 'u': user = optarg; break;
+		case 'T': stall_ns = strtoull(optarg, nullptr, 0) * 1000; break;
+		case 'K': kv_proto = true; break;
+		case 'X': cpu_acct_init(&proxy, optarg); break;
+		default: goto usage;
+		}
+	}
+	if (!strcmp(argv[1], "server"))
+		return server(port, interceptors);
+	if (strcmp(argv[1], "client") || target.empty() || !count || !outstanding || outstanding > 64)
+		goto usage;
+	{
+		ClientOpts o{ target, proto, user, count, warmup, stall_ns, outstanding, srv, proxy };
+
+		return kv_proto ? client<GatewayApi>(o) : client<BenchApi>(o);
 	}
 usage:
 	fprintf(stderr, "usage: grpc-bench server --port P [--interceptors]\n"
 			"       grpc-bench client --server ADDR:PORT [--count N] [--outstanding K] [--stall-us T]\n"
 			"                         [--warmup W] [--server-pids PID[,PID...]] [--proto NAME]\n"
-			"                         [--user NAME]\n");
+			"                         [--user NAME] [--kv-proto] [--proxy-pids PID[,PID...]]\n");
 	return 2;
 }

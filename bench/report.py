@@ -2,13 +2,15 @@
 """Tables and plots from a saved `bench/run.sh` output.
 
     bench/report.py bench/results/kv-bench.txt [--png-dir docs] [--doc docs/benchmarks.md]
+                    [--gateway bench/results/gateway-bench.txt]
 
 Writes kv-latency.png, kv-rate.png, hol.png, hdr-parse.png and
 kv-histogram.png (one run's get latency as the library's histogram saw it) into
 --png-dir. With --doc, rewrites every table of that page between its
 `<!-- report:NAME -->` and `<!-- /report:NAME -->` markers (the targets
 table included, computed here from the raw figures); without it, prints the
-tables. It reads only the raw output, so the page and the plots can be
+tables. --gateway adds the table of a saved `bench/run.sh --gateway`
+output (the block `gateway`). It reads only the raw output, so the page and the plots can be
 remade without rerunning. Debian's python3-matplotlib serves /usr/bin/python3,
 hence the shebang.
 """
@@ -447,6 +449,48 @@ def targets(r, hdrs):
     return table(["target", "measured", "met?"], rows)
 
 
+GATEWAY_NAMES = {"grpc": "gRPC C++ client → gRPC C++ server",
+                 "grpc-icpt": "gRPC C++ client → gRPC C++ server + interceptors (firewall, sessions)",
+                 "gateway": "gRPC C++ client → flatrpc-gateway-kv → FlatRPC kv-server (specs/kv.anf)",
+                 "flatrpc": "FlatRPC client (kv-bench) → the same kv-server, no gateway"}
+
+
+def gateway(path):
+    """The table of a `bench/run.sh --gateway` output: each figure is
+    "median min-max" there, "median (min–max)" here."""
+    if not path:
+        return NA
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        return NA
+    head = next((ln for ln in lines if ln.startswith("# gateway:")), None)
+    if head and head.startswith("# gateway: n/a:"):
+        return head[len("# gateway: "):] + "."
+
+    def cell(med, mm):
+        lo, hi = mm.split("-")
+        return med if lo == hi else f"{med} ({lo}–{hi})"
+
+    rows, own = [], None
+    for ln in lines:
+        f = ln.split()
+        if len(f) == 10 and f[0] == "gw" and f[1] != "stack":
+            rows.append([GATEWAY_NAMES.get(f[1], f[1])] +
+                        [cell(f[i], f[i + 1]) for i in (2, 4, 6, 8)])
+        elif len(f) == 7 and f[0] == "gwown":
+            own = [cell(f[i], f[i + 1]) for i in (1, 3, 5)]
+    if not head or not rows:
+        return NA
+    runs = re.search(r"medians of (\d+) interleaved runs", head)
+    out = table(["path (1 core, blocking)", "p50 µs (runs min–max)", "p99 µs", "rate /s (32 out)",
+                 "CPU µs/call, all processes"], rows)
+    if own:
+        out += ("\n\n" + table(["the gateway alone", "p50 µs", "p99 µs", "CPU µs/call (32 out)"],
+                                [["its time per call less the FlatRPC round trip; its CPU"] + own]))
+    return out + f"\n\nRaw output: `{path}`, {runs[1] if runs else '?'} runs of each."
+
+
 def write_doc(path, b):
     text = open(path).read()
     for name, md in b.items():
@@ -568,6 +612,7 @@ def main():
     ap.add_argument("results")
     ap.add_argument("--png-dir", default="docs")
     ap.add_argument("--doc", help="rewrite the generated blocks of this page in place")
+    ap.add_argument("--gateway", help="a saved `bench/run.sh --gateway` output")
     ap.add_argument("--strict", action="store_true",
                     help="fail when a table or target has no figures (the smoke run's check)")
     a = ap.parse_args()
@@ -575,6 +620,8 @@ def main():
     if not r["main"]:
         sys.exit("report: no KV rows in " + a.results)
     b = blocks(r)
+    if a.gateway:
+        b["gateway"] = gateway(a.gateway)
     if a.strict:
         empty = [name for name, md in b.items() if md == NA]
         empty += [f"target '{row.split(' | ')[0].lstrip('| ')}'" for row in b["targets"].splitlines()

@@ -27,7 +27,7 @@
 # Last, head-of-line blocking: 1% loss at a router between client and
 # server, get p99 for gRPC and FlatRPC.
 #
-#   bench/run.sh [--reps N] [--count N] [--smoke] [--profile] [--placement]
+#   bench/run.sh [--reps N] [--count N] [--smoke] [--profile] [--placement] [--gateway]
 # --smoke does a few hundred calls per stack: it proves the benchmark still
 # runs (make test uses it), not how fast anything is. On a loaded machine a
 # lossy call's response can come after its timeout; the smoke run reports
@@ -39,6 +39,14 @@
 # (the library runs the client: tracker) and flatrpc-cst-bpf (the same
 # with FLATRPC_CLIENT_ANFS=bpf: through BPF_PROG_TEST_RUN, as before),
 # interleaved as the cost rows are, and prints their rows.
+# --gateway runs only the gRPC gateway comparison (docs/grpc.md): one gRPC
+# C++ client (grpc-bench --kv-proto, the gateway's kv.Kv messages) against
+# the gRPC C++ server, the same with the interceptors, and
+# flatrpc-gateway-kv in front of kv-server (specs/kv.anf), plus kv-bench's
+# FlatRPC client to that kv-server; blocking mode, everything on core 0.
+# Each of REPS rounds (default 5 here) runs every stack once, restarted for
+# each run; the gateway's own time per call (--timing: its time less the
+# FlatRPC round trip) and its own CPU come with its rows.
 set -Eeuo pipefail
 # errexit stops the run at a failed step; this says which one
 trap 'echo "bench/run.sh: line $LINENO failed (exit $?): $BASH_COMMAND" >&2' ERR
@@ -47,16 +55,17 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$top/build}
 export FLATRPC_PY=$B/py	# bench/pcap_bytes.py reads the wire header's layout there
 REPS=3 COUNT=20000 RATE_COUNT=50000 WARMUP=2000 SMOKE=0 WIRE_COUNT=5000
-PROFILE=0 PLACEMENT=0
+PROFILE=0 PLACEMENT=0 GATEWAY=0 REPS_SET=0
 while [ $# -gt 0 ]; do
 	case $1 in
-	--reps) REPS=$2; shift 2 ;;
+	--reps) REPS=$2; REPS_SET=1; shift 2 ;;
 	--count) COUNT=$2; RATE_COUNT=$2; shift 2 ;;
 	--smoke) SMOKE=1; REPS=1; COUNT=300; RATE_COUNT=300; WARMUP=50; WIRE_COUNT=300; shift ;;
 	--profile) PROFILE=1; shift ;;
 	--placement) PLACEMENT=1; shift ;;
+	--gateway) GATEWAY=1; shift ;;
 	-h|--help) sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
-	*) echo "usage: bench/run.sh [--reps N] [--count N] [--smoke] [--profile] [--placement]" >&2; exit 2 ;;
+	*) echo "usage: bench/run.sh [--reps N] [--count N] [--smoke] [--profile] [--placement] [--gateway]" >&2; exit 2 ;;
 	esac
 done
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh: needs root (network namespaces, XDP)" >&2; exit 1; }
@@ -387,6 +396,84 @@ interleaved() {
 if [ "$PLACEMENT" = 1 ]; then
 	echo "# placement: the session tracker at the server (flatrpc-fwst), at the client in the library (flatrpc-cst) and at the client through BPF_PROG_TEST_RUN (flatrpc-cst-bpf); p50 us, all calls and per method (medians of $REPS interleaved runs)"
 	interleaved place flatrpc-fwst flatrpc-cst flatrpc-cst-bpf
+	exit 0
+fi
+
+# --gateway: stack -> how it is started and called
+gw_start() { # stack
+	case $1 in
+	gw-grpc) start_server grpc blocking ;;
+	gw-grpc-icpt) start_server grpc-icpt blocking ;;
+	gw-flatrpc) start_server flatrpc blocking ;;
+	gw-gateway)
+		start_server flatrpc blocking
+		# a FlatRPC client of kv-server, on the client's host and core,
+		# as the gRPC client's sidecar would be
+		spawn "$F_CNS" 0 "$B/flatrpc-gateway-kv" --iface $F_CIF --server $F_SRV_IP \
+			--listen 127.0.0.1:50051 --timing
+		GW_PID=${pids[-1]}
+		local i
+		for i in $(seq 50); do
+			grep -q 'gRPC kv.Kv on' "$work/server.log" && break
+			kill -0 "$GW_PID" 2>/dev/null || { echo "bench: the gateway failed:" >&2; cat "$work/server.log" >&2; exit 1; }
+			sleep 0.1
+		done ;;
+	esac
+}
+gw_client() { # stack outstanding count
+	case $1 in
+	gw-grpc|gw-grpc-icpt)
+		ip netns exec "$C" taskset -c 0 "$B/grpc-bench" client --kv-proto --proto ${1#gw-} \
+			--server $SRV_IP:9448 --outstanding "$2" --count "$3" --warmup "$WARMUP" \
+			--server-pids "$SERVER_PIDS" ;;
+	gw-gateway)
+		ip netns exec "$F_CNS" taskset -c 0 "$B/grpc-bench" client --kv-proto --proto gateway \
+			--server 127.0.0.1:50051 --outstanding "$2" --count "$3" --warmup "$WARMUP" \
+			--server-pids "$SERVER_PIDS" --proxy-pids "$GW_PID" ;;
+	gw-flatrpc) client flatrpc blocking "$2" "$3" ;;
+	esac
+}
+# median and min-max of one field of a file's lines
+gw_fig() { # field file
+	printf '%s %s' "$(field "$1" <"$2" | median)" "$(field "$1" <"$2" | sort -g | sed -n '1p;$p' | paste -sd-)"
+}
+if [ "$GATEWAY" = 1 ]; then
+	[ -x "$B/grpc-bench" ] || { echo "bench/run.sh: --gateway needs $B/grpc-bench (make bench-tools)" >&2; exit 1; }
+	[ -x "$B/flatrpc-gateway-kv" ] || { echo "bench/run.sh: --gateway needs $B/flatrpc-gateway-kv (make)" >&2; exit 1; }
+	[ "$REPS_SET" = 1 ] || [ "$SMOKE" = 1 ] || REPS=5
+	GW_STACKS="gw-grpc gw-grpc-icpt gw-gateway gw-flatrpc"
+	echo "# gateway: a gRPC C++ client (grpc-bench --kv-proto) to the gRPC C++ server, to it with interceptors, and through flatrpc-gateway-kv to kv-server (specs/kv.anf); kv-bench's FlatRPC client to that kv-server beside them: $(date -u +%F) $(uname -r), $(nproc) cores; blocking, one core; 80% get / 20% set; medians of $REPS interleaved runs (min-max); p50/p99 with 1 outstanding ($COUNT calls), rate and CPU with 32 ($RATE_COUNT calls), warm-up $WARMUP"
+	for st in $GW_STACKS; do : >"$work/gw-lat-$st"; : >"$work/gw-rate-$st"; : >"$work/gw-cpu-$st"; done
+	: >"$work/gw-own" ; : >"$work/gw-own-cpu"
+	for _ in $(seq "$REPS"); do
+		for st in $GW_STACKS; do
+			gw_start $st
+			gw_client $st 1 "$COUNT" >>"$work/gw-lat-$st"
+			stop_server
+			# the gateway's own time, of the calls of that one-outstanding run
+			[ $st = gw-gateway ] && sed -n 's/^timing: calls \([0-9]*\) gateway_own_p50_us \([0-9.]*\) gateway_own_p99_us \([0-9.]*\)$/own_calls=\1 own_p50_us=\2 own_p99_us=\3/p' \
+				"$work/server.log" >>"$work/gw-own"
+			gw_start $st
+			gw_client $st 32 "$RATE_COUNT" | tee -a "$work/gw-rate-$st" >"$work/one"
+			stop_server
+			# client + server (+ gateway) CPU per call, as the main table counts it
+			awk -v c="$(field client_cpu_us_per_rpc <"$work/one")" \
+			    -v s="$(field server_cpu_us_per_rpc <"$work/one")" \
+			    -v p="$(field proxy_cpu_us_per_rpc <"$work/one")" \
+			    'BEGIN { printf "cpu=%.2f\n", c + s + p }' >>"$work/gw-cpu-$st"
+			[ $st = gw-gateway ] && field proxy_cpu_us_per_rpc <"$work/one" | sed 's/^/own_cpu=/' >>"$work/gw-own-cpu"
+		done
+	done
+	printf '%-3s %-13s %18s %18s %22s %18s\n' gw stack p50_us p99_us rate_per_s cpu_us_per_call
+	for st in $GW_STACKS; do
+		printf '%-3s %-13s %18s %18s %22s %18s\n' gw ${st#gw-} "$(gw_fig p50_us "$work/gw-lat-$st")" \
+			"$(gw_fig p99_us "$work/gw-lat-$st")" "$(gw_fig rate_per_s "$work/gw-rate-$st")" \
+			"$(gw_fig cpu "$work/gw-cpu-$st")"
+	done
+	echo "# the gateway's own share: its time per call less the FlatRPC round trip (--timing, warm-up included), its own CPU per call at 32 outstanding"
+	printf '%-5s %18s %18s %18s\n' gwown p50_us p99_us cpu_us_per_call
+	printf '%-5s %18s %18s %18s\n' gwown "$(gw_fig own_p50_us "$work/gw-own")" \
+		"$(gw_fig own_p99_us "$work/gw-own")" "$(gw_fig own_cpu "$work/gw-own-cpu")"
 	exit 0
 fi
 

@@ -2,8 +2,9 @@
 /*
  * fuzz_gateway.c - libFuzzer entry for what the gRPC gateway decodes from
  * outside: HTTP/2 from a client, the protobuf of each method's request
- * (the generated glue for specs/kv.anf) and the body of a FlatRPC
- * response. The first byte picks which; the rest is the input.
+ * (the generated glue for specs/kv.anf), the body of a FlatRPC
+ * response and a server reflection request. The first byte picks which;
+ * the rest is the input.
  *
  * HTTP/2 input follows a client preface and an empty SETTINGS frame, so
  * that the fuzzer spends its time on frames, HPACK and gRPC framing
@@ -47,8 +48,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fr_gw_test_close(k);
 	} else if (pick < 192) {
 		fr_gw_test_request(gs, (pick - 128) % gs->n_methods, data, size);
-	} else {
+	} else if (pick < 240) {
 		fr_gw_test_response(gs, (pick - 192) % gs->n_methods, data, size);
+	} else {
+		static struct fr_gw_refl *r;
+		char err[200];
+		uint8_t *out;
+
+		if (!r)
+			r = fr_gw_refl_new(fr_gw_descriptor_set, fr_gw_descriptor_set_len, err,
+					   sizeof(err));
+		if (!r)
+			abort();	/* the build's own set always reads */
+		if (fr_gw_reflect(r, data, size, &out) >= 0)
+			free(out);
 	}
 	if (size < 10)
 		fr_gw_parse_timeout((const char *)data, size);

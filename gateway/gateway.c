@@ -42,6 +42,15 @@
 /* a health check request is a service name */
 #define GW_HEALTH_MAX	1024
 #define GW_HEALTH_PATH	"/grpc.health.v1.Health/Check"
+/* server reflection, both versions of the one protocol (reflect.c) */
+#define GW_REFL_V1A	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+#define GW_REFL_V1	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+/* a reflection request is a file or symbol name */
+#define GW_REFL_MAX	4096
+/* answers a client has not read yet: past this it is not reading them */
+#define GW_REFL_OUT_MAX	(4u << 20)
+/* --timing keeps this many calls' figures (4 MiB) */
+#define GW_TIMED	(1u << 20)
 /* gRPC's length-prefixed message: a compressed flag and a big-endian length */
 #define GRPC_PREFIX	5
 
@@ -55,6 +64,12 @@ struct fr_gw_call {
 	int32_t			stream_id;
 	const struct fr_gw_method *m;	/* NULL: health, or an unknown path */
 	int			health;
+	/* a reflection stream: answered message by message while the client
+	 * sends, not once at END_STREAM */
+	int			reflect;
+	int			streaming;	/* its response headers are out */
+	int			in_done;	/* the client has half-closed */
+	int			ending;		/* failed: trailers next, input ignored */
 	char			path[128];
 	int			bad_type;	/* content-type is not application/grpc */
 	int			hdr_overflow;
@@ -64,13 +79,16 @@ struct fr_gw_call {
 	uint8_t			*in;		/* the request's DATA, prefix included */
 	size_t			in_len, in_cap;
 	uint64_t		deadline;	/* CLOCK_MONOTONIC ns; 0: none */
+	/* --timing: the recv() that made it whole, it went to FlatRPC,
+	 * FlatRPC answered */
+	uint64_t		t_begin, t_send, t_done;
 	int			calling;	/* sent to FlatRPC, awaiting completion */
 	uint32_t		rpc_id;
 	int			answered;	/* a response is submitted */
 	enum fr_gw_code		code;
 	char			msg[200];
 	uint8_t			*out;		/* OK: prefix + message */
-	size_t			out_len, out_off;
+	size_t			out_len, out_off, out_cap;
 	struct fr_gw_call	*prev, *next;	/* the conn's calls */
 	struct fr_gw_call	*pprev, *pnext;	/* the calls awaiting FlatRPC */
 };
@@ -86,6 +104,7 @@ struct fr_gw_conn {
 
 struct gw {
 	const struct fr_gw_service *gs;
+	struct fr_gw_refl	*refl;		/* fr_gw_descriptor_set's index */
 	struct flatrpc_sock	*sock;		/* NULL: the test harness */
 	struct flatrpc_peer	peer;
 	struct fr_gw_call	*pending;
@@ -94,6 +113,11 @@ struct gw {
 	int			verbose;
 	/* counters, printed at exit */
 	uint64_t		calls, ok, failed, conns_total, h2_errors;
+	/* --timing: each FlatRPC call's time in the gateway, its FlatRPC
+	 * round trip left out (ns); at most GW_TIMED of them */
+	uint32_t		*own;
+	size_t			nown;
+	uint64_t		t_recv;		/* when the bytes being fed came */
 	uint8_t			body[FLATRPC_MSG_MAX];
 };
 
@@ -452,20 +476,35 @@ static ssize_t read_out(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t le
 {
 	struct fr_gw_call *c = src->ptr;
 	size_t n = c->out_len - c->out_off;
-	char st[8];
+	char st[8], msg[3 * sizeof(c->msg)];
 
 	if (n > len)
 		n = len;
-	memcpy(buf, c->out + c->out_off, n);
+	if (n)
+		memcpy(buf, c->out + c->out_off, n);
 	c->out_off += n;
 	if (c->out_off == c->out_len) {
-		nghttp2_nv tr[] = { NV("grpc-status", st) };
+		nghttp2_nv tr[] = { NV("grpc-status", st), NV("grpc-message", msg) };
 
-		snprintf(st, sizeof(st), "%d", FR_GW_OK);
+		if (c->reflect && !c->in_done && !c->ending) {
+			/* the client may ask more: wait for it (refl_flush resumes) */
+			c->out_off = c->out_len = 0;
+			return n ? (ssize_t)n : NGHTTP2_ERR_DEFERRED;
+		}
+		if (c->reflect) {
+			if (c->code == FR_GW_OK)
+				G.ok++;
+			else
+				G.failed++;
+		}
+		/* an error after messages: only a stream's can be one */
+		snprintf(st, sizeof(st), "%d", c->code);
 		tr[0].valuelen = strlen(st);
+		pct_encode(c->msg, msg, sizeof(msg));
+		tr[1].valuelen = strlen(msg);
 		/* gRPC ends a stream on its trailers, never on DATA */
 		*flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
-		if (nghttp2_submit_trailer(h2, id, tr, 1))
+		if (nghttp2_submit_trailer(h2, id, tr, c->code == FR_GW_OK ? 1 : 2))
 			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	}
 	return (ssize_t)n;
@@ -531,6 +570,167 @@ static void health(struct fr_gw_call *c, const uint8_t *pb, size_t len)
 	grpc__health__v1__health_check_request__free_unpacked(q, NULL);
 }
 
+/* ---- server reflection: a bidirectional stream ---------------------------------- */
+
+/* Sends what the stream has: its response headers with the first answer,
+ * then each answer as it is made, then the trailers once the client has
+ * half-closed or the stream failed. */
+static void refl_flush(struct fr_gw_call *c)
+{
+	nghttp2_nv hv[] = { NV(":status", "200"), NV("content-type", "application/grpc") };
+	nghttp2_data_provider prd = { .source.ptr = c, .read_callback = read_out };
+
+	if (c->streaming) {
+		nghttp2_session_resume_data(c->conn->h2, c->stream_id);
+		return;
+	}
+	if (c->code != FR_GW_OK) {
+		answer(c);	/* nothing sent yet: Trailers-Only, as a unary call */
+		return;
+	}
+	if (c->out_len == c->out_off && !c->in_done)
+		return;
+	c->streaming = c->answered = 1;
+	nghttp2_submit_response(c->conn->h2, c->stream_id, hv, 2, &prd);
+}
+
+static void refl_end(struct fr_gw_call *c, enum fr_gw_code code, const char *msg)
+{
+	fr_gw_fail(c, code, msg);
+	c->ending = 1;
+	/* before the first answer, answer() says it */
+	if (G.verbose && c->streaming)
+		fprintf(stderr, "flatrpc-gateway: %s: status %d: %s\n", c->path, c->code, c->msg);
+	refl_flush(c);
+}
+
+static int refl_queue(struct fr_gw_call *c, const uint8_t *pb, size_t n)
+{
+	size_t unsent = c->out_len - c->out_off, need = unsent + GRPC_PREFIX + n;
+
+	if (need > GW_REFL_OUT_MAX)
+		return fr_gw_fail(c, FR_GW_RESOURCE_EXHAUSTED,
+				  "the client does not read its reflection answers");
+	if (c->out_off) {
+		memmove(c->out, c->out + c->out_off, unsent);
+		c->out_off = 0;
+		c->out_len = unsent;
+	}
+	if (need > c->out_cap) {
+		size_t cap = c->out_cap ? c->out_cap : 4096;
+		uint8_t *p;
+
+		while (cap < need)
+			cap *= 2;
+		p = realloc(c->out, cap);
+		if (!p)
+			return fr_gw_fail(c, FR_GW_RESOURCE_EXHAUSTED, "gateway out of memory");
+		c->out = p;
+		c->out_cap = cap;
+	}
+	c->out[c->out_len] = 0;
+	c->out[c->out_len + 1] = (uint8_t)(n >> 24);
+	c->out[c->out_len + 2] = (uint8_t)(n >> 16);
+	c->out[c->out_len + 3] = (uint8_t)(n >> 8);
+	c->out[c->out_len + 4] = (uint8_t)n;
+	memcpy(c->out + c->out_len + GRPC_PREFIX, pb, n);
+	c->out_len += GRPC_PREFIX + n;
+	return 0;
+}
+
+/* Answers every whole request in c->in, in order; keeps a partial one. */
+static void refl_pump(struct fr_gw_call *c)
+{
+	size_t used = 0;
+
+	while (!c->ending && c->in_len - used >= GRPC_PREFIX) {
+		const uint8_t *p = c->in + used;
+		uint32_t mlen = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 |
+				p[4];
+		uint8_t *pb;
+		ssize_t n;
+
+		if (p[0] > 1) {
+			refl_end(c, FR_GW_INVALID_ARGUMENT, "not a length-prefixed gRPC message");
+			break;
+		}
+		if (p[0]) {
+			refl_end(c, FR_GW_UNIMPLEMENTED, "compressed messages are not supported");
+			break;
+		}
+		if (mlen > GW_REFL_MAX) {
+			char m[120];
+
+			snprintf(m, sizeof(m), "reflection request larger than %u bytes",
+				 GW_REFL_MAX);
+			refl_end(c, FR_GW_RESOURCE_EXHAUSTED, m);
+			break;
+		}
+		if (c->in_len - used < GRPC_PREFIX + mlen)
+			break;
+		n = fr_gw_reflect(G.refl, p + GRPC_PREFIX, mlen, &pb);
+		if (n == -1) {
+			refl_end(c, FR_GW_INVALID_ARGUMENT, "ServerReflectionRequest does not decode");
+			break;
+		}
+		if (n < 0 || refl_queue(c, pb, (size_t)n)) {
+			free(pb);
+			refl_end(c, FR_GW_RESOURCE_EXHAUSTED, c->code == FR_GW_OK ?
+				 "gateway out of memory" : c->msg);
+			break;
+		}
+		free(pb);
+		used += GRPC_PREFIX + mlen;
+	}
+	memmove(c->in, c->in + used, c->in_len - used);
+	c->in_len -= used;
+	if (!c->ending)
+		refl_flush(c);
+}
+
+static void refl_data(struct fr_gw_call *c, const uint8_t *data, size_t len)
+{
+	const size_t max = GRPC_PREFIX + GW_REFL_MAX;
+
+	if (!c->in) {
+		c->in = malloc(max);
+		if (!c->in) {
+			refl_end(c, FR_GW_RESOURCE_EXHAUSTED, "gateway out of memory");
+			return;
+		}
+		c->in_cap = max;
+	}
+	/* at most one request buffered: each is answered as soon as it is whole */
+	while (len && !c->ending) {
+		size_t n = max - c->in_len < len ? max - c->in_len : len;
+
+		memcpy(c->in + c->in_len, data, n);
+		c->in_len += n;
+		data += n;
+		len -= n;
+		refl_pump(c);
+	}
+}
+
+/* The request's headers are in, or the client half-closed. */
+static void refl_frame(struct fr_gw_call *c, const nghttp2_frame *f)
+{
+	if (c->ending)
+		return;
+	if (c->bad_type) {
+		refl_end(c, FR_GW_UNKNOWN, "content-type is not application/grpc");
+		return;
+	}
+	if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		return;
+	c->in_done = 1;
+	if (c->in_len) {
+		refl_end(c, FR_GW_INVALID_ARGUMENT, "the stream ended inside a gRPC message");
+		return;
+	}
+	refl_flush(c);
+}
+
 /* The request is whole (END_STREAM): decode it and call FlatRPC, or answer
  * at once. */
 static void request_done(struct fr_gw_call *c)
@@ -541,6 +741,9 @@ static void request_done(struct fr_gw_call *c)
 	if (c->answered)
 		return;
 	G.calls++;
+	/* not from its first header: the client's wait between its HEADERS
+	 * and its DATA is not the gateway's time */
+	c->t_begin = G.t_recv;
 	if (c->bad_type) {
 		fr_gw_fail(c, FR_GW_UNKNOWN, "content-type is not application/grpc");
 		goto reply;
@@ -589,6 +792,10 @@ static void request_done(struct fr_gw_call *c)
 		fr_gw_fail(c, FR_GW_UNAVAILABLE, "no FlatRPC socket");
 		goto reply;
 	}
+	/* before the send: on veth its syscall carries the frame through the
+	 * server's XDP in softirq, which is the FlatRPC leg, not the gateway */
+	if (G.own)
+		c->t_send = now_ns();
 	err = flatrpc_send(G.sock, &G.peer, c->m->id, G.body, (size_t)n, &c->rpc_id);
 	if (err) {
 		char m[160];
@@ -611,6 +818,8 @@ static void complete(const struct flatrpc_completion *k)
 			break;
 	if (!c)
 		return;		/* answered already: its deadline passed, or its stream closed */
+	if (G.own)
+		c->t_done = now_ns();
 	if (k->err) {
 		char m[160];
 
@@ -677,6 +886,10 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
 		snprintf(c->path, sizeof(c->path), "%.*s", (int)(vlen < 127 ? vlen : 127), value);
 		if (is(value, vlen, GW_HEALTH_PATH))
 			c->health = 1;
+		if (is(value, vlen, GW_REFL_V1A) || is(value, vlen, GW_REFL_V1)) {
+			c->reflect = 1;
+			G.calls++;	/* the stream is one call, however many requests */
+		}
 		for (unsigned i = 0; i < G.gs->n_methods; i++)
 			if (is(value, vlen, G.gs->methods[i].path))
 				c->m = &G.gs->methods[i];
@@ -720,6 +933,11 @@ static int on_data(nghttp2_session *h2, uint8_t flags, int32_t id, const uint8_t
 	struct fr_gw_call *c = stream_call(h2, id);
 	size_t max;
 
+	if (c && c->reflect) {
+		if (!c->ending)
+			refl_data(c, data, len);
+		return 0;
+	}
 	if (!c || c->answered)
 		return 0;
 	max = GRPC_PREFIX + (c->m ? c->m->pb_max : c->health ? GW_HEALTH_MAX : 0);
@@ -762,10 +980,15 @@ static int on_frame(nghttp2_session *h2, const nghttp2_frame *f, void *user)
 {
 	struct fr_gw_call *c;
 
-	if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
-	    !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+	if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA)
 		return 0;
 	c = stream_call(h2, f->hd.stream_id);
+	if (c && c->reflect) {
+		refl_frame(c, f);
+		return 0;
+	}
+	if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		return 0;
 	if (c)
 		request_done(c);
 	return 0;
@@ -786,6 +1009,18 @@ static int on_close(nghttp2_session *h2, int32_t id, uint32_t code, void *user)
  * client sent: counted with the errors mem_recv() itself reports. */
 static int on_sent(nghttp2_session *h2, const nghttp2_frame *f, void *user)
 {
+	/* a call's last frame has been serialized for the socket: from the
+	 * bytes that made its request whole to here, less the FlatRPC round
+	 * trip, was the gateway's */
+	if (G.own && f->hd.type == NGHTTP2_HEADERS && (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+		struct fr_gw_call *c = stream_call(h2, f->hd.stream_id);
+
+		if (c && c->t_done && c->t_begin && G.nown < GW_TIMED) {
+			uint64_t own = now_ns() - c->t_begin - (c->t_done - c->t_send);
+
+			G.own[G.nown++] = own > UINT32_MAX ? UINT32_MAX : (uint32_t)own;
+		}
+	}
 	if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR) {
 		G.h2_errors++;
 		if (G.verbose)
@@ -910,10 +1145,22 @@ static int conn_feed(struct fr_gw_conn *k, const uint8_t *p, size_t n)
 	return nghttp2_session_want_read(k->h2) || nghttp2_session_want_write(k->h2) ? 0 : -1;
 }
 
+/* The reflection index of the linked descriptor set, once. */
+static int refl_init(char *err, size_t n)
+{
+	if (!G.refl)
+		G.refl = fr_gw_refl_new(fr_gw_descriptor_set, fr_gw_descriptor_set_len, err, n);
+	return G.refl ? 0 : -1;
+}
+
 struct fr_gw_conn *fr_gw_test_conn(const struct fr_gw_service *gs)
 {
+	char err[200];
+
 	G.gs = gs;
 	G.sock = NULL;
+	if (refl_init(err, sizeof(err)))
+		return NULL;
 	return conn_new(-1);
 }
 
@@ -1009,6 +1256,23 @@ static void accept_all(int lfd)
 	}
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* --timing's line at exit, for bench/run.sh --gateway */
+static void print_timing(void)
+{
+	size_t n = G.nown;
+
+	qsort(G.own, n, sizeof(*G.own), cmp_u32);
+	printf("timing: calls %zu gateway_own_p50_us %.2f gateway_own_p99_us %.2f\n", n,
+	       n ? G.own[n / 2] / 1e3 : 0.0, n ? G.own[n * 99 / 100] / 1e3 : 0.0);
+}
+
 static void on_signal(int sig)
 {
 	stop = 1;
@@ -1050,6 +1314,9 @@ static int run(int lfd)
 
 			if (ev & (POLLIN | POLLHUP | POLLERR)) {
 				ssize_t got = recv(k->fd, rbuf, sizeof(rbuf), 0);
+
+				if (G.own)
+					G.t_recv = now_ns();
 				if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR))
 					k->dead = 1;
 				else if (got > 0 && conn_feed(k, rbuf, (size_t)got))
@@ -1076,7 +1343,7 @@ static int run(int lfd)
 static void usage(FILE *f, const char *prog, const struct fr_gw_service *gs)
 {
 	fprintf(f,
-		"usage: %s --iface IF --server ADDR[:PORT] [--listen IP:PORT] [--skb] [-v]\n"
+		"usage: %s --iface IF --server ADDR[:PORT] [--listen IP:PORT] [--skb] [--timing] [-v]\n"
 		"\n"
 		"A gRPC gateway to the FlatRPC service %s: serves gRPC over HTTP/2\n"
 		"without TLS (h2c) and calls the service with libflatrpc-user.\n"
@@ -1085,12 +1352,14 @@ static void usage(FILE *f, const char *prog, const struct fr_gw_service *gs)
 		"  --server ADDR    the FlatRPC server (address or name, :PORT if not %u)\n"
 		"  --listen IP:PORT where gRPC clients connect (default 127.0.0.1:50051)\n"
 		"  --skb            bind the AF_XDP socket in SKB mode\n"
+		"  --timing         at exit, the p50 and p99 of each call's time in the\n"
+		"                   gateway, its FlatRPC round trip left out\n"
 		"  -v               say why each failed call failed, on stderr\n"
 		"  --help           this text\n"
 		"\n"
 		"Methods: the .proto of `flatrpc-gen --proto`, as %s; also\n"
-		"grpc.health.v1.Health/Check. Metadata fields come from gRPC headers\n"
-		"(docs/grpc.md). Exit status: 0 stopped by SIGINT/SIGTERM, 1 failure,\n"
+		"grpc.health.v1.Health/Check and server reflection (grpc.reflection.v1\n"
+		"and v1alpha). Metadata fields come from gRPC headers (docs/grpc.md). Exit status: 0 stopped by SIGINT/SIGTERM, 1 failure,\n"
 		"2 usage error.\n"
 		"\n"
 		"Example:\n"
@@ -1105,20 +1374,28 @@ int fr_gw_main(int argc, char **argv, const struct fr_gw_service *gs)
 		{ "server", required_argument, NULL, 'S' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "skb", no_argument, NULL, 'k' },
+		{ "timing", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct flatrpc_sock_opts so = { 0 };
 	const char *server = NULL, *listen_at = "127.0.0.1:50051";
+	char msg[200];
 	int c, err, lfd;
 
 	G.gs = gs;
-	while ((c = getopt_long(argc, argv, "i:S:l:kvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:S:l:kvht", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i': so.ifname = optarg; break;
 		case 'S': server = optarg; break;
 		case 'l': listen_at = optarg; break;
 		case 'k': so.skb_mode = 1; break;
+		case 't':
+			if (!G.own && !(G.own = malloc(GW_TIMED * sizeof(*G.own)))) {
+				fprintf(stderr, "%s: --timing: out of memory\n", argv[0]);
+				return 1;
+			}
+			break;
 		case 'v': G.verbose = 1; break;
 		case 'h': usage(stdout, argv[0], gs); return 0;
 		default: usage(stderr, argv[0], gs); return 2;
@@ -1134,6 +1411,11 @@ int fr_gw_main(int argc, char **argv, const struct fr_gw_service *gs)
 			err == -ENOENT ? "no such host" : err == -EAGAIN ?
 			"the name could not be resolved now" : "wants an address or a name");
 		return err == -EINVAL ? 2 : 1;
+	}
+	if (refl_init(msg, sizeof(msg))) {
+		/* the build's own bytes: a broken set is a broken build */
+		fprintf(stderr, "%s: server reflection: %s\n", argv[0], msg);
+		return 1;
 	}
 	lfd = listen_on(listen_at);
 	if (lfd == -EINVAL) {
@@ -1162,6 +1444,10 @@ int fr_gw_main(int argc, char **argv, const struct fr_gw_service *gs)
 		conn_free(G.conns[--G.nconns]);
 	close(lfd);
 	flatrpc_sock_del(G.sock);
+	fr_gw_refl_free(G.refl);
+	G.refl = NULL;
+	if (G.own)
+		print_timing();
 	printf("calls %" PRIu64 " ok %" PRIu64 " failed %" PRIu64 " connections %" PRIu64
 	       " http2_errors %" PRIu64 "\n", G.calls, G.ok, G.failed, G.conns_total, G.h2_errors);
 	if (err)

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <flatrpc.h>
 
 /* gRPC status codes (grpc/doc/statuscodes.md): the wire's numbers */
@@ -52,6 +53,13 @@ struct fr_gw_service {
 	unsigned	n_methods;
 	const struct fr_gw_method *methods;
 };
+
+/* What `protoc --descriptor_set_out --include_imports` made of the spec's
+ * .proto, health.proto and reflection.proto at build time, as a C array
+ * (xxd -i) linked beside the glue: the FileDescriptorSet that server
+ * reflection answers from. */
+extern const unsigned char fr_gw_descriptor_set[];
+extern const size_t fr_gw_descriptor_set_len;
 
 /* The generated table, and the gateway's whole command line around it. */
 extern const struct fr_gw_service fr_gw_spec;
@@ -103,5 +111,16 @@ enum fr_gw_code fr_gw_test_request(const struct fr_gw_service *gs, unsigned meth
 				   const uint8_t *pb, size_t n);
 enum fr_gw_code fr_gw_test_response(const struct fr_gw_service *gs, unsigned method,
 				    const uint8_t *body, size_t n);
+
+/* Server reflection (gateway/reflect.c): an index of a descriptor set's
+ * files and symbols, or NULL with why in err. */
+struct fr_gw_refl;
+struct fr_gw_refl *fr_gw_refl_new(const uint8_t *set, size_t n, char *err, size_t errn);
+void fr_gw_refl_free(struct fr_gw_refl *r);
+/* One ServerReflectionRequest to its ServerReflectionResponse in *out
+ * (malloc'd): its length; -1 when the request does not decode, -2 out of
+ * memory. A name the set lacks is an error_response (NOT_FOUND), not an
+ * error here. */
+ssize_t fr_gw_reflect(const struct fr_gw_refl *r, const uint8_t *req, size_t n, uint8_t **out);
 
 #endif /* FLATRPC_GATEWAY_H */

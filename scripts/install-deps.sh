@@ -16,8 +16,10 @@ APT_PACKAGES=(
 	# baselines (protoc above too), plots (Debian's python3 only)
 	libnghttp2-dev libgrpc++-dev libprotobuf-dev haproxy python3-matplotlib
 	# the gRPC gateway (gateway/): HTTP/2 is nghttp2 above, protobuf-c for
-	# the messages, protoc-c to generate them from flatrpc-gen --proto
-	protobuf-c-compiler libprotobuf-c-dev
+	# the messages, protoc-c to generate them from flatrpc-gen --proto; its
+	# reflection reads protobuf's descriptor.proto (libprotobuf-dev above)
+	# and links protoc's descriptor set as a C array made by xxd -i
+	protobuf-c-compiler libprotobuf-c-dev xxd
 	# bench/run.sh --profile
 	linux-perf
 	# selftests: namespaces, tc, offload switches, packet crafting
@@ -60,8 +62,9 @@ pip_install() {
 }
 "$PY" -m pip --version >/dev/null 2>&1 || { echo "install-deps: $PY has no pip" >&2; exit 1; }
 pip_install virtme-ng argcomplete requests
-# test_grpc_gateway: a stock gRPC client, its stubs from the gateway's .proto
-pip_install grpcio grpcio-tools
+# test_grpc_gateway: a stock gRPC client, its stubs from the gateway's .proto,
+# and grpcio's server reflection client
+pip_install grpcio grpcio-tools grpcio-reflection
 # Debian's python3-scapy only serves /usr/bin/python3; a pyenv python needs its own.
 "$PY" -c 'import scapy' 2>/dev/null || pip_install scapy
 
@@ -69,5 +72,5 @@ for tool in clang bpftool vng qemu-system-x86_64 depmod ethtool ping jq promethe
 	command -v "$tool" >/dev/null || { echo "install-deps: $tool still missing" >&2; exit 1; }
 done
 "$PY" -c 'import scapy' || { echo "install-deps: scapy not importable by $PY" >&2; exit 1; }
-"$PY" -c 'import grpc, grpc_tools' || { echo "install-deps: grpcio not importable by $PY" >&2; exit 1; }
+"$PY" -c 'import grpc, grpc_tools, grpc_reflection' || { echo "install-deps: grpcio not importable by $PY" >&2; exit 1; }
 echo "install-deps: ok"

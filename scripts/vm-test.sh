@@ -58,7 +58,11 @@ mkdir -p "$RESULT_DIR"
 rm -f "$CONSOLE"
 nonce=$$-$RANDOM
 
-guest_cmd=$(printf '%q ' "$ROOT/scripts/vm-test.sh" --guest "$nonce" "$@")
+# The guest's PATH puts the system's python first; the tests that need
+# what install-deps gave the host's (grpcio-tools, grpcio-reflection for
+# test_grpc_gateway) run the host's own interpreter, by its real path.
+host_py=$(python3 -c 'import sys; print(sys.executable)')
+guest_cmd="FLATRPC_PYTHON=$(printf '%q' "$host_py") $(printf '%q ' "$ROOT/scripts/vm-test.sh" --guest "$nonce" "$@")"
 vng_cmd=(vng --run "$vmlinuz" --disable-kvm --force-9p --rw
 	--memory "${VM_MEMORY:-2G}" --cpus "${VM_CPUS:-2}" --cwd "$ROOT"
 	--exec "$guest_cmd")

@@ -9,7 +9,7 @@ grpc_tools.protoc, as any gRPC user would make them. Each phase checks
 one thing and prints "ok PHASE: ..."; the first failed check prints
 "FAIL PHASE: ..." and the exit status is 1.
 
-Phases: health, setget, denied, unknown, invalid, big, concurrent,
+Phases: health, reflection, setget, denied, unknown, invalid, big, concurrent,
 malformed, again, deadline (the FlatRPC server must not answer: test_grpc_gateway
 stops it first).
 """
@@ -82,6 +82,58 @@ class T:
         c, _ = code_of(lambda: h.Check(health_pb2.HealthCheckRequest(service="nope"), timeout=5))
         check(c == SC.NOT_FOUND, f"unknown service: {c}")
         return "SERVING for '' and kv.Kv, NOT_FOUND for another"
+
+    def ph_reflection(self):
+        # grpcio-reflection's client: one stream, each request sent after
+        # the answer to the one before, so the gateway must answer while
+        # the stream is open
+        from google.protobuf import descriptor_pb2, descriptor_pool
+        from grpc_reflection.v1alpha import reflection_pb2 as rpb, reflection_pb2_grpc as rpbg
+        from grpc_reflection.v1alpha.proto_reflection_descriptor_database import \
+            ProtoReflectionDescriptorDatabase
+        db = ProtoReflectionDescriptorDatabase(self.ch)
+        svcs = set(db.get_services())
+        want = {"kv.Kv", "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
+                "grpc.reflection.v1.ServerReflection"}
+        check(want <= svcs, f"list_services: {sorted(svcs)}")
+        pool = descriptor_pool.DescriptorPool(db)
+        kv = pool.FindServiceByName("kv.Kv")
+        methods = sorted(m.name for m in kv.methods)
+        check(methods == ["Get", "Set"], f"kv.Kv's methods from reflection: {methods}")
+        get = kv.FindMethodByName("Get")
+        check([f.name for f in get.input_type.fields][-1] == "key",
+              f"GetRequest's fields: {[f.name for f in get.input_type.fields]}")
+        # the raw stream: several requests on one stream, answered in
+        # order, an unknown symbol NOT_FOUND without ending the stream,
+        # under both versions' paths (one protocol, the same messages)
+        reqs = [rpb.ServerReflectionRequest(file_containing_symbol="kv.Nope"),
+                rpb.ServerReflectionRequest(file_by_filename="kv.proto"),
+                rpb.ServerReflectionRequest(file_containing_symbol="kv.Kv.Set")]
+        for path in ("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                     "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"):
+            info = self.ch.stream_stream(
+                path, request_serializer=rpb.ServerReflectionRequest.SerializeToString,
+                response_deserializer=rpb.ServerReflectionResponse.FromString)
+            got = list(info(iter(reqs), timeout=5))
+            check(len(got) == 3, f"{path}: {len(got)} answers to 3 requests")
+            check([a.original_request for a in got] == reqs, f"{path}: answers out of order")
+            e = got[0]
+            check(e.WhichOneof("message_response") == "error_response" and
+                  e.error_response.error_code == SC.NOT_FOUND.value[0],
+                  f"{path}: kv.Nope: {e}")
+            for a in got[1:]:
+                check(a.WhichOneof("message_response") == "file_descriptor_response",
+                      f"{path}: {a.original_request}: {a.WhichOneof('message_response')}")
+                fd = descriptor_pb2.FileDescriptorProto.FromString(
+                    a.file_descriptor_response.file_descriptor_proto[0])
+                check(fd.name == "kv.proto" and [m.name for m in fd.service[0].method] ==
+                      ["Get", "Set"], f"{path}: {fd.name} {fd.service}")
+        c, _ = code_of(lambda: list(self.ch.stream_stream(
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")(
+                iter([b"\xff\xff\xff"]), timeout=5)))
+        check(c == SC.INVALID_ARGUMENT, f"an undecodable reflection request: {c}")
+        return (f"{len(svcs)} services listed, kv.Kv's Get and Set from its descriptor, "
+                "kv.Nope NOT_FOUND, v1 and v1alpha")
 
     def ph_setget(self):
         r = self.kv.Set(self.pb.SetRequest(key="gw-k", value=b"gw-v"), metadata=KEVIN, timeout=5)

@@ -1081,11 +1081,11 @@ test_grpc_gateway() {
 		sleep 0.1
 	done
 	gwpy() {
-		timeout "$T_CALL" ip netns exec "$NS_C" python3 "$ST/grpc_gw.py" \
+		timeout "$T_CALL" ip netns exec "$NS_C" "${FLATRPC_PYTHON:-python3}" "$ST/grpc_gw.py" \
 			--target 127.0.0.1:$port --proto "$BUILD/gen/kv/gw/kv.proto" \
 			--health "$ROOT/gateway/health.proto" "$@"
 	}
-	out=$(gwpy health setget denied unknown invalid big concurrent malformed) ||
+	out=$(gwpy health reflection setget denied unknown invalid big concurrent malformed) ||
 		{ echo "$out"; fail "grpc_gw.py (gateway stderr: $(tail -5 "$WORK/gw.err"))"; }
 	echo "$out" | sed 's/^/  /'
 	# the metadata headers reached the server as the spec's fields
