@@ -6,8 +6,10 @@
  *   flatrpc-load --status IFACE             what is attached, counters, state
  *   flatrpc-load --unload IFACE             detach and remove every pin
  *
- * Everything lives under <bpffs>/flatrpc/<ifname>/ so a second run, the
- * library and --status/--unload all find the same objects by interface name.
+ * Everything lives under <bpffs>/flatrpc/<ifname>/<service>/ so a second
+ * run, the library and --status/--unload all find the same objects by
+ * interface and service name; <ifname>/ also holds the interface's XDP entry
+ * point, which every service's load shares (dispatch.c).
  * Exit codes: 0 ok, 1 failure, 2 usage, 3 not loaded (--status).
  */
 #define _GNU_SOURCE	/* renameat2 */
@@ -204,8 +206,8 @@ static void usage(FILE *f)
 		"usage: flatrpc-load [--mode auto|drv|skb] [--port N] [--bpffs DIR] [--group G] [--force] [-q]\n"
 		"                    [--figures on|off] [--object FILE | --cache-dir DIR] SPEC.anf IFACE\n"
 		"       flatrpc-load [--cache-dir DIR] --compile SPEC.anf\n"
-		"       flatrpc-load [--bpffs DIR] --status [-j] IFACE\n"
-		"       flatrpc-load [--bpffs DIR] [-q] --unload IFACE\n"
+		"       flatrpc-load [--bpffs DIR] [--service NAME] --status [-j] IFACE\n"
+		"       flatrpc-load [--bpffs DIR] [--service NAME] [-q] --unload IFACE\n"
 		"       flatrpc-load --keygen FILE\n"
 		"       flatrpc-load [--bpffs DIR] [--key FILE] --rekey IFACE\n");
 }
@@ -216,7 +218,8 @@ static void help(void)
 	printf("\n"
 	       "Loads the FlatRPC XDP and TC programs of SPEC onto IFACE, seeds the\n"
 	       "state of the spec's init() functions and pins everything under\n"
-	       "<bpffs>/flatrpc/IFACE/. Running it again replaces the programs and keeps state.\n"
+	       "<bpffs>/flatrpc/IFACE/SERVICE/. Running it again replaces the programs and keeps\n"
+	       "state; another spec loads beside it, behind one XDP entry point per interface.\n"
 	       "One loader at a time changes a bpffs (a second one waits for the first). The\n"
 	       "flatrpc/ and flatrpc/IFACE/ directories must belong to the loader's user and\n"
 	       "not be writable by others, or nothing is loaded. Under ip netns exec, where\n"
@@ -253,6 +256,8 @@ static void help(void)
 	       "  --status IFACE  show what is loaded, counters and state sizes (exit 3: nothing)\n"
 	       "  -j, --json      with --status: one JSON object, keys in docs/observability.md\n"
 	       "  --unload IFACE  detach and remove every pin; safe when nothing is loaded\n"
+	       "  --service NAME  with --status, --unload, --rekey: the one service of those\n"
+	       "                  loaded on IFACE (several load side by side, one per UDP port)\n"
 	       "\n"
 	       "Exit codes: 0 ok, 1 failure, 2 usage, 3 not loaded.\n"
 	       "\n"
