@@ -3,12 +3,13 @@
  * dispatch.c - the interface's entry point: attach it once, through libxdp,
  * and point its ports at the services' programs.
  *
- * libxdp puts a program in its multi-program dispatcher when the kernel can
- * (BPF_PROG_TYPE_EXT, i.e. freplace, which needs the BPF trampoline), and
- * otherwise attaches it alone, as any XDP program. Either way the services
- * are reached by tail call from our entry point, so loading, reloading and
- * unloading one service is one update of the `dispatch` array, and never
- * touches the interface's hook.
+ * The services are reached by tail call from our entry point, so loading,
+ * reloading and unloading one service is one update of the `dispatch`
+ * array, and never touches the interface's hook. The entry point is
+ * attached as a plain XDP program: under libxdp's dispatcher it would run
+ * as an freplace (BPF_PROG_TYPE_EXT) program, and 6.1 refuses to put a
+ * service's XDP program into the array such a program calls (EINVAL,
+ * measured). libxdp is used to read what holds the hook.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -102,31 +103,13 @@ enum fr_hook fr_dispatch_hook(const char *if_dir, int ifindex, __u32 *id)
 	return hook;
 }
 
-static int quiet_bpf(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	return 0;
-}
-
-static int quiet_xdp(enum libxdp_print_level level, const char *fmt, va_list ap)
-{
-	return 0;
-}
-
-static enum xdp_attach_mode xmode(__u32 xdp_flags)
-{
-	return xdp_flags == XDP_FLAGS_SKB_MODE ? XDP_MODE_SKB : XDP_MODE_NATIVE;
-}
-
 int fr_dispatch_ensure(const char *if_dir, int ifindex, __u32 xdp_flags, bool force,
 		       char *why, size_t n)
 {
-	struct flatrpc_dispatch_bpf *skel = NULL;
-	struct xdp_program *prog = NULL;
-	libbpf_print_fn_t old_bpf;
-	libxdp_print_fn_t old_xdp;
+	struct flatrpc_dispatch_bpf *skel;
 	char path[4096];
 	__u32 id;
-	int err;
+	int err, fd;
 
 	switch (fr_dispatch_hook(if_dir, ifindex, &id)) {
 	case FR_HOOK_OURS:
@@ -134,43 +117,32 @@ int fr_dispatch_ensure(const char *if_dir, int ifindex, __u32 xdp_flags, bool fo
 			return 0;
 		/* ours, but its pins are gone (a killed first load): a new
 		 * one replaces it, since its array is out of reach */
-		bpf_xdp_detach(ifindex, xdp_flags, NULL);
 		break;
+	case FR_HOOK_SHARED:
 	case FR_HOOK_FOREIGN:
 		if (!force) {
-			snprintf(why, n, "it already has an XDP program (id %u) that is neither "
-				 "FlatRPC's nor in libxdp's dispatcher; use --force to replace it", id);
+			snprintf(why, n, "it already has an XDP program (id %u) that is not FlatRPC's%s; "
+				 "use --force to replace it", id,
+				 id ? "" : " (libxdp's dispatcher, which FlatRPC cannot join: "
+				 "docs/loading.md)");
 			return -EEXIST;
 		}
-		bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL);
-		bpf_xdp_detach(ifindex, XDP_FLAGS_SKB_MODE, NULL);
 		break;
 	default:
 		break;
 	}
-	skel = flatrpc_dispatch_bpf__open();
+	skel = flatrpc_dispatch_bpf__open_and_load();
 	if (!skel) {
-		snprintf(why, n, "cannot open the entry point's object: %s", strerror(errno));
-		return -errno;
+		err = -errno;
+		snprintf(why, n, "cannot load the XDP entry point: %s", strerror(-err));
+		return err;
 	}
-	{
-		DECLARE_LIBXDP_OPTS(xdp_program_opts, po, .obj = skel->obj, .prog_name = ROOT_NAME);
-
-		prog = xdp_program__create(&po);
-	}
-	err = libxdp_get_error(prog);
-	if (err) {
-		prog = NULL;
-		snprintf(why, n, "libxdp cannot take the entry point: %s", strerror(-err));
-		goto out;
-	}
-	/* libxdp tries its dispatcher first and says so at length when the
-	 * kernel cannot run it; fr_dispatch_shared() tells the outcome */
-	old_bpf = libbpf_set_print(quiet_bpf);
-	old_xdp = libxdp_set_print(quiet_xdp);
-	err = xdp_program__attach(prog, ifindex, xmode(xdp_flags), 0);
-	libxdp_set_print(old_xdp);
-	libbpf_set_print(old_bpf);
+	fd = bpf_program__fd(skel->progs.flatrpc_dispatch);
+	/* the kernel refuses drv and skb programs at once; whatever sits in
+	 * the other mode is ours or --force'd by now */
+	bpf_xdp_detach(ifindex, xdp_flags == XDP_FLAGS_SKB_MODE ? XDP_FLAGS_DRV_MODE :
+		       XDP_FLAGS_SKB_MODE, NULL);
+	err = bpf_xdp_attach(ifindex, fd, xdp_flags, NULL);
 	if (err) {
 		snprintf(why, n, "cannot attach the XDP entry point in %s mode: %s%s",
 			 xdp_flags == XDP_FLAGS_SKB_MODE ? "skb" : "drv", strerror(-err),
@@ -184,49 +156,36 @@ int fr_dispatch_ensure(const char *if_dir, int ifindex, __u32 xdp_flags, bool fo
 	if (!err) {
 		snprintf(path, sizeof(path), "%s/%s", if_dir, FLATRPC_PIN_PROG_DISPATCH);
 		unlink(path);
-		err = bpf_obj_pin(xdp_program__fd(prog), path) ? -errno : 0;
+		err = bpf_obj_pin(fd, path) ? -errno : 0;
 	}
 	if (err) {
 		snprintf(why, n, "cannot pin the entry point in %s: %s", if_dir, strerror(-err));
-		xdp_program__detach(prog, ifindex, xmode(xdp_flags), 0);
+		bpf_xdp_detach(ifindex, xdp_flags, NULL);
 	}
 out:
-	xdp_program__close(prog);
 	flatrpc_dispatch_bpf__destroy(skel);
 	return err;
 }
 
 int fr_dispatch_retire(const char *if_dir, int ifindex)
 {
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	__u32 pinned = fr_dispatch_root_id(if_dir);
 	char path[4096];
-	struct xdp_multiprog *mp;
-	struct xdp_program *p;
-	__u32 id;
 	int did = 0;
 
-	if (ifindex && fr_dispatch_hook(if_dir, ifindex, &id) == FR_HOOK_OURS) {
-		mp = xdp_multiprog__get_from_ifindex(ifindex);
-		p = xdp_program__from_id(id);
-		if (!libxdp_get_error(mp) && !libxdp_get_error(p) &&
-		    !xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0))
+	if (ifindex && !bpf_xdp_query(ifindex, 0, &q)) {
+		if (is_root(q.drv_prog_id, pinned) &&
+		    !bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL))
 			did = 1;
-		if (!libxdp_get_error(p))
-			xdp_program__close(p);
-		if (!libxdp_get_error(mp))
-			xdp_multiprog__close(mp);
+		if (is_root(q.skb_prog_id, pinned) &&
+		    !bpf_xdp_detach(ifindex, XDP_FLAGS_SKB_MODE, NULL))
+			did = 1;
 	}
 	snprintf(path, sizeof(path), "%s/%s", if_dir, FLATRPC_PIN_DISPATCH);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/%s", if_dir, FLATRPC_PIN_PROG_DISPATCH);
 	unlink(path);
-	/* libxdp's directory in the same bpffs (LIBXDP_BPFFS), once it holds
-	 * nothing: it made it for our attach */
-	{
-		const char *fs = getenv("LIBXDP_BPFFS");
-
-		if (fs && snprintf(path, sizeof(path), "%s/xdp", fs) < (int)sizeof(path))
-			rmdir(path);
-	}
 	return did;
 }
 

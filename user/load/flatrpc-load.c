@@ -1530,12 +1530,10 @@ static int cmd_load(void)
 	    replaced ? "reloaded" : "loaded", l->service, opt.spec,
 	    (unsigned long long)l->spec_hash, opt.ifname);
 	say("  object %s\n", obj_path);
-	say("  XDP program id %u at port %u of the entry point (id %u, %s, %s mode%s)%s\n",
+	say("  XDP program id %u at port %u of the entry point (id %u, %s, %s mode)%s\n",
 	    fd_prog_id(bpf_program__fd(xdp_prog)), port, fr_dispatch_root_id(if_dir),
 	    root_id ? "already attached" : "attached now",
 	    mode_name(fr_dispatch_mode(ifindex, opt.xdp_mode)),
-	    fr_dispatch_shared(ifindex) ? ", in libxdp's dispatcher" :
-	    ", alone: this kernel cannot run libxdp's dispatcher", 
 	    replaced ? ", replacing the previous one" : "");
 	say("  TC egress program id %u attached (clsact %s)\n",
 	    fd_prog_id(bpf_program__fd(tc_prog)),
