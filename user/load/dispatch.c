@@ -36,7 +36,7 @@ static int pin_get(const char *dir, const char *name)
 	return bpf_obj_get(path);
 }
 
-static __u32 fd_id(int fd)
+__u32 fr_prog_id(int fd)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
@@ -46,17 +46,7 @@ static __u32 fd_id(int fd)
 	return info.id;
 }
 
-__u32 fr_dispatch_root_id(const char *if_dir)
-{
-	int fd = pin_get(if_dir, FLATRPC_PIN_PROG_DISPATCH);
-	__u32 id = fd_id(fd);
-
-	if (fd >= 0)
-		close(fd);
-	return id;
-}
-
-static bool named_root(__u32 id)
+bool fr_prog_named(__u32 id, const char *name)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
@@ -66,15 +56,25 @@ static bool named_root(__u32 id)
 	if (fd < 0)
 		return false;
 	same = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
-	       !strncmp(info.name, ROOT_NAME, sizeof(info.name) - 1);
+	       !strncmp(info.name, name, sizeof(info.name) - 1);
 	close(fd);
 	return same;
+}
+
+__u32 fr_dispatch_root_id(const char *if_dir)
+{
+	int fd = pin_get(if_dir, FLATRPC_PIN_PROG_DISPATCH);
+	__u32 id = fr_prog_id(fd);
+
+	if (fd >= 0)
+		close(fd);
+	return id;
 }
 
 /* Ours: the pinned one, or one of ours whose pins are gone. */
 static bool is_root(__u32 id, __u32 pinned)
 {
-	return id && (id == pinned || named_root(id));
+	return id && (id == pinned || fr_prog_named(id, ROOT_NAME));
 }
 
 enum fr_hook fr_dispatch_hook(const char *if_dir, int ifindex, __u32 *id)
@@ -238,16 +238,4 @@ __u32 fr_dispatch_mode(int ifindex, __u32 fallback)
 	xdp_multiprog__close(mp);
 	return m == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : m == XDP_MODE_NATIVE ? XDP_FLAGS_DRV_MODE :
 	       fallback;
-}
-
-bool fr_dispatch_shared(int ifindex)
-{
-	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
-	bool shared;
-
-	if (libxdp_get_error(mp))
-		return false;
-	shared = !xdp_multiprog__is_legacy(mp);
-	xdp_multiprog__close(mp);
-	return shared;
 }

@@ -2,8 +2,7 @@
 /*
  * dispatch.h - the interface's XDP entry point (kern/dispatch.bpf.c) and its
  * program array, for flatrpc-load: one per interface, shared by all the
- * services loaded there, attached through libxdp so that other XDP programs
- * can run beside it.
+ * services loaded there; libxdp reads what holds the hook.
  */
 #ifndef FLATRPC_LOAD_DISPATCH_H
 #define FLATRPC_LOAD_DISPATCH_H
@@ -15,10 +14,15 @@
 /* What holds the interface's XDP hook. */
 enum fr_hook {
 	FR_HOOK_FREE,		/* nothing attached */
-	FR_HOOK_OURS,		/* our entry point, alone or in libxdp's dispatcher */
-	FR_HOOK_SHARED,		/* libxdp's dispatcher without ours: we can join */
+	FR_HOOK_OURS,		/* our entry point */
+	FR_HOOK_SHARED,		/* libxdp's dispatcher, which the entry point cannot join */
 	FR_HOOK_FOREIGN,	/* a program that is not libxdp's: *id */
 };
+
+/* A program's id from its fd (0 when it has none), and whether the
+ * program of an id has the given name. */
+__u32 fr_prog_id(int fd);
+bool fr_prog_named(__u32 id, const char *name);
 
 /* Who holds the hook of ifindex, given the entry point pinned in if_dir. */
 enum fr_hook fr_dispatch_hook(const char *if_dir, int ifindex, __u32 *id);
@@ -34,9 +38,6 @@ int fr_dispatch_ensure(const char *if_dir, int ifindex, __u32 xdp_flags, bool fo
 		       char *why, size_t n);
 /* The XDP mode (XDP_FLAGS_*) of what is attached to ifindex, or fallback. */
 __u32 fr_dispatch_mode(int ifindex, __u32 fallback);
-/* Whether ifindex's XDP runs in libxdp's dispatcher (other programs may
- * run beside ours) rather than alone. */
-bool fr_dispatch_shared(int ifindex);
 /* Detaches the entry point (wherever it sits) and removes its pins.
  * Returns 1 if it detached anything. */
 int fr_dispatch_retire(const char *if_dir, int ifindex);

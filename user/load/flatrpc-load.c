@@ -533,41 +533,17 @@ static int remove_pins(void)
 
 /* ---- programs and attachments --------------------------------------------- */
 
-static __u32 fd_prog_id(int fd)
-{
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
-
-	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
-		return 0;
-	return info.id;
-}
 
 static __u32 pinned_prog_id(const char *name)
 {
 	int fd = pin_open(name);
-	__u32 id = fd_prog_id(fd);
+	__u32 id = fr_prog_id(fd);
 
 	if (fd >= 0)
 		close(fd);
 	return id;
 }
 
-static bool prog_name_is(__u32 id, const char *name)
-{
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
-	bool same;
-	int fd;
-
-	fd = bpf_prog_get_fd_by_id(id);
-	if (fd < 0)
-		return false;
-	same = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
-	       !strncmp(info.name, name, sizeof(info.name) - 1);
-	close(fd);
-	return same;
-}
 
 /*
  * Native XDP on veth drops XDP_TX frames when the peer has no XDP program
@@ -649,14 +625,14 @@ static int detach_service(int ifindex, __u16 port, bool verbose)
 	if (!ifindex || !port)
 		return 0;
 	id = fr_dispatch_get(if_dir, port);
-	if (id && prog_name_is(id, FR_XDP_PROG_NAME) && !fr_dispatch_clear(if_dir, port)) {
+	if (id && fr_prog_named(id, FR_XDP_PROG_NAME) && !fr_dispatch_clear(if_dir, port)) {
 		if (verbose)
 			say("took port %u out of the XDP entry point of %s\n", port, opt.ifname);
 		did = 1;
 	}
 	step("xdp-detached");
 	id = tc_attached_id(ifindex, port);
-	if (id && prog_name_is(id, FR_TC_PROG_NAME)) {
+	if (id && fr_prog_named(id, FR_TC_PROG_NAME)) {
 		err = bpf_tc_detach(&hook, &tco);
 		if (err)
 			complain("cannot detach the TC filter: %s\n", strerror(-err));
@@ -730,7 +706,7 @@ static int restore_attachments(int ifindex, const struct flatrpc_meta *m)
 		complain("%s: %s; left as it is\n", opt.ifname, why);
 		goto out;
 	}
-	if (fr_dispatch_get(if_dir, m->port) != fd_prog_id(xfd)) {
+	if (fr_dispatch_get(if_dir, m->port) != fr_prog_id(xfd)) {
 		err = fr_dispatch_set(if_dir, m->port, xfd);
 		if (err) {
 			complain("cannot put port %u back in the entry point of %s: %s\n", m->port,
@@ -751,7 +727,7 @@ static int restore_attachments(int ifindex, const struct flatrpc_meta *m)
 		}
 	}
 	err = 0;
-	if (tc_attached_id(ifindex, m->port) != fd_prog_id(tfd)) {
+	if (tc_attached_id(ifindex, m->port) != fr_prog_id(tfd)) {
 		tco.prog_fd = tfd;
 		err = bpf_tc_attach(&hook, &tco);
 		if (err)
@@ -1311,8 +1287,8 @@ static int cmd_load(void)
 	 * a finished loader left, never one half way through. */
 	if (ensure_bpffs(opt.bpffs) || lock_pins(true) || recover_all(ifindex, false, true))
 		return 1;
-	/* Refuse early, before anything changes, if the hook is someone else's.
-	 * libxdp's dispatcher is shared: the entry point joins it. */
+	/* Refuse early, before anything changes, if the hook is someone else's
+	 * (libxdp's dispatcher included: docs/loading.md). */
 	hook_state = fr_dispatch_hook(if_dir, ifindex, &hook_id);
 	if (hook_state == FR_HOOK_FOREIGN && !opt.force) {
 		complain("%s already has an XDP program (id %u) that is not FlatRPC's and not in "
@@ -1531,12 +1507,12 @@ static int cmd_load(void)
 	    (unsigned long long)l->spec_hash, opt.ifname);
 	say("  object %s\n", obj_path);
 	say("  XDP program id %u at port %u of the entry point (id %u, %s, %s mode)%s\n",
-	    fd_prog_id(bpf_program__fd(xdp_prog)), port, fr_dispatch_root_id(if_dir),
+	    fr_prog_id(bpf_program__fd(xdp_prog)), port, fr_dispatch_root_id(if_dir),
 	    root_id ? "already attached" : "attached now",
 	    mode_name(fr_dispatch_mode(ifindex, opt.xdp_mode)),
 	    replaced ? ", replacing the previous one" : "");
 	say("  TC egress program id %u attached (clsact %s)\n",
-	    fd_prog_id(bpf_program__fd(tc_prog)),
+	    fr_prog_id(bpf_program__fd(tc_prog)),
 	    created_clsact ? "created by flatrpc-load" : "already present");
 	say("  UDP port %u; %u init entr%s applied; %s\n", port, l->n_init,
 	    l->n_init == 1 ? "y" : "ies", fresh ? "state is new" : "state kept from before");
@@ -1862,11 +1838,10 @@ static int status_one(void)
 		else
 			printf("null");
 		printf(",\"xdp\":{\"prog_id\":%u,\"attached\":%s,\"other_prog_id\":%u,"
-		       "\"entry_prog_id\":%u,\"entry_attached\":%s,\"shared\":%s}", pinned_xdp,
+		       "\"entry_prog_id\":%u,\"entry_attached\":%s}", pinned_xdp,
 		       attached ? "true" : "false", hook == FR_HOOK_FOREIGN ? hook_id :
 		       xdp_id != pinned_xdp ? xdp_id : 0, root_id,
-		       hook == FR_HOOK_OURS ? "true" : "false",
-		       hook == FR_HOOK_OURS && fr_dispatch_shared(ifindex) ? "true" : "false");
+		       hook == FR_HOOK_OURS ? "true" : "false");
 		printf(",\"tc\":{\"prog_id\":%u,\"attached\":%s,\"created_clsact\":%s}", pinned_tc,
 		       tc_id && tc_id == pinned_tc ? "true" : "false",
 		       f->meta.created_clsact ? "true" : "false");
@@ -1893,8 +1868,7 @@ static int status_one(void)
 		printf("auth      siphash-2-4, %u key%s live\n", k.count, k.count == 1 ? "" : "s");
 	printf("XDP       program id %u, %s (port %u of the entry point, id %u%s)\n", pinned_xdp,
 	       attached ? "attached" : "NOT attached", f->meta.port, root_id,
-	       hook != FR_HOOK_OURS ? ", NOT attached" :
-	       fr_dispatch_shared(ifindex) ? ", in libxdp's dispatcher" : "");
+	       hook != FR_HOOK_OURS ? ", NOT attached" : "");
 	if (hook == FR_HOOK_FOREIGN)
 		printf("          another XDP program is attached: id %u\n", hook_id);
 	else if (xdp_id && xdp_id != pinned_xdp)
@@ -2303,10 +2277,6 @@ int main(int argc, char **argv)
 		complain("bad service name %s\n", opt.service);
 		return EXIT_USAGE;
 	}
-	/* libxdp keeps its dispatcher's state in a bpffs too: the same one,
-	 * so that it outlives ip netns exec as ours does */
-	if (!getenv("LIBXDP_BPFFS"))
-		setenv("LIBXDP_BPFFS", opt.bpffs, 1);
 	libbpf_set_print(libbpf_print);
 
 	switch (cmd) {
