@@ -5,6 +5,7 @@
 # specs/placed.anf is not here: it has no example programs; test_placement
 # holds it to its client:/server: form and test-proto checks its .proto.
 SPECS    ?= specs/kv.anf specs/ratelimited.anf specs/tiered.anf specs/blob.anf specs/balanced.anf specs/tracked.anf \
+            specs/frontend.anf \
             $(wildcard bench/specs/*.anf)
 BUILD    ?= build
 # where `make install` puts everything; flatrpc-gen and flatrpc-load also
@@ -66,11 +67,19 @@ STAT := $(BUILD)/flatrpc-stat
 # The examples, one row each: service:binary prefix. Each has a server
 # and a client, examples/<service>/<prefix>_{server,client}.c, built when
 # its spec is in SPECS (kv always is).
-EXAMPLE_TABLE := kv:kv ratelimited:rl tiered:tiered blob:blob balanced:balanced tracked:tracked
+EXAMPLE_TABLE := kv:kv ratelimited:rl tiered:tiered blob:blob balanced:balanced tracked:tracked \
+		 frontend:frontend
+# The services an example's programs call besides their own, one row
+# each: service:callee,callee. They link those services' stubs too, and
+# are built when every one of those specs is in SPECS.
+EXAMPLE_CALLS := frontend:kv,ratelimited
+comma := ,
+callees = $(subst $(comma), ,$(call col2,$(filter $(1):%,$(EXAMPLE_CALLS))))
 # col1, col2: the fields of a table row "a:b"
 col1 = $(word 1,$(subst :, ,$(1)))
 col2 = $(word 2,$(subst :, ,$(1)))
-EXAMPLE_ROWS := $(foreach e,$(EXAMPLE_TABLE),$(if $(filter $(call col1,$(e)),$(SERVICES)),$(e)))
+EXAMPLE_ROWS := $(foreach e,$(EXAMPLE_TABLE),$(if $(filter-out $(SERVICES),$(call col1,$(e)) \
+		  $(call callees,$(call col1,$(e)))),,$(e)))
 EXAMPLES := $(foreach e,$(EXAMPLE_ROWS),$(BUILD)/$(call col2,$(e))-server $(BUILD)/$(call col2,$(e))-client)
 BENCHES  := $(BUILD)/kv-bench
 
@@ -234,9 +243,11 @@ $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard bench/*.c)): $(BUILD)/gen/kv/.stamp
 # KV example's store
 $(BUILD)/obj/examples/tracked/%.o: CFLAGS += -Iexamples/kv
 define EXAMPLE_RULES
-$(BUILD)/obj/examples/$(1)/%.o: CFLAGS += -I$(BUILD)/gen/$(1)
-$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/$(1)/*.c)): $(BUILD)/gen/$(1)/.stamp
-$(BUILD)/$(2)-%: $(BUILD)/obj/examples/$(1)/$(2)_%.o $(BUILD)/obj/gen/$(1)/stubs.o $(EX_COMMON) $(LIB_A)
+$(BUILD)/obj/examples/$(1)/%.o: CFLAGS += $(foreach c,$(1) $(call callees,$(1)),-I$(BUILD)/gen/$(c))
+$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/$(1)/*.c)): \
+	$(foreach c,$(1) $(call callees,$(1)),$(BUILD)/gen/$(c)/.stamp)
+$(BUILD)/$(2)-%: $(BUILD)/obj/examples/$(1)/$(2)_%.o \
+	$(foreach c,$(1) $(call callees,$(1)),$(BUILD)/obj/gen/$(c)/stubs.o) $(EX_COMMON) $(LIB_A)
 	$$(call msg,LINK,$$@)
 	$(Q)$$(CC) $$(CFLAGS) $$^ -o $$@ $$(LIBXDP_LIBS) $$(LIBBPF_LIBS) -lm
 endef

@@ -93,6 +93,19 @@ struct flatrpc_sock_opts {
 	 * from `queue` on. A queue without a socket loses what the NIC
 	 * steers to it (docs/transport.md, Queues). */
 	uint32_t	queues;
+	/* version 3: another service's socket on the same interface whose
+	 * AF_XDP sockets this one takes its frames from too, registered in
+	 * this service's XSKMAP as well: a process that serves one service
+	 * and calls others on one interface opens the first socket alone and
+	 * the rest with share, since a queue has room for one AF_XDP socket.
+	 * The new socket covers share's interface and queues (ifname may be
+	 * NULL; another name is -EINVAL; queue, queues and skb_mode are
+	 * share's). Each frame goes to the socket it is for (answers by the
+	 * client port, requests by the service port), whichever of them
+	 * polls. All the sockets that share are driven by one thread; each
+	 * is deleted on its own, the AF_XDP sockets with the last.
+	 * docs/transport.md, Several services in one process. */
+	struct flatrpc_sock *share;
 };
 
 #define FLATRPC_QUEUES_ALL	UINT32_MAX
@@ -107,12 +120,13 @@ struct flatrpc_sock;
  * appended, and each append is a new version here. (flatrpc_sock_stats()
  * passes its struct's size instead: it only receives.)
  */
-#define FLATRPC_SOCK_OPTS_VERSION	2
+#define FLATRPC_SOCK_OPTS_VERSION	3
 
 /* Opens the socket and registers it in the interface's pinned XSKMAP.
  * Returns NULL and sets *err on failure. The caller owns the result.
  * *err is -ENOTSUP for an opts_version newer than the library's, -ERANGE
- * for queues the interface does not have. */
+ * for queues the interface does not have, -ENOSPC with 16 sockets
+ * sharing already. */
 #define flatrpc_sock_new(svc, opts, err) \
 	flatrpc_sock_new_versioned((svc), FLATRPC_SOCK_OPTS_VERSION, (opts), (err))
 struct flatrpc_sock *flatrpc_sock_new_versioned(const struct flatrpc_service_desc *svc,
@@ -252,6 +266,10 @@ struct flatrpc_sock_stats {
 	uint32_t	queue_first;
 	uint32_t	queues;
 	uint64_t	queue_rx[FLATRPC_MAX_QUEUES];
+	/* frames for this socket that another one sharing its AF_XDP
+	 * sockets (flatrpc_sock_opts.share) took off the ring while this
+	 * one's INBOX was full: it was not polled for too long */
+	uint64_t	inbox_dropped;
 };
 /* Fills *st, whose size the macro passes: a caller built against an older
  * header gets the fields it has, a newer one zeros in the fields this

@@ -28,9 +28,10 @@ guest() {
 	echo "vm-test: guest kernel $(uname -r)"
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 	local rc=0 m
-	# veth for the topology, sch_ingress for clsact, cls_bpf for tc bpf,
+	# veth for the topologies, bridge for test_frontend's LAN, sch_ingress
+	# for clsact, cls_bpf for tc bpf,
 	# sch_netem for delay and reordering on the router (test_invariants)
-	for m in veth sch_ingress cls_bpf sch_netem; do
+	for m in veth bridge sch_ingress cls_bpf sch_netem; do
 		modprobe "$m" || { echo "vm-test: modprobe $m failed"; rc=1; }
 	done
 	if [ $rc -eq 0 ]; then

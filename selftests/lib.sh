@@ -270,6 +270,18 @@ rl() {
 
 server_pid() { cat "$WORK/server.pid" 2>/dev/null; }
 
+# stop_bg NAME...: SIGTERM to the background programs whose pids are in
+# $WORK/NAME.pid, waiting for each to exit
+stop_bg() {
+	local b pid
+	for b in "$@"; do
+		pid=$(cat "$WORK/$b.pid" 2>/dev/null) || continue
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		rm -f "$WORK/$b.pid"
+	done
+}
+
 # --- load balancer (test_balanced) -------------------------------------------------
 #
 #   frlc (client) frlc0 10.78.1.2 -- frlf0 10.78.1.1 [frlf front] frlf1 10.78.2.1 -- frlb0 10.78.2.2 (backend 1)
@@ -414,6 +426,61 @@ mq_topo_setup() {
 mq_topo_teardown() {
 	local ns
 	for ns in "$NS_MC" "$NS_MR" "$NS_MS"; do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+}
+
+# --- one process, several services (test_frontend) -----------------------------------
+#
+#   frfc (client) 10.80.0.1 --+
+#   frff (frontend) 10.80.0.2 -+-- br0 in frfw (a switch)
+#   frfk (kv) 10.80.0.3 -------+
+#   frfr (ratelimited) 10.80.0.4 -+
+#
+# One LAN, so that the frontend reaches its own clients and both backends
+# through its one interface. The switch namespace only bridges.
+NS_FW=frfw-$SUFFIX
+NS_FC=frfc-$SUFFIX
+NS_FF=frff-$SUFFIX
+NS_FK=frfk-$SUFFIX
+NS_FR=frfr-$SUFFIX
+IF_FC=frfc0-$SUFFIX
+IF_FF=frff0-$SUFFIX
+IF_FK=frfk0-$SUFFIX
+IF_FR=frfr0-$SUFFIX
+IP_FC=10.80.0.1
+IP_FF=10.80.0.2
+IP_FK=10.80.0.3
+IP_FR=10.80.0.4
+
+fan_topo_setup() {
+	local ns h ip i=0
+	ip netns add "$NS_FW"
+	ip -n "$NS_FW" link add br0 type bridge
+	ip -n "$NS_FW" link set br0 up
+	for h in FC FF FK FR; do
+		ns=NS_$h ns=${!ns}
+		ip=IP_$h ip=${!ip}
+		local dev=IF_$h
+		dev=${!dev}
+		i=$(( i + 1 ))
+		ip netns add "$ns"
+		ip -n "$ns" link set lo up
+		ip link add "$dev" netns "$ns" type veth peer name "frfw$i-$SUFFIX" netns "$NS_FW"
+		ip -n "$NS_FW" link set "frfw$i-$SUFFIX" master br0
+		ip -n "$NS_FW" link set "frfw$i-$SUFFIX" up
+		ip -n "$ns" addr add "$ip/24" dev "$dev"
+		ip -n "$ns" link set "$dev" up
+		# as in topo_setup: software checksums for kernel-stack UDP; GRO on
+		# the switch's ports for frames that XDP_TX or AF_XDP put on a veth
+		ip netns exec "$ns" ethtool -K "$dev" tx off >/dev/null
+		ip netns exec "$NS_FW" ethtool -K "frfw$i-$SUFFIX" tx off gro on >/dev/null
+	done
+}
+
+fan_topo_teardown() {
+	local ns
+	for ns in "$NS_FC" "$NS_FF" "$NS_FK" "$NS_FR" "$NS_FW"; do
 		ip netns del "$ns" 2>/dev/null || true
 	done
 }

@@ -83,6 +83,7 @@ ALL_TESTS=(
 	test_balanced
 	test_client_strip
 	test_load_other_service
+	test_frontend
 	test_user_spec
 	test_all_queues
 )
@@ -1419,13 +1420,7 @@ balanced() {
 }
 
 balanced_cleanup() {
-	local b pid
-	for b in front lb1 lb2; do
-		pid=$(cat "$WORK/balanced-$b.pid" 2>/dev/null) || continue
-		kill -TERM "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-		rm -f "$WORK/balanced-$b.pid"
-	done
+	stop_bg balanced-front balanced-lb1 balanced-lb2
 	ip netns exec "$NS_LC" "$LOADER" --unload "$IF_LC" >/dev/null 2>&1 || true
 	ip netns exec "$NS_LF" "$LOADER" --unload "$IF_LF0" >/dev/null 2>&1 || true
 	ip netns exec "$NS_LB1" "$LOADER" --unload "$IF_LB1" >/dev/null 2>&1 || true
@@ -1828,6 +1823,156 @@ test_load_other_service() {
 	expect_eq "$(xdp_attached "$NS_C" "$IF_C") $(ls -A "$(if_dir "$IF_C")" 2>/dev/null | wc -l || true)" "none 0" \
 		"nothing of FlatRPC left on $IF_C"
 	trap - EXIT
+}
+
+# ---- one process, several services (specs/frontend.anf) -----------------------------
+#
+# frontend-server serves frontend on its one interface, and its handlers
+# call kv and ratelimited on two other hosts from the same process and the
+# same AF_XDP sockets (flatrpc_sock_opts.share). Every hop runs its own
+# chain: the frontend's metrics in its XDP, kv's firewall and session
+# tracker, ratelimited's acl, rate limiter, quota and metrics.
+
+FRONTEND_SPEC=$ROOT/specs/frontend.anf
+FRONTEND_SERVER=${FRONTEND_SERVER:-$BUILD/frontend-server}
+FRONTEND_CLIENT=${FRONTEND_CLIENT:-$BUILD/frontend-client}
+
+front() { # USER ARGS...: frontend-client on the client host
+	local user=$1
+	shift
+	timeout "$T_CALL" ip netns exec "$NS_FC" "$FRONTEND_CLIENT" --iface "$IF_FC" \
+		--server $IP_FF --user "$user" "$@"
+}
+
+fan_cleanup() {
+	local b ns dev
+	stop_bg fan-front fan-kv fan-rl
+	for b in FC FF FK FR; do
+		ns=NS_$b dev=IF_$b
+		ip netns exec "${!ns}" "$LOADER" -q --unload "${!dev}" >/dev/null 2>&1 || true
+	done
+	fan_topo_teardown
+}
+
+# fan_start NAME NS PROGRAM ARGS...: a server in the background
+fan_start() {
+	local b=$1 ns=$2
+	shift 2
+	: >"$WORK/fan-$b.log"
+	ip netns exec "$ns" "$@" --log "$WORK/fan-$b.log" >"$WORK/fan-$b.out" 2>"$WORK/fan-$b.err" &
+	echo $! >"$WORK/fan-$b.pid"
+}
+
+# fan_count HOST-NS IFACE SERVICE METHOD FIELD: a method's counter in
+# flatrpc-load --status -j
+fan_count() {
+	ip netns exec "$1" "$LOADER" --status -j --service "$3" "$2" |
+		jq -r --arg m "$4" --arg f "$5" '.methods[] | select(.name == $m) | .kernel[$f]'
+}
+
+test_frontend() {
+	need "$LOADER" "$FRONTEND_SPEC" "$FRONTEND_SERVER" "$FRONTEND_CLIENT" "$KV_SERVER" "$RL_SERVER"
+	trap fan_cleanup EXIT
+	fan_topo_setup
+	ip netns exec "$NS_FC" "$LOADER" -q "$FRONTEND_SPEC" "$IF_FC" || fail "load frontend on the client"
+	local spec
+	for spec in "$FRONTEND_SPEC" "$SPEC" "$RL_SPEC"; do
+		ip netns exec "$NS_FF" "$LOADER" -q "$spec" "$IF_FF" || fail "load $spec on the frontend"
+	done
+	ip netns exec "$NS_FK" "$LOADER" -q "$SPEC" "$IF_FK" || fail "load kv on its host"
+	ip netns exec "$NS_FR" "$LOADER" -q "$RL_SPEC" "$IF_FR" || fail "load ratelimited on its host"
+	expect_eq "$(ip netns exec "$NS_FF" "$LOADER" --status -j "$IF_FF" | jq -c '.services')" \
+		'["frontend","kv","ratelimited"]' "the frontend host's services"
+
+	fan_start kv "$NS_FK" "$KV_SERVER" --iface "$IF_FK"
+	fan_start rl "$NS_FR" "$RL_SERVER" --iface "$IF_FR"
+	fan_start front "$NS_FF" "$FRONTEND_SERVER" --iface "$IF_FF" --kv $IP_FK --rl $IP_FR
+	local i line b
+	for i in $(seq 40); do
+		for b in front kv rl; do
+			kill -0 "$(cat "$WORK/fan-$b.pid")" 2>/dev/null ||
+				fail "the $b server exited: $(cat "$WORK/fan-$b.err")"
+		done
+		line=$(front Kevin store ready yes 2>&1) && break
+		sleep 0.1
+	done
+	expect_eq "$line" "store ready kv_error=- rl_error=-" "the first store through the frontend"
+	say "the frontend answered after $i attempt(s)"
+	expect_eq "$(count_lines -c 'serving frontend on' "$WORK/fan-front.out")" 1 "the frontend's banner"
+	for b in front kv rl; do : >"$WORK/fan-$b.log"; done
+	local n0=() n1=() what=("frontend lookup rx_req" "frontend store rx_req" "kv get anf_err" "kv set anf_err"
+		"ratelimited get anf_err")
+	fan_counts() {
+		local w h
+		for w in "${what[@]}"; do
+			case $w in
+			frontend*) h=FF ;; kv*) h=FK ;; ratelimited*) h=FR ;;
+			esac
+			local ns=NS_$h dev=IF_$h
+			# shellcheck disable=SC2086
+			fan_count "${!ns}" "${!dev}" $w
+		done
+	}
+	mapfile -t n0 < <(fan_counts)
+
+	# (a) Kevin, whom every chain lets through: values from both backends
+	expect_eq "$(front Kevin store k1 v1)" "store k1 kv_error=- rl_error=-" "Kevin stores k1"
+	expect_eq "$(front Kevin lookup k1)" "lookup k1 kv_value=v1 kv_error=- rl_value=v1 rl_error=-" \
+		"Kevin looks k1 up"
+	# (b) Peter: kv's firewall refuses him in kv's XDP, ratelimited's acl
+	# refuses his get; its put has no acl. Each refusal comes back through
+	# the frontend in its backend's words.
+	expect_eq "$(front Peter store k2 v2)" "store k2 kv_error=firewall rl_error=-" "Peter stores k2"
+	expect_eq "$(front Peter lookup k1)" "lookup k1 kv_value=- kv_error=firewall rl_value=- rl_error=acl" \
+		"Peter looks k1 up"
+	# ratelimited keeps the last value put (v2, Peter's); kv has no k2
+	expect_eq "$(front Kevin lookup k2 k1)" "lookup k2 kv_value=- kv_error=- rl_value=v2 rl_error=-
+lookup k1 kv_value=v1 kv_error=- rl_value=v2 rl_error=-" "Kevin looks k2 and k1 up"
+	# (c) Zed, unknown to both: kv's firewall lets him through, the acl does not
+	expect_eq "$(front Zed lookup k1)" "lookup k1 kv_value=v1 kv_error=- rl_value=- rl_error=acl" \
+		"Zed looks k1 up"
+
+	# what ran where: the backends' handlers saw only what their XDP let through
+	expect_eq "$(tr '\n' ' ' <"$WORK/fan-kv.log")" \
+		"set Kevin 1 k1 get Kevin 1 k1 get Kevin 1 k2 get Kevin 1 k1 get Zed 1 k1 " "kv's log"
+	expect_eq "$(tr '\n' ' ' <"$WORK/fan-rl.log")" \
+		"put Kevin k1 get Kevin k1 put Peter k2 get Kevin k2 get Kevin k1 " "ratelimited's log"
+	expect_eq "$(wc -l <"$WORK/fan-front.log")" 7 "requests the frontend ran"
+	# counters on every host: the frontend's requests in its XDP, and on
+	# the backends the refusals their own chains made
+	mapfile -t n1 < <(fan_counts)
+	local want=(5 2 1 1 2) d=()
+	for i in "${!what[@]}"; do d+=($(( n1[i] - n0[i] ))); done
+	expect_eq "${d[*]}" "${want[*]}" "counters moved (${what[*]/%/,})"
+
+	# (d) four clients at once, 25 keys each, stored then read back: every
+	# answer is its own key's, though lookups to kv and ratelimited are in
+	# flight together and the frontend's requests queue meanwhile
+	local c pids=() out bad
+	for c in 1 2 3 4; do
+		( for i in $(seq 25); do
+			front Zed store "c$c-$i" "val$c-$i" >/dev/null || echo "store c$c-$i failed"
+		  done
+		  for i in $(seq 25); do
+			front Zed lookup "c$c-$i" || echo "lookup c$c-$i failed"
+		  done ) >"$WORK/fan-c$c.out" 2>&1 &
+		pids+=($!)
+	done
+	for c in "${pids[@]}"; do wait "$c" || true; done
+	out=$(cat "$WORK"/fan-c[1-4].out)
+	expect_eq "$(count_lines -c 'failed' <<<"$out")" 0 "concurrent calls that failed"
+	bad=$(awk '$1 == "lookup" { v = $2; sub(/^c/, "val", v); if ($3 != "kv_value=" v || $6 != "rl_error=acl") print }' <<<"$out")
+	expect_eq "$bad" "" "lookups answered with another call's value"
+	expect_eq "$(count_lines -c '^lookup ' <<<"$out")" 100 "concurrent lookups answered"
+
+	fan_cleanup
+	trap - EXIT
+	line=$(grep '^served ' "$WORK/fan-front.out") || fail "no served line: $(cat "$WORK/fan-front.err")"
+	say "$line"
+	expect_eq "$(field lookup "$line")" 105 "lookups the frontend served"
+	expect_ge "$(field store "$line")" 103 "stores the frontend served"
+	expect_eq "$(bpffs_listing | comm -13 "$WORK/bpffs.before" - | head -n 5 | tr '\n' ' ')" "" \
+		"pins left in bpffs"
 }
 
 # ---- an attacker without the key ----------------------------------------------------

@@ -48,9 +48,41 @@
 #define FRAME_TTL		64
 #define CLIENT_DENIED_MAX	64	/* a power of two */
 
+/* Most services that share one set of sockets (flatrpc_sock_opts.share). */
+#define RINGS_MEMBERS_MAX	16
+/* Frames of one queue that wait for a sharing service at most: a quarter
+ * of the queue's RX frames, so that one that is never polled cannot take
+ * the fill ring away from the others. */
+#define INBOX_CAP		(FX_RX_FRAMES / 4)
+
+/*
+ * The AF_XDP sockets of an interface's queues, and the flatrpc_socks that
+ * take frames from them: a process that serves one service and calls
+ * others has one set, registered in every one of those services' XSKMAPs,
+ * since a queue has room for one socket (docs/transport.md, Several
+ * services in one process). One thread drives them all.
+ */
+struct sock_rings {
+	unsigned int		refs;
+	struct fx		*x[FLATRPC_MAX_QUEUES];
+	uint32_t		n_q;
+	int			wait_fd;	/* x[0]->fd, or an epoll fd over every queue */
+	struct flatrpc_sock	*member[RINGS_MEMBERS_MAX];
+	uint32_t		n_members;
+};
+
+/* Frames another member took off a queue's RX ring for this one. */
+struct inbox {
+	uint64_t		addr[INBOX_CAP];
+	uint32_t		len[INBOX_CAP];
+	uint32_t		head, n;
+};
+
 /* One RX queue's socket, as the serve loop and flatrpc_poll() see it. */
 struct sock_q {
-	struct fx		*x;		/* the first queue's is flatrpc_sock.x */
+	struct fx		*x;		/* the rings' */
+	struct fx_reg		reg;		/* x in this service's XSKMAP */
+	struct inbox		*in;		/* when the rings are shared */
 	uint64_t		*done;		/* serving: its frames whose answers are
 						 * not kicked yet (FX_RX_FRAMES) */
 	uint32_t		n_done;
@@ -59,14 +91,15 @@ struct sock_q {
 
 struct flatrpc_sock {
 	const struct flatrpc_service_desc *svc;
+	struct sock_rings	*rings;
 	/* The first queue's socket; clients send through it alone (any TX
 	 * queue reaches the wire), replies leave by the queue that got the
 	 * request, since its frame is in that queue's UMEM. */
-	struct fx		x;
+	struct fx		*x;
 	struct sock_q		q[FLATRPC_MAX_QUEUES];
 	uint32_t		n_q;
 	struct fx		*cur;		/* the queue of the request being served */
-	int			wait_fd;	/* x.fd, or an epoll fd over every queue */
+	uint64_t		inbox_dropped;
 	struct proto_cli	cli;
 	struct proto_srv	srv;
 	int			srv_ready;
@@ -128,6 +161,7 @@ struct flatrpc_sock {
 };
 
 static int frag_init(struct flatrpc_sock *s);
+static void release_held(struct flatrpc_sock *s);
 static void frag_fini(struct flatrpc_sock *s);
 
 static uint64_t mono_ns(void)
@@ -324,13 +358,13 @@ static void load_map_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts
 		     PROT_READ | PROT_WRITE, &len, &err);
 	if (!m)
 		return;
-	if (s->x.queue + s->n_q > FLATRPC_MAX_QUEUES) {
+	if (s->x->queue + s->n_q > FLATRPC_MAX_QUEUES) {
 		munmap(m, len);
 		return;
 	}
 	s->load_map = m;
 	s->load_map_len = len;
-	s->load = (struct flatrpc_load *)m + s->x.queue;
+	s->load = (struct flatrpc_load *)m + s->x->queue;
 }
 
 /*
@@ -503,7 +537,8 @@ static void client_prog_close(struct flatrpc_sock *s)
  * installed layout. */
 static const size_t opts_size[] = {
 	[1] = offsetof(struct flatrpc_sock_opts, queues),
-	[2] = sizeof(struct flatrpc_sock_opts),
+	[2] = offsetof(struct flatrpc_sock_opts, queues) + sizeof(uint32_t),
+	[3] = sizeof(struct flatrpc_sock_opts),
 };
 /* version 1 ended at busy_at: appended fields must start where it did */
 _Static_assert(offsetof(struct flatrpc_sock_opts, queues) ==
@@ -539,22 +574,14 @@ struct flatrpc_sock *flatrpc_sock_new_versioned(const struct flatrpc_service_des
  * per queue all the same, and one thread runs them all, so nothing would
  * be gained in speed (docs/transport.md, Queues).
  */
-static int queues_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts *opts,
-		       struct fx_cfg *xcfg)
+static int rings_open(struct sock_rings *r, const struct flatrpc_sock_opts *opts,
+		      struct fx_cfg *xcfg, uint32_t n)
 {
-	uint32_t n;
 	int e;
 
-	e = fx_queue_span(opts->queue, opts->queues, fx_rx_queues(opts->ifname), &n);
-	if (e)
-		return e;
-	e = fx_open(&s->x, xcfg);
-	if (e)
-		return e;
-	s->q[0].x = &s->x;
-	s->n_q = 1;
-	s->wait_fd = s->x.fd;
-	for (uint32_t i = 1; i < n; i++) {
+	r->refs = 1;
+	r->wait_fd = -1;
+	for (uint32_t i = 0; i < n; i++) {
 		struct fx *x = malloc(sizeof(*x));
 
 		if (!x)
@@ -565,38 +592,166 @@ static int queues_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts *o
 			free(x);
 			return e;
 		}
-		s->q[s->n_q++].x = x;
+		r->x[r->n_q++] = x;
 	}
-	if (n == 1)
+	if (n == 1) {
+		r->wait_fd = r->x[0]->fd;
 		return 0;
+	}
 	/* one descriptor to sleep on, which flatrpc_sock_fd() can hand out */
-	s->wait_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (s->wait_fd < 0)
+	r->wait_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (r->wait_fd < 0)
 		return -errno;
 	for (uint32_t i = 0; i < n; i++) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
 
-		if (epoll_ctl(s->wait_fd, EPOLL_CTL_ADD, s->q[i].x->fd, &ev))
+		if (epoll_ctl(r->wait_fd, EPOLL_CTL_ADD, r->x[i]->fd, &ev))
 			return -errno;
 	}
 	return 0;
 }
 
+static void rings_close(struct sock_rings *r)
+{
+	if (r->n_q > 1 && r->wait_fd >= 0)
+		close(r->wait_fd);
+	for (uint32_t i = 0; i < r->n_q; i++) {
+		fx_close(r->x[i]);
+		free(r->x[i]);
+	}
+	free(r);
+}
+
+/* The service's registrations, checked before any socket exists so that
+ * an interface without the load fails first, and without sockets made. */
+static int queues_reg(struct flatrpc_sock *s, struct fx_cfg *xcfg, uint32_t first, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		int e;
+
+		xcfg->queue = first + i;
+		e = fx_reg_open(&s->q[i].reg, xcfg);
+		s->n_q = i + 1;
+		if (e)
+			return e;
+	}
+	return 0;
+}
+
+/* Every member has an inbox per queue once the rings are shared. */
+static int rings_inboxes(struct sock_rings *r)
+{
+	for (uint32_t m = 0; m < r->n_members; m++) {
+		struct flatrpc_sock *o = r->member[m];
+
+		for (uint32_t i = 0; i < o->n_q; i++)
+			if (!o->q[i].in && !(o->q[i].in = calloc(1, sizeof(struct inbox))))
+				return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Opens this service's sockets, or joins those of opts->share, and
+ * registers them in the service's XSKMAP. */
+static int queues_open(struct flatrpc_sock *s, const struct flatrpc_sock_opts *opts,
+		       struct fx_cfg *xcfg)
+{
+	struct sock_rings *r;
+	uint32_t n;
+	int e;
+
+	if (opts->share) {
+		r = opts->share->rings;
+		if (r->n_members >= RINGS_MEMBERS_MAX)
+			return -ENOSPC;
+		xcfg->ifname = r->x[0]->ifname;
+		e = queues_reg(s, xcfg, r->x[0]->queue, r->n_q);
+		if (e)
+			return e;
+		r->refs++;
+	} else {
+		e = fx_queue_span(opts->queue, opts->queues, fx_rx_queues(opts->ifname), &n);
+		if (e)
+			return e;
+		e = queues_reg(s, xcfg, opts->queue, n);
+		if (e)
+			return e;
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		e = rings_open(r, opts, xcfg, n);
+		if (e) {
+			rings_close(r);
+			return e;
+		}
+	}
+	s->rings = r;
+	s->x = r->x[0];
+	s->cur = s->x;
+	r->member[r->n_members++] = s;
+	for (uint32_t i = 0; i < s->n_q; i++)
+		s->q[i].x = r->x[i];
+	if (r->n_members > 1) {
+		e = rings_inboxes(r);
+		if (e)
+			return e;
+	}
+	for (uint32_t i = 0; i < s->n_q; i++) {
+		e = fx_reg_bind(&s->q[i].reg, s->q[i].x);
+		if (e)
+			return e;
+	}
+	return 0;
+}
+
+/* Frames of the shared UMEM that this member still holds go back to the
+ * fill ring, for the members that stay: its inbox, its backlog. */
+static void queues_give_back(struct flatrpc_sock *s)
+{
+	struct proto_prio_item it;
+	unsigned int level;
+
+	for (uint32_t i = 0; i < s->n_q; i++) {
+		struct sock_q *q = &s->q[i];
+
+		if (!q->x)
+			continue;
+		if (q->in)
+			for (; q->in->n; q->in->n--, q->in->head = (q->in->head + 1) % INBOX_CAP)
+				fx_rx_release(q->x, &q->in->addr[q->in->head], 1);
+		fx_rx_release(q->x, q->done, q->n_done);
+		q->n_done = 0;
+	}
+	if (s->prio_ready)
+		while (proto_prio_pop(&s->prio, &it, &level))
+			fx_rx_release(s->q[it.queue].x, &it.addr, 1);
+}
+
 static void queues_close(struct flatrpc_sock *s)
 {
-	if (s->n_q > 1 && s->wait_fd >= 0)
-		close(s->wait_fd);
-	s->wait_fd = -1;
+	struct sock_rings *r = s->rings;
+
 	for (uint32_t i = 0; i < s->n_q; i++) {
-		fx_close(s->q[i].x);
-		if (s->q[i].x != &s->x)
-			free(s->q[i].x);
+		fx_reg_close(&s->q[i].reg, s->q[i].x);
 		free(s->q[i].done);
-		s->q[i].x = NULL;
+		free(s->q[i].in);
 		s->q[i].done = NULL;
+		s->q[i].in = NULL;
+		s->q[i].x = NULL;
 	}
 	s->n_q = 0;
-	fx_close(&s->x);
+	if (!r)
+		return;
+	for (uint32_t m = 0; m < r->n_members; m++) {
+		if (r->member[m] != s)
+			continue;
+		r->member[m] = r->member[--r->n_members];
+		break;
+	}
+	if (--r->refs == 0)
+		rings_close(r);
+	s->rings = NULL;
+	s->x = NULL;
 }
 
 static struct flatrpc_sock *sock_new(const struct flatrpc_service_desc *svc,
@@ -609,8 +764,9 @@ static struct flatrpc_sock *sock_new(const struct flatrpc_service_desc *svc,
 	uint16_t port;
 	int e;
 
-	if (!svc || !opts || !opts->ifname || !svc->methods ||
-	    svc->n_methods > FLATRPC_MAX_METHODS) {
+	if (!svc || !opts || (!opts->ifname && !opts->share) || !svc->methods ||
+	    svc->n_methods > FLATRPC_MAX_METHODS ||
+	    (opts->share && opts->ifname && strcmp(opts->ifname, opts->share->x->ifname))) {
 		e = -EINVAL;
 		goto fail_early;
 	}
@@ -622,12 +778,7 @@ static struct flatrpc_sock *sock_new(const struct flatrpc_service_desc *svc,
 	s->svc = svc;
 	s->mode = opts->mode;
 	s->port_fd = -1;
-	s->x.fd = -1;
-	s->x.xsks_fd = -1;
-	s->x.seqs_fd = -1;
 	s->client_prog_fd = -1;
-	s->wait_fd = -1;
-	s->cur = &s->x;
 
 	e = route_reserve_port(opts->local_port, &port);
 	if (e < 0)
@@ -667,20 +818,27 @@ static struct flatrpc_sock *sock_new(const struct flatrpc_service_desc *svc,
 	e = queues_open(s, opts, &xcfg);
 	if (e)
 		goto fail;
-	e = route_if_mac(opts->ifname, s->mac);
+	e = route_if_mac(s->x->ifname, s->mac);
 	if (e)
 		goto fail;
 	/* Half the RX frames: the other half absorbs what is in flight
 	 * while the senders learn of the BUSY, so the fill ring never runs dry. */
 	s->busy_at = opts->busy_at ? opts->busy_at : FX_RX_FRAMES / 2;
-	load_map_open(s, opts);
-	obs_map_open(s, opts);
-	e = keys_map_open(s, opts);
-	if (e)
-		goto fail;
-	e = client_prog_open(s, opts);
-	if (e)
-		goto fail;
+	{
+		/* the pins' interface and bpffs are the rings' with share */
+		struct flatrpc_sock_opts po = *opts;
+
+		po.ifname = s->x->ifname;
+		po.bpffs = s->x->bpffs[0] ? s->x->bpffs : NULL;
+		load_map_open(s, &po);
+		obs_map_open(s, &po);
+		e = keys_map_open(s, &po);
+		if (e)
+			goto fail;
+		e = client_prog_open(s, &po);
+		if (e)
+			goto fail;
+	}
 	if (err)
 		*err = 0;
 	return s;
@@ -711,6 +869,10 @@ void flatrpc_sock_del(struct flatrpc_sock *s)
 	obs_map_close(s);
 	if (s->keys)
 		munmap((void *)s->keys, s->keys_map_len);
+	if (s->rings && s->rings->refs > 1) {
+		release_held(s);
+		queues_give_back(s);
+	}
 	if (s->prio_ready)
 		proto_prio_fini(&s->prio);
 	queues_close(s);
@@ -729,7 +891,7 @@ void flatrpc_sock_del(struct flatrpc_sock *s)
 FLATRPC_EXPORT
 int flatrpc_sock_fd(const struct flatrpc_sock *s)
 {
-	return s->wait_fd;
+	return s->rings->wait_fd;
 }
 
 /* ------------------------------------------------------------ client */
@@ -836,7 +998,7 @@ static void send_frags_on(struct flatrpc_sock *s, struct fx *x, const uint8_t *t
 static void send_frags(struct flatrpc_sock *s, const uint8_t *tmpl, const uint8_t *body,
 		       size_t len, unsigned int from)
 {
-	send_frags_on(s, &s->x, tmpl, body, len, from);
+	send_frags_on(s, s->x, tmpl, body, len, from);
 }
 
 /*
@@ -930,7 +1092,7 @@ static int tx_frame_on(struct flatrpc_sock *s, struct fx *x, uint64_t addr, uint
 
 static int tx_frame(struct flatrpc_sock *s, uint64_t addr, uint32_t len)
 {
-	return tx_frame_on(s, &s->x, addr, len);
+	return tx_frame_on(s, s->x, addr, len);
 }
 
 /*
@@ -1099,13 +1261,13 @@ int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 	if (err)
 		return err;
 	/* The socket can only emit on its own interface. */
-	if (nh->ifindex != s->x.ifindex)
+	if (nh->ifindex != s->x->ifindex)
 		return FLATRPC_E_NOROUTE;
 
-	addr = fx_tx_alloc(&s->x);
+	addr = fx_tx_alloc(s->x);
 	if (addr == FX_NO_FRAME)
 		return FLATRPC_E_BUSY;
-	f = fx_data(&s->x, addr);
+	f = fx_data(s->x, addr);
 	eth = (struct ethhdr *)f;
 	memcpy(eth->h_dest, nh->mac, ETH_ALEN);
 	memcpy(eth->h_source, s->mac, ETH_ALEN);
@@ -1128,7 +1290,7 @@ int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 				htons(peer->port ? peer->port : s->svc->port), method, f,
 				moff + flen, now, &id);
 	if (err < 0) {
-		fx_tx_free(&s->x, addr);
+		fx_tx_free(s->x, addr);
 		return err;
 	}
 	if (big) {
@@ -1137,7 +1299,7 @@ int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 		 * (queued, retransmitted) sends all fragments. */
 		if (frag_store_put(&s->big_tx, 0, 0, id, f, moff, body, len, now)) {
 			proto_cli_cancel(&s->cli, id);
-			fx_tx_free(&s->x, addr);
+			fx_tx_free(s->x, addr);
 			return FLATRPC_E_BUSY;
 		}
 		h->flags |= FLATRPC_F_FRAG;
@@ -1146,7 +1308,7 @@ int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 	if (err == PROTO_QUEUED) {
 		/* The peer's window is full: the core keeps a copy and hands
 		 * it out (PROTO_EV_SEND) when an answer opens the window. */
-		fx_tx_free(&s->x, addr);
+		fx_tx_free(s->x, addr);
 	} else {
 		/* A full TX ring is treated like a lost frame: the call stays
 		 * registered and the retransmission timer (or the deadline)
@@ -1154,11 +1316,117 @@ int flatrpc_send(struct flatrpc_sock *s, const struct flatrpc_peer *peer,
 		tx_frame(s, addr, moff + flen);
 		if (big)
 			send_frags(s, tmpl, body, len, 1);
-		fx_kick(&s->x);
+		fx_kick(s->x);
 	}
 	if (rpc_id)
 		*rpc_id = id;
 	return 0;
+}
+
+/* ------------------------------------------------------------ receiving */
+
+struct rx_frame {
+	uint64_t	addr;
+	uint32_t	len;
+};
+
+/*
+ * Which member of shared rings a frame is for, by its UDP destination
+ * port: a member's own client port (answers and ACKs), else, for a
+ * request, a service's port, the member that serves it first. NULL: none,
+ * and the member that took the frame off the ring deals with it as it
+ * does with any frame not its own. Nothing else is read: the owner checks
+ * the frame with its service's tag length.
+ */
+static struct flatrpc_sock *frame_owner(const struct sock_rings *r, const uint8_t *f,
+					uint32_t len)
+{
+	const struct ethhdr *eth = (const struct ethhdr *)f;
+	struct flatrpc_sock *any = NULL;
+	const struct flatrpc_hdr *h;
+	const struct udphdr *udp;
+
+	if (len < MSG_OFF || (eth->h_proto == htons(ETH_P_IPV6) && len < MSG_OFF + V6_EXTRA))
+		return NULL;
+	udp = frame_udp(f);
+	h = (const struct flatrpc_hdr *)(udp + 1);
+	for (uint32_t m = 0; m < r->n_members; m++)
+		if (r->member[m]->local_port == udp->dest)
+			return r->member[m];
+	if ((h->flags & FLATRPC_KIND_MASK) != FLATRPC_REQ)
+		return NULL;
+	for (uint32_t m = 0; m < r->n_members; m++) {
+		struct flatrpc_sock *o = r->member[m];
+
+		if (htons(o->svc->port) != udp->dest)
+			continue;
+		if (o->srv_ready)
+			return o;
+		if (!any)
+			any = o;
+	}
+	return any;
+}
+
+/* Keeps a frame for its owner until the owner polls; past INBOX_CAP it
+ * goes back to the fill ring, counted on the owner. */
+static void inbox_push(struct flatrpc_sock *o, uint32_t qi, struct fx *x, uint64_t addr,
+		       uint32_t len)
+{
+	struct inbox *in = o->q[qi].in;
+
+	if (!in || in->n >= INBOX_CAP) {
+		fx_rx_release(x, &addr, 1);
+		o->inbox_dropped++;
+		return;
+	}
+	in->addr[(in->head + in->n) % INBOX_CAP] = addr;
+	in->len[(in->head + in->n) % INBOX_CAP] = len;
+	in->n++;
+}
+
+static bool inbox_waiting(const struct flatrpc_sock *s)
+{
+	for (uint32_t i = 0; i < s->n_q; i++)
+		if (s->q[i].in && s->q[i].in->n)
+			return true;
+	return false;
+}
+
+/*
+ * Up to max of this member's frames of queue qi: first what other members
+ * took off the ring for it, then the ring's own, handing theirs on to the
+ * members that share the rings. The frames stay the caller's until it
+ * gives them back with fx_rx_release().
+ */
+static uint32_t rx_take(struct flatrpc_sock *s, uint32_t qi, struct rx_frame *out, uint32_t max)
+{
+	struct sock_q *q = &s->q[qi];
+	struct inbox *in = q->in;
+	uint32_t n = 0, idx, got;
+
+	for (; in && in->n && n < max; in->n--, in->head = (in->head + 1) % INBOX_CAP) {
+		out[n].addr = in->addr[in->head];
+		out[n++].len = in->len[in->head];
+	}
+	if (n == max)
+		return n;
+	got = xsk_ring_cons__peek(&q->x->rx, max - n, &idx);
+	for (uint32_t i = 0; i < got; i++) {
+		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->x->rx, idx + i);
+		struct flatrpc_sock *o = s->rings->n_members > 1 ?
+			frame_owner(s->rings, fx_data(q->x, d->addr), d->len) : NULL;
+
+		if (o && o != s) {
+			inbox_push(o, qi, q->x, d->addr, d->len);
+			continue;
+		}
+		out[n].addr = d->addr;
+		out[n++].len = d->len;
+	}
+	if (got)
+		xsk_ring_cons__release(&q->x->rx, got);
+	return n;
 }
 
 static void release_held(struct flatrpc_sock *s)
@@ -1191,12 +1459,12 @@ static void send_again(struct flatrpc_sock *s, uint32_t rpc_id, const void *fram
 		send_frags(s, frame, e->buf, e->len, 0);
 		return;
 	}
-	addr = fx_tx_alloc(&s->x);
+	addr = fx_tx_alloc(s->x);
 	/* No frame now means this attempt is lost; the next deadline tries
 	 * again. */
 	if (addr == FX_NO_FRAME)
 		return;
-	memcpy(fx_data(&s->x, addr), frame, len);
+	memcpy(fx_data(s->x, addr), frame, len);
 	tx_frame(s, addr, len);
 }
 
@@ -1206,13 +1474,14 @@ static int rx_responses_q(struct flatrpc_sock *s, uint32_t qi, struct flatrpc_co
 			  int max, uint64_t now)
 {
 	struct fx *x = s->q[qi].x;
+	struct rx_frame fr[RX_BATCH];
 	uint64_t drop[RX_BATCH];
-	uint32_t idx, got, n_drop = 0;
+	uint32_t got, n_drop = 0;
 	int n = 0;
 
-	got = xsk_ring_cons__peek(&x->rx, max < RX_BATCH ? (uint32_t)max : RX_BATCH, &idx);
+	got = rx_take(s, qi, fr, max < RX_BATCH ? (uint32_t)max : RX_BATCH);
 	for (uint32_t i = 0; i < got; i++) {
-		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->rx, idx + i);
+		const struct rx_frame *d = &fr[i];
 		uint8_t *f = fx_data(x, d->addr);
 		struct flatrpc_hdr *h = parse(s, f, d->len);
 		const struct udphdr *udp = frame_udp(f);
@@ -1274,7 +1543,7 @@ static int rx_responses_q(struct flatrpc_sock *s, uint32_t qi, struct flatrpc_co
 
 			if (copy) {
 				send_again(s, done.rpc_id, copy, copy_len);
-				fx_kick(&s->x);
+				fx_kick(s->x);
 			}
 		}
 		if (rc != 1) {
@@ -1294,8 +1563,6 @@ static int rx_responses_q(struct flatrpc_sock *s, uint32_t qi, struct flatrpc_co
 			frag_store_drop(&s->big_tx, 0, 0, done.rpc_id);
 		n++;
 	}
-	if (got)
-		xsk_ring_cons__release(&x->rx, got);
 	fx_rx_release(x, drop, n_drop);
 	return n;
 }
@@ -1368,14 +1635,14 @@ int flatrpc_poll(struct flatrpc_sock *s, struct flatrpc_completion *out, int max
 			n += rx_responses(s, out + n, max - n, now);
 		if (n < max)
 			n += run_timers(s, out + n, max - n, now);
-		fx_kick(&s->x);
-		fx_reap(&s->x);
+		fx_kick(s->x);
+		fx_reap(s->x);
 		if (n)
 			return n;
 		if (now >= end)
 			return 0;
-		if (s->mode == FLATRPC_POLL_BLOCKING) {
-			struct pollfd pfd = { .fd = s->wait_fd, .events = POLLIN };
+		if (s->mode == FLATRPC_POLL_BLOCKING && !inbox_waiting(s)) {
+			struct pollfd pfd = { .fd = s->rings->wait_fd, .events = POLLIN };
 			uint64_t wake = proto_cli_next_expiry(&s->cli, now);
 
 			if (end < wake)
@@ -1580,7 +1847,7 @@ static int32_t kern_expected(const struct flatrpc_sock *s, fr_addr_t addr, uint1
 	struct flatrpc_seq_state val;
 
 	fr_addr_bytes(addr, key.addr);
-	if (s->x.seqs_fd < 0 || bpf_map_lookup_elem(s->x.seqs_fd, &key, &val))
+	if (s->q[0].reg.seqs_fd < 0 || bpf_map_lookup_elem(s->q[0].reg.seqs_fd, &key, &val))
 		return -1;
 	return val.expected;
 }
@@ -1598,13 +1865,13 @@ static void kern_advance(struct flatrpc_sock *s, fr_addr_t addr, uint16_t port, 
 	struct flatrpc_seq_state val = { 0 };
 
 	fr_addr_bytes(addr, key.addr);
-	if (s->x.seqs_fd < 0)
+	if (s->q[0].reg.seqs_fd < 0)
 		return;
-	if (!bpf_map_lookup_elem(s->x.seqs_fd, &key, &val) &&
+	if (!bpf_map_lookup_elem(s->q[0].reg.seqs_fd, &key, &val) &&
 	    !proto_seq_before(val.expected, expected))
 		return;
 	val.expected = expected;
-	bpf_map_update_elem(s->x.seqs_fd, &key, &val, BPF_ANY);
+	bpf_map_update_elem(s->q[0].reg.seqs_fd, &key, &val, BPF_ANY);
 }
 
 /* "Received, still waiting its turn" for a retransmission whose original is
@@ -1740,53 +2007,56 @@ static void publish_backlog(struct flatrpc_sock *s)
 }
 
 /*
- * Moves everything the RX ring holds into the priority queues. A copy of
- * a reliable request whose original still waits there gets ACK PENDING
- * instead of a place. Returns the frames to give back to the fill ring.
+ * Moves one received frame into the priority queues. A copy of a reliable
+ * request whose original still waits there gets ACK PENDING instead of a
+ * place. Returns 1 when the frame is done with (back to the fill ring at
+ * the next flush).
  */
-static uint32_t drain_rx_q(struct flatrpc_sock *s, uint32_t qi)
+static uint32_t drain_frame(struct flatrpc_sock *s, uint32_t qi, const struct rx_frame *d)
 {
 	struct sock_q *q = &s->q[qi];
-	uint32_t idx, got, added = 0;
+	uint8_t *f = fx_data(q->x, d->addr);
+	const struct flatrpc_hdr *h = parse(s, f, d->len);
+	struct proto_prio_item it = { .addr = d->addr, .len = d->len, .queue = (uint16_t)qi };
+	unsigned int level = 0;
 
-	s->cur = q->x;
-	got = xsk_ring_cons__peek(&q->x->rx, FX_RING_SIZE, &idx);
-	for (uint32_t i = 0; i < got; i++) {
-		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->x->rx, idx + i);
-		uint8_t *f = fx_data(q->x, d->addr);
-		const struct flatrpc_hdr *h = parse(s, f, d->len);
-		struct proto_prio_item it = { .addr = d->addr, .len = d->len,
-					      .queue = (uint16_t)qi };
-		unsigned int level = 0;
+	s->rx++;
+	q->rx++;
+	if (h && h->method < s->svc->n_methods) {
+		const struct flatrpc_method_desc *md = &s->svc->methods[h->method];
 
-		s->rx++;
-		q->rx++;
-		if (h && h->method < s->svc->n_methods) {
-			const struct flatrpc_method_desc *md = &s->svc->methods[h->method];
-
-			level = md->priority;
-			it.peer = frame_addr(f, false);
-			it.port = frame_udp(f)->source;
-			it.rpc_id = ntohl(h->rpc_id);
-			/* A fragment can fill a gap in a queued message. */
-			if ((md->flags & FLATRPC_M_RELIABLE) && !(h->flags & FLATRPC_F_FRAG) &&
-			    (h->flags & (FLATRPC_F_RETX | FLATRPC_F_DUP)) &&
-			    proto_prio_has(&s->prio, it.peer, it.port, it.rpc_id)) {
-				send_ack(s, f, FLATRPC_ACK_PENDING);
-				q->done[q->n_done++] = d->addr;
-				added++;
-				continue;
-			}
-		}
-		/* The queues hold every RX frame, so this cannot fail; if it
-		 * did, the request is dropped like a lost one. */
-		if (proto_prio_push(&s->prio, level, &it)) {
+		level = md->priority;
+		it.peer = frame_addr(f, false);
+		it.port = frame_udp(f)->source;
+		it.rpc_id = ntohl(h->rpc_id);
+		/* A fragment can fill a gap in a queued message. */
+		if ((md->flags & FLATRPC_M_RELIABLE) && !(h->flags & FLATRPC_F_FRAG) &&
+		    (h->flags & (FLATRPC_F_RETX | FLATRPC_F_DUP)) &&
+		    proto_prio_has(&s->prio, it.peer, it.port, it.rpc_id)) {
+			send_ack(s, f, FLATRPC_ACK_PENDING);
 			q->done[q->n_done++] = d->addr;
-			added++;
+			return 1;
 		}
 	}
-	if (got)
-		xsk_ring_cons__release(&q->x->rx, got);
+	/* The queues hold every RX frame, so this cannot fail; if it
+	 * did, the request is dropped like a lost one. */
+	if (proto_prio_push(&s->prio, level, &it)) {
+		q->done[q->n_done++] = d->addr;
+		return 1;
+	}
+	return 0;
+}
+
+static uint32_t drain_rx_q(struct flatrpc_sock *s, uint32_t qi)
+{
+	/* what the ring and the inbox hold now, not what keeps coming */
+	uint32_t rounds = (FX_RING_SIZE + INBOX_CAP) / RX_BATCH, added = 0, got;
+	struct rx_frame fr[RX_BATCH];
+
+	s->cur = s->q[qi].x;
+	while (rounds-- && (got = rx_take(s, qi, fr, RX_BATCH)))
+		for (uint32_t i = 0; i < got; i++)
+			added += drain_frame(s, qi, &fr[i]);
 	return added;
 }
 
@@ -1867,29 +2137,29 @@ static uint32_t serve_flush(struct flatrpc_sock *s)
  */
 static void watch_load(struct flatrpc_sock *s, uint64_t now)
 {
-	struct flatrpc_sock_opts o = { .ifname = s->x.ifname, .queue = s->x.queue,
-				       .bpffs = s->x.bpffs[0] ? s->x.bpffs : NULL };
+	struct flatrpc_sock_opts o = { .ifname = s->x->ifname, .queue = s->x->queue,
+				       .bpffs = s->x->bpffs[0] ? s->x->bpffs : NULL };
 	struct flatrpc_keys *old_keys = s->keys;
 	size_t old_keys_len = s->keys_map_len;
 	uint32_t old_tag_len = s->tag_len;
-	int r = fx_watch(&s->x, s->svc->spec_hash, now), err;
+	int r = fx_watch(&s->q[0].reg, s->x, s->svc->spec_hash, now), err;
 
 	/* Each queue registers itself at its index; the first one speaks for
 	 * all, the pins being the same. */
 	for (uint32_t i = 1; i < s->n_q; i++) {
-		int ri = fx_watch(s->q[i].x, s->svc->spec_hash, now);
+		int ri = fx_watch(&s->q[i].reg, s->q[i].x, s->svc->spec_hash, now);
 
 		if (ri < 0)
 			fprintf(stderr, "flatrpc: cannot register queue %u with the new load on %s: %s\n",
-				s->q[i].x->queue, s->x.ifname, flatrpc_strerror(ri));
+				s->q[i].x->queue, s->x->ifname, flatrpc_strerror(ri));
 	}
 
 	if (r == FX_LOAD_GONE)
 		fprintf(stderr, "flatrpc: FlatRPC was unloaded from %s; waiting for a new load\n",
-			s->x.ifname);
+			s->x->ifname);
 	if (r < 0)
 		fprintf(stderr, "flatrpc: cannot register with the new load on %s: %s\n",
-			s->x.ifname, flatrpc_strerror(r));
+			s->x->ifname, flatrpc_strerror(r));
 	if (r != FX_LOAD_NEW)
 		return;
 	if (s->load_map)
@@ -1916,10 +2186,10 @@ static void watch_load(struct flatrpc_sock *s, uint64_t now)
 		err = client_prog_open(s, &o);
 	}
 	if (err)
-		fprintf(stderr, "flatrpc: the new load on %s is not usable: %s\n", s->x.ifname,
+		fprintf(stderr, "flatrpc: the new load on %s is not usable: %s\n", s->x->ifname,
 			flatrpc_strerror(err));
 	else
-		fprintf(stderr, "flatrpc: FlatRPC is loaded on %s again; serving\n", s->x.ifname);
+		fprintf(stderr, "flatrpc: FlatRPC is loaded on %s again; serving\n", s->x->ifname);
 }
 
 FLATRPC_EXPORT
@@ -1954,9 +2224,9 @@ int flatrpc_serve(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		if (!proto_prio_pop(&s->prio, &it, &level)) {
 			n_done = serve_flush(s);
 			if (s->mode == FLATRPC_POLL_BLOCKING) {
-				struct pollfd pfd = { .fd = s->wait_fd, .events = POLLIN };
+				struct pollfd pfd = { .fd = s->rings->wait_fd, .events = POLLIN };
 
-				if (poll(&pfd, 1, SERVE_IDLE_MS) < 0 && errno != EINTR)
+				if (!inbox_waiting(s) && poll(&pfd, 1, SERVE_IDLE_MS) < 0 && errno != EINTR)
 					return -errno;
 			}
 			continue;
@@ -1965,7 +2235,7 @@ int flatrpc_serve(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		s->cur = q->x;
 		serve_one(s, fn, ctx, fx_data(q->x, it.addr), it.len, now);
 		/* a handler may have sent through the first queue meanwhile */
-		s->cur = &s->x;
+		s->cur = s->x;
 		q->done[q->n_done++] = it.addr;
 		if (++n_done >= RX_BATCH)
 			n_done = serve_flush(s);
@@ -2067,8 +2337,9 @@ static void sock_stats(const struct flatrpc_sock *s, struct flatrpc_sock_stats *
 			st->prio_bypassed[l] = s->prio.bypassed[l];
 		}
 	}
-	st->queue_first = s->x.queue;
+	st->queue_first = s->x->queue;
 	st->queues = s->n_q;
+	st->inbox_dropped = s->inbox_dropped;
 	for (uint32_t i = 0; i < s->n_q; i++) {
 		struct xdp_statistics xs = { 0 };
 		socklen_t len = sizeof(xs);

@@ -101,21 +101,21 @@ static uint32_t map_id(int fd)
  * load appears whole (the loader swaps its directory in), so once xsks is
  * there, meta is too.
  */
-int fx_watch(struct fx *x, uint64_t spec_hash, uint64_t now)
+int fx_watch(struct fx_reg *r, const struct fx *x, uint64_t spec_hash, uint64_t now)
 {
 	char dir[384];
 	__u32 key = x->queue;
 	uint32_t id;
 	int fd;
 
-	if (now - x->watched_at < 1000000000ull)
+	if (now - r->watched_at < 1000000000ull)
 		return FX_LOAD_SAME;
-	x->watched_at = now;
-	if (fx_pin_dir(dir, sizeof(dir), x->bpffs, x->ifname, x->service))
+	r->watched_at = now;
+	if (fx_pin_dir(dir, sizeof(dir), x->bpffs, x->ifname, r->service))
 		return FX_LOAD_SAME;
 	fd = open_pin(dir, FLATRPC_PIN_XSKS, false);
 	id = fd >= 0 ? map_id(fd) : 0;
-	if (fd >= 0 && id == x->xsks_id) {
+	if (fd >= 0 && id == r->xsks_id) {
 		close(fd);
 		return FX_LOAD_SAME;
 	}
@@ -123,9 +123,9 @@ int fx_watch(struct fx *x, uint64_t spec_hash, uint64_t now)
 		/* gone, or a load of another spec: not ours to serve */
 		if (fd >= 0)
 			close(fd);
-		if (x->unloaded)
+		if (r->unloaded)
 			return FX_LOAD_SAME;
-		x->unloaded = true;
+		r->unloaded = true;
 		return FX_LOAD_GONE;
 	}
 	if (bpf_map_update_elem(fd, &key, &x->fd, BPF_ANY)) {
@@ -134,16 +134,74 @@ int fx_watch(struct fx *x, uint64_t spec_hash, uint64_t now)
 		close(fd);
 		return err;
 	}
-	close(x->xsks_fd);
-	x->xsks_fd = fd;
-	x->xsks_id = id;
-	if (x->seqs_fd >= 0)
-		close(x->seqs_fd);
-	x->seqs_fd = open_pin(dir, FLATRPC_PIN_SEQS, false);
-	if (x->seqs_fd < 0)
-		x->seqs_fd = -1;
-	x->unloaded = false;
+	if (r->xsks_fd >= 0)
+		close(r->xsks_fd);
+	r->xsks_fd = fd;
+	r->xsks_id = id;
+	if (r->seqs_fd >= 0)
+		close(r->seqs_fd);
+	r->seqs_fd = open_pin(dir, FLATRPC_PIN_SEQS, false);
+	if (r->seqs_fd < 0)
+		r->seqs_fd = -1;
+	r->unloaded = false;
 	return FX_LOAD_NEW;
+}
+
+int fx_reg_open(struct fx_reg *r, const struct fx_cfg *cfg)
+{
+	char dir[384];
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	r->xsks_fd = -1;
+	r->seqs_fd = -1;
+	err = fx_pin_dir(dir, sizeof(dir), cfg->bpffs, cfg->ifname, cfg->service);
+	if (err)
+		return err;
+	err = check_meta(dir, cfg->spec_hash);
+	if (err)
+		return err;
+	r->xsks_fd = open_pin(dir, FLATRPC_PIN_XSKS, false);
+	if (r->xsks_fd < 0) {
+		err = r->xsks_fd;
+		r->xsks_fd = -1;
+		return err;
+	}
+	/* Only a hold-forever server writes it (to move a stream past what it
+	 * ran from its hold); a spec without in-order methods still has it. */
+	r->seqs_fd = open_pin(dir, FLATRPC_PIN_SEQS, false);
+	if (r->seqs_fd < 0)
+		r->seqs_fd = -1;
+	snprintf(r->service, sizeof(r->service), "%s", cfg->service);
+	r->xsks_id = map_id(r->xsks_fd);
+	return 0;
+}
+
+int fx_reg_bind(struct fx_reg *r, const struct fx *x)
+{
+	__u32 key = x->queue;
+
+	return bpf_map_update_elem(r->xsks_fd, &key, &x->fd, BPF_ANY) ? -errno : 0;
+}
+
+void fx_reg_close(struct fx_reg *r, const struct fx *x)
+{
+	__u32 key;
+
+	if (r->xsks_fd >= 0) {
+		/* Closing the socket would drop the entry too; deleting first
+		 * makes XDP count no_socket instead of racing a dying socket. */
+		if (x && x->fd >= 0) {
+			key = x->queue;
+			bpf_map_delete_elem(r->xsks_fd, &key);
+		}
+		close(r->xsks_fd);
+		r->xsks_fd = -1;
+	}
+	if (r->seqs_fd >= 0) {
+		close(r->seqs_fd);
+		r->seqs_fd = -1;
+	}
 }
 
 static int create_socket(struct fx *x, const struct fx_cfg *cfg)
@@ -186,37 +244,15 @@ static int create_socket(struct fx *x, const struct fx_cfg *cfg)
 
 int fx_open(struct fx *x, const struct fx_cfg *cfg)
 {
-	char dir[384];
-	__u32 idx, key = cfg->queue;
+	uint32_t idx;
 	int err;
 
 	memset(x, 0, sizeof(*x));
 	x->fd = -1;
-	x->xsks_fd = -1;
-	x->seqs_fd = -1;
 	x->queue = cfg->queue;
 	x->ifindex = if_nametoindex(cfg->ifname);
 	if (!x->ifindex)
 		return -ENODEV;
-
-	err = fx_pin_dir(dir, sizeof(dir), cfg->bpffs, cfg->ifname, cfg->service);
-	if (err)
-		return err;
-	err = check_meta(dir, cfg->spec_hash);
-	if (err)
-		return err;
-	x->xsks_fd = open_pin(dir, FLATRPC_PIN_XSKS, false);
-	if (x->xsks_fd < 0) {
-		err = x->xsks_fd;
-		x->xsks_fd = -1;
-		return err;
-	}
-
-	/* Only a hold-forever server writes it (to move a stream past what it
-	 * ran from its hold); a spec without in-order methods still has it. */
-	x->seqs_fd = open_pin(dir, FLATRPC_PIN_SEQS, false);
-	if (x->seqs_fd < 0)
-		x->seqs_fd = -1;
 
 	x->area = mmap(NULL, (size_t)FX_NUM_FRAMES * FX_FRAME_SIZE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -242,14 +278,8 @@ int fx_open(struct fx *x, const struct fx_cfg *cfg)
 		x->free_tx[i] = (uint64_t)(FX_RX_FRAMES + i) * FX_FRAME_SIZE;
 	x->n_free_tx = FX_TX_FRAMES;
 
-	if (bpf_map_update_elem(x->xsks_fd, &key, &x->fd, BPF_ANY)) {
-		err = -errno;
-		goto fail;
-	}
 	snprintf(x->ifname, sizeof(x->ifname), "%s", cfg->ifname);
 	snprintf(x->bpffs, sizeof(x->bpffs), "%s", cfg->bpffs ? cfg->bpffs : "");
-	snprintf(x->service, sizeof(x->service), "%s", cfg->service);
-	x->xsks_id = map_id(x->xsks_fd);
 	return 0;
 fail:
 	fx_close(x);
@@ -258,20 +288,6 @@ fail:
 
 void fx_close(struct fx *x)
 {
-	__u32 key = x->queue;
-
-	if (x->xsks_fd >= 0) {
-		/* Closing the socket would drop the entry too; deleting first
-		 * makes XDP count no_socket instead of racing a dying socket. */
-		if (x->xsk)
-			bpf_map_delete_elem(x->xsks_fd, &key);
-		close(x->xsks_fd);
-		x->xsks_fd = -1;
-	}
-	if (x->seqs_fd >= 0) {
-		close(x->seqs_fd);
-		x->seqs_fd = -1;
-	}
 	if (x->xsk)
 		xsk_socket__delete(x->xsk);
 	if (x->umem)

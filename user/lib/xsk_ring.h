@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * xsk_ring.h - one AF_XDP socket with its own UMEM (internal).
+ * xsk_ring.h - one AF_XDP socket with its own UMEM, and its registrations
+ * in services' pinned XSKMAPs (internal).
  *
  * The UMEM is split in two fixed pools so neither can starve the other:
  * the lower half cycles fill ring -> RX ring -> caller -> fill ring, the
@@ -33,17 +34,25 @@ struct fx {
 	uint32_t		n_free_tx;
 	uint32_t		tx_unkicked;	/* descriptors submitted since the last kick */
 	int			fd;
-	int			xsks_fd;	/* pinned XSKMAP, -1 when not registered */
-	int			seqs_fd;	/* pinned `seqs`, -1 when absent */
 	uint32_t		queue;
 	int			ifindex;
-	/* which load this socket is registered with (fx_watch) */
 	char			ifname[IF_NAMESIZE];
 	char			bpffs[256];	/* "" for $FLATRPC_BPFFS or /sys/fs/bpf */
-	char			service[64];	/* whose pins: <ifname>/<service> */
+};
+
+/*
+ * One socket's entry in one service's pinned XSKMAP. A socket has one per
+ * service whose frames it takes: the services a process serves and calls
+ * on one interface share its sockets (flatrpc_sock_opts.share), and each
+ * registers them in its own map.
+ */
+struct fx_reg {
+	int			xsks_fd;	/* pinned XSKMAP, -1 when not registered */
+	int			seqs_fd;	/* pinned `seqs`, -1 when absent */
 	uint32_t		xsks_id;	/* the map id of xsks_fd */
 	uint64_t		watched_at;	/* CLOCK_MONOTONIC ns of the last look */
 	bool			unloaded;	/* the pins went; said so once */
+	char			service[64];	/* whose pins: <ifname>/<service> */
 };
 
 struct fx_cfg {
@@ -55,18 +64,29 @@ struct fx_cfg {
 	const char	*service;	/* the service's name: its pins' directory */
 };
 
-/* Checks the pins, creates the socket and registers it in the XSKMAP.
- * Returns 0, -errno, FLATRPC_E_NOTLOADED or FLATRPC_E_SPEC. */
+/* Creates the socket and its UMEM on cfg's interface and queue; registers
+ * it nowhere. Returns 0 or -errno. */
 int fx_open(struct fx *x, const struct fx_cfg *cfg);
 void fx_close(struct fx *x);
 
+/* Checks cfg's service's pins (meta, xsks) and opens them: before any
+ * socket exists, so that an interface without the load fails first.
+ * Returns 0, -errno, FLATRPC_E_NOTLOADED or FLATRPC_E_SPEC. */
+int fx_reg_open(struct fx_reg *r, const struct fx_cfg *cfg);
+/* Puts x into the map at its queue: from now on XDP hands it the
+ * service's frames of that queue. */
+int fx_reg_bind(struct fx_reg *r, const struct fx *x);
+/* Takes x out of the map (before x closes: XDP then counts no_socket
+ * instead of racing a dying socket) and closes the pins. */
+void fx_reg_close(struct fx_reg *r, const struct fx *x);
+
 enum { FX_LOAD_SAME, FX_LOAD_GONE, FX_LOAD_NEW };
 /* At most once a second (now: CLOCK_MONOTONIC ns): whether the pinned xsks
- * is still the map this socket is registered in. FX_LOAD_GONE the first
+ * is still the map x is registered in through r. FX_LOAD_GONE the first
  * time it is not (unloaded, or a load of another spec), FX_LOAD_NEW once
- * the socket is registered in a new load's, FX_LOAD_SAME otherwise; -errno
- * when that registration failed (tried again a second later). */
-int fx_watch(struct fx *x, uint64_t spec_hash, uint64_t now);
+ * x is registered in a new load's, FX_LOAD_SAME otherwise; -errno when
+ * that registration failed (tried again a second later). */
+int fx_watch(struct fx_reg *r, const struct fx *x, uint64_t spec_hash, uint64_t now);
 
 /* A TX frame from the free list (reaping completions if it is empty). */
 uint64_t fx_tx_alloc(struct fx *x);
