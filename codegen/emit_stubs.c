@@ -118,7 +118,12 @@ void fr_emit_stubs_h(const struct fr_spec *spec, struct fr_buf *b)
 	}
 	fr_buf_printf(b, "};\n\n");
 	fr_buf_printf(b, "int %s_serve(struct flatrpc_sock *s, const struct %s_handlers *h, "
-		      "void *ctx,\n\tvolatile int *stop);\n\n", n.sv, n.sv);
+		      "void *ctx,\n\tvolatile int *stop);\n", n.sv, n.sv);
+	fr_buf_printf(b, "/* s's service is served by the serve loop of the socket it shares\n"
+		      " * (flatrpc_sock_opts.share) too: flatrpc_serve_also(). h and ctx must\n"
+		      " * outlive s. */\n");
+	fr_buf_printf(b, "int %s_serve_also(struct flatrpc_sock *s, const struct %s_handlers *h, "
+		      "void *ctx);\n\n", n.sv, n.sv);
 	fr_buf_printf(b, "#ifdef __cplusplus\n}\n#endif\n#endif /* %s_STUBS_H */\n", n.SV);
 }
 
@@ -246,7 +251,7 @@ void fr_emit_stubs_c(const struct fr_spec *spec, struct fr_buf *b)
 
 	names_of(spec, NULL, &n);
 	fr_emit_banner(spec, b);
-	fr_buf_printf(b, "#include <string.h>\n\n#include \"%s_stubs.h\"\n\n", n.sv);
+	fr_buf_printf(b, "#include <errno.h>\n#include <stdlib.h>\n#include <string.h>\n\n#include \"%s_stubs.h\"\n\n", n.sv);
 	fr_buf_printf(b, "/* body integers are little-endian whatever the host */\n"
 		      "static inline void fr_put16(uint8_t *p, uint16_t v)\n{\n"
 		      "\tp[0] = (uint8_t)v;\n\tp[1] = (uint8_t)(v >> 8);\n}\n\n"
@@ -349,6 +354,14 @@ void fr_emit_stubs_c(const struct fr_spec *spec, struct fr_buf *b)
 	fr_buf_printf(b, "int %s_serve(struct flatrpc_sock *s, const struct %s_handlers *h, "
 		      "void *ctx,\n\tvolatile int *stop)\n{\n"
 		      "\tstruct %s_serve_ctx c = { h, ctx };\n\n"
-		      "\treturn flatrpc_serve(s, %s_dispatch, &c, stop);\n}\n",
+		      "\treturn flatrpc_serve(s, %s_dispatch, &c, stop);\n}\n\n",
+		      n.sv, n.sv, n.sv, n.sv);
+	fr_buf_printf(b, "int %s_serve_also(struct flatrpc_sock *s, const struct %s_handlers *h, "
+		      "void *ctx)\n{\n"
+		      "\tstruct %s_serve_ctx *c = malloc(sizeof(*c));\n\tint err;\n\n"
+		      "\tif (!c)\n\t\treturn -ENOMEM;\n"
+		      "\tc->h = h;\n\tc->ctx = ctx;\n"
+		      "\terr = flatrpc_serve_also(s, %s_dispatch, c, free);\n"
+		      "\tif (err)\n\t\tfree(c);\n\treturn err;\n}\n",
 		      n.sv, n.sv, n.sv, n.sv);
 }

@@ -220,9 +220,20 @@ typedef int (*flatrpc_handler_fn)(void *ctx, uint8_t method,
 				  const void *req, size_t req_len,
 				  void *resp, size_t *resp_len);
 
-/* Serves until *stop becomes non-zero (checked between batches). */
+/* Serves until *stop becomes non-zero (checked between batches). It also
+ * serves, in turns of one request each, every socket that shares s's
+ * AF_XDP sockets (flatrpc_sock_opts.share) and has a handler from
+ * flatrpc_serve_also(): one thread serves all the services of a process
+ * on an interface. */
 int flatrpc_serve(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		  volatile int *stop);
+
+/* Gives s a handler for the serve loop of a socket it shares with, which
+ * then serves s's service too. release(ctx), if not NULL, runs when the
+ * handler is replaced (fn NULL: none any more) or s is deleted. Returns 0
+ * or a negative code. Generated stubs wrap it as <svc>_serve_also(). */
+int flatrpc_serve_also(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
+		       void (*release)(void *ctx));
 
 /* --- counters of this socket, for tests and benchmarks --- */
 struct flatrpc_sock_stats {

@@ -119,9 +119,73 @@ int main(int argc, char **argv)
 EOF
 }
 
+# The same app as a second service, NAME instead of orders, and a server
+# that serves both from one process and one set of AF_XDP sockets (a queue
+# takes one socket, so two servers on one interface cannot both bind it).
+write_second_app() { # DIR PORT NAME
+	local d=$1 f
+	write_orders_app "$d" "$2"
+	for f in orders.anf orders_client.c; do
+		sed "s/orders/$3/g" "$d/$f" >"$d/${f/orders/$3}"
+	done
+	cat >"$d/both_server.c" <<EOF
+#include <signal.h>
+#include <stdio.h>
+#include "orders_stubs.h"
+#include "$3_stubs.h"
+
+static volatile int stop;
+static void on_term(int sig) { stop = 1; }
+
+static int place(void *ctx, const struct orders_place_req *req, struct orders_place_resp *resp)
+{
+	resp->order = (uint64_t)req->item * 1000 + req->quantity;
+	(*(unsigned *)ctx)++;
+	return 0;
+}
+
+static int place2(void *ctx, const struct $3_place_req *req, struct $3_place_resp *resp)
+{
+	resp->order = (uint64_t)req->item * 100000 + req->quantity;
+	(*(unsigned *)ctx)++;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct flatrpc_sock_opts o = { .ifname = argv[1] };
+	struct orders_handlers h = { .place = place };
+	struct $3_handlers h2 = { .place = place2 };
+	unsigned served = 0, served2 = 0;
+	struct flatrpc_sock *s, *s2;
+	int err;
+
+	s = flatrpc_sock_new(&orders_service, &o, &err);
+	if (!s) {
+		fprintf(stderr, "both-server: orders: %s\\n", flatrpc_strerror(err));
+		return 1;
+	}
+	o.share = s;
+	s2 = flatrpc_sock_new(&$3_service, &o, &err);
+	if (!s2 || (err = $3_serve_also(s2, &h2, &served2))) {
+		fprintf(stderr, "both-server: $3: %s\\n", flatrpc_strerror(err));
+		return 1;
+	}
+	signal(SIGTERM, on_term);
+	printf("serving\\n");
+	fflush(stdout);
+	err = orders_serve(s, &h, &served, &stop);
+	printf("served %u %u\\n", served, served2);
+	flatrpc_sock_del(s);
+	flatrpc_sock_del(s2);
+	return err < 0;
+}
+EOF
+}
+
 test_user_spec() {
 	local dest=$WORK/dest prefix=/usr/local app=$WORK/app cache=$WORK/cache-new out pc
-	local gen load srv
+	local gen load srv h
 	trap 'kill -TERM $(cat "$WORK/orders.pid" 2>/dev/null) 2>/dev/null; wait 2>/dev/null
 	      in_c "$LOADER" --unload "$IF_C" >/dev/null 2>&1; in_s "$LOADER" --unload "$IF_S" >/dev/null 2>&1
 	      true' EXIT
@@ -219,6 +283,54 @@ test_user_spec() {
 	expect_eq "$src" 0 "orders-server exit status ($(cat "$WORK/orders.err"))"
 	rm -f "$WORK/orders.pid"
 	expect_eq "$(cat "$WORK/orders.out" | tail -1)" "served 3" "orders served"
+
+	# A second service beside the first, served by one process with it
+	# (flatrpc_sock_opts.share, <svc>_serve_also); then the first is
+	# unloaded, and the second keeps serving.
+	local app2=$WORK/app2
+	write_second_app "$app2" 7602 invoices
+	"$gen" --emit-dir "$app2/gen" "$app2/invoices.anf" || { fail "flatrpc-gen --emit-dir invoices"; return 1; }
+	# shellcheck disable=SC2086 # pkg-config's words
+	cc -std=gnu11 -Wall -I"$app/gen" -I"$app2/gen" "$app2/both_server.c" "$app/gen/orders_stubs.c" \
+		"$app2/gen/invoices_stubs.c" $pc -o "$app2/both-server" 2>"$WORK/cc.log" &&
+	cc -std=gnu11 -Wall -I"$app2/gen" "$app2/invoices_client.c" "$app2/gen/invoices_stubs.c" $pc \
+		-o "$app2/invoices-client" 2>>"$WORK/cc.log" || { fail "build the second app: $(cat "$WORK/cc.log")"; return 1; }
+	"$load" --keygen "$FLATRPC_KEY_DIR/invoices.key" >/dev/null || { fail "keygen invoices"; return 1; }
+	for h in in_s:$IF_S in_c:$IF_C; do
+		out=$(FLATRPC_CACHE_DIR=$cache ${h%%:*} "$load" "$app2/invoices.anf" "${h#*:}" 2>&1) ||
+			{ fail "load invoices beside orders on ${h#*:}: $out"; return 1; }
+	done
+	expect_eq "$(in_s "$load" --status -j "$IF_S" | jq -c '.services')" '["invoices","orders"]' \
+		"both services on $IF_S"
+	ip netns exec "$NS_S" "$app2/both-server" "$IF_S" >"$WORK/orders.out" 2>"$WORK/orders.err" &
+	echo $! >"$WORK/orders.pid"
+	rc=1
+	for i in $(seq 20); do
+		if out=$(in_c "$app/orders-client" "$IF_C" "$IP_S" kevin 1 1 2>&1); then
+			rc=0
+			break
+		fi
+		sleep 0.2
+	done
+	expect_eq "$rc:$out" "0:order 1001" "an order from the server of both ($(cat "$WORK/orders.err"))" || return 1
+	expect_eq "$(in_c "$app2/invoices-client" "$IF_C" "$IP_S" kevin 2 3 2>&1)" "order 200003" \
+		"an invoice from the same process"
+	expect_eq "$(in_c "$app2/invoices-client" "$IF_C" "$IP_S" mallory 2 3 2>&1 || true)" "denied blocked" \
+		"mallory, blocked by invoices' own chain"
+	in_s "$load" -q --unload --service orders "$IF_S" || fail "unload orders beside invoices"
+	expect_eq "$(in_s "$load" --status -j "$IF_S" | jq -r '.service')" invoices "invoices alone on $IF_S"
+	for i in 1 2 3 4 5; do
+		out=$(in_c "$app2/invoices-client" "$IF_C" "$IP_S" kevin 3 "$i" 2>&1) || true
+		expect_eq "$out" "order 30000$i" "invoice $i after orders was unloaded"
+	done
+	out=$(in_c "$app/orders-client" "$IF_C" "$IP_S" kevin 1 2 2>&1) || true
+	expect_eq "${out%%:*}" "error timeout" "an order after orders was unloaded"
+	kill -TERM "$(cat "$WORK/orders.pid")"
+	src=0
+	wait "$(cat "$WORK/orders.pid")" || src=$?
+	rm -f "$WORK/orders.pid"
+	expect_eq "$src:$(tail -1 "$WORK/orders.out")" "0:served 1 6" "the server of both ($(cat "$WORK/orders.err"))"
+	say "one process served orders and invoices, then invoices alone: $(tail -1 "$WORK/orders.out")"
 	in_c "$load" --unload "$IF_C" >/dev/null && in_s "$load" --unload "$IF_S" >/dev/null ||
 		fail "unload orders"
 	trap - EXIT

@@ -100,6 +100,14 @@ struct flatrpc_sock {
 	uint32_t		n_q;
 	struct fx		*cur;		/* the queue of the request being served */
 	uint64_t		inbox_dropped;
+	/* serving: the handler (flatrpc_serve's, or flatrpc_serve_also's for
+	 * the serve loop of a socket it shares with), and the frames of
+	 * answers not yet flushed, since when */
+	flatrpc_handler_fn	serve_fn;
+	void			*serve_ctx;
+	void			(*serve_release)(void *ctx);
+	uint32_t		serve_n_done;
+	uint64_t		serve_oldest;
 	struct proto_cli	cli;
 	struct proto_srv	srv;
 	int			srv_ready;
@@ -869,6 +877,8 @@ void flatrpc_sock_del(struct flatrpc_sock *s)
 	obs_map_close(s);
 	if (s->keys)
 		munmap((void *)s->keys, s->keys_map_len);
+	if (s->serve_release)
+		s->serve_release(s->serve_ctx);
 	if (s->rings && s->rings->refs > 1) {
 		release_held(s);
 		queues_give_back(s);
@@ -2192,56 +2202,104 @@ static void watch_load(struct flatrpc_sock *s, uint64_t now)
 		fprintf(stderr, "flatrpc: FlatRPC is loaded on %s again; serving\n", s->x->ifname);
 }
 
+/* One turn of one serving socket: take in what arrived, then run at most
+ * one request. Returns whether it ran one. */
+static bool serve_step(struct flatrpc_sock *s, uint64_t now)
+{
+	struct proto_prio_item it;
+	struct sock_q *q;
+	unsigned int level;
+
+	watch_load(s, now);
+	if (s->serve_n_done && now - s->serve_oldest >= SERVE_FLUSH_NS)
+		s->serve_n_done = serve_flush(s);
+	/* Before every request: what arrived meanwhile may outrank what is
+	 * queued. Reading the ring's producer is no syscall. */
+	if (!s->serve_n_done)
+		s->serve_oldest = now;
+	s->serve_n_done = drain_rx(s, s->serve_n_done);
+	publish_backlog(s);
+	if (s->frag_ready)
+		frag_rx_expire(&s->frag, now);
+	if (!proto_prio_pop(&s->prio, &it, &level)) {
+		s->serve_n_done = serve_flush(s);
+		return false;
+	}
+	q = &s->q[it.queue];
+	s->cur = q->x;
+	serve_one(s, s->serve_fn, s->serve_ctx, fx_data(q->x, it.addr), it.len, now);
+	/* a handler may have sent through the first queue meanwhile */
+	s->cur = s->x;
+	q->done[q->n_done++] = it.addr;
+	if (++s->serve_n_done >= RX_BATCH)
+		s->serve_n_done = serve_flush(s);
+	return true;
+}
+
+FLATRPC_EXPORT
+int flatrpc_serve_also(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
+		       void (*release)(void *ctx))
+{
+	int err = fn ? serve_init(s) : 0;
+
+	if (err)
+		return err;
+	if (s->serve_release)
+		s->serve_release(s->serve_ctx);
+	s->serve_fn = fn;
+	s->serve_ctx = ctx;
+	s->serve_release = fn ? release : NULL;
+	return 0;
+}
+
+/*
+ * Serves s, and every socket that shares its AF_XDP sockets and has a
+ * handler of its own (flatrpc_serve_also), in turns of one request each:
+ * one thread for all the services of a process on this interface.
+ */
 FLATRPC_EXPORT
 int flatrpc_serve(struct flatrpc_sock *s, flatrpc_handler_fn fn, void *ctx,
 		  volatile int *stop)
 {
-	uint64_t oldest_done = 0;	/* when the first frame now done was added */
-	uint32_t n_done = 0;		/* over every queue's done list */
+	flatrpc_handler_fn old_fn = s->serve_fn;
+	void *old_ctx = s->serve_ctx;
+	struct sock_rings *r = s->rings;
 	int err;
 
 	err = serve_init(s);
 	if (err)
 		return err;
+	s->serve_fn = fn;
+	s->serve_ctx = ctx;
 	release_held(s);
 	while (!stop || !*stop) {
 		uint64_t now = mono_ns();
-		struct proto_prio_item it;
-		struct sock_q *q;
-		unsigned int level;
+		bool ran = false, waiting = false;
 
-		watch_load(s, now);
-		if (n_done && now - oldest_done >= SERVE_FLUSH_NS)
-			n_done = serve_flush(s);
-		/* Before every request: what arrived meanwhile may outrank
-		 * what is queued. Reading the ring's producer is no syscall. */
-		if (!n_done)
-			oldest_done = now;
-		n_done = drain_rx(s, n_done);
-		publish_backlog(s);
-		if (s->frag_ready)
-			frag_rx_expire(&s->frag, now);
-		if (!proto_prio_pop(&s->prio, &it, &level)) {
-			n_done = serve_flush(s);
-			if (s->mode == FLATRPC_POLL_BLOCKING) {
-				struct pollfd pfd = { .fd = s->rings->wait_fd, .events = POLLIN };
+		/* a handler may open or delete sockets: n_members is read anew */
+		for (uint32_t m = 0; m < r->n_members; m++) {
+			struct flatrpc_sock *o = r->member[m];
 
-				if (!inbox_waiting(s) && poll(&pfd, 1, SERVE_IDLE_MS) < 0 && errno != EINTR)
-					return -errno;
-			}
-			continue;
+			if (!o->serve_fn)
+				continue;
+			ran |= serve_step(o, now);
+			waiting |= inbox_waiting(o);
 		}
-		q = &s->q[it.queue];
-		s->cur = q->x;
-		serve_one(s, fn, ctx, fx_data(q->x, it.addr), it.len, now);
-		/* a handler may have sent through the first queue meanwhile */
-		s->cur = s->x;
-		q->done[q->n_done++] = it.addr;
-		if (++n_done >= RX_BATCH)
-			n_done = serve_flush(s);
+		if (ran || waiting || s->mode != FLATRPC_POLL_BLOCKING)
+			continue;
+		struct pollfd pfd = { .fd = r->wait_fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, SERVE_IDLE_MS) < 0 && errno != EINTR) {
+			err = -errno;
+			break;
+		}
 	}
-	serve_flush(s);
-	return 0;
+	for (uint32_t m = 0; m < r->n_members; m++)
+		if (r->member[m]->serve_fn)
+			r->member[m]->serve_n_done = serve_flush(r->member[m]);
+	s->serve_fn = old_fn;
+	s->serve_ctx = old_ctx;
+	return err;
 }
 
 /* ------------------------------------------------------------ names, stats */
