@@ -1342,8 +1342,8 @@ struct rx_frame {
 
 /*
  * Which member of shared rings a frame is for, by its UDP destination
- * port: a member's own client port (answers and ACKs), else, for a
- * request, a service's port, the member that serves it first. NULL: none,
+ * port: for an answer or ACK, the member whose client port it is; for a
+ * request, the member that serves that service's port (first). NULL: none,
  * and the member that took the frame off the ring deals with it as it
  * does with any frame not its own. Nothing else is read: the owner checks
  * the frame with its service's tag length.
@@ -1360,11 +1360,15 @@ static struct flatrpc_sock *frame_owner(const struct sock_rings *r, const uint8_
 		return NULL;
 	udp = frame_udp(f);
 	h = (const struct flatrpc_hdr *)(udp + 1);
-	for (uint32_t m = 0; m < r->n_members; m++)
-		if (r->member[m]->local_port == udp->dest)
-			return r->member[m];
-	if ((h->flags & FLATRPC_KIND_MASK) != FLATRPC_REQ)
+	/* A client's port takes answers only: a request there (passed by
+	 * another service's XDP, with that service's key) is none of its
+	 * business, and goes to no one. */
+	if ((h->flags & FLATRPC_KIND_MASK) != FLATRPC_REQ) {
+		for (uint32_t m = 0; m < r->n_members; m++)
+			if (r->member[m]->local_port == udp->dest)
+				return r->member[m];
 		return NULL;
+	}
 	for (uint32_t m = 0; m < r->n_members; m++) {
 		struct flatrpc_sock *o = r->member[m];
 
